@@ -1,0 +1,32 @@
+# Two commands for a fresh machine:  make run  (start the bot)   make test  (the whole test suite)
+PY ?= $(shell command -v python3.12 2>/dev/null || echo python3)
+VENV := .venv
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: run chat test lint bench clean
+
+$(STAMP): pyproject.toml
+	@$(PY) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 12) else "Python 3.12 is required (pandas-ta needs it); found " + sys.version.split()[0])'
+	@test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install -q --upgrade pip
+	$(VENV)/bin/python -m pip install -q -e '.[dev]'
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+run: $(STAMP)
+	$(VENV)/bin/stoxlify run
+
+chat: $(STAMP)
+	$(VENV)/bin/stoxlify chat
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+bench: $(STAMP)
+	$(VENV)/bin/python bench/market.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Chat adapters. One command registry (``bots.registry``) drives every transport."""

@@ -1,0 +1,43 @@
+"""The ``stoxlify`` command: run, chat, say."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+DEFAULT_OUT = Path("var/out")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="stoxlify", description="Stoxlify trading assistant")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("run", help="start the configured chat transports and jobs (console when no token is set)")
+    chat = sub.add_parser("chat", help="talk to the bot in this terminal")
+    chat.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where chart images are written")
+    say = sub.add_parser("say", help="run one command, print the reply, write images")
+    say.add_argument("line", help='a command line, such as "/market BBCA 1d"')
+    say.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where chart images are written")
+    args = parser.parse_args(argv)
+
+    from core.config import get_settings
+    from core.logging import configure
+
+    settings = get_settings()
+    secrets = [s.get_secret_value() for s in (settings.telegram_token, settings.discord_token) if s]
+    configure(settings.log_level, settings.log_format, secrets)
+
+    from bots.console import transport
+
+    if args.cmd == "say":
+        return asyncio.run(transport.say(args.line, args.out))
+    if args.cmd == "chat":
+        return asyncio.run(transport.chat(args.out))
+    from bots.runner import run
+
+    return asyncio.run(run(settings))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""General commands: /start, /help, /dict."""
+
+from __future__ import annotations
+
+from bots.commands import registry
+from bots.registry import Arg, Context
+from bots.reply import Button, Reply
+from core.dictionary import service as dictionary
+
+WELCOME = """Welcome to Stoxlify: quotes, charts, trading models and alerts, right in this chat.
+
+Try these first:
+  /market BBCA 1d rsi macd   a quote and a candlestick chart with indicators
+  /search bank central       find a ticker by name
+  /watch BBCA price>9500     watch a ticker and check it with /watchlist
+
+/help lists every command."""
+
+
+@registry.command("start", "What this bot does and the first commands to try")
+async def start(ctx: Context) -> Reply:
+    buttons = [[Button("BBCA chart", "/market BBCA 1d rsi"), Button("Help", "/help")]]
+    return Reply(WELCOME, buttons=buttons)
+
+
+@registry.command(
+    "help",
+    "Every command, or one command's usage",
+    Arg("command", "a command name, such as market", required=False),
+    examples=("/help", "/help market"),
+)
+async def help_(ctx: Context, command: str | None) -> Reply:
+    from bots.commands import registry as commands
+
+    if command is None:
+        return Reply(commands.help_text())
+    found = commands.get(command.lstrip("/").lower())
+    if found is None:
+        return Reply.fail(f"no command /{command.lstrip('/')}: see /help")
+    lines = [found.usage, found.summary]
+    lines += [f"  {arg.name.upper()}: {arg.help}" for arg in found.args]
+    if found.examples:
+        lines += ["Examples:", *(f"  {e}" for e in found.examples)]
+    return Reply("\n".join(lines))
+
+
+@registry.command(
+    "dict",
+    "What the bot understands: indicators, intervals, ranges, sources",
+    Arg("category", "indicator, interval, range or source", required=False),
+    Arg("label", "one entry, such as rsi", required=False),
+    examples=("/dict", "/dict indicator", "/dict indicator macd", "/dict interval"),
+)
+async def dict_(ctx: Context, category: str | None, label: str | None) -> Reply:
+    if category is None:
+        lines = ["Dictionary categories:"]
+        lines += [f"  {name}: {summary}" for name, summary in dictionary.categories().items()]
+        lines.append("Open one with /dict CATEGORY [LABEL], for example /dict indicator rsi")
+        return Reply("\n".join(lines))
+    served = ctx.core.market.intervals_by_source()
+    if label is not None:
+        item = dictionary.entry(category, label, served)
+        return Reply("\n".join(filter(None, [f"{item.label}: {item.summary}", item.detail])))
+    items = dictionary.entries(category, served)
+    if category.lower().startswith("indicator"):
+        names = ", ".join(item.label for item in items)
+        return Reply(f"{len(items)} indicators: {names}\nDetails: /dict indicator NAME")
+    return Reply("\n".join(f"{item.label}: {item.summary}" + (f" ({item.detail})" if item.detail else "") for item in items))

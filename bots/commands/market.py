@@ -1,0 +1,157 @@
+"""Market commands: /market, /search, /watch, /unwatch, /watchlist."""
+
+from __future__ import annotations
+
+from bots import format as fmt
+from bots.commands import registry
+from bots.registry import Arg, ArgKind, Context
+from bots.reply import Button, Image, Reply
+from core.market import watchlist
+from core.market.service import MarketInfo
+from core.market.types import INTERVALS, looks_like_interval, looks_like_range
+
+QUICK_INTERVALS = ("15m", "1h", "4h", "1d", "1w")
+
+
+def _is_interval(token: str) -> bool:
+    # "6mo" has an interval's shape but is a range; "1mo" is both and reads as monthly candles.
+    return token in INTERVALS or (looks_like_interval(token) and not looks_like_range(token))
+
+
+TICKER = Arg("ticker", "a ticker: BBCA, BBCA.JK, ^JKSE, AAPL.US, BTCUSDT or BTC/USDT", kind=ArgKind.TICKER)
+INTERVAL = Arg(
+    "interval", "candle width: 15m 1h 4h 1d 1w 1mo", kind=ArgKind.INTERVAL, required=False,
+    matches=_is_interval, default="1d",
+)
+RANGE = Arg(
+    "range", "how far back: 1mo 3mo 6mo 1y 5y max", kind=ArgKind.RANGE, required=False, matches=looks_like_range,
+)
+INDICATORS = Arg(
+    "indicators", "indicators by name with parameters: rsi rsi:21 macd bbands:20:2 ema:50 (see /dict indicator)",
+    kind=ArgKind.INDICATOR, required=False, many=True, default=[],
+)
+
+
+@registry.command(
+    "market",
+    "Quote and candlestick chart with indicators",
+    TICKER, INTERVAL, RANGE, INDICATORS,
+    group="Market",
+    examples=("/market BBCA", "/market BBCA 1d 1y rsi macd", "/market BTCUSDT 4h 3mo ema:50 bbands:20:2"),
+    expensive=True,
+)
+async def market(ctx: Context, ticker: str, interval: str, range: str | None, indicators: list[str]) -> Reply:
+    info = await ctx.core.market.market_info(ticker, interval, range, indicators)
+    images = [Image(info.chart, f"{ticker.replace('/', '')}_{interval}.png", _caption(info))] if info.chart else []
+    return Reply(text=render_market(info), images=images, buttons=[_interval_buttons(ticker, interval, range, indicators)])
+
+
+def render_market(info: MarketInfo) -> str:
+    candles, quote = info.candles, info.quote
+    currency = candles.instrument.currency
+    title = candles.instrument.display
+    if candles.name:
+        title += f" · {candles.name}"
+    lines = [
+        title,
+        f"{candles.provider} · {candles.interval} · {quote.as_of:%Y-%m-%d %H:%M} UTC",
+        f"Price   {fmt.price(quote.price, currency)} {currency or ''}".rstrip(),
+        f"Change  {fmt.arrow(quote.change)} {fmt.signed(quote.change, 0 if currency == 'IDR' else 2)} "
+        f"({fmt.signed(quote.change_pct, 2, '%')})",
+        f"{quote.range_label.capitalize():<7} {fmt.price(quote.range_low, currency)} – {fmt.price(quote.range_high, currency)}",
+        f"Volume  {fmt.compact(quote.volume)}",
+    ]
+    for result in info.indicators:
+        values = {k: v for k, v in result.last().items() if v is not None}
+        if not values:
+            shown = "n/a (not enough bars)"
+        elif len(values) == 1:
+            shown = fmt.number(next(iter(values.values())))
+        else:
+            shown = " · ".join(f"{k} {fmt.number(v)}" for k, v in values.items())
+        lines.append(f"{result.spec.label}  {shown}")
+    if candles.sample:
+        lines.append(fmt.SAMPLE_NOTE)
+    return "\n".join(lines)
+
+
+def _caption(info: MarketInfo) -> str:
+    candles = info.candles
+    caption = f"{candles.instrument.display} {candles.interval} · {fmt.price(info.quote.price, candles.instrument.currency)}"
+    return caption + (" · SAMPLE DATA" if candles.sample else "")
+
+
+def _interval_buttons(ticker: str, interval: str, range_: str | None, indicators: list[str]) -> list[Button]:
+    tail = " ".join(indicators)
+    return [
+        Button(code, " ".join(part for part in (f"/market {ticker} {code}", tail) if part))
+        for code in QUICK_INTERVALS
+        if code != interval
+    ]
+
+
+@registry.command(
+    "search",
+    "Find tickers by symbol or name",
+    Arg("query", "part of a symbol or company name", kind=ArgKind.REST),
+    group="Market",
+    examples=("/search bank central", "/search BTC"),
+)
+async def search(ctx: Context, query: str) -> Reply:
+    hits = await ctx.core.market.search(query)
+    if not hits:
+        return Reply(f"No ticker matches '{query}'. Try a shorter part of the name or the symbol.")
+    lines = [f"Results for '{query}':"]
+    lines += [f"{i}. {h.symbol} · {h.name} ({h.exchange})" for i, h in enumerate(hits, 1)]
+    buttons = [[Button(h.symbol, f"/market {h.symbol}") for h in hits[:5]]]
+    return Reply("\n".join(lines), buttons=buttons)
+
+
+@registry.command(
+    "watch",
+    "Watch a ticker, optionally with a condition",
+    TICKER,
+    Arg("condition", "rsi<30, price>9500, close>=ema:50, change>5", kind=ArgKind.REST, required=False),
+    group="Monitoring",
+    examples=("/watch BBCA", "/watch BBCA price>9500", "/watch BTCUSDT rsi<30"),
+)
+async def watch(ctx: Context, ticker: str, condition: str | None) -> Reply:
+    view = await watchlist.add_watch(ctx.core.db, ctx.actor, ctx.core.market, ticker, condition or None)
+    what = f"{view.ticker} when {view.condition}" if view.condition else view.ticker
+    return Reply(f"Watching {what}. See /watchlist for the latest status.")
+
+
+@registry.command(
+    "unwatch",
+    "Stop watching a ticker (all its conditions, or one)",
+    TICKER,
+    Arg("condition", "the condition to remove; all of the ticker's when left out", kind=ArgKind.REST, required=False),
+    group="Monitoring",
+    examples=("/unwatch BBCA", "/unwatch BBCA price>9500"),
+)
+async def unwatch(ctx: Context, ticker: str, condition: str | None) -> Reply:
+    removed = await watchlist.remove_watch(ctx.core.db, ctx.actor, ticker, condition or None)
+    plural = "watch" if removed == 1 else "watches"
+    return Reply(f"Removed {removed} {plural} on {ticker}.")
+
+
+@registry.command("watchlist", "Your watched tickers and their latest status", group="Monitoring")
+async def watchlist_(ctx: Context) -> Reply:
+    views = await watchlist.list_watches(ctx.core.db, ctx.actor, ctx.core.market)
+    if not views:
+        return Reply("Your watchlist is empty. Add a ticker with /watch BBCA or /watch BBCA rsi<30.")
+    lines = ["Your watchlist:"]
+    for view in views:
+        if view.error:
+            lines.append(f"• {view.ticker}: {view.error}")
+            continue
+        line = f"• {view.ticker} {fmt.price(view.price)} ({fmt.signed(view.change_pct, 2, '%')})"
+        if view.condition:
+            state = {True: "MET", False: "not met", None: "unknown"}[view.met]
+            line += f" · {view.condition}: {state}"
+            if view.lhs_value is not None:
+                line += f" (now {fmt.number(view.lhs_value)})"
+        lines.append(line)
+    if any(v.sample for v in views):
+        lines.append(fmt.SAMPLE_NOTE)
+    return Reply("\n".join(lines))

@@ -1,0 +1,98 @@
+"""Drive the command registry from a terminal."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import re
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from bots.commands import load
+from bots.registry import Context, Registry
+from bots.reply import Reply
+from core.account.service import actor_for
+from core.actor import Actor
+from core.app import Core
+
+PLATFORM = "console"
+
+
+class Console:
+    """One local user talking to the bot; images are written to ``out_dir``."""
+
+    def __init__(self, core: Core, actor: Actor, out_dir: Path, registry: Registry | None = None) -> None:
+        self.core = core
+        self.actor = actor
+        self.out_dir = out_dir
+        self.registry = registry or load()
+        self._buttons: list[str] = []
+
+    @classmethod
+    async def open(cls, core: Core, out_dir: Path) -> Console:
+        user = getpass.getuser() or "console"
+        actor = await actor_for(core.db, platform=PLATFORM, external_id=user, display_name=user)
+        return cls(core, actor, out_dir)
+
+    async def handle(self, line: str) -> Reply:
+        line = line.strip()
+        if line.isdigit() and 0 < int(line) <= len(self._buttons):  # pressing a listed button
+            line = self._buttons[int(line) - 1]
+        ctx = Context(core=self.core, actor=self.actor, transport=PLATFORM)
+        reply = await self.registry.dispatch(ctx, line)
+        self._buttons = [b.command for row in reply.buttons for b in row]
+        return reply
+
+    def show(self, reply: Reply, stream: TextIO = sys.stdout) -> list[Path]:
+        print(reply.text, file=stream)
+        written = []
+        if reply.images:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+        for image in reply.images:
+            path = self.out_dir / _safe_name(image.filename)
+            path.write_bytes(image.data)
+            written.append(path)
+            print(f"[image] {path}", file=stream)
+        buttons = [b for row in reply.buttons for b in row]
+        if buttons:
+            print("  " + "  ".join(f"[{i}] {b.label}" for i, b in enumerate(buttons, 1)), file=stream)
+        return written
+
+
+def _safe_name(name: str) -> str:
+    cleaned = re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".")
+    return cleaned or "image.png"
+
+
+async def say(line: str, out_dir: Path) -> int:
+    core = await Core.start()
+    try:
+        console = await Console.open(core, out_dir)
+        reply = await console.handle(line)
+        console.show(reply)
+        return 1 if reply.error else 0
+    finally:
+        await core.close()
+
+
+async def chat(out_dir: Path) -> int:
+    core = await Core.start()
+    try:
+        console = await Console.open(core, out_dir)
+        source = "sample data" if core.settings.sample_data else (
+            "offline CSV data" if core.settings.market_offline else "live market data"
+        )
+        print(f"Stoxlify console ({source}). Type /help, a button number, or /quit. Images go to {out_dir}/")
+        while True:
+            try:
+                line = await asyncio.to_thread(input, "> ")
+            except (EOFError, KeyboardInterrupt):
+                print()
+                return 0
+            if line.strip() in ("/quit", "/exit", "quit", "exit"):
+                return 0
+            if line.strip():
+                console.show(await console.handle(line))
+    finally:
+        await core.close()

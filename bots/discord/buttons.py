@@ -1,0 +1,46 @@
+"""Buttons whose ``custom_id`` is a ``ButtonStore`` token.
+
+``TokenButton`` is a ``discord.ui.DynamicItem``: the client registers the class once, so a press
+is handled however old the message is (even across restarts, as long as the store still holds
+the token) without keeping a ``View`` per message in memory. The token says nothing by itself;
+``bots.discord.commands.press`` resolves it against the presser.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import discord
+
+from bots.buttons import TOKEN_PREFIX
+
+MAX_LABEL = 80  # Discord's button label limit
+# ButtonStore tokens: the prefix and URL-safe base64 (custom_id allows up to 100 characters).
+TEMPLATE = rf"{TOKEN_PREFIX}[A-Za-z0-9_-]{{4,90}}"
+
+
+def button_label(label: str) -> str:
+    label = " ".join(label.split()) or "…"
+    return label if len(label) <= MAX_LABEL else label[: MAX_LABEL - 1] + "…"
+
+
+class TokenButton(discord.ui.DynamicItem[discord.ui.Button], template=TEMPLATE):
+    def __init__(self, token: str, label: str = "…", *, row: int | None = None) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=button_label(label), custom_id=token, style=discord.ButtonStyle.secondary
+            ),
+            row=row,
+        )
+        self.token = token
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: Any, /
+    ) -> TokenButton:
+        return cls(item.custom_id or "", item.label or "…")
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        from bots.discord.commands import press  # imported late: commands renders views of TokenButtons
+
+        await press(interaction, self.token)

@@ -1,0 +1,126 @@
+"""The Discord gateway client: slash commands from the registry, synced at start-up.
+
+``serve`` logs in with ``DISCORD_TOKEN``, syncs the commands in ``setup_hook`` (to each of
+``DISCORD_GUILD_IDS`` when ``DISCORD_SYNC=guild``, which is instant and meant for development;
+globally otherwise, which Discord may take a while to show) and runs until ``stop`` is set.
+Slash commands need no privileged intents.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+
+import discord
+from discord import app_commands
+
+from bots.buttons import ButtonStore
+from bots.discord.buttons import TokenButton
+from bots.discord.commands import Runtime, add_commands
+from bots.discord.render import render
+from bots.registry import Registry
+from bots.reply import Reply
+from core.app import Core
+from core.logging import get_logger, register_secret
+
+log = get_logger(__name__)
+
+
+class StoxlifyClient(discord.Client):
+    """A ``discord.Client`` with the registry's slash commands and persistent token buttons."""
+
+    def __init__(self, runtime: Runtime, *, intents: discord.Intents | None = None) -> None:
+        super().__init__(intents=intents or discord.Intents.default())
+        self.runtime = runtime
+        self.tree = app_commands.CommandTree(self)
+        self.tree.on_error = self._on_tree_error
+        self.commands = add_commands(self.tree, runtime)
+        self.add_dynamic_items(TokenButton)
+
+    async def setup_hook(self) -> None:
+        await sync_commands(self)
+
+    async def _on_tree_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        """Failures outside our callbacks (a stale command Discord still shows): a short private answer."""
+        ref = secrets.token_hex(3)
+        log.error(
+            "discord_tree_error",
+            ref=ref,
+            error=repr(error),
+            command=getattr(interaction.command, "name", None),
+        )
+        if interaction.type is discord.InteractionType.autocomplete or interaction.response.is_done():
+            return
+        if isinstance(error, app_commands.CommandNotFound):
+            reply = Reply.fail("this command is not available any more: see /help")
+        else:
+            reply = Reply.fail(
+                f"Something went wrong (ref {ref}). It has been logged; please try again later."
+            )
+        with contextlib.suppress(discord.HTTPException):
+            await interaction.response.send_message(**render(reply)[0].send_kwargs(), ephemeral=True)
+
+
+def build_client(core: Core, registry: Registry, *, buttons: ButtonStore | None = None) -> StoxlifyClient:
+    """The client, its command tree (one slash command per registry command) and the button handler."""
+    return StoxlifyClient(Runtime(core=core, registry=registry, buttons=buttons or ButtonStore()))
+
+
+async def sync_commands(client: StoxlifyClient) -> None:
+    """Push the slash commands to Discord: per guild for ``discord_sync == "guild"``, else globally."""
+    settings = client.runtime.core.settings
+    tree = client.tree
+    if settings.discord_sync == "guild":
+        if not settings.discord_guild_ids:
+            log.warning("discord_sync_no_guilds", detail="DISCORD_SYNC=guild but DISCORD_GUILD_IDS is empty")
+        for guild_id in settings.discord_guild_ids:
+            guild = discord.Object(id=guild_id)
+            tree.copy_global_to(guild=guild)
+            try:
+                synced = await tree.sync(guild=guild)
+            except discord.HTTPException as exc:  # not in that guild, or missing applications.commands
+                log.error("discord_sync_failed", guild=guild_id, status=exc.status, code=exc.code)
+            else:
+                log.info("discord_synced", guild=guild_id, commands=len(synced))
+        return
+    try:
+        synced = await tree.sync()
+    except discord.HTTPException as exc:
+        log.error("discord_sync_failed", status=exc.status, code=exc.code)
+    else:
+        log.info("discord_synced", scope="global", commands=len(synced))
+
+
+async def serve(
+    core: Core, registry: Registry, stop: asyncio.Event, *, client: StoxlifyClient | None = None
+) -> None:
+    """Run the Discord bot until ``stop`` is set (or the connection ends for good), then close.
+
+    Pass ``client`` (from ``build_client``) to share it, for example with a ``DiscordNotifier``
+    that jobs send through while the bot runs.
+    """
+    token = core.settings.discord_token
+    if token is None:
+        raise ValueError("DISCORD_TOKEN is not set")
+    secret = token.get_secret_value()
+    register_secret(secret)
+    if client is None:
+        client = build_client(core, registry)
+    async with client:
+        runner = asyncio.create_task(client.start(secret), name="discord-client")
+        stopper = asyncio.create_task(stop.wait(), name="discord-stop")
+        try:
+            await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopper.cancel()
+            if not runner.done():
+                await client.close()
+                await asyncio.wait({runner}, timeout=10)
+            if not runner.done():
+                log.warning("discord_close_slow")
+                runner.cancel()
+    if runner.done() and not runner.cancelled() and runner.exception() is not None:
+        raise runner.exception()  # type: ignore[misc]  # a failed login, say: let the caller report it

@@ -1,0 +1,435 @@
+"""Slash commands generated from the command registry, how they run, and button presses.
+
+``add_commands`` iterates the registry and builds one ``app_commands.Command`` per registry
+command, so a command declared later appears on Discord with no change here. discord.py reads a
+command's options from its callback's signature; ``build_command`` gives each generated callback
+an explicit ``__signature__`` (one keyword parameter per ``Arg``, typed ``str`` or ``int``) and
+then applies the library's own ``describe``/``rename``/``choices``/``autocomplete`` decorators.
+
+Running one: expensive commands defer ("thinking…") at once and answer with a follow-up; quick
+ones answer directly, or defer too when they take longer than ``DEFER_AFTER_S`` (Discord drops
+an interaction that is not answered within 3 s). Replies of ``private_only`` commands and
+replies marked ephemeral (errors included) are ephemeral.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import dataclasses
+import inspect
+import keyword
+import re
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import discord
+from discord import app_commands
+
+from bots.buttons import ButtonStore
+from bots.discord.render import Page, render
+from bots.registry import (
+    Arg,
+    ArgKind,
+    Command,
+    Context,
+    Registry,
+    UsageError,
+    _convert,
+    _convert_many,
+    split_words,
+)
+from bots.reply import Reply
+from core.account.service import actor_for
+from core.actor import Actor
+from core.app import Core
+from core.errors import StoxlifyError
+from core.logging import get_logger
+from core.market.types import INTERVALS, RANGE_CODES
+
+log = get_logger(__name__)
+
+PLATFORM = "discord"
+MAX_NAME = 32
+MAX_DESCRIPTION = 100
+MAX_CHOICES = 25
+MAX_OPTIONS = 25
+DEFER_AFTER_S = 2.0  # a quick command still slower than this defers before the 3 s deadline
+AUTOCOMPLETE_BUDGET_S = 2.0
+
+Choice = app_commands.Choice
+# Autocomplete sources for TICKER options: (runtime, interaction, what the user typed) -> choices.
+TickerSuggester = Callable[["Runtime", discord.Interaction, str], Awaitable[list[Choice[str]]]]
+
+
+async def market_suggestions(
+    runtime: Runtime, interaction: discord.Interaction, current: str
+) -> list[Choice[str]]:
+    """Instruments whose symbol or name matches what the user typed (``core.market.search``)."""
+    query = current.strip()
+    if len(query) < 2:
+        return []
+    hits = await runtime.core.market.search(query, limit=MAX_CHOICES)
+    return [Choice(name=_clip(f"{h.symbol} · {h.name} ({h.exchange})"), value=h.symbol[:100]) for h in hits]
+
+
+@dataclass(slots=True)
+class Runtime:
+    """What the generated commands and the button handler work with.
+
+    ``ticker_suggesters`` is the hook for TICKER autocomplete: each suggester's choices are merged
+    in list order (duplicates dropped, 25 at most). To offer the user's own models or strategies
+    first, insert a suggester at index 0; it receives the interaction (``interaction.user.id``).
+    """
+
+    core: Core
+    registry: Registry
+    buttons: ButtonStore = field(default_factory=ButtonStore)
+    ticker_suggesters: list[TickerSuggester] = field(default_factory=lambda: [market_suggestions])
+
+
+# -- building the slash commands --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """How one registry ``Arg`` appears on Discord."""
+
+    arg: Arg
+    param: str  # the callback's Python parameter
+    name: str  # the option name users see (1-32 characters, lower case)
+    annotation: type
+    choices: tuple[str, ...] = ()
+    autocomplete: bool = False
+
+
+def option_name(name: str) -> str:
+    cleaned = re.sub(r"[^a-z0-9_-]", "_", name.strip().lower())[:MAX_NAME]
+    return cleaned or "value"
+
+
+def options_for(command: Command) -> list[Option]:
+    options = []
+    for index, arg in enumerate(command.args):
+        name = option_name(arg.name)
+        param = (
+            name
+            if name.isidentifier() and not keyword.iskeyword(name) and name != "interaction"
+            else f"arg{index}"
+        )
+        annotation: type = int if arg.kind is ArgKind.INT and not arg.many else str
+        choices: tuple[str, ...] = ()
+        if not arg.many:
+            if arg.kind is ArgKind.INTERVAL:
+                choices = tuple(INTERVALS)
+            elif arg.kind is ArgKind.RANGE:
+                choices = tuple(RANGE_CODES)
+            elif arg.kind is ArgKind.CHOICE:
+                choices = tuple(arg.choices)
+        if len(choices) > MAX_CHOICES:  # Discord shows at most 25: accept free text, checked on use
+            choices = ()
+        options.append(Option(arg, param, name, annotation, choices, arg.kind is ArgKind.TICKER))
+    return options
+
+
+def build_command(command: Command, runtime: Runtime) -> app_commands.Command:
+    """The slash command for one registry command."""
+    options = options_for(command)
+    if len(options) > MAX_OPTIONS:
+        raise ValueError(f"/{command.name} has {len(options)} arguments; Discord allows {MAX_OPTIONS}")
+
+    async def callback(interaction: discord.Interaction, **values: Any) -> None:
+        await run(runtime, interaction, command, {o.arg.name: values.get(o.param) for o in options})
+
+    async def ticker_autocomplete(interaction: discord.Interaction, current: str) -> list[Choice[str]]:
+        return await suggest_tickers(runtime, interaction, current)
+
+    callback.__name__ = callback.__qualname__ = f"slash_{option_name(command.name).replace('-', '_')}"
+    callback.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
+            inspect.Parameter(
+                "interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=discord.Interaction
+            ),
+            *(
+                inspect.Parameter(
+                    o.param,
+                    inspect.Parameter.KEYWORD_ONLY,
+                    annotation=o.annotation,
+                    default=inspect.Parameter.empty if o.arg.required else None,
+                )
+                for o in options
+            ),
+        ]
+    )
+    if options:
+        app_commands.describe(**{o.param: _clip(o.arg.help) for o in options})(callback)
+    renames = {o.param: o.name for o in options if o.param != o.name}
+    if renames:
+        app_commands.rename(**renames)(callback)
+    choices = {o.param: [Choice(name=c, value=c) for c in o.choices] for o in options if o.choices}
+    if choices:
+        app_commands.choices(**choices)(callback)
+    completions = {o.param: ticker_autocomplete for o in options if o.autocomplete}
+    if completions:
+        app_commands.autocomplete(**completions)(callback)
+    slash = app_commands.Command(
+        name=option_name(command.name),
+        description=_clip(command.summary),
+        callback=callback,
+        extras={"registry_command": command.name},
+    )
+    if command.admin_only:
+        # hidden from non-admins by default; guild admins may change that, so ``is_admin`` still decides
+        slash.default_permissions = discord.Permissions(manage_guild=True)
+    return slash
+
+
+def add_commands(tree: app_commands.CommandTree, runtime: Runtime) -> list[app_commands.Command]:
+    """Add one slash command per registry command to ``tree`` (global; ``client.sync`` copies to guilds)."""
+    built = [build_command(command, runtime) for command in runtime.registry]
+    for slash in built:
+        tree.add_command(slash, override=True)
+    return built
+
+
+def _clip(text: str, limit: int = MAX_DESCRIPTION) -> str:
+    text = " ".join(text.split()) or "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# -- autocomplete -------------------------------------------------------------------------------
+
+
+async def suggest_tickers(
+    runtime: Runtime, interaction: discord.Interaction, current: str
+) -> list[Choice[str]]:
+    """Every suggester's choices, merged; a failing or slow suggester is skipped, never raised."""
+    results = await asyncio.gather(
+        *(
+            asyncio.wait_for(s(runtime, interaction, current), AUTOCOMPLETE_BUDGET_S)
+            for s in runtime.ticker_suggesters
+        ),
+        return_exceptions=True,
+    )
+    merged: list[Choice[str]] = []
+    seen: set[str] = set()
+    for result in results:
+        if isinstance(result, BaseException):
+            if not isinstance(result, StoxlifyError | TimeoutError):
+                log.warning("autocomplete_failed", error=repr(result))
+            continue
+        for choice in result:
+            if choice.value not in seen:
+                seen.add(choice.value)
+                merged.append(choice)
+    return merged[:MAX_CHOICES]
+
+
+# -- running a command --------------------------------------------------------------------------
+
+
+def convert(command: Command, raw: dict[str, Any]) -> dict[str, Any]:
+    """Discord's option values as the registry handler's keyword arguments.
+
+    Conversion is the registry's own (tickers upper-cased, choices checked); a ``many`` argument
+    arrives as one string and is split on spaces and commas ("rsi macd ema:50").
+    """
+    kwargs: dict[str, Any] = {}
+    for arg in command.args:
+        value = raw.get(arg.name)
+        if isinstance(value, str) and arg.kind is not ArgKind.REST:
+            value = value.strip()
+        if value is None or value == "":
+            if arg.required:
+                raise UsageError(f"missing {arg.name.upper()}: {arg.help}")
+            kwargs[arg.name] = copy.copy(arg.default)
+        elif arg.many:
+            kwargs[arg.name] = _convert_many(arg, split_words(str(value)))
+        elif isinstance(value, str):
+            kwargs[arg.name] = _convert(arg, value)
+        else:
+            kwargs[arg.name] = value
+    return kwargs
+
+
+def is_admin(interaction: discord.Interaction) -> bool:
+    """A guild member who may manage the guild. Checked here, whatever permissions the command has."""
+    if interaction.guild_id is None:
+        return False
+    permissions = interaction.permissions
+    return permissions.administrator or permissions.manage_guild
+
+
+async def actor_of(core: Core, interaction: discord.Interaction) -> Actor:
+    user = interaction.user
+    in_guild = interaction.guild_id is not None
+    actor = await actor_for(
+        core.db,
+        platform=PLATFORM,
+        external_id=str(user.id),
+        display_name=user.display_name or user.name,
+        chat_id=str(interaction.channel_id) if interaction.channel_id is not None else None,
+        chat_title=_chat_title(interaction),
+        is_group=in_guild or isinstance(interaction.channel, discord.GroupChannel),
+    )
+    return dataclasses.replace(actor, is_admin=is_admin(interaction))
+
+
+def _chat_title(interaction: discord.Interaction) -> str | None:
+    channel_name = getattr(interaction.channel, "name", None)
+    guild_name = getattr(interaction.guild, "name", None)
+    if guild_name and channel_name:
+        return f"{guild_name} #{channel_name}"
+    return guild_name or channel_name
+
+
+async def _answer(
+    runtime: Runtime,
+    interaction: discord.Interaction,
+    command: Command,
+    raw: dict[str, Any],
+    *,
+    converted: bool = False,
+) -> Reply:
+    """The command's reply; never raises."""
+    try:
+        kwargs = raw if converted else convert(command, raw)
+        actor = await actor_of(runtime.core, interaction)
+        ctx = Context(core=runtime.core, actor=actor, transport=PLATFORM, extras={"interaction": interaction})
+        return await runtime.registry.invoke(ctx, command, kwargs)
+    except UsageError as exc:
+        return Reply.fail(exc.message, command.usage)
+    except StoxlifyError as exc:
+        return Reply.fail(_with_hint(exc))
+    except Exception:
+        return _oops("discord_command_failed", command=command.name, user=interaction.user.id)
+
+
+def _with_hint(exc: StoxlifyError) -> str:
+    return exc.message if exc.hint is None else f"{exc.message}\n{exc.hint}"
+
+
+def _oops(event: str, **fields: Any) -> Reply:
+    ref = secrets.token_hex(3)
+    log.exception(event, ref=ref, **fields)
+    return Reply.fail(f"Something went wrong (ref {ref}). It has been logged; please try again later.")
+
+
+async def _in_time(
+    interaction: discord.Interaction, work: asyncio.Future[Reply], *, defer_now: bool, **defer: Any
+) -> bool:
+    """Defer now (slow commands), or once ``work`` outlives ``DEFER_AFTER_S``; True when deferred."""
+    if not defer_now:
+        done, _ = await asyncio.wait({work}, timeout=DEFER_AFTER_S)
+        if done:
+            return False
+    await interaction.response.defer(**defer)
+    return True
+
+
+async def run(
+    runtime: Runtime, interaction: discord.Interaction, command: Command, raw: dict[str, Any]
+) -> None:
+    """Run ``command`` for a slash-command interaction and answer it."""
+    private = command.private_only
+    work = asyncio.ensure_future(_answer(runtime, interaction, command, raw))
+    try:
+        deferred = await _in_time(
+            interaction, work, defer_now=command.expensive, thinking=True, ephemeral=private
+        )
+        reply = await work
+        pages = render(reply, owner=str(interaction.user.id), buttons=runtime.buttons)
+        ephemeral = private or reply.ephemeral
+        first, rest = pages[0], pages[1:]
+        if not deferred:
+            await interaction.response.send_message(**first.send_kwargs(), ephemeral=ephemeral)
+        elif ephemeral and not private:
+            # a public "thinking…" placeholder cannot turn private: remove it and answer privately
+            await interaction.delete_original_response()
+            await interaction.followup.send(**first.send_kwargs(), ephemeral=True, wait=True)
+        else:
+            await interaction.followup.send(**first.send_kwargs(), ephemeral=ephemeral, wait=True)
+        await _send_rest(interaction, rest, ephemeral=ephemeral)
+    except discord.HTTPException as exc:  # expired interaction, missing access: nothing left to tell the user
+        log.warning("discord_answer_failed", command=command.name, status=exc.status, code=exc.code)
+    except Exception:
+        await _tell_privately(interaction, _oops("discord_answer_crashed", command=command.name))
+    finally:
+        work.cancel()
+
+
+async def _send_rest(interaction: discord.Interaction, pages: list[Page], *, ephemeral: bool) -> None:
+    for page in pages:
+        await interaction.followup.send(**page.send_kwargs(), ephemeral=ephemeral, wait=True)
+
+
+async def _tell_privately(
+    interaction: discord.Interaction,
+    reply: Reply,
+    *,
+    owner: str | None = None,
+    buttons: ButtonStore | None = None,
+) -> None:
+    """An ephemeral answer: the interaction's response if still open, else a follow-up."""
+    pages = render(reply, owner=owner, buttons=buttons)
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(**pages[0].send_kwargs(), ephemeral=True, wait=True)
+        else:
+            await interaction.response.send_message(**pages[0].send_kwargs(), ephemeral=True)
+        await _send_rest(interaction, pages[1:], ephemeral=True)
+    except discord.HTTPException as exc:
+        log.warning("discord_answer_failed", status=exc.status, code=exc.code)
+
+
+# -- buttons ------------------------------------------------------------------------------------
+
+
+async def press(interaction: discord.Interaction, token: str) -> None:
+    """A ``TokenButton`` press: only its owner may run it; the result replaces the message in place."""
+    runtime = getattr(interaction.client, "runtime", None)
+    if not isinstance(runtime, Runtime):
+        log.warning("discord_button_without_runtime")
+        return
+    try:
+        line = runtime.buttons.resolve(token, str(interaction.user.id))
+        command, kwargs = runtime.registry.parse(line)
+    except UsageError as exc:  # a stored command line that no longer parses
+        await _tell_privately(interaction, Reply.fail(exc.message, exc.hint))
+        return
+    except StoxlifyError as exc:  # expired, or someone else's
+        await _tell_privately(interaction, Reply.fail(_with_hint(exc)))
+        return
+    try:
+        await _rerun(runtime, interaction, command, kwargs)
+    except discord.HTTPException as exc:
+        log.warning("discord_press_failed", command=command.name, status=exc.status, code=exc.code)
+    except Exception:
+        await _tell_privately(interaction, _oops("discord_press_crashed", command=command.name))
+
+
+async def _rerun(
+    runtime: Runtime, interaction: discord.Interaction, command: Command, kwargs: dict[str, Any]
+) -> None:
+    """Run a pressed button's command and show the result in place of the message it sits under."""
+    message = interaction.message
+    message_private = bool(message is not None and message.flags.ephemeral)
+    work = asyncio.ensure_future(_answer(runtime, interaction, command, kwargs, converted=True))
+    try:
+        deferred = await _in_time(interaction, work, defer_now=command.expensive)  # type 6: update later
+        reply = await work
+        owner = str(interaction.user.id)
+        if reply.error or ((command.private_only or reply.ephemeral) and not message_private):
+            # failures, and private results under a public message, go to the presser alone
+            await _tell_privately(interaction, reply, owner=owner, buttons=runtime.buttons)
+            return
+        pages = render(reply, owner=owner, buttons=runtime.buttons)
+        if deferred:
+            await interaction.edit_original_response(**pages[0].edit_kwargs())
+        else:
+            await interaction.response.edit_message(**pages[0].edit_kwargs())
+        await _send_rest(interaction, pages[1:], ephemeral=message_private)
+    finally:
+        work.cancel()

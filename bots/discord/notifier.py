@@ -1,0 +1,124 @@
+"""``DiscordNotifier``: how jobs push notices (alerts with charts) into Discord.
+
+Targets (``ChatTarget(platform="discord", chat_id=...)``):
+
+- ``"<channel id>"``: a guild text channel, thread, or DM channel. This is the ``chat_id`` an
+  ``Actor`` carries (the interaction's channel), so alerts go back where the user asked.
+- ``"user:<user id>"``: a direct message to that user; the DM channel is opened first.
+
+A notice renders like a command reply (an embed, its images attached and shown, further messages
+for long text). Its buttons need an owner: they are added for DMs (the recipient owns them) and
+left out in guild channels. discord.py's HTTP client already waits out 429s; when it still gives
+up (or Discord answers 5xx) the message is retried after ``retry_delays``, so nothing is dropped
+for being rate limited. ``send`` returns False only when Discord refused the message for good.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
+
+import discord
+
+from bots.buttons import ButtonStore
+from bots.discord.render import Page, render
+from bots.reply import Button, Image, Reply
+from core.logging import get_logger
+from core.notify import ChatTarget, Notice
+
+log = get_logger(__name__)
+
+USER_PREFIX = "user:"
+T = TypeVar("T")
+
+
+class DiscordNotifier:
+    platform = "discord"
+
+    def __init__(
+        self,
+        client: discord.Client,
+        *,
+        buttons: ButtonStore | None = None,
+        retry_delays: Sequence[float] = (2.0, 10.0, 30.0),
+    ) -> None:
+        self.client = client
+        # the store the client's button handler resolves against (StoxlifyClient.runtime.buttons)
+        self.buttons = (
+            buttons if buttons is not None else getattr(getattr(client, "runtime", None), "buttons", None)
+        )
+        self.retry_delays = tuple(retry_delays)
+
+    async def send(self, target: ChatTarget, notice: Notice) -> bool:
+        if target.platform != self.platform:
+            log.warning("notice_wrong_platform", platform=target.platform)
+            return False
+        try:
+            destination, owner = await self._destination(target.chat_id, wants_owner=bool(notice.commands))
+        except ValueError:
+            log.warning("notice_bad_target", chat_id=target.chat_id)
+            return False
+        except (discord.HTTPException, discord.RateLimited) as exc:
+            log.warning("notice_target_unreachable", chat_id=target.chat_id, error=type(exc).__name__)
+            return False
+        if destination is None:
+            return False
+        reply = Reply(
+            text=notice.text,
+            images=[Image(image.data, image.filename) for image in notice.images],
+            buttons=[[Button(label, command) for label, command in notice.commands]]
+            if notice.commands
+            else [],
+        )
+        for page in render(reply, owner=owner, buttons=self.buttons):
+            if not await self._deliver(destination, page, target.chat_id):
+                return False
+        return True
+
+    async def _destination(
+        self, chat_id: str, *, wants_owner: bool
+    ) -> tuple[discord.abc.Messageable | None, str | None]:
+        """Where to send and, for a DM, who owns the notice's buttons."""
+        if chat_id.startswith(USER_PREFIX):
+            user_id = int(chat_id.removeprefix(USER_PREFIX))
+            channel = await self._retrying(chat_id, lambda: self.client.create_dm(discord.Object(id=user_id)))
+            return channel, str(user_id)
+        channel_id = int(chat_id)
+        if wants_owner:  # only a DM channel has an owner for buttons: look it up
+            channel = self.client.get_channel(channel_id) or await self._retrying(
+                chat_id, lambda: self.client.fetch_channel(channel_id)
+            )
+            if isinstance(channel, discord.DMChannel) and channel.recipient is not None:
+                return channel, str(channel.recipient.id)
+            if isinstance(channel, discord.abc.Messageable):
+                return channel, None
+        return self.client.get_partial_messageable(channel_id), None
+
+    async def _deliver(self, destination: discord.abc.Messageable, page: Page, chat_id: str) -> bool:
+        try:
+            await self._retrying(chat_id, lambda: destination.send(**page.send_kwargs()))
+        except (discord.HTTPException, discord.RateLimited) as exc:
+            log.warning(
+                "notice_refused",
+                chat_id=chat_id,
+                status=getattr(exc, "status", 429),
+                code=getattr(exc, "code", 0),
+            )
+            return False
+        return True
+
+    async def _retrying(self, chat_id: str, call: Callable[[], Awaitable[T]]) -> T:
+        """``call()``, again after each of ``retry_delays`` while Discord says "later" (429, 5xx)."""
+        for delay in self.retry_delays:
+            try:
+                return await call()
+            except discord.RateLimited as exc:  # raised only when the client sets max_ratelimit_timeout
+                wait = max(exc.retry_after, delay)
+            except discord.HTTPException as exc:
+                if exc.status != 429 and exc.status < 500:
+                    raise
+                wait = delay
+            log.info("notice_retry", chat_id=chat_id, wait_s=wait)
+            await asyncio.sleep(wait)
+        return await call()  # the last attempt: its failure is the caller's

@@ -1,0 +1,143 @@
+"""A ``Reply`` as Discord messages: embeds, attached images and a view of token buttons.
+
+The first line of the reply becomes the embed title, the rest its description (escaped: replies
+are plain text). Text longer than one embed continues in further messages (``pages[1:]``); the
+images and the buttons stay on the first one, so editing that message re-renders a reply in
+place. Error replies are red.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import discord
+
+from bots.buttons import ButtonStore
+from bots.discord.buttons import TokenButton
+from bots.reply import Button, Image, Reply
+
+COLOUR = discord.Colour(0x2F80ED)
+ERROR_COLOUR = discord.Colour.red()
+MAX_TITLE = 256
+MAX_DESCRIPTION = 4096
+MAX_EMBEDS = 10  # per message, and so at most this many images (one per embed)
+MAX_PAGES = 5  # longer replies are cut: nobody scrolls through more in a chat
+BUTTONS_PER_ROW = 5
+MAX_ROWS = 5
+TRUNCATED = "\n… (cut: too long for Discord)"
+
+
+@dataclass(slots=True)
+class Page:
+    """One message's worth: pass ``send_kwargs()`` or ``edit_kwargs()`` to discord.py."""
+
+    embeds: list[discord.Embed]
+    images: list[Image] = field(default_factory=list)  # already renamed to their attachment names
+    view: discord.ui.View | None = None
+
+    def files(self) -> list[discord.File]:
+        """Fresh ``discord.File`` objects (each can be sent once)."""
+        return [discord.File(io.BytesIO(image.data), filename=image.filename) for image in self.images]
+
+    def send_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"embeds": self.embeds}
+        if self.images:
+            kwargs["files"] = self.files()
+        if self.view is not None:
+            kwargs["view"] = self.view
+        return kwargs
+
+    def edit_kwargs(self) -> dict[str, Any]:
+        """Replace everything: the embeds, the attachments (none clears old ones) and the view."""
+        return {"embeds": self.embeds, "attachments": self.files(), "view": self.view}
+
+
+def render(reply: Reply, *, owner: str | None = None, buttons: ButtonStore | None = None) -> list[Page]:
+    """The messages showing ``reply``; buttons are bound to ``owner`` in ``buttons`` (skipped without)."""
+    colour = ERROR_COLOUR if reply.error else COLOUR
+    title, chunks = _layout(reply.text)
+    if not title and not chunks[0] and not reply.images:
+        chunks[0] = "…"  # Discord refuses an empty embed
+    first = discord.Embed(title=title or None, description=chunks[0] or None, colour=colour)
+    embeds = [first]
+    images = _attachments(reply.images[:MAX_EMBEDS])
+    for index, image in enumerate(images):
+        embed = first if index == 0 else discord.Embed(colour=colour)
+        embed.set_image(url=f"attachment://{image.filename}")
+        if index:
+            embeds.append(embed)
+    view = None
+    if reply.buttons and owner is not None and buttons is not None:
+        view = button_view(reply.buttons, owner, buttons)
+    pages = [Page(embeds=embeds, images=images, view=view)]
+    pages += [Page(embeds=[discord.Embed(description=chunk, colour=colour)]) for chunk in chunks[1:]]
+    return pages
+
+
+def button_view(rows: list[list[Button]], owner: str, buttons: ButtonStore) -> discord.ui.View | None:
+    """A view of ``TokenButton``s (at most 5 rows of 5), each bound to ``owner``."""
+    view = discord.ui.View(timeout=None)
+    row_index = 0
+    for row in rows:
+        for start in range(0, len(row), BUTTONS_PER_ROW):
+            if row_index >= MAX_ROWS:
+                break
+            for button in row[start : start + BUTTONS_PER_ROW]:
+                view.add_item(TokenButton(buttons.bind(owner, button.command), button.label, row=row_index))
+            row_index += 1
+    return view if view.children else None
+
+
+def _layout(text: str) -> tuple[str, list[str]]:
+    """(title, description chunks): the first line is the title when it fits one."""
+    text = text.strip("\n")
+    head, _, rest = text.partition("\n")
+    title = discord.utils.escape_markdown(head.strip())
+    if len(title) > MAX_TITLE:  # a long first line stays in the body, whole
+        title, rest = "", text
+    chunks = _split(discord.utils.escape_markdown(rest.strip("\n")), MAX_DESCRIPTION)
+    if len(chunks) > MAX_PAGES:
+        chunks = chunks[:MAX_PAGES]
+        chunks[-1] = chunks[-1][: MAX_DESCRIPTION - len(TRUNCATED)] + TRUNCATED
+    return title, chunks
+
+
+def _split(text: str, limit: int) -> list[str]:
+    """Chunks of at most ``limit`` characters, cut at line breaks where possible."""
+    chunks: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while len(line) > limit:  # a single overlong line: cut it, not after a lone backslash
+            cut = limit - 1 if line[limit - 1] == "\\" else limit
+            if current:
+                chunks.append(current)
+                current = ""
+            chunks.append(line[:cut])
+            line = line[cut:]
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            chunks.append(current)
+            current = line
+        else:
+            current = candidate
+    chunks.append(current)
+    return chunks
+
+
+def _attachments(images: list[Image]) -> list[Image]:
+    """The images under unique, safe attachment names (``attachment://`` needs plain names)."""
+    seen: set[str] = set()
+    named = []
+    for index, image in enumerate(images):
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", image.filename).lstrip("._") or f"image{index}.png"
+        if "." not in name:
+            name += ".png"
+        if name in seen:
+            stem, _, ext = name.rpartition(".")
+            name = f"{stem}_{index}.{ext}"
+        seen.add(name)
+        named.append(Image(image.data, name, image.caption))
+    return named

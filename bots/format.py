@@ -1,0 +1,55 @@
+"""Number and text formatting shared by every command's rendering."""
+
+from __future__ import annotations
+
+import math
+
+
+def price(value: float | None, currency: str | None = None) -> str:
+    """Prices as traders read them: rupiah without decimals, small crypto prices with enough digits."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if currency == "IDR":
+        return f"{value:,.0f}"
+    magnitude = abs(value)
+    if magnitude >= 1000:
+        return f"{value:,.2f}"
+    if magnitude >= 1:
+        return f"{value:,.4f}".rstrip("0").rstrip(".") if magnitude < 10 else f"{value:,.2f}"
+    if magnitude == 0:
+        return "0"
+    digits = min(10, 3 - math.floor(math.log10(magnitude)))
+    return f"{value:.{digits}f}"
+
+
+def signed(value: float | None, digits: int = 2, suffix: str = "") -> str:
+    if value is None or math.isnan(value):
+        return "n/a"
+    return f"{value:+,.{digits}f}{suffix}"
+
+
+def arrow(value: float | None) -> str:
+    if value is None or value == 0:
+        return "■"
+    return "▲" if value > 0 else "▼"
+
+
+def compact(value: float | None) -> str:
+    """1234567 -> 1.23M: volumes and market caps."""
+    if value is None or math.isnan(value):
+        return "n/a"
+    for unit, size in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if abs(value) >= size:
+            return f"{value / size:.2f}{unit}"
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+
+
+def number(value: float | None, digits: int = 2) -> str:
+    if value is None or math.isnan(value):
+        return "n/a"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:,.{digits}f}"
+
+
+SAMPLE_NOTE = "SAMPLE DATA: synthetic prices for trying the bot, not real quotes."

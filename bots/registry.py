@@ -1,0 +1,280 @@
+"""The command registry shared by every transport.
+
+A command is declared once: its name, its arguments (with types and help), the coroutine that
+calls the core, and how it renders into a ``Reply``. Telegram, Discord and the console only
+translate between their library and this registry, so a command added here appears on all of
+them. Argument parsing for text transports lives here too, so the usage a user sees on a
+mistake is the same everywhere.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shlex
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from bots.ratelimit import RateLimiter
+from bots.reply import Reply
+from core.errors import StoxlifyError
+from core.logging import get_logger
+
+if TYPE_CHECKING:
+    from core.actor import Actor
+    from core.app import Core
+
+log = get_logger(__name__)
+
+
+class ArgKind(StrEnum):
+    TEXT = "text"
+    TICKER = "ticker"
+    INTERVAL = "interval"
+    RANGE = "range"
+    INT = "int"
+    CHOICE = "choice"
+    INDICATOR = "indicator"
+    REST = "rest"  # the rest of the line, verbatim (messages, scripts)
+
+
+@dataclass(frozen=True, slots=True)
+class Arg:
+    """One argument. An optional positional is taken only when the token ``matches``."""
+
+    name: str
+    help: str
+    kind: ArgKind = ArgKind.TEXT
+    required: bool = True
+    many: bool = False  # takes every remaining token
+    choices: tuple[str, ...] = ()
+    matches: Callable[[str], bool] | None = None
+    default: Any = None
+
+    @property
+    def metavar(self) -> str:
+        word = self.name.upper()
+        if self.many:
+            word += "..."
+        return word if self.required else f"[{word}]"
+
+
+Handler = Callable[..., Awaitable[Reply]]
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    name: str
+    summary: str
+    handler: Handler
+    args: tuple[Arg, ...] = ()
+    group: str = "General"
+    examples: tuple[str, ...] = ()
+    expensive: bool = False  # slow work (charts, backtests): transports show progress and rate-limit
+    private_only: bool = False  # touches secrets or private data: refused in groups
+    admin_only: bool = False  # changes a group's settings: in groups, only its admins
+
+    @property
+    def usage(self) -> str:
+        return " ".join([f"/{self.name}", *(a.metavar for a in self.args)])
+
+
+class UsageError(StoxlifyError):
+    """The command line does not fit the command's arguments."""
+
+
+@dataclass(slots=True)
+class Context:
+    """Everything a handler needs: the core services and who is asking."""
+
+    core: Core
+    actor: Actor
+    transport: str = "console"
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def split_words(text: str) -> list[str]:
+    """Shell-like split that tolerates a stray quote instead of failing."""
+    try:
+        return shlex.split(text)
+    except ValueError:
+        return text.split()
+
+
+class Registry:
+    def __init__(self, rate_limiter: RateLimiter | None = None) -> None:
+        self._commands: dict[str, Command] = {}
+        self.rate_limiter = rate_limiter or RateLimiter()
+
+    def command(
+        self,
+        name: str,
+        summary: str,
+        *args: Arg,
+        group: str = "General",
+        examples: Sequence[str] = (),
+        expensive: bool = False,
+        private_only: bool = False,
+        admin_only: bool = False,
+    ) -> Callable[[Handler], Handler]:
+        """Declare a command; the decorated coroutine takes ``(ctx, **args)`` and returns a Reply."""
+
+        def register(handler: Handler) -> Handler:
+            if name in self._commands:
+                raise ValueError(f"command /{name} declared twice")
+            self._commands[name] = Command(
+                name, summary, handler, tuple(args), group, tuple(examples), expensive, private_only, admin_only
+            )
+            return handler
+
+        return register
+
+    def __iter__(self):
+        return iter(self._commands.values())
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._commands
+
+    def get(self, name: str) -> Command | None:
+        return self._commands.get(name)
+
+    # -- text transports -------------------------------------------------------------------
+
+    def parse(self, line: str) -> tuple[Command, dict[str, Any]]:
+        """Split ``/name args...`` into a command and its keyword arguments."""
+        command, rest = self._find(line)
+        try:
+            return command, bind_args(command, rest)
+        except UsageError as exc:
+            raise UsageError(exc.message, hint=command.usage) from None
+
+    def _find(self, line: str) -> tuple[Command, str]:
+        head, _, rest = line.strip().partition(" ")
+        if not head.startswith("/") or len(head) < 2:
+            raise UsageError("commands start with '/': try /help")
+        name = head[1:].split("@", 1)[0].lower()  # Telegram groups send /market@StoxlifyBot
+        command = self._commands.get(name)
+        if command is None:
+            raise UsageError(f"unknown command /{name}: see /help")
+        return command, rest
+
+    async def dispatch(self, ctx: Context, line: str) -> Reply:
+        try:
+            command, kwargs = self.parse(line)
+        except UsageError as exc:
+            return Reply.fail(exc.message, exc.hint)
+        return await self.invoke(ctx, command, kwargs)
+
+    async def invoke(self, ctx: Context, command: Command, kwargs: dict[str, Any]) -> Reply:
+        """Run a command, turning every failure into a short reply."""
+        if command.private_only and ctx.actor.is_group:
+            return Reply.fail(f"/{command.name} works only in a private chat with the bot: it touches private data.")
+        if command.admin_only and ctx.actor.is_group and not ctx.actor.is_admin:
+            return Reply.fail(f"only this group's admins can use /{command.name}.")
+        if command.expensive:
+            wait = self.rate_limiter.retry_after(ctx.actor.user_id)
+            if wait > 0:
+                return Reply.fail(f"You're going fast: please wait {wait:.0f} s before the next chart or backtest.")
+        try:
+            return await command.handler(ctx, **kwargs)
+        except UsageError as exc:
+            return Reply.fail(exc.message, command.usage)
+        except StoxlifyError as exc:
+            message = exc.message if exc.hint is None else f"{exc.message}\n{exc.hint}"
+            return Reply.fail(message, command.usage if _wants_usage(exc) else None)
+        except Exception:
+            ref = secrets.token_hex(3)
+            log.exception("command_failed", command=command.name, ref=ref, user=ctx.actor.user_id)
+            return Reply.fail(f"Something went wrong (ref {ref}). It has been logged; please try again later.")
+
+    def help_text(self) -> str:
+        groups: dict[str, list[Command]] = {}
+        for command in self:
+            groups.setdefault(command.group, []).append(command)
+        lines = ["Stoxlify commands:"]
+        for group, commands in groups.items():
+            lines.append("")
+            lines.append(group)
+            lines.extend(f"  {c.usage}\n      {c.summary}" for c in commands)
+        return "\n".join(lines)
+
+
+def _wants_usage(exc: StoxlifyError) -> bool:
+    from core.errors import Invalid
+
+    return isinstance(exc, Invalid)
+
+
+def bind_args(command: Command, rest: str) -> dict[str, Any]:
+    """Bind the words after the command name to its arguments.
+
+    Optional positionals are matched by shape (``1h`` is an interval, ``6mo`` a range), so users
+    may leave any of them out. A ``REST`` argument takes the remaining text verbatim (scripts,
+    messages), keeping its line breaks.
+    """
+    kwargs: dict[str, Any] = {}
+    text = rest.strip()
+    for arg in command.args:
+        if arg.kind is ArgKind.REST:
+            if arg.required and not text:
+                raise UsageError(f"missing {arg.name.upper()}: {arg.help}")
+            kwargs[arg.name], text = (text or arg.default), ""
+            continue
+        if arg.many:
+            tokens = split_words(text)
+            if arg.required and not tokens:
+                raise UsageError(f"missing {arg.name.upper()}: {arg.help}")
+            kwargs[arg.name], text = _convert_many(arg, tokens), ""
+            continue
+        token, tail = _next_token(text)
+        if token is None:
+            if arg.required:
+                raise UsageError(f"missing {arg.name.upper()}: {arg.help}")
+            kwargs[arg.name] = arg.default
+            continue
+        if not arg.required and arg.matches is not None and not arg.matches(token):
+            kwargs[arg.name] = arg.default
+            continue
+        kwargs[arg.name], text = _convert(arg, token), tail
+    if text:
+        raise UsageError(f"unexpected '{text}'")
+    return kwargs
+
+
+def _next_token(text: str) -> tuple[str | None, str]:
+    """The first shell-like word of ``text`` and what follows it."""
+    if not text:
+        return None, ""
+    lexer = shlex.shlex(text, posix=True)
+    lexer.whitespace_split = True
+    lexer.commenters = ""
+    try:
+        token = lexer.get_token()
+    except ValueError:  # unbalanced quote: fall back to plain words
+        token, _, tail = text.partition(" ")
+        return token, tail.strip()
+    return token, lexer.instream.read().strip()
+
+
+def _convert_many(arg: Arg, tokens: list[str]) -> list[Any]:
+    values: list[Any] = []
+    for token in tokens:
+        values.extend(_convert(arg, part) for part in token.split(",") if part)
+    return values
+
+
+def _convert(arg: Arg, token: str) -> Any:
+    if arg.kind is ArgKind.INT:
+        try:
+            return int(token)
+        except ValueError:
+            raise UsageError(f"{arg.name.upper()} must be a whole number, not '{token}'") from None
+    if arg.kind is ArgKind.CHOICE:
+        lowered = token.lower()
+        if lowered not in arg.choices:
+            raise UsageError(f"{arg.name.upper()} must be one of {', '.join(arg.choices)}, not '{token}'")
+        return lowered
+    if arg.kind is ArgKind.TICKER:
+        return token.upper()
+    return token

@@ -1,0 +1,476 @@
+"""The Telegram transport: python-telegram-bot 22 translating to and from the command registry.
+
+Every registry command becomes a ``CommandHandler`` (generated from the registry, so a command
+added there appears here). A command message is fed through ``registry.parse``/``invoke`` exactly
+like the console does, so parsing, refusals (private-only in groups, admin-only for non-admins,
+rate limits) and error replies are the same on every transport; this module only adds what is
+Telegram's: who the user is (and whether they administer the group), chat actions while slow work
+runs, buttons pressed later, pasted secrets deleted from groups, and the bot's command menu.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import re
+import secrets
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlparse
+
+from telegram import (
+    BotCommand,
+    Chat,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+    User,
+)
+from telegram import error as tg_error
+from telegram.constants import ChatAction, ChatMemberStatus, ParseMode
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationHandlerStop,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+from telegram.request import BaseRequest
+
+from bots.buttons import ButtonStore
+from bots.registry import Command, Context, Registry, UsageError
+from bots.reply import Reply
+from bots.secrets_guard import looks_like_secret
+from bots.telegram import render
+from bots.telegram.notifier import TelegramNotifier
+from core.account.service import actor_for
+from core.app import Core
+from core.errors import Forbidden, NotFound, StoxlifyError
+from core.logging import get_logger, register_secret
+
+log = get_logger(__name__)
+
+PLATFORM = "telegram"
+TRANSPORT_KEY = "stoxlify_transport"
+# Senders that stand for a chat, not a person: anonymous group admins, channels posting in groups,
+# and Telegram's service account forwarding a linked channel's posts.
+GROUP_ANONYMOUS_BOT = 1087968824
+CHANNEL_BOT = 136817688
+TELEGRAM_SERVICE = 777000
+IMPERSONAL_SENDERS = frozenset({GROUP_ANONYMOUS_BOT, CHANNEL_BOT, TELEGRAM_SERVICE})
+ANONYMOUS_REFUSAL = (
+    "Please post as yourself to use commands: messages sent anonymously or on behalf of a chat "
+    "don't tell me who you are, so I can't act for you."
+)
+ACTION_EVERY_S = 4.0  # a chat action shows for about 5 s
+TYPING_AFTER_S = 1.0  # quick commands answer before "typing..." would even show
+ADMIN_CACHE_S = 60.0
+RATE_LIMIT_RETRIES = 3
+ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
+BOT_COMMAND = re.compile(r"^[a-z0-9_]{1,32}$")
+MAX_MENU_COMMANDS = 100
+DESCRIPTION_LIMIT = 256
+
+
+class TelegramTransport:
+    """The handlers of one Telegram bot, sharing the core, the registry and the button store."""
+
+    def __init__(self, core: Core, registry: Registry, buttons: ButtonStore | None = None) -> None:
+        self.core = core
+        self.registry = registry
+        self.buttons = buttons or ButtonStore()
+        self._admins: dict[tuple[int, int], tuple[float, bool]] = {}
+
+    # -- wiring ----------------------------------------------------------------------------
+
+    def install(self, app: Application) -> None:
+        app.bot_data[TRANSPORT_KEY] = self
+        guard = (filters.TEXT | filters.CAPTION) & filters.ChatType.GROUPS & filters.UpdateType.MESSAGES
+        app.add_handler(MessageHandler(guard, self.on_group_text), group=-1)
+        new_messages = filters.UpdateType.MESSAGE
+        for command in self.registry:
+            if not BOT_COMMAND.match(command.name):
+                log.warning(
+                    "telegram_command_skipped", command=command.name, reason="not a valid Telegram command"
+                )
+                continue
+            app.add_handler(CommandHandler(command.name, self.on_command, filters=new_messages))
+        app.add_handler(MessageHandler(filters.COMMAND & new_messages, self.on_unknown_command))
+        app.add_handler(
+            MessageHandler(
+                filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE & new_messages, self.on_chatter
+            )
+        )
+        app.add_handler(CallbackQueryHandler(self.on_button))
+        app.add_error_handler(self.on_error)
+
+    def notifier(self, app: Application) -> TelegramNotifier:
+        """A notifier on this bot whose buttons (in private chats) land in this transport's store."""
+        return TelegramNotifier(app.bot, buttons=self.buttons)
+
+    def menu(self) -> list[BotCommand]:
+        """The command menu: every registry command Telegram accepts, with its summary."""
+        commands = []
+        for command in self.registry:
+            if not BOT_COMMAND.match(command.name):
+                continue
+            summary = " ".join(command.summary.split()) or command.name
+            if len(summary) > DESCRIPTION_LIMIT:
+                summary = summary[: DESCRIPTION_LIMIT - 1] + "…"
+            commands.append(BotCommand(command.name, summary))
+        return commands[:MAX_MENU_COMMANDS]
+
+    async def post_init(self, app: Application) -> None:
+        await app.bot.set_my_commands(self.menu())
+
+    # -- messages ---------------------------------------------------------------------------
+
+    async def on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message, user, chat = update.effective_message, update.effective_user, update.effective_chat
+        if message is None or chat is None or not message.text:
+            return
+        if _impersonal(message, user):
+            await self._say(context, chat.id, render.escape(ANONYMOUS_REFUSAL), message)
+            return
+        assert user is not None
+        await self._run_line(context, message.text, user, chat, source=message)
+
+    async def on_unknown_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A command the registry lacks: answered in private, or in a group when addressed to this bot."""
+        message, user, chat = update.effective_message, update.effective_user, update.effective_chat
+        if message is None or chat is None or not message.text:
+            return
+        head = message.text.split(maxsplit=1)[0]
+        _, _, addressee = head.partition("@")
+        if chat.type != Chat.PRIVATE and addressee.lower() != (context.bot.username or "").lower():
+            return  # another bot's command
+        if _impersonal(message, user):
+            await self._say(context, chat.id, render.escape(ANONYMOUS_REFUSAL), message)
+            return
+        assert user is not None
+        await self._run_line(context, message.text, user, chat, source=message)
+
+    async def on_chatter(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Plain text in a private chat: point at the commands."""
+        message, chat = update.effective_message, update.effective_chat
+        if message is None or chat is None:
+            return
+        hint = "I answer commands: try /market BBCA or /search bank, and /help lists them all."
+        await self._say(context, chat.id, render.escape(hint), None)
+
+    async def on_group_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A key or token pasted into a group: delete it and tell the sender to revoke it. Never echoed."""
+        message, chat = update.effective_message, update.effective_chat
+        if message is None or chat is None:
+            return
+        text = message.text or message.caption or ""
+        if not looks_like_secret(text):
+            return
+        user = update.effective_user
+        deleted = True
+        try:
+            await message.delete()
+        except tg_error.TelegramError as exc:
+            deleted = False
+            log.warning("telegram_secret_not_deleted", chat=chat.id, error=type(exc).__name__)
+        log.warning("telegram_secret_in_group", chat=chat.id, user=user.id if user else None, deleted=deleted)
+        who = user.mention_html() if user is not None and user.id not in IMPERSONAL_SENDERS else "Someone"
+        if deleted:
+            what = f"{who}, that message looked like an API key, secret or bot token, so I deleted it."
+        else:
+            what = (
+                f"{who}, that message looked like an API key, secret or bot token. I could not delete it "
+                '(I need admin rights with "Delete messages"): delete it yourself now.'
+            )
+        advice = (
+            "Anyone here may already have seen it: <b>revoke that key now</b> and create a new one "
+            "(at your exchange, or with @BotFather for a bot token). Send keys only in a private chat with me."
+        )
+        await self._say(context, chat.id, f"{what}\n{advice}", None, thread=_thread(message))
+        raise ApplicationHandlerStop  # nothing else may act on (or quote) this message
+
+    # -- buttons ----------------------------------------------------------------------------
+
+    async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None:
+            return
+        presser = query.from_user
+        try:
+            line = self.buttons.resolve(query.data or "", str(presser.id))
+        except (Forbidden, NotFound) as exc:  # someone else's button, or an expired one
+            await query.answer(exc.message, show_alert=True)
+            return
+        original = query.message
+        if original is None:  # a button on an inline-mode message: nowhere to answer
+            await query.answer("This button can't be used here: run the command yourself.", show_alert=True)
+            return
+        await query.answer()
+        message = original if isinstance(original, Message) else None
+        await self._run_line(context, line, presser, original.chat, pressed=message)
+
+    # -- the common path --------------------------------------------------------------------
+
+    async def _run_line(
+        self,
+        context: ContextTypes.DEFAULT_TYPE,
+        line: str,
+        user: User,
+        chat: Chat,
+        *,
+        source: Message | None = None,
+        pressed: Message | None = None,
+    ) -> None:
+        """Parse and run one command line for ``user`` in ``chat`` and send the reply.
+
+        ``source`` is the user's command message (replies in groups quote it); ``pressed`` is the
+        bot's message whose button was pressed (a photo may be re-rendered in place).
+        """
+        bot = context.bot
+        group = chat.type != Chat.PRIVATE
+        anchor = source or pressed
+        thread = _thread(anchor) if anchor is not None else None
+        try:
+            actor = await actor_for(
+                self.core.db,
+                platform=PLATFORM,
+                external_id=str(user.id),
+                display_name=user.full_name,
+                chat_id=str(chat.id),
+                chat_title=chat.title or chat.full_name or None,
+                is_group=group,
+            )
+        except StoxlifyError as exc:
+            await self._send(context, chat.id, Reply.fail(exc.message), None, source, thread)
+            return
+        try:
+            command, kwargs = self._parse(line)
+        except UsageError as exc:
+            await self._send(context, chat.id, Reply.fail(exc.message, exc.hint), None, source, thread)
+            return
+        if command.admin_only and group:
+            actor = dataclasses.replace(actor, is_admin=await self._is_admin(bot, chat.id, user.id))
+        refused = group and (command.private_only or (command.admin_only and not actor.is_admin))
+        ctx = Context(core=self.core, actor=actor, transport=PLATFORM)
+        log.info(
+            "telegram_command", command=command.name, user=user.id, chat=chat.id, button=pressed is not None
+        )
+        if refused:
+            reply = await self.registry.invoke(ctx, command, kwargs)
+        else:
+            async with _chat_action(bot, chat.id, command, thread):
+                reply = await self.registry.invoke(ctx, command, kwargs)
+        extra: list[list[InlineKeyboardButton]] = []
+        if command.private_only and group and bot.username:
+            extra.append([InlineKeyboardButton("Open a private chat", url=f"https://t.me/{bot.username}")])
+        markup = render.keyboard(reply.buttons, lambda cmd: self.buttons.bind(str(user.id), cmd), extra=extra)
+        if pressed is not None and pressed.photo and len(reply.images) == 1 and not reply.error:
+            try:
+                await render.edit_photo(bot, pressed, reply, markup=markup)
+                return
+            except tg_error.BadRequest as exc:  # too old, deleted, or unchanged: answer anew instead
+                log.info("telegram_edit_fallback", chat=chat.id, error=exc.message)
+        await self._send(context, chat.id, reply, markup, source, thread)
+
+    def _parse(self, line: str) -> tuple[Command, dict[str, Any]]:
+        try:
+            return self.registry.parse(line)
+        except UsageError:
+            head = line.split(maxsplit=1)[0].split("@", 1)[0].lower()
+            if head == "/start":  # deep links arrive as "/start PAYLOAD"
+                return self.registry.parse("/start")
+            raise
+
+    async def _is_admin(self, bot: Any, chat_id: int, user_id: int) -> bool:
+        """Whether ``user_id`` administers ``chat_id`` (getChatMember), cached for a minute."""
+        key = (chat_id, user_id)
+        now = time.monotonic()
+        cached = self._admins.get(key)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        try:
+            member = await bot.get_chat_member(chat_id, user_id)
+        except tg_error.TelegramError as exc:
+            log.warning("telegram_admin_check_failed", chat=chat_id, user=user_id, error=type(exc).__name__)
+            return False
+        admin = member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
+        if len(self._admins) > 10_000:
+            self._admins = {k: v for k, v in self._admins.items() if v[0] > now}
+        self._admins[key] = (now + ADMIN_CACHE_S, admin)
+        return admin
+
+    async def _send(
+        self,
+        context: ContextTypes.DEFAULT_TYPE,
+        chat_id: int,
+        reply: Reply,
+        markup: InlineKeyboardMarkup | None,
+        source: Message | None,
+        thread: int | None,
+    ) -> None:
+        quote = source.message_id if source is not None and source.chat.type != Chat.PRIVATE else None
+        await render.send_reply(context.bot, chat_id, reply, markup=markup, reply_to=quote, thread_id=thread)
+
+    async def _say(
+        self,
+        context: ContextTypes.DEFAULT_TYPE,
+        chat_id: int,
+        html_text: str,
+        source: Message | None,
+        *,
+        thread: int | None = None,
+    ) -> None:
+        quote = source.message_id if source is not None and source.chat.type != Chat.PRIVATE else None
+        if source is not None:
+            thread = _thread(source)
+        await render.send_html(context.bot, chat_id, [html_text], reply_to=quote, thread_id=thread)
+
+    # -- errors -----------------------------------------------------------------------------
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Log with a reference id (never the update's text) and tell the chat, without a trace."""
+        ref = secrets.token_hex(3)
+        chat = update.effective_chat if isinstance(update, Update) else None
+        log.error(
+            "telegram_update_failed",
+            ref=ref,
+            update_id=update.update_id if isinstance(update, Update) else None,
+            chat=chat.id if chat else None,
+            error=type(context.error).__name__,
+            exc_info=context.error,
+        )
+        if chat is None:
+            return
+        text = f"Something went wrong (ref {ref}). It has been logged; please try again later."
+        with contextlib.suppress(tg_error.TelegramError):
+            await context.bot.send_message(chat.id, render.escape(text), parse_mode=ParseMode.HTML)
+
+
+def _impersonal(message: Message, user: User | None) -> bool:
+    """Sent anonymously by a group admin, on behalf of a channel, or by Telegram itself: not a person."""
+    return user is None or user.id in IMPERSONAL_SENDERS or message.sender_chat is not None
+
+
+def _thread(message: Message) -> int | None:
+    return message.message_thread_id if message.is_topic_message else None
+
+
+@contextlib.asynccontextmanager
+async def _chat_action(bot: Any, chat_id: int, command: Command, thread: int | None) -> AsyncIterator[None]:
+    """Show "sending photo..." (expensive commands, at once) or "typing..." (if slow) while the command runs."""
+    action = ChatAction.UPLOAD_PHOTO if command.expensive else ChatAction.TYPING
+
+    async def send() -> None:
+        try:
+            await bot.send_chat_action(chat_id, action, message_thread_id=thread)
+        except tg_error.TelegramError as exc:
+            log.debug("telegram_chat_action_failed", chat=chat_id, error=type(exc).__name__)
+
+    async def keep_alive(delay: float) -> None:
+        await asyncio.sleep(delay)
+        while True:
+            await send()
+            await asyncio.sleep(ACTION_EVERY_S)
+
+    if command.expensive:
+        await send()
+        task = asyncio.create_task(keep_alive(ACTION_EVERY_S))
+    else:
+        task = asyncio.create_task(keep_alive(TYPING_AFTER_S))
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def transport_of(app: Application) -> TelegramTransport:
+    """The transport installed on ``app`` by ``build_application``."""
+    return app.bot_data[TRANSPORT_KEY]
+
+
+def build_application(
+    core: Core,
+    registry: Registry,
+    *,
+    token: str,
+    request: BaseRequest | None = None,
+    get_updates_request: BaseRequest | None = None,
+) -> Application:
+    """The bot, with every registry command wired, the command menu set on start-up, and rate limits.
+
+    ``AIORateLimiter`` keeps under Telegram's flood limits and waits out a 429 ``retry_after``
+    (up to ``RATE_LIMIT_RETRIES`` times) instead of dropping the message. ``request`` and
+    ``get_updates_request`` replace the HTTP layer (tests record calls through them).
+    """
+    transport = TelegramTransport(core, registry)
+    builder = (
+        Application.builder()
+        .token(token)
+        .rate_limiter(AIORateLimiter(max_retries=RATE_LIMIT_RETRIES))
+        .concurrent_updates(64)  # one user's chart must not hold up everyone else
+        .post_init(transport.post_init)
+    )
+    if request is not None:
+        builder = builder.request(request)
+    if get_updates_request is not None:
+        builder = builder.get_updates_request(get_updates_request)
+    app = builder.build()
+    transport.install(app)
+    return app
+
+
+async def serve(core: Core, registry: Registry, stop: asyncio.Event) -> None:
+    """Run the bot (polling, or a webhook when ``TELEGRAM_MODE=webhook``) until ``stop`` is set."""
+    settings = core.settings
+    if settings.telegram_token is None:
+        raise ValueError("TELEGRAM_TOKEN is not set")
+    token = settings.telegram_token.get_secret_value()
+    register_secret(token)
+    app = build_application(core, registry, token=token)
+    await app.initialize()
+    try:
+        if app.post_init is not None:
+            await app.post_init(app)
+        updater = app.updater
+        assert updater is not None
+        if settings.telegram_mode == "webhook":
+            url = settings.telegram_webhook_url
+            if not url:
+                raise ValueError("TELEGRAM_MODE=webhook needs TELEGRAM_WEBHOOK_URL (the public HTTPS URL)")
+            if settings.telegram_webhook_secret is not None:
+                secret = settings.telegram_webhook_secret.get_secret_value()
+            else:
+                secret = secrets.token_urlsafe(32)
+                log.warning(
+                    "telegram_webhook_secret_generated",
+                    detail="set TELEGRAM_WEBHOOK_SECRET for stable restarts",
+                )
+            register_secret(secret)
+            await updater.start_webhook(
+                listen=settings.telegram_webhook_listen,
+                port=settings.telegram_webhook_port,
+                url_path=urlparse(url).path.lstrip("/"),
+                webhook_url=url,
+                secret_token=secret,
+                allowed_updates=list(ALLOWED_UPDATES),
+            )
+        else:
+            await updater.start_polling(allowed_updates=list(ALLOWED_UPDATES))
+        await app.start()
+        log.info("telegram_started", mode=settings.telegram_mode, bot=app.bot.username)
+        await stop.wait()
+    finally:
+        if app.updater is not None and app.updater.running:
+            await app.updater.stop()
+        if app.running:
+            await app.stop()
+        await app.shutdown()
+        log.info("telegram_stopped")

@@ -1,0 +1,85 @@
+"""``TelegramNotifier``: how jobs push alerts (text and chart images) into Telegram chats."""
+
+from __future__ import annotations
+
+import asyncio
+
+from telegram import Bot
+from telegram import error as tg_error
+
+from bots.buttons import ButtonStore
+from bots.reply import Button, Image, Reply
+from bots.telegram import render
+from core.logging import get_logger
+from core.notify import ChatTarget, Notice
+
+log = get_logger(__name__)
+
+RETRY_AFTER_ATTEMPTS = 3  # on top of the rate limiter's own retries, for a bot built without one
+
+
+class TelegramNotifier:
+    """Implements ``core.notify.Notifier`` for Telegram.
+
+    ``send`` returns True when Telegram accepted the notice and False (logged) when it cannot be
+    delivered: the bot was blocked or removed (``Forbidden``), the chat does not exist
+    (``BadRequest``), or the network failed. A 429 is waited out (by the application's
+    ``AIORateLimiter``, or here for a plain ``Bot``), never dropped. Buttons are attached only when a
+    ``ButtonStore`` is given and the target is a private chat, whose id is its user's id (the
+    button's owner).
+    """
+
+    platform = "telegram"
+
+    def __init__(self, bot: Bot, buttons: ButtonStore | None = None) -> None:
+        self.bot = bot
+        self.buttons = buttons
+
+    async def send(self, target: ChatTarget, notice: Notice) -> bool:
+        if target.platform != self.platform:
+            log.warning("telegram_notice_wrong_platform", platform=target.platform)
+            return False
+        chat_id = _chat_id(target.chat_id)
+        reply = Reply(
+            text=notice.text,
+            images=[Image(image.data, image.filename) for image in notice.images],
+            buttons=[[Button(label, command) for label, command in notice.commands]]
+            if notice.commands
+            else [],
+        )
+        markup = None
+        if self.buttons is not None and reply.buttons and isinstance(chat_id, int) and chat_id > 0:
+            store = self.buttons
+            markup = render.keyboard(reply.buttons, lambda command: store.bind(str(chat_id), command))
+        for attempt in range(RETRY_AFTER_ATTEMPTS + 1):
+            try:
+                await render.send_reply(self.bot, chat_id, reply, markup=markup)
+                return True
+            except tg_error.RetryAfter as exc:
+                if attempt == RETRY_AFTER_ATTEMPTS:
+                    log.warning("telegram_notice_rate_limited", chat=target.chat_id)
+                    return False
+                await asyncio.sleep(_retry_after_s(exc) + 0.1)
+            except (tg_error.Forbidden, tg_error.BadRequest) as exc:
+                log.warning("telegram_notice_undeliverable", chat=target.chat_id, error=exc.message)
+                return False
+            except tg_error.TelegramError as exc:
+                log.warning("telegram_notice_failed", chat=target.chat_id, error=type(exc).__name__)
+                return False
+        return False
+
+
+def _chat_id(raw: str) -> int | str:
+    """Numeric ids as ints (negative for groups); ``@channelname`` stays a string."""
+    try:
+        return int(raw)
+    except ValueError:
+        return raw
+
+
+def _retry_after_s(exc: tg_error.RetryAfter) -> float:
+    # The private timedelta avoids PTB 22's deprecation warning on the int-valued ``retry_after``.
+    value = getattr(exc, "_retry_after", None)
+    if value is None:
+        value = exc.retry_after
+    return value.total_seconds() if hasattr(value, "total_seconds") else float(value)

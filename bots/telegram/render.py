@@ -1,0 +1,298 @@
+"""A ``Reply`` as Telegram messages.
+
+Reply text is plain: here it is HTML-escaped (so ``<b>``, ``&``, ``*`` or ``_`` typed by a user or
+found in data can never break the formatting) and sent with ``parse_mode=HTML``; the first line of a
+multi-line reply is bold. Telegram caps a message at 4,096 characters and a caption at 1,024 (counted
+in UTF-16 units): longer texts are split on line boundaries, and a reply whose text does not fit a
+photo caption is sent as the photo with its short ``Image.caption`` followed by the text. Several
+images go out as media groups. Buttons become an inline keyboard whose ``callback_data`` is an opaque
+``ButtonStore`` token bound to the user who asked.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Sequence
+
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputMediaPhoto,
+    LinkPreviewOptions,
+    Message,
+    ReplyParameters,
+)
+from telegram.constants import ParseMode
+
+from bots.reply import Button, Image, Reply
+from core.logging import get_logger
+
+log = get_logger(__name__)
+
+MESSAGE_LIMIT = 4096
+CAPTION_LIMIT = 1024
+CALLBACK_DATA_LIMIT = 64  # bytes
+MEDIA_GROUP_MAX = 10
+BUTTONS_PER_ROW = 8
+BUTTONS_MAX = 100
+_BOLD = len("<b></b>")
+_NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+
+def escape(text: str) -> str:
+    """Plain text made safe for Telegram's HTML parse mode."""
+    return html.escape(text, quote=False)
+
+
+def _units(char: str) -> int:
+    return 2 if ord(char) > 0xFFFF else 1  # Telegram counts UTF-16 code units
+
+
+def _cost(char: str) -> int:
+    """Size of ``char`` once escaped."""
+    if char == "&":
+        return 5
+    if char in "<>":
+        return 4
+    return _units(char)
+
+
+def size(html_text: str) -> int:
+    """Length of already-escaped text as Telegram counts it (an upper bound after parsing)."""
+    return sum(_units(c) for c in html_text)
+
+
+def _escaped_size(raw: str) -> int:
+    return sum(_cost(c) for c in raw)
+
+
+def _split_line(line: str, budget: int) -> list[str]:
+    """Cut one over-long line into raw pieces that each escape to at most ``budget``, at spaces if possible."""
+    pieces: list[str] = []
+    while _escaped_size(line) > budget:
+        cost, cut, space = 0, 0, 0
+        for i, char in enumerate(line):
+            cost += _cost(char)
+            if cost > budget:
+                break
+            cut = i + 1
+            if char == " ":
+                space = i + 1
+        if space > cut // 2:
+            cut = space
+        pieces.append(line[:cut])
+        line = line[cut:]
+    pieces.append(line)
+    return pieces
+
+
+def html_chunks(text: str, limit: int = MESSAGE_LIMIT, *, bold_first: bool = True) -> list[str]:
+    """``text`` escaped into HTML messages of at most ``limit`` units each, split on line boundaries.
+
+    The first line of a multi-line text is bold. Lines longer than ``limit`` on their own are cut at
+    a space (or anywhere, if they have none). Empty chunks are dropped, so blank text gives ``[]``.
+    """
+    lines = text.replace("\r\n", "\n").strip("\n").split("\n")
+    bold = bold_first and len(lines) > 1 and bool(lines[0].strip())
+    html_lines: list[str] = []
+    for index, line in enumerate(lines):
+        if index == 0 and bold and _escaped_size(line) + _BOLD <= limit:
+            html_lines.append(f"<b>{escape(line)}</b>")
+            continue
+        html_lines.extend(escape(piece) for piece in _split_line(line, limit))
+    chunks: list[str] = []
+    current: list[str] = []
+    used = 0
+    for piece in html_lines:
+        need = size(piece) + (1 if current else 0)
+        if current and used + need > limit:
+            chunks.append("\n".join(current))
+            current, used = [piece], size(piece)
+        else:
+            current.append(piece)
+            used += need
+    if current:
+        chunks.append("\n".join(current))
+    return [chunk.strip("\n") for chunk in chunks if chunk.strip()]
+
+
+def fit_html(text: str, limit: int) -> str:
+    """``text`` escaped into one piece of at most ``limit`` units, cut with an ellipsis when needed."""
+    chunks = html_chunks(text, limit)
+    if len(chunks) <= 1:
+        return chunks[0] if chunks else ""
+    cost, cut = 0, 0
+    for i, char in enumerate(text):
+        cost += _cost(char)
+        if cost > limit - 1:
+            break
+        cut = i + 1
+    return escape(text[:cut].rstrip()) + "…"
+
+
+def caption_for(text: str, fallback: str) -> tuple[str, bool]:
+    """The HTML caption for a photo, and whether it carries the whole ``text``.
+
+    The full text when it fits a caption; otherwise the image's own short caption (the text then
+    follows as messages).
+    """
+    chunks = html_chunks(text, CAPTION_LIMIT)
+    if len(chunks) <= 1:
+        return (chunks[0] if chunks else fit_html(fallback, CAPTION_LIMIT)), True
+    return fit_html(fallback, CAPTION_LIMIT), False
+
+
+def keyboard(
+    rows: Sequence[Sequence[Button]],
+    bind: Callable[[str], str],
+    *,
+    extra: Sequence[Sequence[InlineKeyboardButton]] = (),
+) -> InlineKeyboardMarkup | None:
+    """Inline keyboard for ``rows``; ``bind(command)`` returns the callback token for one button."""
+    keys: list[list[InlineKeyboardButton]] = []
+    count = 0
+    for row in rows:
+        out: list[InlineKeyboardButton] = []
+        for button in row:
+            if count >= BUTTONS_MAX:
+                break
+            token = bind(button.command)
+            if not 1 <= len(token.encode()) <= CALLBACK_DATA_LIMIT:
+                log.warning("telegram_button_dropped", label=button.label, reason="callback data too long")
+                continue
+            out.append(InlineKeyboardButton(button.label or button.command, callback_data=token))
+            count += 1
+        keys.extend(out[i : i + BUTTONS_PER_ROW] for i in range(0, len(out), BUTTONS_PER_ROW))
+    keys.extend(list(row) for row in extra if row)
+    return InlineKeyboardMarkup(keys) if keys else None
+
+
+def _reply_to(message_id: int | None) -> ReplyParameters | None:
+    if message_id is None:
+        return None
+    return ReplyParameters(message_id=message_id, allow_sending_without_reply=True)
+
+
+async def send_html(
+    bot: Bot,
+    chat_id: int | str,
+    chunks: Sequence[str],
+    *,
+    markup: InlineKeyboardMarkup | None = None,
+    reply_to: int | None = None,
+    thread_id: int | None = None,
+) -> list[Message]:
+    """Send already-escaped HTML chunks; the keyboard goes under the last one."""
+    sent: list[Message] = []
+    for index, chunk in enumerate(chunks):
+        last = index == len(chunks) - 1
+        sent.append(
+            await bot.send_message(
+                chat_id,
+                chunk,
+                parse_mode=ParseMode.HTML,
+                link_preview_options=_NO_PREVIEW,
+                reply_markup=markup if last else None,
+                reply_parameters=_reply_to(reply_to) if index == 0 else None,
+                message_thread_id=thread_id,
+            )
+        )
+    return sent
+
+
+async def send_reply(
+    bot: Bot,
+    chat_id: int | str,
+    reply: Reply,
+    *,
+    markup: InlineKeyboardMarkup | None = None,
+    reply_to: int | None = None,
+    thread_id: int | None = None,
+) -> list[Message]:
+    """Deliver ``reply`` to ``chat_id``: text messages, a photo, or media groups, then the text."""
+    chunks = html_chunks(reply.text)
+    if not reply.images:
+        if not chunks and markup is not None:
+            chunks = ["Options:"]
+        return await send_html(bot, chat_id, chunks, markup=markup, reply_to=reply_to, thread_id=thread_id)
+    if len(reply.images) == 1:
+        image = reply.images[0]
+        caption, complete = caption_for(reply.text, image.caption)
+        message = await bot.send_photo(
+            chat_id,
+            image.data,
+            filename=image.filename,
+            caption=caption or None,
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup,
+            reply_parameters=_reply_to(reply_to),
+            message_thread_id=thread_id,
+        )
+        rest = [] if complete else await send_html(bot, chat_id, chunks, thread_id=thread_id)
+        return [message, *rest]
+    sent = await _send_albums(bot, chat_id, reply.images, reply_to=reply_to, thread_id=thread_id)
+    if not chunks and markup is not None:
+        chunks = ["Options:"]
+    return sent + await send_html(bot, chat_id, chunks, markup=markup, thread_id=thread_id)
+
+
+async def _send_albums(
+    bot: Bot, chat_id: int | str, images: Sequence[Image], *, reply_to: int | None, thread_id: int | None
+) -> list[Message]:
+    sent: list[Message] = []
+    for start in range(0, len(images), MEDIA_GROUP_MAX):
+        batch = images[start : start + MEDIA_GROUP_MAX]
+        quote = _reply_to(reply_to) if start == 0 else None
+        if len(batch) == 1:  # a media group needs two to ten items
+            image = batch[0]
+            sent.append(
+                await bot.send_photo(
+                    chat_id,
+                    image.data,
+                    filename=image.filename,
+                    caption=fit_html(image.caption, CAPTION_LIMIT) or None,
+                    parse_mode=ParseMode.HTML,
+                    reply_parameters=quote,
+                    message_thread_id=thread_id,
+                )
+            )
+            continue
+        media = [
+            InputMediaPhoto(
+                image.data,
+                filename=image.filename,
+                caption=fit_html(image.caption, CAPTION_LIMIT) or None,
+                parse_mode=ParseMode.HTML,
+            )
+            for image in batch
+        ]
+        sent.extend(
+            await bot.send_media_group(chat_id, media, reply_parameters=quote, message_thread_id=thread_id)
+        )
+    return sent
+
+
+async def edit_photo(
+    bot: Bot, message: Message, reply: Reply, *, markup: InlineKeyboardMarkup | None = None
+) -> Message:
+    """Re-render ``message`` (a photo) in place with the reply's one image, caption and keyboard.
+
+    When the text does not fit a caption, the photo gets the image's short caption and the text
+    follows as new messages. Raises ``telegram.error.TelegramError`` when Telegram refuses the edit.
+    """
+    image = reply.images[0]
+    caption, complete = caption_for(reply.text, image.caption)
+    media = InputMediaPhoto(
+        image.data, filename=image.filename, caption=caption or None, parse_mode=ParseMode.HTML
+    )
+    edited = await bot.edit_message_media(
+        media, chat_id=message.chat_id, message_id=message.message_id, reply_markup=markup
+    )
+    if not complete:
+        await send_html(bot, message.chat_id, html_chunks(reply.text), thread_id=_thread(message))
+    return edited if isinstance(edited, Message) else message
+
+
+def _thread(message: Message) -> int | None:
+    return message.message_thread_id if message.is_topic_message else None

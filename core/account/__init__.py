@@ -1,0 +1,1 @@
+"""Account domain: users, their platform identities, and the chats they talk from."""

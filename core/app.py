@@ -1,0 +1,29 @@
+"""The core's services wired together: what every adapter (chat, jobs, CLI) starts with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.config import Settings, get_settings
+from core.db import Database
+from core.market.service import MarketService
+
+
+@dataclass(slots=True)
+class Core:
+    settings: Settings
+    db: Database
+    market: MarketService
+
+    @classmethod
+    async def start(cls, settings: Settings | None = None, *, migrate: bool = True) -> Core:
+        """Open the database (applying migrations) and build the services."""
+        settings = settings or get_settings()
+        db = Database(settings.database_url, echo=settings.database_echo)
+        if migrate:
+            await db.migrate()
+        return cls(settings=settings, db=db, market=MarketService(settings))
+
+    async def close(self) -> None:
+        await self.market.close()
+        await self.db.dispose()

@@ -1,0 +1,590 @@
+"""Candlestick chart PNGs for chat: price with overlays, volume, one panel per oscillator.
+
+Rendering uses mplfinance on matplotlib's Agg backend, imported on first render only (start-up
+time matters and most replies carry no chart). matplotlib is not thread-safe, so the async
+entry point runs every render on one dedicated worker thread, off the event loop.
+
+The picture has to read well as a Telegram photo on a phone: a white background (the same in
+light and dark mode), TradingView-like green/red candles, a legend on every panel, prices with
+thousands separators on the right-hand axis, and a two-line heading that always says when the
+bars are sample data. Sizes stay far inside Telegram's photo limits (< 10 MB, width + height
+<= 10,000, aspect ratio <= 20); a typical chart is 100-200 KB.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache, partial
+from io import BytesIO
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from core.errors import Invalid
+from core.market.types import Candles, Instrument, Source
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from core.market.indicators import IndicatorResult
+
+UP = "#26a69a"  # teal-green: legible on white, and not confused with the red for colour-blind readers
+DOWN = "#ef5350"
+PALETTE = ("#2962ff", "#ff6d00", "#8e24aa", "#00897b", "#c2185b", "#6d4c41", "#546e7a", "#f9a825")
+GUIDE = "#9e9e9e"
+DPI = 100
+MAX_OSCILLATORS = 5
+MAX_OVERLAYS = 8
+
+# Telegram photo limits, with margin.
+MAX_SIDE_SUM = 10_000
+MAX_ASPECT = 20.0
+MIN_SIDE = 300
+
+# Fields drawn for overlays whose other fields are not prices (bandwidth, direction, af...).
+_OVERLAY_FIELDS: dict[str, tuple[str, ...]] = {
+    "bbands": ("upper", "mid", "lower"),
+    "kc": ("upper", "basis", "lower"),
+    "donchian": ("upper", "mid", "lower"),
+    "accbands": ("upper", "mid", "lower"),
+    "aberration": ("upper", "mid", "lower"),
+    "hwc": ("upper", "mid", "lower"),
+    "supertrend": ("long", "short"),
+    "psar": ("long", "short"),
+    "chandelier_exit": ("long", "short"),
+    "cksp": ("long", "short"),
+    "ichimoku": ("tenkan", "kijun", "span_a", "span_b"),
+    "pivots": ("r2", "r1", "pivot", "s1", "s2"),
+    "ha": ("close",),
+    "hilo": ("hilo",),
+}
+_BANDS = frozenset({"bbands", "kc", "donchian", "accbands", "aberration", "hwc"})
+_LONG_SHORT = frozenset({"supertrend", "chandelier_exit", "cksp", "psar"})
+_DOTS = frozenset({"psar"})
+
+# Oscillator fields drawn, and the guide lines traders expect.
+_PANEL_FIELDS: dict[str, tuple[str, ...]] = {
+    "stoch": ("k", "d"),
+    "adx": ("adx", "dmp", "dmn"),
+    "squeeze": ("sqz",),
+    "squeeze_pro": ("sqz",),
+    "aroon": ("up", "down"),
+}
+_HISTOGRAMS: dict[str, str] = {
+    "macd": "hist",
+    "ppo": "hist",
+    "pvo": "hist",
+    "squeeze": "sqz",
+    "squeeze_pro": "sqz",
+}
+_GUIDES: dict[str, tuple[float, ...]] = {
+    "rsi": (30, 70),
+    "rsx": (30, 70),
+    "stoch": (20, 80),
+    "stochf": (20, 80),
+    "stochrsi": (20, 80),
+    "kdj": (20, 80),
+    "mfi": (20, 80),
+    "willr": (-80, -20),
+    "cci": (-100, 100),
+    "adx": (25,),
+    "macd": (0,),
+    "ppo": (0,),
+    "cmo": (-50, 50),
+    "uo": (30, 70),
+}
+# Oscillators with a fixed range are drawn on all of it, so 70 always sits at the same height.
+_LIMITS: dict[str, tuple[float, float]] = {
+    "rsi": (0, 100),
+    "rsx": (0, 100),
+    "stoch": (0, 100),
+    "stochf": (0, 100),
+    "stochrsi": (0, 100),
+    "mfi": (0, 100),
+    "uo": (0, 100),
+    "willr": (-100, 0),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ChartMarker:
+    """A buy or sell mark on a bar (a backtest fill, an alert): ▲ under the low, ▼ over the high."""
+
+    at: datetime | pd.Timestamp
+    side: Literal["buy", "sell"]
+    price: float | None = None  # where to put it; None: just outside the bar
+
+
+@dataclass(slots=True)
+class _Panel:
+    """One indicator panel below volume: what was drawn, for the legend and guide lines."""
+
+    number: int
+    legend: list[tuple[str, str]]  # (label, colour)
+    guides: tuple[float, ...] = ()
+    limits: tuple[float, float] | None = None
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def render_candles(
+    candles: Candles,
+    indicators: Sequence[IndicatorResult] = (),
+    *,
+    title: str | None = None,
+    width_px: int = 1200,
+    height_px: int = 800,
+    max_candles: int = 300,
+    markers: Sequence[ChartMarker] | None = None,
+) -> bytes:
+    """PNG bytes of the last ``max_candles`` bars with the given indicators (computed on the full series)."""
+    _, plt = _libs()
+    fig = _build_figure(
+        candles,
+        indicators,
+        title=title,
+        width_px=width_px,
+        height_px=height_px,
+        max_candles=max_candles,
+        markers=markers,
+    )
+    try:
+        buf = BytesIO()
+        fig.savefig(buf, format="png", dpi=DPI, facecolor="white", metadata={"Software": None})
+        return buf.getvalue()
+    finally:
+        plt.close(fig)
+
+
+async def render_candles_async(
+    candles: Candles,
+    indicators: Sequence[IndicatorResult] = (),
+    *,
+    title: str | None = None,
+    width_px: int = 1200,
+    height_px: int = 800,
+    max_candles: int = 300,
+    markers: Sequence[ChartMarker] | None = None,
+) -> bytes:
+    """``render_candles`` on the chart thread, so the event loop keeps serving other chats."""
+    job = partial(
+        render_candles,
+        candles,
+        tuple(indicators),
+        title=title,
+        width_px=width_px,
+        height_px=height_px,
+        max_candles=max_candles,
+        markers=tuple(markers) if markers else None,
+    )
+    return await asyncio.get_running_loop().run_in_executor(_executor(), job)
+
+
+def format_price(value: float, instrument: Instrument | None = None) -> str:
+    """``7,125`` for IDR, ``91,002.49`` for BTC, ``0.0001234`` for a tiny coin: enough digits, no noise."""
+    if value is None or not math.isfinite(value):
+        return "-"
+    currency = (instrument.currency or "").upper() if instrument else ""
+    if currency == "IDR" or (instrument is not None and instrument.symbol.upper().endswith(".JK")):
+        return f"{value:,.0f}"
+    crypto = instrument is not None and (instrument.source is Source.BINANCE or "/" in instrument.symbol)
+    magnitude = abs(value)
+    if magnitude >= 1000 or (magnitude >= 1 and not crypto):
+        decimals = 2
+    elif magnitude >= 1:
+        decimals = 4
+    elif magnitude == 0:
+        decimals = 2
+    else:  # keep four significant digits below 1
+        decimals = min(10, 3 - math.floor(math.log10(magnitude)))
+    return f"{value:,.{decimals}f}"
+
+
+def chart_heading(candles: Candles, title: str | None = None) -> tuple[str, str]:
+    """The two heading lines: what is shown, then where it came from (always naming sample data)."""
+    inst = candles.instrument
+    frame = candles.frame
+    last = float(frame["close"].iloc[-1]) if len(frame) else float("nan")
+    currency = f" {inst.currency}" if inst.currency else ""
+    first = title or f"{inst.display} · {candles.interval}"
+    first = f"{first} · last {format_price(last, inst)}{currency}"
+    when = (
+        frame.index[-1].strftime("%d %b %Y %H:%M UTC" if candles.interval.intraday else "%d %b %Y")
+        if len(frame)
+        else ""
+    )
+    second = " · ".join(x for x in (candles.provider, candles.name or "", when) if x)
+    if candles.sample:
+        second = f"{second} · SAMPLE DATA"
+    return first, second
+
+
+# --------------------------------------------------------------------------- building the figure
+
+
+@cache
+def _libs() -> tuple[Any, Any]:
+    """mplfinance and pyplot, on the Agg backend (no window, works in any thread)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import mplfinance as mpf
+
+    return mpf, plt
+
+
+@cache
+def _executor() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="charts")
+
+
+@cache
+def _style() -> Any:
+    mpf, _ = _libs()
+    colors = mpf.make_marketcolors(
+        up=UP, down=DOWN, edge="inherit", wick="inherit", volume="inherit", alpha=0.95
+    )
+    return mpf.make_mpf_style(
+        base_mpf_style="default",
+        marketcolors=colors,
+        facecolor="white",
+        figcolor="white",
+        edgecolor="#b0b0b0",
+        gridcolor="#ececec",
+        gridstyle="-",
+        y_on_right=True,
+        rc={
+            "font.family": "DejaVu Sans",
+            "font.size": 9,
+            "font.weight": "normal",
+            "axes.labelweight": "normal",
+            "axes.titleweight": "bold",
+            "axes.labelcolor": "#424242",
+            "xtick.color": "#424242",
+            "ytick.color": "#424242",
+            "axes.linewidth": 0.8,
+        },
+    )
+
+
+def _check_size(width_px: int, height_px: int) -> None:
+    if min(width_px, height_px) < MIN_SIDE or width_px + height_px > MAX_SIDE_SUM:
+        raise Invalid(
+            f"chart size {width_px}x{height_px} is out of range ({MIN_SIDE}px per side, {MAX_SIDE_SUM} in all)"
+        )
+    if max(width_px, height_px) / min(width_px, height_px) > MAX_ASPECT:
+        raise Invalid(f"chart size {width_px}x{height_px} is too narrow (aspect ratio over {MAX_ASPECT:g})")
+
+
+def _build_figure(
+    candles: Candles,
+    indicators: Sequence[IndicatorResult],
+    *,
+    title: str | None,
+    width_px: int,
+    height_px: int,
+    max_candles: int,
+    markers: Sequence[ChartMarker] | None,
+) -> Figure:
+    """The whole chart as a matplotlib Figure (the caller saves and closes it)."""
+    _check_size(width_px, height_px)
+    if max_candles < 2:
+        raise Invalid("a chart needs at least 2 candles")
+    overlays = [r for r in indicators if r.overlay]
+    oscillators = [r for r in indicators if not r.overlay]
+    if len(oscillators) > MAX_OSCILLATORS:
+        raise Invalid(f"at most {MAX_OSCILLATORS} indicator panels fit on one chart, got {len(oscillators)}")
+    if len(overlays) > MAX_OVERLAYS:
+        raise Invalid(f"at most {MAX_OVERLAYS} price-panel indicators fit on one chart, got {len(overlays)}")
+
+    frame = candles.frame
+    window = frame[["open", "high", "low", "close", "volume"]].iloc[-max_candles:]
+    window = window.dropna(subset=["open", "high", "low", "close"])
+    if len(window) < 2:
+        raise Invalid(f"not enough bars to chart {candles.instrument.display}")
+    volume = window["volume"].fillna(0.0)
+    has_volume = bool((volume > 0).any())
+    data = window.assign(volume=volume)
+    data.index = _display_index(data.index, candles.instrument)
+
+    mpf, _ = _libs()
+    plots: list[dict[str, Any]] = []
+    price_legend: list[tuple[str, str]] = []
+    colours = iter(PALETTE * 4)
+    for result in overlays:
+        plots += _overlay_plots(mpf, result, window, colours, price_legend)
+    if markers:
+        plots += _marker_plots(mpf, markers, window)
+
+    first_panel = 2 if has_volume else 1
+    panels: list[_Panel] = []
+    for offset, result in enumerate(oscillators):
+        name = result.info.name
+        panel = _Panel(first_panel + offset, [], _GUIDES.get(name, ()), _LIMITS.get(name))
+        plots += _oscillator_plots(mpf, result, window, panel)
+        panels.append(panel)
+
+    ratios = [6.0] + ([1.3] if has_volume else []) + [2.0] * len(panels)
+    options: dict[str, Any] = {}
+    if plots:
+        options["addplot"] = plots
+    if len(ratios) > 1:
+        options["panel_ratios"] = tuple(ratios)
+        options["num_panels"] = len(ratios)
+        options["volume_panel"] = 1 if has_volume else 0
+    fig, axes = mpf.plot(
+        data,
+        type="candle",
+        volume=has_volume,
+        style=_style(),
+        returnfig=True,
+        figsize=(width_px / DPI, height_px / DPI),
+        main_panel=0,
+        ylabel="",
+        ylabel_lower="",
+        datetime_format="%d %b %H:%M" if candles.interval.intraday else "%d %b %y",
+        xrotation=0,
+        scale_padding={"left": 0.15, "right": 0.75, "top": 0.75, "bottom": 0.3},
+        warn_too_much_data=max_candles + 1,
+        update_width_config={"candle_linewidth": 0.8},
+        **options,
+    )
+    _decorate(fig, axes, candles, title, price_legend, panels, has_volume)
+    return fig
+
+
+def _display_index(index: pd.Index, instrument: Instrument) -> pd.DatetimeIndex:
+    """Naive timestamps in the market's own zone (WIB for IDX), which is what traders read."""
+    idx = pd.DatetimeIndex(index)
+    if idx.tz is None:
+        return idx
+    zone = "Asia/Jakarta" if _is_idx(instrument) else "UTC"
+    return idx.tz_convert(zone).tz_localize(None)
+
+
+def _is_idx(instrument: Instrument) -> bool:
+    return (instrument.currency or "").upper() == "IDR" or instrument.symbol.upper().endswith(".JK")
+
+
+def _window(series: pd.Series, window: pd.DataFrame) -> np.ndarray:
+    """An indicator computed on the full series, cut to the charted bars."""
+    return series.reindex(window.index).to_numpy(dtype="float64")
+
+
+def _overlay_plots(
+    mpf: Any, result: IndicatorResult, window: pd.DataFrame, colours: Any, legend: list[tuple[str, str]]
+) -> list[dict[str, Any]]:
+    name = result.info.name
+    wanted = _OVERLAY_FIELDS.get(name, result.info.fields)
+    series = {f: _window(result.fields[f], window) for f in wanted if f in result.fields}
+    series = {f: v for f, v in series.items() if _price_scale(v, window)}
+    if not series:
+        return []
+    plots: list[dict[str, Any]] = []
+    if name in _LONG_SHORT:
+        for f, v in series.items():
+            colour = UP if f == "long" else DOWN
+            if not np.isfinite(v).any():
+                continue
+            if name in _DOTS:
+                plots.append(
+                    mpf.make_addplot(
+                        v, panel=0, type="scatter", markersize=6, marker=".", color=colour, secondary_y=False
+                    )
+                )
+            else:
+                plots.append(mpf.make_addplot(v, panel=0, color=colour, width=1.2, secondary_y=False))
+        legend.append((result.label, UP))
+        return plots
+    colour = next(colours)
+    if name in _BANDS and len(series) >= 2:
+        names = list(series)
+        upper, lower = series[names[0]], series[names[-1]]
+        for f, v in series.items():
+            dashed = f not in (names[0], names[-1])
+            plots.append(
+                mpf.make_addplot(
+                    v, panel=0, color=colour, width=0.9, linestyle="--" if dashed else "-", secondary_y=False
+                )
+            )
+        plots[-1]["fill_between"] = {"y1": lower, "y2": upper, "alpha": 0.06, "color": colour}
+        legend.append((result.label, colour))
+        return plots
+    for i, (f, v) in enumerate(series.items()):
+        c = colour if i == 0 else next(colours)
+        plots.append(mpf.make_addplot(v, panel=0, color=c, width=1.1, secondary_y=False))
+        label = result.label if len(series) == 1 else f"{result.label} {f}"
+        legend.append((label, c))
+    return plots
+
+
+def _price_scale(values: np.ndarray, window: pd.DataFrame) -> bool:
+    """True when a series lives on the price axis (keeps a stray 0..1 field from flattening the candles)."""
+    finite = values[np.isfinite(values)]
+    if not len(finite):
+        return False
+    lo, hi = float(window["low"].min()), float(window["high"].max())
+    span = hi - lo or abs(hi) or 1.0
+    median = float(np.median(finite))
+    return lo - 2 * span <= median <= hi + 2 * span
+
+
+def _oscillator_plots(
+    mpf: Any, result: IndicatorResult, window: pd.DataFrame, panel: _Panel
+) -> list[dict[str, Any]]:
+    name = result.info.name
+    wanted = _PANEL_FIELDS.get(name) or _non_flag_fields(result)
+    hist_field = _HISTOGRAMS.get(name)
+    plots: list[dict[str, Any]] = []
+    colours = iter(PALETTE)
+    for f in wanted:
+        v = _window(result.fields[f], window)
+        if f == hist_field:
+            bar_colours = [UP if x >= 0 else DOWN for x in np.nan_to_num(v)]
+            plots.append(
+                mpf.make_addplot(
+                    v,
+                    panel=panel.number,
+                    type="bar",
+                    color=bar_colours,
+                    width=0.7,
+                    alpha=0.55,
+                    secondary_y=False,
+                )
+            )
+            continue
+        c = next(colours)
+        plots.append(mpf.make_addplot(v, panel=panel.number, color=c, width=1.1, secondary_y=False))
+        label = result.label if f == result.info.fields[0] or len(wanted) == 1 else f
+        panel.legend.append((label, c))
+    if not panel.legend:
+        panel.legend.append((result.label, UP))
+    return plots
+
+
+def _non_flag_fields(result: IndicatorResult) -> tuple[str, ...]:
+    """All fields but 0/1 flags (squeeze on/off), which say nothing drawn as lines."""
+    keep = []
+    for f, s in result.fields.items():
+        values = s.dropna().unique()
+        if len(values) <= 2 and set(values.tolist()) <= {0.0, 1.0}:
+            continue
+        keep.append(f)
+    return tuple(keep) or tuple(result.fields)[:1]
+
+
+def _marker_plots(mpf: Any, markers: Sequence[ChartMarker], window: pd.DataFrame) -> list[dict[str, Any]]:
+    buys = np.full(len(window), np.nan)
+    sells = np.full(len(window), np.nan)
+    index = window.index
+    pad = float((window["high"] - window["low"]).median() or 0.0) * 0.8
+    for m in markers:
+        at = pd.Timestamp(m.at)
+        if index.tz is not None and at.tz is None:
+            at = at.tz_localize(index.tz)
+        pos = int(index.searchsorted(at, side="right")) - 1  # the bar that contains the moment
+        if (
+            pos < 0
+            or pos >= len(index)
+            or (pos == len(index) - 1 and at > index[-1] + (index[-1] - index[-2]))
+        ):
+            continue
+        if m.side == "buy":
+            buys[pos] = m.price if m.price is not None else float(window["low"].iloc[pos]) - pad
+        else:
+            sells[pos] = m.price if m.price is not None else float(window["high"].iloc[pos]) + pad
+    plots = []
+    if np.isfinite(buys).any():
+        plots.append(
+            mpf.make_addplot(
+                buys, panel=0, type="scatter", marker="^", markersize=70, color=UP, secondary_y=False
+            )
+        )
+    if np.isfinite(sells).any():
+        plots.append(
+            mpf.make_addplot(
+                sells, panel=0, type="scatter", marker="v", markersize=70, color=DOWN, secondary_y=False
+            )
+        )
+    return plots
+
+
+def _decorate(
+    fig: Figure,
+    axes: Sequence[Any],
+    candles: Candles,
+    title: str | None,
+    price_legend: list[tuple[str, str]],
+    panels: list[_Panel],
+    has_volume: bool,
+) -> None:
+    """Heading, legends, guide lines and readable tick labels, after mplfinance has laid out the panels."""
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import FuncFormatter
+
+    main = axes[0]
+    first, second = chart_heading(candles, title)
+    left = main.get_position().x0
+    fig.text(left, 0.99, first, ha="left", va="top", fontsize=13, fontweight="bold", color="#212121")
+    fig.text(
+        left, 0.955, second, ha="left", va="top", fontsize=9.5,
+        color="#c62828" if candles.sample else "#616161",
+        fontweight="bold" if candles.sample else "normal",
+    )  # fmt: skip
+
+    inst = candles.instrument
+    main.yaxis.set_major_formatter(FuncFormatter(partial(_axis_price, main, inst)))
+    last = candles.last_close
+    main.axhline(last, color="#757575", linewidth=0.6, linestyle=":")
+
+    def legend(ax: Any, items: list[tuple[str, str]]) -> None:
+        handles = [Line2D([], [], color=c, linewidth=2, label=label) for label, c in items]
+        ax.legend(
+            handles=handles, loc="upper left", fontsize=8, frameon=True, framealpha=0.8, edgecolor="#e0e0e0"
+        )
+
+    if price_legend:
+        legend(main, price_legend)
+    if has_volume:
+        axes[2].yaxis.set_major_formatter(FuncFormatter(lambda y, _pos: _compact(y)))
+        axes[2].set_ylabel("")
+    for panel in panels:
+        ax = axes[2 * panel.number]
+        for level in panel.guides:
+            ax.axhline(level, color=GUIDE, linewidth=0.7, linestyle="--")
+        if panel.limits:
+            lo, hi = panel.limits
+            ax.set_ylim(lo, hi)
+            ax.set_yticks(
+                sorted({*panel.guides, (lo + hi) / 2})
+            )  # no tick on the edge next to the panel above
+        ax.set_ylabel("")
+        legend(ax, panel.legend)
+
+
+def _axis_price(ax: Any, instrument: Instrument, value: float, _pos: object) -> str:
+    """Tick labels with thousands separators and only the decimals the tick step needs."""
+    if _is_idx(instrument):
+        return f"{value:,.0f}"
+    locs = ax.yaxis.get_majorticklocs()
+    step = float(np.min(np.abs(np.diff(locs)))) if len(locs) > 1 else 0.0
+    decimals = next(
+        (d for d in range(11) if all(abs(round(x, d) - x) <= step * 1e-6 for x in locs)),
+        10,
+    )
+    return f"{value:,.{decimals}f}"
+
+
+def _compact(value: float) -> str:
+    for limit, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if abs(value) >= limit:
+            return f"{value / limit:.3g}{suffix}"
+    return f"{value:.0f}"

@@ -1,0 +1,76 @@
+"""Declarative base, UTC timestamps and the constraint naming convention.
+
+Every constraint gets a name derived from its table and columns, so the migration
+written against PostgreSQL produces the same names on SQLite and Alembic's batch mode
+(which rebuilds SQLite tables) can find constraints by name.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import DateTime, Dialect, Insert, MetaData
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    """The current instant, timezone-aware in UTC: the only kind of time we store."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that goes in and comes out timezone-aware in UTC on every dialect.
+
+    PostgreSQL keeps ``timestamptz``; SQLite has no time zones and would hand back naive
+    values, so they are read as UTC. Naive values are refused on the way in: a naive
+    ``datetime.now()`` is local time and would be stored hours off without anyone noticing.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: pass a timezone-aware value (core.db.utcnow())")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Base of every table; its ``metadata`` is what migrations are compared against."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def insert_ignoring_conflicts(dialect_name: str, model: type[Base], *unique_columns: str) -> Insert:
+    """``INSERT ... ON CONFLICT (cols) DO NOTHING`` for SQLite or PostgreSQL.
+
+    The race-safe way to create a row that another request may be creating at the same
+    moment: the loser's insert silently does nothing (``RETURNING`` yields no row) instead
+    of raising and, on PostgreSQL, aborting the whole transaction.
+    """
+    if dialect_name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(model).on_conflict_do_nothing(index_elements=list(unique_columns))
+    if dialect_name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(model).on_conflict_do_nothing(index_elements=list(unique_columns))
+    raise NotImplementedError(f"no ON CONFLICT support written for {dialect_name}")

@@ -1,0 +1,120 @@
+"""The database handle: one async engine, units of work, migrations.
+
+SQLite (the embedded default) and PostgreSQL (at scale) run the same code; the
+differences live here, in how connections are set up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import StaticPool
+
+# Applied to every new SQLite connection. WAL lets readers run while one writer writes;
+# busy_timeout makes a second writer wait instead of failing at once; NORMAL sync is
+# safe with WAL (a power cut may lose the last commits, never corrupt the file).
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA busy_timeout=5000",
+    "PRAGMA synchronous=NORMAL",
+)
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        for pragma in SQLITE_PRAGMAS:
+            cursor.execute(pragma)
+    finally:
+        cursor.close()
+
+
+# Alembic keeps the running migration in module globals (``alembic.context``), so two
+# migrations interleaved on one event loop would trample each other: one at a time.
+_ALEMBIC_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _alembic_lock() -> asyncio.Lock:
+    loop = asyncio.get_running_loop()
+    lock = _ALEMBIC_LOCKS.get(loop)
+    if lock is None:
+        lock = _ALEMBIC_LOCKS[loop] = asyncio.Lock()
+    return lock
+
+
+def _is_memory(url: URL) -> bool:
+    return url.database in (None, "", ":memory:") or "mode=memory" in str(url)
+
+
+class Database:
+    """An async engine plus a session factory; create one per process and share it.
+
+    ``sqlite+aiosqlite:///:memory:`` keeps a single shared connection (StaticPool) so
+    every session sees the same in-memory database, which is what tests want.
+    ``engine_options`` go to ``create_async_engine`` as they are (e.g. ``connect_args``).
+    """
+
+    def __init__(self, url: str, echo: bool = False, *, engine_options: dict[str, Any] | None = None) -> None:
+        self.url = make_url(url)
+        options: dict[str, Any] = {"echo": echo}
+        if self.is_sqlite:
+            if _is_memory(self.url):
+                options.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
+            else:
+                Path(self.url.database or "").expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+        else:
+            options["pool_pre_ping"] = True
+        options.update(engine_options or {})
+        self.engine: AsyncEngine = create_async_engine(self.url, **options)
+        if self.is_sqlite:
+            event.listen(self.engine.sync_engine, "connect", _sqlite_on_connect)
+        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.get_backend_name() == "sqlite"
+
+    @property
+    def dialect(self) -> str:
+        return self.url.get_backend_name()
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """One unit of work: committed when the block ends normally, rolled back on any exception."""
+        async with self._sessions() as session, session.begin():
+            yield session
+
+    async def migrate(self) -> None:
+        """Bring the schema to the newest migration; one query when it is already there.
+
+        Safe to call at every start-up, and from several replicas at once on PostgreSQL
+        (the migration itself holds an advisory lock).
+        """
+        from core.db.migrate import is_up_to_date, upgrade_sync
+
+        async with self.engine.connect() as connection:
+            if await connection.run_sync(is_up_to_date):
+                await connection.rollback()
+                return
+            await connection.rollback()  # let Alembic open its own transaction
+            async with _alembic_lock():
+                await connection.run_sync(upgrade_sync)
+            await connection.commit()
+
+    async def dispose(self) -> None:
+        """Close every pooled connection; call at shutdown (and at the end of each test)."""
+        await self.engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"Database({self.url.render_as_string(hide_password=True)!r})"

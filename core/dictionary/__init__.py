@@ -1,0 +1,1 @@
+"""Dictionary domain: what the bot understands (indicators, intervals, ranges, sources)."""

@@ -1,0 +1,1 @@
+"""Market domain: quotes, candles, indicators, search and the watchlist (Monitoring Status)."""

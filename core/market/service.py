@@ -1,0 +1,227 @@
+"""Market service: Get Market Info, Search Market Ticker, and the candles every other domain uses.
+
+Sources are picked by the request (``Source``) or, for ``UnknwonSource``, by ticker shape.
+In offline mode one CSV source serves every ticker. Candles go through ``CandleCache`` so a
+series is fetched once per candle however many callers want it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pandas as pd
+
+from core.config import Settings
+from core.errors import Invalid
+from core.market import indicators as ta
+from core.market.cache import CandleCache
+from core.market.sources.base import MarketSource, check_interval, guess_source
+from core.market.types import (
+    Candles,
+    Interval,
+    Range,
+    SearchHit,
+    Source,
+    default_range,
+    parse_interval,
+    parse_range,
+)
+
+MAX_INDICATORS = 6
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """The latest price and how it moved.
+
+    ``change`` and ``change_pct`` compare the last price with the previous session's close
+    (the previous bar for daily and longer intervals). ``range_low``/``range_high`` span the
+    last session (``range_label`` says which: day, week or month).
+    """
+
+    price: float
+    previous_close: float | None
+    change: float | None
+    change_pct: float | None
+    range_low: float
+    range_high: float
+    range_label: str
+    volume: float
+    as_of: datetime
+
+
+@dataclass(slots=True)
+class MarketInfo:
+    candles: Candles
+    quote: Quote
+    indicators: list[ta.IndicatorResult]
+    chart: bytes | None = None
+
+
+class MarketService:
+    def __init__(
+        self,
+        settings: Settings,
+        sources: dict[Source, MarketSource] | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.settings = settings
+        self.cache = CandleCache()
+        self._clock = clock
+        self._sources: dict[Source, MarketSource] = dict(sources or {})
+        self._offline: MarketSource | None = None
+
+    # -- sources ------------------------------------------------------------------------------
+
+    def source_for(self, ticker: str, source: Source = Source.UNKNOWN) -> MarketSource:
+        if self.settings.market_offline:
+            return self._offline_source()
+        chosen = guess_source(ticker) if source is Source.UNKNOWN else source
+        if chosen not in self._sources:
+            self._sources[chosen] = self._make_source(chosen)
+        return self._sources[chosen]
+
+    def _offline_source(self) -> MarketSource:
+        if self._offline is None:
+            from core.market.sources.csv import CsvSource
+
+            self._offline = CsvSource(self.settings.market_data_dir, sample=self.settings.sample_data)
+        return self._offline
+
+    def _make_source(self, source: Source) -> MarketSource:
+        if source is Source.BINANCE:
+            from core.market.sources.binance import BinanceSource
+
+            return BinanceSource(self.settings)
+        from core.market.sources.yahoo import YahooSource
+
+        return YahooSource(self.settings)
+
+    def intervals_by_source(self) -> dict[str, list[str]]:
+        """Interval codes each source serves, for the dictionary and error hints."""
+        sources = [self._make_source(Source.YFINANCE), self._make_source(Source.BINANCE)]
+        if self.settings.market_offline:
+            sources.insert(0, self._offline_source())
+        return {s.provider: list(s.intervals()) for s in sources}
+
+    async def close(self) -> None:
+        for source in [*self._sources.values(), self._offline]:
+            closer = getattr(source, "close", None)
+            if closer is not None:
+                await closer()
+
+    # -- candles ------------------------------------------------------------------------------
+
+    async def candles(
+        self,
+        ticker: str,
+        interval: str | Interval = "1d",
+        range_: str | Range | None = None,
+        source: Source = Source.UNKNOWN,
+    ) -> Candles:
+        """Bars for ``ticker``; validated against what its source supports, served from cache."""
+        ticker = ticker.strip()
+        if not ticker:
+            raise Invalid("a ticker is needed, such as BBCA or BTCUSDT")
+        interval = interval if isinstance(interval, Interval) else parse_interval(interval)
+        if range_ is None:
+            range_ = default_range(interval)
+        elif not isinstance(range_, Range):
+            range_ = parse_range(range_)
+        provider = self.source_for(ticker, source)
+        check_interval(provider, interval)
+        instrument = provider.resolve(ticker)
+        now = self._clock()
+        key = (instrument.source, f"{provider.provider}:{instrument.symbol}", interval.code)
+        return await self.cache.get(key, range_, now, lambda: provider.fetch(instrument, interval, range_, now))
+
+    # -- Get Market Info ------------------------------------------------------------------------
+
+    async def market_info(
+        self,
+        ticker: str,
+        interval: str = "1d",
+        range_: str | None = None,
+        indicators: Sequence[str] = (),
+        source: Source = Source.UNKNOWN,
+        chart: bool = True,
+    ) -> MarketInfo:
+        """Quote, indicator values and (optionally) a chart for one ticker."""
+        if len(indicators) > MAX_INDICATORS:
+            raise Invalid(f"at most {MAX_INDICATORS} indicators per chart, got {len(indicators)}")
+        specs = [ta.parse_spec(text) for text in indicators]  # fail before any fetch
+        candles = await self.candles(ticker, interval, range_, source)
+        results = ta.compute_many(candles.frame, specs) if specs else []
+        info = MarketInfo(candles, quote_of(candles), results)
+        if chart:
+            from core.charts.candles import render_candles_async
+
+            info.chart = await render_candles_async(
+                candles,
+                results,
+                width_px=self.settings.chart_width_px,
+                height_px=self.settings.chart_height_px,
+                max_candles=self.settings.chart_max_candles,
+            )
+        return info
+
+    # -- Search Market Ticker -------------------------------------------------------------------
+
+    async def search(self, query: str, source: Source = Source.UNKNOWN, limit: int = 10) -> list[SearchHit]:
+        """Instruments matching ``query`` across sources, best first, at most ``limit``."""
+        query = query.strip()
+        if len(query) < 2:
+            raise Invalid("search needs at least 2 characters")
+        if self.settings.market_offline:
+            providers = [self._offline_source()]
+        elif source is Source.UNKNOWN:
+            providers = [self.source_for("X", Source.YFINANCE), self.source_for("X", Source.BINANCE)]
+        else:
+            providers = [self.source_for("X", source)]
+        results = await asyncio.gather(*(p.search(query, limit) for p in providers), return_exceptions=True)
+        hits = [hit for result in results if isinstance(result, list) for hit in result]
+        if not hits:
+            errors = [r for r in results if isinstance(r, BaseException)]
+            if errors and len(errors) == len(results):
+                raise errors[0]
+        hits.sort(key=lambda h: (-h.score, len(h.symbol), h.symbol))
+        return hits[:limit]
+
+
+def quote_of(candles: Candles) -> Quote:
+    """Latest price, change against the previous session's close, and the session's range."""
+    frame = candles.frame
+    if frame.empty:
+        raise Invalid(f"no bars for {candles.instrument.display}")
+    last = frame.iloc[-1]
+    if candles.interval.intraday:
+        days = frame.index.normalize()
+        session = frame[days == days[-1]]
+        before = frame[days < days[-1]]
+        previous_close = float(before["close"].iloc[-1]) if len(before) else None
+        low, high, volume, label = session["low"].min(), session["high"].max(), session["volume"].sum(), "day"
+    else:
+        previous_close = float(frame["close"].iloc[-2]) if len(frame) > 1 else None
+        low, high, volume = last["low"], last["high"], last["volume"]
+        label = {"1w": "week", "1mo": "month"}.get(candles.interval.code, "day")
+    price = float(last["close"])
+    change = None if previous_close is None else price - previous_close
+    change_pct = None if not previous_close else change / previous_close * 100  # type: ignore[operator]
+    return Quote(
+        price=price,
+        previous_close=previous_close,
+        change=change,
+        change_pct=change_pct,
+        range_low=float(low),
+        range_high=float(high),
+        range_label=label,
+        volume=float(volume) if pd.notna(volume) else 0.0,
+        as_of=frame.index[-1].to_pydatetime(),
+    )

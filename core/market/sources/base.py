@@ -1,0 +1,75 @@
+"""The contract every market data source meets."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from core.errors import Invalid
+from core.market.types import Candles, Instrument, Interval, Range, SearchHit, Source
+
+
+@runtime_checkable
+class MarketSource(Protocol):
+    """A provider of candles and ticker search.
+
+    Errors are domain errors with user-fit messages: ``NotFound`` for an unknown or
+    delisted ticker, ``Unavailable`` for network failures and timeouts, ``Invalid``
+    for an interval or range this source cannot serve.
+    """
+
+    source: Source
+    provider: str  # label for replies and chart titles: "Yahoo Finance", "Binance", "CSV (sample)"
+
+    def intervals(self) -> Sequence[str]:
+        """Canonical interval codes this source serves."""
+        ...
+
+    def resolve(self, ticker: str) -> Instrument:
+        """Map what a user typed to this source's symbol (``BBCA`` -> ``BBCA.JK``)."""
+        ...
+
+    async def fetch(self, instrument: Instrument, interval: Interval, range_: Range, now: datetime) -> Candles:
+        """Bars of ``instrument`` covering ``range_`` back from ``now``, oldest first."""
+        ...
+
+    async def search(self, query: str, limit: int = 10) -> list[SearchHit]:
+        """Instruments matching ``query``, best first."""
+        ...
+
+
+def check_interval(source: MarketSource, interval: Interval) -> None:
+    supported = source.intervals()
+    if interval.code not in supported:
+        raise Invalid(
+            f"{source.provider} has no {interval.code} candles",
+            hint=f"{source.provider} intervals: " + " ".join(supported),
+        )
+
+
+_CRYPTO_QUOTES = ("USDT", "USDC", "FDUSD", "BUSD", "TUSD", "BTC", "ETH", "BNB", "EUR", "TRY", "IDR")
+_CRYPTO_PAIR = re.compile(r"^[A-Z0-9]{2,12}/[A-Z0-9]{2,8}$")
+
+
+def guess_source(ticker: str) -> Source:
+    """Pick a source by ticker shape: pairs (``BTC/USDT``, ``ETHUSDT``) are Binance, the rest Yahoo."""
+    t = ticker.strip().upper()
+    if _CRYPTO_PAIR.match(t):
+        return Source.BINANCE
+    if t.isalnum() and any(t.endswith(q) and len(t) > len(q) + 1 for q in _CRYPTO_QUOTES) and len(t) >= 6:
+        return Source.BINANCE
+    return Source.YFINANCE
+
+
+def split_pair(ticker: str) -> tuple[str, str] | None:
+    """``BTCUSDT`` or ``BTC/USDT`` -> ``("BTC", "USDT")``; None when it is not a pair."""
+    t = ticker.strip().upper()
+    if "/" in t:
+        base, _, quote = t.partition("/")
+        return (base, quote) if base and quote else None
+    for quote in _CRYPTO_QUOTES:
+        if t.endswith(quote) and len(t) > len(quote) + 1:
+            return t[: -len(quote)], quote
+    return None

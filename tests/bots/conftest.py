@@ -1,0 +1,23 @@
+"""A console user talking to a real core: SQLite in tmp, offline sample data."""
+
+from __future__ import annotations
+
+import pytest
+
+from bots.console.transport import Console
+from core.app import Core
+from core.config import Settings
+
+
+@pytest.fixture
+async def console(tmp_path):
+    settings = Settings(
+        _env_file=None,
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
+        market_offline=True,
+    )
+    core = await Core.start(settings)
+    try:
+        yield await Console.open(core, tmp_path / "out")
+    finally:
+        await core.close()

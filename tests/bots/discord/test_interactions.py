@@ -1,0 +1,274 @@
+"""Slash commands, autocomplete and button presses through the real discord.py client."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bots.discord import commands as discord_commands
+from bots.discord.render import ERROR_COLOUR
+from bots.registry import Arg, ArgKind, Registry
+from bots.reply import Button, Reply
+
+PNG = b"\x89PNG\r\n\x1a\n"
+EPHEMERAL = 64
+
+
+def _callback_types(calls) -> list[int]:
+    return [c.json["type"] for c in calls if c.path.endswith("/callback")]
+
+
+async def test_market_defers_then_follows_up_with_chart_and_owned_buttons(bot, dk):
+    calls = await bot.slash("market", ticker="bbca", interval="1d", indicators="rsi macd")
+    defer, followup = calls
+    assert defer.via == "webhook" and defer.path.endswith("/callback")
+    assert defer.json == {"type": 5}  # thinking, public
+    assert followup.method == "POST" and followup.path == f"/webhooks/{dk.APP_ID}/{defer.path.split('/')[3]}"
+    assert not followup.flags & EPHEMERAL
+    embed = followup.embeds[0]
+    assert "BBCA" in embed["title"]
+    assert "RSI" in embed["description"] and "MACD" in embed["description"]
+    assert embed["color"] != ERROR_COLOUR.value
+    ((name, data),) = followup.files
+    assert data.startswith(PNG) and embed["image"]["url"] == f"attachment://{name}"
+    tokens = followup.custom_ids
+    assert tokens and all(t.startswith("b:") for t in tokens)
+    store = bot.client.runtime.buttons
+    lines = [store.resolve(t, str(dk.OWNER_ID)) for t in tokens]
+    assert "/market BBCA 1w rsi macd" in lines
+    labels = [c["label"] for row in followup.components for c in row["components"]]
+    assert "1w" in labels and "1d" not in labels
+
+
+async def test_argument_error_answers_privately_with_usage(bot):
+    calls = await bot.slash("market", ticker="BBCA", indicators="rsii")
+    assert _callback_types(calls) == [5]
+    # the public "thinking…" placeholder is removed and the error goes to the asker alone
+    assert [c.method for c in calls[1:]] == ["DELETE", "POST"]
+    error = calls[-1]
+    assert error.flags & EPHEMERAL
+    text = error.embeds[0]["title"] + error.embeds[0].get("description", "")
+    assert "rsii" in text and "Usage: /market TICKER" in text
+    assert error.embeds[0]["color"] == ERROR_COLOUR.value
+    assert "Traceback" not in text
+
+
+async def test_quick_command_error_is_a_direct_ephemeral_response(bot):
+    calls = await bot.slash("help", command="nosuch")
+    (response,) = calls
+    assert response.json["type"] == 4 and response.flags & EPHEMERAL
+    assert "no command /nosuch" in response.embeds[0]["title"]
+
+
+async def test_unexpected_failure_shows_a_reference_not_a_trace(core, fake_discord, dk):
+    registry = Registry()
+
+    @registry.command("boom", "Fails")
+    async def boom(ctx):
+        raise RuntimeError("secret internals")
+
+    harness = await dk.make_harness(core, registry, fake_discord)
+    (response,) = await harness.slash("boom")
+    title = response.embeds[0]["title"]
+    assert title.startswith("Something went wrong (ref ") and "secret" not in str(response.json)
+    assert response.flags & EPHEMERAL
+    await harness.client.close()
+
+
+async def test_ticker_autocomplete_offers_matching_symbols(bot, dk):
+    data = dk.slash("market")
+    data["options"] = [{"name": "ticker", "type": 3, "value": "bank", "focused": True}]
+    (response,) = await bot.send(dk.interaction_payload(4, data))
+    assert response.json["type"] == 8
+    choices = response.json["data"]["choices"]
+    assert "BBCA" in [c["value"] for c in choices]
+    assert all(len(c["name"]) <= 100 for c in choices) and len(choices) <= 25
+
+    data["options"][0]["value"] = "b"  # too short to search: no suggestions, no error
+    (response,) = await bot.send(dk.interaction_payload(4, data))
+    assert response.json == {"type": 8, "data": {"choices": []}}
+
+
+async def test_ticker_autocomplete_hook_puts_own_suggestions_first(bot, dk):
+    async def mine(runtime, interaction, current):
+        return [discord_commands.Choice(name="My model: BBCA swing", value="BBCA")]
+
+    bot.client.runtime.ticker_suggesters.insert(0, mine)
+    data = dk.slash("market")
+    data["options"] = [{"name": "ticker", "type": 3, "value": "bank", "focused": True}]
+    (response,) = await bot.send(dk.interaction_payload(4, data))
+    values = [c["value"] for c in response.json["data"]["choices"]]
+    assert values[0] == "BBCA" and values.count("BBCA") == 1
+    assert response.json["data"]["choices"][0]["name"] == "My model: BBCA swing"
+
+
+async def test_owner_press_re_renders_the_message_in_place(bot, dk, fake_discord):
+    _, followup = await bot.slash("market", ticker="BBCA", interval="1d", indicators="rsi")
+    message = followup.response
+    weekly = next(
+        c["custom_id"] for row in followup.components for c in row["components"] if c["label"] == "1w"
+    )
+
+    calls = await bot.press(message, weekly)
+    assert _callback_types(calls) == [6]  # deferred update: the chart takes a moment
+    (edit,) = [c for c in calls if c.method == "PATCH"]
+    assert edit.path.endswith("/messages/@original")
+    embed = edit.embeds[0]
+    assert "BBCA" in embed["title"] and "1w" in embed["description"]
+    ((name, data),) = edit.files
+    assert data.startswith(PNG) and embed["image"]["url"] == f"attachment://{name}"
+    assert len(edit.json["attachments"]) == 1  # the old chart is replaced, not kept
+    labels = [c["label"] for row in edit.components for c in row["components"]]
+    assert "1d" in labels and "1w" not in labels
+    assert not [c for c in calls if c.method == "POST" and not c.path.endswith("/callback")]
+
+
+async def test_quick_command_press_edits_with_an_update_response(core, fake_discord, dk):
+    registry = Registry()
+
+    @registry.command("count", "Counts", Arg("n", "a number", kind=ArgKind.INT))
+    async def count(ctx, n):
+        if n > 2:
+            return Reply.fail("that is enough counting")
+        return Reply(f"Count {n}", buttons=[[Button("next", f"/count {n + 1}")]])
+
+    harness = await dk.make_harness(core, registry, fake_discord)
+    (first,) = await harness.slash("count", n=1)
+    message = fake_discord.message(first.json["data"])
+    (update,) = await harness.press(message, first.custom_ids[0])
+    assert update.json["type"] == 7 and update.json["data"]["embeds"][0]["title"] == "Count 2"
+    assert update.custom_ids and update.custom_ids != first.custom_ids
+
+    # a failure on a press goes to the presser alone and leaves the message as it was
+    message = fake_discord.message(update.json["data"])
+    (failure,) = await harness.press(message, update.custom_ids[0])
+    assert failure.json["type"] == 4 and failure.flags & EPHEMERAL
+    assert failure.embeds[0]["title"] == "that is enough counting"
+    await harness.client.close()
+
+
+async def test_someone_elses_press_is_refused_privately(bot, dk):
+    _, followup = await bot.slash("market", ticker="BBCA", interval="1d")
+    calls = await bot.press(followup.response, followup.custom_ids[0], user_id=dk.OTHER_ID)
+    (refusal,) = calls
+    assert refusal.json["type"] == 4 and refusal.flags & EPHEMERAL
+    assert "belongs to the person who asked" in refusal.embeds[0]["title"]
+
+
+async def test_expired_button_says_so(bot, dk, fake_discord):
+    message = fake_discord.message(
+        {
+            "components": [
+                {
+                    "type": 1,
+                    "components": [{"type": 2, "style": 2, "label": "x", "custom_id": "b:gone12345678"}],
+                }
+            ]
+        }
+    )
+    (answer,) = await bot.press(message, "b:gone12345678")
+    assert answer.flags & EPHEMERAL and "expired" in answer.embeds[0]["title"]
+
+
+@pytest.fixture
+async def private_bot(core, fake_discord, dk):
+    registry = Registry()
+
+    @registry.command("keys", "Your broker keys", private_only=True)
+    async def keys(ctx):
+        return Reply(f"Keys of {ctx.actor.display_name}\nbinance: ****1234")
+
+    @registry.command("settings", "Change this group's settings", admin_only=True)
+    async def settings(ctx):
+        return Reply("Group settings changed")
+
+    harness = await dk.make_harness(core, registry, fake_discord)
+    try:
+        yield harness
+    finally:
+        await harness.client.close()
+
+
+async def test_private_only_command_answers_ephemerally(private_bot):
+    (response,) = await private_bot.slash("keys", guild=False)
+    assert response.json["type"] == 4 and response.flags & EPHEMERAL
+    assert response.embeds[0]["title"] == "Keys of Owner"
+
+    (refused,) = await private_bot.slash("keys")  # in a guild channel: refused, privately
+    assert refused.flags & EPHEMERAL and "works only in a private chat" in refused.embeds[0]["title"]
+
+
+@pytest.mark.parametrize(
+    ("permissions", "allowed"),
+    [
+        (0, False),
+        (1 << 11, False),
+        (1 << 5, True),
+        (1 << 3, True),
+    ],  # send messages; manage guild; administrator
+)
+async def test_admin_only_command_checks_the_members_permissions(private_bot, permissions, allowed):
+    (response,) = await private_bot.slash("settings", permissions=permissions)
+    title = response.embeds[0]["title"]
+    if allowed:
+        assert title == "Group settings changed" and not response.flags & EPHEMERAL
+    else:
+        assert "only this group's admins" in title and response.flags & EPHEMERAL
+
+
+async def test_admin_only_command_is_hidden_from_non_admins_by_default(private_bot):
+    tree = private_bot.client.tree
+    payloads = {c.name: c.to_dict(tree) for c in tree.get_commands()}
+    assert int(payloads["settings"]["default_member_permissions"]) == 1 << 5
+    assert payloads["keys"]["default_member_permissions"] is None
+
+
+async def test_admin_only_command_works_in_a_dm(private_bot):
+    (response,) = await private_bot.slash("settings", guild=False)
+    assert response.embeds[0]["title"] == "Group settings changed"
+
+
+async def test_slow_quick_command_defers_before_the_deadline(core, fake_discord, dk, monkeypatch):
+    monkeypatch.setattr(discord_commands, "DEFER_AFTER_S", 0.05)
+    registry = Registry()
+
+    @registry.command("slow", "Takes its time")
+    async def slow(ctx):
+        await asyncio.sleep(0.3)
+        return Reply("Done")
+
+    harness = await dk.make_harness(core, registry, fake_discord)
+    defer, followup = await harness.slash("slow")
+    assert defer.json == {"type": 5}
+    assert followup.method == "POST" and followup.embeds[0]["title"] == "Done"
+    await harness.client.close()
+
+
+async def test_long_reply_continues_in_follow_up_messages(core, fake_discord, dk):
+    registry = Registry()
+
+    @registry.command("long", "A long reply")
+    async def long(ctx):
+        return Reply("Report\n" + "\n".join(f"line {i} " + "x" * 80 for i in range(120)))
+
+    harness = await dk.make_harness(core, registry, fake_discord)
+    first, *more = await harness.slash("long")
+    assert first.json["type"] == 4 and more and all(c.method == "POST" for c in more)
+    described = [first.embeds[0]["description"], *(c.embeds[0]["description"] for c in more)]
+    assert all(len(d) <= 4096 for d in described)
+    assert "line 0 " in described[0] and "line 119 " in described[-1]
+    await harness.client.close()
+
+
+async def test_the_actor_is_recorded_with_its_discord_chat(bot, dk):
+    from sqlalchemy import select
+
+    from core.account.models import Chat, Identity
+
+    await bot.slash("help", command="market")
+    async with bot.client.runtime.core.db.session() as session:
+        identity = (await session.scalars(select(Identity))).one()
+        chat = (await session.scalars(select(Chat))).one()
+    assert (identity.platform, identity.external_id) == ("discord", str(dk.OWNER_ID))
+    assert (chat.external_id, chat.is_group) == (str(dk.CHANNEL_ID), True)

@@ -1,0 +1,52 @@
+"""A Reply as Discord embeds, files and views."""
+
+from __future__ import annotations
+
+from bots.buttons import ButtonStore
+from bots.discord.render import COLOUR, ERROR_COLOUR, MAX_DESCRIPTION, render
+from bots.reply import Button, Image, Reply
+
+
+async def test_title_description_and_markdown_escaped():
+    (page,) = render(Reply("BBCA *hot*\nuse_snake_case and `ticks`"))
+    embed = page.embeds[0]
+    assert embed.title == "BBCA \\*hot\\*" and embed.colour == COLOUR
+    assert embed.description == "use\\_snake\\_case and \\`ticks\\`"
+    assert page.view is None and page.send_kwargs() == {"embeds": [embed]}
+
+
+async def test_error_replies_are_red():
+    (page,) = render(Reply.fail("unknown ticker", "/market TICKER"))
+    assert page.embeds[0].colour == ERROR_COLOUR and "Usage: /market TICKER" in page.embeds[0].description
+
+
+async def test_overlong_first_line_stays_in_the_body():
+    (page,) = render(Reply("x" * 300))
+    assert page.embeds[0].title is None and page.embeds[0].description == "x" * 300
+
+
+async def test_long_text_splits_on_lines_and_is_capped():
+    pages = render(Reply("Title\n" + "\n".join("y" * 1000 for _ in range(40))))
+    assert len(pages) == 5 and all(len(p.embeds[0].description) <= MAX_DESCRIPTION for p in pages)
+    assert pages[-1].embeds[0].description.endswith("(cut: too long for Discord)")
+
+
+async def test_images_get_unique_safe_names_and_one_embed_each():
+    images = [Image(b"a", "chart 1.png"), Image(b"b", "chart 1.png"), Image(b"c", "../x")]
+    (page,) = render(Reply("Charts", images=images))
+    names = [f.filename for f in page.files()]
+    assert len(set(names)) == 3 and all("/" not in n and " " not in n for n in names)
+    assert [e.image.url for e in page.embeds] == [f"attachment://{n}" for n in names]
+    assert page.files()[1].fp.read() == b"b"
+
+
+async def test_buttons_are_bound_to_the_owner_in_rows_of_five():
+    store = ButtonStore()
+    row = [Button(f"b{i}", f"/market BBCA {i}") for i in range(7)]
+    (page,) = render(Reply("Pick", buttons=[row]), owner="42", buttons=store)
+    components = page.view.to_components()
+    assert [len(r["components"]) for r in components] == [5, 2]
+    first = components[0]["components"][0]
+    assert first["label"] == "b0" and store.resolve(first["custom_id"], "42") == "/market BBCA 0"
+    (no_owner,) = render(Reply("Pick", buttons=[row]))
+    assert no_owner.view is None

@@ -1,0 +1,85 @@
+"""Market commands end to end through the registry: the reply a user reads, the rows stored."""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image as PILImage
+from sqlalchemy import select
+
+from core.market.models import Watch
+
+
+async def test_market_reply_has_quote_indicators_chart_and_interval_buttons(console):
+    reply = await console.handle("/market BBCA 1d 1y rsi macd ema:50")
+    assert not reply.error, reply.text
+    lines = reply.text.splitlines()
+    assert lines[0].startswith("BBCA")
+    assert any(line.startswith("Price") for line in lines)
+    assert any(line.startswith("RSI") for line in lines)
+    assert any(line.startswith("MACD") and "signal" in line for line in lines)
+    assert any(line.startswith("EMA") for line in lines)
+    assert "SAMPLE DATA" in reply.text
+    assert len(reply.images) == 1
+    image = PILImage.open(io.BytesIO(reply.images[0].data))
+    assert image.format == "PNG" and image.width + image.height <= 10_000
+    assert len(reply.images[0].data) < 10 * 1024 * 1024
+    commands = [b.command for row in reply.buttons for b in row]
+    assert "/market BBCA 1w rsi macd ema:50" in commands
+    assert all("1d" not in c.split()[2] for c in commands)
+
+
+async def test_market_bad_indicator_names_it_and_suggests(console):
+    reply = await console.handle("/market BBCA 1d rsii")
+    assert reply.error
+    assert "rsii" in reply.text and "rsi" in reply.text
+    assert "Usage: /market" in reply.text
+
+
+async def test_market_unsupported_interval_lists_choices(console):
+    reply = await console.handle("/market BBCA 7m")
+    assert reply.error and "unknown interval '7m'" in reply.text and "1h" in reply.text
+
+
+async def test_search_finds_by_name(console):
+    reply = await console.handle("/search bank central")
+    assert not reply.error
+    assert "1. BBCA" in reply.text and "Bank Central Asia" in reply.text
+
+
+async def test_watch_list_unwatch_round_trip(console):
+    added = await console.handle("/watch BBCA price > 1000")
+    assert not added.error, added.text
+    assert added.text.startswith("Watching BBCA when")
+    async with console.core.db.session() as session:
+        rows = (await session.scalars(select(Watch))).all()
+    assert [(w.ticker, w.user_id) for w in rows] == [("BBCA", console.actor.user_id)]
+
+    listed = await console.handle("/watchlist")
+    assert "BBCA" in listed.text and "MET" in listed.text
+
+    duplicate = await console.handle("/watch BBCA price > 1000")
+    assert duplicate.error
+
+    removed = await console.handle("/unwatch BBCA")
+    assert removed.text == "Removed 1 watch on BBCA."
+    empty = await console.handle("/watchlist")
+    assert "empty" in empty.text
+
+
+async def test_watch_bad_condition_is_explained(console):
+    reply = await console.handle("/watch BBCA price >> 9")
+    assert reply.error and "Usage: /watch" in reply.text
+
+
+async def test_help_and_dict(console):
+    help_reply = await console.handle("/help")
+    assert "/market TICKER [INTERVAL] [RANGE] [INDICATORS...]" in help_reply.text
+    one = await console.handle("/help market")
+    assert "Examples:" in one.text
+    indicators = await console.handle("/dict indicator")
+    assert "rsi" in indicators.text and "macd" in indicators.text
+    rsi = await console.handle("/dict indicator rsi")
+    assert "parameters" in rsi.text and "length" in rsi.text
+    bad = await console.handle("/dict colours")
+    assert bad.error and "indicator" in bad.text

@@ -1,0 +1,96 @@
+"""The shared registry: parsing as users type, usage on mistakes, errors never leak."""
+
+from __future__ import annotations
+
+import pytest
+
+from bots.commands import load
+from bots.registry import Arg, ArgKind, Context, Registry, UsageError
+from bots.reply import Reply
+from core.actor import Actor
+from core.errors import NotFound
+
+registry = load()
+
+
+def parse(line: str):
+    command, kwargs = registry.parse(line)
+    return command.name, kwargs
+
+
+def test_market_optional_arguments_are_matched_by_shape():
+    assert parse("/market bbca") == ("market", {"ticker": "BBCA", "interval": "1d", "range": None, "indicators": []})
+    assert parse("/market BBCA 1h") [1]["interval"] == "1h"
+    assert parse("/market BBCA 6mo")[1] == {"ticker": "BBCA", "interval": "1d", "range": "6mo", "indicators": []}
+    _, kw = parse("/market BTCUSDT 4h 3mo rsi:21 macd,ema:50")
+    assert kw == {"ticker": "BTCUSDT", "interval": "4h", "range": "3mo", "indicators": ["rsi:21", "macd", "ema:50"]}
+    _, kw = parse("/market BBCA rsi bbands:20:2")
+    assert kw["interval"] == "1d" and kw["range"] is None and kw["indicators"] == ["rsi", "bbands:20:2"]
+
+
+def test_group_mention_suffix_is_ignored():
+    assert parse("/market@StoxlifyBot BBCA")[0] == "market"
+
+
+def test_missing_argument_names_it_and_gives_usage():
+    with pytest.raises(UsageError) as err:
+        registry.parse("/market")
+    assert "missing TICKER" in err.value.message
+    assert err.value.hint == "/market TICKER [INTERVAL] [RANGE] [INDICATORS...]"
+
+
+def test_unknown_command_points_to_help():
+    with pytest.raises(UsageError, match="unknown command /nope: see /help"):
+        registry.parse("/nope")
+
+
+def test_rest_argument_keeps_text_verbatim():
+    assert parse("/watch BBCA price > 9500")[1] == {"ticker": "BBCA", "condition": "price > 9500"}
+    assert parse("/search bank central asia")[1] == {"query": "bank central asia"}
+
+
+def test_unbalanced_quote_does_not_crash():
+    assert parse('/search "bank')[1] == {"query": '"bank'}
+    assert parse('/market "BBCA')[1]["ticker"] == '"BBCA'
+
+
+def test_help_is_generated_from_every_command():
+    text = registry.help_text()
+    for command in registry:
+        assert command.usage in text
+
+
+async def _ctx() -> Context:
+    return Context(core=None, actor=Actor(user_id=1))  # type: ignore[arg-type]
+
+
+async def test_domain_error_becomes_short_reply_and_bug_becomes_reference():
+    local = Registry()
+
+    @local.command("boom", "fails", Arg("what", "which failure", kind=ArgKind.CHOICE, choices=("domain", "bug")))
+    async def boom(ctx: Context, what: str) -> Reply:
+        if what == "domain":
+            raise NotFound("no model called 'x'", hint="see /models")
+        raise RuntimeError("secret internals /home/user/key.pem")
+
+    ctx = await _ctx()
+    domain = await local.dispatch(ctx, "/boom domain")
+    assert domain.error and domain.text == "no model called 'x'\nsee /models"
+    bug = await local.dispatch(ctx, "/boom bug")
+    assert bug.error and bug.text.startswith("Something went wrong (ref ")
+    assert "internals" not in bug.text and "Traceback" not in bug.text
+    choice = await local.dispatch(ctx, "/boom maybe")
+    assert choice.error and "WHAT must be one of domain, bug, not 'maybe'" in choice.text
+    assert "Usage: /boom WHAT" in choice.text
+
+
+async def test_private_only_command_refused_in_group():
+    local = Registry()
+
+    @local.command("secret", "needs privacy", private_only=True)
+    async def secret(ctx: Context) -> Reply:
+        return Reply("ok")
+
+    group_ctx = Context(core=None, actor=Actor(user_id=1, is_group=True))  # type: ignore[arg-type]
+    reply = await local.dispatch(group_ctx, "/secret")
+    assert reply.error and "private chat" in reply.text

@@ -1,0 +1,200 @@
+"""Candlestick chart PNGs: valid images inside Telegram's limits, panels, headings, no leaks."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from io import BytesIO
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from PIL import Image
+
+from core.charts import ChartMarker, chart_heading, format_price, render_candles, render_candles_async
+from core.charts.candles import _build_figure, _libs
+from core.errors import Invalid
+from core.market import indicators as ind
+from core.market.types import INTERVALS, Candles, Instrument, Source
+
+SAMPLE = Path(__file__).resolve().parents[2] / "core" / "market" / "sample"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def load_sample(name: str) -> pd.DataFrame:
+    frame = pd.read_csv(SAMPLE / name)
+    frame.columns = [c.lower() for c in frame.columns]
+    frame.index = pd.DatetimeIndex(pd.to_datetime(frame.pop("date")), name="time").tz_localize("UTC")
+    return frame.astype("float64")
+
+
+@pytest.fixture(scope="module")
+def bbca() -> Candles:
+    inst = Instrument(Source.YFINANCE, "BBCA.JK", "BBCA", currency="IDR", lot_size=100)
+    return Candles(inst, INTERVALS["1d"], load_sample("BBCA.csv"), provider="YFinance", sample=True)
+
+
+@pytest.fixture(scope="module")
+def btc() -> Candles:
+    inst = Instrument(Source.BINANCE, "BTC/USDT", "BTCUSDT", currency="USDT")
+    return Candles(inst, INTERVALS["1h"], load_sample("BTCUSDT_1h.csv"), provider="Binance")
+
+
+@pytest.fixture(scope="module")
+def three(bbca: Candles) -> list[ind.IndicatorResult]:
+    """One overlay and two oscillators, computed on the full series."""
+    return ind.compute_many(bbca.frame, ["ema:20", "rsi:14", "macd"])
+
+
+def open_png(data: bytes) -> Image.Image:
+    assert data[:8] == PNG_MAGIC
+    image = Image.open(BytesIO(data))
+    image.load()
+    return image
+
+
+def panel_count(fig: object) -> int:
+    """Panels = distinct axes rectangles (mplfinance adds a twin y-axis on every panel)."""
+    return len({tuple(round(v, 4) for v in ax.get_position().bounds) for ax in fig.axes})  # type: ignore[attr-defined]
+
+
+def close(fig: object) -> None:
+    _libs()[1].close(fig)
+
+
+def test_renders_a_png_within_telegram_photo_limits(bbca: Candles, three: list[ind.IndicatorResult]) -> None:
+    data = render_candles(bbca, three)
+    image = open_png(data)
+    assert image.size == (1200, 800)
+    width, height = image.size
+    assert width + height <= 10_000 and max(width, height) / min(width, height) <= 20
+    assert len(data) < 1_000_000  # far below Telegram's 10 MB
+
+
+def test_size_is_what_was_asked(btc: Candles) -> None:
+    assert open_png(render_candles(btc, width_px=800, height_px=600)).size == (800, 600)
+    with pytest.raises(Invalid):
+        render_candles(btc, width_px=9000, height_px=2000)
+    with pytest.raises(Invalid):
+        render_candles(btc, width_px=6100, height_px=300)
+
+
+def test_panels_price_and_volume_without_indicators(bbca: Candles) -> None:
+    fig = _build_figure(bbca, (), title=None, width_px=1200, height_px=800, max_candles=120, markers=None)
+    try:
+        assert panel_count(fig) == 2
+    finally:
+        close(fig)
+
+
+def test_an_overlay_shares_the_price_panel_and_each_oscillator_gets_its_own(
+    bbca: Candles, three: list[ind.IndicatorResult]
+) -> None:
+    fig = _build_figure(bbca, three, title=None, width_px=1200, height_px=800, max_candles=120, markers=None)
+    try:
+        assert panel_count(fig) == 4  # price (+EMA), volume, RSI, MACD
+        main = fig.axes[0]
+        assert [t.get_text() for t in main.get_legend().get_texts()] == ["EMA(20)"]
+        rsi_panel = fig.axes[4]
+        assert rsi_panel.get_ylim() == (0.0, 100.0)
+        assert {30.0, 70.0} <= {
+            round(line.get_ydata()[0], 6) for line in rsi_panel.get_lines() if len(set(line.get_ydata())) == 1
+        }
+        macd_panel = fig.axes[6]
+        assert len(macd_panel.patches) > 0  # the histogram is bars
+    finally:
+        close(fig)
+
+
+def test_only_the_last_max_candles_are_drawn(bbca: Candles, three: list[ind.IndicatorResult]) -> None:
+    fig = _build_figure(bbca, three, title=None, width_px=1200, height_px=800, max_candles=50, markers=None)
+    try:
+        bodies = [len(c.get_paths()) for c in fig.axes[0].collections]
+        assert min(bodies) == 50  # bodies; the wick collection holds two segments per candle
+        ema_line = fig.axes[0].get_lines()[0]
+        assert len(ema_line.get_xdata()) == 50
+        assert float(ema_line.get_ydata()[-1]) == pytest.approx(float(three[0].primary.iloc[-1]))
+    finally:
+        close(fig)
+
+
+def test_heading_names_ticker_interval_price_provider_and_sample(bbca: Candles, btc: Candles) -> None:
+    first, second = chart_heading(bbca)
+    assert first.startswith("BBCA · 1d") and "last 6,875 IDR" in first
+    assert "YFinance" in second and "SAMPLE DATA" in second
+    first, second = chart_heading(btc, "EMA cross")
+    assert first.startswith("EMA cross") and "59,172.42" in first
+    assert "Binance" in second and "SAMPLE DATA" not in second
+
+    fig = _build_figure(bbca, (), title=None, width_px=1200, height_px=800, max_candles=100, markers=None)
+    try:
+        assert any("SAMPLE DATA" in t.get_text() for t in fig.texts)
+    finally:
+        close(fig)
+
+
+def test_overlays_markers_and_an_intraday_crypto_chart(btc: Candles) -> None:
+    results = ind.compute_many(btc.frame, ["bbands:20:2", "supertrend:7:3", "psar", "vwap", "stoch", "adx"])
+    idx = btc.frame.index
+    markers = [ChartMarker(idx[-40], "buy"), ChartMarker(idx[-12].to_pydatetime(), "sell", price=60_000.0)]
+    image = open_png(render_candles(btc, results, max_candles=150, markers=markers))
+    assert image.size == (1200, 800)
+
+
+def test_too_many_oscillator_panels_is_refused(bbca: Candles) -> None:
+    many = ind.compute_many(bbca.frame, ["rsi", "macd", "stoch", "adx", "cci", "mfi"])
+    with pytest.raises(Invalid, match="at most 5"):
+        render_candles(bbca, many)
+
+
+def test_many_renders_leave_no_figure_open(bbca: Candles, three: list[ind.IndicatorResult]) -> None:
+    plt = _libs()[1]
+    render_candles(bbca, three, max_candles=60)
+    before = len(plt.get_fignums())
+    for _ in range(5):
+        render_candles(bbca, three, max_candles=60)
+    with pytest.raises(Invalid):
+        render_candles(bbca, ind.compute_many(bbca.frame, ["rsi"] * 6))
+    assert len(plt.get_fignums()) == before == 0
+
+
+async def test_render_async_runs_off_the_event_loop(bbca: Candles, three: list[ind.IndicatorResult]) -> None:
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.005)
+            ticks += 1
+
+    task = asyncio.create_task(ticker())
+    try:
+        images = await asyncio.gather(*(render_candles_async(bbca, three, max_candles=80) for _ in range(3)))
+    finally:
+        task.cancel()
+    assert all(open_png(png).size == (1200, 800) for png in images)
+    assert ticks > 0  # the loop kept running while the charts were drawn
+
+
+def test_format_price() -> None:
+    idr = Instrument(Source.YFINANCE, "BBCA.JK", "BBCA", currency="IDR")
+    usdt = Instrument(Source.BINANCE, "BTC/USDT", "BTCUSDT", currency="USDT")
+    usd = Instrument(Source.YFINANCE, "AAPL", "AAPL", currency="USD")
+    assert format_price(9375.0, idr) == "9,375"
+    assert format_price(1234567.0, idr) == "1,234,567"
+    assert format_price(91002.49, usdt) == "91,002.49"
+    assert format_price(1.23456, usdt) == "1.2346"
+    assert format_price(0.000012345, usdt) == "0.00001234"
+    assert format_price(187.5, usd) == "187.50"
+    assert format_price(float("nan"), usd) == "-"
+
+
+def test_warm_render_time_is_reported(bbca: Candles, three: list[ind.IndicatorResult]) -> None:
+    """Printed, not asserted (tests never time things); FACTS.md measured ~233 ms for a similar chart."""
+    render_candles(bbca, three, max_candles=120)
+    runs = []
+    for _ in range(3):
+        start = time.perf_counter()
+        render_candles(bbca, three, max_candles=120)
+        runs.append(time.perf_counter() - start)
+    print(f"\nwarm render, 120 candles + 3 indicators: best {min(runs) * 1000:.0f} ms of {len(runs)}")
