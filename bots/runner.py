@@ -1,22 +1,62 @@
-"""``stoxlify run``: the configured transports and the jobs, in one process."""
+"""``stoxlify run``: the configured chat transports (and, as they land, the jobs) in one process."""
 
 from __future__ import annotations
 
+import asyncio
+import signal
+from collections.abc import Awaitable, Callable
+
+from bots.commands import load
+from bots.ratelimit import RateLimiter
+from bots.registry import Registry
+from core.app import Core
 from core.config import Settings
 from core.logging import get_logger
 
 log = get_logger(__name__)
 
+Serve = Callable[[Core, Registry, asyncio.Event], Awaitable[None]]
+
+
+def configured_transports(settings: Settings) -> dict[str, Serve]:
+    """The transports whose token is set, by name; imported only when configured."""
+    transports: dict[str, Serve] = {}
+    if settings.telegram_token is not None:
+        from bots.telegram.app import serve as serve_telegram
+
+        transports["telegram"] = serve_telegram
+    if settings.discord_token is not None:
+        from bots.discord.client import serve as serve_discord
+
+        transports["discord"] = serve_discord
+    return transports
+
 
 async def run(settings: Settings) -> int:
-    if settings.telegram_token is None and settings.discord_token is None:
+    transports = configured_transports(settings)
+    if not transports:
         from bots.cli import DEFAULT_OUT
         from bots.console.transport import chat
 
         log.info("no_chat_token", detail="TELEGRAM_TOKEN and DISCORD_TOKEN are unset: starting the console chat")
         return await chat(DEFAULT_OUT)
-    log.error(
-        "transport_unavailable",
-        detail="the Telegram and Discord transports are not part of this build yet; unset the tokens to use the console",
-    )
-    return 2
+
+    registry = load()
+    registry.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
+    core = await Core.start(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("starting", transports=sorted(transports))
+    try:
+        tasks = [asyncio.create_task(serve(core, registry, stop), name=name) for name, serve in transports.items()]
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        failed = [t for t in done if t.exception() is not None]
+        for task in failed:
+            log.error("transport_failed", transport=task.get_name(), error=str(task.exception()))
+        stop.set()  # one transport failing stops the others cleanly
+        await asyncio.gather(*tasks, return_exceptions=True)
+        return 1 if failed else 0
+    finally:
+        await core.close()

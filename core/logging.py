@@ -95,8 +95,11 @@ def configure(level: str = "INFO", fmt: str = "console", secrets: Iterable[str |
     root.handlers[:] = [handler]
     root.setLevel(level)
     # Never let libraries that print request headers log at DEBUG (ccxt logs API keys there).
-    for noisy in ("ccxt", "httpx", "httpcore", "urllib3", "yfinance", "peewee", "matplotlib", "asyncio"):
+    for noisy in ("ccxt", "urllib3", "yfinance", "peewee", "matplotlib", "asyncio"):
         logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLevelName(level)))
+    # httpx logs one line per Bot API call (every long poll): only problems are worth keeping.
+    for chatty in ("httpx", "httpcore"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
 
 def get_logger(name: str | None = None) -> Any:

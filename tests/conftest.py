@@ -171,3 +171,12 @@ async def sqlite_db(sqlite_url: str) -> AsyncIterator[Database]:
         yield database
     finally:
         await database.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limit(monkeypatch):
+    """Every test database starts user ids at 1: keep one test's charts from rate-limiting the next."""
+    from bots.commands import load
+    from bots.ratelimit import RateLimiter
+
+    monkeypatch.setattr(load(), "rate_limiter", RateLimiter())

@@ -10,7 +10,7 @@ from core.market import watchlist
 from core.market.service import MarketInfo
 from core.market.types import INTERVALS, looks_like_interval, looks_like_range
 
-QUICK_INTERVALS = ("15m", "1h", "4h", "1d", "1w")
+QUICK_INTERVALS = ("15m", "1h", "4h", "1d", "1w", "1mo")
 
 
 def _is_interval(token: str) -> bool:
@@ -43,7 +43,9 @@ INDICATORS = Arg(
 async def market(ctx: Context, ticker: str, interval: str, range: str | None, indicators: list[str]) -> Reply:
     info = await ctx.core.market.market_info(ticker, interval, range, indicators)
     images = [Image(info.chart, f"{ticker.replace('/', '')}_{interval}.png", _caption(info))] if info.chart else []
-    return Reply(text=render_market(info), images=images, buttons=[_interval_buttons(ticker, interval, range, indicators)])
+    served = ctx.core.market.served_intervals(ticker)
+    buttons = _interval_buttons(ticker, interval, indicators, served)
+    return Reply(text=render_market(info), images=images, buttons=[buttons] if buttons else [])
 
 
 def render_market(info: MarketInfo) -> str:
@@ -81,12 +83,13 @@ def _caption(info: MarketInfo) -> str:
     return caption + (" · SAMPLE DATA" if candles.sample else "")
 
 
-def _interval_buttons(ticker: str, interval: str, range_: str | None, indicators: list[str]) -> list[Button]:
+def _interval_buttons(ticker: str, interval: str, indicators: list[str], served: list[str]) -> list[Button]:
+    """One button per common interval the ticker's source serves, keeping the indicators."""
     tail = " ".join(indicators)
     return [
         Button(code, " ".join(part for part in (f"/market {ticker} {code}", tail) if part))
         for code in QUICK_INTERVALS
-        if code != interval
+        if code != interval and code in served
     ]
 
 

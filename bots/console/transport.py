@@ -27,6 +27,7 @@ class Console:
         self.actor = actor
         self.out_dir = out_dir
         self.registry = registry or load()
+        self.registry.rate_limiter.per_minute = core.settings.rate_limit_per_minute
         self._buttons: list[str] = []
 
     @classmethod

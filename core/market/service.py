@@ -104,6 +104,12 @@ class MarketService:
 
         return YahooSource(self.settings)
 
+    def served_intervals(self, ticker: str, source: Source = Source.UNKNOWN) -> list[str]:
+        """Interval codes available for ``ticker`` (offline files may hold only some)."""
+        provider = self.source_for(ticker, source)
+        per_ticker = getattr(provider, "ticker_intervals", None)
+        return list(per_ticker(ticker) if per_ticker is not None else provider.intervals())
+
     def intervals_by_source(self) -> dict[str, list[str]]:
         """Interval codes each source serves, for the dictionary and error hints."""
         sources = [self._make_source(Source.YFINANCE), self._make_source(Source.BINANCE)]
