@@ -8,6 +8,7 @@ series is fetched once per candle however many callers want it.
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,6 +32,7 @@ from core.market.types import (
 )
 
 MAX_INDICATORS = 6
+CHART_CACHE_SIZE = 256  # PNGs of ~150 KB: under 40 MB at most
 
 
 def utcnow() -> datetime:
@@ -74,6 +76,7 @@ class MarketService:
     ) -> None:
         self.settings = settings
         self.cache = CandleCache()
+        self._charts: OrderedDict[tuple, bytes] = OrderedDict()
         self._clock = clock
         self._sources: dict[Source, MarketSource] = dict(sources or {})
         self._offline: MarketSource | None = None
@@ -167,16 +170,38 @@ class MarketService:
         results = ta.compute_many(candles.frame, specs) if specs else []
         info = MarketInfo(candles, quote_of(candles), results)
         if chart:
-            from core.charts.candles import render_candles_async
+            info.chart = await self._chart(candles, results)
+        return info
 
-            info.chart = await render_candles_async(
+    async def _chart(self, candles: Candles, results: list[ta.IndicatorResult]) -> bytes:
+        """Render, or reuse the PNG of identical bars and indicators (many users, one candle)."""
+        from core.charts.candles import render_candles_async
+
+        frame = candles.frame
+        key = (
+            candles.provider,
+            candles.instrument.symbol,
+            candles.interval.code,
+            len(frame),
+            frame.index[-1] if len(frame) else None,
+            tuple(frame[["close", "volume"]].iloc[-1]) if len(frame) else (),
+            tuple(r.spec.text for r in results),
+        )
+        png = self._charts.get(key)
+        if png is None:
+            png = await render_candles_async(
                 candles,
                 results,
                 width_px=self.settings.chart_width_px,
                 height_px=self.settings.chart_height_px,
                 max_candles=self.settings.chart_max_candles,
             )
-        return info
+            self._charts[key] = png
+            while len(self._charts) > CHART_CACHE_SIZE:
+                self._charts.popitem(last=False)
+        else:
+            self._charts.move_to_end(key)
+        return png
 
     # -- Search Market Ticker -------------------------------------------------------------------
 

@@ -114,3 +114,13 @@ def test_source_guess_by_ticker_shape():
     assert guess_source("ethbtc") is Source.BINANCE
     for ticker in ("BBCA", "BBCA.JK", "^JKSE", "AAPL", "BTC-USD", "GOTO"):
         assert guess_source(ticker) is Source.YFINANCE, ticker
+
+
+async def test_same_bars_and_indicators_reuse_the_chart_png(service):
+    market, _ = service
+    first = await market.market_info("BBCA", "1d", "1mo", ["sma:2"])
+    second = await market.market_info("BBCA", "1d", "1mo", ["sma:2"])
+    other = await market.market_info("BBCA", "1d", "1mo", ["sma:3"])
+    assert first.chart is not None and first.chart[:8] == b"\x89PNG\r\n\x1a\n"
+    assert second.chart is first.chart
+    assert other.chart is not first.chart and other.chart != first.chart
