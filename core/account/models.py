@@ -65,3 +65,19 @@ class Chat(Base):
 
     def __repr__(self) -> str:
         return f"Chat({self.platform}:{self.external_id} {self.title!r})"
+
+
+class LinkCode(Base):
+    """A one-time code that joins another platform identity to this user (``/link``).
+
+    Only a hash is stored: a database dump does not let anyone claim a pending link.
+    """
+
+    __tablename__ = "link_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    platform: Mapped[str] = mapped_column(String(16))  # where the code was issued
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -83,3 +83,11 @@ async def test_help_and_dict(console):
     assert "parameters" in rsi.text and "length" in rsi.text
     bad = await console.handle("/dict colours")
     assert bad.error and "indicator" in bad.text
+
+
+async def test_link_issues_a_code_privately(console):
+    reply = await console.handle("/link")
+    assert not reply.error and reply.ephemeral
+    assert reply.text.startswith("Your link code: ") and "/link " in reply.text
+    bad = await console.handle("/link NOPE")
+    assert bad.error and "8 letters" in bad.text

@@ -1,0 +1,106 @@
+"""Linking identities: one person on Telegram and Discord sees the same models and watches.
+
+``/link`` on one platform issues a short one-time code; ``/link CODE`` on the other moves that
+identity, and everything its user owned, onto the code's user, in one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.account.models import Identity, LinkCode, User
+from core.actor import Actor
+from core.db import Database
+from core.db.base import Base, utcnow
+from core.errors import Conflict, Invalid, NotFound
+
+CODE_LIFETIME = timedelta(minutes=10)
+_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: codes are typed by hand
+_CODE_LENGTH = 8
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedCode:
+    code: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LinkResult:
+    user_id: int
+    platforms: tuple[str, ...]
+
+
+def _hash(code: str) -> str:
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+def _normalise(code: str) -> str:
+    return "".join(ch for ch in code.upper() if ch.isalnum())
+
+
+async def issue_code(db: Database, actor: Actor, now: datetime | None = None) -> IssuedCode:
+    """A fresh code for ``actor``; earlier unused codes of theirs stop working."""
+    now = now or utcnow()
+    raw = "".join(secrets.choice(_ALPHABET) for _ in range(_CODE_LENGTH))
+    async with db.session() as session:
+        await session.execute(delete(LinkCode).where(LinkCode.user_id == actor.user_id))
+        session.add(
+            LinkCode(
+                user_id=actor.user_id, code_hash=_hash(raw), platform=actor.platform, created_at=now,
+                expires_at=now + CODE_LIFETIME,
+            )
+        )
+    return IssuedCode(f"{raw[:4]}-{raw[4:]}", now + CODE_LIFETIME)
+
+
+async def redeem_code(db: Database, actor: Actor, code: str, now: datetime | None = None) -> LinkResult:
+    """Join ``actor``'s identity (and what its user owns) to the user who issued ``code``."""
+    now = now or utcnow()
+    cleaned = _normalise(code)
+    if len(cleaned) != _CODE_LENGTH:
+        raise Invalid("a link code has 8 letters and digits, like ABCD-2345")
+    async with db.session() as session:
+        link = await session.scalar(select(LinkCode).where(LinkCode.code_hash == _hash(cleaned)))
+        if link is None or link.expires_at <= now:
+            raise NotFound("that link code is unknown or has expired: send /link again to get a new one")
+        target = link.user_id
+        if target == actor.user_id:
+            raise Conflict("this code is yours already: send /link CODE from your other platform")
+        platforms = set(
+            await session.scalars(select(Identity.platform).where(Identity.user_id == target))
+        )
+        if actor.platform in platforms:
+            raise Conflict(f"that account already has a {actor.platform} identity linked")
+        await session.delete(link)
+        await _merge_user(session, source=actor.user_id, target=target)
+        platforms.add(actor.platform)
+    return LinkResult(target, tuple(sorted(platforms)))
+
+
+async def _merge_user(session: AsyncSession, *, source: int, target: int) -> None:
+    """Move every row ``source`` owns to ``target``, then delete ``source``.
+
+    Tables are found from the metadata (every ``user_id`` foreign key to ``users``), so domains
+    added later merge without changes here. A row the target already has an equal of (a unique
+    clash, such as the same watch) is dropped rather than duplicated.
+    """
+    for table in Base.metadata.sorted_tables:
+        column = table.c.get("user_id")
+        if column is None or not any(fk.column.table.name == User.__tablename__ for fk in column.foreign_keys):
+            continue
+        ids = list(await session.scalars(select(table.c.id).where(column == source)))
+        for row_id in ids:
+            try:
+                async with session.begin_nested():
+                    await session.execute(update(table).where(table.c.id == row_id).values(user_id=target))
+            except IntegrityError:
+                await session.execute(delete(table).where(table.c.id == row_id))
+    await session.execute(delete(User).where(User.id == source))
