@@ -21,10 +21,11 @@ from sqlalchemy.pool import StaticPool
 # Applied to every new SQLite connection. WAL lets readers run while one writer writes;
 # busy_timeout makes a second writer wait instead of failing at once; NORMAL sync is
 # safe with WAL (a power cut may lose the last commits, never corrupt the file).
+# busy_timeout comes first: switching to WAL itself needs a lock another starting process may hold.
 SQLITE_PRAGMAS = (
+    "PRAGMA busy_timeout=5000",
     "PRAGMA journal_mode=WAL",
     "PRAGMA foreign_keys=ON",
-    "PRAGMA busy_timeout=5000",
     "PRAGMA synchronous=NORMAL",
 )
 
