@@ -74,6 +74,7 @@ class Command:
     expensive: bool = False  # slow work (charts, backtests): transports show progress and rate-limit
     private_only: bool = False  # touches secrets or private data: refused in groups
     admin_only: bool = False  # changes a group's settings: in groups, only its admins
+    confirmable: bool = False  # destructive: the handler takes ``confirmed`` (a trailing ``--yes``)
 
     @property
     def usage(self) -> str:
@@ -117,6 +118,7 @@ class Registry:
         expensive: bool = False,
         private_only: bool = False,
         admin_only: bool = False,
+        confirmable: bool = False,
     ) -> Callable[[Handler], Handler]:
         """Declare a command; the decorated coroutine takes ``(ctx, **args)`` and returns a Reply."""
 
@@ -124,7 +126,8 @@ class Registry:
             if name in self._commands:
                 raise ValueError(f"command /{name} declared twice")
             self._commands[name] = Command(
-                name, summary, handler, tuple(args), group, tuple(examples), expensive, private_only, admin_only
+                name, summary, handler, tuple(args), group, tuple(examples), expensive, private_only, admin_only,
+                confirmable,
             )
             return handler
 
@@ -144,10 +147,19 @@ class Registry:
     def parse(self, line: str) -> tuple[Command, dict[str, Any]]:
         """Split ``/name args...`` into a command and its keyword arguments."""
         command, rest = self._find(line)
+        confirmed = False
+        if command.confirmable:
+            # Confirmation buttons re-send the command with --yes; typing it works the same.
+            stripped = rest.rstrip()
+            if stripped == "--yes" or stripped.endswith(" --yes"):
+                rest, confirmed = stripped[: -len("--yes")], True
         try:
-            return command, bind_args(command, rest)
+            kwargs = bind_args(command, rest)
         except UsageError as exc:
             raise UsageError(exc.message, hint=command.usage) from None
+        if command.confirmable:
+            kwargs["confirmed"] = confirmed
+        return command, kwargs
 
     def _find(self, line: str) -> tuple[Command, str]:
         head, _, rest = line.strip().partition(" ")

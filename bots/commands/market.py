@@ -131,20 +131,40 @@ async def watch(ctx: Context, ticker: str, condition: str | None) -> Reply:
     Arg("condition", "the condition to remove; all of the ticker's when left out", kind=ArgKind.REST, required=False),
     group="Monitoring",
     examples=("/unwatch BBCA", "/unwatch BBCA price>9500"),
+    confirmable=True,
 )
-async def unwatch(ctx: Context, ticker: str, condition: str | None) -> Reply:
+async def unwatch(ctx: Context, ticker: str, condition: str | None, confirmed: bool = False) -> Reply:
+    if not condition and not confirmed:
+        count = await watchlist.count_watches(ctx.core.db, ctx.actor, ticker)
+        if count > 1:
+            return Reply(
+                f"This removes all {count} watches on {ticker}. Remove them?",
+                buttons=[[Button(f"Yes, remove {count}", f"/unwatch {ticker} --yes"), Button("Keep", "/watchlist")]],
+            )
     removed = await watchlist.remove_watch(ctx.core.db, ctx.actor, ticker, condition or None)
     plural = "watch" if removed == 1 else "watches"
     return Reply(f"Removed {removed} {plural} on {ticker}.")
 
 
-@registry.command("watchlist", "Your watched tickers and their latest status", group="Monitoring")
-async def watchlist_(ctx: Context) -> Reply:
+PAGE_SIZE = 10
+
+
+@registry.command(
+    "watchlist",
+    "Your watched tickers and their latest status",
+    Arg("page", "page number", kind=ArgKind.INT, required=False, default=1),
+    group="Monitoring",
+)
+async def watchlist_(ctx: Context, page: int) -> Reply:
     views = await watchlist.list_watches(ctx.core.db, ctx.actor, ctx.core.market)
     if not views:
         return Reply("Your watchlist is empty. Add a ticker with /watch BBCA or /watch BBCA rsi<30.")
-    lines = ["Your watchlist:"]
-    for view in views:
+    pages = (len(views) + PAGE_SIZE - 1) // PAGE_SIZE
+    if not 1 <= page <= pages:
+        return Reply.fail(f"there {'is' if pages == 1 else 'are'} {pages} page{'s' * (pages != 1)}, not {page}")
+    shown = views[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    lines = ["Your watchlist:" if pages == 1 else f"Your watchlist (page {page} of {pages}):"]
+    for view in shown:
         if view.error:
             lines.append(f"• {view.ticker}: {view.error}")
             continue
@@ -155,6 +175,8 @@ async def watchlist_(ctx: Context) -> Reply:
             if view.lhs_value is not None:
                 line += f" (now {fmt.number(view.lhs_value)})"
         lines.append(line)
-    if any(v.sample for v in views):
+    if any(v.sample for v in shown):
         lines.append(fmt.SAMPLE_NOTE)
-    return Reply("\n".join(lines))
+    nav = [Button("◀ Prev", f"/watchlist {page - 1}")] if page > 1 else []
+    nav += [Button("Next ▶", f"/watchlist {page + 1}")] if page < pages else []
+    return Reply("\n".join(lines), buttons=[nav] if nav else [])

@@ -147,6 +147,16 @@ async def remove_watch(db: Database, actor: Actor, ticker: str, condition: str |
     return removed
 
 
+async def count_watches(db: Database, actor: Actor, ticker: str) -> int:
+    """How many of the actor's watches are on ``ticker`` (to confirm before removing several)."""
+    async with db.session() as session:
+        return await session.scalar(
+            select(func.count())
+            .select_from(Watch)
+            .where(Watch.user_id == actor.user_id, Watch.ticker == normalise_ticker(ticker))
+        ) or 0
+
+
 async def list_watches(
     db: Database, actor: Actor, market: CandleProvider, refresh: bool = True
 ) -> list[WatchView]:

@@ -91,3 +91,28 @@ async def test_link_issues_a_code_privately(console):
     assert reply.text.startswith("Your link code: ") and "/link " in reply.text
     bad = await console.handle("/link NOPE")
     assert bad.error and "8 letters" in bad.text
+
+
+async def test_unwatch_of_several_asks_first_and_the_button_confirms(console):
+    for condition in ("price>1000", "rsi<30"):
+        assert not (await console.handle(f"/watch BBCA {condition}")).error
+    ask = await console.handle("/unwatch BBCA")
+    assert ask.text == "This removes all 2 watches on BBCA. Remove them?"
+    assert [b.command for b in ask.buttons[0]] == ["/unwatch BBCA --yes", "/watchlist"]
+    async with console.core.db.session() as session:
+        assert len((await session.scalars(select(Watch))).all()) == 2  # nothing removed yet
+    done = await console.handle("1")  # the console presses the first button
+    assert done.text == "Removed 2 watches on BBCA."
+
+
+async def test_watchlist_pages_of_ten_with_navigation(console):
+    for threshold in range(12):
+        assert not (await console.handle(f"/watch BBCA price>{1000 + threshold}")).error
+    first = await console.handle("/watchlist")
+    assert first.text.startswith("Your watchlist (page 1 of 2):")
+    assert first.text.count("• BBCA") == 10
+    assert [b.command for b in first.buttons[0]] == ["/watchlist 2"]
+    second = await console.handle("/watchlist 2")
+    assert second.text.count("• BBCA") == 2 and [b.command for b in second.buttons[0]] == ["/watchlist 1"]
+    beyond = await console.handle("/watchlist 3")
+    assert beyond.error and "2 pages, not 3" in beyond.text
