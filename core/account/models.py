@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db.base import Base, UTCDateTime, utcnow
@@ -62,6 +62,9 @@ class Chat(Base):
     title: Mapped[str] = mapped_column(String(256), default="")
     is_group: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Group settings, changed only by the group's admins.
+    alerts_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    share_results: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
     def __repr__(self) -> str:
         return f"Chat({self.platform}:{self.external_id} {self.title!r})"

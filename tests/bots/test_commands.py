@@ -116,3 +116,15 @@ async def test_watchlist_pages_of_ten_with_navigation(console):
     assert second.text.count("• BBCA") == 2 and [b.command for b in second.buttons[0]] == ["/watchlist 1"]
     beyond = await console.handle("/watchlist 3")
     assert beyond.error and "2 pages, not 3" in beyond.text
+
+
+async def test_group_command_is_for_group_admins(console):
+    import dataclasses
+
+    from bots.registry import Context
+
+    group_member = dataclasses.replace(console.actor, is_group=True, chat_id="-100", is_admin=False)
+    refused = await console.registry.dispatch(Context(console.core, group_member), "/group alerts off")
+    assert refused.error and refused.text == "only this group's admins can use /group."
+    private = await console.handle("/group")
+    assert private.error and "use this command in the group" in private.text
