@@ -4,22 +4,14 @@ from __future__ import annotations
 
 import math
 
+from core.charts.candles import format_price
+
 
 def price(value: float | None, currency: str | None = None) -> str:
-    """Prices as traders read them: rupiah without decimals, small crypto prices with enough digits."""
+    """Prices as traders read them (the chart titles use the same rules)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
-    if currency == "IDR":
-        return f"{value:,.0f}"
-    magnitude = abs(value)
-    if magnitude >= 1000:
-        return f"{value:,.2f}"
-    if magnitude >= 1:
-        return f"{value:,.4f}".rstrip("0").rstrip(".") if magnitude < 10 else f"{value:,.2f}"
-    if magnitude == 0:
-        return "0"
-    digits = min(10, 3 - math.floor(math.log10(magnitude)))
-    return f"{value:.{digits}f}"
+    return format_price(value, currency=currency)
 
 
 def signed(value: float | None, digits: int = 2, suffix: str = "") -> str:

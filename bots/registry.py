@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from bots.ratelimit import RateLimiter
 from bots.reply import Reply
-from core.errors import StoxlifyError
+from core.errors import Invalid, StoxlifyError
 from core.logging import get_logger
 
 if TYPE_CHECKING:
@@ -213,8 +213,6 @@ class Registry:
 
 
 def _wants_usage(exc: StoxlifyError) -> bool:
-    from core.errors import Invalid
-
     return isinstance(exc, Invalid)
 
 
@@ -237,7 +235,7 @@ def bind_args(command: Command, rest: str) -> dict[str, Any]:
             tokens = split_words(text)
             if arg.required and not tokens:
                 raise UsageError(f"missing {arg.name.upper()}: {arg.help}")
-            kwargs[arg.name], text = _convert_many(arg, tokens), ""
+            kwargs[arg.name], text = convert_many(arg, tokens), ""
             continue
         token, tail = _next_token(text)
         if token is None:
@@ -248,7 +246,7 @@ def bind_args(command: Command, rest: str) -> dict[str, Any]:
         if not arg.required and arg.matches is not None and not arg.matches(token):
             kwargs[arg.name] = arg.default
             continue
-        kwargs[arg.name], text = _convert(arg, token), tail
+        kwargs[arg.name], text = convert_arg(arg, token), tail
     if text:
         raise UsageError(f"unexpected '{text}'")
     return kwargs
@@ -269,14 +267,14 @@ def _next_token(text: str) -> tuple[str | None, str]:
     return token, lexer.instream.read().strip()
 
 
-def _convert_many(arg: Arg, tokens: list[str]) -> list[Any]:
+def convert_many(arg: Arg, tokens: list[str]) -> list[Any]:
     values: list[Any] = []
     for token in tokens:
-        values.extend(_convert(arg, part) for part in token.split(",") if part)
+        values.extend(convert_arg(arg, part) for part in token.split(",") if part)
     return values
 
 
-def _convert(arg: Arg, token: str) -> Any:
+def convert_arg(arg: Arg, token: str) -> Any:
     if arg.kind is ArgKind.INT:
         try:
             return int(token)

@@ -37,8 +37,8 @@ from bots.registry import (
     Context,
     Registry,
     UsageError,
-    _convert,
-    _convert_many,
+    convert_arg,
+    convert_many,
     split_words,
 )
 from bots.reply import Reply
@@ -246,9 +246,9 @@ def convert(command: Command, raw: dict[str, Any]) -> dict[str, Any]:
                 raise UsageError(f"missing {arg.name.upper()}: {arg.help}")
             kwargs[arg.name] = copy.copy(arg.default)
         elif arg.many:
-            kwargs[arg.name] = _convert_many(arg, split_words(str(value)))
+            kwargs[arg.name] = convert_many(arg, split_words(str(value)))
         elif isinstance(value, str):
-            kwargs[arg.name] = _convert(arg, value)
+            kwargs[arg.name] = convert_arg(arg, value)
         else:
             kwargs[arg.name] = value
     return kwargs

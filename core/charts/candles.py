@@ -187,11 +187,11 @@ async def render_candles_async(
     return await asyncio.get_running_loop().run_in_executor(_executor(), job)
 
 
-def format_price(value: float, instrument: Instrument | None = None) -> str:
+def format_price(value: float, instrument: Instrument | None = None, *, currency: str | None = None) -> str:
     """``7,125`` for IDR, ``91,002.49`` for BTC, ``0.0001234`` for a tiny coin: enough digits, no noise."""
     if value is None or not math.isfinite(value):
         return "-"
-    currency = (instrument.currency or "").upper() if instrument else ""
+    currency = (currency or (instrument.currency if instrument else None) or "").upper()
     if currency == "IDR" or (instrument is not None and instrument.symbol.upper().endswith(".JK")):
         return f"{value:,.0f}"
     crypto = instrument is not None and (instrument.source is Source.BINANCE or "/" in instrument.symbol)
