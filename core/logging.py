@@ -97,8 +97,8 @@ def configure(level: str = "INFO", fmt: str = "console", secrets: Iterable[str |
     # Never let libraries that print request headers log at DEBUG (ccxt logs API keys there).
     for noisy in ("ccxt", "urllib3", "yfinance", "peewee", "matplotlib", "asyncio"):
         logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLevelName(level)))
-    # httpx logs one line per Bot API call (every long poll): only problems are worth keeping.
-    for chatty in ("httpx", "httpcore"):
+    # httpx logs a line per Bot API call (every long poll), alembic a line per migration step.
+    for chatty in ("httpx", "httpcore", "alembic"):
         logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
 

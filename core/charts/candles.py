@@ -129,6 +129,7 @@ class _Panel:
     legend: list[tuple[str, str]]  # (label, colour)
     guides: tuple[float, ...] = ()
     limits: tuple[float, float] | None = None
+    bars: np.ndarray | None = None  # a histogram field (macd hist), drawn as one collection
 
 
 # --------------------------------------------------------------------------- public API
@@ -332,6 +333,8 @@ def _build_figure(
         plots += _oscillator_plots(mpf, result, window, panel)
         panels.append(panel)
 
+    if has_volume:  # drawn by _decorate as one collection; this line only sizes the panel
+        plots.append(mpf.make_addplot(data["volume"], panel=1, color=UP, alpha=0.0, secondary_y=False))
     ratios = [6.0] + ([1.3] if has_volume else []) + [2.0] * len(panels)
     options: dict[str, Any] = {}
     if plots:
@@ -339,11 +342,10 @@ def _build_figure(
     if len(ratios) > 1:
         options["panel_ratios"] = tuple(ratios)
         options["num_panels"] = len(ratios)
-        options["volume_panel"] = 1 if has_volume else 0
     fig, axes = mpf.plot(
         data,
         type="candle",
-        volume=has_volume,
+        volume=False,
         style=_style(),
         returnfig=True,
         figsize=(width_px / DPI, height_px / DPI),
@@ -358,7 +360,30 @@ def _build_figure(
         **options,
     )
     _decorate(fig, axes, candles, title, price_legend, panels, has_volume)
+    if has_volume:
+        rising = (data["close"] >= data["open"]).to_numpy()
+        _draw_bars(axes[2], data["volume"].to_numpy(dtype=float), np.where(rising, UP, DOWN), alpha=0.55)
+        axes[2].set_ylim(0, float(data["volume"].max()) * 1.05)
+    for panel in panels:
+        if panel.bars is not None:
+            values = np.nan_to_num(panel.bars)
+            _draw_bars(axes[2 * panel.number], values, np.where(values >= 0, UP, DOWN), alpha=0.55)
     return fig
+
+
+def _draw_bars(ax: Any, values: np.ndarray, colours: np.ndarray, *, width: float = 0.7, alpha: float) -> None:
+    """Bars from zero at x = 0..n-1 (mplfinance's candle positions), as a single artist."""
+    from matplotlib.collections import PolyCollection
+
+    x = np.arange(len(values), dtype=float)
+    heights = np.nan_to_num(values)
+    left, right = x - width / 2, x + width / 2
+    zeros = np.zeros_like(heights)
+    verts = np.stack(
+        [np.column_stack(pair) for pair in ((left, zeros), (left, heights), (right, heights), (right, zeros))],
+        axis=1,
+    )
+    ax.add_collection(PolyCollection(verts, facecolors=list(colours), edgecolors="none", alpha=alpha))
 
 
 def _display_index(index: pd.Index, instrument: Instrument) -> pd.DatetimeIndex:
@@ -448,18 +473,10 @@ def _oscillator_plots(
     for f in wanted:
         v = _window(result.fields[f], window)
         if f == hist_field:
-            bar_colours = [UP if x >= 0 else DOWN for x in np.nan_to_num(v)]
-            plots.append(
-                mpf.make_addplot(
-                    v,
-                    panel=panel.number,
-                    type="bar",
-                    color=bar_colours,
-                    width=0.7,
-                    alpha=0.55,
-                    secondary_y=False,
-                )
-            )
+            # An invisible line sizes the panel; _decorate draws the bars as one collection
+            # (matplotlib's bar() makes an artist per bar, the slowest part of a chart).
+            plots.append(mpf.make_addplot(v, panel=panel.number, color=UP, alpha=0.0, secondary_y=False))
+            panel.bars = np.asarray(v, dtype=float)
             continue
         c = next(colours)
         plots.append(mpf.make_addplot(v, panel=panel.number, color=c, width=1.1, secondary_y=False))

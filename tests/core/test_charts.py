@@ -100,8 +100,16 @@ def test_an_overlay_shares_the_price_panel_and_each_oscillator_gets_its_own(
         assert {30.0, 70.0} <= {
             round(line.get_ydata()[0], 6) for line in rsi_panel.get_lines() if len(set(line.get_ydata())) == 1
         }
+        from matplotlib.collections import PolyCollection
+
         macd_panel = fig.axes[6]
-        assert len(macd_panel.patches) > 0  # the histogram is bars
+        [hist] = [c for c in macd_panel.collections if isinstance(c, PolyCollection)]
+        assert len(hist.get_paths()) == 120  # one histogram bar per candle drawn
+        assert len({tuple(c) for c in hist.get_facecolors()}) == 2  # rising and falling colours
+        volume_panel = fig.axes[2]
+        [volume] = [c for c in volume_panel.collections if isinstance(c, PolyCollection)]
+        assert len(volume.get_paths()) == 120
+        assert volume_panel.get_ylim()[0] == 0
     finally:
         close(fig)
 
