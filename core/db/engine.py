@@ -7,6 +7,8 @@ differences live here, in how connections are set up.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,10 +23,10 @@ from sqlalchemy.pool import StaticPool
 # Applied to every new SQLite connection. WAL lets readers run while one writer writes;
 # busy_timeout makes a second writer wait instead of failing at once; NORMAL sync is
 # safe with WAL (a power cut may lose the last commits, never corrupt the file).
-# busy_timeout comes first: switching to WAL itself needs a lock another starting process may hold.
+# WAL is a property of the file, set once by ``_enable_wal``: switching journal mode on every
+# connection races other starting processes (SQLite does not always wait on busy_timeout there).
 SQLITE_PRAGMAS = (
     "PRAGMA busy_timeout=5000",
-    "PRAGMA journal_mode=WAL",
     "PRAGMA foreign_keys=ON",
     "PRAGMA synchronous=NORMAL",
 )
@@ -54,6 +56,12 @@ def _alembic_lock() -> asyncio.Lock:
     return lock
 
 
+def _enable_wal(path: Path) -> None:
+    """Put the database file in WAL mode (persistent), waiting for any writer that holds it."""
+    with contextlib.closing(sqlite3.connect(path, timeout=10)) as connection:
+        connection.execute("PRAGMA journal_mode=WAL")
+
+
 def _is_memory(url: URL) -> bool:
     return url.database in (None, "", ":memory:") or "mode=memory" in str(url)
 
@@ -73,7 +81,9 @@ class Database:
             if _is_memory(self.url):
                 options.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
             else:
-                Path(self.url.database or "").expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+                path = Path(self.url.database or "").expanduser().resolve()
+                path.parent.mkdir(parents=True, exist_ok=True)
+                _enable_wal(path)
         else:
             options["pool_pre_ping"] = True
         options.update(engine_options or {})
