@@ -65,7 +65,7 @@ class CandleCache:
         async with lock:
             entry = self._entries.get(key)
             if entry is not None and now < entry.expires_at and _covers(entry.range_, range_, now):
-                return _slice(entry.candles, entry.range_, range_)
+                return slice_range(entry.candles, range_) if entry.range_.code != range_.code else entry.candles
             candles = await fetch()
             self.fetches += 1
             self._store(key, _Entry(candles, range_, candle_close(now, candles.interval)))
@@ -85,8 +85,9 @@ def _covers(cached: Range, wanted: Range, now: datetime) -> bool:
     return cached.code == wanted.code or range_span(cached, now) >= range_span(wanted, now)
 
 
-def _slice(candles: Candles, cached: Range, wanted: Range) -> Candles:
-    if cached.code == wanted.code or wanted.code == "max" or candles.frame.empty:
+def slice_range(candles: Candles, wanted: Range) -> Candles:
+    """The bars of ``wanted`` at the end of ``candles``."""
+    if wanted.code == "max" or candles.frame.empty:
         return candles
     # Measured back from the last bar, as the CSV source does, so cached and fresh slices agree.
     last = candles.frame.index[-1].to_pydatetime()

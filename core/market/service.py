@@ -32,6 +32,11 @@ from core.market.types import (
 )
 
 MAX_INDICATORS = 6
+# The range fetched to warm indicators up when a chart shows the key range.
+WARM_UP_RANGE = {
+    "1d": "5d", "5d": "1mo", "1mo": "3mo", "3mo": "6mo", "6mo": "1y", "ytd": "2y", "1y": "2y", "2y": "5y",
+    "5y": "10y", "10y": "max",
+}
 CHART_CACHE_SIZE = 256  # PNGs of ~150 KB: under 40 MB at most
 
 
@@ -166,12 +171,32 @@ class MarketService:
         if len(indicators) > MAX_INDICATORS:
             raise Invalid(f"at most {MAX_INDICATORS} indicators per chart, got {len(indicators)}")
         specs = [ta.parse_spec(text) for text in indicators]  # fail before any fetch
-        candles = await self.candles(ticker, interval, range_, source)
-        results = ta.compute_many(candles.frame, specs) if specs else []
+        parsed_interval = parse_interval(interval)
+        shown_range = parse_range(range_) if range_ else default_range(parsed_interval)
+        # The longer history first: the shown range is then a slice of it from the cache.
+        history = await self._warm_up_history(ticker, parsed_interval, shown_range, source) if specs else None
+        candles = await self.candles(ticker, parsed_interval, shown_range, source)
+        results = ta.compute_many((history or candles).frame, specs) if specs else []
         info = MarketInfo(candles, quote_of(candles), results)
         if chart:
             info.chart = await self._chart(candles, results)
         return info
+
+    async def _warm_up_history(
+        self, ticker: str, interval: Interval, shown: Range, source: Source
+    ) -> Candles | None:
+        """One range step further back, so indicators are already settled where the chart starts.
+
+        None when the source cannot serve the longer range (Yahoo's intraday limits): the
+        indicators are then computed on the shown bars only.
+        """
+        longer = WARM_UP_RANGE.get(shown.code)
+        if longer is None:
+            return None
+        try:
+            return await self.candles(ticker, interval, Range(longer), source)
+        except Invalid:
+            return None
 
     async def _chart(self, candles: Candles, results: list[ta.IndicatorResult]) -> bytes:
         """Render, or reuse the PNG of identical bars and indicators (many users, one candle)."""

@@ -124,3 +124,17 @@ async def test_same_bars_and_indicators_reuse_the_chart_png(service):
     assert first.chart is not None and first.chart[:8] == b"\x89PNG\r\n\x1a\n"
     assert second.chart is first.chart
     assert other.chart is not first.chart and other.chart != first.chart
+
+
+async def test_indicators_are_warmed_up_on_longer_history_with_one_fetch(tmp_path):
+    from core.market.sources.csv import CsvSource
+
+    settings = Settings(_env_file=None, market_offline=True)
+    market = MarketService(settings)
+    info = await market.market_info("BBCA", "1d", "6mo", ["ema:50"], chart=False)
+    shown = info.candles.frame
+    assert shown.index[-1] - shown.index[0] <= pd.Timedelta(days=184)  # the reply covers what was asked
+    ema = info.indicators[0].primary.reindex(shown.index)
+    assert not ema.isna().any()  # settled from the first shown bar
+    assert market.cache.fetches == 1
+    assert isinstance(market._offline_source(), CsvSource)
