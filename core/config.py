@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     discord_token: SecretStr | None = None
     discord_sync: Literal["guild", "global"] = "global"  # guild: instant sync to DISCORD_GUILD_IDS (development)
     discord_guild_ids: list[int] = Field(default_factory=list)
+    discord_message_content: bool = False  # privileged intent: lets the bot delete keys pasted in servers
     rate_limit_per_minute: int = 12  # expensive commands (charts, backtests) per user per minute
 
     # jobs

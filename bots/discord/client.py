@@ -21,6 +21,7 @@ from bots.discord.commands import Runtime, add_commands
 from bots.discord.render import render
 from bots.registry import Registry
 from bots.reply import Reply
+from bots.secrets_guard import looks_like_secret
 from core.app import Core
 from core.logging import get_logger, register_secret
 
@@ -40,6 +41,29 @@ class StoxlifyClient(discord.Client):
 
     async def setup_hook(self) -> None:
         await sync_commands(self)
+
+    async def on_message(self, message: discord.Message) -> None:
+        """Delete API keys or tokens pasted in a server channel and tell the author to revoke them.
+
+        Discord only shows message text to bots with the Message Content intent
+        (``DISCORD_MESSAGE_CONTENT=true`` and the switch in the developer portal); without it
+        ``content`` is empty here and nothing happens. The text is never echoed or logged.
+        """
+        if message.guild is None or message.author.bot or not looks_like_secret(message.content or ""):
+            return
+        try:
+            await message.delete()
+            removed = "I deleted it, but"
+        except (discord.Forbidden, discord.NotFound):
+            removed = "I could not delete it (I need the Manage Messages permission): delete it now, and"
+        except discord.HTTPException:
+            removed = "I could not delete it: delete it now, and"
+        log.warning("secret_pasted_in_guild", guild=message.guild.id, channel=message.channel.id)
+        with contextlib.suppress(discord.HTTPException):
+            await message.channel.send(
+                f"{message.author.mention} that message looked like an API key or token. {removed} "
+                "treat it as leaked: revoke it at its issuer now. Share keys with me only in a private message."
+            )
 
     async def _on_tree_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
@@ -66,7 +90,9 @@ class StoxlifyClient(discord.Client):
 
 def build_client(core: Core, registry: Registry, *, buttons: ButtonStore | None = None) -> StoxlifyClient:
     """The client, its command tree (one slash command per registry command) and the button handler."""
-    return StoxlifyClient(Runtime(core=core, registry=registry, buttons=buttons or ButtonStore()))
+    intents = discord.Intents.default()
+    intents.message_content = core.settings.discord_message_content  # privileged: only when asked for
+    return StoxlifyClient(Runtime(core=core, registry=registry, buttons=buttons or ButtonStore()), intents=intents)
 
 
 async def sync_commands(client: StoxlifyClient) -> None:
