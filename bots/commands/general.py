@@ -30,11 +30,9 @@ async def start(ctx: Context) -> Reply:
     examples=("/help", "/help market"),
 )
 async def help_(ctx: Context, command: str | None) -> Reply:
-    from bots.commands import registry as commands
-
     if command is None:
-        return Reply(commands.help_text())
-    found = commands.get(command.lstrip("/").lower())
+        return Reply(registry.help_text())
+    found = registry.get(command.lstrip("/").lower())
     if found is None:
         return Reply.fail(f"no command /{command.lstrip('/')}: see /help")
     lines = [found.usage, found.summary]
