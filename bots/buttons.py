@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from core.errors import Forbidden, NotFound
 
 TOKEN_PREFIX = "b:"
+ANYONE = "*"  # owner of a button any chat member may press (it acts on the presser's own account)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,6 @@ class ButtonStore:
         bound = self._items.get(token) if token.startswith(TOKEN_PREFIX) else None
         if bound is None or time.monotonic() - bound.created > self._ttl:
             raise NotFound("this button has expired: run the command again")
-        if bound.owner != presser:
+        if bound.owner not in (presser, ANYONE):
             raise Forbidden("this button belongs to the person who asked; run the command yourself")
         return bound.command

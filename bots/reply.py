@@ -20,6 +20,7 @@ class Button:
 
     label: str
     command: str
+    public: bool = False  # anyone in the chat may press it, acting for themselves (/copy on a shared card)
 
 
 @dataclass(slots=True)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from core.config import Settings, get_settings
 from core.db import Database
 from core.market.service import MarketService
+from core.notify import Notifier
 
 
 @dataclass(slots=True)
@@ -14,6 +15,8 @@ class Core:
     settings: Settings
     db: Database
     market: MarketService
+    # Set by each chat transport as it starts: how a service posts into another chat (/share).
+    notifiers: dict[str, Notifier] = field(default_factory=dict)
 
     @classmethod
     async def start(cls, settings: Settings | None = None, *, migrate: bool = True) -> Core:

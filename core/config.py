@@ -40,6 +40,13 @@ class Settings(BaseSettings):
     chart_width_px: int = 1200
     chart_height_px: int = 800
 
+    # backtests (/run, /simulate): starting cash per quote currency, commission per leg by market
+    backtest_cash_idr: float = 100_000_000.0
+    backtest_cash_usd: float = 10_000.0  # USD, USDT and other quote currencies
+    backtest_commission_stocks: float = 0.002  # IDX brokers charge about 0.15 % buying, 0.25 % selling
+    backtest_commission_crypto: float = 0.001  # Binance spot taker fee
+    backtest_crypto_step: float = 0.00001  # fractional units traded in steps of this size
+
     # chat transports
     telegram_token: SecretStr | None = None
     telegram_mode: Literal["polling", "webhook"] = "polling"

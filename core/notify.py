@@ -23,6 +23,7 @@ class Notice:
     text: str
     images: tuple[NoticeImage, ...] = ()
     commands: tuple[tuple[str, str], ...] = field(default=())  # (label, command line) buttons
+    public: bool = False  # the buttons may be pressed by anyone in the chat, each acting for themselves
 
 
 @dataclass(frozen=True, slots=True)

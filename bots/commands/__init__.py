@@ -9,6 +9,6 @@ registry = Registry()
 
 def load() -> Registry:
     """Import the command modules (which register themselves) and return the registry."""
-    from bots.commands import account, general, market  # noqa: F401
+    from bots.commands import account, general, market, models, sharing, strategies  # noqa: F401
 
     return registry

@@ -21,7 +21,7 @@ from typing import TypeVar
 
 import discord
 
-from bots.buttons import ButtonStore
+from bots.buttons import ANYONE, ButtonStore
 from bots.discord.render import Page, render
 from bots.reply import Button, Image, Reply
 from core.logging import get_logger
@@ -67,10 +67,12 @@ class DiscordNotifier:
         reply = Reply(
             text=notice.text,
             images=[Image(image.data, image.filename) for image in notice.images],
-            buttons=[[Button(label, command) for label, command in notice.commands]]
+            buttons=[[Button(label, command, public=notice.public) for label, command in notice.commands]]
             if notice.commands
             else [],
         )
+        if owner is None and notice.public:
+            owner = ANYONE  # a group's shared card: every member may press its buttons for themselves
         for page in render(reply, owner=owner, buttons=self.buttons):
             if not await self._deliver(destination, page, target.chat_id):
                 return False

@@ -17,6 +17,7 @@ import re
 import secrets
 import time
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import Any
 from urllib.parse import urlparse
 
@@ -43,7 +44,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from bots.buttons import ButtonStore
+from bots.buttons import ANYONE, ButtonStore
 from bots.registry import Command, Context, Registry, UsageError
 from bots.reply import Reply
 from bots.secrets_guard import looks_like_secret
@@ -51,7 +52,7 @@ from bots.telegram import render
 from bots.telegram.notifier import TelegramNotifier
 from core.account.service import actor_for
 from core.app import Core
-from core.errors import Forbidden, NotFound, StoxlifyError
+from core.errors import Forbidden, Invalid, NotFound, StoxlifyError
 from core.logging import get_logger, register_secret
 
 log = get_logger(__name__)
@@ -76,6 +77,7 @@ ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
 BOT_COMMAND = re.compile(r"^[a-z0-9_]{1,32}$")
 MAX_MENU_COMMANDS = 100
 DESCRIPTION_LIMIT = 256
+MAX_ATTACHED_BYTES = 64 * 1024  # files read for a command (scripts are at most 16 KB; the parser says so)
 
 
 class TelegramTransport:
@@ -257,7 +259,9 @@ class TelegramTransport:
         if command.admin_only and group:
             actor = dataclasses.replace(actor, is_admin=await self._is_admin(bot, chat.id, user.id))
         refused = group and (command.private_only or (command.admin_only and not actor.is_admin))
-        ctx = Context(core=self.core, actor=actor, transport=PLATFORM)
+        ctx = Context(
+            core=self.core, actor=actor, transport=PLATFORM, extras={"attached_text": partial(attached_text, source)}
+        )
         log.info(
             "telegram_command", command=command.name, user=user.id, chat=chat.id, button=pressed is not None
         )
@@ -269,7 +273,7 @@ class TelegramTransport:
         extra: list[list[InlineKeyboardButton]] = []
         if command.private_only and group and bot.username:
             extra.append([InlineKeyboardButton("Open a private chat", url=f"https://t.me/{bot.username}")])
-        markup = render.keyboard(reply.buttons, lambda cmd: self.buttons.bind(str(user.id), cmd), extra=extra)
+        markup = render.keyboard(reply.buttons, lambda cmd, public: self.buttons.bind(ANYONE if public else str(user.id), cmd), extra=extra)
         if pressed is not None and pressed.photo and len(reply.images) == 1 and not reply.error:
             try:
                 await render.edit_photo(bot, pressed, reply, markup=markup)
@@ -396,6 +400,25 @@ def transport_of(app: Application) -> TelegramTransport:
     return app.bot_data[TRANSPORT_KEY]
 
 
+async def attached_text(message: Message | None) -> str | bytes | None:
+    """What a command refers to besides its own text: the message it replies to (its text or
+    caption), or a small text file sent with or replied to (a model's script, say)."""
+    if message is None:
+        return None
+    for candidate in (message, message.reply_to_message):
+        if candidate is None:
+            continue
+        document = candidate.document
+        if document is not None:
+            if (document.file_size or 0) > MAX_ATTACHED_BYTES:
+                raise Invalid(f"that file is over {MAX_ATTACHED_BYTES // 1024} KB; a script is at most 16 KB")
+            file = await document.get_file()
+            return bytes(await file.download_as_bytearray())
+        if candidate is not message and (candidate.text or candidate.caption):
+            return candidate.text or candidate.caption
+    return None
+
+
 def build_application(
     core: Core,
     registry: Registry,
@@ -424,6 +447,7 @@ def build_application(
         builder = builder.get_updates_request(get_updates_request)
     app = builder.build()
     transport.install(app)
+    core.notifiers["telegram"] = transport.notifier(app)
     return app
 
 

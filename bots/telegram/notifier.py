@@ -7,7 +7,7 @@ import asyncio
 from telegram import Bot
 from telegram import error as tg_error
 
-from bots.buttons import ButtonStore
+from bots.buttons import ANYONE, ButtonStore
 from bots.reply import Button, Image, Reply
 from bots.telegram import render
 from core.logging import get_logger
@@ -43,14 +43,17 @@ class TelegramNotifier:
         reply = Reply(
             text=notice.text,
             images=[Image(image.data, image.filename) for image in notice.images],
-            buttons=[[Button(label, command) for label, command in notice.commands]]
+            buttons=[[Button(label, command, public=notice.public) for label, command in notice.commands]]
             if notice.commands
             else [],
         )
         markup = None
-        if self.buttons is not None and reply.buttons and isinstance(chat_id, int) and chat_id > 0:
+        private = isinstance(chat_id, int) and chat_id > 0
+        if self.buttons is not None and reply.buttons and (private or notice.public):
             store = self.buttons
-            markup = render.keyboard(reply.buttons, lambda command: store.bind(str(chat_id), command))
+            markup = render.keyboard(
+                reply.buttons, lambda command, public: store.bind(ANYONE if public else str(chat_id), command)
+            )
         for attempt in range(RETRY_AFTER_ATTEMPTS + 1):
             try:
                 await render.send_reply(self.bot, chat_id, reply, markup=markup)

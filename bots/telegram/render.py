@@ -145,11 +145,11 @@ def caption_for(text: str, fallback: str) -> tuple[str, bool]:
 
 def keyboard(
     rows: Sequence[Sequence[Button]],
-    bind: Callable[[str], str],
+    bind: Callable[[str, bool], str],
     *,
     extra: Sequence[Sequence[InlineKeyboardButton]] = (),
 ) -> InlineKeyboardMarkup | None:
-    """Inline keyboard for ``rows``; ``bind(command)`` returns the callback token for one button."""
+    """Inline keyboard for ``rows``; ``bind(command, public)`` returns the callback token for one button."""
     keys: list[list[InlineKeyboardButton]] = []
     count = 0
     for row in rows:
@@ -157,7 +157,7 @@ def keyboard(
         for button in row:
             if count >= BUTTONS_MAX:
                 break
-            token = bind(button.command)
+            token = bind(button.command, button.public)
             if not 1 <= len(token.encode()) <= CALLBACK_DATA_LIMIT:
                 log.warning("telegram_button_dropped", label=button.label, reason="callback data too long")
                 continue

@@ -11,7 +11,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -90,7 +90,8 @@ async def _merge_user(session: AsyncSession, *, source: int, target: int) -> Non
 
     Tables are found from the metadata (every ``user_id`` foreign key to ``users``), so domains
     added later merge without changes here. A row the target already has an equal of (a unique
-    clash, such as the same watch) is dropped rather than duplicated.
+    clash, such as the same watch) is dropped rather than duplicated; a named row (a model or a
+    strategy whose label the target already uses) is kept under a numbered label instead.
     """
     for table in Base.metadata.sorted_tables:
         column = table.c.get("user_id")
@@ -102,5 +103,24 @@ async def _merge_user(session: AsyncSession, *, source: int, target: int) -> Non
                 async with session.begin_nested():
                     await session.execute(update(table).where(table.c.id == row_id).values(user_id=target))
             except IntegrityError:
-                await session.execute(delete(table).where(table.c.id == row_id))
+                if "label_key" in table.c:  # a model or strategy of the same name: keep both
+                    await _move_renamed(session, table, row_id, target)
+                else:
+                    await session.execute(delete(table).where(table.c.id == row_id))
     await session.execute(delete(User).where(User.id == source))
+
+
+async def _move_renamed(session: AsyncSession, table: Table, row_id: int, target: int) -> None:
+    """Move a labelled row to ``target`` as ``label (2)``, ``label (3)``...: the first label free there."""
+    label = await session.scalar(select(table.c.label).where(table.c.id == row_id))
+    taken = set(await session.scalars(select(table.c.label_key).where(table.c.user_id == target)))
+    for n in range(2, 1000):
+        suffix = f" ({n})"
+        candidate = f"{label[: 64 - len(suffix)]}{suffix}"
+        if candidate.lower() not in taken:
+            break
+    await session.execute(
+        update(table)
+        .where(table.c.id == row_id)
+        .values(user_id=target, label=candidate, label_key=candidate.lower())
+    )

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.account.models import PLATFORMS, Chat, Identity, User
+from core.account.models import PLATFORMS, Chat, ChatMember, Identity, User
 from core.actor import Actor
 from core.db import Database, insert_ignoring_conflicts, utcnow
 from core.errors import Invalid, NotFound, Unavailable
@@ -57,7 +57,9 @@ async def actor_for(
                 if user_id is None:
                     user_id = await _create_identity(session, platform, external_id, display_name, now)
                 if chat is not None:
-                    await _record_chat(session, platform, chat, chat_title, is_group)
+                    chat_row = await _record_chat(session, platform, chat, chat_title, is_group)
+                    if is_group:
+                        await _record_member(session, chat_row, user_id, now)
         except _LostRace:
             continue  # rolled back; the next attempt finds the winner's identity
         else:
@@ -139,8 +141,8 @@ async def _create_identity(
 
 async def _record_chat(
     session: AsyncSession, platform: str, external_id: str, title: str | None, is_group: bool
-) -> None:
-    """Insert the chat once; afterwards only a changed title or group flag is written."""
+) -> int:
+    """Insert the chat once; afterwards only a changed title or group flag is written. Returns its id."""
     row = (
         await session.execute(
             select(Chat.id, Chat.title, Chat.is_group).where(
@@ -159,7 +161,26 @@ async def _record_chat(
                 created_at=utcnow(),
             )
         )
-    elif (title and title != row.title) or is_group != row.is_group:
+        return int(
+            await session.scalar(
+                select(Chat.id).where(Chat.platform == platform, Chat.external_id == external_id)
+            )
+        )
+    if (title and title != row.title) or is_group != row.is_group:
         await session.execute(
             update(Chat).where(Chat.id == row.id).values(title=title or row.title, is_group=is_group)
+        )
+    return int(row.id)
+
+
+async def _record_member(session: AsyncSession, chat_id: int, user_id: int, now: datetime) -> None:
+    """Remember that the user writes in this group (where /share may post for them)."""
+    known = await session.scalar(
+        select(ChatMember.id).where(ChatMember.chat_id == chat_id, ChatMember.user_id == user_id)
+    )
+    if known is None:
+        await session.execute(
+            insert_ignoring_conflicts(session.bind.dialect.name, ChatMember, "chat_id", "user_id").values(
+                chat_id=chat_id, user_id=user_id, last_seen_at=now
+            )
         )

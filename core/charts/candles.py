@@ -41,6 +41,8 @@ GUIDE = "#9e9e9e"
 DPI = 100
 MAX_OSCILLATORS = 5
 MAX_OVERLAYS = 8
+MAX_LINES = 20  # the script language's plot limit
+EQUITY = "#1565c0"
 
 # Telegram photo limits, with margin.
 MAX_SIDE_SUM = 10_000
@@ -121,6 +123,15 @@ class ChartMarker:
     price: float | None = None  # where to put it; None: just outside the bar
 
 
+@dataclass(frozen=True, slots=True)
+class ChartLine:
+    """A model's ``plot(series, title)``: on the price panel when ``overlay``, else in the model's panel."""
+
+    title: str
+    values: pd.Series  # aligned to the candles' index (or a longer history containing it)
+    overlay: bool = True
+
+
 @dataclass(slots=True)
 class _Panel:
     """One indicator panel below volume: what was drawn, for the legend and guide lines."""
@@ -130,6 +141,7 @@ class _Panel:
     guides: tuple[float, ...] = ()
     limits: tuple[float, float] | None = None
     bars: np.ndarray | None = None  # a histogram field (macd hist), drawn as one collection
+    equity: bool = False  # the backtest's equity curve: compact money ticks
 
 
 # --------------------------------------------------------------------------- public API
@@ -144,8 +156,13 @@ def render_candles(
     height_px: int = 800,
     max_candles: int = 300,
     markers: Sequence[ChartMarker] | None = None,
+    lines: Sequence[ChartLine] = (),
+    equity: pd.Series | None = None,
 ) -> bytes:
-    """PNG bytes of the last ``max_candles`` bars with the given indicators (computed on the full series)."""
+    """PNG bytes of the last ``max_candles`` bars with the given indicators (computed on the full series).
+
+    ``lines`` are a model's plots; ``equity`` (a backtest's equity curve) gets a panel at the bottom.
+    """
     _, plt = _libs()
     fig = _build_figure(
         candles,
@@ -155,6 +172,8 @@ def render_candles(
         height_px=height_px,
         max_candles=max_candles,
         markers=markers,
+        lines=lines,
+        equity=equity,
     )
     try:
         buf = BytesIO()
@@ -173,6 +192,8 @@ async def render_candles_async(
     height_px: int = 800,
     max_candles: int = 300,
     markers: Sequence[ChartMarker] | None = None,
+    lines: Sequence[ChartLine] = (),
+    equity: pd.Series | None = None,
 ) -> bytes:
     """``render_candles`` on the chart thread, so the event loop keeps serving other chats."""
     job = partial(
@@ -184,6 +205,8 @@ async def render_candles_async(
         height_px=height_px,
         max_candles=max_candles,
         markers=tuple(markers) if markers else None,
+        lines=tuple(lines),
+        equity=equity,
     )
     return await asyncio.get_running_loop().run_in_executor(_executor(), job)
 
@@ -294,6 +317,8 @@ def _build_figure(
     height_px: int,
     max_candles: int,
     markers: Sequence[ChartMarker] | None,
+    lines: Sequence[ChartLine] = (),
+    equity: pd.Series | None = None,
 ) -> Figure:
     """The whole chart as a matplotlib Figure (the caller saves and closes it)."""
     _check_size(width_px, height_px)
@@ -301,6 +326,8 @@ def _build_figure(
         raise Invalid("a chart needs at least 2 candles")
     overlays = [r for r in indicators if r.overlay]
     oscillators = [r for r in indicators if not r.overlay]
+    if len(lines) > MAX_LINES:
+        raise Invalid(f"at most {MAX_LINES} plots fit on one chart, got {len(lines)}")
     if len(oscillators) > MAX_OSCILLATORS:
         raise Invalid(f"at most {MAX_OSCILLATORS} indicator panels fit on one chart, got {len(oscillators)}")
     if len(overlays) > MAX_OVERLAYS:
@@ -322,6 +349,16 @@ def _build_figure(
     colours = iter(PALETTE * 4)
     for result in overlays:
         plots += _overlay_plots(mpf, result, window, colours, price_legend)
+    own_panel = [line for line in lines if not line.overlay]
+    for line in lines:
+        if line.overlay:
+            values = _window(line.values, window)
+            if _price_scale(values, window):
+                colour = next(colours)
+                plots.append(mpf.make_addplot(values, panel=0, color=colour, width=1.1, secondary_y=False))
+                price_legend.append((_label(line.title), colour))
+            else:  # a 0..100 plot on a model marked overlay would flatten the candles
+                own_panel.append(line)
     if markers:
         plots += _marker_plots(mpf, markers, window)
 
@@ -331,6 +368,21 @@ def _build_figure(
         name = result.info.name
         panel = _Panel(first_panel + offset, [], _GUIDES.get(name, ()), _LIMITS.get(name))
         plots += _oscillator_plots(mpf, result, window, panel)
+        panels.append(panel)
+    if own_panel:
+        panel = _Panel(first_panel + len(panels), [])
+        line_colours = iter(PALETTE * 3)
+        for line in own_panel:
+            colour = next(line_colours)
+            values = _window(line.values, window)
+            plots.append(mpf.make_addplot(values, panel=panel.number, color=colour, width=1.1, secondary_y=False))
+            panel.legend.append((_label(line.title), colour))
+        panels.append(panel)
+    if equity is not None:
+        panel = _Panel(first_panel + len(panels), [("Equity", EQUITY)])
+        values = _window(equity, window)
+        plots.append(mpf.make_addplot(values, panel=panel.number, color=EQUITY, width=1.3, secondary_y=False))
+        panel.equity = True
         panels.append(panel)
 
     if has_volume:  # drawn by _decorate as one collection; this line only sizes the panel
@@ -449,6 +501,13 @@ def _overlay_plots(
         label = result.label if len(series) == 1 else f"{result.label} {f}"
         legend.append((label, c))
     return plots
+
+
+def _label(title: str) -> str:
+    """A user's plot title as a legend label: short, and with ``$`` escaped so it is never mathtext."""
+    title = " ".join(str(title).split())
+    title = title if len(title) <= 40 else title[:39] + "…"
+    return (title.lstrip("_") or "plot").replace("$", r"\$")  # "_x" labels are hidden by matplotlib
 
 
 def _price_scale(values: np.ndarray, window: pd.DataFrame) -> bool:
@@ -584,6 +643,8 @@ def _decorate(
                 sorted({*panel.guides, (lo + hi) / 2})
             )  # no tick on the edge next to the panel above
         ax.set_ylabel("")
+        if panel.equity:
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _pos: _compact(y)))
         legend(ax, panel.legend)
 
 

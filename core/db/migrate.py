@@ -37,6 +37,9 @@ VERSION_TABLE = "alembic_version"
 MODEL_MODULES: tuple[str, ...] = (
     "core.account.models",
     "core.market.models",
+    "core.model.models",
+    "core.strategy.models",
+    "core.sharing.models",
 )
 
 _REVISION = re.compile(r"""^revision(?:\s*:[^=\n]+)?\s*=\s*["']([^"']+)["']""", re.M)

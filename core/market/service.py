@@ -19,6 +19,7 @@ from core.config import Settings
 from core.errors import Invalid
 from core.market import indicators as ta
 from core.market.cache import CandleCache
+from core.market.fundamentals import Fundamentals
 from core.market.sources.base import MarketSource, check_interval, guess_source
 from core.market.types import (
     Candles,
@@ -182,6 +183,24 @@ class MarketService:
             info.chart = await self._chart(candles, results)
         return info
 
+    async def candles_with_history(
+        self,
+        ticker: str,
+        interval: str = "1d",
+        range_: str | None = None,
+        source: Source = Source.UNKNOWN,
+    ) -> tuple[Candles, Candles]:
+        """The shown bars, and a longer history ending with them for indicators to settle on.
+
+        Models and strategies are evaluated on the history and traded on the shown range only.
+        The history is the shown bars themselves when the source cannot serve a longer range.
+        """
+        parsed_interval = parse_interval(interval)
+        shown_range = parse_range(range_) if range_ else default_range(parsed_interval)
+        history = await self._warm_up_history(ticker, parsed_interval, shown_range, source)
+        shown = await self.candles(ticker, parsed_interval, shown_range, source)
+        return shown, history or shown
+
     async def _warm_up_history(
         self, ticker: str, interval: Interval, shown: Range, source: Source
     ) -> Candles | None:
@@ -229,6 +248,14 @@ class MarketService:
         return png
 
     # -- Search Market Ticker -------------------------------------------------------------------
+
+    async def fundamentals(self, ticker: str, source: Source = Source.UNKNOWN) -> Fundamentals:
+        """Company fundamentals for a stock (Yahoo, or the offline folder's fundamentals.json)."""
+        provider = self.source_for(ticker, source)
+        fetch = getattr(provider, "fundamentals", None)
+        if fetch is None:
+            raise Invalid(f"{provider.provider} has no fundamentals: they exist for stocks only")
+        return await fetch(ticker)
 
     async def search(self, query: str, source: Source = Source.UNKNOWN, limit: int = 10) -> list[SearchHit]:
         """Instruments matching ``query`` across sources, best first, at most ``limit``."""

@@ -43,5 +43,5 @@ async def test_every_command_on_every_transport(tmp_path):
 
 
 def _sample_args(command) -> list[str]:
-    samples = {"ticker": "BBCA", "query": "bank", "condition": "price>1", "command": "market"}
-    return [samples.get(arg.name, "x") for arg in command.args if arg.required]
+    samples = {"ticker": "BBCA", "query": "bank", "condition": "price>1", "command": "market", "share": "1"}
+    return [arg.choices[0] if arg.choices else samples.get(arg.name, "x") for arg in command.args if arg.required]

@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from core.errors import Invalid, NotFound, Unavailable
+from core.market.fundamentals import Fundamentals, from_file
 from core.market.sources.base import guess_source, split_pair
 from core.market.sources.ranking import Candidate, rank, squash
 from core.market.types import (
@@ -124,6 +125,10 @@ class CsvSource:
         self.provider = "Sample data" if sample else "CSV"
         self._frames: dict[Path, tuple[int, pd.DataFrame, str]] = {}
         self._derived: dict[tuple[Path, int, str], pd.DataFrame] = {}
+
+    async def fundamentals(self, ticker: str) -> Fundamentals:
+        """From ``fundamentals.json`` in the data folder (Yahoo's key names per ticker)."""
+        return from_file(self.directory, ticker, self.provider, sample=self.sample)
 
     # --- protocol -----------------------------------------------------------------------------
 

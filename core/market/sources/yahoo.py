@@ -27,6 +27,7 @@ import pandas as pd
 
 from core.config import Settings, get_settings
 from core.errors import Invalid, NotFound, StoxlifyError, Unavailable
+from core.market.fundamentals import Fundamentals, from_yahoo
 from core.market.sources.base import check_interval
 from core.market.sources.ranking import Candidate, rank
 from core.market.types import (
@@ -195,7 +196,16 @@ class YahooSource:
             )
         return [replace(hit, score=score) for hit, score in rank(text, candidates, limit)]
 
+    async def fundamentals(self, ticker: str) -> Fundamentals:
+        """PE, PBV, ROE and the rest from Yahoo's quote summary (stocks only)."""
+        instrument = self.resolve(ticker)
+        info = await self._run(instrument.symbol, self._info, instrument.symbol)
+        return from_yahoo(instrument.display, info or {}, PROVIDER)
+
     # --- blocking parts, run in a worker thread -------------------------------------------
+
+    def _info(self, symbol: str) -> dict[str, Any]:
+        return dict(_yf().Ticker(symbol, session=self._session).info or {})
 
     def _history(self, symbol: str, yf_interval: str, period: str) -> tuple[pd.DataFrame, dict[str, Any]]:
         yf = _yf()

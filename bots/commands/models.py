@@ -1,0 +1,217 @@
+"""Model commands: /model save|show|rm, /models, /run."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from bots import format as fmt
+from bots.commands import registry
+from bots.commands.market import INTERVAL, RANGE, TICKER
+from bots.commands.results import account_line, heading, position_line, stat_lines, trade_lines
+from bots.registry import Arg, ArgKind, Context, UsageError
+from bots.reply import Button, Image, Reply
+from core.model import service as models
+from core.model.execute import Execution, execute_script
+
+PAGE_SIZE = 10
+_FENCE = re.compile(r"^\s*```[A-Za-z0-9_+-]*[ \t]*\n?(.*?)\n?```\s*$", re.S)
+_INPUT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.+)$")
+
+SAVE_HELP = (
+    "Send the script with the command, e.g.\n"
+    "/model save ema_cross\n"
+    "fast = ema(close, input(\"fast\", 12))\n"
+    "slow = ema(close, input(\"slow\", 26))\n"
+    "buy = crossover(fast, slow)\n"
+    "sell = crossunder(fast, slow)\n"
+    "(a ``` code block works too), or reply /model save NAME to a message or .txt file holding it."
+)
+
+
+def strip_fence(text: str) -> str:
+    """The script inside a Markdown code block, or the text as it is."""
+    match = _FENCE.match(text or "")
+    return match.group(1) if match else (text or "")
+
+
+async def _script_from(ctx: Context, script: str | None) -> str | bytes | None:
+    if script and script.strip():
+        return strip_fence(script)
+    loader = ctx.extras.get("attached_text")  # the replied-to message or file, read by the transport
+    if loader is None:
+        return None
+    attached = await loader()
+    if isinstance(attached, str):
+        return strip_fence(attached)
+    return attached
+
+
+@registry.command(
+    "model",
+    "Save, show or remove a trading model (a script in the model language)",
+    Arg("action", "save, show or rm", kind=ArgKind.CHOICE, choices=("save", "show", "rm")),
+    Arg("name", "the model's name: letters, digits, _ . -"),
+    Arg("script", "the script (save only): on the next lines or in a code block", kind=ArgKind.REST, required=False),
+    group="Models",
+    examples=("/model save ema_cross <script>", "/model show ema_cross", "/model rm ema_cross"),
+    confirmable=True,
+)
+async def model(ctx: Context, action: str, name: str, script: str | None, confirmed: bool = False) -> Reply:
+    if action == "show":
+        return _show(await models.get_model(ctx.core.db, ctx.actor, name))
+    if action == "rm":
+        if script:
+            return Reply.fail(f"unexpected '{script[:40]}' after the name", "/model rm NAME")
+        if not confirmed:
+            found = await models.get_model(ctx.core.db, ctx.actor, name)
+            return Reply(
+                f"Remove model '{found.label}'? Its script is deleted for good.",
+                buttons=[[Button("Yes, remove", f"/model rm {found.label} --yes"), Button("Keep", "/models")]],
+            )
+        gone = await models.remove_model(ctx.core.db, ctx.actor, name)
+        return Reply(f"Removed model '{gone.label}'.")
+    source = await _script_from(ctx, script)
+    if source is None:
+        return Reply.fail("no script given", SAVE_HELP)
+    description = _description(source) if isinstance(source, str) else None
+    saved = await models.save_model(ctx.core.db, ctx.actor, name, source, description=description)
+    view = saved.model
+    verb = "Saved" if saved.created else "Updated"
+    lines = [f"{verb} model '{view.label}' ({view.kind})."]
+    if view.declared:
+        lines.append("Inputs: " + ", ".join(f"{k}={_value(v)}" for k, v in view.declared.items()))
+    lines.append(f"Try it: /run {view.label} BBCA 1d 1y")
+    return Reply("\n".join(lines), buttons=[[Button("Run on BBCA", f"/run {view.label} BBCA 1d 1y")]])
+
+
+def _description(source: str) -> str | None:
+    """The script's first comment line, as the model's description."""
+    for line in source.splitlines():
+        stripped = line.strip()
+        if not stripped:
+            continue
+        for mark in ("#", "//"):
+            if stripped.startswith(mark):
+                return stripped[len(mark):].strip()[:500] or None
+        return None
+    return None
+
+
+def _show(view: models.ModelView) -> Reply:
+    lines = [f"Model '{view.label}' · {view.kind}"]
+    if view.description:
+        lines.append(view.description)
+    if view.declared:
+        values = {**view.declared, **view.inputs}
+        lines.append("Inputs: " + ", ".join(f"{k}={_value(v)}" for k, v in values.items()))
+    lines.append(f"Updated {view.updated_at:%Y-%m-%d %H:%M} UTC")
+    lines.append("")
+    lines += view.source.splitlines()
+    return Reply("\n".join(lines), buttons=[[Button("Run on BBCA", f"/run {view.label} BBCA 1d 1y")]])
+
+
+@registry.command(
+    "models",
+    "Your saved models",
+    Arg("page", "page number", kind=ArgKind.INT, required=False, default=1),
+    group="Models",
+)
+async def models_(ctx: Context, page: int) -> Reply:
+    found = await models.list_models(ctx.core.db, ctx.actor, page, PAGE_SIZE)
+    if not found.total:
+        return Reply("You have no models yet. Save one with /model save NAME and the script.\n" + SAVE_HELP)
+    if page > found.pages:
+        return Reply.fail(f"there {'is' if found.pages == 1 else 'are'} {found.pages} page(s), not {page}")
+    title = "Your models:" if found.pages == 1 else f"Your models (page {page} of {found.pages}):"
+    lines = [title]
+    for view in found.items:
+        about = f" · {view.description}" if view.description else ""
+        lines.append(f"• {view.label} ({view.kind}){about}")
+    nav = [Button("◀ Prev", f"/models {page - 1}")] if page > 1 else []
+    nav += [Button("Next ▶", f"/models {page + 1}")] if found.has_next else []
+    return Reply("\n".join(lines), buttons=[nav] if nav else [])
+
+
+def parse_inputs(words: list[str]) -> dict[str, Any]:
+    """``fast=10 slow=30 filter=true`` into typed values; UsageError names a malformed one."""
+    out: dict[str, Any] = {}
+    for word in words:
+        match = _INPUT.match(word)
+        if match is None:
+            raise UsageError(f"'{word}' is not an input: write name=value, e.g. fast=10")
+        name, raw = match.groups()
+        lowered = raw.lower()
+        if lowered in ("true", "false"):
+            out[name] = lowered == "true"
+            continue
+        try:
+            number = float(raw)
+        except ValueError:
+            raise UsageError(f"input {name} needs a number or true/false, not '{raw}'") from None
+        out[name] = int(number) if number.is_integer() and "." not in raw and "e" not in lowered else number
+    return out
+
+
+@registry.command(
+    "run",
+    "Run a model on a ticker: backtest, signals and chart",
+    Arg("name", "the model's name (see /models)"),
+    TICKER,
+    INTERVAL,
+    RANGE,
+    Arg("inputs", "input overrides: fast=10 slow=30", required=False, many=True, default=[]),
+    group="Models",
+    examples=("/run ema_cross BBCA", "/run ema_cross BTCUSDT 4h 3mo fast=8 slow=21"),
+    expensive=True,
+)
+async def run(ctx: Context, name: str, ticker: str, interval: str, range: str | None, inputs: list[str]) -> Reply:
+    view = await models.get_model(ctx.core.db, ctx.actor, name)
+    overrides = models.check_inputs(view.declared, {**view.inputs, **parse_inputs(inputs)})
+    execution = await execute_script(
+        ctx.core.market, ctx.core.settings, view.source, ticker, interval, range,
+        label=view.label, inputs=overrides, overlay=view.overlay,
+    )  # fmt: skip
+    reply = render_execution(execution, range)
+    line = " ".join(p for p in (f"/share {view.label} {ticker} {interval}", range or "") if p)
+    reply.buttons.append([Button("Share to a group", line)])
+    return reply
+
+
+def render_execution(execution: Execution, range_: str | None) -> Reply:
+    candles = execution.candles
+    lines = [heading(execution.label, candles, range_)]
+    if execution.inputs:
+        lines.append("Inputs: " + ", ".join(f"{k}={_value(v)}" for k, v in execution.inputs.items()))
+    result = execution.backtest
+    if result is None:
+        lines.append(f"Indicator model: {len(execution.plots)} plot(s), no trades.")
+        for plot in execution.plots:
+            valid = plot.values.dropna()
+            lines.append(f"  {plot.title}: {fmt.number(float(valid.iloc[-1])) if len(valid) else 'n/a'}")
+    else:
+        lines += stat_lines(execution.stats)
+        config = execution.config
+        if config is not None:
+            lines.append(account_line(config.cash, config.commission, config.unit, candles.instrument.currency))
+        last = execution.last_signal()
+        if last is not None:
+            at, action = last
+            lines.append(f"Last signal: {action.upper()} on {at:%Y-%m-%d %H:%M} (fills at the next bar's open)")
+        position = position_line(result, candles)
+        if position:
+            lines.append(position)
+        lines += trade_lines(result, candles)
+    if candles.sample:
+        lines.append(fmt.SAMPLE_NOTE)
+    images = []
+    if execution.chart:
+        caption = f"{execution.label} on {candles.instrument.display} {candles.interval}"
+        images.append(Image(execution.chart, f"{execution.label}_{candles.instrument.display}.png", caption))
+    return Reply("\n".join(lines), images=images)
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return f"{value:g}" if isinstance(value, float) else str(value)

@@ -1,0 +1,98 @@
+"""How a backtest reads in chat: the key figures, the latest signal, the open position, the
+last trades. /run, /simulate and /share's cards all render through here."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from bots import format as fmt
+from core.backtest.engine import BacktestResult
+from core.market.types import Candles
+
+TRADES_SHOWN = 5
+
+
+def stat_lines(stats: Mapping[str, Any]) -> list[str]:
+    """Two or three short lines of the key figures (backtesting.py's names, shortened)."""
+
+    def pct(name: str) -> str:
+        return fmt.signed(_num(stats.get(name)), 2, " %")
+
+    def plain(name: str, digits: int = 2) -> str:
+        value = _num(stats.get(name))
+        return "n/a" if value is None else f"{value:,.{digits}f}"
+
+    trades = stats.get("# Trades")
+    return [
+        f"Return {pct('Return [%]')} · Buy & Hold {pct('Buy & Hold Return [%]')}",
+        f"Max drawdown {pct('Max. Drawdown [%]')} · Trades {trades if trades is not None else 'n/a'} · "
+        f"Win rate {plain('Win Rate [%]', 1)} %",
+        f"Profit factor {plain('Profit Factor')} · Sharpe {plain('Sharpe Ratio')} · "
+        f"Exposure {plain('Exposure Time [%]', 1)} %",
+    ]
+
+
+def position_line(result: BacktestResult, candles: Candles) -> str | None:
+    trade = result.open_trade
+    if trade is None:
+        return None
+    row = trade if isinstance(trade, Mapping) else trade.iloc[0] if isinstance(trade, pd.DataFrame) else trade
+    size = float(row["Size"])
+    entry = float(row["EntryPrice"])
+    last = candles.last_close
+    change = (last / entry - 1) * 100 * (1 if size > 0 else -1)
+    side = "long" if size > 0 else "short"
+    currency = candles.instrument.currency
+    return (
+        f"Open position: {side} {_units(abs(size))} @ {fmt.price(entry, currency)} since "
+        f"{pd.Timestamp(row['EntryTime']):%Y-%m-%d} ({fmt.signed(change, 2, ' %')})"
+    )
+
+
+def trade_lines(result: BacktestResult, candles: Candles, limit: int = TRADES_SHOWN) -> list[str]:
+    trades = result.trades
+    if trades is None or not len(trades):
+        return []
+    currency = candles.instrument.currency
+    shown = trades.tail(limit)
+    lines = [f"Last {len(shown)} of {len(trades)} trades:" if len(trades) > limit else "Trades:"]
+    for row in shown.itertuples(index=False):
+        side = "long" if float(row.Size) > 0 else "short"
+        reason = str(getattr(row, "ExitReason", "") or "")
+        why = f" ({reason})" if reason in ("stop", "target") else ""
+        lines.append(
+            f"  {pd.Timestamp(row.EntryTime):%Y-%m-%d} → {pd.Timestamp(row.ExitTime):%Y-%m-%d} {side} "
+            f"{fmt.price(float(row.EntryPrice), currency)} → {fmt.price(float(row.ExitPrice), currency)}{why} "
+            f"{fmt.signed(float(row.ReturnPct) * 100, 2, ' %')}"
+        )
+    return lines
+
+
+def heading(label: str, candles: Candles, range_: str | None) -> str:
+    span = f"{candles.frame.index[0]:%Y-%m-%d} – {candles.frame.index[-1]:%Y-%m-%d}" if len(candles) else ""
+    parts = [label, f"{candles.instrument.display} {candles.interval}", range_ or "", span]
+    return " · ".join(p for p in parts if p)
+
+
+def account_line(cash: float, commission: float, unit: float, currency: str | None) -> str:
+    unit_text = "lots of 100" if unit == 100 else "whole units" if unit == 1 else f"steps of {unit:g}"
+    return (
+        f"Start {fmt.price(cash, currency)} {currency or ''} · commission {commission * 100:g} % a leg · "
+        f"{unit_text}"
+    ).replace("  ", " ")
+
+
+def _units(size: float) -> str:
+    return f"{size:,.0f}" if float(size).is_integer() else f"{size:,.6g}"
+
+
+def _num(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None

@@ -1,0 +1,232 @@
+"""Backtest statistics with backtesting.py 0.6.6's definitions (its ``_stats.compute_stats``).
+
+Every figure is defined and computed as in backtesting.py (same formulas, same order of floating-point
+operations where it matters), so a result can be checked against that library. Percentages are in
+percent; trade returns (``ReturnPct`` in the trades frame) are fractions, as in backtesting.py. Only
+closed trades count in trade statistics; a trade still open at the end counts in the equity curve (so in
+Return, drawdowns and so on) but not in ``# Trades`` (backtesting.py with ``finalize_trades=False``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["STAT_KEYS", "compute_stats", "drawdown_durations_and_peaks", "geometric_mean"]
+
+#: Every key backtesting.py 0.6.6 reports, in its order (``Commissions [$]`` only when non-zero,
+#: ``CAGR [%]`` only with a DatetimeIndex — as there).
+STAT_KEYS = (
+    "Start", "End", "Duration", "Exposure Time [%]", "Equity Final [$]", "Equity Peak [$]",
+    "Commissions [$]", "Return [%]", "Buy & Hold Return [%]", "Return (Ann.) [%]",
+    "Volatility (Ann.) [%]", "CAGR [%]", "Sharpe Ratio", "Sortino Ratio", "Calmar Ratio", "Alpha [%]",
+    "Beta", "Max. Drawdown [%]", "Avg. Drawdown [%]", "Max. Drawdown Duration", "Avg. Drawdown Duration",
+    "# Trades", "Win Rate [%]", "Best Trade [%]", "Worst Trade [%]", "Avg. Trade [%]",
+    "Max. Trade Duration", "Avg. Trade Duration", "Profit Factor", "Expectancy [%]", "SQN",
+    "Kelly Criterion",
+)
+
+
+def geometric_mean(returns: pd.Series) -> float:
+    """Geometric mean of simple returns: ``exp(sum(log(1 + r)) / len(r)) - 1``, NaN taken as 0.
+
+    0 when any ``1 + r <= 0`` (a total loss), NaN for no returns.
+    """
+    r = returns.fillna(0) + 1
+    if np.any(r <= 0):
+        return 0.0
+    return float(np.exp(np.log(r).sum() / (len(r) or np.nan)) - 1)
+
+
+def drawdown_durations_and_peaks(dd: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Drawdown periods of a drawdown series (``1 - equity / running max``).
+
+    A period runs from a bar where ``dd == 0`` to the next bar where ``dd == 0`` (or to the last bar),
+    when at least one bar lies between. Each period's duration (index value at its end minus at its
+    start) and peak (its largest ``dd``, both ends included) are placed at the period's end bar; other
+    bars are NaN/NaT. With no period at all both series are ``dd`` with zeros replaced by NaN (as
+    backtesting.py does).
+    """
+    values = dd.to_numpy()
+    ends = np.flatnonzero(values == 0)
+    if not len(ends) or ends[-1] != len(values) - 1:
+        ends = np.r_[ends, len(values) - 1]
+    prev, cur = ends[:-1], ends[1:]
+    keep = cur > prev + 1
+    prev, cur = prev[keep], cur[keep]
+    if not len(cur):
+        empty = dd.replace(0, np.nan)
+        return empty, empty
+    index = dd.index
+    durations = np.asarray(index[cur] - index[prev])
+    if durations.dtype.kind == "m":
+        filled = np.full(len(index), np.timedelta64("NaT"), dtype=durations.dtype)
+    else:
+        filled = np.full(len(index), np.nan)
+    filled[cur] = durations
+    # each period's max over [prev, cur]: reduce over [prev_k, cur_k + 1), every other slot
+    bounds = np.column_stack((prev, cur + 1)).ravel()
+    peak = np.full(len(index), np.nan)
+    peak[cur] = np.maximum.reduceat(np.r_[values, 0.0], bounds)[::2]
+    return pd.Series(filled, index=index), pd.Series(peak, index=index)
+
+
+def _local_days(index: pd.DatetimeIndex) -> np.ndarray:
+    """Whole days since 1970-01-01 of each index value, in the index's own time zone."""
+    wall = index.tz_localize(None) if index.tz is not None else index
+    ticks = wall.asi8
+    per_day = 86_400 * {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}[wall.unit]
+    return ticks // per_day
+
+
+def _data_period(index: pd.Index):
+    """The bar period: median difference of the last 100 index values (backtesting.py's)."""
+    return pd.Series(index[-100:]).diff().dropna().median()
+
+
+def compute_stats(
+    trades: pd.DataFrame,
+    equity: np.ndarray,
+    frame: pd.DataFrame,
+    *,
+    warmup: int = 0,
+    risk_free_rate: float = 0.0,
+) -> pd.Series:
+    """The statistics table, keys and order as backtesting.py 0.6.6's.
+
+    ``trades`` holds the closed trades with backtesting.py's columns ``Size, EntryBar, ExitBar,
+    EntryPrice, ExitPrice, PnL, Commission, ReturnPct, Duration``; ``equity`` the account equity at each
+    bar's close (cash plus the open position marked to the close); ``frame`` the OHLC data (its
+    ``close`` column and index); ``warmup`` the first bar a strategy may trade (backtesting.py's
+    indicator warm-up), used only by Buy & Hold.
+
+    - Start, End, Duration: first and last index value, and their difference.
+    - Exposure Time [%]: share of bars lying within a closed trade, entry bar to exit bar inclusive.
+    - Equity Final [$], Equity Peak [$]: last and largest equity.
+    - Commissions [$]: sum of the closed trades' commissions (entry and exit); present only when
+      non-zero.
+    - Return [%]: ``(equity[-1] - equity[0]) / equity[0]``.
+    - Buy & Hold Return [%]: ``(close[-1] - close[warmup]) / close[warmup]``.
+    - Return (Ann.) [%]: ``(1 + g) ** D - 1`` where ``g`` is the geometric mean of the period returns
+      of the equity resampled to days (weeks, months, years when the bar period is 7, 31 or 365 days;
+      last value per period) and ``D`` the periods per year: 252, or 365 when weekend bars make up
+      more than 60 % of their calendar share (2/7), 52 weekly, 12 monthly, 1 yearly.
+    - Volatility (Ann.) [%]: ``sqrt((var + (1 + g) ** 2) ** D - (1 + g) ** (2 D))``, ``var`` the sample
+      variance (ddof=1) of those period returns.
+    - CAGR [%]: ``(equity[-1] / equity[0]) ** (1 / years) - 1``, years = Duration / 365.25 days.
+    - Sharpe Ratio: ``(Return (Ann.) - rf) / Volatility (Ann.)`` (NaN when the volatility is 0).
+    - Sortino Ratio: ``(annual return - rf) / (sqrt(mean(min(r, 0) ** 2)) * sqrt(D))``.
+    - Calmar Ratio: annual return / max drawdown (NaN when there is no drawdown).
+    - Beta: ``cov(log equity returns, log close returns) / var(log close returns)`` (bar to bar);
+      Alpha [%]: ``Return - rf - Beta * (Buy & Hold - rf)`` (Jensen's alpha).
+    - Max. Drawdown [%]: ``-max(1 - equity / running max)`` (negative, as in backtesting.py).
+    - Avg. Drawdown [%]: minus the mean peak of the drawdown periods (see
+      :func:`drawdown_durations_and_peaks`).
+    - Max./Avg. Drawdown Duration: of the drawdown periods, rounded up to the bar period's resolution.
+    - # Trades: closed trades. Win Rate [%]: share with ``PnL > 0`` (NaN for none).
+    - Best/Worst Trade [%]: max/min of ``ReturnPct``. Avg. Trade [%]: their geometric mean.
+    - Max./Avg. Trade Duration: of ``Duration`` (exit time minus entry time), rounded up likewise.
+    - Profit Factor: sum of positive returns / |sum of negative returns| (NaN when none is negative).
+    - Expectancy [%]: arithmetic mean of ``ReturnPct``.
+    - SQN: ``sqrt(n) * mean(PnL) / std(PnL)`` (ddof=1; NaN when the std is 0 or undefined).
+    - Kelly Criterion: ``win_rate - (1 - win_rate) / (mean winning PnL / -mean losing PnL)``.
+    """
+    if not -1 < risk_free_rate < 1:
+        raise ValueError("risk_free_rate must lie in (-1, 1)")
+    equity = np.asarray(equity, dtype=float)
+    index = frame.index
+    is_dt = isinstance(index, pd.DatetimeIndex)
+    period = _data_period(index)
+
+    def rounded(value):
+        if not isinstance(value, pd.Timedelta):
+            return value
+        resolution = getattr(period, "resolution_string", None) or period.resolution
+        return value.ceil(resolution)
+
+    dd = 1 - equity / np.maximum.accumulate(equity)
+    dd_dur, dd_peaks = drawdown_durations_and_peaks(pd.Series(dd, index=index))
+
+    pl = trades["PnL"]
+    returns = trades["ReturnPct"]
+    durations = trades["Duration"]
+    n_trades = len(trades)
+
+    s: dict = {}
+    s["Start"] = index[0]
+    s["End"] = index[-1]
+    s["Duration"] = s["End"] - s["Start"]
+
+    held = np.bincount(trades["EntryBar"].to_numpy(dtype=np.int64), minlength=len(index) + 1)
+    held = held - np.bincount(trades["ExitBar"].to_numpy(dtype=np.int64) + 1, minlength=len(index) + 1)
+    s["Exposure Time [%]"] = (np.cumsum(held[:-1]) > 0).mean() * 100
+    s["Equity Final [$]"] = equity[-1]
+    s["Equity Peak [$]"] = equity.max()
+    # summed left to right without compensation, as backtesting.py's sum() over numpy floats
+    fees = trades["Commission"].to_numpy(dtype=np.float64)
+    commissions = float(np.cumsum(fees)[-1]) if len(fees) else 0
+    if commissions:
+        s["Commissions [$]"] = commissions
+    s["Return [%]"] = (equity[-1] - equity[0]) / equity[0] * 100
+    c = frame["close"].to_numpy(dtype=float)
+    s["Buy & Hold Return [%]"] = (c[-1] - c[warmup]) / c[warmup] * 100
+
+    gmean = 0.0
+    day_returns = np.array(np.nan)
+    annual_days = np.nan
+    if is_dt:
+        freq_days = period.days
+        days = _local_days(index)
+        have_weekends = ((days + 3) % 7 >= 5).mean() > 2 / 7 * 0.6  # 1970-01-01 was a Thursday
+        annual_days = {7: 52, 31: 12, 365: 1}.get(freq_days, 365 if have_weekends else 252)
+        freq = {7: "W", 31: "ME", 365: "YE"}.get(freq_days, "D")
+        if freq == "D" and index.is_monotonic_increasing:
+            # resample("D").last().dropna(): the last equity of each calendar day that has bars
+            last_of_day = np.flatnonzero(np.r_[days[1:] != days[:-1], True])
+            daily = pd.Series(equity[last_of_day])
+        else:
+            daily = pd.Series(equity, index=index).resample(freq).last().dropna()
+        day_returns = daily.pct_change().dropna()
+        gmean = geometric_mean(day_returns)
+    annual_return = (1 + gmean) ** annual_days - 1
+    s["Return (Ann.) [%]"] = annual_return * 100
+    var = day_returns.var(ddof=int(bool(day_returns.shape)))
+    s["Volatility (Ann.) [%]"] = np.sqrt(
+        (var + (1 + gmean) ** 2) ** annual_days - (1 + gmean) ** (2 * annual_days)) * 100
+    if is_dt:
+        years = (s["Duration"].days + s["Duration"].seconds / 86400) / 365.25
+        s["CAGR [%]"] = ((equity[-1] / equity[0]) ** (1 / years) - 1) * 100 if years else np.nan
+    s["Sharpe Ratio"] = (s["Return (Ann.) [%]"] - risk_free_rate * 100) / (s["Volatility (Ann.) [%]"] or np.nan)
+    with np.errstate(divide="ignore"):
+        s["Sortino Ratio"] = (annual_return - risk_free_rate) / (
+            np.sqrt(np.mean(day_returns.clip(-np.inf, 0) ** 2)) * np.sqrt(annual_days))
+    max_dd = -np.nan_to_num(dd.max())
+    s["Calmar Ratio"] = annual_return / (-max_dd or np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        eq_log = np.log(equity[1:] / equity[:-1])
+    mkt_log = np.log(c[1:] / c[:-1])
+    beta = np.nan
+    if len(eq_log) > 1:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cov = np.cov(eq_log, mkt_log)
+            beta = cov[0, 1] / cov[1, 1]
+    s["Alpha [%]"] = s["Return [%]"] - risk_free_rate * 100 - beta * (
+        s["Buy & Hold Return [%]"] - risk_free_rate * 100)
+    s["Beta"] = beta
+    s["Max. Drawdown [%]"] = max_dd * 100
+    s["Avg. Drawdown [%]"] = -dd_peaks.mean() * 100
+    s["Max. Drawdown Duration"] = rounded(dd_dur.max())
+    s["Avg. Drawdown Duration"] = rounded(dd_dur.mean())
+    s["# Trades"] = n_trades
+    win_rate = np.nan if not n_trades else (pl > 0).mean()
+    s["Win Rate [%]"] = win_rate * 100
+    s["Best Trade [%]"] = returns.max() * 100
+    s["Worst Trade [%]"] = returns.min() * 100
+    s["Avg. Trade [%]"] = geometric_mean(returns) * 100
+    s["Max. Trade Duration"] = rounded(durations.max())
+    s["Avg. Trade Duration"] = rounded(durations.mean())
+    s["Profit Factor"] = returns[returns > 0].sum() / (abs(returns[returns < 0].sum()) or np.nan)
+    s["Expectancy [%]"] = returns.mean() * 100
+    s["SQN"] = np.sqrt(n_trades) * pl.mean() / (pl.std() or np.nan)
+    s["Kelly Criterion"] = win_rate - (1 - win_rate) / (pl[pl > 0].mean() / -pl[pl < 0].mean())
+    return pd.Series(s, dtype=object)

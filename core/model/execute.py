@@ -1,0 +1,132 @@
+"""Execute Script: run a model on a ticker, backtest its signals, draw the result.
+
+The script is evaluated on a longer history than the shown range (one range step back, as
+/market does for indicators), so its indicators are settled where trading starts; the
+backtest then trades the shown range only. Evaluation and rendering run off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from core.backtest.engine import BacktestConfig, BacktestResult, run_backtest
+from core.backtest.report import config_for, fills_of, key_stats, render_report_chart
+from core.config import Settings
+from core.market.service import MarketService
+from core.market.types import Candles, Source
+
+SIGNALS = ("buy", "sell", "short", "cover")
+
+
+@dataclass(frozen=True, slots=True)
+class PlotSeries:
+    title: str
+    values: pd.Series  # over the shown bars
+
+
+@dataclass(frozen=True, slots=True)
+class Execution:
+    """A model's run: its plots and signals over the shown bars, the backtest and the chart."""
+
+    label: str
+    candles: Candles
+    inputs: dict[str, Any]
+    plots: list[PlotSeries]
+    signals: pd.DataFrame  # bool columns buy/sell/short/cover the script assigned, over the shown bars
+    backtest: BacktestResult | None  # None for an indicator (a script without buy/sell/short)
+    config: BacktestConfig | None
+    chart: bytes | None = None
+    stats: dict[str, Any] = field(default_factory=dict)  # key figures (see core.backtest.report)
+
+    @property
+    def is_indicator(self) -> bool:
+        return self.backtest is None
+
+    def last_signal(self) -> tuple[pd.Timestamp, str] | None:
+        """The latest bar on which any signal held, and which one (buy wins ties: it is listed first)."""
+        if self.signals.empty:
+            return None
+        fired = self.signals.any(axis=1)
+        if not fired.any():
+            return None
+        at = fired[fired].index[-1]
+        row = self.signals.loc[at]
+        return at, next(name for name in self.signals.columns if bool(row[name]))
+
+
+async def execute_script(
+    market: MarketService,
+    settings: Settings,
+    source: str,
+    ticker: str,
+    interval: str = "1d",
+    range_: str | None = None,
+    *,
+    label: str = "script",
+    inputs: dict[str, Any] | None = None,
+    overlay: bool = True,
+    market_source: Source = Source.UNKNOWN,
+    chart: bool = True,
+) -> Execution:
+    from core.charts.candles import ChartLine
+    from core.script import evaluate, parse
+
+    program = parse(source)  # fail before any fetch
+    shown, history = await market.candles_with_history(ticker, interval, range_, market_source)
+    frame = history.frame
+    result = await asyncio.to_thread(evaluate, program, frame, inputs or {})
+    start = int(frame.index.searchsorted(shown.frame.index[0]))
+    index = frame.index[start:]
+    trade_frame = frame.iloc[start:]
+
+    plots = [PlotSeries(p.title, pd.Series(np.asarray(p.values, dtype=float)[start:], index=index)) for p in result.plots]
+    signals = pd.DataFrame(
+        {name: np.asarray(getattr(result, name), dtype=bool)[start:] for name in SIGNALS if getattr(result, name) is not None},
+        index=index,
+    )
+    backtest = config = None
+    if not result.is_indicator:
+        config = config_for(
+            shown.instrument, settings, stop_loss=result.stop_loss, take_profit=result.take_profit
+        )
+        backtest = await asyncio.to_thread(
+            run_backtest,
+            trade_frame,
+            _signal(signals, "buy"),
+            _signal(signals, "sell"),
+            _signal(signals, "short"),
+            _signal(signals, "cover"),
+            config,
+        )
+    shown = Candles(
+        shown.instrument, shown.interval, trade_frame, shown.provider, shown.sample, shown.fetched_at, shown.name
+    )
+    png = None
+    if chart:
+        lines = [ChartLine(p.title, p.values, overlay) for p in plots]
+        png = await render_report_chart(shown, label, lines, backtest, settings)
+    return Execution(
+        label=label,
+        candles=shown,
+        inputs=dict(result.inputs),
+        plots=plots,
+        signals=signals,
+        backtest=backtest,
+        config=config,
+        chart=png,
+        stats=key_stats(backtest.stats) if backtest is not None else {},
+    )
+
+
+def _signal(signals: pd.DataFrame, name: str) -> np.ndarray | None:
+    if name not in signals:
+        return None
+    return signals[name].to_numpy(dtype=bool)
+
+
+__all__ = ["Execution", "PlotSeries", "execute_script", "fills_of"]

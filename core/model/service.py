@@ -1,0 +1,204 @@
+"""The Model domain: save, list, load and remove trading models.
+
+A model is a script in the model language (core.script) with a label, a description, whether
+its plots go on the price panel (``overlay``) and saved input values. Saving parses the script
+first, so a stored model always parses; running it is ``core.model.execute``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.actor import Actor
+from core.db import Database, utcnow
+from core.errors import Conflict, Invalid, LimitExceeded, NotFound
+from core.labels import check_label, did_you_mean, label_key
+from core.model.models import Model
+from core.paging import Page, check_page
+
+MAX_MODELS = 100
+MAX_DESCRIPTION = 500
+
+
+@dataclass(frozen=True, slots=True)
+class ModelView:
+    id: int
+    label: str
+    description: str
+    overlay: bool
+    source: str
+    inputs: dict[str, Any]  # saved values, overriding the script's input() defaults
+    declared: dict[str, Any]  # the script's input() names and defaults
+    outputs: frozenset[str]  # buy, sell, short, cover, stop_loss, take_profit the script assigns
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def is_indicator(self) -> bool:
+        return not self.outputs & {"buy", "sell", "short"}
+
+    @property
+    def kind(self) -> str:
+        if self.is_indicator:
+            return "indicator"
+        return "long/short" if "short" in self.outputs else "long-only"
+
+
+@dataclass(frozen=True, slots=True)
+class Saved:
+    model: ModelView
+    created: bool  # False: an existing model of that name was replaced
+
+
+def view_of(row: Model) -> ModelView:
+    from core.script import parse
+
+    program = parse(row.source)
+    return ModelView(
+        id=row.id,
+        label=row.label,
+        description=row.description,
+        overlay=row.overlay,
+        source=row.source,
+        inputs=dict(row.inputs or {}),
+        declared=dict(program.inputs),
+        outputs=frozenset(program.outputs),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def check_inputs(declared: dict[str, Any], given: dict[str, Any] | None) -> dict[str, Any]:
+    """Input values checked against the script's ``input()`` declarations (name and type)."""
+    out: dict[str, Any] = {}
+    for name, value in (given or {}).items():
+        if name not in declared:
+            known = ", ".join(declared) or "none"
+            raise Invalid(f"the script has no input '{name}'{did_you_mean(name, declared)}", hint=f"inputs: {known}")
+        default = declared[name]
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise Invalid(f"input '{name}' is true/false, not {value!r}")
+        elif isinstance(value, bool) or not isinstance(value, int | float):
+            raise Invalid(f"input '{name}' is a number, not {value!r}")
+        elif isinstance(default, int) and isinstance(value, float) and value.is_integer():
+            value = int(value)
+        out[name] = value
+    return out
+
+
+async def save_model(
+    db: Database,
+    actor: Actor,
+    label: str,
+    source: str,
+    *,
+    description: str | None = None,
+    overlay: bool | None = None,
+    inputs: dict[str, Any] | None = None,
+    copied_from: int | None = None,
+    create_only: bool = False,
+) -> Saved:
+    """Create the model, or replace the script of the actor's model of that label
+    (Conflict instead when ``create_only``)."""
+    from core.script import parse
+
+    label = check_label(label, "model name")
+    if description is not None and len(description) > MAX_DESCRIPTION:
+        raise Invalid(f"a description has at most {MAX_DESCRIPTION} characters")
+    program = parse(source)  # a ScriptError (Invalid) with line, column and caret
+    values = check_inputs(dict(program.inputs), inputs)
+    now = utcnow()
+    async with db.session() as session:
+        row = await _find(session, actor, label)
+        created = row is None
+        if row is not None and create_only:
+            raise Conflict(f"you already have a model '{row.label}'", hint="give the copy another name")
+        if row is None:
+            count = await session.scalar(select(func.count()).select_from(Model).where(Model.user_id == actor.user_id))
+            if (count or 0) >= MAX_MODELS:
+                raise LimitExceeded(f"you have {MAX_MODELS} models, the most one account keeps: remove one first")
+            row = Model(
+                user_id=actor.user_id,
+                label=label,
+                label_key=label_key(label),
+                description=description or "",
+                overlay=True if overlay is None else overlay,
+                source=source,
+                inputs=values,
+                copied_from=copied_from,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(row)
+        else:
+            row.source = source
+            row.inputs = values
+            row.updated_at = now
+            if description is not None:
+                row.description = description
+            if overlay is not None:
+                row.overlay = overlay
+        await session.flush()
+        return Saved(view_of(row), created)
+
+
+async def list_models(db: Database, actor: Actor, page: int = 1, page_size: int = 10) -> Page[ModelView]:
+    offset = check_page(page, page_size)
+    async with db.session() as session:
+        total = await session.scalar(select(func.count()).select_from(Model).where(Model.user_id == actor.user_id))
+        rows = await session.scalars(
+            select(Model).where(Model.user_id == actor.user_id).order_by(Model.label_key).offset(offset).limit(page_size)
+        )
+        items = [view_of(r) for r in rows]
+    return Page(items, page, page_size, total or 0)
+
+
+async def get_model(db: Database, actor: Actor, label: str) -> ModelView:
+    async with db.session() as session:
+        return view_of(await _get(session, actor, label))
+
+
+async def remove_model(db: Database, actor: Actor, label: str) -> ModelView:
+    async with db.session() as session:
+        row = await _get(session, actor, label)
+        view = view_of(row)
+        await session.delete(row)
+    return view
+
+
+async def set_inputs(db: Database, actor: Actor, label: str, inputs: dict[str, Any]) -> ModelView:
+    """Save input values on a model (``/run`` overrides are per run; these persist)."""
+    async with db.session() as session:
+        row = await _get(session, actor, label)
+        view = view_of(row)
+        row.inputs = {**row.inputs, **check_inputs(view.declared, inputs)}
+        row.updated_at = utcnow()
+        await session.flush()
+        return view_of(row)
+
+
+async def model_labels(db: Database, actor: Actor) -> list[str]:
+    async with db.session() as session:
+        return list(
+            await session.scalars(select(Model.label).where(Model.user_id == actor.user_id).order_by(Model.label_key))
+        )
+
+
+async def _find(session: AsyncSession, actor: Actor, label: str) -> Model | None:
+    return await session.scalar(
+        select(Model).where(Model.user_id == actor.user_id, Model.label_key == label_key(label))
+    )
+
+
+async def _get(session: AsyncSession, actor: Actor, label: str) -> Model:
+    row = await _find(session, actor, label)
+    if row is None:
+        labels = await session.scalars(select(Model.label).where(Model.user_id == actor.user_id))
+        raise NotFound(f"you have no model '{label}'{did_you_mean(label, labels)}", hint="see /models")
+    return row

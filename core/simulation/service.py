@@ -1,0 +1,141 @@
+"""The Simulation domain: backtest a strategy's rules on a ticker, or screen it.
+
+Technical strategies: every ``buy`` rule must hold on a bar to enter, any ``sell`` rule
+exits; the signals go through the same engine, account and chart as a model's (so a
+strategy and the equivalent script give the same result). Fundamental strategies screen the
+ticker's fundamentals: each rule passes, fails, or has no data. Bandarmology rules need the
+broker-summary domain, which is not served yet: the result says so rather than guessing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from core.actor import Actor
+from core.backtest.engine import BacktestConfig, BacktestResult, run_backtest
+from core.backtest.report import config_for, key_stats, render_report_chart
+from core.config import Settings
+from core.db import Database
+from core.errors import Invalid
+from core.market.fundamentals import Fundamentals
+from core.market.service import MarketService
+from core.market.types import Candles, Source
+from core.strategy.rules import Analytic, compare, metric_condition
+from core.strategy.service import StrategyView, get_strategy
+
+BANDARMOLOGY_PENDING = (
+    "Bandarmology rules read broker-summary data, which this bot does not serve yet "
+    "(the bandarmology domain comes in a later release). The rules are saved and will run once it does."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ScreenLine:
+    condition: str
+    value: float | None
+    passed: bool | None  # None: no data for the metric
+
+
+@dataclass(frozen=True, slots=True)
+class Simulation:
+    strategy: StrategyView
+    ticker: str
+    candles: Candles | None = None
+    backtest: BacktestResult | None = None
+    config: BacktestConfig | None = None
+    chart: bytes | None = None
+    stats: dict[str, Any] = field(default_factory=dict)
+    screen: tuple[ScreenLine, ...] = ()
+    fundamentals: Fundamentals | None = None
+    note: str | None = None  # why nothing was computed (bandarmology)
+
+    @property
+    def passed(self) -> bool | None:
+        """A screen's verdict: every rule passed (None when some had no data and none failed)."""
+        if not self.screen:
+            return None
+        if any(line.passed is False for line in self.screen):
+            return False
+        return True if all(line.passed for line in self.screen) else None
+
+
+async def simulate(
+    db: Database,
+    market: MarketService,
+    settings: Settings,
+    actor: Actor,
+    label: str,
+    ticker: str,
+    interval: str = "1d",
+    range_: str | None = None,
+    *,
+    source: Source = Source.UNKNOWN,
+    chart: bool = True,
+) -> Simulation:
+    strategy = await get_strategy(db, actor, label)
+    if strategy.analytic is Analytic.BANDARMOLOGY:
+        return Simulation(strategy, ticker, note=BANDARMOLOGY_PENDING)
+    if not strategy.rules:
+        raise Invalid(f"'{strategy.label}' has no rules yet", hint=f"add some: /rule add {strategy.label} ...")
+    if strategy.analytic is Analytic.FUNDAMENTAL:
+        return await _screen(market, strategy, ticker, source)
+    return await _backtest(market, settings, strategy, ticker, interval, range_, source, chart)
+
+
+def technical_signals(strategy: StrategyView, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(buy, sell) over ``frame``: all buy rules hold / any sell rule holds."""
+    from core.script import evaluate_condition, parse_condition
+
+    n = len(frame)
+    buy_rules, sell_rules = strategy.of("buy"), strategy.of("sell")
+    buy = np.ones(n, dtype=bool) if buy_rules else np.zeros(n, dtype=bool)
+    for rule in buy_rules:
+        buy &= np.asarray(evaluate_condition(parse_condition(rule.condition), frame), dtype=bool)
+    sell = np.zeros(n, dtype=bool)
+    for rule in sell_rules:
+        sell |= np.asarray(evaluate_condition(parse_condition(rule.condition), frame), dtype=bool)
+    return buy, sell
+
+
+async def _backtest(
+    market: MarketService,
+    settings: Settings,
+    strategy: StrategyView,
+    ticker: str,
+    interval: str,
+    range_: str | None,
+    source: Source,
+    chart: bool,
+) -> Simulation:
+    if not strategy.of("buy"):
+        raise Invalid(f"'{strategy.label}' has no buy rule, so it never enters a trade",
+                      hint=f"/rule add {strategy.label} buy rsi(close, 14) < 30")  # fmt: skip
+    shown, history = await market.candles_with_history(ticker, interval, range_, source)
+    frame = history.frame
+    buy, sell = await asyncio.to_thread(technical_signals, strategy, frame)
+    start = int(frame.index.searchsorted(shown.frame.index[0]))
+    trade_frame = frame.iloc[start:]
+    config = config_for(shown.instrument, settings)
+    result = await asyncio.to_thread(run_backtest, trade_frame, buy[start:], sell[start:], None, None, config)
+    shown = Candles(
+        shown.instrument, shown.interval, trade_frame, shown.provider, shown.sample, shown.fetched_at, shown.name
+    )
+    png = await render_report_chart(shown, strategy.label, [], result, settings) if chart else None
+    return Simulation(
+        strategy, shown.instrument.display, shown, result, config, png, key_stats(result.stats)
+    )
+
+
+async def _screen(market: MarketService, strategy: StrategyView, ticker: str, source: Source) -> Simulation:
+    fundamentals = await market.fundamentals(ticker, source)
+    lines = []
+    for rule in strategy.rules:
+        metric, op, threshold = metric_condition(rule.condition)
+        value = fundamentals.values.get(metric)
+        lines.append(ScreenLine(rule.condition, value, None if value is None else compare(value, op, threshold)))
+    return Simulation(strategy, fundamentals.ticker, screen=tuple(lines), fundamentals=fundamentals)

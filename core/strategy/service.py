@@ -1,0 +1,206 @@
+"""The Strategy domain: strategies (label, description, analytic) and the rules they hold.
+
+Technical strategies trade: every ``buy`` rule must hold to enter, any ``sell`` rule exits
+(``core.simulation`` backtests them). Fundamental strategies screen a ticker's fundamentals;
+bandarmology ones read broker-summary metrics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.actor import Actor
+from core.db import Database, utcnow
+from core.errors import Conflict, Invalid, LimitExceeded, NotFound
+from core.labels import check_label, did_you_mean, label_key
+from core.paging import Page, check_page
+from core.strategy.models import Rule, Strategy
+from core.strategy.rules import MAX_RULES, Analytic, RuleSpec, split_rules
+
+MAX_STRATEGIES = 100
+MAX_DESCRIPTION = 500
+
+
+@dataclass(frozen=True, slots=True)
+class RuleView:
+    id: int
+    number: int  # 1-based position in the strategy, what users type to remove one
+    action: str
+    condition: str
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyView:
+    id: int
+    label: str
+    description: str
+    analytic: Analytic
+    rules: tuple[RuleView, ...]
+    created_at: datetime
+    updated_at: datetime
+
+    def of(self, action: str) -> list[RuleView]:
+        return [r for r in self.rules if r.action == action]
+
+
+async def save_strategy(
+    db: Database,
+    actor: Actor,
+    label: str,
+    analytic: Analytic | str = Analytic.TECHNICAL,
+    description: str | None = None,
+    *,
+    create_only: bool = False,
+) -> tuple[StrategyView, bool]:
+    """Create a strategy, or update the description of one with that label. Returns (view, created).
+
+    Changing an existing strategy's analytic is refused while it has rules: they would not read.
+    """
+    label = check_label(label, "strategy name")
+    analytic = analytic if isinstance(analytic, Analytic) else Analytic.parse(analytic)
+    if description is not None and len(description) > MAX_DESCRIPTION:
+        raise Invalid(f"a description has at most {MAX_DESCRIPTION} characters")
+    now = utcnow()
+    async with db.session() as session:
+        row = await _find(session, actor, label)
+        created = row is None
+        if row is not None and create_only:
+            raise Conflict(f"you already have a strategy '{row.label}'", hint="give the copy another name")
+        if row is None:
+            count = await session.scalar(
+                select(func.count()).select_from(Strategy).where(Strategy.user_id == actor.user_id)
+            )
+            if (count or 0) >= MAX_STRATEGIES:
+                raise LimitExceeded(f"you have {MAX_STRATEGIES} strategies, the most one account keeps")
+            row = Strategy(
+                user_id=actor.user_id, label=label, label_key=label_key(label), description=description or "",
+                analytic=analytic.value, created_at=now, updated_at=now,
+            )  # fmt: skip
+            session.add(row)
+            await session.flush()
+        else:
+            if row.analytic != analytic.value and await _rules(session, row.id):
+                raise Conflict(
+                    f"'{row.label}' is a {row.analytic} strategy with rules; remove them before changing its analytic"
+                )
+            row.analytic = analytic.value
+            if description is not None:
+                row.description = description
+            row.updated_at = now
+        return await _view(session, row), created
+
+
+async def list_strategies(db: Database, actor: Actor, page: int = 1, page_size: int = 10) -> Page[StrategyView]:
+    offset = check_page(page, page_size)
+    async with db.session() as session:
+        total = await session.scalar(
+            select(func.count()).select_from(Strategy).where(Strategy.user_id == actor.user_id)
+        )
+        rows = list(
+            await session.scalars(
+                select(Strategy)
+                .where(Strategy.user_id == actor.user_id)
+                .order_by(Strategy.label_key)
+                .offset(offset)
+                .limit(page_size)
+            )
+        )
+        items = [await _view(session, r) for r in rows]
+    return Page(items, page, page_size, total or 0)
+
+
+async def get_strategy(db: Database, actor: Actor, label: str) -> StrategyView:
+    async with db.session() as session:
+        return await _view(session, await _get(session, actor, label))
+
+
+async def remove_strategy(db: Database, actor: Actor, label: str) -> StrategyView:
+    async with db.session() as session:
+        row = await _get(session, actor, label)
+        view = await _view(session, row)
+        await session.execute(delete(Rule).where(Rule.strategy_id == row.id))
+        await session.delete(row)
+    return view
+
+
+async def add_rules(db: Database, actor: Actor, label: str, text: str) -> tuple[StrategyView, list[RuleSpec]]:
+    """Add every rule in ``text`` (one per line or ``;``-separated); all or none are added."""
+    async with db.session() as session:
+        row = await _get(session, actor, label)
+        specs = split_rules(text, Analytic(row.analytic))
+        existing = await _rules(session, row.id)
+        if len(existing) + len(specs) > MAX_RULES:
+            raise LimitExceeded(
+                f"a strategy holds at most {MAX_RULES} rules; '{row.label}' has {len(existing)}, adding {len(specs)}"
+            )
+        have = {(r.action, r.condition) for r in existing}
+        now = utcnow()
+        added = [s for s in specs if (s.action, s.condition) not in have]
+        for spec in added:
+            session.add(Rule(strategy_id=row.id, action=spec.action, condition=spec.condition, created_at=now))
+        row.updated_at = now
+        await session.flush()
+        return await _view(session, row), added
+
+
+async def remove_rules(db: Database, actor: Actor, label: str, numbers: list[int]) -> tuple[StrategyView, list[RuleView]]:
+    """Remove rules by their number in ``/strategy show`` (1-based)."""
+    if not numbers:
+        raise Invalid("which rule? give its number from /strategy show")
+    async with db.session() as session:
+        row = await _get(session, actor, label)
+        view = await _view(session, row)
+        by_number = {r.number: r for r in view.rules}
+        missing = [n for n in numbers if n not in by_number]
+        if missing:
+            have = f"1..{len(view.rules)}" if view.rules else "none"
+            raise NotFound(f"'{view.label}' has no rule {missing[0]} (rules: {have})")
+        gone = [by_number[n] for n in sorted(set(numbers))]
+        await session.execute(delete(Rule).where(Rule.id.in_([r.id for r in gone])))
+        row.updated_at = utcnow()
+        await session.flush()
+        return await _view(session, row), gone
+
+
+async def strategy_labels(db: Database, actor: Actor) -> list[str]:
+    async with db.session() as session:
+        return list(
+            await session.scalars(
+                select(Strategy.label).where(Strategy.user_id == actor.user_id).order_by(Strategy.label_key)
+            )
+        )
+
+
+async def _rules(session: AsyncSession, strategy_id: int) -> list[Rule]:
+    return list(await session.scalars(select(Rule).where(Rule.strategy_id == strategy_id).order_by(Rule.id)))
+
+
+async def _view(session: AsyncSession, row: Strategy) -> StrategyView:
+    rules = await _rules(session, row.id)
+    return StrategyView(
+        id=row.id,
+        label=row.label,
+        description=row.description,
+        analytic=Analytic(row.analytic),
+        rules=tuple(RuleView(r.id, i, r.action, r.condition) for i, r in enumerate(rules, 1)),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+async def _find(session: AsyncSession, actor: Actor, label: str) -> Strategy | None:
+    return await session.scalar(
+        select(Strategy).where(Strategy.user_id == actor.user_id, Strategy.label_key == label_key(label))
+    )
+
+
+async def _get(session: AsyncSession, actor: Actor, label: str) -> Strategy:
+    row = await _find(session, actor, label)
+    if row is None:
+        labels = await session.scalars(select(Strategy.label).where(Strategy.user_id == actor.user_id))
+        raise NotFound(f"you have no strategy '{label}'{did_you_mean(label, labels)}", hint="see /strategies")
+    return row

@@ -1,0 +1,116 @@
+"""The Model and Strategy domains on SQLite and PostgreSQL: rows stored, owners checked, names kept."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from core.account import link
+from core.account.service import actor_for
+from core.errors import Conflict, Invalid, LimitExceeded, NotFound
+from core.model import service as models
+from core.model.models import Model
+from core.script import ScriptError
+from core.strategy import service as strategies
+from core.strategy.models import Rule, Strategy
+from core.strategy.rules import Analytic
+
+CROSS = 'fast = sma(close, input("fast", 10))\nslow = sma(close, 30)\nbuy = crossover(fast, slow)\nsell = crossunder(fast, slow)'
+
+
+async def _actor(db, who: str, platform: str = "telegram"):
+    return await actor_for(db, platform=platform, external_id=who, display_name=who)
+
+
+async def test_models_belong_to_their_owner(db):
+    ana, ben = await _actor(db, "1"), await _actor(db, "2")
+    saved = await models.save_model(db, ana, "Cross", CROSS, description="sma cross", inputs={"fast": 5})
+    assert saved.created and saved.model.declared == {"fast": 10} and saved.model.inputs == {"fast": 5}
+    assert saved.model.kind == "long-only"
+
+    assert (await models.get_model(db, ana, "cross")).label == "Cross"
+    with pytest.raises(NotFound, match="you have no model 'cross'"):
+        await models.get_model(db, ben, "cross")
+    with pytest.raises(NotFound):
+        await models.remove_model(db, ben, "Cross")
+
+    page = await models.list_models(db, ben)
+    assert page.total == 0 and page.items == []
+    assert [m.label for m in (await models.list_models(db, ana)).items] == ["Cross"]
+
+
+async def test_pagination_and_limits(db, monkeypatch):
+    ana = await _actor(db, "1")
+    for i in range(12):
+        await models.save_model(db, ana, f"m{i:02d}", "plot(close)")
+    first, last = await models.list_models(db, ana, 1, 5), await models.list_models(db, ana, 3, 5)
+    assert [m.label for m in first.items] == ["m00", "m01", "m02", "m03", "m04"] and first.pages == 3
+    assert [m.label for m in last.items] == ["m10", "m11"] and not last.has_next
+    assert all(m.is_indicator for m in first.items)
+    with pytest.raises(Invalid):
+        await models.list_models(db, ana, 0)
+
+    monkeypatch.setattr(models, "MAX_MODELS", 12)
+    with pytest.raises(LimitExceeded):
+        await models.save_model(db, ana, "one_more", "plot(close)")
+    await models.save_model(db, ana, "m00", "plot(open)")  # replacing one is still allowed
+
+
+async def test_invalid_models_are_refused_before_anything_is_stored(db):
+    ana = await _actor(db, "1")
+    with pytest.raises(ScriptError, match="line 1"):
+        await models.save_model(db, ana, "bad", "buy = close >")
+    with pytest.raises(Invalid, match="not a valid model name"):
+        await models.save_model(db, ana, "two words", CROSS)
+    with pytest.raises(Invalid, match="no input 'slow'"):
+        await models.save_model(db, ana, "x", CROSS, inputs={"slow": 3})
+    with pytest.raises(Invalid, match="is a number"):
+        await models.save_model(db, ana, "x", CROSS, inputs={"fast": "ten"})
+    async with db.session() as session:
+        assert list(await session.scalars(select(Model))) == []
+
+
+async def test_copy_never_overwrites(db):
+    ana = await _actor(db, "1")
+    await models.save_model(db, ana, "cross", CROSS)
+    with pytest.raises(Conflict):
+        await models.save_model(db, ana, "CROSS", CROSS, create_only=True)
+
+
+async def test_strategies_rules_all_or_nothing(db):
+    ana, ben = await _actor(db, "1"), await _actor(db, "2")
+    view, created = await strategies.save_strategy(db, ana, "dip", "technical", "buy dips")
+    assert created and view.analytic is Analytic.TECHNICAL
+    view, added = await strategies.add_rules(db, ana, "dip", "buy rsi(close, 14) < 30\nbuy close > sma(close, 200)")
+    assert [r.number for r in view.rules] == [1, 2] and len(added) == 2
+    with pytest.raises(ScriptError):  # the second rule is broken: neither is added
+        await strategies.add_rules(db, ana, "dip", "sell rsi(close, 14) > 70; sell rsi(close 14) > 80")
+    assert len((await strategies.get_strategy(db, ana, "dip")).rules) == 2
+    with pytest.raises(Conflict, match="remove them before changing its analytic"):
+        await strategies.save_strategy(db, ana, "dip", Analytic.FUNDAMENTAL)
+    with pytest.raises(NotFound):
+        await strategies.add_rules(db, ben, "dip", "sell rsi(close, 14) > 70")
+
+    view, gone = await strategies.remove_rules(db, ana, "dip", [1])
+    assert [r.condition for r in gone] == ["rsi(close, 14) < 30"] and [r.number for r in view.rules] == [1]
+    with pytest.raises(NotFound, match="has no rule 5"):
+        await strategies.remove_rules(db, ana, "dip", [5])
+
+    await strategies.remove_strategy(db, ana, "dip")
+    async with db.session() as session:
+        assert list(await session.scalars(select(Strategy))) == []
+        assert list(await session.scalars(select(Rule))) == []
+
+
+async def test_link_keeps_both_models_of_the_same_name(db):
+    tg = await _actor(db, "111", "telegram")
+    dc = await _actor(db, "222", "discord")
+    await models.save_model(db, tg, "cross", CROSS)
+    await models.save_model(db, dc, "Cross", "plot(close)")
+    await strategies.save_strategy(db, dc, "dip")
+    issued = await link.issue_code(db, tg)
+    await link.redeem_code(db, dc, issued.code)
+    labels = [m.label for m in (await models.list_models(db, tg)).items]
+    assert labels == ["cross", "Cross (2)"]
+    assert (await models.get_model(db, tg, "cross (2)")).is_indicator
+    assert [s.label for s in (await strategies.list_strategies(db, tg)).items] == ["dip"]
