@@ -51,6 +51,9 @@ class Arg:
     choices: tuple[str, ...] = ()
     matches: Callable[[str], bool] | None = None
     default: Any = None
+    # When missing and this returns True for the other raw values, transports with forms ask for
+    # it in one (a Discord modal for a model's multi-line script, which a slash option cannot hold).
+    ask: Callable[[dict[str, Any]], bool] | None = None
 
     @property
     def metavar(self) -> str:

@@ -58,6 +58,9 @@ MAX_CHOICES = 25
 MAX_OPTIONS = 25
 DEFER_AFTER_S = 2.0  # a quick command still slower than this defers before the 3 s deadline
 AUTOCOMPLETE_BUDGET_S = 2.0
+# Discord's modal limits: title 45, label 45, placeholder 100, a paragraph input 4,000 characters.
+MODAL_TITLE, MODAL_LABEL, MODAL_PLACEHOLDER, MODAL_TEXT_MAX = 45, 45, 100, 4000
+MODAL_TIMEOUT_S = 900.0
 
 Choice = app_commands.Choice
 # Autocomplete sources for TICKER options: (runtime, interaction, what the user typed) -> choices.
@@ -329,10 +332,41 @@ async def _in_time(
     return True
 
 
+class AskModal(discord.ui.Modal):
+    """A form for the one argument a slash option cannot carry (a multi-line script); submitting
+    it runs the command with the other options the user gave."""
+
+    def __init__(self, runtime: Runtime, command: Command, raw: dict[str, Any], arg: Arg) -> None:
+        given = " ".join(str(v) for v in raw.values() if v not in (None, ""))
+        super().__init__(title=_clip(f"/{command.name} {given}", MODAL_TITLE), timeout=MODAL_TIMEOUT_S)
+        self.runtime, self.command, self.raw, self.arg = runtime, command, raw, arg
+        self.text: discord.ui.TextInput[AskModal] = discord.ui.TextInput(
+            label=_clip(arg.name.capitalize(), MODAL_LABEL),
+            style=discord.TextStyle.paragraph,
+            placeholder=_clip(arg.help, MODAL_PLACEHOLDER),
+            max_length=MODAL_TEXT_MAX,
+        )
+        self.add_item(self.text)
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        await run(self.runtime, interaction, self.command, {**self.raw, self.arg.name: self.text.value})
+
+
+def _asked(command: Command, raw: dict[str, Any]) -> Arg | None:
+    for arg in command.args:
+        if arg.ask is not None and raw.get(arg.name) in (None, "") and arg.ask(raw):
+            return arg
+    return None
+
+
 async def run(
     runtime: Runtime, interaction: discord.Interaction, command: Command, raw: dict[str, Any]
 ) -> None:
     """Run ``command`` for a slash-command interaction and answer it."""
+    asked = _asked(command, raw)
+    if asked is not None and interaction.type is discord.InteractionType.application_command:
+        await interaction.response.send_modal(AskModal(runtime, command, raw, asked))
+        return
     private = command.private_only
     work = asyncio.ensure_future(_answer(runtime, interaction, command, raw))
     try:

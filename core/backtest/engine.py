@@ -181,6 +181,8 @@ def _frame_arrays(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarr
         raise Invalid(f"need at least 2 bars to backtest, got {len(frame)}")
     if not isinstance(frame.index, pd.DatetimeIndex):
         raise Invalid("the price data needs a DatetimeIndex")
+    if not frame.index.is_monotonic_increasing:
+        raise Invalid("the price data must be in time order")
     arrays = []
     for col in ("open", "high", "low", "close"):
         try:
@@ -275,85 +277,23 @@ def run_backtest(
     short_ = _signal("short", short, n, warmup)
     cover_ = _signal("cover", cover, n, warmup) if shorts else np.zeros(n, dtype=bool)
 
-    buy_at = _positions(buy_, n)
-    entry_at = _positions(buy_ | short_, n) if shorts else buy_at
-    sell_at = _positions(sell_, n)
-    cover_at = _positions(cover_, n)
-
     units = _sizer(config)
     c = config.commission
     sl = config.stop_loss
     tp = config.take_profit
-    cash = float(config.cash)
     nan = math.nan
-
-    # The loop visits trades, not bars: per trade, the entry bar (next entry signal), its size (from
-    # the cash left), the exit signal bar, and the first stop/target hit in between (numpy over the
-    # trade's window). It records entry bar, exit bar (n while open) and signed size; prices and cash
-    # are recomputed from those with numpy below, by the same floating-point operations.
-    E: list[int] = []
-    X: list[int] = []
-    S: list[float] = []
-    hits: dict[int, tuple[float, str]] = {}  # trade number -> (exit price, "stop" | "target")
-    add_e, add_x, add_s = E.append, X.append, S.append
-    has_stops = sl is not None or tp is not None
     long_stop = 1 - sl if sl is not None else nan
     long_target = 1 + tp if tp is not None else nan
     short_stop = 1 + sl if sl is not None else nan
     short_target = 1 - tp if tp is not None and tp < 1 else nan
 
-    k = warmup
-    forced = 0  # side of a reversal entry signalled on bar k
-    while True:
-        if forced:
-            s, side, forced = k, forced, 0
-        else:
-            s = entry_at[bisect_left(entry_at, k)]
-            if s >= n:
-                break
-            side = 1 if not shorts or buy_.item(s) else -1
-        e = s + 1
-        price = open_.item(e)
-        size = units(cash, price)
-        if size <= 0:
-            k = s + 1
-            continue
-        cash -= size * price * c
-        exits = sell_at if side > 0 else cover_at
-        j = exits[bisect_left(exits, e)]
-        signed = size * side
-        add_e(e)
-        add_s(signed)
-        if has_stops:
-            last = j if j < n else n - 1
-            if side > 0:
-                h, hit_price, reason = _first_hit(open_, low, high, e, last, price * long_stop,
-                                                  price * long_target, 1)
-            else:
-                h, hit_price, reason = _first_hit(open_, high, low, e, last, price * short_stop,
-                                                  price * short_target, -1)
-            if h >= 0:
-                hits[len(E) - 1] = (hit_price, reason)
-                add_x(h)
-                cash = cash + (signed * (hit_price - price) - size * hit_price * c)
-                k = h
-                if cash <= 0:
-                    break  # the equity check below ends the run here
-                continue
-        if j >= n:
-            add_x(n)  # still open at the end
-            break
-        x = j + 1
-        add_x(x)
-        exit_price = open_.item(x)
-        cash = cash + (signed * (exit_price - price) - size * exit_price * c)
-        if cash <= 0:
-            break
-        if shorts and (short_.item(j) if side > 0 else buy_.item(j)):
-            forced = -side
-            k = j
-        else:
-            k = j + 1
+    plan = None
+    if not shorts and sl is None and tp is None:
+        plan = _long_only_plan(buy_, sell_, open_, n, float(config.cash), c, units)
+    if plan is None:
+        plan = _simulate(buy_, sell_, short_, cover_, shorts, open_, low, high, n, warmup,
+                         float(config.cash), c, units, (long_stop, long_target, short_stop, short_target))
+    E, X, S, hits = plan
 
     int_sizes = config.unit == int(config.unit)
     e_arr = np.array(E, dtype=np.int64)
@@ -410,6 +350,116 @@ def run_backtest(
     stats = compute_stats(trades, equity, frame, warmup=warmup)
     return BacktestResult(trades=trades, open_trade=open_trade,
                           equity=pd.Series(equity, index=index, name="Equity"), stats=stats, config=config)
+
+
+def _long_only_plan(buy, sell, open_, n, cash, c, units):
+    """Trades of a long-only run without stops, found with numpy over the signal bars, then sized in
+    one pass over the trades: ``(E, X, S, {})`` as :func:`_simulate`, or None when some entry gets no
+    units (that changes which signals act; :func:`_simulate` handles it).
+
+    The position after each bar's signals is a two-state machine: ``buy`` alone sets long, ``sell``
+    alone sets flat, both toggle (flat: the buy enters and the sell is ignored; long: the sell exits and
+    the buy is ignored), neither keeps. So the state at each signal bar is the value of the last bar with
+    exactly one signal, flipped once per two-signal bar since.
+    """
+    ev = np.flatnonzero(buy | sell)
+    b = buy[ev]
+    one = b != sell[ev]
+    at = np.arange(len(ev))
+    last_one = np.maximum.accumulate(np.where(one, at, -1))
+    flips = np.cumsum(b & ~one)
+    flips_then = np.where(last_one >= 0, flips[last_one], 0)
+    state = np.where(last_one >= 0, b[last_one], False) ^ ((flips - flips_then) & 1).astype(bool)
+    before = np.r_[False, state[:-1]]
+    E = (ev[state & ~before] + 1).tolist()
+    X = (ev[~state & before] + 1).tolist()
+    if len(X) < len(E):
+        X.append(n)  # open at the end
+    S: list[float] = []
+    entry_prices = open_[E].tolist()
+    exit_prices = open_[np.minimum(X, n - 1)].tolist() if X else []
+    for price, exit_price in zip(entry_prices, exit_prices, strict=True):
+        size = units(cash, price)
+        if size <= 0:
+            return None
+        S.append(size)
+        cash -= size * price * c
+        cash = cash + (size * (exit_price - price) - size * exit_price * c)
+        if cash <= 0:
+            return None
+    return E, X, S, {}
+
+
+def _simulate(buy, sell, short, cover, shorts, open_, low, high, n, warmup, cash, c, units, levels):
+    """The general run, one loop iteration per trade: ``(E, X, S, hits)`` with each trade's entry bar,
+    exit bar (``n`` while open) and signed size, and ``hits[trade number] = (fill, "stop" | "target")``.
+
+    Per trade: the next entry signal (``bisect`` in the signal bars), the size from the cash left, the
+    next exit signal, and the first stop/target hit in between (numpy over the trade's window).
+    """
+    long_stop, long_target, short_stop, short_target = levels
+    has_stops = any(v == v for v in levels)
+    entry_at = _positions(buy | short, n) if shorts else _positions(buy, n)
+    sell_at = _positions(sell, n)
+    cover_at = _positions(cover, n)
+    E: list[int] = []
+    X: list[int] = []
+    S: list[float] = []
+    hits: dict[int, tuple[float, str]] = {}
+    add_e, add_x, add_s = E.append, X.append, S.append
+    k = warmup
+    forced = 0  # side of a reversal entry signalled on bar k
+    while True:
+        if forced:
+            s, side, forced = k, forced, 0
+        else:
+            s = entry_at[bisect_left(entry_at, k)]
+            if s >= n:
+                break
+            side = 1 if not shorts or buy.item(s) else -1
+        e = s + 1
+        price = open_.item(e)
+        size = units(cash, price)
+        if size <= 0:
+            k = s + 1
+            continue
+        cash -= size * price * c
+        exits = sell_at if side > 0 else cover_at
+        j = exits[bisect_left(exits, e)]
+        signed = size * side
+        add_e(e)
+        add_s(signed)
+        if has_stops:
+            last = j if j < n else n - 1
+            if side > 0:
+                h, hit_price, reason = _first_hit(open_, low, high, e, last, price * long_stop,
+                                                  price * long_target, 1)
+            else:
+                h, hit_price, reason = _first_hit(open_, high, low, e, last, price * short_stop,
+                                                  price * short_target, -1)
+            if h >= 0:
+                hits[len(E) - 1] = (hit_price, reason)
+                add_x(h)
+                cash = cash + (signed * (hit_price - price) - size * hit_price * c)
+                k = h
+                if cash <= 0:
+                    break  # the equity check in run_backtest ends the run here
+                continue
+        if j >= n:
+            add_x(n)  # still open at the end
+            break
+        x = j + 1
+        add_x(x)
+        exit_price = open_.item(x)
+        cash = cash + (signed * (exit_price - price) - size * exit_price * c)
+        if cash <= 0:
+            break
+        if shorts and (short.item(j) if side > 0 else buy.item(j)):
+            forced = -side
+            k = j
+        else:
+            k = j + 1
+    return E, X, S, hits
 
 
 def _first_hit(open_, adverse, favourable, e, last, stop, target, side):

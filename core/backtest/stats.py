@@ -27,12 +27,12 @@ STAT_KEYS = (
 )
 
 
-def geometric_mean(returns: pd.Series) -> float:
+def geometric_mean(returns: pd.Series | np.ndarray) -> float:
     """Geometric mean of simple returns: ``exp(sum(log(1 + r)) / len(r)) - 1``, NaN taken as 0.
 
     0 when any ``1 + r <= 0`` (a total loss), NaN for no returns.
     """
-    r = returns.fillna(0) + 1
+    r = np.nan_to_num(np.asarray(returns, dtype=np.float64), nan=0.0) + 1
     if np.any(r <= 0):
         return 0.0
     return float(np.exp(np.log(r).sum() / (len(r) or np.nan)) - 1)
@@ -48,15 +48,11 @@ def drawdown_durations_and_peaks(dd: pd.Series) -> tuple[pd.Series, pd.Series]:
     backtesting.py does).
     """
     values = dd.to_numpy()
-    ends = np.flatnonzero(values == 0)
-    if not len(ends) or ends[-1] != len(values) - 1:
-        ends = np.r_[ends, len(values) - 1]
-    prev, cur = ends[:-1], ends[1:]
-    keep = cur > prev + 1
-    prev, cur = prev[keep], cur[keep]
-    if not len(cur):
+    periods = _drawdown_periods(values)
+    if periods is None:
         empty = dd.replace(0, np.nan)
         return empty, empty
+    prev, cur = periods
     index = dd.index
     durations = np.asarray(index[cur] - index[prev])
     if durations.dtype.kind == "m":
@@ -64,11 +60,47 @@ def drawdown_durations_and_peaks(dd: pd.Series) -> tuple[pd.Series, pd.Series]:
     else:
         filled = np.full(len(index), np.nan)
     filled[cur] = durations
-    # each period's max over [prev, cur]: reduce over [prev_k, cur_k + 1), every other slot
-    bounds = np.column_stack((prev, cur + 1)).ravel()
     peak = np.full(len(index), np.nan)
-    peak[cur] = np.maximum.reduceat(np.r_[values, 0.0], bounds)[::2]
+    peak[cur] = _period_peaks(values, prev, cur)
     return pd.Series(filled, index=index), pd.Series(peak, index=index)
+
+
+def _drawdown_periods(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Start and end bars of the drawdown periods (see :func:`drawdown_durations_and_peaks`)."""
+    ends = np.flatnonzero(values == 0)
+    if not len(ends) or ends[-1] != len(values) - 1:
+        ends = np.r_[ends, len(values) - 1]
+    prev, cur = ends[:-1], ends[1:]
+    keep = cur > prev + 1
+    if not keep.any():
+        return None
+    return prev[keep], cur[keep]
+
+
+def _period_peaks(values: np.ndarray, prev: np.ndarray, cur: np.ndarray) -> np.ndarray:
+    """Each period's max over ``values[prev:cur + 1]``: reduce over [prev, cur + 1), every other slot."""
+    bounds = np.column_stack((prev, cur + 1)).ravel()
+    return np.maximum.reduceat(np.r_[values, 0.0], bounds)[::2]
+
+
+def _bars_held(trades: pd.DataFrame, n: int) -> int:
+    """Bars within at least one trade, entry bar to exit bar inclusive (the union of the intervals)."""
+    if not len(trades):
+        return 0
+    starts = trades["EntryBar"].to_numpy(dtype=np.int64)
+    ends = trades["ExitBar"].to_numpy(dtype=np.int64) + 1
+    order = np.argsort(starts, kind="stable")
+    starts, ends = starts[order], ends[order]
+    covered_before = np.r_[0, np.maximum.accumulate(ends)[:-1]]  # furthest end of earlier trades
+    return int(np.clip(ends - np.maximum(starts, covered_before), 0, None).sum())
+
+
+def _mean(a: np.ndarray) -> float:
+    return float(a.mean()) if len(a) else np.nan
+
+
+def _std(a: np.ndarray) -> float:
+    return float(a.std(ddof=1)) if len(a) > 1 else np.nan
 
 
 def _local_days(index: pd.DatetimeIndex) -> np.ndarray:
@@ -81,6 +113,8 @@ def _local_days(index: pd.DatetimeIndex) -> np.ndarray:
 
 def _data_period(index: pd.Index):
     """The bar period: median difference of the last 100 index values (backtesting.py's)."""
+    if isinstance(index, pd.DatetimeIndex) and len(index) > 1:
+        return pd.Timedelta(float(np.median(np.diff(index[-100:].asi8))), unit=index.unit)
     return pd.Series(index[-100:]).diff().dropna().median()
 
 
@@ -133,7 +167,12 @@ def compute_stats(
     """
     if not -1 < risk_free_rate < 1:
         raise ValueError("risk_free_rate must lie in (-1, 1)")
-    equity = np.asarray(equity, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):  # 0/0 and x/0 give NaN/inf, as intended
+        return _compute_stats(trades, np.asarray(equity, dtype=float), frame, warmup, risk_free_rate)
+
+
+def _compute_stats(trades: pd.DataFrame, equity: np.ndarray, frame: pd.DataFrame, warmup: int,
+                   risk_free_rate: float) -> pd.Series:
     index = frame.index
     is_dt = isinstance(index, pd.DatetimeIndex)
     period = _data_period(index)
@@ -145,10 +184,18 @@ def compute_stats(
         return value.ceil(resolution)
 
     dd = 1 - equity / np.maximum.accumulate(equity)
-    dd_dur, dd_peaks = drawdown_durations_and_peaks(pd.Series(dd, index=index))
+    # drawdown periods' durations and peaks, compact (backtesting.py spreads them over a bar-indexed
+    # series with NaN elsewhere and takes max/mean skipping NaN: the same figures)
+    periods = _drawdown_periods(dd)
+    if periods is None:  # backtesting.py then uses dd with zeros as NaN for both
+        dd_dur = dd_peaks = pd.Series(dd[dd != 0])
+    else:
+        prev, cur = periods
+        dd_dur = pd.Series(index[cur] - index[prev])
+        dd_peaks = pd.Series(_period_peaks(dd, prev, cur))
 
-    pl = trades["PnL"]
-    returns = trades["ReturnPct"]
+    pl = trades["PnL"].to_numpy(dtype=np.float64)
+    returns = trades["ReturnPct"].to_numpy(dtype=np.float64)
     durations = trades["Duration"]
     n_trades = len(trades)
 
@@ -157,9 +204,7 @@ def compute_stats(
     s["End"] = index[-1]
     s["Duration"] = s["End"] - s["Start"]
 
-    held = np.bincount(trades["EntryBar"].to_numpy(dtype=np.int64), minlength=len(index) + 1)
-    held = held - np.bincount(trades["ExitBar"].to_numpy(dtype=np.int64) + 1, minlength=len(index) + 1)
-    s["Exposure Time [%]"] = (np.cumsum(held[:-1]) > 0).mean() * 100
+    s["Exposure Time [%]"] = _bars_held(trades, len(index)) / len(index) * 100
     s["Equity Final [$]"] = equity[-1]
     s["Equity Peak [$]"] = equity.max()
     # summed left to right without compensation, as backtesting.py's sum() over numpy floats
@@ -172,44 +217,51 @@ def compute_stats(
     s["Buy & Hold Return [%]"] = (c[-1] - c[warmup]) / c[warmup] * 100
 
     gmean = 0.0
-    day_returns = np.array(np.nan)
-    annual_days = np.nan
+    annual_days = var = downside = np.nan
     if is_dt:
         freq_days = period.days
         days = _local_days(index)
-        have_weekends = ((days + 3) % 7 >= 5).mean() > 2 / 7 * 0.6  # 1970-01-01 was a Thursday
+        sorted_days = index.is_monotonic_increasing
+        if sorted_days:  # count bars per calendar day, then weekdays per day, not per bar
+            last_of_day = np.flatnonzero(np.r_[days[1:] != days[:-1], True])
+            per_day = np.diff(np.r_[-1, last_of_day])
+            weekend = (days[last_of_day] + 3) % 7 >= 5  # 1970-01-01 was a Thursday
+            weekend_share = per_day[weekend].sum() / len(days)
+        else:
+            weekend_share = ((days + 3) % 7 >= 5).mean()
+        have_weekends = weekend_share > 2 / 7 * 0.6
         annual_days = {7: 52, 31: 12, 365: 1}.get(freq_days, 365 if have_weekends else 252)
         freq = {7: "W", 31: "ME", 365: "YE"}.get(freq_days, "D")
-        if freq == "D" and index.is_monotonic_increasing:
+        if freq == "D" and sorted_days:
             # resample("D").last().dropna(): the last equity of each calendar day that has bars
-            last_of_day = np.flatnonzero(np.r_[days[1:] != days[:-1], True])
-            daily = pd.Series(equity[last_of_day])
+            daily = equity[last_of_day]
         else:
-            daily = pd.Series(equity, index=index).resample(freq).last().dropna()
-        day_returns = daily.pct_change().dropna()
+            daily = pd.Series(equity, index=index).resample(freq).last().dropna().to_numpy()
+        day_returns = daily[1:] / daily[:-1] - 1  # .pct_change().dropna()
+        day_returns = day_returns[~np.isnan(day_returns)]
         gmean = geometric_mean(day_returns)
+        var = day_returns.var(ddof=1) if len(day_returns) > 1 else np.nan
+        downside = np.sqrt(_mean(np.minimum(day_returns, 0) ** 2))
     annual_return = (1 + gmean) ** annual_days - 1
     s["Return (Ann.) [%]"] = annual_return * 100
-    var = day_returns.var(ddof=int(bool(day_returns.shape)))
     s["Volatility (Ann.) [%]"] = np.sqrt(
         (var + (1 + gmean) ** 2) ** annual_days - (1 + gmean) ** (2 * annual_days)) * 100
     if is_dt:
         years = (s["Duration"].days + s["Duration"].seconds / 86400) / 365.25
         s["CAGR [%]"] = ((equity[-1] / equity[0]) ** (1 / years) - 1) * 100 if years else np.nan
     s["Sharpe Ratio"] = (s["Return (Ann.) [%]"] - risk_free_rate * 100) / (s["Volatility (Ann.) [%]"] or np.nan)
-    with np.errstate(divide="ignore"):
-        s["Sortino Ratio"] = (annual_return - risk_free_rate) / (
-            np.sqrt(np.mean(day_returns.clip(-np.inf, 0) ** 2)) * np.sqrt(annual_days))
+    s["Sortino Ratio"] = (annual_return - risk_free_rate) / (downside * np.sqrt(annual_days))
     max_dd = -np.nan_to_num(dd.max())
     s["Calmar Ratio"] = annual_return / (-max_dd or np.nan)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        eq_log = np.log(equity[1:] / equity[:-1])
+    eq_log = np.log(equity[1:] / equity[:-1])
     mkt_log = np.log(c[1:] / c[:-1])
     beta = np.nan
     if len(eq_log) > 1:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            cov = np.cov(eq_log, mkt_log)
-            beta = cov[0, 1] / cov[1, 1]
+        # np.cov(eq_log, mkt_log)[0, 1] / [1, 1]; the common 1 / (n - 1) cancels. 1-d dots: np.cov's
+        # 2-d product is ~10x slower here
+        eq_dev = eq_log - eq_log.mean()
+        mkt_dev = mkt_log - mkt_log.mean()
+        beta = np.dot(eq_dev, mkt_dev) / np.dot(mkt_dev, mkt_dev)
     s["Alpha [%]"] = s["Return [%]"] - risk_free_rate * 100 - beta * (
         s["Buy & Hold Return [%]"] - risk_free_rate * 100)
     s["Beta"] = beta
@@ -220,13 +272,13 @@ def compute_stats(
     s["# Trades"] = n_trades
     win_rate = np.nan if not n_trades else (pl > 0).mean()
     s["Win Rate [%]"] = win_rate * 100
-    s["Best Trade [%]"] = returns.max() * 100
-    s["Worst Trade [%]"] = returns.min() * 100
+    s["Best Trade [%]"] = (returns.max() if n_trades else np.nan) * 100
+    s["Worst Trade [%]"] = (returns.min() if n_trades else np.nan) * 100
     s["Avg. Trade [%]"] = geometric_mean(returns) * 100
     s["Max. Trade Duration"] = rounded(durations.max())
     s["Avg. Trade Duration"] = rounded(durations.mean())
     s["Profit Factor"] = returns[returns > 0].sum() / (abs(returns[returns < 0].sum()) or np.nan)
-    s["Expectancy [%]"] = returns.mean() * 100
-    s["SQN"] = np.sqrt(n_trades) * pl.mean() / (pl.std() or np.nan)
-    s["Kelly Criterion"] = win_rate - (1 - win_rate) / (pl[pl > 0].mean() / -pl[pl < 0].mean())
+    s["Expectancy [%]"] = _mean(returns) * 100
+    s["SQN"] = np.sqrt(n_trades) * _mean(pl) / (_std(pl) or np.nan)
+    s["Kelly Criterion"] = win_rate - (1 - win_rate) / (_mean(pl[pl > 0]) / -_mean(pl[pl < 0]))
     return pd.Series(s, dtype=object)

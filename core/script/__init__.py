@@ -129,6 +129,10 @@ def _check_frame(frame: pd.DataFrame) -> None:
         raise ScriptError(f"the candles lack {', '.join(missing)}")
     if len(frame) == 0:
         raise ScriptError("there are no candles to run the script on")
+    try:
+        frame[list(_COLUMNS)].to_numpy(dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ScriptError("the candles' prices and volumes must be numbers") from None
 
 
 def resolve_inputs(program: Program, overrides: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -272,3 +272,27 @@ async def test_the_actor_is_recorded_with_its_discord_chat(bot, dk):
         chat = (await session.scalars(select(Chat))).one()
     assert (identity.platform, identity.external_id) == ("discord", str(dk.OWNER_ID))
     assert (chat.external_id, chat.is_group) == (str(dk.CHANNEL_ID), True)
+
+
+async def test_model_save_without_script_opens_a_form_and_saving_it_stores_the_model(bot, dk, monkeypatch):
+    monkeypatch.setattr(discord_commands, "MODAL_TIMEOUT_S", None)  # no timeout task for the harness to wait on
+    calls = await bot.slash("model", action="save", name="cross")
+    [modal] = [c for c in calls if c.path.endswith("/callback")]
+    assert modal.json["type"] == 9  # MODAL
+    form = modal.json["data"]
+    assert form["title"].startswith("/model save cross")
+    [[text_input]] = [row["components"] for row in form["components"]]
+    assert text_input["style"] == 2 and text_input["max_length"] == 4000  # a paragraph
+
+    script = "fast = sma(close, 10)\nslow = sma(close, 30)\nbuy = crossover(fast, slow)\nsell = crossunder(fast, slow)"
+    submit = {
+        "custom_id": form["custom_id"],
+        "components": [{"type": 1, "components": [{"type": 4, "custom_id": text_input["custom_id"], "value": script}]}],
+    }
+    calls = await bot.send(dk.interaction_payload(5, submit))
+    [answer] = [c for c in calls if c.path.endswith("/callback")]
+    assert "Saved model 'cross' (long-only)." in answer.embeds[0]["title"] + answer.embeds[0].get("description", "")
+
+    shown = await bot.slash("model", action="show", name="cross")
+    body = " ".join(e.get("title", "") + e.get("description", "") for c in shown for e in c.embeds)
+    assert "buy = crossover(fast, slow)" in body

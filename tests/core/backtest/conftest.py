@@ -14,6 +14,7 @@ and the stop/target orders still run through backtesting.py's broker, from the e
 from __future__ import annotations
 
 import warnings
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -133,3 +134,9 @@ def goog() -> pd.DataFrame:
     from backtesting.test import GOOG
 
     return GOOG.rename(columns=str.lower).astype(float)
+
+
+@pytest.fixture(scope="session")
+def ref():
+    """The helpers above, for test modules (conftest cannot be imported with --import-mode=importlib)."""
+    return SimpleNamespace(run=reference_run, same=assert_same, cross=cross_signals, sma=sma)

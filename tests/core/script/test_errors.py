@@ -256,6 +256,9 @@ def test_frame_must_have_candles() -> None:
     empty = pd.DataFrame({c: [] for c in ("open", "high", "low", "close", "volume")}, dtype=float)
     with pytest.raises(ScriptError, match="no candles"):
         evaluate(program, empty)
+    text = pd.DataFrame({c: ["x"] for c in ("open", "high", "low", "close", "volume")})
+    with pytest.raises(ScriptError, match="must be numbers"):
+        evaluate(program, text)
 
 
 # ----------------------------------------------------------------------------- names for help
