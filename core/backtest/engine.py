@@ -376,15 +376,15 @@ def _long_only_plan(buy, sell, open_, n, cash, c, units):
     if len(X) < len(E):
         X.append(n)  # open at the end
     S: list[float] = []
+    add = S.append
     entry_prices = open_[E].tolist()
     exit_prices = open_[np.minimum(X, n - 1)].tolist() if X else []
     for price, exit_price in zip(entry_prices, exit_prices, strict=True):
         size = units(cash, price)
         if size <= 0:
             return None
-        S.append(size)
-        cash -= size * price * c
-        cash = cash + (size * (exit_price - price) - size * exit_price * c)
+        add(size)
+        cash = (cash - size * price * c) + (size * (exit_price - price) - size * exit_price * c)
         if cash <= 0:
             return None
     return E, X, S, {}
