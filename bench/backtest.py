@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -38,6 +39,7 @@ import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("TQDM_DISABLE", "1")  # backtesting.py's progress bar, here and in subprocesses
 SIZES = (2_000, 100_000, 1_000_000)
 FAST, SLOW = 10, 30
 CASH = 10_000_000.0

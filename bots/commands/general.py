@@ -44,8 +44,8 @@ async def help_(ctx: Context, command: str | None) -> Reply:
 
 @registry.command(
     "dict",
-    "What the bot understands: indicators, intervals, ranges, sources",
-    Arg("category", "indicator, interval, range or source", required=False),
+    "What the bot understands: indicators, intervals, ranges, sources, script built-ins, fundamentals",
+    Arg("category", "indicator, interval, range, source, script or fundamental", required=False),
     Arg("label", "one entry, such as rsi", required=False),
     examples=("/dict", "/dict indicator", "/dict indicator macd", "/dict interval"),
 )

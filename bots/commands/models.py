@@ -9,7 +9,7 @@ from bots import format as fmt
 from bots.commands import registry
 from bots.commands.market import INTERVAL, RANGE, TICKER
 from bots.commands.results import account_line, heading, position_line, stat_lines, trade_lines
-from bots.registry import Arg, ArgKind, Context, UsageError
+from bots.registry import Arg, ArgKind, Context, UsageError, split_words
 from bots.reply import Button, Image, Reply
 from core.model import service as models
 from core.model.execute import Execution, execute_script
@@ -50,17 +50,21 @@ async def _script_from(ctx: Context, script: str | None) -> str | bytes | None:
 @registry.command(
     "model",
     "Save, show or remove a trading model (a script in the model language)",
-    Arg("action", "save, show or rm", kind=ArgKind.CHOICE, choices=("save", "show", "rm")),
+    Arg("action", "save, show, set or rm", kind=ArgKind.CHOICE, choices=("save", "show", "set", "rm")),
     Arg("name", "the model's name: letters, digits, _ . -"),
-    Arg("script", "the script (save only): on the next lines or in a code block", kind=ArgKind.REST, required=False,
+    Arg("script", "save: the script, on the next lines or in a code block · set: fast=10 overlay=false "
+        "description=\"...\"", kind=ArgKind.REST, required=False,
         ask=lambda raw: str(raw.get("action") or "").lower() == "save"),
     group="Models",
-    examples=("/model save ema_cross <script>", "/model show ema_cross", "/model rm ema_cross"),
+    examples=("/model save ema_cross <script>", "/model show ema_cross", "/model set ema_cross fast=10 overlay=false",
+              "/model rm ema_cross"),
     confirmable=True,
 )
 async def model(ctx: Context, action: str, name: str, script: str | None, confirmed: bool = False) -> Reply:
     if action == "show":
         return _show(await models.get_model(ctx.core.db, ctx.actor, name))
+    if action == "set":
+        return await _set(ctx, name, script or "")
     if action == "rm":
         if script:
             return Reply.fail(f"unexpected '{script[:40]}' after the name", "/model rm NAME")
@@ -86,6 +90,31 @@ async def model(ctx: Context, action: str, name: str, script: str | None, confir
     return Reply("\n".join(lines), buttons=[[Button("Run on BBCA", f"/run {view.label} BBCA 1d 1y")]])
 
 
+async def _set(ctx: Context, name: str, text: str) -> Reply:
+    words = split_words(text)
+    if not words:
+        return Reply.fail("nothing to set", '/model set NAME fast=10 overlay=false description="what it does"')
+    description: str | None = None
+    overlay: bool | None = None
+    inputs: list[str] = []
+    for word in words:
+        key, eq, value = word.partition("=")
+        if not eq:
+            return Reply.fail(f"'{word}' is not a setting: write name=value", "/model set NAME fast=10 overlay=false")
+        if key == "description":
+            description = value
+        elif key == "overlay":
+            if value.lower() not in ("true", "false"):
+                return Reply.fail(f"overlay is true or false, not '{value}'")
+            overlay = value.lower() == "true"
+        else:
+            inputs.append(word)
+    view = await models.update_model(
+        ctx.core.db, ctx.actor, name, description=description, overlay=overlay, inputs=parse_inputs(inputs)
+    )
+    return _show(view)
+
+
 def _description(source: str) -> str | None:
     """The script's first comment line, as the model's description."""
     for line in source.splitlines():
@@ -100,7 +129,8 @@ def _description(source: str) -> str | None:
 
 
 def _show(view: models.ModelView) -> Reply:
-    lines = [f"Model '{view.label}' · {view.kind}"]
+    panel = "on the price chart" if view.overlay else "in their own panel"
+    lines = [f"Model '{view.label}' · {view.kind} · plots {panel}"]
     if view.description:
         lines.append(view.description)
     if view.declared:

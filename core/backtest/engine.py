@@ -189,9 +189,10 @@ def _frame_arrays(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarr
             a = frame[col].to_numpy(dtype=np.float64)
         except (TypeError, ValueError) as exc:
             raise Invalid(f"column {col} must be numeric") from exc
-        if not np.isfinite(a).all():
+        low_, high_ = a.min(), a.max()  # NaN propagates through both: two fast passes, no temporaries
+        if not (math.isfinite(low_) and math.isfinite(high_)):
             raise Invalid(f"column {col} has missing or infinite values")
-        if col != "high" and col != "low" and (a <= 0).any():
+        if col in ("open", "close") and low_ <= 0:
             raise Invalid(f"column {col} has prices of 0 or below")
         arrays.append(a)
     return arrays[0], arrays[1], arrays[2], arrays[3]
@@ -371,14 +372,17 @@ def _long_only_plan(buy, sell, open_, n, cash, c, units):
     flips_then = np.where(last_one >= 0, flips[last_one], 0)
     state = np.where(last_one >= 0, b[last_one], False) ^ ((flips - flips_then) & 1).astype(bool)
     before = np.r_[False, state[:-1]]
-    E = (ev[state & ~before] + 1).tolist()
-    X = (ev[~state & before] + 1).tolist()
+    entries = ev[state & ~before] + 1
+    exits = ev[~state & before] + 1
+    entry_prices = open_[entries].tolist()
+    exit_prices = open_[exits].tolist()
+    E = entries.tolist()
+    X = exits.tolist()
     if len(X) < len(E):
         X.append(n)  # open at the end
+        exit_prices.append(math.nan)
     S: list[float] = []
     add = S.append
-    entry_prices = open_[E].tolist()
-    exit_prices = open_[np.minimum(X, n - 1)].tolist() if X else []
     for price, exit_price in zip(entry_prices, exit_prices, strict=True):
         size = units(cash, price)
         if size <= 0:
@@ -528,7 +532,7 @@ def _trades_frame(index, c, e, x, s, ep, xp, sl, tp, reasons) -> pd.DataFrame:
         "EntryTime": entry_time,
         "ExitTime": exit_time,
         "Duration": exit_time - entry_time,
-        "ExitReason": pd.array(reasons.astype(str) if len(reasons) else [], dtype=object),
+        "ExitReason": reasons,
     }, columns=list(TRADE_COLUMNS))
 
 

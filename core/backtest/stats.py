@@ -183,7 +183,8 @@ def _compute_stats(trades: pd.DataFrame, equity: np.ndarray, frame: pd.DataFrame
         resolution = getattr(period, "resolution_string", None) or period.resolution
         return value.ceil(resolution)
 
-    dd = 1 - equity / np.maximum.accumulate(equity)
+    peak_equity = np.maximum.accumulate(equity)
+    dd = 1 - equity / peak_equity
     # drawdown periods' durations and peaks, compact (backtesting.py spreads them over a bar-indexed
     # series with NaN elsewhere and takes max/mean skipping NaN: the same figures)
     periods = _drawdown_periods(dd)
@@ -206,7 +207,7 @@ def _compute_stats(trades: pd.DataFrame, equity: np.ndarray, frame: pd.DataFrame
 
     s["Exposure Time [%]"] = _bars_held(trades, len(index)) / len(index) * 100
     s["Equity Final [$]"] = equity[-1]
-    s["Equity Peak [$]"] = equity.max()
+    s["Equity Peak [$]"] = peak_equity[-1]
     # summed left to right without compensation, as backtesting.py's sum() over numpy floats
     fees = trades["Commission"].to_numpy(dtype=np.float64)
     commissions = float(np.cumsum(fees)[-1]) if len(fees) else 0
@@ -257,11 +258,11 @@ def _compute_stats(trades: pd.DataFrame, equity: np.ndarray, frame: pd.DataFrame
     mkt_log = np.log(c[1:] / c[:-1])
     beta = np.nan
     if len(eq_log) > 1:
-        # np.cov(eq_log, mkt_log)[0, 1] / [1, 1]; the common 1 / (n - 1) cancels. 1-d dots: np.cov's
-        # 2-d product is ~10x slower here
-        eq_dev = eq_log - eq_log.mean()
-        mkt_dev = mkt_log - mkt_log.mean()
-        beta = np.dot(eq_dev, mkt_dev) / np.dot(mkt_dev, mkt_dev)
+        # np.cov(eq_log, mkt_log)[0, 1] / [1, 1] (the common 1 / (m - 1) cancels), from sums and 1-d
+        # dot products: np.cov's 2-d product is ~10x slower here
+        m = len(mkt_log)
+        eq_sum, mkt_sum = eq_log.sum(), mkt_log.sum()
+        beta = (np.dot(eq_log, mkt_log) - eq_sum * mkt_sum / m) / (np.dot(mkt_log, mkt_log) - mkt_sum * mkt_sum / m)
     s["Alpha [%]"] = s["Return [%]"] - risk_free_rate * 100 - beta * (
         s["Buy & Hold Return [%]"] - risk_free_rate * 100)
     s["Beta"] = beta

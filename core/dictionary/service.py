@@ -21,6 +21,8 @@ CATEGORIES = {
     "interval": "candle widths and which source serves each",
     "range": "how far back a chart or backtest reaches",
     "source": "where market data comes from",
+    "script": "the model script language: series, helpers and outputs (with every indicator by name)",
+    "fundamental": "metrics Fundamental strategy rules compare (pe < 15, roe > 15%)",
 }
 
 _SOURCES = {
@@ -45,6 +47,19 @@ def entries(category: str, source_intervals: dict[str, list[str]] | None = None)
         ]
     if category == "range":
         return [Entry(code, _range_summary(code)) for code in RANGE_CODES]
+    if category == "script":
+        from core.script import builtin_names, describe
+
+        out = []
+        for name in builtin_names():
+            usage, _, summary = (describe(name) or name).partition(": ")
+            out.append(Entry(name, summary or usage, "" if usage == name else usage))
+        return out
+    if category == "fundamental":
+        from core.market.fundamentals import METRICS
+
+        return [Entry(name, what + (" (write it in percent: 15%)" if percent else "")) for name, (_, what, percent)
+                in METRICS.items()]  # fmt: skip
     return [Entry(name, summary) for name, summary in _SOURCES.items()]
 
 

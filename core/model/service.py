@@ -172,12 +172,28 @@ async def remove_model(db: Database, actor: Actor, label: str) -> ModelView:
     return view
 
 
-async def set_inputs(db: Database, actor: Actor, label: str, inputs: dict[str, Any]) -> ModelView:
-    """Save input values on a model (``/run`` overrides are per run; these persist)."""
+async def update_model(
+    db: Database,
+    actor: Actor,
+    label: str,
+    *,
+    description: str | None = None,
+    overlay: bool | None = None,
+    inputs: dict[str, Any] | None = None,
+) -> ModelView:
+    """Change a model's description, overlay flag or saved input values (``/run`` overrides are
+    per run; these persist). The script is changed by saving it again."""
+    if description is not None and len(description) > MAX_DESCRIPTION:
+        raise Invalid(f"a description has at most {MAX_DESCRIPTION} characters")
     async with db.session() as session:
         row = await _get(session, actor, label)
         view = view_of(row)
-        row.inputs = {**row.inputs, **check_inputs(view.declared, inputs)}
+        if inputs:
+            row.inputs = {**row.inputs, **check_inputs(view.declared, inputs)}
+        if description is not None:
+            row.description = description
+        if overlay is not None:
+            row.overlay = overlay
         row.updated_at = utcnow()
         await session.flush()
         return view_of(row)

@@ -12,6 +12,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
+
+import numpy as np
+import pandas as pd
 
 from core.errors import Invalid
 from core.labels import did_you_mean
@@ -71,9 +75,11 @@ def parse_rule(text: str, analytic: Analytic) -> RuleSpec:
         condition = condition.strip()
         if len(condition) > MAX_CONDITION:
             raise Invalid(f"a condition has at most {MAX_CONDITION} characters")
-        from core.script import parse_condition
+        from core.script import evaluate_condition, parse_condition
 
-        parse_condition(condition)  # ScriptError with line, column and caret
+        # Parsing finds names and syntax; a dry run on a small made-up series finds the rest
+        # (a number where a true/false is needed, wrong indicator arguments) before it is saved.
+        evaluate_condition(parse_condition(condition), _probe_frame())
         return RuleSpec(action, condition)
     head, _, rest = text.partition(" ")
     if head.rstrip(":").lower() in ("screen", "buy", "sell"):
@@ -82,6 +88,17 @@ def parse_rule(text: str, analytic: Analytic) -> RuleSpec:
     percent = FUNDAMENTALS.get(metric, ("", "", False))[2] if analytic is Analytic.FUNDAMENTAL else False
     shown = f"{_fmt(value * 100)}%" if percent else _fmt(value)  # stored as users write it: roe > 15%
     return RuleSpec("screen", f"{metric} {op} {shown}")
+
+
+@cache
+def _probe_frame() -> pd.DataFrame:
+    rng = np.random.default_rng(7)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, 5_001)))  # room for the longest length (5,000)
+    spread = close * 0.01
+    index = pd.date_range("2024-01-01", periods=len(close), freq="D", tz="UTC")
+    return pd.DataFrame(
+        {"open": close, "high": close + spread, "low": close - spread, "close": close, "volume": 1e6}, index=index
+    )
 
 
 def metric_condition(condition: str) -> tuple[str, str, float]:

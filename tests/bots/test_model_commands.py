@@ -240,3 +240,28 @@ async def test_share_from_private_chat_posts_into_a_chosen_group(console):
 async def test_sharing_errors_are_short_replies(console, line):
     reply = await console.handle(line)
     assert reply.error and "Traceback" not in reply.text
+
+
+async def test_model_set_changes_description_overlay_and_saved_inputs(console):
+    await console.handle("/model save m\n" + EMA_CROSS)
+    shown = await console.handle('/model set m fast=8 overlay=false description="my cross"')
+    assert not shown.error, shown.text
+    assert "plots in their own panel" in shown.text and "my cross" in shown.text and "fast=8, slow=26" in shown.text
+    [row] = await _models(console)
+    assert (row.inputs, row.overlay, row.description) == ({"fast": 8}, False, "my cross")
+    run = await console.handle("/run m BBCA 1d 1y")
+    assert "Inputs: fast=8, slow=26" in run.text  # saved inputs apply to every run
+    bad = await console.handle("/model set m overlay=maybe")
+    assert bad.error and "overlay is true or false" in bad.text
+    typo = await console.handle("/model set m fsat=3")
+    assert typo.error and "did you mean 'fast'" in typo.text
+
+
+async def test_dictionary_lists_script_builtins_and_fundamental_metrics(console):
+    script = await console.handle("/dict script")
+    assert "crossover: a was <= b on the previous bar and is > b now (crossover(a, b))" in script.text
+    assert "stop_loss:" in script.text
+    one = await console.handle("/dict script nz")
+    assert one.text.startswith("nz: x with missing values")
+    metrics = await console.handle("/dict fundamental")
+    assert "roe: return on equity (write it in percent: 15%)" in metrics.text
