@@ -54,6 +54,7 @@ class Arg:
     # When missing and this returns True for the other raw values, transports with forms ask for
     # it in one (a Discord modal for a model's multi-line script, which a slash option cannot hold).
     ask: Callable[[dict[str, Any]], bool] | None = None
+    suggest: str | None = None  # names the user owns to offer (bots.commands.suggest.KINDS)
 
     @property
     def metavar(self) -> str:

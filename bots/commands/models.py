@@ -51,7 +51,7 @@ async def _script_from(ctx: Context, script: str | None) -> str | bytes | None:
     "model",
     "Save, show or remove a trading model (a script in the model language)",
     Arg("action", "save, show, set or rm", kind=ArgKind.CHOICE, choices=("save", "show", "set", "rm")),
-    Arg("name", "the model's name: letters, digits, _ . -"),
+    Arg("name", "the model's name: letters, digits, _ . -", suggest="model"),
     Arg("script", "save: the script, on the next lines or in a code block · set: fast=10 overlay=false "
         "description=\"...\"", kind=ArgKind.REST, required=False,
         ask=lambda raw: str(raw.get("action") or "").lower() == "save"),
@@ -187,7 +187,7 @@ def parse_inputs(words: list[str]) -> dict[str, Any]:
 @registry.command(
     "run",
     "Run a model on a ticker: backtest, signals and chart",
-    Arg("name", "the model's name (see /models)"),
+    Arg("name", "the model's name (see /models)", suggest="model"),
     TICKER,
     INTERVAL,
     RANGE,

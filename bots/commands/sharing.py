@@ -28,7 +28,7 @@ def _is_target(token: str) -> bool:
 @registry.command(
     "share",
     "Post a model's or strategy's result card (stats and chart) into a group",
-    Arg("name", "a model or strategy of yours"),
+    Arg("name", "a model or strategy of yours", suggest="model_or_strategy"),
     TICKER,
     INTERVAL,
     RANGE,

@@ -29,6 +29,7 @@ import discord
 from discord import app_commands
 
 from bots.buttons import ButtonStore
+from bots.commands.suggest import suggest_names
 from bots.discord.render import Page, render
 from bots.registry import (
     Arg,
@@ -149,6 +150,12 @@ def build_command(command: Command, runtime: Runtime) -> app_commands.Command:
     async def ticker_autocomplete(interaction: discord.Interaction, current: str) -> list[Choice[str]]:
         return await suggest_tickers(runtime, interaction, current)
 
+    def name_autocomplete(kind: str) -> Any:
+        async def complete(interaction: discord.Interaction, current: str) -> list[Choice[str]]:
+            return await suggest_owned(runtime, interaction, kind, current)
+
+        return complete
+
     callback.__name__ = callback.__qualname__ = f"slash_{option_name(command.name).replace('-', '_')}"
     callback.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         [
@@ -174,7 +181,8 @@ def build_command(command: Command, runtime: Runtime) -> app_commands.Command:
     choices = {o.param: [Choice(name=c, value=c) for c in o.choices] for o in options if o.choices}
     if choices:
         app_commands.choices(**choices)(callback)
-    completions = {o.param: ticker_autocomplete for o in options if o.autocomplete}
+    completions: dict[str, Any] = {o.param: ticker_autocomplete for o in options if o.autocomplete}
+    completions |= {o.param: name_autocomplete(o.arg.suggest) for o in options if o.arg.suggest}
     if completions:
         app_commands.autocomplete(**completions)(callback)
     slash = app_commands.Command(
@@ -228,6 +236,20 @@ async def suggest_tickers(
                 seen.add(choice.value)
                 merged.append(choice)
     return merged[:MAX_CHOICES]
+
+
+async def suggest_owned(
+    runtime: Runtime, interaction: discord.Interaction, kind: str, current: str
+) -> list[Choice[str]]:
+    """The user's own model or strategy names; nothing (never an error) when that fails."""
+    try:
+        actor = await actor_of(runtime.core, interaction)
+        names = await asyncio.wait_for(
+            suggest_names(runtime.core, actor, kind, current, MAX_CHOICES), AUTOCOMPLETE_BUDGET_S
+        )
+    except (StoxlifyError, TimeoutError):
+        return []
+    return [Choice(name=name, value=name) for name in names]
 
 
 # -- running a command --------------------------------------------------------------------------

@@ -296,3 +296,20 @@ async def test_model_save_without_script_opens_a_form_and_saving_it_stores_the_m
     shown = await bot.slash("model", action="show", name="cross")
     body = " ".join(e.get("title", "") + e.get("description", "") for c in shown for e in c.embeds)
     assert "buy = crossover(fast, slow)" in body
+
+
+async def test_run_autocompletes_the_users_own_model_names(bot, dk):
+    from core.account.service import actor_for
+    from core.model.service import save_model
+
+    me = await actor_for(bot.client.runtime.core.db, platform="discord", external_id=str(dk.OWNER_ID))
+    other = await actor_for(bot.client.runtime.core.db, platform="discord", external_id="999")
+    for label in ("ema_cross", "rsi_dip", "macd_cross"):
+        await save_model(bot.client.runtime.core.db, me, label, "plot(close)")
+    await save_model(bot.client.runtime.core.db, other, "cross_secret", "plot(close)")
+
+    data = dk.slash("run")
+    data["options"] = [{"name": "name", "type": 3, "value": "cro", "focused": True}]
+    (response,) = await bot.send(dk.interaction_payload(4, data))
+    assert response.json["type"] == 8
+    assert [c["value"] for c in response.json["data"]["choices"]] == ["ema_cross", "macd_cross"]

@@ -35,7 +35,7 @@ async def test_every_registry_command_is_in_the_tree_with_its_options(bot):
                 AppCommandOptionType.integer if arg.kind is ArgKind.INT else AppCommandOptionType.string
             )
             assert option["type"] == expected.value
-            assert option.get("autocomplete", False) is (arg.kind is ArgKind.TICKER)
+            assert option.get("autocomplete", False) is (arg.kind is ArgKind.TICKER or arg.suggest is not None)
 
 
 async def test_market_options_have_choices_and_autocomplete(bot):
