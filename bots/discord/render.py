@@ -99,11 +99,28 @@ def _layout(text: str) -> tuple[str, list[str]]:
     title = discord.utils.escape_markdown(head.strip())
     if len(title) > MAX_TITLE:  # a long first line stays in the body, whole
         title, rest = "", text
-    chunks = _split(discord.utils.escape_markdown(rest.strip("\n")), MAX_DESCRIPTION)
+    chunks = _split(_escape_body(rest.strip("\n")), MAX_DESCRIPTION)
     if len(chunks) > MAX_PAGES:
         chunks = chunks[:MAX_PAGES]
         chunks[-1] = chunks[-1][: MAX_DESCRIPTION - len(TRUNCATED)] + TRUNCATED
     return title, chunks
+
+
+def _escape_body(text: str) -> str:
+    """Markdown-escaped text, but a script error's source line and its caret go in a code block
+    (monospaced, so the caret points at the right character)."""
+    lines = text.split("\n")
+    out: list[str] = []
+    for index, line in enumerate(lines):
+        nxt = lines[index + 1] if index + 1 < len(lines) else ""
+        if line.strip() and nxt.strip() == "^":
+            continue  # emitted with its caret below
+        if line.strip() == "^" and index > 0 and lines[index - 1].strip():
+            source = lines[index - 1].replace("`", "\u02cb")  # no fence can be closed from user text
+            out.append(f"```\n{source}\n{line}\n```")
+            continue
+        out.append(discord.utils.escape_markdown(line))
+    return "\n".join(out)
 
 
 def _split(text: str, limit: int) -> list[str]:

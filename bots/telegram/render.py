@@ -12,6 +12,7 @@ images go out as media groups. Buttons become an inline keyboard whose ``callbac
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Callable, Sequence
 
 from telegram import (
@@ -100,6 +101,10 @@ def html_chunks(text: str, limit: int = MESSAGE_LIMIT, *, bold_first: bool = Tru
         if index == 0 and bold and _escaped_size(line) + _BOLD <= limit:
             html_lines.append(f"<b>{escape(line)}</b>")
             continue
+        if is_caret(line) and html_lines and index > 0 and _escaped_size(lines[index - 1] + line) + _PRE < limit:
+            # a script error's source line and the caret under it: monospaced, or the caret points elsewhere
+            html_lines[-1] = f"<pre>{escape(lines[index - 1])}\n{escape(line)}</pre>"
+            continue
         html_lines.extend(escape(piece) for piece in _split_line(line, limit))
     chunks: list[str] = []
     current: list[str] = []
@@ -115,6 +120,15 @@ def html_chunks(text: str, limit: int = MESSAGE_LIMIT, *, bold_first: bool = Tru
     if current:
         chunks.append("\n".join(current))
     return [chunk.strip("\n") for chunk in chunks if chunk.strip()]
+
+
+_CARET = re.compile(r"^\s*\^\s*$")
+_PRE = len("<pre></pre>") + 1
+
+
+def is_caret(line: str) -> bool:
+    """A line holding only a caret (``^``) under a quoted source line."""
+    return bool(_CARET.match(line))
 
 
 def fit_html(text: str, limit: int) -> str:

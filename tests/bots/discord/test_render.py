@@ -50,3 +50,13 @@ async def test_buttons_are_bound_to_the_owner_in_rows_of_five():
     assert first["label"] == "b0" and store.resolve(first["custom_id"], "42") == "/market BBCA 0"
     (no_owner,) = render(Reply("Pick", buttons=[row]))
     assert no_owner.view is None
+
+
+def test_a_script_errors_caret_is_in_a_code_block():
+    from bots.discord.render import render
+
+    text = "Invalid script\nline 1, col 8: unknown function 'emaa'\n  x = emaa(close, 3) * 2 `\n      ^\nUsage: /model"
+    [page] = render(Reply(text, error=True))
+    body = page.embeds[0].description
+    assert "```\n  x = emaa(close, 3) * 2 ˋ\n      ^\n```" in body
+    assert body.endswith("Usage: /model")

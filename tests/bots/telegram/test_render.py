@@ -131,3 +131,10 @@ def test_keyboard_drops_oversized_callback_data():
 def test_escape_leaves_quotes_alone():
     assert render.escape('say "hi" & <go>') == 'say "hi" &amp; &lt;go&gt;'
     assert html.unescape(render.escape('a"b')) == 'a"b'
+
+
+def test_a_script_errors_source_line_and_caret_are_monospaced():
+    text = "line 1, col 8: unknown function 'emaa' — did you mean 'ema'?\n  fast = emaa(close, 3) < 1\n         ^\nUsage: /model"
+    [chunk] = render.html_chunks(text)
+    assert "<pre>  fast = emaa(close, 3) &lt; 1\n         ^</pre>" in chunk
+    assert chunk.endswith("Usage: /model")
