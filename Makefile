@@ -27,6 +27,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/python bench/market.py
+	$(VENV)/bin/python bench/backtest.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -40,9 +40,12 @@ One difference with backtesting.py: it never calls ``Strategy.next`` on the firs
 indicator warm-up, ``warmup`` here), so a signal on bar 0 would be ignored there; here it fills at
 ``open[1]``.
 
-The simulation is vectorised: numpy over bars (signal positions, stop/target search in each trade's
-window, equity) and one short Python loop over trades (sizes depend on the cash left by the previous
-trade). pandas-ta, numba and matplotlib are not imported.
+The simulation is vectorised: numpy over bars, Python only over trades. Long-only runs without stops
+find their trades with numpy over the signal bars (a two-state machine, see :func:`_long_only_plan`);
+other runs loop once per trade (:func:`_simulate`: ``bisect`` to the next signal, numpy for the first
+stop/target hit in the trade's window). Either way a short pass over the trades sizes them (each size
+depends on the cash the previous trade left), and equity, trade figures and statistics are numpy over
+bars. pandas-ta, numba and matplotlib are not imported.
 """
 
 from __future__ import annotations
@@ -230,14 +233,13 @@ def _sizer(config: BacktestConfig):
     f = config.size if config.size < 1 else _FULL_EQUITY
     c = config.commission
     unit = config.unit
-    if unit == 1:
-        def units(cash: float, price: float) -> int:
-            return int((cash * f) // (price + f * price * c / f))
-    elif unit == int(unit):
+    if unit == int(unit):
         lot = int(unit)
 
         def units(cash: float, price: float) -> int:
             return int((cash * f) // (price + f * price * c / f)) // lot * lot
+
+        units.whole = (f, lot)  # type: ignore[attr-defined]  # for _long_only_plan's batch sizing
     else:
         decimals = max(0, -math.floor(math.log10(unit))) + 6
 
@@ -383,6 +385,22 @@ def _long_only_plan(buy, sell, open_, n, cash, c, units):
         exit_prices.append(math.nan)
     S: list[float] = []
     add = S.append
+    whole = getattr(units, "whole", None)
+    if whole is not None:  # whole units: the sizing divisor for every entry at once (same float ops)
+        f, lot = whole
+        p = open_[entries]
+        divisors = (p + f * p * c / f).tolist()
+        for price, divisor, exit_price in zip(entry_prices, divisors, exit_prices, strict=True):
+            size = int((cash * f) // divisor)
+            if lot != 1:
+                size = size // lot * lot
+            if size <= 0:
+                return None
+            add(size)
+            cash = (cash - size * price * c) + (size * (exit_price - price) - size * exit_price * c)
+            if cash <= 0:
+                return None
+        return E, X, S, {}
     for price, exit_price in zip(entry_prices, exit_prices, strict=True):
         size = units(cash, price)
         if size <= 0:
@@ -516,8 +534,9 @@ def _equity(n, close, cash0, e, x, s, ep, cae, cax) -> np.ndarray:
 
 def _trades_frame(index, c, e, x, s, ep, xp, sl, tp, reasons) -> pd.DataFrame:
     commission = np.abs(s) * xp * c + np.abs(s) * ep * c  # exit + entry, as backtesting.py adds them
-    entry_time = index[e]
-    exit_time = index[x]
+    times = index.values if index.tz is None else index  # plain datetime64 is faster; keep a time zone
+    entry_time = times[e]
+    exit_time = times[x]
     return pd.DataFrame({
         "Size": s,
         "EntryBar": e,
@@ -533,7 +552,7 @@ def _trades_frame(index, c, e, x, s, ep, xp, sl, tp, reasons) -> pd.DataFrame:
         "ExitTime": exit_time,
         "Duration": exit_time - entry_time,
         "ExitReason": reasons,
-    }, columns=list(TRADE_COLUMNS))
+    }, copy=False)
 
 
 def _open_trade(index, close, c, e, size, entry, sl, tp) -> pd.Series:

@@ -189,11 +189,21 @@ def _compute_stats(trades: pd.DataFrame, equity: np.ndarray, frame: pd.DataFrame
     # series with NaN elsewhere and takes max/mean skipping NaN: the same figures)
     periods = _drawdown_periods(dd)
     if periods is None:  # backtesting.py then uses dd with zeros as NaN for both
-        dd_dur = dd_peaks = pd.Series(dd[dd != 0])
+        peaks = dd[dd != 0]
+        avg_dd = _mean(peaks)
+        max_dd_dur = peaks.max() if len(peaks) else np.nan
+        avg_dd_dur = avg_dd
     else:
         prev, cur = periods
-        dd_dur = pd.Series(index[cur] - index[prev])
-        dd_peaks = pd.Series(_period_peaks(dd, prev, cur))
+        peaks = _period_peaks(dd, prev, cur)
+        avg_dd = _mean(peaks)
+        if is_dt:  # pandas' max and mean of timedelta64 (mean: float64 sum of ticks / count, truncated)
+            ticks = index.asi8[cur] - index.asi8[prev]
+            max_dd_dur = pd.Timedelta(int(ticks.max()), unit=index.unit)
+            avg_dd_dur = pd.Timedelta(int(np.int64(ticks.sum(dtype=np.float64) / len(ticks))), unit=index.unit)
+        else:
+            spans = pd.Series(index[cur] - index[prev])
+            max_dd_dur, avg_dd_dur = spans.max(), spans.mean()
 
     pl = trades["PnL"].to_numpy(dtype=np.float64)
     returns = trades["ReturnPct"].to_numpy(dtype=np.float64)
@@ -267,9 +277,9 @@ def _compute_stats(trades: pd.DataFrame, equity: np.ndarray, frame: pd.DataFrame
         s["Buy & Hold Return [%]"] - risk_free_rate * 100)
     s["Beta"] = beta
     s["Max. Drawdown [%]"] = max_dd * 100
-    s["Avg. Drawdown [%]"] = -dd_peaks.mean() * 100
-    s["Max. Drawdown Duration"] = rounded(dd_dur.max())
-    s["Avg. Drawdown Duration"] = rounded(dd_dur.mean())
+    s["Avg. Drawdown [%]"] = -avg_dd * 100
+    s["Max. Drawdown Duration"] = rounded(max_dd_dur)
+    s["Avg. Drawdown Duration"] = rounded(avg_dd_dur)
     s["# Trades"] = n_trades
     win_rate = np.nan if not n_trades else (pl > 0).mean()
     s["Win Rate [%]"] = win_rate * 100

@@ -279,3 +279,44 @@ def test_invalid_input():
         run_backtest(frame, ok, ok, warmup=5)
     with pytest.raises(Invalid, match="config"):
         run_backtest(frame, ok, ok, config={"cash": 1})  # type: ignore[arg-type]
+
+
+def test_time_zone_is_kept():
+    frame = flat(6)
+    frame.index = frame.index.tz_localize("Asia/Jakarta")
+    r = run(frame, buy=[0], sell=[2], cash=1_000)
+    assert r.trades["EntryTime"].iloc[0] == frame.index[1]
+    assert str(r.trades["EntryTime"].dt.tz) == "Asia/Jakarta"
+    assert r.markers()[0][0] == frame.index[1]
+
+
+def test_unsorted_index_is_refused():
+    frame = flat(4).iloc[[0, 2, 1, 3]]
+    with pytest.raises(Invalid, match="time order"):
+        run_backtest(frame, signal(4), signal(4))
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_vectorised_long_only_path_equals_the_general_loop(seed, monkeypatch):
+    """Long-only runs without stops take a numpy path; the per-trade loop must give the same result."""
+    import core.backtest.engine as engine
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 200))
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.03, n)))
+    frame = bars(*zip(close * 1.001, close * 1.02, close * 0.98, close, strict=True))
+    p = rng.uniform(0.02, 0.6)
+    buy, sell = rng.random(n) < p, rng.random(n) < p
+    config = BacktestConfig(cash=float(rng.choice([90.0, 1_000.0, 1e6])),
+                            commission=float(rng.choice([0.0, 0.001, 0.05])),
+                            size=float(rng.choice([1.0, 0.5])), unit=float(rng.choice([1, 100, 0.001])))
+    warmup = int(rng.integers(0, n))
+    fast = run_backtest(frame, buy, sell, config=config, warmup=warmup)
+    monkeypatch.setattr(engine, "_long_only_plan", lambda *args: None)
+    slow = run_backtest(frame, buy, sell, config=config, warmup=warmup)
+    pd.testing.assert_frame_equal(fast.trades, slow.trades)
+    pd.testing.assert_series_equal(fast.equity, slow.equity)
+    pd.testing.assert_series_equal(fast.stats, slow.stats)
+    assert (fast.open_trade is None) == (slow.open_trade is None)
+    if fast.open_trade is not None:
+        pd.testing.assert_series_equal(fast.open_trade, slow.open_trade)

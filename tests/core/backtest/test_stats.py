@@ -67,6 +67,9 @@ INDEXES = {
     "weeks": lambda n: pd.date_range("2015-01-04", periods=n, freq="W"),
     "years": lambda n: pd.date_range("1990-12-31", periods=n, freq="YE"),
     "seconds unit": lambda n: pd.date_range("2020-01-01", periods=n, freq="15min", unit="s"),
+    "irregular minutes": lambda n: pd.DatetimeIndex(
+        pd.Timestamp("2020-01-06") + pd.to_timedelta(np.cumsum(np.random.default_rng(n).integers(1, 400, n)),
+                                                     unit="min")),
 }
 
 
