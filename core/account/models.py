@@ -25,6 +25,9 @@ class User(Base):
     email: Mapped[str | None] = mapped_column(String(320), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # which pushed alerts the user receives in private: trades of their deployments, watch crossings
+    alerts_trades: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    alerts_watch: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
     identities: Mapped[list[Identity]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True, lazy="raise"

@@ -40,6 +40,9 @@ MODEL_MODULES: tuple[str, ...] = (
     "core.model.models",
     "core.strategy.models",
     "core.sharing.models",
+    "core.broker.models",
+    "core.deployment.models",
+    "core.trade.models",
 )
 
 _REVISION = re.compile(r"""^revision(?:\s*:[^=\n]+)?\s*=\s*["']([^"']+)["']""", re.M)

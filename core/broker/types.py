@@ -1,0 +1,108 @@
+"""What every broker (the paper account and the ccxt exchanges) offers the order executor.
+
+The executor (``core.trade``) records an order's intent with a deterministic client order id,
+then calls ``Broker.create_order``; after a timeout, a crash or a restart it calls
+``Broker.fetch_order`` with the same id to learn what happened, never ``create_order`` twice.
+Every failure is one of the ``BrokerError`` classes below, so the executor can decide: retry,
+look the order up, record it as failed, or pause the deployment and tell the user.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from core.errors import StoxlifyError
+
+
+class BrokerName(StrEnum):
+    """Brokers as the Stoxlify Core API spells them."""
+
+    PAPER = "Paper"
+    BINANCE = "Binance"
+    TOKOCRYPTO = "Tokocrypto"
+    OKX = "OKX"
+    COINBASE = "Coinbase"
+    CEXIO = "CexIO"
+
+
+@dataclass(frozen=True, slots=True)
+class MarketRules:
+    """An exchange's limits for one symbol: orders below them are refused there."""
+
+    symbol: str
+    base: str  # BTC, BBCA.JK
+    quote: str  # USDT, IDR
+    amount_step: float | None = None  # quantity precision as a step (0.00001), None when unknown
+    min_amount: float | None = None
+    min_cost: float | None = None  # minimum notional in the quote currency
+    lot: float = 1.0  # IDX: 100 shares
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    client_order_id: str  # deterministic; each broker passes it in its own parameter
+    symbol: str  # the broker's symbol: BTC/USDT on exchanges, the instrument symbol on paper
+    side: str  # buy | sell
+    quantity: float  # in base units, already rounded to the market's step
+    reference_price: float  # the price the signal saw: paper fills there; exchanges use market orders
+
+
+@dataclass(frozen=True, slots=True)
+class OrderResult:
+    client_order_id: str
+    exchange_order_id: str | None
+    status: str  # open | closed | canceled | rejected  (ccxt's unified order statuses)
+    filled: float
+    average: float | None
+    fee: float = 0.0
+    fee_currency: str | None = None
+
+
+class Broker(Protocol):
+    name: BrokerName
+    paper: bool
+
+    async def create_order(self, request: OrderRequest) -> OrderResult:
+        """Send a market order. Raises a ``BrokerError``; ``OutcomeUnknown`` when it may have gone through."""
+        ...
+
+    async def fetch_order(self, client_order_id: str, symbol: str) -> OrderResult | None:
+        """The order with this client id, or None when the exchange has none (it never arrived)."""
+        ...
+
+    async def fetch_balance(self) -> dict[str, float]:
+        """Free balance per asset."""
+        ...
+
+    async def market_rules(self, symbol: str) -> MarketRules: ...
+
+    async def close(self) -> None: ...
+
+
+# --- failures ------------------------------------------------------------------------------------
+
+
+class BrokerError(StoxlifyError):
+    """Base of every broker failure; the message is fit for the user."""
+
+
+class Transient(BrokerError):
+    """Timeout before sending, rate limit, exchange down or in maintenance: retry later."""
+
+
+class OutcomeUnknown(BrokerError):
+    """The request may have reached the exchange (timeout after sending): look the order up by client id."""
+
+
+class InsufficientFunds(BrokerError):
+    """Not enough balance for the order."""
+
+
+class OrderRejected(BrokerError):
+    """The exchange refused the order as such: below the minimum size or notional, bad symbol..."""
+
+
+class AuthFailed(BrokerError):
+    """The key was revoked, expired or lacks the permission: nothing will work until the user fixes it."""
