@@ -41,3 +41,11 @@ class Notifier(Protocol):
     async def send(self, target: ChatTarget, notice: Notice) -> bool:
         """Deliver ``notice``; True when the platform accepted it. Rate limits are waited out, not dropped."""
         ...
+
+
+def private_target(platform: str, user_external_id: str) -> ChatTarget:
+    """A user's private chat with the bot: on Telegram it has the user's id; on Discord the notifier
+    opens the DM from ``user:<id>``."""
+    if platform == "discord":
+        return ChatTarget(platform, f"user:{user_external_id}")
+    return ChatTarget(platform, str(user_external_id))
