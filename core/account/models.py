@@ -23,6 +23,9 @@ class User(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(128), default="")
     email: Mapped[str | None] = mapped_column(String(320), default=None)
+    image: Mapped[str | None] = mapped_column(String(500), default=None)  # a media reference (media:ID) or URL
+    country_code: Mapped[str | None] = mapped_column(String(2), default=None)  # ISO 3166-1 alpha-2
+    phone: Mapped[str | None] = mapped_column(String(16), default=None)  # E.164
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # which pushed alerts the user receives in private: trades of their deployments, watch crossings

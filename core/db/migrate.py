@@ -43,6 +43,11 @@ MODEL_MODULES: tuple[str, ...] = (
     "core.broker.models",
     "core.deployment.models",
     "core.trade.models",
+    "core.product.models",
+    "core.purchase.models",
+    "core.media.models",
+    "core.contact.models",
+    "core.bandarmology.models",
 )
 
 _REVISION = re.compile(r"""^revision(?:\s*:[^=\n]+)?\s*=\s*["']([^"']+)["']""", re.M)
