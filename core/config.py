@@ -16,7 +16,7 @@ SAMPLE_DATA_DIR = Path(__file__).parent / "market" / "sample"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True)
 
     # storage
     database_url: str = Field(
@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     discord_guild_ids: list[int] = Field(default_factory=list)
     discord_message_content: bool = False  # privileged intent: lets the bot delete keys pasted in servers
     rate_limit_per_minute: int = 12  # expensive commands (charts, backtests) per user per minute
+
+    # the free tier's limits (a settled subscription raises them: core/account/limits.py)
+    free_max_deployments: int = 3
+    free_live_trading: bool = False
+    free_max_position_value: float | None = None
 
     # jobs
     jobs_enabled: bool = True

@@ -1,0 +1,56 @@
+"""What a user may do: the free tier from settings, raised by active subscriptions.
+
+A settled subscription product carries ``features`` such as ``{"max_deployments": 20,
+"live_trading": true, "max_position_value": 50000000}``; while ``starts_at <= now < ends_at`` the
+most generous value of each feature applies. Expiry needs no job: limits are computed per call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from core.config import Settings
+from core.db import Database, utcnow
+from core.purchase.models import Subscription
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_deployments: int
+    live_trading: bool
+    max_position_value: float | None  # in the quote currency; None: no cap beyond the account's balance
+    plan: str  # "Free" or the subscription's name
+
+
+async def limits_for(db: Database, settings: Settings, user_id: int, now: datetime | None = None) -> Limits:
+    now = now or utcnow()
+    free = Limits(
+        max_deployments=settings.free_max_deployments,
+        live_trading=settings.free_live_trading,
+        max_position_value=settings.free_max_position_value,
+        plan="Free",
+    )
+    async with db.session() as session:
+        active = list(
+            await session.scalars(
+                select(Subscription)
+                .where(Subscription.user_id == user_id, Subscription.starts_at <= now, Subscription.ends_at > now)
+                .order_by(Subscription.ends_at.desc())
+            )
+        )
+    if not active:
+        return free
+    best = free
+    for sub in active:
+        features = sub.features or {}
+        cap = features.get("max_position_value", best.max_position_value)
+        best = Limits(
+            max_deployments=max(best.max_deployments, int(features.get("max_deployments", 0))),
+            live_trading=best.live_trading or bool(features.get("live_trading", False)),
+            max_position_value=None if cap is None or best.max_position_value is None else max(cap, best.max_position_value),
+            plan=sub.name if best.plan == "Free" else best.plan,
+        )
+    return best
