@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     discord_message_content: bool = False  # privileged intent: lets the bot delete keys pasted in servers
     rate_limit_per_minute: int = 12  # expensive commands (charts, backtests) per user per minute
 
+    # administrators: platform identities ("telegram:123456", "discord:987654321", "console:alice")
+    admin_ids: list[str] = Field(default_factory=list)
+    admin_chat: str | None = None  # where Contact Us messages go: "telegram:-1001234567890"
+
     # the free tier's limits (a settled subscription raises them: core/account/limits.py)
     free_max_deployments: int = 3
     free_live_trading: bool = False
