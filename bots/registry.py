@@ -107,6 +107,12 @@ def split_words(text: str) -> list[str]:
         return text.split()
 
 
+GROUP_ORDER = (
+    "General", "Market", "Monitoring", "Models", "Strategies", "Sharing", "Deployments", "Trading", "Brokers",
+    "Plans", "Account", "Admin",
+)
+
+
 class Registry:
     def __init__(self, rate_limiter: RateLimiter | None = None) -> None:
         self._commands: dict[str, Command] = {}
@@ -204,16 +210,32 @@ class Registry:
             log.exception("command_failed", command=command.name, ref=ref, user=ctx.actor.user_id)
             return Reply.fail(f"Something went wrong (ref {ref}). It has been logged; please try again later.")
 
-    def help_text(self) -> str:
+    def groups(self) -> dict[str, list[Command]]:
+        """Commands by group, in the order a new user meets them (unlisted groups last)."""
         groups: dict[str, list[Command]] = {}
         for command in self:
             groups.setdefault(command.group, []).append(command)
+        rank = {name: i for i, name in enumerate(GROUP_ORDER)}
+        return dict(sorted(groups.items(), key=lambda item: rank.get(item[0], len(rank))))
+
+    def help_text(self) -> str:
+        """Every command's usage by group: one message (Telegram's 4,096 limit), details per group."""
         lines = ["Stoxlify commands:"]
-        for group, commands in groups.items():
+        for group, commands in self.groups().items():
             lines.append("")
             lines.append(group)
-            lines.extend(f"  {c.usage}\n      {c.summary}" for c in commands)
+            lines.extend(f"  {c.usage}" for c in commands)
+        lines += ["", "What each does: /help COMMAND (e.g. /help run) or /help GROUP (e.g. /help trading)."]
         return "\n".join(lines)
+
+    def group_help(self, name: str) -> str | None:
+        """One group's commands with their summaries, or None for an unknown group."""
+        for group, commands in self.groups().items():
+            if group.lower() == name.strip().lower():
+                lines = [f"{group} commands:"]
+                lines.extend(f"  {c.usage}\n      {c.summary}" for c in commands)
+                return "\n".join(lines)
+        return None
 
 
 def _wants_usage(exc: StoxlifyError) -> bool:

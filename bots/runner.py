@@ -49,7 +49,12 @@ async def run(settings: Settings) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     log.info("starting", transports=sorted(transports))
+    scheduler = None
     try:
+        if settings.jobs_enabled:  # deployed models at candle close; claims in the DB keep replicas apart
+            from jobs.scheduler import start_scheduler
+
+            scheduler = await start_scheduler(core)
         tasks = [asyncio.create_task(serve(core, registry, stop), name=name) for name, serve in transports.items()]
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         failed = [t for t in done if t.exception() is not None]
@@ -59,4 +64,6 @@ async def run(settings: Settings) -> int:
         await asyncio.gather(*tasks, return_exceptions=True)
         return 1 if failed else 0
     finally:
+        if scheduler is not None:
+            await scheduler.stop()
         await core.close()

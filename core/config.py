@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SAMPLE_DATA_DIR = Path(__file__).parent / "market" / "sample"
 
@@ -47,6 +47,15 @@ class Settings(BaseSettings):
     backtest_commission_crypto: float = 0.001  # Binance spot taker fee
     backtest_crypto_step: float = 0.00001  # fractional units traded in steps of this size
 
+    # bandarmology (/bandar): an IDX per-ticker broker-summary API, and the crypto trade analysis
+    bandar_api_url: str | None = None  # base URL; GET {url}/stocks/broker-summary is called
+    bandar_api_key: SecretStr | None = None
+    bandar_api_key_header: str = "Authorization"  # "Authorization" sends "Bearer KEY"; any other name the raw key
+    bandar_timeout_s: float = 10.0
+    bandar_crypto_max_trades: int = 5000  # public trades read per crypto analysis (1,000 a request)
+    bandar_large_trade_percentile: float = Field(default=90.0, gt=0, lt=100)  # large takers: top tenth by value
+    bandar_large_trade_value: float | None = Field(default=None, gt=0)  # or a fixed size in the quote currency
+
     # chat transports
     telegram_token: SecretStr | None = None
     telegram_mode: Literal["polling", "webhook"] = "polling"
@@ -64,13 +73,58 @@ class Settings(BaseSettings):
     admin_ids: list[str] = Field(default_factory=list)
     admin_chat: str | None = None  # where Contact Us messages go: "telegram:-1001234567890"
 
+    # media (core.media): uploads live in a local folder unless MEDIA_S3_BUCKET names an S3-compatible bucket
+    media_dir: Path | None = None  # default: a "media" folder next to the SQLite file (or ./var/media)
+    media_max_bytes: int = 5 * 1024 * 1024
+    media_s3_bucket: str | None = None
+    media_s3_endpoint: str | None = None  # https://s3.ap-southeast-1.amazonaws.com, http://minio:9000, ...
+    media_s3_region: str = "us-east-1"
+    media_s3_access_key: SecretStr | None = None
+    media_s3_secret_key: SecretStr | None = None
+
+    # Contact Us (core.contact): messages one user may send per hour
+    contact_per_hour: int = 5
+
     # the free tier's limits (a settled subscription raises them: core/account/limits.py)
     free_max_deployments: int = 3
     free_live_trading: bool = False
     free_max_position_value: float | None = None
 
+    # brokers: exchange keys are stored encrypted with the first of these Fernet keys (newest first);
+    # older keys still decrypt, so a new key can be put in front and ``rotate`` run at leisure.
+    broker_master_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    broker_timeout_s: float = 10.0  # one exchange request, in seconds
+    paper_fee: float = 0.001  # fraction of the traded value charged on each paper fill
+    paper_start_idr: float = 100_000_000.0  # a paper account's starting cash
+    paper_start_usdt: float = 10_000.0
+
+    # commerce (core.product, core.purchase): amounts are whole rupiah
+    tax_percent: int = Field(default=11, ge=0, le=100)  # Indonesian VAT (PPN)
+    prices_include_tax: bool = False  # True: product prices already contain the tax
+    payment_provider: Literal["Mock", "Mayar"] = "Mock"  # Mock settles at once (development)
+    payment_expiry_hours: int = Field(default=24, ge=1)  # an unpaid invoice expires after this
+    mayar_api_key: SecretStr | None = None
+    mayar_base_url: str = "https://api.mayar.id"  # sandbox: https://api.mayar.club
+    mayar_redirect_url: str | None = None  # where Mayar sends the payer after paying
+    mayar_timeout_s: float = 15.0
+    mayar_webhook_enabled: bool = False  # serve Mayar's webhook (bots.webhooks)
+    mayar_webhook_listen: str = "0.0.0.0"
+    mayar_webhook_port: int = 8090
+    mayar_webhook_path: str = "/mayar/webhook"
+    mayar_webhook_token: SecretStr | None = None  # when set, the webhook URL must carry ?token=<this>
+
     # jobs
     jobs_enabled: bool = True
+
+    # deployments and the order executor (core.deployment, core.trade.executor, jobs.scheduler)
+    late_grace_s: int = 900  # Late timing: evaluate this long after the candle closes (delayed feeds)
+    tick_every_s: int = 20  # how often the scheduler looks for newly closed candles
+    deploy_eval_bars: int = 500  # closed bars a deployed script is evaluated on
+    order_retries: int = 3  # sends of one order on transient failures (timeouts before sending, rate limits)
+    order_retry_base_s: float = 0.5  # first back-off; doubles each retry
+    order_max_age_s: int = 900  # a recorded order not sent within this long is marked Failed, never sent late
+    order_unknown_grace_s: int = 120  # an order sent with unknown outcome and not found after this is Failed
+    reconcile_every_s: int = 60  # how often open order intents are reconciled with the broker
 
     # logging
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -80,6 +134,19 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value in ("", None) else value
+
+    @field_validator("broker_master_keys", mode="before")
+    @classmethod
+    def _key_list(cls, value: object) -> object:
+        """A comma-separated string (``KEY1,KEY2``) or a JSON list; empty means none."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                import json
+
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
 
     @property
     def is_sqlite(self) -> bool:

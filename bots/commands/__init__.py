@@ -9,6 +9,22 @@ registry = Registry()
 
 def load() -> Registry:
     """Import the command modules (which register themselves) and return the registry."""
-    from bots.commands import account, general, market, models, sharing, strategies  # noqa: F401
+    from bots.commands import (  # noqa: F401
+        account,
+        alerts,
+        bandar,
+        brokers,
+        commerce,
+        contact,
+        deployments,
+        general,
+        market,
+        media,
+        models,
+        profile,
+        sharing,
+        strategies,
+        trades,
+    )
 
     return registry

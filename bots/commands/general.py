@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bots.commands import registry
-from bots.registry import Arg, Context
+from bots.registry import Arg, ArgKind, Context
 from bots.reply import Button, Reply
 from core.dictionary import service as dictionary
 
@@ -26,28 +26,36 @@ async def start(ctx: Context) -> Reply:
 @registry.command(
     "help",
     "Every command, or one command's usage",
-    Arg("command", "a command name, such as market", required=False),
-    examples=("/help", "/help market"),
+    Arg("command", "a command name (market) or a group (models)", kind=ArgKind.REST, required=False),
+    examples=("/help", "/help market", "/help models"),
 )
 async def help_(ctx: Context, command: str | None) -> Reply:
     if command is None:
         return Reply(registry.help_text())
     found = registry.get(command.lstrip("/").lower())
     if found is None:
-        return Reply.fail(f"no command /{command.lstrip('/')}: see /help")
+        group = registry.group_help(command)
+        if group is not None:
+            return Reply(group)
+        groups = ", ".join(g.lower() for g in registry.groups())
+        return Reply.fail(f"no command or group '{command.lstrip('/')}': see /help", f"groups: {groups}")
     lines = [found.usage, found.summary]
     lines += [f"  {arg.name.upper()}: {arg.help}" for arg in found.args]
     if found.examples:
         lines += ["Examples:", *(f"  {e}" for e in found.examples)]
+    siblings = [f"/{c.name}" for c in registry.groups().get(found.group, []) if c is not found]
+    if siblings:
+        lines.append(f"Also in {found.group}: {' '.join(siblings)}")
     return Reply("\n".join(lines))
 
 
 @registry.command(
     "dict",
-    "What the bot understands: indicators, intervals, ranges, sources, script built-ins, fundamentals",
-    Arg("category", "indicator, interval, range, source, script or fundamental", required=False),
-    Arg("label", "one entry, such as rsi", required=False),
-    examples=("/dict", "/dict indicator", "/dict indicator macd", "/dict interval"),
+    "What the bot understands: indicators, intervals, ranges, sources, script, fundamentals, brokers, glossary",
+    Arg("category", "indicator, interval, range, source, script, fundamental, broker or glossary", required=False),
+    Arg("label", "one entry, such as rsi, OKX or stop loss", kind=ArgKind.REST, required=False),
+    examples=("/dict", "/dict indicator", "/dict indicator macd", "/dict interval", "/dict broker",
+              "/dict glossary", "/dict glossary stop loss", "/dict glossary bandar"),
 )
 async def dict_(ctx: Context, category: str | None, label: str | None) -> Reply:
     if category is None:
@@ -56,11 +64,17 @@ async def dict_(ctx: Context, category: str | None, label: str | None) -> Reply:
         lines.append("Open one with /dict CATEGORY [LABEL], for example /dict indicator rsi")
         return Reply("\n".join(lines))
     served = ctx.core.market.intervals_by_source()
+    label = " ".join((label or "").split()) or None
     if label is not None:
         item = dictionary.entry(category, label, served)
         return Reply("\n".join(filter(None, [f"{item.label}: {item.summary}", item.detail])))
     items = dictionary.entries(category, served)
-    if category.lower().startswith("indicator"):
+    kind = category.lower()
+    if kind.startswith("indicator"):
         names = ", ".join(item.label for item in items)
         return Reply(f"{len(items)} indicators: {names}\nDetails: /dict indicator NAME")
+    if kind.startswith("glossar"):
+        lines = [f"{len(items)} trading terms, English: Indonesian (look up either: /dict glossary TERM):"]
+        lines += [f"  {item.label}: {item.summary.removeprefix('ID: ')}" for item in items]
+        return Reply("\n".join(lines))
     return Reply("\n".join(f"{item.label}: {item.summary}" + (f" ({item.detail})" if item.detail else "") for item in items))

@@ -49,7 +49,7 @@ async def _script_from(ctx: Context, script: str | None) -> str | bytes | None:
 
 @registry.command(
     "model",
-    "Save, show or remove a trading model (a script in the model language)",
+    "Save, show, change or remove a trading model (a script in the model language)",
     Arg("action", "save, show, set or rm", kind=ArgKind.CHOICE, choices=("save", "show", "set", "rm")),
     Arg("name", "the model's name: letters, digits, _ . -", suggest="model"),
     Arg("script", "save: the script, on the next lines or in a code block · set: fast=10 overlay=false "

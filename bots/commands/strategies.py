@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from bots import format as fmt
 from bots.commands import registry
 from bots.commands.market import INTERVAL, RANGE, TICKER
@@ -156,6 +158,10 @@ def render_simulation(result: Simulation, range_: str | None) -> Reply:
         verdict = {True: "PASSES", False: "FAILS", None: "INCOMPLETE (some data missing)"}[result.passed]
         provider = result.fundamentals.provider if result.fundamentals else ""
         lines = [f"{view.label} · {result.ticker} · fundamentals from {provider}: {verdict}"]
+        if result.bandar is not None:
+            from bots.commands.bandar import bandar_screen_heading
+
+            lines = [f"{view.label} · {result.ticker} · {bandar_screen_heading(result.bandar)}: {verdict}"]
         for line in result.screen:
             metric = line.condition.split()[0]
             shown = _metric_value(metric, line.value)
@@ -163,6 +169,10 @@ def render_simulation(result: Simulation, range_: str | None) -> Reply:
             lines.append(f"  {mark} {line.condition} (now {shown})")
         if result.fundamentals is not None and result.fundamentals.sample:
             lines.append("SAMPLE DATA: illustrative fundamentals, not real figures.")
+        if result.bandar is not None and result.bandar.sample:
+            from bots.commands.bandar import SAMPLE_NOTE as BANDAR_SAMPLE_NOTE
+
+            lines.append(BANDAR_SAMPLE_NOTE)
         return Reply("\n".join(lines))
     candles, backtest = result.candles, result.backtest
     assert candles is not None and backtest is not None
@@ -190,6 +200,8 @@ def render_simulation(result: Simulation, range_: str | None) -> Reply:
 def _metric_value(metric: str, value: float | None) -> str:
     if value is None:
         return "no data"
+    if math.isinf(value):
+        return "∞" if value > 0 else "-∞"
     percent = METRICS.get(metric, ("", "", False))[2]
     if percent:
         return f"{value * 100:.2f} %"

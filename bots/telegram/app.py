@@ -77,6 +77,7 @@ ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
 BOT_COMMAND = re.compile(r"^[a-z0-9_]{1,32}$")
 MAX_MENU_COMMANDS = 100
 DESCRIPTION_LIMIT = 256
+UPLOAD_CAPTION = r"^/upload(@\w+)?(\s|$)"
 MAX_ATTACHED_BYTES = 64 * 1024  # files read for a command (scripts are at most 16 KB; the parser says so)
 
 
@@ -104,6 +105,9 @@ class TelegramTransport:
                 continue
             app.add_handler(CommandHandler(command.name, self.on_command, filters=new_messages))
         app.add_handler(MessageHandler(filters.COMMAND & new_messages, self.on_unknown_command))
+        # A photo or file whose caption is /upload: captions carry no command entity CommandHandler sees.
+        uploads = (filters.PHOTO | filters.Document.ALL) & filters.CaptionRegex(UPLOAD_CAPTION)
+        app.add_handler(MessageHandler(uploads & filters.ChatType.PRIVATE & new_messages, self.on_upload))
         app.add_handler(
             MessageHandler(
                 filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE & new_messages, self.on_chatter
@@ -157,6 +161,13 @@ class TelegramTransport:
             return
         assert user is not None
         await self._run_line(context, message.text, user, chat, source=message)
+
+    async def on_upload(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A private photo or file captioned ``/upload [NAME]``: run it like the command, with the file."""
+        message, user, chat = update.effective_message, update.effective_user, update.effective_chat
+        if message is None or chat is None or user is None or not message.caption:
+            return
+        await self._run_line(context, message.caption, user, chat, source=message)
 
     async def on_chatter(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Plain text in a private chat: point at the commands."""
@@ -260,8 +271,12 @@ class TelegramTransport:
             actor = dataclasses.replace(actor, is_admin=await self._is_admin(bot, chat.id, user.id))
         refused = group and (command.private_only or (command.admin_only and not actor.is_admin))
         ctx = Context(
-            core=self.core, actor=actor, transport=PLATFORM, extras={"attached_text": partial(attached_text, source)}
-        )
+            core=self.core, actor=actor, transport=PLATFORM,
+            extras={
+                "attached_text": partial(attached_text, source),
+                "attached_file": partial(attached_file, source, self.core.settings.media_max_bytes),
+            },
+        )  # fmt: skip
         log.info(
             "telegram_command", command=command.name, user=user.id, chat=chat.id, button=pressed is not None
         )
@@ -416,6 +431,26 @@ async def attached_text(message: Message | None) -> str | bytes | None:
             return bytes(await file.download_as_bytearray())
         if candidate is not message and (candidate.text or candidate.caption):
             return candidate.text or candidate.caption
+    return None
+
+
+async def attached_file(message: Message | None, limit: int) -> tuple[bytes, str] | None:
+    """The photo (its largest size) or file sent with, or replied to by, ``message``: (bytes, name)."""
+    if message is None:
+        return None
+    for candidate in (message, message.reply_to_message):
+        if candidate is None:
+            continue
+        if candidate.photo:
+            item, name = candidate.photo[-1], "photo.jpg"
+        elif candidate.document is not None:
+            item, name = candidate.document, candidate.document.file_name or "file"
+        else:
+            continue
+        if (item.file_size or 0) > limit:
+            raise Invalid(f"that file is over the {limit // (1024 * 1024) or 1} MB upload limit")
+        file = await item.get_file()
+        return bytes(await file.download_as_bytearray()), name
     return None
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.dictionary import glossary
 from core.errors import NotFound
+from core.labels import did_you_mean
 from core.market import indicators as ta
 from core.market.types import DEFAULT_RANGE, INTERVALS, RANGE_CODES, Source
 
@@ -23,7 +25,22 @@ CATEGORIES = {
     "source": "where market data comes from",
     "script": "the model script language: series, helpers and outputs (with every indicator by name)",
     "fundamental": "metrics Fundamental strategy rules compare (pe < 15, roe > 15%)",
+    "broker": "where deployed models trade, and what connecting each one needs",
+    "glossary": "trading terms in English and Indonesian (/dict glossary stop loss, /dict glossary bandar)",
 }
+
+# What connecting each broker takes; a broker added to BrokerName without a line here still lists,
+# as needing an API key and secret (the common case).
+_BROKER_NEEDS = {
+    "Paper": ("a simulated account, built in: no keys", "fills at the signal's price minus the paper fee; "
+              "starts with paper cash in IDR and USDT"),
+    "Binance": ("crypto spot exchange: API key and secret", "enable Spot trading on the key, never withdrawals"),
+    "Tokocrypto": ("Indonesian crypto exchange: API key and secret", "enable trading on the key, never withdrawals"),
+    "OKX": ("crypto exchange: API key, secret and the key's passphrase", "the passphrase is the one you set "
+            "when creating the key; give it Trade permission only"),
+    "Coinbase": ("Coinbase Advanced Trade: API key name and private key", "give the key trade permission only"),
+    "CexIO": ("Cex.io crypto exchange: API key and secret", "enable trading on the key, never withdrawals"),
+}  # fmt: skip
 
 _SOURCES = {
     Source.YFINANCE.value: "Yahoo Finance: IDX stocks (BBCA means BBCA.JK), indices (^JKSE) and US stocks (AAPL.US)",
@@ -60,6 +77,10 @@ def entries(category: str, source_intervals: dict[str, list[str]] | None = None)
 
         return [Entry(name, what + (" (write it in percent: 15%)" if percent else "")) for name, (_, what, percent)
                 in METRICS.items()]  # fmt: skip
+    if category == "broker":
+        return _brokers()
+    if category == "glossary":
+        return [_glossary_entry(term) for term in glossary.TERMS]
     return [Entry(name, summary) for name, summary in _SOURCES.items()]
 
 
@@ -68,6 +89,12 @@ def entry(category: str, label: str, source_intervals: dict[str, list[str]] | No
     if category == "indicator":
         found = ta.info(label)  # raises with a suggestion on a misspelling
         return Entry(found.name, found.description or found.category, _indicator_detail(found))
+    if category == "glossary":
+        term = glossary.lookup(label)
+        if term is None:
+            hint = did_you_mean(glossary.normalise(label), glossary.known_words())
+            raise NotFound(f"no glossary term '{label}'{hint}", hint="see /dict glossary for every term")
+        return _glossary_entry(term)
     for item in entries(category, source_intervals):
         if item.label.lower() == label.lower():
             return item
@@ -105,3 +132,20 @@ def _range_summary(code: str) -> str:
     if code == "ytd":
         return "since 1 January"
     return f"the last {code}"
+
+
+def _brokers() -> list[Entry]:
+    from core.broker.types import BrokerName
+
+    out = []
+    for broker in BrokerName:
+        summary, detail = _BROKER_NEEDS.get(broker.value, ("API key and secret", ""))
+        if broker is not BrokerName.PAPER:
+            detail = "; ".join(filter(None, [detail, f"connect in a private chat: /connect {broker.value.lower()} LABEL KEY ..."]))
+        out.append(Entry(broker.value, summary, detail))
+    return out
+
+
+def _glossary_entry(term: glossary.Term) -> Entry:
+    """Label: the English term; summary: the Indonesian one; detail: both explanations."""
+    return Entry(term.en, f"ID: {term.id}", f"EN: {term.en_text}\nID: {term.id_text}")

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_WATCHES = 50
+ID_BATCH = 5000  # ids per IN (...) list
 INTERVAL = "1d"  # watches are checked on daily bars
 _TICKER = re.compile(r"^[A-Z0-9^][A-Z0-9.^=_-]{0,31}$")
 # Daily bars per range, counted for stocks (about 245 sessions a year): the shortest range
@@ -173,6 +174,28 @@ async def list_watches(
     if not refresh or not watches:
         return [_stored_view(w) for w in watches]
 
+    now = utcnow()
+    checked = await evaluate_watches(market, watches, now)
+    await store_checks(db, checked.views.values(), now, user_id=actor.user_id)
+    return [checked.views[w.id] for w in watches]
+
+
+@dataclass(slots=True)
+class Evaluation:
+    """Watches checked against fresh candles: a view per watch id, and what each ticker's fetch gave
+    (the candles, or the error text shown in their place) by ``(source, ticker)``."""
+
+    views: dict[int, WatchView]
+    candles: dict[tuple[str, str], Candles | str]
+    conditions: dict[int, Condition | StoxlifyError | None]
+
+
+async def evaluate_watches(market: CandleProvider, watches: Iterable[Watch], now: datetime) -> Evaluation:
+    """Check ``watches`` (any users') with one fetch per distinct ticker, run concurrently.
+
+    Shared by ``/watchlist`` and the monitoring job, so both judge a condition the same way.
+    """
+    watches = list(watches)
     conditions: dict[int, Condition | StoxlifyError | None] = {}
     for w in watches:
         try:
@@ -189,12 +212,25 @@ async def list_watches(
             for source, ticker in keys
         )
     )
-
-    now = utcnow()
     views: dict[int, WatchView] = {}
     for key, result in zip(keys, fetched, strict=True):
         for w in groups[key]:
             views[w.id] = _check(w, conditions[w.id], result, now)
+    return Evaluation(views, dict(zip(keys, fetched, strict=True)), conditions)
+
+
+async def store_checks(
+    db: Database, views: Iterable[WatchView], now: datetime, user_id: int | None = None
+) -> None:
+    """Record each check's state; a watch seen *not* met is re-armed for its next alert.
+
+    ``last_triggered_at`` is set by the alert job when it alerts and cleared here once the
+    condition is seen false (by the job or by a user's ``/watchlist``), so the next crossing
+    alerts again whoever saw the condition turn false first. ``user_id`` limits the writes to
+    one user's rows (a user's listing never touches anyone else's).
+    """
+    # By id: every writer locks rows in one order, so a listing and the job never deadlock (PostgreSQL).
+    views = sorted((v for v in views if v.error is None), key=lambda v: v.id)
     rows = [
         {
             "watch_id": v.id,
@@ -204,16 +240,23 @@ async def list_watches(
             "condition_met": v.met,
             "last_checked_at": now,
         }
-        for v in views.values()
-        if v.error is None
+        for v in views
     ]
-    if rows:
-        # Core executemany: a watch removed meanwhile (another request) simply updates nothing.
-        table = Watch.__table__
-        stmt = update(table).where(table.c.id == bindparam("watch_id"), table.c.user_id == actor.user_id)
-        async with db.session() as session:
-            await session.execute(stmt, rows)
-    return [views[w.id] for w in watches]
+    if not rows:
+        return
+    # Core executemany: a watch removed meanwhile (another request) simply updates nothing.
+    table = Watch.__table__
+    stmt = update(table).where(table.c.id == bindparam("watch_id"))
+    if user_id is not None:
+        stmt = stmt.where(table.c.user_id == user_id)
+    unmet = [v.id for v in views if v.met is False]
+    async with db.session() as session:
+        await session.execute(stmt, rows)
+        for start in range(0, len(unmet), ID_BATCH):  # asyncpg takes at most 32,767 parameters
+            rearm = update(table).where(table.c.id.in_(unmet[start : start + ID_BATCH]))
+            if user_id is not None:
+                rearm = rearm.where(table.c.user_id == user_id)
+            await session.execute(rearm.values(last_triggered_at=None))
 
 
 # -- helpers ----------------------------------------------------------------------------------

@@ -3,8 +3,9 @@
 Technical strategies: every ``buy`` rule must hold on a bar to enter, any ``sell`` rule
 exits; the signals go through the same engine, account and chart as a model's (so a
 strategy and the equivalent script give the same result). Fundamental strategies screen the
-ticker's fundamentals: each rule passes, fails, or has no data. Bandarmology rules need the
-broker-summary domain, which is not served yet: the result says so rather than guessing.
+ticker's fundamentals: each rule passes, fails, or has no data. Bandarmology strategies screen
+the ticker's broker summary the same way (``core.bandarmology``), over the simulation's range
+when it names a broker-summary window (``5d``, ``1mo``) and the latest day otherwise.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pandas as pd
 from core.actor import Actor
 from core.backtest.engine import BacktestConfig, BacktestResult, run_backtest
 from core.backtest.report import config_for, key_stats, render_report_chart
+from core.bandarmology.types import BrokerSummary
 from core.config import Settings
 from core.db import Database
 from core.errors import Invalid
@@ -27,11 +29,6 @@ from core.market.service import MarketService
 from core.market.types import Candles, Source
 from core.strategy.rules import Analytic, compare, metric_condition
 from core.strategy.service import StrategyView, get_strategy
-
-BANDARMOLOGY_PENDING = (
-    "Bandarmology rules read broker-summary data, which this bot does not serve yet "
-    "(the bandarmology domain comes in a later release). The rules are saved and will run once it does."
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +49,8 @@ class Simulation:
     stats: dict[str, Any] = field(default_factory=dict)
     screen: tuple[ScreenLine, ...] = ()
     fundamentals: Fundamentals | None = None
-    note: str | None = None  # why nothing was computed (bandarmology)
+    bandar: BrokerSummary | None = None  # the broker summary a Bandarmology screen read
+    note: str | None = None  # why nothing was computed
 
     @property
     def passed(self) -> bool | None:
@@ -78,10 +76,10 @@ async def simulate(
     chart: bool = True,
 ) -> Simulation:
     strategy = await get_strategy(db, actor, label)
-    if strategy.analytic is Analytic.BANDARMOLOGY:
-        return Simulation(strategy, ticker, note=BANDARMOLOGY_PENDING)
     if not strategy.rules:
         raise Invalid(f"'{strategy.label}' has no rules yet", hint=f"add some: /rule add {strategy.label} ...")
+    if strategy.analytic is Analytic.BANDARMOLOGY:
+        return await _bandar_screen(db, settings, actor, strategy, ticker, range_)
     if strategy.analytic is Analytic.FUNDAMENTAL:
         return await _screen(market, strategy, ticker, source)
     return await _backtest(market, settings, strategy, ticker, interval, range_, source, chart)
@@ -139,3 +137,19 @@ async def _screen(market: MarketService, strategy: StrategyView, ticker: str, so
         value = fundamentals.values.get(metric)
         lines.append(ScreenLine(rule.condition, value, None if value is None else compare(value, op, threshold)))
     return Simulation(strategy, fundamentals.ticker, screen=tuple(lines), fundamentals=fundamentals)
+
+
+async def _bandar_screen(
+    db: Database, settings: Settings, actor: Actor, strategy: StrategyView, ticker: str, range_: str | None
+) -> Simulation:
+    """Each rule against the ticker's broker-summary metrics (``BrokerSummary.metrics``)."""
+    from core.bandarmology.service import BandarService
+
+    summary = await BandarService(settings, db).summary(actor, ticker, range_)
+    metrics = summary.metrics()
+    lines = []
+    for rule in strategy.rules:
+        metric, op, threshold = metric_condition(rule.condition)
+        value = metrics.get(metric)
+        lines.append(ScreenLine(rule.condition, value, None if value is None else compare(value, op, threshold)))
+    return Simulation(strategy, summary.ticker, screen=tuple(lines), bandar=summary)

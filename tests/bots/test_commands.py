@@ -128,3 +128,15 @@ async def test_group_command_is_for_group_admins(console):
     assert refused.error and refused.text == "only this group's admins can use /group."
     private = await console.handle("/group")
     assert private.error and "use this command in the group" in private.text
+
+
+async def test_help_fits_one_message_and_groups_explain_their_commands(console):
+    overview = await console.handle("/help")
+    assert len(overview.text) < 4096 and "/run NAME TICKER" in overview.text
+    assert overview.text.index("General") < overview.text.index("Market") < overview.text.index("Models")
+    group = await console.handle("/help sharing")
+    assert group.text.startswith("Sharing commands:") and "Copy a model or strategy shared" in group.text
+    command = await console.handle("/help models")  # a command before a group of the same name
+    assert command.text.startswith("/models [PAGE]") and "Also in Models: /model /run" in command.text
+    unknown = await console.handle("/help nothing")
+    assert unknown.error and "groups: general, market" in unknown.text

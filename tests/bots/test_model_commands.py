@@ -149,9 +149,18 @@ async def test_fundamental_screen_and_bandarmology_note(console):
     assert typo.error and "did you mean 'pbv'" in typo.text
 
     await console.handle("/strategy new flow bandarmology")
-    await console.handle("/rule add flow net_value > 0")
-    note = await console.handle("/simulate flow BBCA")
-    assert "broker-summary data" in note.text and "not serve yet" in note.text
+    await console.handle("/rule add flow net_value > 0; top3_ratio >= 1.5")
+    screen = await console.handle("/simulate flow BBCA")  # the shipped synthetic sample, latest day
+    assert not screen.error, screen.text
+    assert "broker summary 20 Nov 2026" in screen.text and "Big Acc" in screen.text and "PASSES" in screen.text
+    assert "✓ net_value > 0 (now 77.15B)" in screen.text and "✓ top3_ratio >= 1.5 (now 1.96)" in screen.text
+    assert "SAMPLE DATA" in screen.text
+    await console.handle("/rule add flow foreign_net < 0")
+    week = await console.handle("/simulate flow BBCA 5d")
+    assert "16 Nov – 20 Nov 2026" in week.text and "FAILS" in week.text
+    assert "✗ foreign_net < 0 (now 289.56B)" in week.text
+    none = await console.handle("/simulate flow TLKM")
+    assert none.error and "/bandar import TLKM" in none.text
 
 
 class RecordingNotifier:

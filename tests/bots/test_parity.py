@@ -7,6 +7,7 @@ from telegram.ext import CommandHandler
 
 from bots.commands import load
 from bots.discord.client import build_client
+from bots.registry import ArgKind
 from bots.telegram.app import build_application, transport_of
 from core.app import Core
 from core.config import Settings
@@ -44,4 +45,9 @@ async def test_every_command_on_every_transport(tmp_path):
 
 def _sample_args(command) -> list[str]:
     samples = {"ticker": "BBCA", "query": "bank", "condition": "price>1", "command": "market", "share": "1"}
-    return [arg.choices[0] if arg.choices else samples.get(arg.name, "x") for arg in command.args if arg.required]
+    def sample(arg) -> str:
+        if arg.choices:
+            return arg.choices[0]
+        return "1" if arg.kind is ArgKind.INT else samples.get(arg.name, "x")
+
+    return [sample(arg) for arg in command.args if arg.required]

@@ -58,7 +58,7 @@ async def test_quick_command_error_is_a_direct_ephemeral_response(bot):
     calls = await bot.slash("help", command="nosuch")
     (response,) = calls
     assert response.json["type"] == 4 and response.flags & EPHEMERAL
-    assert "no command /nosuch" in response.embeds[0]["title"]
+    assert "no command or group 'nosuch'" in response.embeds[0]["title"]
 
 
 async def test_unexpected_failure_shows_a_reference_not_a_trace(core, fake_discord, dk):

@@ -1,0 +1,297 @@
+"""Plans and purchases: /plans, /buy, /purchases; admins: /product, /discount."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bots.commands import registry
+from bots.registry import Arg, ArgKind, Context, UsageError, split_words
+from bots.reply import Button, Reply
+from core.account.admin import require_admin
+from core.product import service as products
+from core.purchase import service as purchases
+from core.purchase.pricing import Quote
+
+PAGE_SIZE = 5
+PRODUCT_ADD = '/product add CATEGORY "NAME" PRICE [DAYS] [feature=value...] [description="..."]'
+PRODUCT_RM = "/product rm ID"
+DISCOUNT_ADD = "/discount add CODE percent|fixed VALUE [from=YYYY-MM-DD] [until=YYYY-MM-DD] [uses=N]"
+DISCOUNT_RM = "/discount rm CODE"
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def rupiah(amount: int) -> str:
+    return f"Rp {amount:,}"
+
+
+def _feature_text(features: dict[str, Any]) -> str:
+    parts = []
+    if "max_deployments" in features:
+        parts.append(f"{features['max_deployments']} deployments")
+    if features.get("live_trading"):
+        parts.append("live trading")
+    if "max_position_value" in features:
+        cap = features["max_position_value"]
+        parts.append("no position cap" if cap is None else f"positions up to {cap:,.0f}")
+    return ", ".join(parts)
+
+
+def quote_lines(quote: Quote) -> list[str]:
+    lines = [f"• {line.name} ×{line.quantity}"
+             + (f" ({line.duration_days * line.quantity} days)" if line.duration_days else "")
+             + f": {rupiah(line.amount)}" for line in quote.lines]
+    lines.append(f"Subtotal: {rupiah(quote.subtotal)}")
+    if quote.discount_code:
+        lines.append(f"Discount ({quote.discount_code}): -{rupiah(quote.discount)}")
+    if quote.tax_percent:
+        included = " (included)" if quote.tax_included else ""
+        lines.append(f"VAT {quote.tax_percent}%{included}: {rupiah(quote.tax)}")
+    lines.append(f"Total: {rupiah(quote.total)}")
+    return lines
+
+
+@registry.command("plans", "Subscription plans and prices", group="Plans")
+async def plans(ctx: Context) -> Reply:
+    found = await products.list_products(ctx.core.db, subscriptions_only=True, page_size=20)
+    if not found.total:
+        return Reply("No plans are on sale yet.")
+    tax = ctx.core.settings.tax_percent
+    note = f"VAT {tax}% included" if ctx.core.settings.prices_include_tax else f"plus VAT {tax}%"
+    lines = [f"Plans (prices {note}):"]
+    for plan in found.items:
+        features = _feature_text(plan.features)
+        lines.append(f"• {plan.name}: {rupiah(plan.price_idr)} / {plan.duration_days} days"
+                     + (f" · {features}" if features else "") + (f" — {plan.description}" if plan.description else ""))
+    subs = await purchases.subscriptions(ctx.core.db, ctx.actor)
+    if subs:
+        lines.append("")
+        lines += [f"Yours: {s.name} until {s.ends_at:%Y-%m-%d %H:%M} UTC" for s in subs]
+    lines.append("Buy one with /buy PLAN [CODE].")
+    buttons = [Button(f"Buy {p.name}", f"/buy {p.id}") for p in found.items]
+    return Reply("\n".join(lines), buttons=[buttons[i:i + 3] for i in range(0, len(buttons), 3)])
+
+
+@registry.command(
+    "buy",
+    "Buy a plan: the total, then a pay button",
+    Arg("plan", "the plan's name or id (see /plans)"),
+    Arg("code", "a discount code", required=False),
+    group="Plans",
+    examples=("/buy Pro", "/buy Pro HEMAT10"),
+    private_only=True,
+    confirmable=True,
+)
+async def buy(ctx: Context, plan: str, code: str | None, confirmed: bool = False) -> Reply:
+    db, settings = ctx.core.db, ctx.core.settings
+    product = await products.get_product(db, plan)
+    items = [purchases.Item(product.id, 1)]
+    code_part = f" {code}" if code else ""
+    if not confirmed:
+        quote = await purchases.precalculate(db, settings, ctx.actor, items, code)
+        lines = [f"{product.name}:", *quote_lines(quote)]
+        return Reply("\n".join(lines), buttons=[[Button(f"Pay {rupiah(quote.total)}", f"/buy {product.id}{code_part} --yes")]])
+    done = await purchases.purchase(db, settings, ctx.actor, items, code)
+    bought = done.purchase
+    if done.settled:
+        how = {"Mock": " (development payments: nothing was charged)", "Free": " (nothing to pay)"}.get(bought.provider, "")
+        lines = [f"Paid {rupiah(bought.total)}{how}. Purchase #{bought.id}."]
+        lines += [f"{s.name}: {s.starts_at:%Y-%m-%d} to {s.ends_at:%Y-%m-%d %H:%M} UTC" for s in done.subscriptions]
+        return Reply("\n".join(lines), buttons=[[Button("My purchases", "/purchases")]])
+    expires = f" before {bought.expires_at:%Y-%m-%d %H:%M} UTC" if bought.expires_at else ""
+    return Reply(
+        f"Purchase #{bought.id}: pay {rupiah(bought.total)}{expires} here:\n{done.payment_link}\n"
+        "Your plan starts as soon as the payment is confirmed; see /purchases.",
+        buttons=[[Button("Check payment", "/purchases")]],
+    )
+
+
+@registry.command(
+    "purchases",
+    "Your purchases",
+    Arg("page", "page number", kind=ArgKind.INT, required=False, default=1),
+    group="Plans",
+    private_only=True,
+)
+async def purchases_(ctx: Context, page: int) -> Reply:
+    found = await purchases.list_purchases(
+        ctx.core.db, ctx.core.settings, ctx.actor, page=page, page_size=PAGE_SIZE, latest=True
+    )
+    if not found.total:
+        return Reply("You have no purchases yet: see /plans.")
+    if page > found.pages:
+        return Reply.fail(f"there {'is' if found.pages == 1 else 'are'} {found.pages} page(s), not {page}")
+    title = "Your purchases:" if found.pages == 1 else f"Your purchases (page {page} of {found.pages}):"
+    lines = [title]
+    for p in found.items:
+        names = ", ".join(f"{i.name} ×{i.quantity}" if i.quantity > 1 else i.name for i in p.items)
+        line = f"• #{p.id} {p.created_at:%Y-%m-%d} {names}: {rupiah(p.total)} · {p.status}"
+        if p.status == "Pending" and p.payment_link:
+            line += f" · pay: {p.payment_link}"
+        lines.append(line)
+    nav = [Button("◀ Prev", f"/purchases {page - 1}")] if page > 1 else []
+    nav += [Button("Next ▶", f"/purchases {page + 1}")] if found.has_next else []
+    return Reply("\n".join(lines), buttons=[nav] if nav else [])
+
+
+# -- admin ---------------------------------------------------------------------------------------
+
+
+def _rupiah_value(token: str, what: str) -> int:
+    cleaned = token.replace(",", "").replace(".", "").replace("_", "")
+    if not cleaned.isdigit():
+        raise UsageError(f"{what} is a whole number of rupiah, not '{token}'")
+    return int(cleaned)
+
+
+def _feature_value(name: str, raw: str) -> Any:
+    lowered = raw.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered == "none":
+        return None
+    try:
+        number = float(raw)
+    except ValueError:
+        raise UsageError(f"feature {name} needs a number, true/false or none, not '{raw}'") from None
+    return int(number) if number.is_integer() else number
+
+
+def parse_product(text: str) -> dict[str, Any]:
+    words = split_words(text)
+    if len(words) < 3:
+        raise UsageError("a product needs a category, a name and a price")
+    category, name, price = words[:3]
+    out: dict[str, Any] = {"category": category, "name": name, "price_idr": _rupiah_value(price, "PRICE"),
+                           "features": {}, "description": ""}
+    for word in words[3:]:
+        key, eq, value = word.partition("=")
+        if not eq:
+            if not word.isdigit() or "duration_days" in out:
+                raise UsageError(f"'{word}' is neither DAYS nor feature=value")
+            out["duration_days"] = int(word)
+        elif key == "description":
+            out["description"] = value
+        else:
+            out["features"][key] = _feature_value(key, value)
+    return out
+
+
+def _day(value: str, what: str) -> datetime:
+    if not _DATE.match(value):
+        raise UsageError(f"{what} is a date YYYY-MM-DD, not '{value}'")
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise UsageError(f"'{value}' is not a date") from None
+
+
+def parse_discount(text: str) -> dict[str, Any]:
+    words = split_words(text)
+    if len(words) < 3:
+        raise UsageError("a discount needs a code, percent or fixed, and a value")
+    code, kind, value = words[:3]
+    if kind.lower() not in ("percent", "fixed"):
+        raise UsageError(f"the kind is percent or fixed, not '{kind}'")
+    out: dict[str, Any] = {"code": code, "kind": kind.lower(), "value": _rupiah_value(value.rstrip("%"), "VALUE")}
+    for word in words[3:]:
+        key, eq, raw = word.partition("=")
+        if key == "from" and eq:
+            out["valid_from"] = _day(raw, "from")
+        elif key == "until" and eq:
+            out["valid_until"] = _day(raw, "until") + timedelta(days=1)  # through the end of that day (UTC)
+        elif key == "uses" and eq and raw.isdigit():
+            out["max_uses"] = int(raw)
+        else:
+            raise UsageError(f"'{word}' is not from=YYYY-MM-DD, until=YYYY-MM-DD or uses=N")
+    return out
+
+
+@registry.command(
+    "product",
+    "Admins: manage products",
+    Arg("action", "add, rm, list or seed", kind=ArgKind.CHOICE, choices=("add", "rm", "list", "seed")),
+    Arg("details", 'add: CATEGORY "NAME" PRICE [DAYS] [feature=value...] · rm: ID', kind=ArgKind.REST,
+        required=False),
+    group="Admin",
+    examples=('/product add Subscription "Pro" 149000 30 max_deployments=20 live_trading=true',
+              "/product rm 3", "/product list", "/product seed"),
+)
+async def product(ctx: Context, action: str, details: str | None) -> Reply:
+    db, settings, actor = ctx.core.db, ctx.core.settings, ctx.actor
+    if action == "seed":
+        created = await products.seed_default_plans(db, settings, actor)
+        return Reply("Created " + ", ".join(p.name for p in created) + "." if created else "The default plans exist already.")
+    if action == "list":
+        require_admin(settings, actor)
+        found = await products.list_products(db, page_size=100)
+        if not found.total:
+            return Reply("No products yet: /product seed creates the default plans.")
+        return Reply("\n".join(
+            f"#{p.id} {p.category} · {p.name}: {rupiah(p.price_idr)}"
+            + (f" / {p.duration_days} days" if p.duration_days else "")
+            + (f" · {_feature_text(p.features)}" if p.features else "")
+            for p in found.items
+        ))
+    if action == "rm":
+        text = (details or "").strip()
+        if not text.isdigit():
+            return Reply.fail("give the product's id (see /product list)", PRODUCT_RM)
+        removed = await products.delete_product(db, settings, actor, int(text))
+        verb = "Deactivated (it has purchases, which keep it)" if removed.deactivated else "Deleted"
+        return Reply(f"{verb}: #{removed.product.id} {removed.product.name}.")
+    require_admin(settings, actor)
+    try:
+        fields = parse_product(details or "")
+    except UsageError as exc:
+        return Reply.fail(exc.message, PRODUCT_ADD)
+    made = await products.create_product(db, settings, actor, **fields)
+    span = f" / {made.duration_days} days" if made.duration_days else ""
+    features = f" · {_feature_text(made.features)}" if made.features else ""
+    return Reply(f"Added #{made.id} {made.category} · {made.name}: {rupiah(made.price_idr)}{span}{features}.")
+
+
+@registry.command(
+    "discount",
+    "Admins: manage discount codes",
+    Arg("action", "add, rm or list", kind=ArgKind.CHOICE, choices=("add", "rm", "list")),
+    Arg("details", "add: CODE percent|fixed VALUE [from=YYYY-MM-DD] [until=YYYY-MM-DD] [uses=N] · rm: CODE",
+        kind=ArgKind.REST, required=False),
+    group="Admin",
+    examples=("/discount add HEMAT10 percent 10 until=2025-12-31 uses=100", "/discount add POTONG fixed 25000",
+              "/discount rm HEMAT10"),
+)
+async def discount(ctx: Context, action: str, details: str | None) -> Reply:
+    db, settings, actor = ctx.core.db, ctx.core.settings, ctx.actor
+    if action == "list":
+        codes = await products.list_discounts(db, settings, actor)
+        if not codes:
+            return Reply("No discount codes yet.")
+        return Reply("\n".join(_discount_line(c) for c in codes))
+    if action == "rm":
+        words = split_words(details or "")
+        if len(words) != 1:
+            return Reply.fail("give one code", DISCOUNT_RM)
+        gone = await products.deactivate_discount(db, settings, actor, words[0])
+        return Reply(f"Discount code {gone.code} no longer works (used {gone.used_count} times).")
+    require_admin(settings, actor)
+    try:
+        fields = parse_discount(details or "")
+    except UsageError as exc:
+        return Reply.fail(exc.message, DISCOUNT_ADD)
+    made = await products.create_discount(db, settings, actor, **fields)
+    return Reply(f"Added {_discount_line(made)}.")
+
+
+def _discount_line(code: products.DiscountView) -> str:
+    off = f"{code.value}% off" if code.kind == "percent" else f"{rupiah(code.value)} off"
+    parts = [f"{code.code}: {off}"]
+    if code.valid_from:
+        parts.append(f"from {code.valid_from:%Y-%m-%d}")
+    if code.valid_until:
+        parts.append(f"until {code.valid_until - timedelta(seconds=1):%Y-%m-%d}")
+    parts.append(f"used {code.used_count}" + (f"/{code.max_uses}" if code.max_uses is not None else ""))
+    if not code.active:
+        parts.append("inactive")
+    return " · ".join(parts)

@@ -1,0 +1,50 @@
+"""/contact: send the team a message (stored, then forwarded to the admins' chat); admins list them."""
+
+from __future__ import annotations
+
+from bots.commands import registry
+from bots.registry import Arg, ArgKind, Context
+from bots.reply import Button, Reply
+from core.contact import service as contact
+
+PAGE_SIZE = 10
+PREVIEW = 300
+
+
+@registry.command(
+    "contact",
+    "Message the Stoxlify team",
+    Arg("message", "what you want to tell us", kind=ArgKind.REST),
+    group="General",
+    examples=("/contact the BBCA chart shows no volume", "/contact list"),
+)
+async def contact_(ctx: Context, message: str) -> Reply:
+    words = message.split()
+    if words and words[0].lower() == "list" and (len(words) == 1 or (len(words) == 2 and words[1].isdigit())):
+        return await _list(ctx, int(words[1]) if len(words) == 2 else 1)
+    core = ctx.core
+    sent = await contact.send_message(core.db, core.settings, core.notifiers, ctx.actor, message)
+    if sent.forwarded:
+        text = f"Thank you: your message #{sent.message.id} has reached the team."
+    else:
+        text = f"Thank you: your message #{sent.message.id} is saved and the team will read it."
+    return Reply(text, ephemeral=True)
+
+
+async def _list(ctx: Context, page: int) -> Reply:
+    found = await contact.list_messages(ctx.core.db, ctx.core.settings, ctx.actor, page, PAGE_SIZE)
+    if not found.total:
+        return Reply("No Contact Us messages yet.", ephemeral=True)
+    if page > found.pages:
+        return Reply.fail(f"there {'is' if found.pages == 1 else 'are'} {found.pages} page(s), not {page}")
+    lines = ["Contact Us messages, newest first:" if found.pages == 1 else
+             f"Contact Us messages, newest first (page {page} of {found.pages}):"]  # fmt: skip
+    for item in found.items:
+        who = item.name or "someone"
+        user = f"user {item.user_id}" if item.user_id is not None else "deleted user"
+        state = "forwarded" if item.forwarded_at else "not forwarded"
+        text = item.text if len(item.text) <= PREVIEW else item.text[:PREVIEW] + "…"
+        lines.append(f"#{item.id} {item.created_at:%Y-%m-%d %H:%M} · {who} ({user}) · {state}\n  {text}")
+    nav = [Button("◀ Prev", f"/contact list {page - 1}")] if page > 1 else []
+    nav += [Button("Next ▶", f"/contact list {page + 1}")] if found.has_next else []
+    return Reply("\n".join(lines), buttons=[nav] if nav else [], ephemeral=True)

@@ -1,0 +1,123 @@
+"""Media commands: /upload (base64 text, or a photo or file sent with the caption /upload), /media."""
+
+from __future__ import annotations
+
+from bots.commands import registry
+from bots.registry import Arg, ArgKind, Context
+from bots.reply import Button, Image, Reply
+from core.media import service as media
+from core.media.sniff import IMAGES
+
+PAGE_SIZE = 10
+ACTIONS = ("list", "show", "rm")
+MAX_TEXT_SHOWN = 3000
+UPLOAD_HELP = (
+    "Send a photo or file to the bot with the caption /upload (on Telegram), or the content as base64:\n"
+    "/upload NAME BASE64  ·  accepted: PNG, JPEG, GIF, WEBP, PDF, plain text"
+)
+_KINDS = {
+    "image/png": "PNG image", "image/jpeg": "JPEG image", "image/gif": "GIF image", "image/webp": "WEBP image",
+    "application/pdf": "PDF", "text/plain": "text",
+}  # fmt: skip
+
+
+def _size(n: int) -> str:
+    if n >= 1024 * 1024:
+        return f"{n / (1024 * 1024):.1f} MB"
+    return f"{n / 1024:.0f} KB" if n >= 1024 else f"{n} bytes"
+
+
+def describe(view: media.MediaView) -> str:
+    kind = _KINDS.get(view.content_type, view.content_type)
+    return f"#{view.id} {view.name} · {kind} · {_size(view.size)} · {view.created_at:%Y-%m-%d}"
+
+
+@registry.command(
+    "upload",
+    "Store a file: a photo captioned /upload, or base64",
+    Arg(
+        "content",
+        "[NAME] BASE64, or just a name when a photo or file is attached",
+        kind=ArgKind.REST,
+        required=False,
+    ),
+    group="Account",
+    examples=("/upload logo.png iVBORw0KGgo...", "(a photo with the caption) /upload avatar"),
+    private_only=True,
+)
+async def upload(ctx: Context, content: str | None) -> Reply:
+    core = ctx.core
+    words = (content or "").split()
+    loader = ctx.extras.get("attached_file")
+    attached = await loader() if loader is not None else None
+    if attached is not None:
+        data, filename = attached
+        name = " ".join(words) or filename
+        view = await media.upload(core.db, core.settings, ctx.actor, data, name)
+    elif not words:
+        return Reply.fail("nothing to upload", UPLOAD_HELP)
+    else:
+        name, encoded = (None, words[0]) if len(words) == 1 else (words[0], "".join(words[1:]))
+        view = await media.upload_base64(core.db, core.settings, ctx.actor, encoded, name)
+    lines = [f"Stored {describe(view)}.", f"Refer to it as {view.ref}"]
+    buttons = [[Button("Show", f"/media show {view.id}"), Button("All files", "/media")]]
+    if view.content_type in IMAGES:
+        lines.append(f"Make it your profile image: /profile set image {view.ref}")
+        buttons[0].append(Button("Use as profile image", f"/profile set image {view.ref}"))
+    return Reply("\n".join(lines), buttons=buttons, ephemeral=True)
+
+
+@registry.command(
+    "media",
+    "List, show or remove your files",
+    Arg(
+        "action",
+        "list, show or rm",
+        kind=ArgKind.CHOICE,
+        choices=ACTIONS,
+        required=False,
+        matches=lambda token: token.lower() in ACTIONS,
+    ),
+    Arg("number", "the file's id (show, rm) or a page number (list)", kind=ArgKind.INT, required=False),
+    group="Account",
+    examples=("/media", "/media 2", "/media show 3", "/media rm 3"),
+    private_only=True,
+    confirmable=True,
+)
+async def media_(ctx: Context, action: str | None, number: int | None, confirmed: bool = False) -> Reply:
+    core = ctx.core
+    if action in ("show", "rm") and number is None:
+        return Reply.fail(
+            f"say which file: /media {action} ID (see /media for the ids)", f"/media {action} ID"
+        )
+    if action == "show":
+        view, data = await media.fetch(core.db, core.settings, ctx.actor, number)
+        if view.content_type in IMAGES:
+            return Reply(describe(view), images=[Image(data, view.name, view.name)], ephemeral=True)
+        if view.content_type == "text/plain":
+            text = data.decode("utf-8-sig", errors="replace")
+            cut = "\n[… cut]" if len(text) > MAX_TEXT_SHOWN else ""
+            return Reply(f"{describe(view)}\n\n{text[:MAX_TEXT_SHOWN]}{cut}", ephemeral=True)
+        return Reply(f"{describe(view)}\nThis kind of file cannot be shown in chat.", ephemeral=True)
+    if action == "rm":
+        if not confirmed:
+            view = await media.get_media(core.db, ctx.actor, number)
+            return Reply(
+                f"Remove {describe(view)}? The file is deleted for good.",
+                buttons=[[Button("Yes, remove", f"/media rm {view.id} --yes"), Button("Keep", "/media")]],
+                ephemeral=True,
+            )
+        gone = await media.remove(core.db, core.settings, ctx.actor, number)
+        return Reply(f"Removed file #{gone.id} ({gone.name}).", ephemeral=True)
+    page = number or 1
+    found = await media.list_media(core.db, ctx.actor, page, PAGE_SIZE)
+    if not found.total:
+        return Reply("You have no files yet.\n" + UPLOAD_HELP, ephemeral=True)
+    if page > found.pages:
+        return Reply.fail(f"there {'is' if found.pages == 1 else 'are'} {found.pages} page(s), not {page}")
+    title = "Your files:" if found.pages == 1 else f"Your files (page {page} of {found.pages}):"
+    lines = [title, *(f"• {describe(view)}" for view in found.items)]
+    lines.append("Show one: /media show ID · remove: /media rm ID")
+    nav = [Button("◀ Prev", f"/media {page - 1}")] if page > 1 else []
+    nav += [Button("Next ▶", f"/media {page + 1}")] if found.has_next else []
+    return Reply("\n".join(lines), buttons=[nav] if nav else [], ephemeral=True)

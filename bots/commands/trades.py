@@ -1,0 +1,204 @@
+"""Trade commands: /trades, /positions, /dashboard.
+
+All three show a person's money, so they answer in private chats only (``private_only``).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+
+from bots import format as fmt
+from bots.commands import registry
+from bots.registry import Arg, ArgKind, Context, UsageError
+from bots.reply import Button, Image, Reply
+from core.statistic import dashboard as dash
+from core.trade import service as trades
+from core.trade.service import PositionView, TradeView
+
+PAGE_SIZE = 10
+_FILTER = re.compile(r"^(from|to)=(.*)$", re.I)
+DATES_HELP = "from=YYYY-MM-DD to=YYYY-MM-DD (either or both; 'to' includes that whole day, UTC)"
+
+
+def _money(value: float | None, currency: str, signed: bool = False) -> str:
+    if value is None:
+        return "n/a"
+    text = fmt.price(abs(value), currency)
+    sign = ("+" if value > 0 else "-" if value < 0 else "") if signed else ("-" if value < 0 else "")
+    return f"{sign}{text} {currency}".rstrip()
+
+
+def _qty(value: float) -> str:
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.8f}".rstrip("0").rstrip(".")
+
+
+# -- /trades -------------------------------------------------------------------------------------
+
+
+def parse_dates(words: list[str]) -> tuple[date | None, date | None, int | None]:
+    """``from=2026-01-01 to=2026-01-31`` (and a page number, should it come after them)."""
+    since: date | None = None
+    until: date | None = None
+    page: int | None = None
+    for word in words:
+        if word.isdigit():
+            page = int(word)
+            continue
+        match = _FILTER.match(word)
+        if match is None:
+            raise UsageError(f"'{word}' is not a filter: write {DATES_HELP}")
+        key, raw = match.group(1).lower(), match.group(2)
+        try:
+            day = date.fromisoformat(raw)
+        except ValueError:
+            raise UsageError(f"'{raw}' is not a date: write YYYY-MM-DD, e.g. {key}=2026-01-31") from None
+        if key == "from":
+            since = day
+        else:
+            until = day
+    if since is not None and until is not None and since > until:
+        raise UsageError(f"from={since} is after to={until}")
+    return since, until, page
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+@registry.command(
+    "trades",
+    "Your deployed models' trades, newest first, with fees and P&L",
+    Arg("page", "page number", kind=ArgKind.INT, required=False, default=1, matches=str.isdigit),
+    Arg("dates", DATES_HELP, required=False, many=True, default=[]),
+    group="Trading",
+    examples=("/trades", "/trades 2", "/trades from=2026-01-01 to=2026-01-31"),
+    private_only=True,
+)
+async def trades_(ctx: Context, page: int, dates: list[str]) -> Reply:
+    since, until, late_page = parse_dates(dates)
+    page = late_page or page
+    found = await trades.list_trades(
+        ctx.core.db,
+        ctx.actor,
+        page=page,
+        page_size=PAGE_SIZE,
+        since=_midnight(since) if since else None,
+        until=_midnight(until) + timedelta(days=1) if until else None,
+    )
+    span = _span(since, until)
+    if not found.total:
+        if span:
+            return Reply(f"No trades {span}.")
+        return Reply("No trades yet. They appear here once your deployed models trade.")
+    if page > found.pages:
+        pages = "is only 1 page" if found.pages == 1 else f"are {found.pages} pages"
+        return Reply.fail(f"there {pages} of trades, not {page}")
+    heading = f"Your trades{' ' + span if span else ''}"
+    heading += f" ({found.total} in all):" if found.pages == 1 else f" (page {page} of {found.pages}, {found.total} in all):"
+    lines = [heading, *(_trade_line(t) for t in found.items)]
+    filters = " ".join(w for w in (f"from={since}" if since else "", f"to={until}" if until else "") if w)
+    nav = [Button("◀ Prev", f"/trades {page - 1} {filters}".rstrip())] if page > 1 else []
+    nav += [Button("Next ▶", f"/trades {page + 1} {filters}".rstrip())] if found.has_next else []
+    return Reply("\n".join(lines), buttons=[nav] if nav else [])
+
+
+def _span(since: date | None, until: date | None) -> str:
+    if since and until:
+        return f"from {since} to {until}"
+    if since:
+        return f"since {since}"
+    return f"up to {until}" if until else ""
+
+
+def _trade_line(t: TradeView) -> str:
+    line = (
+        f"• {t.time:%Y-%m-%d %H:%M} · {t.label or '-'} · {t.side.upper()} {_qty(t.qty)} {t.symbol} "
+        f"@ {fmt.price(t.price, t.quote_currency)} · fee {_money(t.fee, t.quote_currency)}"
+    )
+    if t.pnl is not None:
+        line += f" · P&L {_money(t.pnl, t.quote_currency, signed=True)}"
+    return line
+
+
+# -- /positions ----------------------------------------------------------------------------------
+
+
+@registry.command(
+    "positions",
+    "Your open positions with their unrealised P&L",
+    group="Trading",
+    private_only=True,
+)
+async def positions_(ctx: Context) -> Reply:
+    held = await trades.positions(ctx.core.db, ctx.actor, ctx.core.market)
+    if not held:
+        return Reply("No open positions. Your deployed models hold nothing right now.")
+    lines = ["Your open positions:", *(_position_line(p) for p in held)]
+    if any(p.sample for p in held):
+        lines.append(fmt.SAMPLE_NOTE)
+    return Reply("\n".join(lines))
+
+
+def _position_line(p: PositionView) -> str:
+    side = "long" if p.qty > 0 else "short"
+    entry = fmt.price(p.entry_price, p.quote_currency) if p.entry_price is not None else "n/a"
+    line = f"• {p.label} · {p.symbol} {p.interval} · {side} {_qty(abs(p.qty))} @ {entry}"
+    if p.last_price is not None:
+        line += f" → {fmt.price(p.last_price, p.quote_currency)}"
+        if p.unrealised_pnl is not None:
+            line += f" · unrealised {_money(p.unrealised_pnl, p.quote_currency, signed=True)}"
+            if p.unrealised_pct is not None:
+                line += f" ({fmt.signed(p.unrealised_pct, 2, '%')})"
+    elif p.price_error:
+        line += f" · price: {p.price_error}"
+    return line
+
+
+# -- /dashboard ----------------------------------------------------------------------------------
+
+
+@registry.command(
+    "dashboard",
+    "P&L, return, win rate, best and worst model, and an equity chart for a day, week or month",
+    Arg("period", "day, week or month (the last 24 h, 7 or 30 days)", kind=ArgKind.CHOICE,
+        choices=tuple(p.value for p in dash.Period), required=False, default="week"),
+    group="Trading",
+    examples=("/dashboard", "/dashboard day", "/dashboard month"),
+    private_only=True,
+)  # fmt: skip
+async def dashboard_(ctx: Context, period: str) -> Reply:
+    figures = await dash.dashboard(ctx.core.db, ctx.actor, period)
+    settings = ctx.core.settings
+    chart = await dash.dashboard_chart(figures, width_px=settings.chart_width_px, height_px=settings.chart_height_px)
+    images = [Image(chart, f"dashboard_{figures.period.value}.png", f"Realised P&L · last {figures.period.value}")]
+    buttons = [
+        Button(p.value.capitalize(), f"/dashboard {p.value}") for p in dash.Period if p is not figures.period
+    ]
+    return Reply(render_dashboard(figures), images=images if chart else [], buttons=[buttons])
+
+
+def render_dashboard(d: dash.Dashboard) -> str:
+    lines = [f"Dashboard · last {d.period.value} ({d.start:%d %b %H:%M} – {d.end:%d %b %H:%M} UTC)"]
+    if d.empty:
+        lines.append(f"No trades in the last {d.period.value}.")
+    else:
+        for totals in d.currencies or ():
+            lines.append(
+                f"P&L {_money(totals.pnl, totals.currency, signed=True)} · "
+                f"return {fmt.signed(totals.return_pct, 2, '%')}"
+            )
+        if not d.currencies:
+            lines.append("P&L n/a: no position was closed")
+        rate = "n/a" if d.win_rate is None else f"{d.win_rate:.1f}%"
+        lines.append(f"Win rate {rate} ({d.wins} of {d.closed} closed) · Trades {d.trade_count}")
+    lines.append(f"Open positions {d.open_positions} · Active deployments {d.active_deployments}")
+    if d.best is not None:
+        lines.append(f"Best model: {_model(d.best)}")
+    if d.worst is not None:
+        lines.append(f"Worst model: {_model(d.worst)}")
+    return "\n".join(lines)
+
+
+def _model(m: dash.ModelTotals) -> str:
+    return f"{m.label} {_money(m.pnl, m.currency, signed=True)} ({fmt.signed(m.return_pct, 2, '%')})"

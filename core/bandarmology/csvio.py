@@ -1,0 +1,190 @@
+"""Broker activity CSV: the format users import and the shipped sample uses.
+
+One row per broker, investor type and day::
+
+    date,broker,investor,buy_lot,buy_value,sell_lot,sell_value
+    2024-06-03,YP,D,12500,118750000000,9800,93100000000
+
+- ``date``: YYYY-MM-DD (the trading day).
+- ``broker``: the IDX broker code, 2 to 4 letters or digits (YP, CC, AK...).
+- ``investor`` (optional column, may be empty): F foreign, D domestic, empty unknown.
+- ``buy_lot``/``sell_lot``: whole lots (1 lot = 100 shares), ``buy_value``/``sell_value``: IDR.
+- an optional ``ticker`` column lets one file hold several tickers; without it the command names one.
+
+Columns may come in any order and any letter case, separated by commas or semicolons (as
+spreadsheets in Indonesian locales save them). Lines starting with ``#`` are comments. Every
+row is checked, and the errors name their line numbers; nothing is stored unless all rows are good.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from core.errors import Invalid
+
+COLUMNS = ("date", "broker", "investor", "buy_lot", "buy_value", "sell_lot", "sell_value")
+REQUIRED = frozenset({"date", "broker", "buy_lot", "buy_value", "sell_lot", "sell_value"})
+KNOWN = frozenset({*COLUMNS, "ticker"})
+MAX_ROWS = 10_000
+MAX_ERRORS = 8
+HEADER = ",".join(COLUMNS)
+FORMAT_HINT = f"columns: {HEADER} (investor F, D or empty; lots whole, values in IDR)"
+
+_BROKER = re.compile(r"^[A-Z0-9]{2,4}$")
+_TICKER = re.compile(r"^[A-Z0-9]{2,8}$")
+_INVESTORS = {"": "", "F": "F", "D": "D", "FOREIGN": "F", "DOMESTIC": "D", "ASING": "F", "LOKAL": "D"}
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityRow:
+    line: int
+    ticker: str | None
+    day: date
+    broker: str
+    investor: str
+    buy_lot: int
+    buy_value: float
+    sell_lot: int
+    sell_value: float
+
+    @property
+    def key(self) -> tuple[str | None, date, str, str]:
+        return self.ticker, self.day, self.broker, self.investor
+
+
+def normalize_ticker(text: str) -> str:
+    """``bbca``, ``BBCA.JK`` -> ``BBCA``; Invalid for anything that is not an IDX-like code."""
+    code = text.strip().upper().removesuffix(".JK")
+    if not _TICKER.match(code):
+        raise Invalid(f"'{text}' is not an IDX ticker", hint="e.g. BBCA or BBCA.JK")
+    return code
+
+
+def parse_activity(data: str | bytes) -> list[ActivityRow]:
+    """Every row of a broker activity CSV; Invalid listing the bad lines otherwise."""
+    text = _decode(data)
+    lines = [
+        (n, line)
+        for n, line in enumerate(text.splitlines(), 1)
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    if not lines:
+        raise Invalid("the CSV is empty", hint=FORMAT_HINT)
+    header_line, header_text = lines[0]
+    delimiter = ";" if header_text.count(";") > header_text.count(",") else ","
+    columns = [c.strip().lower() for c in _cells(header_text, delimiter)]
+    unknown = [c for c in columns if c not in KNOWN]
+    missing = sorted(REQUIRED - set(columns))
+    if unknown or missing or len(set(columns)) != len(columns):
+        problem = (
+            f"unknown column '{unknown[0]}'" if unknown
+            else f"missing column{'s' * (len(missing) > 1)} {', '.join(missing)}" if missing
+            else "a column appears twice"
+        )  # fmt: skip
+        raise Invalid(f"line {header_line}: {problem} in the header", hint=FORMAT_HINT)
+    if len(lines) - 1 > MAX_ROWS:
+        raise Invalid(f"at most {MAX_ROWS:,} rows per import, got {len(lines) - 1:,}: split the file")
+    rows: list[ActivityRow] = []
+    errors: list[str] = []
+    seen: dict[tuple, int] = {}
+    for number, line in lines[1:]:
+        try:
+            row = _row(
+                number,
+                dict(zip(columns, _cells(line, delimiter), strict=False)),
+                len(columns),
+                line,
+                delimiter,
+            )
+        except Invalid as exc:
+            errors.append(exc.message)
+            continue
+        first = seen.setdefault(row.key, number)
+        if first != number:
+            errors.append(
+                f"line {number}: repeats line {first} ({row.day} {row.broker} {row.investor or '-'})"
+            )
+            continue
+        rows.append(row)
+    if errors:
+        more = f"\n... and {len(errors) - MAX_ERRORS} more" if len(errors) > MAX_ERRORS else ""
+        raise Invalid(
+            f"{len(errors)} bad row{'s' * (len(errors) > 1)}, nothing imported:\n"
+            + "\n".join(errors[:MAX_ERRORS])
+            + more,
+            hint=FORMAT_HINT,
+        )
+    if not rows:
+        raise Invalid("the CSV has a header but no rows", hint=FORMAT_HINT)
+    return rows
+
+
+def _decode(data: str | bytes) -> str:
+    if isinstance(data, str):
+        return data.removeprefix("\ufeff")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise Invalid("the file is not UTF-8 text: save it as CSV (UTF-8)") from None
+
+
+def _cells(line: str, delimiter: str) -> list[str]:
+    return next(csv.reader([line], delimiter=delimiter), [])
+
+
+def _row(number: int, cells: dict[str, str], width: int, line: str, delimiter: str) -> ActivityRow:
+    count = len(_cells(line, delimiter))
+    if count != width:
+        raise Invalid(f"line {number}: {count} values, the header has {width}")
+    where = f"line {number}"
+    try:
+        day = date.fromisoformat(cells["date"].strip())
+    except ValueError:
+        raise Invalid(f"{where}: date '{cells['date'].strip()}' is not YYYY-MM-DD") from None
+    broker = cells["broker"].strip().upper()
+    if not _BROKER.match(broker):
+        raise Invalid(
+            f"{where}: broker '{cells['broker'].strip()}' is not a broker code (2-4 letters or digits)"
+        )
+    investor_text = cells.get("investor", "").strip().upper()
+    if investor_text not in _INVESTORS:
+        raise Invalid(f"{where}: investor '{cells['investor'].strip()}' is not F, D or empty")
+    ticker = None
+    if "ticker" in cells:
+        try:
+            ticker = normalize_ticker(cells["ticker"])
+        except Invalid:
+            raise Invalid(f"{where}: ticker '{cells['ticker'].strip()}' is not an IDX ticker") from None
+    buy_lot, sell_lot = _lots(where, "buy_lot", cells), _lots(where, "sell_lot", cells)
+    buy_value, sell_value = _value(where, "buy_value", cells), _value(where, "sell_value", cells)
+    for side, lots, value in (("buy", buy_lot, buy_value), ("sell", sell_lot, sell_value)):
+        if (lots == 0) != (value == 0):
+            raise Invalid(
+                f"{where}: {side}_lot {lots:,} with {side}_value {value:,.0f}: both are zero or neither is"
+            )
+    if buy_lot == 0 and sell_lot == 0:
+        raise Invalid(f"{where}: the broker neither bought nor sold")
+    return ActivityRow(
+        number, ticker, day, broker, _INVESTORS[investor_text], buy_lot, buy_value, sell_lot, sell_value
+    )
+
+
+def _lots(where: str, name: str, cells: dict[str, str]) -> int:
+    text = cells[name].strip()
+    if not text.isdigit():
+        raise Invalid(f"{where}: {name} '{text}' is not a whole number of lots (no separators)")
+    return int(text)
+
+
+def _value(where: str, name: str, cells: dict[str, str]) -> float:
+    text = cells[name].strip()
+    try:
+        value = float(text)
+    except ValueError:
+        raise Invalid(f"{where}: {name} '{text}' is not a number (IDR, no separators)") from None
+    if not value >= 0 or value == float("inf"):
+        raise Invalid(f"{where}: {name} '{text}' must be zero or more")
+    return value

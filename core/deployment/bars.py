@@ -1,0 +1,68 @@
+"""Candle-close arithmetic for deployments: which bar is the latest closed one, and when it is due.
+
+Bars are indexed by their open time (UTC); a deployment records the *close* time of the last bar
+it evaluated (``deployments.last_bar_at``). Boundaries are UTC, as exchanges bucket bars and as
+the Yahoo source normalises daily bars. ``Late`` timing waits ``late_grace_s`` after a close so
+delayed feeds have published the final bar.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+
+from core.market.types import Interval
+
+ON_TIME = "OnTime"
+LATE = "Late"
+TIMINGS = (ON_TIME, LATE)
+
+
+def bar_close(opened: datetime | pd.Timestamp, interval: Interval) -> datetime:
+    """When the bar that opened at ``opened`` closes (calendar months for ``1mo``)."""
+    at = pd.Timestamp(opened)
+    at = at.tz_localize("UTC") if at.tzinfo is None else at.tz_convert("UTC")
+    if interval.code == "1mo":
+        year, month = (at.year + 1, 1) if at.month == 12 else (at.year, at.month + 1)
+        return datetime(year, month, 1, tzinfo=UTC)
+    return (at + pd.Timedelta(interval.delta)).to_pydatetime()
+
+
+def last_boundary(now: datetime, interval: Interval) -> datetime:
+    """The latest candle boundary at or before ``now``: the close of the last bar that has closed."""
+    now = now.astimezone(UTC)
+    if interval.code == "1mo":
+        return datetime(now.year, now.month, 1, tzinfo=UTC)
+    if interval.code == "1w":
+        return (now - timedelta(days=now.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
+    step = int(interval.delta.total_seconds())
+    epoch = int(now.timestamp())
+    return datetime.fromtimestamp(epoch - epoch % step, tz=UTC)
+
+
+def expected_close(now: datetime, interval: Interval, timing: str, late_grace_s: float) -> datetime:
+    """The newest bar close a deployment with ``timing`` should have evaluated by ``now``."""
+    if timing == LATE:
+        now = now - timedelta(seconds=late_grace_s)
+    return last_boundary(now, interval)
+
+
+def closed_bars(frame: pd.DataFrame, interval: Interval, now: datetime, timing: str, late_grace_s: float) -> pd.DataFrame:
+    """``frame`` without the still-forming bar (and, for ``Late``, bars closed less than the grace ago).
+
+    Sources return the forming bar with its running values; a signal on it could vanish before
+    the close, so deployments only ever see bars whose close has passed.
+    """
+    if frame.empty:
+        return frame
+    cutoff = now if timing != LATE else now - timedelta(seconds=late_grace_s)
+    cutoff_ts = pd.Timestamp(cutoff).tz_convert("UTC")
+    if interval.code == "1mo":
+        closes = pd.DatetimeIndex([bar_close(t, interval) for t in frame.index])
+    else:
+        closes = frame.index + pd.Timedelta(interval.delta)
+    keep = int((closes <= cutoff_ts).sum()) if closes.is_monotonic_increasing else None
+    if keep is None:
+        return frame[closes <= cutoff_ts]
+    return frame.iloc[:keep]

@@ -1,0 +1,26 @@
+"""Deployment statuses, spelled as the Stoxlify Core API names them, and which of them run.
+
+- ``TaskPending``: deployed, no bar evaluated yet.
+- ``NoPosition`` / ``OpenPosition``: running, flat or holding the position it bought.
+- ``Paused``: kept, not evaluated (by the user, ``/stopall``, or a revoked key); ``/resume`` continues.
+- ``TaskDone``: ended on its own: the ticker is no longer served by the market source.
+- ``TaskCanceled``: stopped by the user; holdings stay in the account (nothing is sold for them).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    PENDING = "TaskPending"
+    FLAT = "NoPosition"
+    LONG = "OpenPosition"
+    PAUSED = "Paused"
+    DONE = "TaskDone"
+    CANCELED = "TaskCanceled"
+
+
+RUNNING = (Status.PENDING.value, Status.FLAT.value, Status.LONG.value)  # evaluated at each candle close
+ACTIVE = (*RUNNING, Status.PAUSED.value)  # count against the per-user limit
+ENDED = (Status.DONE.value, Status.CANCELED.value)

@@ -1,0 +1,413 @@
+"""One tick: every running deployment whose latest closed bar it has not seen yet, evaluated once.
+
+Deployments are grouped by series (market, ticker, interval); each due series is fetched once
+through ``MarketService`` (its cache makes that one provider call however many deployments, users
+or replicas want it) and every deployment on it is evaluated on *closed* bars only. Identical
+scripts with identical inputs on one series are evaluated once.
+
+Only the latest closed bar is ever acted on: after a restart or a missed tick the bars in between
+are counted (``missed_bars``) and logged, not traded, so no burst of stale orders goes out.
+A deployment acting on nothing just advances ``last_bar_at`` (a compare-and-set per row); one
+acting claims its bar and records the order in one transaction (``core.trade.executor``), so two
+workers firing the same tick produce one order. A deployment with an order still unresolved is
+skipped until reconciliation settles it: its position is not known until then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import and_, or_, select, update
+
+from core.broker.types import AuthFailed, Broker, MarketRules
+from core.config import Settings
+from core.db import Database, utcnow
+from core.deployment.bars import TIMINGS, bar_close, closed_bars, expected_close
+from core.deployment.models import Deployment
+from core.deployment.service import broker_symbol
+from core.deployment.signals import BarSignals, Decision, decide, last_bar_signals
+from core.deployment.status import RUNNING, Status
+from core.errors import NotFound, StoxlifyError
+from core.market.service import MarketService
+from core.market.types import INTERVALS, Candles, Source, default_range, parse_interval
+from core.trade.brokers import BrokerPool
+from core.trade.executor import (
+    UNRESOLVED,
+    Intent,
+    Outcome,
+    Sleep,
+    claim_bars,
+    pause_credential,
+    record_intent,
+    send_order,
+    why,
+)
+from core.trade.models import Order
+from core.trade.sizing import size_buy, size_sell
+
+log = logging.getLogger(__name__)
+
+SERIES_AT_ONCE = 8  # series fetched and evaluated concurrently (network-bound fetches overlap)
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesKey:
+    market: str
+    ticker: str
+    interval: str
+
+    def __str__(self) -> str:
+        return f"{self.ticker} {self.interval}"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something a deployment's owner (and its group) should hear about."""
+
+    kind: str  # filled | failed | rejected | refused | unknown | paused | done | error
+    deployment_id: int
+    user_id: int
+    label: str
+    series: SeriesKey
+    notify_chat_id: int | None
+    bar_open: pd.Timestamp | None = None
+    decision: Decision | None = None
+    outcome: Outcome | None = None
+    text: str = ""
+
+
+@dataclass(slots=True)
+class TickReport:
+    at: datetime
+    series: int = 0  # due series looked at
+    evaluated: int = 0  # deployments whose script ran on a new bar
+    evaluations: int = 0  # script runs (shared by identical scripts on one series)
+    claimed: int = 0  # bars claimed by this worker
+    orders: int = 0  # orders recorded by this worker
+    missed_bars: int = 0  # closed bars skipped because a newer one had closed (restart, outage)
+    events: list[Event] = field(default_factory=list)
+    charts: dict[SeriesKey, Candles] = field(default_factory=dict)  # closed bars of series with events
+
+
+@dataclass(frozen=True, slots=True)
+class _Acting:
+    row: Deployment
+    frame: pd.DataFrame  # its closed bars
+    decision: Decision
+    key: SeriesKey
+    symbol: str  # the broker's symbol
+
+
+@dataclass(slots=True)
+class _Plan:
+    """What the read phase decided, for the write phases."""
+
+    quiet: defaultdict[datetime, dict[int, str | None]] = field(default_factory=lambda: defaultdict(dict))
+    failed: dict[int, str] = field(default_factory=dict)
+    acting: list[_Acting] = field(default_factory=list)
+    gone: list[tuple[SeriesKey, list[Deployment], str]] = field(default_factory=list)
+    charts: dict[SeriesKey, Candles] = field(default_factory=dict)
+
+
+class Tick:
+    """Runs ticks for one process; ``run`` is safe to call from several processes at once."""
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        market: MarketService,
+        brokers: BrokerPool,
+        *,
+        sleep: Sleep = asyncio.sleep,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.clock = clock
+        self.db = db
+        self.settings = settings
+        self.market = market
+        self.brokers = brokers
+        self.sleep = sleep
+
+    async def run(self, now: datetime | None = None) -> TickReport:
+        """Read phase (fetch, evaluate, decide; concurrent, no writes), then the claims in a few
+        large transactions, then the orders, one credential at a time per task."""
+        now = now or self.clock()
+        report = TickReport(at=now)
+        due = await self.due(now)
+        report.series = len(due)
+        plan = _Plan()
+        gate = asyncio.Semaphore(SERIES_AT_ONCE)
+
+        async def read(key: SeriesKey, rows: list[Deployment]) -> None:
+            async with gate:
+                try:
+                    await self._read_series(key, rows, now, report, plan)
+                except Exception:  # one series' bug must not stop the others
+                    log.exception("tick_series_failed", extra={"series": str(key)})
+
+        await asyncio.gather(*(read(k, rows) for k, rows in due.items()))
+        for key, rows, error in plan.gone:
+            await self._gone(key, rows, error, report)
+        for bar_at, names in plan.quiet.items():
+            report.claimed += len(await claim_bars(self.db, bar_at, names, names))
+        if plan.failed:
+            await self._note(plan.failed)
+        by_credential: dict[int, list[_Acting]] = defaultdict(list)
+        for acting in plan.acting:
+            by_credential[acting.row.credential_id].append(acting)
+        # SQLite has one writer: concurrent order transactions would only wait on each other's locks.
+        writers = asyncio.Semaphore(1 if self.db.is_sqlite else SERIES_AT_ONCE)
+
+        async def act(items: list[_Acting]) -> None:
+            async with writers:
+                try:
+                    await self._act(items, report)
+                except Exception:
+                    log.exception("tick_orders_failed", extra={"credential": items[0].row.credential_id})
+
+        await asyncio.gather(*(act(items) for items in by_credential.values()))
+        shown = {e.series for e in report.events if e.bar_open is not None}
+        report.charts = {key: candles for key, candles in plan.charts.items() if key in shown}
+        return report
+
+    async def due(self, now: datetime) -> dict[SeriesKey, list[Deployment]]:
+        """Running deployments that have not seen the bar that should have closed by now, by series."""
+        late = self.settings.late_grace_s
+        behind = or_(*(
+            and_(
+                Deployment.interval == code,
+                Deployment.timing == timing,
+                or_(Deployment.last_bar_at.is_(None),
+                    Deployment.last_bar_at < expected_close(now, interval, timing, late)),
+            )
+            for code, interval in INTERVALS.items()
+            for timing in TIMINGS
+        ))  # fmt: skip
+        in_flight = select(Order.deployment_id).where(Order.status.in_(UNRESOLVED), Order.deployment_id.is_not(None))
+        async with self.db.session() as session:
+            rows = await session.scalars(
+                select(Deployment)
+                .where(Deployment.status.in_(RUNNING), behind, Deployment.id.not_in(in_flight))
+                .order_by(Deployment.id)
+            )
+            grouped: dict[SeriesKey, list[Deployment]] = defaultdict(list)
+            for row in rows:
+                grouped[SeriesKey(row.market, row.ticker, row.interval)].append(row)
+        return dict(grouped)
+
+    # --- one series ------------------------------------------------------------------------
+
+    async def _read_series(
+        self, key: SeriesKey, rows: list[Deployment], now: datetime, report: TickReport, plan: _Plan
+    ) -> None:
+        interval = parse_interval(key.interval)
+        try:
+            source = Source(key.market)
+        except ValueError:
+            source = Source.UNKNOWN
+        try:
+            candles = await self.market.candles(key.ticker, interval, default_range(interval), source)
+        except NotFound as exc:
+            plan.gone.append((key, rows, str(exc)))
+            return
+        except StoxlifyError as exc:  # feed down: the series stays due and is tried next tick
+            log.warning("tick_fetch_failed", extra={"series": str(key), "error": str(exc)})
+            return
+        work = self._new_bars(candles, rows, now, report)
+        if not work:
+            return
+        signals = await asyncio.to_thread(self._evaluate_all, work, report)
+        symbol: str | None = None
+        bars: dict[int, tuple[datetime, dict[str, float]]] = {}  # per frame: its close and last bar
+        for row, frame in work:
+            if id(frame) not in bars:
+                bars[id(frame)] = (bar_close(frame.index[-1], interval), frame.iloc[-1].to_dict())
+            bar_at, last = bars[id(frame)]
+            result = signals.get(row.id)
+            if isinstance(result, str):  # the script failed on this data: recorded, bar consumed
+                plan.quiet[bar_at][row.id] = "error"
+                plan.failed[row.id] = result
+                continue
+            assert result is not None
+            decision = decide(result, row.position_qty, row.entry_price, last)
+            if decision is None:
+                plan.quiet[bar_at][row.id] = result.name
+                continue
+            symbol = symbol or broker_symbol(candles.instrument)
+            plan.acting.append(_Acting(row, frame, decision, key, symbol))
+            plan.charts[key] = Candles(candles.instrument, interval, frame, candles.provider, candles.sample)
+
+    def _new_bars(
+        self, candles: Candles, rows: list[Deployment], now: datetime, report: TickReport
+    ) -> list[tuple[Deployment, pd.DataFrame]]:
+        """(deployment, its closed bars) for deployments whose latest closed bar is new to them."""
+        interval = candles.interval
+        # per timing: its closed bars, the latest close, and every bar's close (epoch ns) for counting misses
+        frames: dict[str, tuple[pd.DataFrame, datetime, np.ndarray]] = {}
+        work: list[tuple[Deployment, pd.DataFrame]] = []
+        for row in rows:
+            if row.timing not in frames:
+                frame = closed_bars(candles.frame, interval, now, row.timing, self.settings.late_grace_s)
+                frame = frame.tail(self.settings.deploy_eval_bars)
+                closes = (frame.index + pd.Timedelta(interval.delta)).as_unit("ns").asi8 if len(frame) else np.empty(0, "int64")
+                frames[row.timing] = (frame, bar_close(frame.index[-1], interval) if len(frame) else now, closes)
+            frame, bar_at, closes = frames[row.timing]
+            if frame.empty or (row.last_bar_at is not None and bar_at <= row.last_bar_at):
+                continue
+            if row.last_bar_at is not None:
+                seen = pd.Timestamp(row.last_bar_at).value
+                missed = len(closes) - int(np.searchsorted(closes, seen, side="right")) - 1
+                if missed > 0:
+                    report.missed_bars += missed
+                    log.info("deployment_missed_bars", extra={"deployment": row.id, "missed": missed})
+            work.append((row, frame))
+        return work
+
+    def _evaluate_all(
+        self, work: Sequence[tuple[Deployment, pd.DataFrame]], report: TickReport
+    ) -> dict[int, BarSignals | str]:
+        """Each distinct (script, inputs, bars) once; a failure is the error text for that deployment."""
+        memo: dict[tuple[str, str, int], BarSignals | str] = {}
+        out: dict[int, BarSignals | str] = {}
+        for row, frame in work:
+            memo_key = (row.source, json.dumps(row.inputs or {}, sort_keys=True), id(frame))
+            if memo_key not in memo:
+                report.evaluations += 1
+                try:
+                    memo[memo_key] = last_bar_signals(row.source, frame, dict(row.inputs or {}))
+                except StoxlifyError as exc:
+                    memo[memo_key] = f"the script failed on this bar: {exc}"
+                except Exception as exc:  # a script bug must not stop the series
+                    log.exception("deployment_eval_failed", extra={"deployment": row.id})
+                    memo[memo_key] = f"the script failed on this bar ({type(exc).__name__})"
+            out[row.id] = memo[memo_key]
+            report.evaluated += 1
+        return out
+
+    # --- orders ------------------------------------------------------------------------------
+
+    async def _act(self, items: list[_Acting], report: TickReport) -> None:
+        """One credential's orders, one at a time, each sized on the balance the previous one left."""
+        credential_id = items[0].row.credential_id
+        try:
+            broker = await self.brokers.get(credential_id)
+        except AuthFailed as exc:
+            await self._refused_key(credential_id, why(exc), items, report)
+            return
+        except NotFound as exc:  # the credential is gone
+            await self._refused_key(credential_id, str(exc), items, report)
+            return
+        except StoxlifyError as exc:  # not claimed: the next tick tries these bars again
+            log.warning("tick_broker_unavailable", extra={"credential": credential_id, "error": str(exc)})
+            return
+        rules: dict[str, MarketRules] = {}
+        for item in items:
+            try:
+                if item.symbol not in rules:
+                    rules[item.symbol] = await broker.market_rules(item.symbol)
+                await self._order(broker, rules[item.symbol], item, report)
+            except AuthFailed as exc:
+                await self._refused_key(credential_id, why(exc), items, report)
+                return
+            except StoxlifyError as exc:  # balance or rules unavailable: not claimed, retried next tick
+                log.warning("tick_order_skipped", extra={"deployment": item.row.id, "error": str(exc)})
+
+    async def _order(self, broker: Broker, rules: MarketRules, item: _Acting, report: TickReport) -> None:
+        row, frame, decision, key, symbol = item.row, item.frame, item.decision, item.key, item.symbol
+        bar = frame.iloc[-1]
+        price = float(bar["close"])  # a market order right after the close trades near it
+        balance = await broker.fetch_balance()
+        if decision.side == "buy":
+            sized = size_buy(balance.get(rules.quote, 0.0), row.size, row.max_position_value, price, rules)
+            if balance.get(rules.quote, 0.0) <= 0:
+                sized = type(sized)(sized.quantity, f"no {rules.quote} on the account to buy with")
+        else:
+            sized = size_sell(row.position_qty, balance.get(rules.base), price, rules)
+        intent = Intent(
+            deployment_id=row.id,
+            user_id=row.user_id,
+            credential_id=row.credential_id,
+            broker=broker.name.value if hasattr(broker.name, "value") else str(broker.name),
+            symbol=symbol,
+            side=decision.side,
+            quantity=sized.quantity,
+            reference_price=price,
+            bar_at=bar_close(frame.index[-1], parse_interval(key.interval)),
+            reason=decision.reason,
+            signal=decision.signal,
+        )
+        order = await record_intent(self.db, intent, refusal=sized.refusal)
+        if order is None:
+            return  # another worker claimed this bar
+        report.claimed += 1
+        report.orders += 1
+        if sized.refusal:
+            outcome = Outcome(order.id, row.id, row.user_id, "Rejected", decision.side, order.symbol,
+                              sized.quantity, price, error=sized.refusal)  # fmt: skip
+            report.events.append(self._event("refused", row, key, frame, decision, outcome))
+            return
+        outcome = await send_order(self.db, self.settings, broker, order, sleep=self.sleep)
+        report.events.append(self._event(_kind(outcome), row, key, frame, decision, outcome))
+
+    async def _refused_key(self, credential_id: int, message: str, items: list[_Acting], report: TickReport) -> None:
+        await self.brokers.forget(credential_id)
+        paused = set(await pause_credential(self.db, credential_id, message))
+        for item in items:
+            if item.row.id in paused:
+                report.events.append(self._event("paused", item.row, item.key, item.frame, item.decision, text=message))
+
+    async def _note(self, reasons: dict[int, str]) -> None:
+        """Why a deployment did nothing on its bar (its script failed): shown in /deployments, not pushed
+        (a script that fails on every bar would otherwise alert at every candle)."""
+        async with self.db.session() as session:
+            for deployment_id, reason in reasons.items():
+                await session.execute(
+                    update(Deployment)
+                    .where(Deployment.id == deployment_id)
+                    .values(status_reason=reason[:300])
+                    .execution_options(synchronize_session=False)
+                )
+
+    async def _gone(self, key: SeriesKey, rows: list[Deployment], error: str, report: TickReport) -> None:
+        """The market no longer serves the ticker: flat deployments are done, holding ones paused."""
+        async with self.db.session() as session:
+            for row in rows:
+                status = Status.DONE if row.position_qty <= 0 else Status.PAUSED
+                await session.execute(
+                    update(Deployment)
+                    .where(Deployment.id == row.id, Deployment.status.in_(RUNNING))
+                    .values(status=status, status_reason=f"market data: {error}"[:300], updated_at=utcnow())
+                    .execution_options(synchronize_session=False)
+                )
+                report.events.append(self._event("done" if status == Status.DONE else "paused", row, key, text=error))
+
+    @staticmethod
+    def _event(
+        kind: str,
+        row: Deployment,
+        key: SeriesKey,
+        frame: pd.DataFrame | None = None,
+        decision: Decision | None = None,
+        outcome: Outcome | None = None,
+        text: str = "",
+    ) -> Event:
+        bar_open = frame.index[-1] if frame is not None and len(frame) else None
+        return Event(kind, row.id, row.user_id, row.label, key, row.notify_chat_id, bar_open, decision, outcome, text)
+
+
+def _kind(outcome: Outcome) -> str:
+    if outcome.paused:
+        return "paused"
+    return {"Filled": "filled", "Rejected": "rejected", "Failed": "failed", "Canceled": "failed"}.get(
+        outcome.status, "unknown"
+    )
+

@@ -1,0 +1,232 @@
+"""Dashboard Monitoring: how a user's deployed models did over the last day, week or month.
+
+Windows are rolling and end now (UTC): ``day`` is the last 24 hours, ``week`` the last 7 days,
+``month`` the last 30 days, each ``start <= executed_at < end``. Only realised P&L counts (the
+``pnl`` of fills that closed a position, already net of both legs' fees); open positions are
+reported by count, not valued, so the figures never move with a price feed.
+
+Money is never added across quote currencies (IDR and USDT P&L side by side mean nothing summed):
+P&L and return are given per currency, and so is the equity curve.
+
+**Return** is realised P&L over the capital those closed positions had committed::
+
+    return = sum(pnl) / sum(basis)   over the fills closing a position in the window, per currency
+    basis  = qty * price - pnl       for a closing sell (a long: entry value plus both fees)
+    basis  = qty * price + pnl       for a closing buy  (a short: what the short sale raised, net of fees)
+
+so a long bought for 1,000 (fees included) and sold for a P&L of +50 returned exactly 5 %. It
+does not divide by an account balance: deployments trade fractions of accounts whose size we may
+not know (a real exchange account), and the same model then reads the same on any account.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import func, select
+
+from core.actor import Actor
+from core.db import Database, utcnow
+from core.deployment.models import Deployment
+from core.errors import Invalid
+from core.trade.models import Trade
+from core.trade.service import ACTIVE_STATUSES
+
+
+class Period(StrEnum):
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+
+
+SPANS = {Period.DAY: timedelta(days=1), Period.WEEK: timedelta(days=7), Period.MONTH: timedelta(days=30)}
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """Realised figures of one group of closing fills (a currency, or a model in one currency)."""
+
+    currency: str
+    pnl: float
+    basis: float
+    closed: int
+    wins: int
+
+    @property
+    def return_pct(self) -> float | None:
+        return self.pnl / self.basis * 100.0 if self.basis > 0 else None
+
+    @property
+    def win_rate(self) -> float | None:
+        return self.wins / self.closed * 100.0 if self.closed else None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelTotals(Totals):
+    """A deployed model's figures: by its label, in one quote currency."""
+
+    label: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Dashboard:
+    """The figures of one window. ``win_rate`` is None (not 0) when nothing closed."""
+
+    period: Period
+    start: datetime
+    end: datetime
+    trade_count: int  # every fill in the window, opening ones included
+    closed: int  # fills that closed (part of) a position
+    wins: int  # of those, closed with pnl > 0
+    currencies: list[Totals]  # by currency name
+    models: list[ModelTotals]  # best first
+    open_positions: int
+    active_deployments: int
+    equity: dict[str, list[tuple[datetime, float]]] = field(default_factory=dict)  # cumulative P&L steps
+
+    @property
+    def win_rate(self) -> float | None:
+        return self.wins / self.closed * 100.0 if self.closed else None
+
+    @property
+    def best(self) -> ModelTotals | None:
+        return self.models[0] if self.models else None
+
+    @property
+    def worst(self) -> ModelTotals | None:
+        """The last-ranked model; None when only one model closed anything (it would be both)."""
+        return self.models[-1] if len(self.models) > 1 else None
+
+    @property
+    def empty(self) -> bool:
+        return self.trade_count == 0
+
+
+def parse_period(text: str | Period | None) -> Period:
+    if isinstance(text, Period):
+        return text
+    try:
+        return Period((text or "week").strip().lower())
+    except ValueError:
+        raise Invalid(f"unknown period '{text}'", hint="choose day, week or month") from None
+
+
+@dataclass(frozen=True, slots=True)
+class _Closing:
+    at: datetime
+    label: str
+    currency: str
+    pnl: float
+    basis: float
+
+
+async def dashboard(
+    db: Database, actor: Actor, period: str | Period = Period.WEEK, now: datetime | None = None
+) -> Dashboard:
+    """The actor's Dashboard Monitoring for the window of ``period`` ending at ``now``."""
+    chosen = parse_period(period)
+    end = now or utcnow()
+    start = end - SPANS[chosen]
+    window = (Trade.user_id == actor.user_id, Trade.executed_at >= start, Trade.executed_at < end)
+    async with db.session() as session:
+        fills = await session.scalar(select(func.count()).select_from(Trade).where(*window)) or 0
+        rows = await session.execute(
+            select(Trade.executed_at, Trade.label, Trade.quote_currency, Trade.side, Trade.quantity,
+                   Trade.price, Trade.pnl)
+            .where(*window, Trade.pnl.is_not(None))
+            .order_by(Trade.executed_at, Trade.id)
+        )  # fmt: skip
+        closing = [_closing(*row) for row in rows]
+        mine = Deployment.user_id == actor.user_id
+        open_positions = await session.scalar(
+            select(func.count()).select_from(Deployment).where(mine, Deployment.position_qty != 0)
+        ) or 0
+        active = await session.scalar(
+            select(func.count()).select_from(Deployment).where(mine, Deployment.status.in_(ACTIVE_STATUSES))
+        ) or 0
+    currencies = [_totals(Totals, currency, group) for currency, group in _by(closing, "currency")]
+    models = [
+        _totals(ModelTotals, currency, group, label=label)
+        for (label, currency), group in _by(closing, "label", "currency")  # type: ignore[misc]
+    ]
+    return Dashboard(
+        period=chosen,
+        start=start,
+        end=end,
+        trade_count=fills,
+        closed=len(closing),
+        wins=sum(1 for c in closing if c.pnl > 0),
+        currencies=currencies,
+        models=_ranked(models),
+        open_positions=open_positions,
+        active_deployments=active,
+        equity=_equity(closing, start, end),
+    )
+
+
+def _closing(
+    at: datetime, label: str, currency: str, side: str, qty: float, price: float, pnl: float
+) -> _Closing:
+    notional = abs(qty) * price
+    basis = notional - pnl if side.lower() == "sell" else notional + pnl
+    return _Closing(at, label or "(unnamed)", currency or "", pnl, basis)
+
+
+def _by(closing: Iterable[_Closing], *keys: str) -> list[tuple[object, list[_Closing]]]:
+    groups: dict[object, list[_Closing]] = defaultdict(list)
+    for c in closing:
+        key = tuple(getattr(c, k) for k in keys)
+        groups[key if len(key) > 1 else key[0]].append(c)
+    return sorted(groups.items(), key=lambda item: item[0])
+
+
+def _totals[T: Totals](kind: type[T], currency: str, group: list[_Closing], **extra: str) -> T:
+    return kind(
+        currency=currency,
+        pnl=sum(c.pnl for c in group),
+        basis=sum(c.basis for c in group),
+        closed=len(group),
+        wins=sum(1 for c in group if c.pnl > 0),
+        **extra,
+    )
+
+
+def _ranked(models: list[ModelTotals]) -> list[ModelTotals]:
+    """Best first: by P&L when every model trades in one currency, else by return (P&L in IDR and in
+    USDT cannot be compared, percentages can). Ties go by label, so the order is stable."""
+    if len({m.currency for m in models}) <= 1:
+        return sorted(models, key=lambda m: (-m.pnl, m.label))
+    return sorted(
+        models, key=lambda m: (m.return_pct is None, -(m.return_pct or 0.0), -m.pnl, m.label)
+    )
+
+
+def _equity(closing: list[_Closing], start: datetime, end: datetime) -> dict[str, list[tuple[datetime, float]]]:
+    """Cumulative realised P&L per currency: 0 at the window's start, a step at each close, to the end."""
+    curves: dict[str, list[tuple[datetime, float]]] = {}
+    for c in closing:
+        curve = curves.setdefault(c.currency, [(start, 0.0)])
+        curve.append((c.at, curve[-1][1] + c.pnl))
+    for curve in curves.values():
+        curve.append((end, curve[-1][1]))
+    return dict(sorted(curves.items()))
+
+
+async def dashboard_chart(dash: Dashboard, *, width_px: int = 1200, height_px: int = 800) -> bytes | None:
+    """The equity chart PNG of ``dash``; None when nothing closed in the window (a flat line says nothing)."""
+    if not dash.equity:
+        return None
+    from core.statistic.equity_chart import render_equity_async
+
+    closed = f"{dash.closed} closing fill{'s' * (dash.closed != 1)}"
+    return await render_equity_async(
+        dash.equity,
+        title=f"Realised P&L · last {dash.period.value}",
+        subtitle=f"{dash.start:%d %b %H:%M} – {dash.end:%d %b %Y %H:%M} UTC · {closed}",
+        width_px=width_px,
+        height_px=height_px,
+    )

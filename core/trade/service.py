@@ -1,0 +1,247 @@
+"""Retrieve Trades and open positions: what a user's deployments bought, sold, earned and hold.
+
+Read-only over the rows the executor writes (``Trade`` fills, ``Deployment.position_qty``), always
+scoped to the asking actor. Prices for unrealised P&L are fetched after the database read, never
+inside a transaction, through anything with the ``MarketService.candles`` signature (cached, so
+many users holding one ticker cost one fetch).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Protocol
+
+from sqlalchemy import func, select
+
+from core.actor import Actor
+from core.db import Database
+from core.deployment.models import Deployment
+from core.errors import Invalid, NotFound, StoxlifyError
+from core.market.types import Candles, Source
+from core.paging import Page, check_page
+from core.trade.models import Trade
+
+log = logging.getLogger(__name__)
+
+ACTIVE_STATUSES = ("TaskPending", "NoPosition", "OpenPosition")
+
+
+class PriceProvider(Protocol):
+    """What positions need from the market service: its ``candles`` call."""
+
+    async def candles(
+        self, ticker: str, interval: str = "1d", range_: str | None = None, source: Source = Source.UNKNOWN
+    ) -> Candles: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TradeView:
+    """One fill as a reply shows it. ``pnl`` is set only on fills that closed (part of) a position."""
+
+    id: int
+    time: datetime
+    label: str
+    symbol: str
+    side: str
+    qty: float
+    price: float
+    fee: float
+    pnl: float | None
+    quote_currency: str
+    deployment_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PositionView:
+    """An open position held by one deployment. ``qty`` < 0 is a short.
+
+    ``last_price``/``unrealised_pnl`` are None when no price provider was given or its fetch failed
+    (``price_error`` then says why). Unrealised P&L is ``qty * (last - entry)``, before exit fees.
+    """
+
+    deployment_id: int
+    label: str
+    symbol: str
+    interval: str
+    qty: float
+    entry_price: float | None
+    quote_currency: str
+    status: str
+    last_price: float | None = None
+    unrealised_pnl: float | None = None
+    price_error: str | None = None
+    sample: bool = False
+
+    @property
+    def entry_value(self) -> float | None:
+        return None if self.entry_price is None else abs(self.qty) * self.entry_price
+
+    @property
+    def unrealised_pct(self) -> float | None:
+        value = self.entry_value
+        if self.unrealised_pnl is None or not value:
+            return None
+        return self.unrealised_pnl / value * 100.0
+
+
+def _utc(value: datetime | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise Invalid(f"{name} must carry a time zone (UTC)")
+    return value.astimezone(UTC)
+
+
+async def list_trades(
+    db: Database,
+    actor: Actor,
+    page: int = 1,
+    page_size: int = 10,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    deployment_id: int | None = None,
+) -> Page[TradeView]:
+    """The actor's fills, newest first: ``since <= executed_at < until`` (either bound optional).
+
+    ``until`` is exclusive so that consecutive windows never count a fill twice; a caller that
+    means "up to and including 31 Jan" passes 1 Feb. ``deployment_id`` narrows to one of the
+    actor's deployments (``NotFound`` for anyone else's, which is not told apart from a missing one).
+    """
+    offset = check_page(page, page_size)
+    since, until = _utc(since, "from"), _utc(until, "to")
+    if since is not None and until is not None and since >= until:
+        raise Invalid(f"'from' ({since:%Y-%m-%d}) must be before 'to' ({until:%Y-%m-%d})")
+    where = [Trade.user_id == actor.user_id]
+    if since is not None:
+        where.append(Trade.executed_at >= since)
+    if until is not None:
+        where.append(Trade.executed_at < until)
+    async with db.session() as session:
+        if deployment_id is not None:
+            owner = await session.scalar(select(Deployment.user_id).where(Deployment.id == deployment_id))
+            if not actor.owns(owner):
+                raise NotFound(f"no deployment #{deployment_id} of yours", hint="see your trades with /trades")
+            where.append(Trade.deployment_id == deployment_id)
+        total = await session.scalar(select(func.count()).select_from(Trade).where(*where)) or 0
+        rows = await session.scalars(
+            select(Trade)
+            .where(*where)
+            .order_by(Trade.executed_at.desc(), Trade.id.desc())
+            .offset(offset)
+            .limit(page_size)
+        )
+        items = [_trade_view(t) for t in rows]
+    return Page(items=items, page=page, page_size=page_size, total=total)
+
+
+def _trade_view(t: Trade) -> TradeView:
+    return TradeView(
+        id=t.id,
+        time=t.executed_at,
+        label=t.label,
+        symbol=t.symbol,
+        side=t.side,
+        qty=t.quantity,
+        price=t.price,
+        fee=t.fee,
+        pnl=t.pnl,
+        quote_currency=t.quote_currency,
+        deployment_id=t.deployment_id,
+    )
+
+
+async def positions(db: Database, actor: Actor, prices: PriceProvider | None = None) -> list[PositionView]:
+    """The actor's open positions (deployments holding a non-zero quantity), by label then id.
+
+    With ``prices`` each distinct (source, ticker, interval) is fetched once, concurrently, and the
+    last close values the position; a ticker that fails shows its error without failing the list.
+    """
+    async with db.session() as session:
+        deployments = list(
+            await session.scalars(
+                select(Deployment)
+                .where(Deployment.user_id == actor.user_id, Deployment.position_qty != 0)
+                .order_by(Deployment.label, Deployment.id)
+            )
+        )
+        currencies = await _quote_currencies(session, [d.id for d in deployments])
+    views = [_position_view(d, currencies.get(d.id, "")) for d in deployments]
+    if prices is None or not views:
+        return views
+    keys = sorted({(d.market, d.ticker, d.interval) for d in deployments})
+    fetched = await asyncio.gather(*(_last_close(prices, *key) for key in keys))
+    closes = dict(zip(keys, fetched, strict=True))
+    return [_valued(v, closes[d.market, d.ticker, d.interval]) for v, d in zip(views, deployments, strict=True)]
+
+
+async def _quote_currencies(session, deployment_ids: list[int]) -> dict[int, str]:
+    """Each deployment's quote currency, as its latest fill recorded it."""
+    if not deployment_ids:
+        return {}
+    latest = (
+        select(Trade.deployment_id, func.max(Trade.id).label("last_id"))
+        .where(Trade.deployment_id.in_(deployment_ids))
+        .group_by(Trade.deployment_id)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(Trade.deployment_id, Trade.quote_currency).join(latest, Trade.id == latest.c.last_id)
+    )
+    return {deployment_id: currency for deployment_id, currency in rows}
+
+
+def _position_view(d: Deployment, currency: str) -> PositionView:
+    return PositionView(
+        deployment_id=d.id,
+        label=d.label,
+        symbol=d.ticker,
+        interval=d.interval,
+        qty=d.position_qty,
+        entry_price=d.entry_price,
+        quote_currency=currency,
+        status=d.status,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Close:
+    price: float | None
+    currency: str = ""
+    sample: bool = False
+    error: str | None = None
+
+
+async def _last_close(prices: PriceProvider, market: str, ticker: str, interval: str) -> _Close:
+    try:
+        source = Source(market)
+    except ValueError:
+        source = Source.UNKNOWN
+    try:
+        candles = await prices.candles(ticker, interval, None, source)
+    except StoxlifyError as exc:
+        return _Close(None, error=exc.message)
+    except Exception:
+        log.exception("position price fetch failed for %s:%s %s", market, ticker, interval)
+        return _Close(None, error="price unavailable right now")
+    frame = candles.frame
+    closes = frame["close"].dropna() if "close" in frame else frame
+    if closes.empty:
+        return _Close(None, error=f"no recent bars for {ticker}")
+    last = float(closes.iloc[-1])
+    if not math.isfinite(last):
+        return _Close(None, error=f"no recent price for {ticker}")
+    return _Close(last, candles.instrument.currency or "", candles.sample)
+
+
+def _valued(view: PositionView, close: _Close) -> PositionView:
+    currency = view.quote_currency or close.currency
+    if close.price is None:
+        return replace(view, quote_currency=currency, price_error=close.error)
+    pnl = None if view.entry_price is None else view.qty * (close.price - view.entry_price)
+    return replace(
+        view, quote_currency=currency, last_price=close.price, unrealised_pnl=pnl, sample=close.sample
+    )

@@ -1,0 +1,189 @@
+"""Monitoring: the watchlist's conditions checked on schedule, alerting once per crossing.
+
+A crossing is a condition turning from not met to met. Each watch is *armed* while
+``last_triggered_at`` is NULL: a check that finds it met claims it (sets ``last_triggered_at``
+with a compare-and-set, so two replicas checking at once alert once) and alerts; it stays quiet
+while the condition holds, and is re-armed (``last_triggered_at`` cleared) the first time it is
+seen false, by this job or by the user's own ``/watchlist``. A watch that already holds when it is
+added alerts at the first check: the user asked to be told when it holds. An unknown result (too
+few bars, a failed fetch) changes nothing; a plain watch without a condition never alerts.
+
+Users who turned watch alerts off (``/alerts watch off``) are not checked at all, which also saves
+their fetches. Candles are fetched once per distinct ticker per run, through the market service's
+cache; the chart of each (ticker, condition) is rendered once however many users it alerts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Literal
+
+from sqlalchemy import select, update
+
+from core import alerts
+from core.account.models import User
+from core.charts.candles import ChartMarker, format_price, render_candles_async
+from core.db import Database, utcnow
+from core.logging import get_logger
+from core.market import watchlist
+from core.market.conditions import Condition
+from core.market.models import Watch
+from core.market.types import Candles
+from core.notify import Notice, NoticeImage
+
+if TYPE_CHECKING:
+    from core.app import Core
+    from core.market.watchlist import WatchView
+
+log = get_logger(__name__)
+
+CHART_CANDLES = 120  # about six months of daily bars around the crossing
+MAX_CONCURRENT_SENDS = 32  # the transports' own rate limiters pace the actual sending
+SAMPLE_NOTE = "SAMPLE DATA: synthetic prices for trying the bot, not real quotes."
+_UPWARD = frozenset({">", ">=", "crosses above", "==", "!="})
+
+
+@dataclass(frozen=True, slots=True)
+class Crossing:
+    """One watch that turned met in this run, with what its alert shows."""
+
+    watch_id: int
+    user_id: int
+    view: WatchView
+    candles: Candles
+    condition: Condition
+
+
+async def check_watches(core: Core) -> int:
+    """Check every watch with a condition (of users taking watch alerts); alert the ones that crossed.
+
+    Returns the number of crossings alerted in this run (each once, whatever the number of
+    chats it reached: a user with no chat the bot can reach still counts, and is logged).
+    """
+    now = utcnow()
+    async with core.db.session() as session:
+        watches = list(
+            await session.scalars(
+                select(Watch)
+                .join(User, User.id == Watch.user_id)
+                .where(Watch.condition != "", User.alerts_watch.is_(True))
+                .order_by(Watch.source, Watch.ticker, Watch.id)
+            )
+        )
+    if not watches:
+        return 0
+    checked = await watchlist.evaluate_watches(core.market, watches, now)
+    await watchlist.store_checks(core.db, checked.views.values(), now)
+    met = [w for w in watches if checked.views[w.id].met is True and checked.views[w.id].error is None]
+    claimed = await _claim(core.db, [w.id for w in met], now)
+    crossings = []
+    for w in met:
+        candles, condition = checked.candles.get((w.source, w.ticker)), checked.conditions.get(w.id)
+        if w.id in claimed and isinstance(candles, Candles) and isinstance(condition, Condition):
+            crossings.append(Crossing(w.id, w.user_id, checked.views[w.id], candles, condition))
+    if crossings:
+        await _alert_all(core, crossings, now)
+    log.info("watches_checked", watches=len(watches), met=len(met), alerted=len(crossings))
+    return len(crossings)
+
+
+async def _claim(db: Database, ids: list[int], now: datetime) -> set[int]:
+    """Arm-and-fire in one statement: only watches still armed are claimed, by one checker only."""
+    claimed: set[int] = set()
+    for start in range(0, len(ids), watchlist.ID_BATCH):
+        stmt = (
+            update(Watch)
+            .where(Watch.id.in_(sorted(ids[start : start + watchlist.ID_BATCH])), Watch.last_triggered_at.is_(None))
+            .values(last_triggered_at=now)
+            .returning(Watch.id)
+        )
+        async with db.session() as session:
+            claimed.update((await session.scalars(stmt)).all())
+    return claimed
+
+
+async def _alert_all(core: Core, crossings: list[Crossing], now: datetime) -> None:
+    charts: dict[tuple[str, str, str], bytes | None] = {}
+    for crossing in crossings:  # rendered one after another: there is one chart thread anyway
+        key = (crossing.view.source.value, crossing.view.ticker, crossing.view.condition)
+        if key not in charts:
+            charts[key] = await _chart(core, crossing)
+    gate = asyncio.Semaphore(MAX_CONCURRENT_SENDS)
+
+    async def send(crossing: Crossing) -> None:
+        key = (crossing.view.source.value, crossing.view.ticker, crossing.view.condition)
+        chart = charts[key]
+        notice = Notice(
+            alert_text(crossing.view, crossing.condition, crossing.candles, now),
+            images=(NoticeImage(chart, f"{crossing.view.ticker}_alert.png"),) if chart else (),
+            commands=(("Chart", f"/market {crossing.view.ticker}"), ("Watchlist", "/watchlist")),
+        )
+        async with gate:
+            try:
+                targets = await alerts.user_targets(core.db, crossing.user_id, "watch")
+                sent = await alerts.deliver(core.notifiers, targets, notice)
+            except Exception:
+                log.exception("watch_alert_failed", watch=crossing.watch_id)
+                return
+        if not sent:
+            log.info("watch_alert_undelivered", watch=crossing.watch_id, targets=len(targets))
+
+    await asyncio.gather(*(send(c) for c in crossings))
+
+
+async def _chart(core: Core, crossing: Crossing) -> bytes | None:
+    """The ticker's candles with the condition's indicators and a mark on the crossing bar."""
+    frame = crossing.candles.frame
+    if len(frame) < 2:
+        return None
+    try:
+        from core.market import indicators as ta
+
+        specs = {spec.text: spec for spec in crossing.condition.indicator_specs()}
+        results = ta.compute_many(frame, list(specs.values())) if specs else []
+        return await render_candles_async(
+            crossing.candles,
+            results,
+            title=f"{crossing.candles.instrument.display} · {crossing.view.condition}",
+            width_px=core.settings.chart_width_px,
+            height_px=core.settings.chart_height_px,
+            max_candles=min(CHART_CANDLES, core.settings.chart_max_candles),
+            markers=[ChartMarker(frame.index[-1], marker_side(crossing.condition))],
+        )
+    except Exception:  # the alert still goes, as text
+        log.exception("watch_alert_chart_failed", watch=crossing.watch_id)
+        return None
+
+
+def marker_side(condition: Condition) -> Literal["buy", "sell"]:
+    """▲ for a condition that looks up (``>``, crosses above), ▼ for one that looks down."""
+    return "buy" if condition.op in _UPWARD else "sell"
+
+
+def alert_text(view: WatchView, condition: Condition, candles: Candles, now: datetime) -> str:
+    """What the alert says: the condition, the values that met it, the price, and the bar."""
+    currency = candles.instrument.currency or ""
+    lines = [f"🔔 {view.ticker}: {view.condition} is met"]
+    if view.lhs_value is not None and condition.lhs.text not in ("price", "close"):  # the price line says it
+        compared = f" (vs {_number(view.rhs_value)})" if view.rhs_value is not None else ""
+        lines.append(f"{condition.lhs.text} now {_number(view.lhs_value)}{compared}")
+    if view.price is not None:
+        price = f"Price {format_price(view.price, candles.instrument)} {currency}".rstrip()
+        if view.change_pct is not None and math.isfinite(view.change_pct):
+            price += f" ({view.change_pct:+.2f}%)"
+        lines.append(price)
+    bar = candles.frame.index[-1] if len(candles.frame) else None
+    when = f"{bar:%d %b %Y}" if bar is not None else ""
+    lines.append(f"{candles.provider} · {candles.interval} bar of {when} · checked {now:%H:%M} UTC")
+    if candles.sample:
+        lines.append(SAMPLE_NOTE)
+    return "\n".join(lines)
+
+
+def _number(value: float | None) -> str:
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.2f}"

@@ -1,0 +1,102 @@
+"""The deployment scheduler: ticks at candle closes and order reconciliation, in the bot process.
+
+One APScheduler 3 ``AsyncIOScheduler`` with an in-memory job store (a job store must never be
+shared between schedulers). Rather than one cron job per interval, a single job runs every
+``tick_every_s`` and asks the database which series have a newly closed bar; that handles every
+interval, ``Late`` timing and deployments added or paused at any moment without rescheduling.
+``coalesce`` and ``max_instances=1`` keep a slow tick from piling up runs; a missed run is simply
+the next one, which acts on the latest closed bar only. Every replica may run this: the bar
+claims in the database decide which replica places each order.
+
+Reconciliation runs once at start (orders left by a crash or a restart) and then every
+``reconcile_every_s`` for orders untouched that long.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from core.app import Core
+from core.db import utcnow
+from core.deployment.tick import Tick, TickReport
+from core.trade.brokers import BrokerFactory, BrokerPool
+from core.trade.executor import Outcome
+from core.trade.reconcile import reconcile
+from jobs.ticks import deliver_events, outcome_events, report_events
+
+log = logging.getLogger(__name__)
+
+
+class DeploymentScheduler:
+    def __init__(
+        self, core: Core, broker_factory: BrokerFactory | None = None, clock: Callable[[], datetime] = utcnow
+    ) -> None:
+        self.core = core
+        self.clock = clock
+        self.brokers = BrokerPool(core.db, core.settings, broker_factory)
+        self.tick_runner = Tick(core.db, core.settings, core.market, self.brokers, clock=clock)
+        self._scheduler = None
+        self._lock = asyncio.Lock()  # a tick and a reconciliation never overlap in one process
+
+    async def start(self) -> None:
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        await self.reconcile(min_age_s=0)
+        settings = self.core.settings
+        scheduler = AsyncIOScheduler(
+            event_loop=asyncio.get_running_loop(),
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": max(1, settings.tick_every_s)},
+        )
+        scheduler.add_job(self.tick, IntervalTrigger(seconds=settings.tick_every_s), id="deployments.tick")
+        scheduler.add_job(
+            self.reconcile, IntervalTrigger(seconds=settings.reconcile_every_s), id="deployments.reconcile"
+        )
+        scheduler.start()
+        self._scheduler = scheduler
+        log.info("deployment_scheduler_started")
+
+    async def tick(self) -> TickReport | None:
+        """One tick and its alerts; never raises (the scheduler would only log it)."""
+        async with self._lock:
+            try:
+                report = await self.tick_runner.run()
+            except Exception:
+                log.exception("tick_failed")
+                return None
+        if report.orders or report.missed_bars:
+            log.info(
+                "tick_done",
+                extra={"series": report.series, "orders": report.orders, "missed_bars": report.missed_bars},
+            )
+        await report_events(self.core, report)
+        return report
+
+    async def reconcile(self, min_age_s: float | None = None) -> list[Outcome]:
+        age = self.core.settings.reconcile_every_s if min_age_s is None else min_age_s
+        async with self._lock:
+            try:
+                outcomes = await reconcile(
+                    self.core.db, self.core.settings, self.brokers, now=self.clock(), min_age_s=age
+                )
+            except Exception:
+                log.exception("reconcile_failed")
+                return []
+        if outcomes:
+            await deliver_events(self.core, await outcome_events(self.core, outcomes))
+        return outcomes
+
+    async def stop(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+            self._scheduler = None
+        await self.brokers.close()
+
+
+async def start_scheduler(core: Core) -> DeploymentScheduler:
+    scheduler = DeploymentScheduler(core)
+    await scheduler.start()
+    return scheduler

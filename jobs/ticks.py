@@ -1,0 +1,131 @@
+"""Telling users what their deployments did: a tick's (or reconciliation's) events as alerts.
+
+Each event goes to the owner's private chats (if they keep trade alerts on) and to the group the
+deployment was made in (if that group keeps alerts on), with a chart of the signal bar marked.
+One chart serves every deployment that acted on the same bar and side of a series.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import pandas as pd
+from sqlalchemy import select
+
+from core.alerts import chat_target, deliver, user_targets
+from core.app import Core
+from core.deployment.models import Deployment
+from core.deployment.tick import Event, SeriesKey, TickReport
+from core.market.types import Candles
+from core.notify import ChatTarget, Notice, NoticeImage
+from core.trade.executor import Outcome
+
+log = logging.getLogger(__name__)
+
+CHART_CANDLES = 120
+
+
+def _money(value: float) -> str:
+    return f"{value:,.8f}".rstrip("0").rstrip(".") if abs(value) < 1 else f"{value:,.2f}"
+
+
+def event_text(event: Event) -> str:
+    """The alert's text: what happened, on which deployment and bar, and why when it did not trade."""
+    head = f"{event.label} #{event.deployment_id} · {event.series}"
+    outcome, decision = event.outcome, event.decision
+    why = f" ({decision.signal})" if decision is not None and decision.reason != "signal" else ""
+    if event.kind == "filled" and outcome is not None:
+        verb = "Bought" if outcome.side == "buy" else "Sold"
+        line = f"{verb} {outcome.quantity:g} {outcome.symbol} at {_money(outcome.price or 0)}{why}, fee {_money(outcome.fee)}"
+        if outcome.pnl is not None:
+            line += f"\nP&L {'+' if outcome.pnl >= 0 else ''}{_money(outcome.pnl)}"
+        return f"{head}\n{line}"
+    if event.kind == "refused" and outcome is not None:
+        return f"{head}\n{outcome.side} signal{why}: no order placed: {outcome.error}"
+    if event.kind in ("failed", "rejected") and outcome is not None:
+        return f"{head}\n{outcome.side} order {event.kind}: {outcome.error}\nThe deployment keeps running."
+    if event.kind == "unknown" and outcome is not None:
+        return f"{head}\n{outcome.side} order sent; {outcome.error or 'awaiting the exchange'}"
+    if event.kind == "paused":
+        return f"{head}\nPaused: {event.text or (outcome.error if outcome else '')}"
+    if event.kind == "done":
+        return f"{head}\nEnded: {event.text}"
+    return f"{head}\n{event.text}"
+
+
+async def _targets(core: Core, event: Event) -> list[ChatTarget]:
+    targets = await user_targets(core.db, event.user_id, "trades")
+    if event.notify_chat_id is not None:
+        group = await chat_target(core.db, event.notify_chat_id)
+        if group is not None:
+            targets.append(group)
+    return targets
+
+
+async def deliver_events(core: Core, events: Sequence[Event], charts: dict[SeriesKey, Candles] | None = None) -> int:
+    """Push each event to its targets; the number of messages delivered. Never raises."""
+    rendered: dict[tuple[SeriesKey, pd.Timestamp, str], bytes] = {}
+    delivered = 0
+    for event in events:
+        try:
+            targets = await _targets(core, event)
+            if not targets:
+                continue
+            images: tuple[NoticeImage, ...] = ()
+            candles = (charts or {}).get(event.series)
+            if candles is not None and event.bar_open is not None:
+                side = event.decision.side if event.decision is not None else "sell"
+                key = (event.series, event.bar_open, side)
+                if key not in rendered:
+                    rendered[key] = await _chart(core, candles, event, side)
+                images = (NoticeImage(rendered[key], "signal.png"),)
+            buttons = (("Resume", f"/resume {event.deployment_id}"),) if event.kind == "paused" else (
+                ("Deployments", "/deployments"),
+            )
+            notice = Notice(event_text(event), images=images, commands=buttons)
+            delivered += await deliver(core.notifiers, targets, notice)
+        except Exception:  # an alert failing must not stop the others
+            log.exception("alert_failed", extra={"deployment": event.deployment_id})
+    return delivered
+
+
+async def _chart(core: Core, candles: Candles, event: Event, side: str) -> bytes:
+    from core.charts.candles import ChartMarker, render_candles_async
+
+    settings = core.settings
+    return await render_candles_async(
+        candles,
+        title=f"{event.label} · {event.series}",
+        width_px=settings.chart_width_px,
+        height_px=settings.chart_height_px,
+        max_candles=min(CHART_CANDLES, settings.chart_max_candles),
+        markers=[ChartMarker(event.bar_open, "buy" if side == "buy" else "sell")],
+    )
+
+
+async def report_events(core: Core, report: TickReport) -> int:
+    return await deliver_events(core, report.events, report.charts)
+
+
+async def outcome_events(core: Core, outcomes: Sequence[Outcome]) -> list[Event]:
+    """Reconciliation's outcomes as events (no chart: the signal bar may be long gone)."""
+    ids = {o.deployment_id for o in outcomes if o.deployment_id is not None}
+    if not ids:
+        return []
+    async with core.db.session() as session:
+        rows = {d.id: d for d in await session.scalars(select(Deployment).where(Deployment.id.in_(ids)))}
+    events: list[Event] = []
+    for outcome in outcomes:
+        row = rows.get(outcome.deployment_id or -1)
+        if row is None:
+            continue
+        kind = "paused" if outcome.paused else {
+            "Filled": "filled", "Failed": "failed", "Rejected": "rejected", "Canceled": "failed"
+        }.get(outcome.status)  # fmt: skip
+        if kind is None:
+            continue
+        series = SeriesKey(row.market, row.ticker, row.interval)
+        events.append(Event(kind, row.id, row.user_id, row.label, series, row.notify_chat_id, outcome=outcome,
+                            text=outcome.error))  # fmt: skip
+    return events

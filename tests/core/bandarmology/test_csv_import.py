@@ -1,0 +1,160 @@
+"""CSV import: row-by-row validation with line numbers, and upserts per user on both backends."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from core.account.service import actor_for
+from core.bandarmology.csvio import parse_activity
+from core.bandarmology.models import BrokerActivity
+from core.bandarmology.period import parse_period
+from core.bandarmology.store import SampleProvider, StoredProvider, import_activity, remove_activity
+from core.bandarmology.types import Verdict
+from core.errors import Invalid, NotFound
+
+GOOD = """date,broker,investor,buy_lot,buy_value,sell_lot,sell_value
+2024-06-03,AK,F,10000,9500000000,2000,1900000000
+2024-06-03,YP,D,2000,1900000000,10000,9500000000
+2024-06-04,AK,F,3000,2850000000,0,0
+2024-06-04,CC,,0,0,3000,2850000000
+"""
+
+
+def test_parse_good_rows() -> None:
+    rows = parse_activity(GOOD)
+    assert [(r.line, r.day, r.broker, r.investor, r.buy_lot, r.sell_value) for r in rows] == [
+        (2, date(2024, 6, 3), "AK", "F", 10_000, 1.9e9),
+        (3, date(2024, 6, 3), "YP", "D", 2_000, 9.5e9),
+        (4, date(2024, 6, 4), "AK", "F", 3_000, 0.0),
+        (5, date(2024, 6, 4), "CC", "", 0, 2.85e9),
+    ]
+
+
+def test_semicolons_comments_any_order_and_bytes() -> None:
+    text = "# my export\nSell_Value;Sell_Lot;Buy_Value;Buy_Lot;Broker;Date\n\n1900;2;0;0;yp;2024-06-03\n"
+    [row] = parse_activity(("\ufeff" + text).encode())
+    assert (row.line, row.broker, row.investor, row.sell_lot, row.buy_lot) == (4, "YP", "", 2, 0)
+
+
+def test_errors_name_every_bad_line() -> None:
+    text = (
+        "date,broker,investor,buy_lot,buy_value,sell_lot,sell_value\n"
+        "2024-06-03,AK,F,10000,9500000000,2000,1900000000\n"
+        "2024-06-31,AK,F,1,950000,0,0\n"  # line 3: no such day
+        "2024-06-04,A!,F,1,950000,0,0\n"  # line 4: broker
+        "2024-06-04,YP,X,1,950000,0,0\n"  # line 5: investor
+        "2024-06-04,YP,D,1.5,950000,0,0\n"  # line 6: fractional lots
+        "2024-06-04,CC,D,1,abc,0,0\n"  # line 7: value
+        "2024-06-04,CC,F,1,0,0,0\n"  # line 8: lots without value
+        "2024-06-04,PD,D,1,950000,0\n"  # line 9: a value short
+        "2024-06-03,AK,F,1,950000,0,0\n"  # line 10: repeats line 2
+        "2024-06-04,XL,D,0,0,0,0\n"  # line 11: nothing traded
+    )
+    with pytest.raises(Invalid) as caught:
+        parse_activity(text)
+    message = caught.value.message
+    assert message.startswith("9 bad rows, nothing imported:")
+    for expected in (
+        "line 3: date '2024-06-31' is not YYYY-MM-DD",
+        "line 4: broker 'A!' is not a broker code",
+        "line 5: investor 'X' is not F, D or empty",
+        "line 6: buy_lot '1.5' is not a whole number",
+        "line 7: buy_value 'abc' is not a number",
+        "line 8: buy_lot 1 with buy_value 0",
+        "line 9: 6 values, the header has 7",
+    ):
+        assert expected in message
+    assert "... and 1 more" in message  # at most 8 listed
+    assert "date,broker,investor" in (caught.value.hint or "")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "the CSV is empty"),
+        ("date,broker,buy_lot,buy_value,sell_lot\n", "line 1: missing column sell_value in the header"),
+        ("date,broker,price,buy_lot,buy_value,sell_lot,sell_value\n", "line 1: unknown column 'price'"),
+        ("date,broker,buy_lot,buy_value,sell_lot,sell_value\n", "a header but no rows"),
+    ],
+)
+def test_header_problems(text: str, message: str) -> None:
+    with pytest.raises(Invalid, match=message):
+        parse_activity(text)
+
+
+def test_not_utf8() -> None:
+    with pytest.raises(Invalid, match="not UTF-8"):
+        parse_activity(b"date,broker\xff\xfe")
+
+
+async def _users(db):
+    alice = await actor_for(db, platform="console", external_id="alice", display_name="Alice")
+    bob = await actor_for(db, platform="console", external_id="bob", display_name="Bob")
+    return alice, bob
+
+
+async def test_import_upserts_per_user(db) -> None:
+    alice, bob = await _users(db)
+    first = await import_activity(db, alice, GOOD, "bbca.jk")
+    assert (first.rows, first.inserted, first.updated, first.tickers) == (4, 4, 0, ("BBCA",))
+    assert (first.first, first.last, first.days) == (date(2024, 6, 3), date(2024, 6, 4), 2)
+
+    corrected = (
+        GOOD.splitlines()[0] + "\n2024-06-04,CC,,0,0,4000,3800000000\n2024-06-05,CC,,100,95000000,0,0\n"
+    )
+    again = await import_activity(db, alice, corrected, "BBCA")
+    assert (again.rows, again.inserted, again.updated) == (2, 1, 1)
+    await import_activity(db, bob, GOOD, "BBCA")
+
+    async with db.session() as session:
+        mine = await session.scalar(select(func.count()).where(BrokerActivity.user_id == alice.user_id))
+        cc = await session.scalar(
+            select(BrokerActivity).where(
+                BrokerActivity.user_id == alice.user_id, BrokerActivity.broker == "CC",
+                BrokerActivity.day == date(2024, 6, 4),
+            )
+        )  # fmt: skip
+    assert mine == 5
+    assert (cc.sell_lot, cc.sell_value, cc.investor) == (4000, 3.8e9, "")
+
+    summary = await StoredProvider(db, alice).summary("BBCA", parse_period("2024-06-03"), datetime.now(UTC))
+    assert [p.code for p in summary.buyers] == ["AK"] and [p.code for p in summary.sellers] == ["YP"]
+    assert summary.top_buy_value == summary.top_sell_value == pytest.approx(7.6e9)
+    assert summary.verdict is Verdict.NEUTRAL and summary.foreign_net == pytest.approx(7.6e9)
+    assert summary.provider == "your imported data" and not summary.sample
+    two_days = await StoredProvider(db, alice).summary("BBCA", parse_period("2d"), datetime.now(UTC))
+    assert (two_days.start, two_days.end, two_days.days) == (date(2024, 6, 4), date(2024, 6, 5), 2)
+
+    assert await remove_activity(db, alice, "BBCA") == 5
+    assert not await StoredProvider(db, alice).has("BBCA")
+    assert await StoredProvider(db, bob).has("BBCA")
+
+
+async def test_import_needs_a_ticker_and_is_all_or_nothing(db) -> None:
+    alice, _ = await _users(db)
+    with pytest.raises(Invalid, match="which ticker"):
+        await import_activity(db, alice, GOOD)
+    with pytest.raises(Invalid, match="line 3"):
+        await import_activity(db, alice, GOOD.replace("2024-06-03,YP", "2024-06-3x,YP"), "BBCA")
+    assert not await StoredProvider(db, alice).has("BBCA")
+    several = (
+        "ticker,"
+        + GOOD.splitlines()[0]
+        + "\nTLKM,2024-06-03,AK,F,1,400000,0,0\nBBCA.JK,2024-06-03,AK,F,1,950000,0,0\n"
+    )
+    result = await import_activity(db, alice, several)
+    assert result.tickers == ("BBCA", "TLKM")
+    with pytest.raises(NotFound, match="no broker data for BBCA on 2024-06-04"):
+        await StoredProvider(db, alice).summary("BBCA", parse_period("2024-06-04"), datetime.now(UTC))
+
+
+async def test_the_shipped_sample_is_labelled() -> None:
+    provider = SampleProvider()
+    assert provider.has("BBCA") and provider.has("bbca.jk") and not provider.has("TLKM")
+    summary = await provider.summary("BBCA", parse_period(None), datetime.now(UTC))
+    assert summary.sample and "synthetic" in summary.provider
+    assert summary.start == summary.end == date(2026, 11, 20)
+    assert summary.verdict is Verdict.BIG_ACC and summary.foreign_net is not None

@@ -1,0 +1,219 @@
+"""Deterministic markets, a scriptable broker and row factories for the deployment and order tests.
+
+``StubSource`` serves hand-made hourly (or any interval) frames up to the clock, forming bar
+included, and counts fetches; ``FakeBroker`` fills at the reference price and raises whatever
+queue of ``BrokerError`` (or ccxt) exceptions a test loads into it, remembering every order that
+reached the "exchange" so a test can assert none was sent twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+
+from core.actor import Actor
+from core.broker.models import Credential
+from core.broker.types import BrokerName, MarketRules, OrderRequest, OrderResult
+from core.config import Settings
+from core.db import Database
+from core.deployment.models import Deployment
+from core.market.service import MarketService
+from core.market.types import Candles, Instrument, Interval, Range, SearchHit, Source
+
+T0 = datetime(2026, 1, 5, 0, 0, tzinfo=UTC)  # a Monday
+LONG_ONLY = "buy = close > open\nsell = close < open\n"
+WITH_STOP = LONG_ONLY + "stop_loss = 0.05\n"
+
+
+def frame(colours: Sequence[str], start: datetime = T0, step: timedelta = timedelta(hours=1), base: float = 100.0) -> pd.DataFrame:
+    """Bars whose colour is given: ``g`` closes above its open (buy), ``r`` below (sell), ``d`` a
+    red bar whose low falls 10 % under the open (a stop), ``.`` a doji (nothing)."""
+    rows = []
+    for colour in colours:
+        o = base
+        c = {"g": base * 1.01, "r": base * 0.99, "d": base * 0.995, ".": base}[colour]
+        low = base * 0.9 if colour == "d" else min(o, c) * 0.999
+        rows.append((o, max(o, c) * 1.001, low, c, 1000.0))
+    index = pd.DatetimeIndex([start + i * step for i in range(len(rows))], name="time")
+    return pd.DataFrame(np.array(rows, dtype=float), index=index, columns=["open", "high", "low", "close", "volume"])
+
+
+class StubSource:
+    """A market source over in-memory frames; bars after the clock are not served yet."""
+
+    source = Source.BINANCE
+    provider = "Stub"
+
+    def __init__(self, frames: dict[str, pd.DataFrame]) -> None:
+        self.frames = frames
+        self.fetches = 0
+
+    def intervals(self) -> Sequence[str]:
+        return ["1m", "5m", "15m", "1h", "4h", "1d"]
+
+    def resolve(self, ticker: str) -> Instrument:
+        key = ticker.upper().replace("/", "")
+        if key.endswith("USDT"):
+            return Instrument(Source.BINANCE, f"{key[:-4]}/USDT", key, currency="USDT")
+        return Instrument(Source.BINANCE, key, key, currency="IDR", lot_size=100)
+
+    async def fetch(self, instrument: Instrument, interval: Interval, range_: Range, now: datetime) -> Candles:
+        from core.errors import NotFound
+
+        self.fetches += 1
+        data = self.frames.get(instrument.display)
+        if data is None:
+            raise NotFound(f"no ticker {instrument.display}")
+        return Candles(instrument, interval, data[data.index <= pd.Timestamp(now)], self.provider)
+
+    async def search(self, query: str, limit: int = 10) -> list[SearchHit]:
+        return []
+
+
+@dataclass
+class Clock:
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def make_settings(**values: object) -> Settings:
+    base: dict[str, object] = {
+        "_env_file": None, "market_offline": False, "order_retry_base_s": 0.0, "free_max_deployments": 50,
+    }  # fmt: skip
+    base.update(values)
+    return Settings(**base)  # type: ignore[arg-type]
+
+
+def make_market(settings: Settings, source: StubSource, clock: Clock) -> MarketService:
+    return MarketService(settings, sources={Source.BINANCE: source, Source.YFINANCE: source}, clock=clock)
+
+
+@dataclass
+class FakeBroker:
+    """Fills market orders at the reference price, 0.1 % fee in the quote currency.
+
+    ``create_errors`` / ``fetch_errors``: exceptions raised by the next calls, in order; an entry
+    ``("after", exc)`` raises ``exc`` *after* the order reached the exchange (a lost answer).
+    """
+
+    balances: dict[str, float] = field(default_factory=lambda: {"USDT": 10_000.0, "IDR": 100_000_000.0})
+    rules: MarketRules | None = None
+    create_errors: list[object] = field(default_factory=list)
+    fetch_errors: list[Exception] = field(default_factory=list)
+    balance_errors: list[Exception] = field(default_factory=list)
+    exchange: dict[str, OrderResult] = field(default_factory=dict)
+    sent: list[str] = field(default_factory=list)  # client ids of every create_order that reached the exchange
+    name: BrokerName = BrokerName.PAPER
+    paper: bool = True
+
+    async def create_order(self, request: OrderRequest) -> OrderResult:
+        if self.create_errors:
+            error = self.create_errors.pop(0)
+            if isinstance(error, tuple):
+                self._fill(request)
+                raise error[1]
+            raise error  # type: ignore[misc]
+        return self._fill(request)
+
+    def _fill(self, request: OrderRequest) -> OrderResult:
+        assert request.client_order_id not in self.exchange, "an order was sent twice"
+        self.sent.append(request.client_order_id)
+        base, quote = _split(request.symbol)
+        value = request.quantity * request.reference_price
+        fee = value * 0.001
+        sign = 1 if request.side == "buy" else -1
+        self.balances[quote] = self.balances.get(quote, 0.0) - sign * value - fee
+        self.balances[base] = self.balances.get(base, 0.0) + sign * request.quantity
+        result = OrderResult(request.client_order_id, f"x{len(self.sent)}", "closed", request.quantity,
+                             request.reference_price, fee, quote)  # fmt: skip
+        self.exchange[request.client_order_id] = result
+        return result
+
+    async def fetch_order(self, client_order_id: str, symbol: str) -> OrderResult | None:
+        if self.fetch_errors:
+            raise self.fetch_errors.pop(0)
+        return self.exchange.get(client_order_id)
+
+    async def fetch_balance(self) -> dict[str, float]:
+        if self.balance_errors:
+            raise self.balance_errors.pop(0)
+        return dict(self.balances)
+
+    async def market_rules(self, symbol: str) -> MarketRules:
+        if self.rules is not None:
+            return self.rules
+        base, quote = _split(symbol)
+        if quote == "IDR":
+            return MarketRules(symbol, base, quote, amount_step=100, min_amount=100, lot=100)
+        return MarketRules(symbol, base, quote, amount_step=0.0001, min_amount=0.0001, min_cost=5.0)
+
+    async def close(self) -> None:
+        pass
+
+
+def _split(symbol: str) -> tuple[str, str]:
+    if "/" in symbol:
+        base, quote = symbol.split("/")
+        return base, quote
+    return symbol, "IDR"
+
+
+async def make_user(db: Database, name: str = "alice") -> Actor:
+    from core.account.service import actor_for
+
+    return await actor_for(db, platform="telegram", external_id=f"{abs(hash(name)) % 10**9}", display_name=name)
+
+
+async def make_credential(db: Database, user_id: int, broker: str = "Paper", label: str = "paper") -> int:
+    async with db.session() as session:
+        row = Credential(user_id=user_id, broker=broker, label=label, label_key=label.lower(),
+                         secret_token="" if broker == "Paper" else "x")  # fmt: skip
+        session.add(row)
+        await session.flush()
+        return row.id
+
+
+async def make_deployment(
+    db: Database,
+    user_id: int,
+    credential_id: int,
+    *,
+    ticker: str = "BTCUSDT",
+    interval: str = "1h",
+    source: str = LONG_ONLY,
+    status: str = "NoPosition",
+    last_bar_at: datetime | None = None,
+    position_qty: float = 0.0,
+    entry_price: float | None = None,
+    timing: str = "OnTime",
+    size: float = 0.5,
+    label: str = "m",
+    inputs: dict | None = None,
+    max_position_value: float | None = None,
+) -> int:
+    async with db.session() as session:
+        row = Deployment(
+            user_id=user_id, credential_id=credential_id, label=label, source=source, inputs=inputs or {},
+            market=Source.BINANCE.value, ticker=ticker, interval=interval, timing=timing, status=status,
+            size=size, position_qty=position_qty, entry_price=entry_price, last_bar_at=last_bar_at,
+            max_position_value=max_position_value,
+        )  # fmt: skip
+        session.add(row)
+        await session.flush()
+        return row.id
+
+
+async def load(db: Database, model: type, **where: object) -> list:
+    from sqlalchemy import select
+
+    async with db.session() as session:
+        query = select(model)
+        for name, value in where.items():
+            query = query.where(getattr(model, name) == value)
+        return list(await session.scalars(query.order_by(model.id)))

@@ -1,0 +1,140 @@
+"""Deploy Model, Retrieve Deployed Models, Update Status, Delete: rules and stored rows."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from core.deployment import service
+from core.deployment.models import Deployment
+from core.errors import Conflict, Forbidden, Invalid, LimitExceeded, NotFound
+from core.model.service import save_model
+from core.trade.models import Order
+from tests.core.deployment.kit import (
+    T0,
+    Clock,
+    StubSource,
+    frame,
+    load,
+    make_credential,
+    make_market,
+    make_settings,
+    make_user,
+)
+
+EMA = 'fast = ema(close, input("fast", 3))\nslow = ema(close, 8)\nbuy = crossover(fast, slow)\nsell = crossunder(fast, slow)\n'
+
+
+@pytest.fixture
+def market_env():
+    settings = make_settings(free_max_deployments=2)
+    source = StubSource({"BTCUSDT": frame("g" * 30), "BBCA": frame("g" * 30, step=timedelta(days=1))})
+    clock = Clock(T0 + timedelta(days=40))
+    return settings, make_market(settings, source, clock), clock
+
+
+async def test_deploy_copies_the_script_and_starts_at_the_next_close(db, market_env):
+    settings, market, clock = market_env
+    actor = await make_user(db)
+    await save_model(db, actor, "ema", EMA, inputs={"fast": 5})
+    view = await service.deploy(db, settings, market, actor, "ema", "btcusdt", "1h", now=clock.now)
+    assert (view.label, view.ticker, view.interval, view.timing, view.status) == ("ema", "BTCUSDT", "1h", "OnTime", "TaskPending")
+    assert view.paper and view.credential_label.lower() == "paper"  # the built-in paper account by default
+    await save_model(db, actor, "ema", "buy = close > open\nsell = close < open")  # editing the model later...
+    [row] = await load(db, Deployment)
+    assert row.source == EMA and row.inputs == {"fast": 5}  # ...does not change the deployment
+    assert row.last_bar_at == clock.now.replace(minute=0, second=0, microsecond=0)
+    late = await service.deploy(db, settings, market, actor, "ema", "BBCA", "1d", timing="late", now=clock.now)
+    assert late.timing == "Late"
+    with pytest.raises(LimitExceeded):
+        await service.deploy(db, settings, market, actor, "ema", "BTCUSDT", "4h", now=clock.now)
+
+
+async def test_models_that_cannot_trade_spot_are_refused(db, market_env):
+    settings, market, _ = market_env
+    actor = await make_user(db)
+    await save_model(db, actor, "ls", "buy = close > open\nshort = close < open")
+    await save_model(db, actor, "ind", "plot(sma(close, 5))")
+    await save_model(db, actor, "ok", "buy = close > open\nsell = close < open")
+    with pytest.raises(Invalid, match="long/short model"):
+        await service.deploy(db, settings, market, actor, "ls", "BTCUSDT", "1h")
+    with pytest.raises(Invalid, match="indicator"):
+        await service.deploy(db, settings, market, actor, "ind", "BTCUSDT", "1h")
+    with pytest.raises(NotFound):
+        await service.deploy(db, settings, market, actor, "nope", "BTCUSDT", "1h")
+    with pytest.raises(Invalid, match="timing"):
+        await service.deploy(db, settings, market, actor, "ok", "BTCUSDT", "1h", timing="soon")
+    await service.deploy(db, settings, market, actor, "ok", "BTCUSDT", "1h")
+    with pytest.raises(Conflict, match="already runs"):
+        await service.deploy(db, settings, market, actor, "ok", "BTCUSDT", "1h")
+
+
+async def test_live_deployments_need_the_plan_and_a_confirmation(db, market_env):
+    settings, market, _ = market_env
+    actor = await make_user(db)
+    await save_model(db, actor, "ok", "buy = close > open\nsell = close < open")
+    await make_credential(db, actor.user_id, "Binance", "bin")
+    with pytest.raises(Forbidden, match="live trading is not included"):
+        await service.deploy(db, settings, market, actor, "ok", "BTCUSDT", "1h", credential="bin")
+    live = make_settings(free_live_trading=True, free_max_position_value=500.0)
+    plan = await service.plan_deployment(db, live, market, actor, "ok", "BTCUSDT", "1h", credential="bin")
+    assert (plan.paper, plan.symbol, plan.max_position_value) == (False, "BTC/USDT", 500.0)
+    with pytest.raises(Forbidden, match="confirm"):
+        await service.deploy(db, live, market, actor, "ok", "BTCUSDT", "1h", credential="bin")
+    view = await service.deploy(db, live, market, actor, "ok", "BTCUSDT", "1h", credential="bin", confirmed=True)
+    assert view.broker == "Binance" and not view.paper
+
+
+async def test_pause_resume_stop_stopall_list_and_delete(db, market_env):
+    settings, market, clock = market_env
+    actor = await make_user(db)
+    other = await make_user(db, "bob")
+    await save_model(db, actor, "ok", "buy = close > open\nsell = close < open")
+    a = await service.deploy(db, settings, market, actor, "ok", "BTCUSDT", "1h", now=clock.now)
+    b = await service.deploy(db, settings, market, actor, "ok", "BBCA", "1d", now=clock.now)
+    with pytest.raises(NotFound):
+        await service.update_status(db, settings, other, a.id, "pause")  # not bob's
+    paused = await service.update_status(db, settings, actor, a.id, "pause")
+    assert paused.status == "Paused" and not paused.running
+    with pytest.raises(Conflict):
+        await service.update_status(db, settings, actor, a.id, "pause")
+    later = clock.now + timedelta(hours=5, minutes=3)
+    resumed = await service.update_status(db, settings, actor, a.id, "resume", now=later)
+    assert resumed.status == "NoPosition" and resumed.last_bar_at == later.replace(minute=0, second=0, microsecond=0)
+    assert await service.stop_all(db, actor) == sorted([a.id, b.id])
+    assert await service.stop_all(db, other) == []
+    stopped = await service.update_status(db, settings, actor, b.id, "stop")
+    assert stopped.status == "TaskCanceled"
+    with pytest.raises(Conflict, match="ended"):
+        await service.update_status(db, settings, actor, b.id, "resume")
+
+    page = await service.list_deployments(db, actor, 1, 1)
+    assert (page.total, page.pages, [v.id for v in page.items]) == (2, 2, [a.id])  # running/paused first
+
+    async with db.session() as session:
+        row = await session.get(Deployment, a.id)
+        row.position_qty, row.status = 0.5, "OpenPosition"
+    with pytest.raises(Conflict, match="holds"):
+        await service.delete_deployment(db, actor, a.id)
+    async with db.session() as session:
+        row = await session.get(Deployment, a.id)
+        row.position_qty, row.status = 0.0, "NoPosition"
+        session.add(Order(user_id=actor.user_id, deployment_id=a.id, credential_id=a.credential_id, broker="Paper",
+                          client_order_id="sx1t1b", symbol="BTC/USDT", side="buy", quantity=1.0, status="Sent"))
+    with pytest.raises(Conflict, match="in flight"):
+        await service.delete_deployment(db, actor, a.id)
+    gone = await service.delete_deployment(db, actor, b.id)
+    assert gone.id == b.id and [d.id for d in await load(db, Deployment)] == [a.id]
+
+
+async def test_indices_and_untradable_tickers_are_refused():
+    from core.market.types import Instrument, Source
+
+    assert service.broker_symbol(Instrument(Source.YFINANCE, "BBCA.JK", "BBCA", "IDR", 100)) == "BBCA.JK"
+    assert service.broker_symbol(Instrument(Source.YFINANCE, "BBCA", "BBCA", "IDR", 100)) == "BBCA.JK"
+    assert service.broker_symbol(Instrument(Source.BINANCE, "BTCUSDT", "BTCUSDT", "USDT")) == "BTC/USDT"
+    with pytest.raises(Invalid, match="index"):
+        service.broker_symbol(Instrument(Source.YFINANCE, "^JKSE", "JKSE", "IDR", 1))
+    with pytest.raises(Invalid, match="cannot be traded"):
+        service.broker_symbol(Instrument(Source.YFINANCE, "AAPL", "AAPL", "USD", 1))

@@ -1,0 +1,204 @@
+"""The tick: one fetch per series, closed bars only, the latest bar only, one order per bar across workers."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+
+from core.broker.models import PaperBalance
+from core.broker.types import AuthFailed, InsufficientFunds
+from core.db import Database
+from core.deployment.models import Deployment
+from core.deployment.tick import Tick
+from core.trade.brokers import BrokerPool
+from core.trade.models import Order, Trade
+from tests.core.deployment.kit import (
+    T0,
+    WITH_STOP,
+    Clock,
+    FakeBroker,
+    StubSource,
+    frame,
+    load,
+    make_credential,
+    make_deployment,
+    make_market,
+    make_settings,
+    make_user,
+)
+
+HOUR = timedelta(hours=1)
+
+
+def _tick(db, settings, source, clock, broker=None) -> Tick:
+    async def factory(_credential_id: int):
+        return broker
+
+    pool = BrokerPool(db, settings, factory if broker is not None else None)
+    return Tick(db, settings, make_market(settings, source, clock), pool, sleep=_no_sleep)
+
+
+async def _no_sleep(_seconds: float) -> None:
+    return None
+
+
+async def test_one_fetch_per_series_and_only_closed_bars_are_evaluated(db):
+    settings = make_settings()
+    # bar 4 (green, closed) says buy; bar 5 is still forming and red: it must not count
+    source = StubSource({"BTCUSDT": frame("rrrrgr"), "ETHUSDT": frame("rrrrgr")})
+    clock = Clock(T0 + 5 * HOUR + timedelta(seconds=30))
+    actor = await make_user(db)
+    credential = await make_credential(db, actor.user_id)
+    ids = [await make_deployment(db, actor.user_id, credential, ticker=t, last_bar_at=T0 + 4 * HOUR, size=0.1)
+           for t in ("BTCUSDT", "BTCUSDT", "BTCUSDT", "ETHUSDT", "ETHUSDT")]  # fmt: skip
+    tick = _tick(db, settings, source, clock)  # the real paper broker
+    report = await tick.run(clock.now)
+    assert (report.series, report.evaluated, report.evaluations, report.orders) == (2, 5, 2, 5)
+    assert source.fetches == 2
+    orders = await load(db, Order)
+    assert [o.status for o in orders] == ["Filled"] * 5 and {o.side for o in orders} == {"buy"}
+    assert {o.bar_at for o in orders} == {T0 + 5 * HOUR} and {o.reference_price for o in orders} == {101.0}
+    rows = await load(db, Deployment)
+    assert [r.id for r in rows] == ids and {r.status for r in rows} == {"OpenPosition"}
+    assert all(r.last_signal == "buy" and r.last_bar_at == T0 + 5 * HOUR for r in rows)
+    assert {e.kind for e in report.events} == {"filled"} and set(report.charts) == {e.series for e in report.events}
+
+    again = await tick.run(clock.now)  # same bar: nothing new, nothing fetched
+    assert (again.series, again.orders, source.fetches) == (0, 0, 2)
+
+
+async def test_sell_signal_and_stop_loss_close_the_long(db):
+    settings = make_settings()
+    source = StubSource({"BTCUSDT": frame("gggd."), "ETHUSDT": frame("gggr.")})
+    clock = Clock(T0 + 4 * HOUR + timedelta(seconds=5))
+    actor = await make_user(db)
+    credential = await make_credential(db, actor.user_id)
+    broker = FakeBroker(balances={"USDT": 0.0, "BTC": 1.0, "ETH": 1.0})
+    stop = await make_deployment(db, actor.user_id, credential, source=WITH_STOP, position_qty=1.0, entry_price=100.0,
+                                 status="OpenPosition", last_bar_at=T0 + 3 * HOUR)  # fmt: skip
+    sell = await make_deployment(db, actor.user_id, credential, ticker="ETHUSDT", position_qty=1.0, entry_price=95.0,
+                                 status="OpenPosition", last_bar_at=T0 + 3 * HOUR)  # fmt: skip
+    report = await _tick(db, settings, source, clock, broker).run(clock.now)
+    orders = {o.deployment_id: o for o in await load(db, Order)}
+    assert (orders[stop].side, orders[stop].reason, orders[stop].quantity) == ("sell", "stop", 1.0)
+    assert (orders[sell].side, orders[sell].reason) == ("sell", "signal")
+    trades = {t.deployment_id: t for t in await load(db, Trade)}
+    assert trades[sell].pnl == pytest.approx((99.0 - 95.0) - 0.099)
+    assert {r.status for r in await load(db, Deployment)} == {"NoPosition"}
+    assert {e.decision.signal for e in report.events} == {"stop", "sell"}
+
+
+async def test_a_restart_after_missed_candles_acts_on_the_latest_bar_only(db):
+    settings = make_settings()
+    source = StubSource({"BTCUSDT": frame("gggggggggg.")})  # every missed bar said buy
+    clock = Clock(T0 + 10 * HOUR + timedelta(minutes=2))  # down since bar 1 closed
+    actor = await make_user(db)
+    credential = await make_credential(db, actor.user_id)
+    await make_deployment(db, actor.user_id, credential, last_bar_at=T0 + HOUR)
+    report = await _tick(db, settings, source, clock, FakeBroker()).run(clock.now)
+    assert report.orders == 1 and report.missed_bars == 8
+    [order] = await load(db, Order)
+    assert order.bar_at == T0 + 10 * HOUR
+
+
+async def test_a_refused_key_pauses_the_deployment_and_is_reported(db):
+    settings = make_settings()
+    source = StubSource({"BTCUSDT": frame("gg")})
+    clock = Clock(T0 + 2 * HOUR)
+    actor = await make_user(db)
+    credential = await make_credential(db, actor.user_id, "Binance", "bin")
+    dep = await make_deployment(db, actor.user_id, credential, last_bar_at=T0 + HOUR)
+    broker = FakeBroker(create_errors=[AuthFailed("Binance refused the API key (Invalid API-key)")])
+    report = await _tick(db, settings, source, clock, broker).run(clock.now)
+    [event] = report.events
+    assert event.kind == "paused" and event.deployment_id == dep
+    [row] = await load(db, Deployment)
+    assert row.status == "Paused" and "Invalid API-key" in row.status_reason
+    assert [o.status for o in await load(db, Order)] == ["Failed"]
+    clock.now += HOUR
+    source.frames["BTCUSDT"] = frame("ggg")
+    assert (await _tick(db, settings, source, clock, broker).run(clock.now)).series == 0  # paused: not evaluated
+
+
+async def test_insufficient_funds_and_sizes_below_the_minimum_are_recorded(db):
+    settings = make_settings()
+    source = StubSource({"BTCUSDT": frame("gg"), "ETHUSDT": frame("gg")})
+    clock = Clock(T0 + 2 * HOUR)
+    actor = await make_user(db)
+    credential = await make_credential(db, actor.user_id)
+    poor = await make_credential(db, actor.user_id, label="poor")
+    funds = await make_deployment(db, actor.user_id, credential, last_bar_at=T0 + HOUR)
+    small = await make_deployment(db, actor.user_id, poor, ticker="ETHUSDT", last_bar_at=T0 + HOUR)
+    brokers = {credential: FakeBroker(create_errors=[InsufficientFunds("not enough USDT")]),
+               poor: FakeBroker(balances={"USDT": 3.0})}  # fmt: skip
+
+    async def factory(credential_id: int):
+        return brokers[credential_id]
+
+    tick = Tick(db, settings, make_market(settings, source, clock), BrokerPool(db, settings, factory), sleep=_no_sleep)
+    report = await tick.run(clock.now)
+    kinds = {e.deployment_id: e for e in report.events}
+    assert kinds[funds].kind == "failed" and "insufficient funds" in kinds[funds].outcome.error
+    assert kinds[small].kind == "refused" and "below the minimum" in kinds[small].outcome.error
+    orders = {o.deployment_id: o for o in await load(db, Order)}
+    assert orders[funds].status == "Failed" and orders[small].status == "Rejected"
+    assert brokers[poor].sent == []
+    rows = {r.id: r for r in await load(db, Deployment)}
+    assert rows[funds].status == rows[small].status == "NoPosition"  # both keep running
+    assert "below the minimum" in rows[small].status_reason
+
+
+async def test_late_timing_waits_for_the_grace_delay(db):
+    settings = make_settings(late_grace_s=900)
+    source = StubSource({"BTCUSDT": frame("rg.")})
+    actor = await make_user(db)
+    credential = await make_credential(db, actor.user_id)
+    await make_deployment(db, actor.user_id, credential, timing="Late", last_bar_at=T0 + HOUR)
+    clock = Clock(T0 + 2 * HOUR + timedelta(minutes=10))
+    assert (await _tick(db, settings, source, clock, FakeBroker()).run(clock.now)).series == 0
+    clock.now = T0 + 2 * HOUR + timedelta(minutes=16)
+    report = await _tick(db, settings, source, clock, FakeBroker()).run(clock.now)
+    assert report.orders == 1
+
+
+async def test_a_ticker_the_market_no_longer_serves_ends_flat_deployments(db):
+    settings = make_settings()
+    source = StubSource({})
+    clock = Clock(T0 + 2 * HOUR)
+    actor = await make_user(db)
+    credential = await make_credential(db, actor.user_id)
+    flat = await make_deployment(db, actor.user_id, credential, last_bar_at=T0)
+    held = await make_deployment(db, actor.user_id, credential, position_qty=1, entry_price=1, status="OpenPosition",
+                                 last_bar_at=T0)  # fmt: skip
+    report = await _tick(db, settings, source, clock, FakeBroker()).run(clock.now)
+    rows = {r.id: r.status for r in await load(db, Deployment)}
+    assert rows == {flat: "TaskDone", held: "Paused"} and {e.kind for e in report.events} == {"done", "paused"}
+
+
+async def test_two_workers_firing_the_same_tick_place_one_order(db, db_backend):
+    """Two processes (two engines, two market caches, two paper brokers) on one database."""
+    settings = make_settings()
+    actor = await make_user(db)
+    credential = await make_credential(db, actor.user_id)
+    for _ in range(3):
+        await make_deployment(db, actor.user_id, credential, last_bar_at=T0 + HOUR, size=0.2)
+    await make_deployment(db, actor.user_id, credential, ticker="ETHUSDT", last_bar_at=T0 + HOUR, size=0.2)
+    clock = Clock(T0 + 2 * HOUR + timedelta(seconds=1))
+    url, options = db_backend
+    other = Database(url, engine_options=options)
+    try:
+        frames = {"BTCUSDT": frame("gg."), "ETHUSDT": frame("gg.")}
+        one = _tick(db, settings, StubSource(frames), clock)
+        two = _tick(other, settings, StubSource(frames), clock)
+        reports = await asyncio.gather(one.run(clock.now), two.run(clock.now), one.run(clock.now))
+    finally:
+        await other.dispose()
+    orders = await load(db, Order)
+    assert len(orders) == 4 and len({o.client_order_id for o in orders}) == 4
+    assert sum(r.orders for r in reports) == 4
+    assert len(await load(db, Trade)) == 4
+    cash = {b.asset: b.amount for b in await load(db, PaperBalance) if not b.asset.startswith("fill:")}
+    assert cash["BTC"] == pytest.approx(sum(o.filled_qty for o in orders if o.symbol == "BTC/USDT"))
+    assert cash["USDT"] == pytest.approx(10_000 - sum(o.filled_qty * 101.0 * 1.001 for o in orders))
