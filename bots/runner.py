@@ -29,6 +29,10 @@ def configured_transports(settings: Settings) -> dict[str, Serve]:
         from bots.discord.client import serve as serve_discord
 
         transports["discord"] = serve_discord
+    if settings.mayar_webhook_enabled and transports:  # payment events, beside a chat transport
+        from bots.webhooks import serve as serve_webhooks
+
+        transports["mayar_webhook"] = serve_webhooks
     return transports
 
 

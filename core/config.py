@@ -125,6 +125,8 @@ class Settings(BaseSettings):
     order_max_age_s: int = 900  # a recorded order not sent within this long is marked Failed, never sent late
     order_unknown_grace_s: int = 120  # an order sent with unknown outcome and not found after this is Failed
     reconcile_every_s: int = 60  # how often open order intents are reconciled with the broker
+    watch_check_every_s: int = 300  # how often watchlist conditions are checked for alerts
+    payments_poll_every_s: int = 120  # how often pending purchases are refreshed from the provider
 
     # logging
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -55,6 +55,10 @@ class DeploymentScheduler:
         scheduler.add_job(
             self.reconcile, IntervalTrigger(seconds=settings.reconcile_every_s), id="deployments.reconcile"
         )
+        scheduler.add_job(self.check_watches, IntervalTrigger(seconds=settings.watch_check_every_s), id="watches")
+        scheduler.add_job(
+            self.refresh_payments, IntervalTrigger(seconds=settings.payments_poll_every_s), id="payments"
+        )
         scheduler.start()
         self._scheduler = scheduler
         log.info("deployment_scheduler_started")
@@ -88,6 +92,26 @@ class DeploymentScheduler:
         if outcomes:
             await deliver_events(self.core, await outcome_events(self.core, outcomes))
         return outcomes
+
+    async def check_watches(self) -> int:
+        """Watchlist conditions, alerting once per crossing; never raises."""
+        from jobs.monitoring import check_watches
+
+        try:
+            return await check_watches(self.core)
+        except Exception:
+            log.exception("watch_check_failed")
+            return 0
+
+    async def refresh_payments(self) -> int:
+        """Pending purchases refreshed from their provider (a missed webhook still settles); never raises."""
+        from jobs.payments import refresh_pending
+
+        try:
+            return await refresh_pending(self.core)
+        except Exception:
+            log.exception("payments_refresh_failed")
+            return 0
 
     async def stop(self) -> None:
         if self._scheduler is not None:

@@ -78,8 +78,16 @@ async def say(line: str, out_dir: Path) -> int:
 
 
 async def chat(out_dir: Path) -> int:
+    from bots.console.notifier import ConsoleNotifier
+
     core = await Core.start()
+    core.notifiers[PLATFORM] = ConsoleNotifier(out_dir)
+    scheduler = None
     try:
+        if core.settings.jobs_enabled:  # deployments and watch alerts run here too, printed as they come
+            from jobs.scheduler import start_scheduler
+
+            scheduler = await start_scheduler(core)
         console = await Console.open(core, out_dir)
         source = "sample data" if core.settings.sample_data else (
             "offline CSV data" if core.settings.market_offline else "live market data"
@@ -96,4 +104,6 @@ async def chat(out_dir: Path) -> int:
             if line.strip():
                 console.show(await console.handle(line))
     finally:
+        if scheduler is not None:
+            await scheduler.stop()
         await core.close()

@@ -110,7 +110,7 @@ async def test_start_reconciles_orders_left_by_a_crash_and_schedules_the_jobs(sq
         assert broker.sent == [intent.client_order_id]
         assert [o.status for o in await load(sqlite_db, Order)] == ["Filled"]
         jobs = {job.id for job in scheduler._scheduler.get_jobs()}
-        assert jobs == {"deployments.tick", "deployments.reconcile"}
+        assert jobs == {"deployments.tick", "deployments.reconcile", "watches", "payments"}
         assert any("Bought 1" in n.text for _, n in notifier.sent)
     finally:
         await scheduler.stop()
