@@ -27,7 +27,7 @@ from core.account.models import User
 from core.actor import Actor
 from core.config import Settings
 from core.db import Database, utcnow
-from core.errors import Invalid, Unavailable
+from core.errors import Conflict, Invalid, Unavailable
 from core.paging import Page, check_page
 from core.product.models import DiscountCode, Product
 from core.product.service import check_code
@@ -37,6 +37,8 @@ from core.purchase.models import Purchase, PurchaseItem, Subscription
 from core.purchase.pricing import Quote, QuoteLine, check_discount, quote
 
 MAX_QUANTITY = 100
+# A second identical order this soon after the first is a double press, not a second purchase.
+DUPLICATE_WINDOW = timedelta(minutes=2)
 MAX_LINES = 20
 
 
@@ -202,13 +204,24 @@ async def purchase(
     async with db.session() as session:
         result, code_row = await _quote(session, settings, items, code, now)
         provider = "Free" if result.total == 0 else settings.payment_provider
-        user = await session.scalar(select(User).where(User.id == actor.user_id))
+        # the user's row locked (PostgreSQL) so two presses of Pay run one after the other
+        user = await session.scalar(select(User).where(User.id == actor.user_id).with_for_update())
         if user is None:
             raise Invalid("unknown user")
         if provider == "Mayar":
             client = _mayar_ready(settings, user)
         customer = (user.name or actor.display_name or f"Stoxlify user {user.id}", user.email or "", user.phone or "")
-        if code_row is not None:
+        earlier = await _recent_duplicate(session, actor.user_id, result, now)
+        if earlier is not None:
+            if earlier.status != settlement.PENDING:
+                raise Conflict(
+                    f"you bought this {int((now - earlier.created_at).total_seconds())} s ago (order #{earlier.id}, "
+                    f"{earlier.status}); see /purchases",
+                )
+            duplicate_of: int | None = earlier.id
+        else:
+            duplicate_of = None
+        if duplicate_of is None and code_row is not None:
             reserved = await session.execute(
                 update(DiscountCode)
                 .where(DiscountCode.id == code_row.id, DiscountCode.active.is_(True),
@@ -218,26 +231,30 @@ async def purchase(
             )
             if reserved.rowcount != 1:
                 raise Invalid(f"discount code {code_row.code} has been used up")
-        row = Purchase(
-            user_id=actor.user_id, status=settlement.PENDING, provider=provider, subtotal=result.subtotal,
-            discount=result.discount, tax=result.tax, total=result.total,
-            discount_code_id=code_row.id if code_row else None, created_at=now,
-            expires_at=now + timedelta(hours=settings.payment_expiry_hours),
-        )
-        session.add(row)
-        await session.flush()
-        session.add_all(
-            PurchaseItem(purchase_id=row.id, product_id=line.product_id, name=line.name, quantity=line.quantity,
-                         unit_price=line.unit_price, amount=line.amount)
-            for line in result.lines
-        )
-        await session.flush()
-        purchase_id = row.id
-        settled = False
-        if client is None:  # Mock or free: settle in the same transaction
-            row.invoice_id = f"{provider.upper()}-{purchase_id}"
+        if duplicate_of is None:
+            row = Purchase(
+                user_id=actor.user_id, status=settlement.PENDING, provider=provider, subtotal=result.subtotal,
+                discount=result.discount, tax=result.tax, total=result.total,
+                discount_code_id=code_row.id if code_row else None, created_at=now,
+                expires_at=now + timedelta(hours=settings.payment_expiry_hours),
+            )
+            session.add(row)
             await session.flush()
-            settled = await settlement.settle(session, purchase_id, now)
+            session.add_all(
+                PurchaseItem(purchase_id=row.id, product_id=line.product_id, name=line.name, quantity=line.quantity,
+                             unit_price=line.unit_price, amount=line.amount)
+                for line in result.lines
+            )
+            await session.flush()
+            purchase_id = row.id
+            settled = False
+            if client is None:  # Mock or free: settle in the same transaction
+                row.invoice_id = f"{provider.upper()}-{purchase_id}"
+                await session.flush()
+                settled = await settlement.settle(session, purchase_id, now)
+    if duplicate_of is not None:  # the same pending order: its payment link, not a second invoice
+        view = await _load(db, duplicate_of)
+        return Purchased(purchase=view, quote=result, payment_link=view.payment_link, settled=False, subscriptions=())
     link = None
     if client is not None:
         try:
@@ -265,6 +282,24 @@ async def purchase(
         purchase=await _load(db, purchase_id), quote=result, payment_link=link, settled=settled,
         subscriptions=await subscriptions(db, actor, now) if settled else (),
     )
+
+
+async def _recent_duplicate(session: AsyncSession, user_id: int, result: Quote, now: datetime) -> Purchase | None:
+    """The user's order of the same lines and total placed within ``DUPLICATE_WINDOW`` (not a failed one)."""
+    recent = await session.scalars(
+        select(Purchase).where(
+            Purchase.user_id == user_id,
+            Purchase.created_at > now - DUPLICATE_WINDOW,
+            Purchase.total == result.total,
+            Purchase.status.in_([settlement.PENDING, settlement.PAID]),
+        ).order_by(Purchase.id.desc())
+    )
+    wanted = sorted((line.product_id, line.quantity) for line in result.lines)
+    for row in recent:
+        items = await session.scalars(select(PurchaseItem).where(PurchaseItem.purchase_id == row.id))
+        if sorted((i.product_id, i.quantity) for i in items) == wanted:
+            return row
+    return None
 
 
 def _statuses(statuses: Sequence[str] | None) -> list[str]:

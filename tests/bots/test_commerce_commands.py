@@ -161,7 +161,7 @@ async def test_buy_with_mayar_replies_the_payment_link(console):
         stub.pay(invoice.id)
         assert (await console.handle("/purchases")).text.splitlines()[1].endswith("Basic: Rp 54,390 · Paid")
         stub.fail_with = 500
-        down = await console.handle("/buy Basic --yes")
+        down = await console.handle("/buy Pro --yes")
         assert down.error and "HTTP 500" in down.text and stub.api_key not in down.text
     finally:
         stub.stop()

@@ -121,12 +121,12 @@ async def test_get_purchases_by_ids_and_status_paginated_and_private(db):
     s = await shop(db, MOCK)
     made = [
         (await purchases.purchase(db, MOCK, s.buyer, [purchases.Item(s.plans["Basic"].id)],
-                                  now=NOW + timedelta(minutes=i))).purchase
+                                  now=NOW + timedelta(minutes=3 * i))).purchase
         for i in range(3)
     ]
     async with db.session() as session:  # one left unpaid and overdue
         session.add(Purchase(user_id=s.buyer.user_id, status="Pending", provider="Mock", subtotal=1, total=1,
-                             created_at=NOW + timedelta(minutes=5), expires_at=NOW + timedelta(hours=1)))
+                             created_at=NOW + timedelta(minutes=10), expires_at=NOW + timedelta(hours=1)))
     page = await purchases.list_purchases(db, MOCK, s.buyer, page=1, page_size=2, now=NOW)
     assert (page.total, page.pages, [p.status for p in page.items]) == (4, 2, ["Pending", "Paid"])
     paid = await purchases.list_purchases(db, MOCK, s.buyer, statuses=["paid"])
@@ -141,3 +141,19 @@ async def test_get_purchases_by_ids_and_status_paginated_and_private(db):
     refreshed = await purchases.list_purchases(db, MOCK, s.buyer, statuses=["Expired"], latest=True,
                                                now=NOW + timedelta(hours=2))
     assert refreshed.total == 1  # the overdue pending one expired on the latest refresh
+
+
+async def test_pressing_pay_twice_buys_once(db):
+    s = await shop(db, MOCK)
+    basic = [purchases.Item(s.plans["Basic"].id)]
+    first = await purchases.purchase(db, MOCK, s.buyer, basic, now=NOW)
+    assert first.settled
+    from core.errors import Conflict
+
+    with pytest.raises(Conflict, match=f"you bought this 5 s ago \\(order #{first.purchase.id}, Paid\\)"):
+        await purchases.purchase(db, MOCK, s.buyer, basic, now=NOW + timedelta(seconds=5))
+    async with db.session() as session:
+        assert await session.scalar(select(func.count()).select_from(Purchase)) == 1
+        assert await session.scalar(select(func.count()).select_from(Subscription)) == 1
+    later = await purchases.purchase(db, MOCK, s.buyer, basic, now=NOW + purchases.DUPLICATE_WINDOW)
+    assert later.settled and later.purchase.id != first.purchase.id  # a deliberate second period
