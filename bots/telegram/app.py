@@ -426,7 +426,7 @@ async def attached_text(message: Message | None) -> str | bytes | None:
         document = candidate.document
         if document is not None:
             if (document.file_size or 0) > MAX_ATTACHED_BYTES:
-                raise Invalid(f"that file is over {MAX_ATTACHED_BYTES // 1024} KB; a script is at most 16 KB")
+                raise Invalid(f"that file is over {MAX_ATTACHED_BYTES // 1024} KB, more than a command reads")
             file = await document.get_file()
             return bytes(await file.download_as_bytearray())
         if candidate is not message and (candidate.text or candidate.caption):
