@@ -30,10 +30,12 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, case, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.broker.models import Credential
 from core.broker.types import (
     AuthFailed,
     Broker,
     BrokerError,
+    BrokerName,
     InsufficientFunds,
     OrderRejected,
     OrderRequest,
@@ -271,8 +273,16 @@ async def fail_order(db: Database, order: Order, exc: BrokerError, *, from_: Ite
 
 
 async def pause_credential(db: Database, credential_id: int, message: str) -> tuple[int, ...]:
-    """Pause every running deployment on a credential whose key was refused; the ids paused."""
+    """Pause every running deployment on a credential whose key was refused, and mark the key
+    Revoked (a live one: the user reconnects it before /resume); the ids paused."""
     async with db.session() as session:
+        await session.execute(
+            update(Credential)
+            .where(Credential.id == credential_id, Credential.broker != BrokerName.PAPER.value,
+                   Credential.status == "Active")
+            .values(status="Revoked")
+            .execution_options(synchronize_session=False)
+        )  # fmt: skip
         rows = await session.execute(
             update(Deployment)
             .where(Deployment.credential_id == credential_id, Deployment.status.in_(RUNNING))

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from core.broker.models import PaperBalance
+from core.broker.models import Credential, PaperBalance
 from core.broker.types import AuthFailed, InsufficientFunds
 from core.db import Database
 from core.deployment.models import Deployment
@@ -117,6 +117,8 @@ async def test_a_refused_key_pauses_the_deployment_and_is_reported(db):
     [row] = await load(db, Deployment)
     assert row.status == "Paused" and "Invalid API-key" in row.status_reason
     assert [o.status for o in await load(db, Order)] == ["Failed"]
+    [key] = [c for c in await load(db, Credential) if c.id == credential]
+    assert key.status == "Revoked"  # the user reconnects the key before resuming
     clock.now += HOUR
     source.frames["BTCUSDT"] = frame("ggg")
     assert (await _tick(db, settings, source, clock, broker).run(clock.now)).series == 0  # paused: not evaluated
