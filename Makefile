@@ -28,6 +28,8 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(VENV)/bin/python bench/market.py
 	$(VENV)/bin/python bench/backtest.py
+	$(VENV)/bin/python bench/scheduler.py
+	$(VENV)/bin/python bench/fanout.py --fast
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
