@@ -11,6 +11,8 @@ _SHAPES = [
     re.compile(r"\b[MNO][A-Za-z\d_-]{23,25}\.[A-Za-z\d_-]{6}\.[A-Za-z\d_-]{27,}\b"),  # Discord bot token
     re.compile(r"-----BEGIN (EC |RSA )?PRIVATE KEY-----"),  # Coinbase CDP key
     re.compile(r"(?i)\b(api[_ -]?key|secret|passphrase)\s*[:=]\s*\S{12,}"),
+    # /connect with a key in a group: refused there, and whatever its shape the key must not stay visible
+    re.compile(r"(?i)^\s*/connect(@\w+)?\s+\S+\s+\S+\s+\S+"),
 ]
 
 

@@ -382,3 +382,9 @@ async def test_secrets_in_private_chats_are_left_alone(local):
 
 async def test_ordinary_group_chatter_is_ignored(tg):
     assert await tg.say("BBCA looks strong today", chat=tg.GROUP) == []
+
+
+async def test_connect_with_a_short_key_in_a_group_is_deleted_too(tg):
+    calls = await tg.say("/connect binance main shortkey123 shortsecret456", chat=tg.GROUP)
+    assert methods(calls) == ["deleteMessage", "sendMessage"]
+    assert "shortsecret456" not in calls[1].text and "revoke that key now" in calls[1].text
