@@ -180,6 +180,9 @@ def broker_error(exc: Exception, exchange: str, *, sending: bool = False) -> Bro
         return InsufficientFunds(f"{where}: insufficient balance ({reason})")
     if isinstance(exc, ccxt.AuthenticationError):  # PermissionDenied, AccountSuspended, AccountNotEnabled
         return AuthFailed(f"{where} refused the API key ({reason}): it may be revoked, expired or lack a permission")
+    if isinstance(exc, ccxt.DuplicateOrderId) and sending:
+        # an earlier attempt with this client id got through after all: find it, never count it as refused
+        return OutcomeUnknown(f"{where} already has an order with this client id: looking it up")
     if isinstance(exc, ccxt.BadSymbol):
         return OrderRejected(f"{where} does not trade that pair ({reason})")
     if isinstance(exc, ccxt.InvalidOrder):  # below minimum size or notional, bad precision...

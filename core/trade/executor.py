@@ -59,7 +59,8 @@ def client_order_id(deployment_id: int, bar_at: datetime, side: str) -> str:
     """Deterministic per (deployment, bar, side), at most 32 characters of [A-Za-z0-9] so that every
     exchange's client-id parameter accepts it: ``sx<deployment>t<bar close epoch><b|s>``."""
     cid = f"sx{deployment_id}t{int(bar_at.timestamp())}{side[0]}"
-    assert len(cid) <= 32 and cid.isalnum()
+    if len(cid) > 32 or not cid.isalnum():  # cannot happen for real ids and times; never send a bad id
+        raise ValueError(f"client order id {cid!r} is not 1-32 letters and digits")
     return cid
 
 

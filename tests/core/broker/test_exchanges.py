@@ -224,6 +224,7 @@ async def test_cex_searches_open_and_closed_orders_for_the_client_id(exchange, m
         (ccxt.OnMaintenance("binance system maintenance"), Transient, Transient),
         (ccxt.InsufficientFunds('binance {"code":-2010,"msg":"Account has insufficient balance."}'), InsufficientFunds, InsufficientFunds),
         (ccxt.InvalidOrder('binance {"code":-1013,"msg":"Filter failure: NOTIONAL"}'), OrderRejected, OrderRejected),
+        (ccxt.DuplicateOrderId('binance {"code":-2010,"msg":"Duplicate order sent."}'), OutcomeUnknown, OrderRejected),
         (ccxt.BadSymbol("binance does not have market symbol XYZ/USDT"), OrderRejected, OrderRejected),
         (ccxt.AuthenticationError('binance {"code":-2015,"msg":"Invalid API-key, IP, or permissions for action."}'), AuthFailed, AuthFailed),
         (ccxt.PermissionDenied("binance permission denied"), AuthFailed, AuthFailed),
