@@ -79,6 +79,9 @@ class Command:
     private_only: bool = False  # touches secrets or private data: refused in groups
     admin_only: bool = False  # changes a group's settings: in groups, only its admins
     confirmable: bool = False  # destructive: the handler takes ``confirmed`` (a trailing ``--yes``)
+    # reads a file sent with it (ctx.extras "attached_text" / "attached_file"): transports without
+    # replies to files (Discord) offer an attachment option
+    reads_file: bool = False
 
     @property
     def usage(self) -> str:
@@ -129,6 +132,7 @@ class Registry:
         private_only: bool = False,
         admin_only: bool = False,
         confirmable: bool = False,
+        reads_file: bool = False,
     ) -> Callable[[Handler], Handler]:
         """Declare a command; the decorated coroutine takes ``(ctx, **args)`` and returns a Reply."""
 
@@ -137,7 +141,7 @@ class Registry:
                 raise ValueError(f"command /{name} declared twice")
             self._commands[name] = Command(
                 name, summary, handler, tuple(args), group, tuple(examples), expensive, private_only, admin_only,
-                confirmable,
+                confirmable, reads_file,
             )
             return handler
 

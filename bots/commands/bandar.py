@@ -42,6 +42,7 @@ def _asks_for_csv(raw: dict) -> bool:
               "/bandar import BBCA <csv>", "/bandar rm BBCA"),
     expensive=True,
     confirmable=True,
+    reads_file=True,
 )  # fmt: skip
 async def bandar(ctx: Context, ticker: str, when: str | None, confirmed: bool = False) -> Reply:
     service = BandarService(ctx.core.settings, ctx.core.db)

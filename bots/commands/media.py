@@ -44,6 +44,7 @@ def describe(view: media.MediaView) -> str:
     group="Account",
     examples=("/upload logo.png iVBORw0KGgo...", "(a photo with the caption) /upload avatar"),
     private_only=True,
+    reads_file=True,
 )
 async def upload(ctx: Context, content: str | None) -> Reply:
     core = ctx.core

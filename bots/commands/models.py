@@ -59,6 +59,7 @@ async def _script_from(ctx: Context, script: str | None) -> str | bytes | None:
     examples=("/model save ema_cross <script>", "/model show ema_cross", "/model set ema_cross fast=10 overlay=false",
               "/model rm ema_cross"),
     confirmable=True,
+    reads_file=True,
 )
 async def model(ctx: Context, action: str, name: str, script: str | None, confirmed: bool = False) -> Reply:
     if action == "show":

@@ -46,7 +46,7 @@ from bots.reply import Reply
 from core.account.service import actor_for
 from core.actor import Actor
 from core.app import Core
-from core.errors import StoxlifyError
+from core.errors import Invalid, StoxlifyError
 from core.logging import get_logger
 from core.market.types import INTERVALS, RANGE_CODES
 
@@ -135,6 +135,8 @@ def options_for(command: Command) -> list[Option]:
         if len(choices) > MAX_CHOICES:  # Discord shows at most 25: accept free text, checked on use
             choices = ()
         options.append(Option(arg, param, name, annotation, choices, arg.kind is ArgKind.TICKER))
+    if command.reads_file:  # Discord has no replying to a file with a slash command: attach it instead
+        options.append(Option(FILE_ARG, FILE_ARG.name, FILE_ARG.name, discord.Attachment))
     return options
 
 
@@ -322,7 +324,11 @@ async def _answer(
     try:
         kwargs = raw if converted else convert(command, raw)
         actor = await actor_of(runtime.core, interaction)
-        ctx = Context(core=runtime.core, actor=actor, transport=PLATFORM, extras={"interaction": interaction})
+        extras: dict[str, Any] = {"interaction": interaction}
+        attachment = raw.get(FILE_ARG.name) if not converted else None
+        if isinstance(attachment, discord.Attachment):
+            extras |= attachment_loaders(attachment, runtime.core.settings.media_max_bytes)
+        ctx = Context(core=runtime.core, actor=actor, transport=PLATFORM, extras=extras)
         return await runtime.registry.invoke(ctx, command, kwargs)
     except UsageError as exc:
         return Reply.fail(exc.message, command.usage)
@@ -374,7 +380,29 @@ class AskModal(discord.ui.Modal):
         await run(self.runtime, interaction, self.command, {**self.raw, self.arg.name: self.text.value})
 
 
+FILE_ARG = Arg("file", "a file instead of typing it: a script, a CSV or an image", required=False)
+
+
+def attachment_loaders(attachment: discord.Attachment, limit: int) -> dict[str, Any]:
+    """``attached_text`` / ``attached_file`` for a slash command's attachment, read only when asked."""
+
+    async def read() -> bytes:
+        if attachment.size > limit:
+            raise Invalid(f"that file is over the {max(1, limit // (1024 * 1024))} MB limit")
+        return await attachment.read()
+
+    async def as_text() -> bytes:
+        return await read()
+
+    async def as_file() -> tuple[bytes, str]:
+        return await read(), attachment.filename or "file"
+
+    return {"attached_text": as_text, "attached_file": as_file}
+
+
 def _asked(command: Command, raw: dict[str, Any]) -> Arg | None:
+    if raw.get(FILE_ARG.name) is not None:
+        return None  # the attached file is what would be asked for
     for arg in command.args:
         if arg.ask is not None and raw.get(arg.name) in (None, "") and arg.ask(raw):
             return arg

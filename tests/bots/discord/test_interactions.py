@@ -313,3 +313,31 @@ async def test_run_autocompletes_the_users_own_model_names(bot, dk):
     (response,) = await bot.send(dk.interaction_payload(4, data))
     assert response.json["type"] == 8
     assert [c["value"] for c in response.json["data"]["choices"]] == ["ema_cross", "macd_cross"]
+
+
+async def test_model_save_reads_an_attached_script_file(bot, dk, monkeypatch):
+    import discord
+
+    script = b"buy = close > sma(close, 10)\nsell = close < sma(close, 10)\n"
+
+    async def read(self, **_):
+        return script
+
+    monkeypatch.setattr(discord.Attachment, "read", read)
+    data = dk.slash("model", action="save", name="fromfile")
+    data["options"].append({"name": "file", "type": 11, "value": "555"})
+    data["resolved"] = {"attachments": {"555": {
+        "id": "555", "filename": "cross.txt", "size": len(script), "url": "https://cdn.example/cross.txt",
+        "proxy_url": "https://cdn.example/cross.txt", "content_type": "text/plain",
+    }}}  # fmt: skip
+    calls = await bot.send(dk.interaction_payload(2, data))
+    [answer] = [c for c in calls if c.path.endswith("/callback")]
+    assert answer.json["type"] == 4  # answered directly: no form when a file came with the command
+    text = answer.embeds[0]["title"] + answer.embeds[0].get("description", "")
+    assert "Saved model 'fromfile' (long-only)." in text
+
+
+async def test_commands_that_read_files_offer_an_attachment_option(bot):
+    options = {c.name: [o.name for o in c.parameters] for c in bot.client.tree.get_commands()}
+    assert options["model"][-1] == "file" and options["upload"][-1] == "file" and options["bandar"][-1] == "file"
+    assert "file" not in options["market"]
