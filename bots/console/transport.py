@@ -93,6 +93,7 @@ async def chat(out_dir: Path) -> int:
             "offline CSV data" if core.settings.market_offline else "live market data"
         )
         print(f"Stoxlify console ({source}). Type /help, a button number, or /quit. Images go to {out_dir}/")
+        print("Multi-line input (a model's script): open a ``` block after the command and close it with ```.")
         while True:
             try:
                 line = await asyncio.to_thread(input, "> ")
@@ -101,6 +102,11 @@ async def chat(out_dir: Path) -> int:
                 return 0
             if line.strip() in ("/quit", "/exit", "quit", "exit"):
                 return 0
+            while line.count("```") % 2:  # a ``` block (a script, a CSV) goes on until its closing ```
+                try:
+                    line += "\n" + await asyncio.to_thread(input, "... ")
+                except (EOFError, KeyboardInterrupt):
+                    break
             if line.strip():
                 console.show(await console.handle(line))
     finally:

@@ -61,3 +61,20 @@ def test_unknown_ticker_is_a_clear_reply(tmp_path):
     assert "NOSUCH" in done.stdout
     assert "Traceback" not in done.stdout + done.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_console_chat_takes_a_multi_line_script_in_a_code_block(tmp_path):
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}",
+        "MARKET_OFFLINE": "true",
+        "JOBS_ENABLED": "false",
+    }
+    typed = "/model save cross ```\nbuy = close > sma(close, 5)\nsell = close < sma(close, 5)\n```\n/models\n/quit\n"
+    done = subprocess.run(
+        [str(EXE), "chat", "--out", str(tmp_path / "out")],
+        cwd=tmp_path, env=env, input=typed, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Saved model 'cross' (long-only)." in done.stdout
+    assert "• cross (long-only)" in done.stdout
