@@ -42,6 +42,11 @@ async def _script_from(ctx: Context, script: str | None) -> str | bytes | None:
     if loader is None:
         return None
     attached = await loader()
+    if isinstance(attached, bytes):
+        try:
+            attached = attached.decode("utf-8")
+        except UnicodeDecodeError:
+            return attached  # the parser names the bad byte
     if isinstance(attached, str):
         return strip_fence(attached)
     return attached

@@ -77,7 +77,6 @@ ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
 BOT_COMMAND = re.compile(r"^[a-z0-9_]{1,32}$")
 MAX_MENU_COMMANDS = 100
 DESCRIPTION_LIMIT = 256
-UPLOAD_CAPTION = r"^/upload(@\w+)?(\s|$)"
 MAX_ATTACHED_BYTES = 64 * 1024  # files read for a command (scripts are at most 16 KB; the parser says so)
 
 
@@ -105,8 +104,10 @@ class TelegramTransport:
                 continue
             app.add_handler(CommandHandler(command.name, self.on_command, filters=new_messages))
         app.add_handler(MessageHandler(filters.COMMAND & new_messages, self.on_unknown_command))
-        # A photo or file whose caption is /upload: captions carry no command entity CommandHandler sees.
-        uploads = (filters.PHOTO | filters.Document.ALL) & filters.CaptionRegex(UPLOAD_CAPTION)
+        # A photo or file captioned with a command that reads files (/upload, /model save, /bandar
+        # import): captions carry no command entity CommandHandler sees.
+        readers = "|".join(re.escape(c.name) for c in self.registry if c.reads_file) or "upload"
+        uploads = (filters.PHOTO | filters.Document.ALL) & filters.CaptionRegex(rf"^/({readers})(@\w+)?(\s|$)")
         app.add_handler(MessageHandler(uploads & filters.ChatType.PRIVATE & new_messages, self.on_upload))
         app.add_handler(
             MessageHandler(
@@ -163,7 +164,8 @@ class TelegramTransport:
         await self._run_line(context, message.text, user, chat, source=message)
 
     async def on_upload(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """A private photo or file captioned ``/upload [NAME]``: run it like the command, with the file."""
+        """A private photo or file captioned with a file-reading command (``/upload NAME``,
+        ``/model save NAME``): run it like the command, with the file."""
         message, user, chat = update.effective_message, update.effective_user, update.effective_chat
         if message is None or chat is None or user is None or not message.caption:
             return

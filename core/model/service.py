@@ -96,7 +96,7 @@ async def save_model(
     db: Database,
     actor: Actor,
     label: str,
-    source: str,
+    source: str | bytes,
     *,
     description: str | None = None,
     overlay: bool | None = None,
@@ -112,6 +112,8 @@ async def save_model(
     if description is not None and len(description) > MAX_DESCRIPTION:
         raise Invalid(f"a description has at most {MAX_DESCRIPTION} characters")
     program = parse(source)  # a ScriptError (Invalid) with line, column and caret
+    if isinstance(source, bytes):  # a file's bytes: parse() has checked they are UTF-8 without NULs
+        source = source.decode("utf-8")
     values = check_inputs(dict(program.inputs), inputs)
     now = utcnow()
     async with db.session() as session:

@@ -102,3 +102,24 @@ async def test_photos_without_the_caption_or_in_groups_are_ignored(tg):
     await tg.feed(photo_message("/upload", chat=GROUP))
     assert [c for c in tg.rec.calls[calls_before:] if c.ok and c.method in ("getFile", "sendMessage")] == []
     assert await _media(tg.core) == []
+
+
+async def test_a_script_file_captioned_model_save_is_saved_as_a_model(tg):
+    from core.model.models import Model
+
+    script = b"buy = close > sma(close, 5)\nsell = close < sma(close, 5)\n"
+    tg.rec.content = script
+    update = photo_message("/model save from_file")
+    message = update["message"]
+    del message["photo"]
+    message["document"] = {"file_id": "doc", "file_unique_id": "d", "file_name": "cross.txt",
+                           "mime_type": "text/plain", "file_size": len(script)}  # fmt: skip
+    before = len(tg.rec.calls)
+    await tg.feed(update)
+    calls = [c for c in tg.rec.calls[before:] if c.ok]
+    assert [c.params["file_id"] for c in calls if c.method == "getFile"] == ["doc"]
+    (reply,) = [c for c in calls if c.method == "sendMessage"]
+    assert "Saved model 'from_file' (long-only)." in reply.text
+    async with tg.core.db.session() as session:
+        [row] = list(await session.scalars(select(Model)))
+    assert row.source == script.decode()
