@@ -24,6 +24,7 @@ BROKER_WORDS = ("binance", "tokocrypto", "okx", "coinbase", "cexio")
 # The fifth word some exchanges need besides the key and the secret.
 _FIFTH = {BrokerName.OKX: "the key's passphrase", BrokerName.CEXIO: "the sub-account to trade in"}
 DELETE_NOTE = "Now delete your message that holds the key: it stays in this chat's history otherwise."
+DELETED_NOTE = "I deleted your message that held the key, so it does not stay in this chat."
 
 
 def _broker_word(token: str) -> BrokerName | None:
@@ -66,13 +67,13 @@ def _is_page(token: str) -> bool:
 async def connect(
     ctx: Context, broker: str, label: str, client_id: str, secret: str | None, passphrase: str | None
 ) -> Reply:
-    typed = ctx.transport != "discord"  # the key is in a chat message the user should delete
+    note = await _key_message_note(ctx)
     name = _broker_word(broker)
     if name is None or name is BrokerName.PAPER:
-        return _refuse(f"BROKER must be one of {', '.join(BROKER_WORDS)}", typed)
+        return _refuse(f"BROKER must be one of {', '.join(BROKER_WORDS)}", note)
     text = (secret or "").strip()
     if not text:
-        return _refuse("missing SECRET: the API secret the exchange showed with the key", typed)
+        return _refuse("missing SECRET: the API secret the exchange showed with the key", note)
     extra = (passphrase or "").strip() or None  # Discord's own option; text transports put it after the secret
     if name is BrokerName.COINBASE:
         text = text.replace("\\n", "\n")  # a PEM private key pasted as one line
@@ -81,11 +82,11 @@ async def connect(
         if extra is None and len(words) == 2 and name in _FIFTH:
             text, extra = words
         elif len(words) != 1:
-            return _refuse(f"too many words after CLIENT_ID for {name.value}", typed)
+            return _refuse(f"too many words after CLIENT_ID for {name.value}", note)
     if name in _FIFTH and extra is None:
-        return _refuse(f"{name.value} needs {_FIFTH[name]} after the secret", typed)
+        return _refuse(f"{name.value} needs {_FIFTH[name]} after the secret", note)
     if name not in _FIFTH and extra is not None:
-        return _refuse(f"{name.value} keys take only the key and the secret", typed)
+        return _refuse(f"{name.value} keys take only the key and the secret", note)
     try:
         view = await brokers.connect(
             ctx.core.db, ctx.actor, name, label, client_id, text,
@@ -95,21 +96,32 @@ async def connect(
         )  # fmt: skip
     except StoxlifyError as exc:
         message = exc.message if exc.hint is None else f"{exc.message}\n{exc.hint}"
-        return _refuse(message, typed, usage=isinstance(exc, Invalid))
+        return _refuse(message, note, usage=isinstance(exc, Invalid))
     lines = [f"Connected {view.broker.value} key '{view.label}'{_hint(view.hint)}."]
     if view.verified_at is not None:
         withdrawals = "withdrawals are off" if view.can_withdraw is False else f"{view.broker.value} does not say about withdrawals"
         lines.append(f"Checked with {view.broker.value}: the key works; {withdrawals}.")
     lines.append("It is stored encrypted; I never show it again. See your keys with /credentials.")
-    if typed:
-        lines.append(DELETE_NOTE)
+    if note:
+        lines.append(note)
     return Reply("\n".join(lines), ephemeral=True)
 
 
-def _refuse(message: str, typed: bool, *, usage: bool = True) -> Reply:
+async def _key_message_note(ctx: Context) -> str | None:
+    """What to say about the chat message that carried the key: deleted by the transport where it
+    can, else a request to delete it; None on Discord, where keys come by a private form."""
+    if ctx.transport == "discord":
+        return None
+    deleter = ctx.extras.get("delete_message")
+    if deleter is not None and await deleter():
+        return DELETED_NOTE
+    return DELETE_NOTE
+
+
+def _refuse(message: str, note: str | None, *, usage: bool = True) -> Reply:
     text = message + (f"\nUsage: {CONNECT_USAGE}" if usage else "")
-    if typed:
-        text += "\nNothing was stored. " + DELETE_NOTE
+    if note:
+        text += "\nNothing was stored. " + note
     return Reply(text, error=True, ephemeral=True)
 
 

@@ -277,6 +277,7 @@ class TelegramTransport:
             extras={
                 "attached_text": partial(attached_text, source),
                 "attached_file": partial(attached_file, source, self.core.settings.media_max_bytes),
+                "delete_message": partial(delete_message, source),
             },
         )  # fmt: skip
         log.info(
@@ -434,6 +435,17 @@ async def attached_text(message: Message | None) -> str | bytes | None:
         if candidate is not message and (candidate.text or candidate.caption):
             return candidate.text or candidate.caption
     return None
+
+
+async def delete_message(message: Message | None) -> bool:
+    """Delete the user's own message (one holding a key); False when Telegram refuses (too old, no rights)."""
+    if message is None:
+        return False
+    try:
+        return bool(await message.delete())
+    except tg_error.TelegramError as exc:
+        log.info("telegram_delete_refused", error=exc.message)
+        return False
 
 
 async def attached_file(message: Message | None, limit: int) -> tuple[bytes, str] | None:

@@ -388,3 +388,11 @@ async def test_connect_with_a_short_key_in_a_group_is_deleted_too(tg):
     calls = await tg.say("/connect binance main shortkey123 shortsecret456", chat=tg.GROUP)
     assert methods(calls) == ["deleteMessage", "sendMessage"]
     assert "shortsecret456" not in calls[1].text and "revoke that key now" in calls[1].text
+
+
+async def test_connect_in_private_deletes_the_message_holding_the_key(tg):
+    calls = await tg.say(f"/connect binance main {KEY} {KEY[::-1]}")
+    assert methods(calls)[0] == "deleteMessage"
+    (reply,) = [c for c in calls if c.method == "sendMessage"]
+    assert "I deleted your message that held the key" in reply.text
+    assert KEY not in reply.text and KEY[::-1] not in reply.text
