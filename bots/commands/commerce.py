@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bots.commands import registry
+from bots.paging import paged_reply
 from bots.registry import Arg, ArgKind, Context, UsageError, split_words
 from bots.reply import Button, Reply
 from core.account.admin import require_admin
@@ -118,21 +119,18 @@ async def purchases_(ctx: Context, page: int) -> Reply:
     found = await purchases.list_purchases(
         ctx.core.db, ctx.core.settings, ctx.actor, page=page, page_size=PAGE_SIZE, latest=True
     )
-    if not found.total:
-        return Reply("You have no purchases yet: see /plans.")
-    if page > found.pages:
-        return Reply.fail(f"there {'is' if found.pages == 1 else 'are'} {found.pages} page(s), not {page}")
-    title = "Your purchases:" if found.pages == 1 else f"Your purchases (page {page} of {found.pages}):"
-    lines = [title]
-    for p in found.items:
-        names = ", ".join(f"{i.name} ×{i.quantity}" if i.quantity > 1 else i.name for i in p.items)
-        line = f"• #{p.id} {p.created_at:%Y-%m-%d} {names}: {rupiah(p.total)} · {p.status}"
-        if p.status == "Pending" and p.payment_link:
-            line += f" · pay: {p.payment_link}"
-        lines.append(line)
-    nav = [Button("◀ Prev", f"/purchases {page - 1}")] if page > 1 else []
-    nav += [Button("Next ▶", f"/purchases {page + 1}")] if found.has_next else []
-    return Reply("\n".join(lines), buttons=[nav] if nav else [])
+    return paged_reply(
+        found, title="Your purchases", command="/purchases", line=_purchase_line,
+        empty="You have no purchases yet: see /plans.",
+    )  # fmt: skip
+
+
+def _purchase_line(p: purchases.PurchaseView) -> str:
+    names = ", ".join(f"{i.name} ×{i.quantity}" if i.quantity > 1 else i.name for i in p.items)
+    line = f"• #{p.id} {p.created_at:%Y-%m-%d} {names}: {rupiah(p.total)} · {p.status}"
+    if p.status == "Pending" and p.payment_link:
+        line += f" · pay: {p.payment_link}"
+    return line
 
 
 # -- admin ---------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bots.commands import registry
 from bots.commands.market import INTERVAL, TICKER
+from bots.paging import paged_reply
 from bots.registry import Arg, ArgKind, Context, UsageError
 from bots.reply import Button, Reply
 from core.deployment import service as deployments
@@ -100,18 +101,12 @@ async def deploy(
 )
 async def deployments_(ctx: Context, page: int) -> Reply:
     found = await deployments.list_deployments(ctx.core.db, ctx.actor, page, PAGE_SIZE)
-    if not found.total:
-        return Reply("You have no deployments. Deploy a saved model with /deploy MODEL TICKER [INTERVAL].")
-    if page > found.pages:
-        return Reply.fail(f"there {'is' if found.pages == 1 else 'are'} {found.pages} page(s), not {page}")
-    title = "Your deployments:" if found.pages == 1 else f"Your deployments (page {page} of {found.pages}):"
-    lines = [title, *(_line(v) for v in found.items)]
-    nav = [Button("◀ Prev", f"/deployments {page - 1}")] if page > 1 else []
-    nav += [Button("Next ▶", f"/deployments {page + 1}")] if found.has_next else []
     running = any(v.status in RUNNING for v in found.items)
-    extra = [Button("Pause all", "/stopall")] if running else []
-    rows = [r for r in (nav, extra) if r]
-    return Reply("\n".join(lines), buttons=rows)
+    return paged_reply(
+        found, title="Your deployments", command="/deployments", line=_line,
+        empty="You have no deployments. Deploy a saved model with /deploy MODEL TICKER [INTERVAL].",
+        buttons=[Button("Pause all", "/stopall")] if running else [],
+    )  # fmt: skip
 
 
 async def _set(ctx: Context, deployment_id: str, action: str) -> DeploymentView:

@@ -9,6 +9,7 @@ from bots import format as fmt
 from bots.commands import registry
 from bots.commands.market import INTERVAL, RANGE, TICKER
 from bots.commands.results import account_line, heading, position_line, stat_lines, trade_lines
+from bots.paging import paged_reply
 from bots.registry import Arg, ArgKind, Context, UsageError, split_words
 from bots.reply import Button, Image, Reply
 from core.model import service as models
@@ -156,18 +157,15 @@ def _show(view: models.ModelView) -> Reply:
 )
 async def models_(ctx: Context, page: int) -> Reply:
     found = await models.list_models(ctx.core.db, ctx.actor, page, PAGE_SIZE)
-    if not found.total:
-        return Reply("You have no models yet. Save one with /model save NAME and the script.\n" + SAVE_HELP)
-    if page > found.pages:
-        return Reply.fail(f"there {'is' if found.pages == 1 else 'are'} {found.pages} page(s), not {page}")
-    title = "Your models:" if found.pages == 1 else f"Your models (page {page} of {found.pages}):"
-    lines = [title]
-    for view in found.items:
-        about = f" · {view.description}" if view.description else ""
-        lines.append(f"• {view.label} ({view.kind}){about}")
-    nav = [Button("◀ Prev", f"/models {page - 1}")] if page > 1 else []
-    nav += [Button("Next ▶", f"/models {page + 1}")] if found.has_next else []
-    return Reply("\n".join(lines), buttons=[nav] if nav else [])
+    return paged_reply(
+        found, title="Your models", command="/models", line=_model_line,
+        empty="You have no models yet. Save one with /model save NAME and the script.\n" + SAVE_HELP,
+    )  # fmt: skip
+
+
+def _model_line(view: models.ModelView) -> str:
+    about = f" · {view.description}" if view.description else ""
+    return f"• {view.label} ({view.kind}){about}"
 
 
 def parse_inputs(words: list[str]) -> dict[str, Any]:

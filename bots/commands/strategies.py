@@ -8,6 +8,7 @@ from bots import format as fmt
 from bots.commands import registry
 from bots.commands.market import INTERVAL, RANGE, TICKER
 from bots.commands.results import account_line, heading, position_line, stat_lines, trade_lines
+from bots.paging import paged_reply
 from bots.registry import Arg, ArgKind, Context
 from bots.reply import Button, Image, Reply
 from core.market.fundamentals import METRICS
@@ -84,17 +85,11 @@ def _show(view: strategies.StrategyView) -> Reply:
 )
 async def strategies_(ctx: Context, page: int) -> Reply:
     found = await strategies.list_strategies(ctx.core.db, ctx.actor, page, PAGE_SIZE)
-    if not found.total:
-        return Reply("You have no strategies yet. Create one: /strategy new dip technical")
-    if page > found.pages:
-        return Reply.fail(f"there {'is' if found.pages == 1 else 'are'} {found.pages} page(s), not {page}")
-    title = "Your strategies:" if found.pages == 1 else f"Your strategies (page {page} of {found.pages}):"
-    lines = [title]
-    for view in found.items:
-        lines.append(f"• {view.label} ({view.analytic.value}, {len(view.rules)} rule(s))")
-    nav = [Button("◀ Prev", f"/strategies {page - 1}")] if page > 1 else []
-    nav += [Button("Next ▶", f"/strategies {page + 1}")] if found.has_next else []
-    return Reply("\n".join(lines), buttons=[nav] if nav else [])
+    return paged_reply(
+        found, title="Your strategies", command="/strategies",
+        line=lambda v: f"• {v.label} ({v.analytic.value}, {len(v.rules)} rule(s))",
+        empty="You have no strategies yet. Create one: /strategy new dip technical",
+    )  # fmt: skip
 
 
 @registry.command(

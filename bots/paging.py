@@ -1,0 +1,33 @@
+"""One page of a list in chat: the title, the lines, and Prev/Next buttons that re-run the command."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from bots.reply import Button, Reply
+from core.paging import Page
+
+
+def paged_reply[T](
+    found: Page[T],
+    *,
+    title: str,
+    command: str,
+    line: Callable[[T], str],
+    empty: str,
+    buttons: Sequence[Button] = (),
+) -> Reply:
+    """``title`` ("Your models") with the page's items, one ``line`` each; ``empty`` when there are none.
+
+    ``command`` is what the nav buttons run with the page number appended (``/models``).
+    """
+    if not found.total:
+        return Reply(empty)
+    if found.page > found.pages:
+        verb = "is" if found.pages == 1 else "are"
+        return Reply.fail(f"there {verb} {found.pages} page{'s' * (found.pages != 1)}, not {found.page}")
+    heading = f"{title}:" if found.pages == 1 else f"{title} (page {found.page} of {found.pages}):"
+    nav = [Button("◀ Prev", f"{command} {found.page - 1}")] if found.page > 1 else []
+    nav += [Button("Next ▶", f"{command} {found.page + 1}")] if found.has_next else []
+    rows = [row for row in (nav, list(buttons)) if row]
+    return Reply("\n".join([heading, *(line(item) for item in found.items)]), buttons=rows)

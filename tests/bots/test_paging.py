@@ -1,0 +1,27 @@
+"""Lists in chat: title with page numbers, Prev/Next buttons that re-run the command, clear ends."""
+
+from __future__ import annotations
+
+from bots.paging import paged_reply
+from core.paging import Page
+
+
+def _reply(page: int, total: int = 25, size: int = 10):
+    items = [f"item {i}" for i in range((page - 1) * size, min(total, page * size))]
+    return paged_reply(Page(items, page, size, total), title="Your things", command="/things",
+                       line=lambda x: f"• {x}", empty="Nothing here yet.")  # fmt: skip
+
+
+def test_middle_page_has_both_buttons_and_its_number():
+    reply = _reply(2)
+    assert reply.text.splitlines()[0] == "Your things (page 2 of 3):"
+    assert reply.text.splitlines()[1] == "• item 10"
+    assert [[b.command for b in row] for row in reply.buttons] == [["/things 1", "/things 3"]]
+
+
+def test_single_page_empty_and_past_the_end():
+    single = _reply(1, total=3)
+    assert single.text.startswith("Your things:\n• item 0") and single.buttons == []
+    assert _reply(1, total=0).text == "Nothing here yet."
+    past = _reply(4)
+    assert past.error and past.text == "there are 3 pages, not 4"
