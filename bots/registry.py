@@ -304,12 +304,30 @@ def convert_many(arg: Arg, tokens: list[str]) -> list[Any]:
     return values
 
 
+MAX_INT = 2**31 - 1  # page numbers and ids: anything larger is a typo (and overflows database integers)
+
+
+def whole(digits: str, what: str, limit: int = MAX_INT) -> int:
+    """A number typed in a command's free text (``#3``, a page, an amount), bounded like INT arguments."""
+    value = int(digits)
+    if value > limit:
+        raise UsageError(f"{what} is out of range: {digits[:20]}…")
+    return value
+
+
+def check_int(arg: Arg, value: int) -> int:
+    if not -MAX_INT <= value <= MAX_INT:
+        raise UsageError(f"{arg.name.upper()} is out of range: {str(value)[:20]}…")
+    return value
+
+
 def convert_arg(arg: Arg, token: str) -> Any:
     if arg.kind is ArgKind.INT:
         try:
-            return int(token)
+            value = int(token)
         except ValueError:
             raise UsageError(f"{arg.name.upper()} must be a whole number, not '{token}'") from None
+        return check_int(arg, value)
     if arg.kind is ArgKind.CHOICE:
         lowered = token.lower()
         if lowered not in arg.choices:

@@ -8,7 +8,7 @@ from typing import Any
 
 from bots.commands import registry
 from bots.paging import paged_reply
-from bots.registry import Arg, ArgKind, Context, UsageError, split_words
+from bots.registry import Arg, ArgKind, Context, UsageError, split_words, whole
 from bots.reply import Button, Reply
 from core.account.admin import require_admin
 from core.product import service as products
@@ -140,7 +140,7 @@ def _rupiah_value(token: str, what: str) -> int:
     cleaned = token.replace(",", "").replace(".", "").replace("_", "")
     if not cleaned.isdigit():
         raise UsageError(f"{what} is a whole number of rupiah, not '{token}'")
-    return int(cleaned)
+    return whole(cleaned, what, 10**15)
 
 
 def _feature_value(name: str, raw: str) -> Any:
@@ -168,7 +168,7 @@ def parse_product(text: str) -> dict[str, Any]:
         if not eq:
             if not word.isdigit() or "duration_days" in out:
                 raise UsageError(f"'{word}' is neither DAYS nor feature=value")
-            out["duration_days"] = int(word)
+            out["duration_days"] = whole(word, "DAYS")
         elif key == "description":
             out["description"] = value
         else:
@@ -200,7 +200,7 @@ def parse_discount(text: str) -> dict[str, Any]:
         elif key == "until" and eq:
             out["valid_until"] = _day(raw, "until") + timedelta(days=1)  # through the end of that day (UTC)
         elif key == "uses" and eq and raw.isdigit():
-            out["max_uses"] = int(raw)
+            out["max_uses"] = whole(raw, "uses")
         else:
             raise UsageError(f"'{word}' is not from=YYYY-MM-DD, until=YYYY-MM-DD or uses=N")
     return out
@@ -236,7 +236,7 @@ async def product(ctx: Context, action: str, details: str | None) -> Reply:
         text = (details or "").strip()
         if not text.isdigit():
             return Reply.fail("give the product's id (see /product list)", PRODUCT_RM)
-        removed = await products.delete_product(db, settings, actor, int(text))
+        removed = await products.delete_product(db, settings, actor, whole(text, "ID"))
         verb = "Deactivated (it has purchases, which keep it)" if removed.deactivated else "Deleted"
         return Reply(f"{verb}: #{removed.product.id} {removed.product.name}.")
     require_admin(settings, actor)

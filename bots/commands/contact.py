@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bots.commands import registry
-from bots.registry import Arg, ArgKind, Context
+from bots.registry import Arg, ArgKind, Context, whole
 from bots.reply import Button, Reply
 from core.contact import service as contact
 
@@ -21,7 +21,7 @@ PREVIEW = 300
 async def contact_(ctx: Context, message: str) -> Reply:
     words = message.split()
     if words and words[0].lower() == "list" and (len(words) == 1 or (len(words) == 2 and words[1].isdigit())):
-        return await _list(ctx, int(words[1]) if len(words) == 2 else 1)
+        return await _list(ctx, whole(words[1], "PAGE") if len(words) == 2 else 1)
     core = ctx.core
     sent = await contact.send_message(core.db, core.settings, core.notifiers, ctx.actor, message)
     if sent.forwarded:

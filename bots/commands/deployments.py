@@ -5,7 +5,7 @@ from __future__ import annotations
 from bots.commands import registry
 from bots.commands.market import INTERVAL, TICKER
 from bots.paging import paged_reply
-from bots.registry import Arg, ArgKind, Context, UsageError
+from bots.registry import Arg, ArgKind, Context, UsageError, whole
 from bots.reply import Button, Reply
 from core.deployment import service as deployments
 from core.deployment.service import DeploymentView
@@ -22,7 +22,7 @@ def _number(text: str) -> int:
     digits = text.strip().removeprefix("#")
     if not digits.isdigit():
         raise UsageError(f"ID is a deployment number such as 3, not '{text}'")
-    return int(digits)
+    return whole(digits, "ID")
 
 
 def _is_timing(token: str) -> bool:

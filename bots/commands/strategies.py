@@ -9,7 +9,7 @@ from bots.commands import registry
 from bots.commands.market import INTERVAL, RANGE, TICKER
 from bots.commands.results import account_line, heading, position_line, stat_lines, trade_lines
 from bots.paging import paged_reply
-from bots.registry import Arg, ArgKind, Context
+from bots.registry import Arg, ArgKind, Context, whole
 from bots.reply import Button, Image, Reply
 from core.market.fundamentals import METRICS
 from core.simulation.service import Simulation, simulate
@@ -116,7 +116,7 @@ async def rule(ctx: Context, action: str, strategy: str, rules: str) -> Reply:
     for word in rules.replace(",", " ").split():
         if not word.isdigit():
             return Reply.fail(f"'{word}' is not a rule number", "/rule rm STRATEGY NUMBER...")
-        numbers.append(int(word))
+        numbers.append(whole(word, "rule number"))
     view, gone = await strategies.remove_rules(db, actor, strategy, numbers)
     lines = [f"Removed {len(gone)} rule(s) from '{view.label}'. Remaining:"]
     lines += [f"  {r.number}. {r.action} {r.condition}" for r in view.rules] or ["  none"]

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from bots import format as fmt
 from bots.commands import registry
-from bots.registry import Arg, ArgKind, Context, UsageError
+from bots.registry import Arg, ArgKind, Context, UsageError, whole
 from bots.reply import Button, Image, Reply
 from core.statistic import dashboard as dash
 from core.trade import service as trades
@@ -43,7 +43,7 @@ def parse_dates(words: list[str]) -> tuple[date | None, date | None, int | None]
     page: int | None = None
     for word in words:
         if word.isdigit():
-            page = int(word)
+            page = whole(word, "PAGE")
             continue
         match = _FILTER.match(word)
         if match is None:

@@ -38,6 +38,7 @@ from bots.registry import (
     Context,
     Registry,
     UsageError,
+    check_int,
     convert_arg,
     convert_many,
     split_words,
@@ -276,6 +277,8 @@ def convert(command: Command, raw: dict[str, Any]) -> dict[str, Any]:
             kwargs[arg.name] = convert_many(arg, split_words(str(value)))
         elif isinstance(value, str):
             kwargs[arg.name] = convert_arg(arg, value)
+        elif isinstance(value, int) and arg.kind is ArgKind.INT:
+            kwargs[arg.name] = check_int(arg, value)
         else:
             kwargs[arg.name] = value
     return kwargs
