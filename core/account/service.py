@@ -184,3 +184,16 @@ async def _record_member(session: AsyncSession, chat_id: int, user_id: int, now:
                 chat_id=chat_id, user_id=user_id, last_seen_at=now
             )
         )
+
+
+async def lock_user(session: AsyncSession, user_id: int) -> None:
+    """Serialise this transaction with the user's other writers until it commits.
+
+    A no-op UPDATE of the user's row: PostgreSQL holds the row lock, SQLite the database write
+    lock, so a check-then-insert (a plan's deployment limit, a double-pressed Pay) that follows
+    sees what a concurrent one committed. Run it first in the transaction: on SQLite a snapshot
+    taken by an earlier read could not be upgraded to a write.
+    """
+    await session.execute(
+        update(User).where(User.id == user_id).values(id=User.id).execution_options(synchronize_session=False)
+    )

@@ -20,6 +20,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.account.models import Chat
+from core.account.service import lock_user
 from core.actor import Actor
 from core.broker.models import Credential
 from core.broker.types import BrokerName
@@ -218,9 +219,23 @@ async def deploy(
     )  # fmt: skip
     if not plan.paper and not confirmed:
         raise Forbidden("a live deployment trades real money: confirm it first", hint="add --yes to confirm")
+    from core.account.limits import limits_for
+
     model = await get_model(db, actor, plan.label)
+    limits = await limits_for(db, settings, actor.user_id)
     now = now or utcnow()
     async with db.session() as session:
+        await lock_user(session, actor.user_id)  # the limit checked again: two /deploy at once cannot both pass
+        active = await session.scalar(
+            select(func.count()).select_from(Deployment).where(
+                Deployment.user_id == actor.user_id, Deployment.status.in_(ACTIVE)
+            )
+        )
+        if (active or 0) >= limits.max_deployments:
+            raise LimitExceeded(
+                f"you have {active} deployments, the most your plan ({limits.plan}) allows: stop or delete one first",
+                hint="see /deployments",
+            )
         row = Deployment(
             user_id=actor.user_id,
             model_id=model.id,

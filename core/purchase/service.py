@@ -24,6 +24,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.account.models import User
+from core.account.service import lock_user
 from core.actor import Actor
 from core.config import Settings
 from core.db import Database, utcnow
@@ -202,10 +203,10 @@ async def purchase(
     now = now or utcnow()
     client: MayarClient | None = None
     async with db.session() as session:
+        await lock_user(session, actor.user_id)  # two presses of Pay run one after the other
         result, code_row = await _quote(session, settings, items, code, now)
         provider = "Free" if result.total == 0 else settings.payment_provider
-        # the user's row locked (PostgreSQL) so two presses of Pay run one after the other
-        user = await session.scalar(select(User).where(User.id == actor.user_id).with_for_update())
+        user = await session.scalar(select(User).where(User.id == actor.user_id))
         if user is None:
             raise Invalid("unknown user")
         if provider == "Mayar":

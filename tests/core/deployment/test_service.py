@@ -138,3 +138,19 @@ async def test_indices_and_untradable_tickers_are_refused():
         service.broker_symbol(Instrument(Source.YFINANCE, "^JKSE", "JKSE", "IDR", 1))
     with pytest.raises(Invalid, match="cannot be traded"):
         service.broker_symbol(Instrument(Source.YFINANCE, "AAPL", "AAPL", "USD", 1))
+
+
+async def test_simultaneous_deploys_never_exceed_the_plans_limit(db, market_env):
+    import asyncio
+
+    settings, market, clock = market_env  # the plan allows 2
+    actor = await make_user(db)
+    await save_model(db, actor, "ema", EMA)
+    intervals = ("1h", "4h", "15m", "1d")
+    results = await asyncio.gather(
+        *(service.deploy(db, settings, market, actor, "ema", "BTCUSDT", i, now=clock.now) for i in intervals),
+        return_exceptions=True,
+    )
+    assert sum(not isinstance(r, BaseException) for r in results) == 2
+    assert all(isinstance(r, LimitExceeded) for r in results if isinstance(r, BaseException))
+    assert len(await load(db, Deployment)) == 2
