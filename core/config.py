@@ -124,6 +124,8 @@ class Settings(BaseSettings):
     order_retry_base_s: float = 0.5  # first back-off; doubles each retry
     order_max_age_s: int = 900  # a recorded order not sent within this long is marked Failed, never sent late
     order_unknown_grace_s: int = 120  # an order sent with unknown outcome and not found after this is Failed
+    # client order ids start with this (letters and digits, 1-6): installations sharing an exchange account differ
+    order_id_prefix: str = Field(default="sx", pattern=r"^[A-Za-z][A-Za-z0-9]{0,5}$")
     reconcile_every_s: int = 60  # how often open order intents are reconciled with the broker
     watch_check_every_s: int = 300  # how often watchlist conditions are checked for alerts
     payments_poll_every_s: int = 120  # how often pending purchases are refreshed from the provider

@@ -344,6 +344,7 @@ class Tick:
             bar_at=bar_close(frame.index[-1], parse_interval(key.interval)),
             reason=decision.reason,
             signal=decision.signal,
+            id_prefix=self.settings.order_id_prefix,
         )
         order = await record_intent(self.db, intent, refusal=sized.refusal)
         if order is None:

@@ -55,10 +55,11 @@ UNRESOLVED = ("Pending", "Sent", "Open")  # order statuses whose outcome is not 
 Sleep = Callable[[float], Awaitable[None]]
 
 
-def client_order_id(deployment_id: int, bar_at: datetime, side: str) -> str:
+def client_order_id(deployment_id: int, bar_at: datetime, side: str, prefix: str = "sx") -> str:
     """Deterministic per (deployment, bar, side), at most 32 characters of [A-Za-z0-9] so that every
-    exchange's client-id parameter accepts it: ``sx<deployment>t<bar close epoch><b|s>``."""
-    cid = f"sx{deployment_id}t{int(bar_at.timestamp())}{side[0]}"
+    exchange's client-id parameter accepts it: ``<prefix><deployment>t<bar close epoch><b|s>``.
+    ``prefix`` (settings ``ORDER_ID_PREFIX``) keeps two installations trading one account apart."""
+    cid = f"{prefix}{deployment_id}t{int(bar_at.timestamp())}{side[0]}"
     if len(cid) > 32 or not cid.isalnum():  # cannot happen for real ids and times; never send a bad id
         raise ValueError(f"client order id {cid!r} is not 1-32 letters and digits")
     return cid
@@ -89,10 +90,11 @@ class Intent:
     bar_at: datetime  # the signal bar's close
     reason: str  # signal | stop | target
     signal: str  # deployments.last_signal
+    id_prefix: str = "sx"
 
     @property
     def client_order_id(self) -> str:
-        return client_order_id(self.deployment_id, self.bar_at, self.side)
+        return client_order_id(self.deployment_id, self.bar_at, self.side, self.id_prefix)
 
 
 @dataclass(frozen=True, slots=True)

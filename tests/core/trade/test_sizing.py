@@ -45,3 +45,13 @@ def test_client_order_ids_are_deterministic_short_and_alphanumeric():
     assert cid == client_order_id(123456789, bar, "buy") != client_order_id(123456789, bar, "sell")
     assert cid.isalnum() and len(cid) <= 32
     assert (quote_of("BTC/USDT"), quote_of("BBCA.JK")) == ("USDT", "IDR")
+
+
+def test_installations_tell_their_client_ids_apart_by_prefix():
+    from datetime import UTC, datetime
+
+    from core.trade.executor import client_order_id
+
+    bar = datetime(2026, 11, 24, 12, tzinfo=UTC)
+    assert client_order_id(7, bar, "buy") == "sx7t1795521600b"
+    assert client_order_id(7, bar, "buy", "prod2") == "prod27t1795521600b"
