@@ -12,7 +12,9 @@ WELCOME = """Welcome to Stoxlify: quotes, charts, trading models and alerts, rig
 Try these first:
   /market BBCA 1d rsi macd   a quote and a candlestick chart with indicators
   /search bank central       find a ticker by name
-  /watch BBCA price>9500     watch a ticker and check it with /watchlist
+  /watch BBCA price>9500     watch a ticker; you get an alert when it crosses
+  /model save NAME           save a trading model (a small script), then /run NAME BBCA to backtest it
+  /deploy NAME BTCUSDT 1h    trade it on your paper account, with alerts when it trades
 
 /help lists every command."""
 
