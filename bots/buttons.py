@@ -11,8 +11,12 @@ import secrets
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from core.errors import Forbidden, NotFound
+
+if TYPE_CHECKING:
+    from bots.reply import Button
 
 TOKEN_PREFIX = "b:"
 ANYONE = "*"  # owner of a button any chat member may press (it acts on the presser's own account)
@@ -38,6 +42,11 @@ class ButtonStore:
         while len(self._items) > self._max:
             self._items.popitem(last=False)
         return token
+
+    def bind_button(self, owner: str, button: Button) -> str:
+        """``bind`` for a reply's button: a public one (``/copy`` on a shared card) binds to
+        ``ANYONE``, since whoever presses it acts on their own account; the rest to ``owner``."""
+        return self.bind(ANYONE if button.public else owner, button.command)
 
     def resolve(self, token: str, presser: str) -> str:
         """The command behind ``token`` if ``presser`` may press it."""

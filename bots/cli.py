@@ -6,8 +6,22 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
+from typing import Any
 
 DEFAULT_OUT = Path("var/out")
+
+
+def secret_values(settings: Any) -> list[str]:
+    """Every secret the settings hold (each ``SecretStr`` field, and each one in a list of them)."""
+    from pydantic import SecretStr
+
+    found: list[str] = []
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        for item in value if isinstance(value, list | tuple | set) else (value,):
+            if isinstance(item, SecretStr) and item.get_secret_value():
+                found.append(item.get_secret_value())
+    return found
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,8 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     from core.logging import configure
 
     settings = get_settings()
-    secrets = [s.get_secret_value() for s in (settings.telegram_token, settings.discord_token) if s]
-    configure(settings.log_level, settings.log_format, secrets)
+    configure(settings.log_level, settings.log_format, secret_values(settings))  # before any entry point runs
 
     from bots.console import transport
 

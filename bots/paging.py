@@ -16,13 +16,17 @@ def paged_reply[T](
     line: Callable[[T], str],
     empty: str,
     buttons: Sequence[Button] = (),
+    ephemeral: bool = False,
+    footer: str | None = None,
 ) -> Reply:
     """``title`` ("Your models") with the page's items, one ``line`` each; ``empty`` when there are none.
 
-    ``command`` is what the nav buttons run with the page number appended (``/models``).
+    ``command`` is what the nav buttons run with the page number appended (``/models``);
+    ``footer`` is a last line under the items (how to act on one); ``ephemeral`` marks the reply
+    (and the ``empty`` one) as seen only by the asker where the platform allows it.
     """
     if not found.total:
-        return Reply(empty)
+        return Reply(empty, ephemeral=ephemeral)
     if found.page > found.pages:
         verb = "is" if found.pages == 1 else "are"
         return Reply.fail(f"there {verb} {found.pages} page{'s' * (found.pages != 1)}, not {found.page}")
@@ -30,4 +34,5 @@ def paged_reply[T](
     nav = [Button("◀ Prev", f"{command} {found.page - 1}")] if found.page > 1 else []
     nav += [Button("Next ▶", f"{command} {found.page + 1}")] if found.has_next else []
     rows = [row for row in (nav, list(buttons)) if row]
-    return Reply("\n".join([heading, *(line(item) for item in found.items)]), buttons=rows)
+    lines = [heading, *(line(item) for item in found.items), *([footer] if footer else [])]
+    return Reply("\n".join(lines), buttons=rows, ephemeral=ephemeral)

@@ -304,11 +304,28 @@ def convert_many(arg: Arg, tokens: list[str]) -> list[Any]:
     return values
 
 
+# Text read from a file sent with a command (a model's script, a bandarmology CSV of up to 10,000
+# rows), the same on every transport; files kept as they are (/upload) use media_max_bytes instead.
+MAX_ATTACHED_TEXT_BYTES = 1024 * 1024
+
+
+def file_too_big(limit: int, what: str = "limit for a file a command reads") -> Invalid:
+    """The refusal for a file over ``limit`` bytes, worded the same on every transport."""
+    size = f"{limit // (1024 * 1024)} MB" if limit >= 1024 * 1024 else f"{max(1, limit // 1024)} KB"
+    return Invalid(f"that file is over the {size} {what}")
+
+
 MAX_INT = 2**31 - 1  # page numbers and ids: anything larger is a typo (and overflows database integers)
 
 
 def whole(digits: str, what: str, limit: int = MAX_INT) -> int:
-    """A number typed in a command's free text (``#3``, a page, an amount), bounded like INT arguments."""
+    """A number typed in a command's free text (``#3``, a page, an amount), bounded like INT arguments.
+
+    Callers check their word with ``str.isdigit``, which is also true for "²" or "٣": only ASCII
+    digits are a number here, anything else is a usage mistake rather than a crash in ``int``.
+    """
+    if not (digits.isascii() and digits.isdigit()):
+        raise UsageError(f"{what} must be a whole number, not '{digits[:20]}'")
     value = int(digits)
     if value > limit:
         raise UsageError(f"{what} is out of range: {digits[:20]}…")

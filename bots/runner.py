@@ -1,4 +1,4 @@
-"""``stoxlify run``: the configured chat transports (and, as they land, the jobs) in one process."""
+"""``stoxlify run``: the configured chat transports and the jobs (when ``JOBS_ENABLED``) in one process."""
 
 from __future__ import annotations
 
@@ -54,12 +54,16 @@ async def run(settings: Settings) -> int:
         loop.add_signal_handler(sig, stop.set)
     log.info("starting", transports=sorted(transports))
     scheduler = None
+    tasks: list[asyncio.Task[None]] = []
     try:
+        # The transports first: each registers its notifier as it starts, and the scheduler's alerts
+        # (its start-up reconciliation runs a few seconds after it starts) are delivered through them.
+        tasks = [asyncio.create_task(serve(core, registry, stop), name=name) for name, serve in transports.items()]
+        await asyncio.sleep(0)  # let each transport begin before the jobs do
         if settings.jobs_enabled:  # deployed models at candle close; claims in the DB keep replicas apart
             from jobs.scheduler import start_scheduler
 
             scheduler = await start_scheduler(core)
-        tasks = [asyncio.create_task(serve(core, registry, stop), name=name) for name, serve in transports.items()]
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         failed = [t for t in done if t.exception() is not None]
         for task in failed:
@@ -68,6 +72,10 @@ async def run(settings: Settings) -> int:
         await asyncio.gather(*tasks, return_exceptions=True)
         return 1 if failed else 0
     finally:
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
         if scheduler is not None:
             await scheduler.stop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
         await core.close()

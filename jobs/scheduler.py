@@ -8,33 +8,42 @@ interval, ``Late`` timing and deployments added or paused at any moment without 
 the next one, which acts on the latest closed bar only. Every replica may run this: the bar
 claims in the database decide which replica places each order.
 
-Reconciliation runs once at start (orders left by a crash or a restart) and then every
+Reconciliation runs shortly after start (orders left by a crash or a restart; a job, so start-up
+never waits on an exchange and its alerts find the transports ready) and then every
 ``reconcile_every_s`` for orders untouched that long.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from core.app import Core
 from core.db import utcnow
 from core.deployment.tick import Tick, TickReport
+from core.logging import get_logger
 from core.trade.brokers import BrokerFactory, BrokerPool
 from core.trade.executor import Outcome
 from core.trade.reconcile import reconcile
 from jobs.ticks import deliver_events, outcome_events, report_events
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
+
+FIRST_RECONCILE_AFTER_S = 5.0  # start-up reconciliation, once the chat transports can deliver its alerts
 
 
 class DeploymentScheduler:
     def __init__(
-        self, core: Core, broker_factory: BrokerFactory | None = None, clock: Callable[[], datetime] = utcnow
+        self,
+        core: Core,
+        broker_factory: BrokerFactory | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        *,
+        first_reconcile_after_s: float = FIRST_RECONCILE_AFTER_S,
     ) -> None:
         self.core = core
+        self.first_reconcile_after_s = first_reconcile_after_s
         self.clock = clock
         self.brokers = BrokerPool(core.db, core.settings, broker_factory)
         self.tick_runner = Tick(core.db, core.settings, core.market, self.brokers, clock=clock)
@@ -42,10 +51,13 @@ class DeploymentScheduler:
         self._lock = asyncio.Lock()  # a tick and a reconciliation never overlap in one process
 
     async def start(self) -> None:
+        """Schedule the jobs and return at once: nothing here waits on an exchange. The start-up
+        reconciliation is a job run ``first_reconcile_after_s`` later, once the transports that
+        deliver its alerts have registered their notifiers."""
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
+        from apscheduler.triggers.date import DateTrigger
         from apscheduler.triggers.interval import IntervalTrigger
 
-        await self.reconcile(min_age_s=0)
         settings = self.core.settings
         scheduler = AsyncIOScheduler(
             event_loop=asyncio.get_running_loop(),
@@ -54,6 +66,10 @@ class DeploymentScheduler:
         scheduler.add_job(self.tick, IntervalTrigger(seconds=settings.tick_every_s), id="deployments.tick")
         scheduler.add_job(
             self.reconcile, IntervalTrigger(seconds=settings.reconcile_every_s), id="deployments.reconcile"
+        )
+        first = datetime.now(UTC) + timedelta(seconds=self.first_reconcile_after_s)
+        scheduler.add_job(  # orders left by a crash or a restart, whatever their age
+            self.reconcile, DateTrigger(run_date=first), kwargs={"min_age_s": 0}, id="deployments.reconcile_start"
         )
         scheduler.add_job(self.check_watches, IntervalTrigger(seconds=settings.watch_check_every_s), id="watches")
         scheduler.add_job(
@@ -72,10 +88,7 @@ class DeploymentScheduler:
                 log.exception("tick_failed")
                 return None
         if report.orders or report.missed_bars:
-            log.info(
-                "tick_done",
-                extra={"series": report.series, "orders": report.orders, "missed_bars": report.missed_bars},
-            )
+            log.info("tick_done", series=report.series, orders=report.orders, missed_bars=report.missed_bars)
         await report_events(self.core, report)
         return report
 

@@ -7,7 +7,6 @@ One chart serves every deployment that acted on the same bar and side of a serie
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 
 import pandas as pd
@@ -15,19 +14,29 @@ from sqlalchemy import select
 
 from core.alerts import chat_target, deliver, user_targets
 from core.app import Core
+from core.broker.symbols import split_symbol
+from core.broker.types import OrderRejected
 from core.deployment.models import Deployment
-from core.deployment.tick import Event, SeriesKey, TickReport
+from core.deployment.tick import Event, SeriesKey, TickReport, event_kind
+from core.logging import get_logger
 from core.market.types import Candles
 from core.notify import ChatTarget, Notice, NoticeImage
 from core.trade.executor import Outcome
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 CHART_CANDLES = 120
 
 
-def _money(value: float) -> str:
-    return f"{value:,.8f}".rstrip("0").rstrip(".") if abs(value) < 1 else f"{value:,.2f}"
+def _money(value: float, symbol: str) -> str:
+    """An amount in the symbol's quote currency, as charts show prices: ``7,125`` for IDR."""
+    from core.charts.candles import format_price
+
+    try:
+        quote: str | None = split_symbol(symbol)[1]
+    except OrderRejected:
+        quote = None
+    return format_price(value, currency=quote)
 
 
 def event_text(event: Event) -> str:
@@ -37,9 +46,10 @@ def event_text(event: Event) -> str:
     why = f" ({decision.signal})" if decision is not None and decision.reason != "signal" else ""
     if event.kind == "filled" and outcome is not None:
         verb = "Bought" if outcome.side == "buy" else "Sold"
-        line = f"{verb} {outcome.quantity:g} {outcome.symbol} at {_money(outcome.price or 0)}{why}, fee {_money(outcome.fee)}"
+        money = outcome.symbol
+        line = f"{verb} {outcome.quantity:g} {outcome.symbol} at {_money(outcome.price or 0, money)}{why}, fee {_money(outcome.fee, money)}"
         if outcome.pnl is not None:
-            line += f"\nP&L {'+' if outcome.pnl >= 0 else ''}{_money(outcome.pnl)}"
+            line += f"\nP&L {'+' if outcome.pnl >= 0 else ''}{_money(outcome.pnl, money)}"
         return f"{head}\n{line}"
     if event.kind == "refused" and outcome is not None:
         return f"{head}\n{outcome.side} signal{why}: no order placed: {outcome.error}"
@@ -86,7 +96,7 @@ async def deliver_events(core: Core, events: Sequence[Event], charts: dict[Serie
             notice = Notice(event_text(event), images=images, commands=buttons)
             delivered += await deliver(core.notifiers, targets, notice)
         except Exception:  # an alert failing must not stop the others
-            log.exception("alert_failed", extra={"deployment": event.deployment_id})
+            log.exception("alert_failed", deployment=event.deployment_id)
     return delivered
 
 
@@ -120,10 +130,8 @@ async def outcome_events(core: Core, outcomes: Sequence[Outcome]) -> list[Event]
         row = rows.get(outcome.deployment_id or -1)
         if row is None:
             continue
-        kind = "paused" if outcome.paused else {
-            "Filled": "filled", "Failed": "failed", "Rejected": "rejected", "Canceled": "failed"
-        }.get(outcome.status)  # fmt: skip
-        if kind is None:
+        kind = event_kind(outcome)
+        if kind == "unknown":  # not settled yet: reconciliation reports it once it is
             continue
         series = SeriesKey(row.market, row.ticker, row.interval)
         events.append(Event(kind, row.id, row.user_id, row.label, series, row.notify_chat_id, outcome=outcome,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 
 from bots import format as fmt
+from bots.attachments import given_or_attached
 from bots.commands import registry
-from bots.commands.models import strip_fence
 from bots.registry import Arg, ArgKind, Context, UsageError
 from bots.reply import Button, Image, Reply
 from core.bandarmology.chart import render_summary_async, window_text
@@ -72,13 +72,7 @@ async def _import(ctx: Context, service: BandarService, rest: str | None) -> Rep
     head = first.strip()
     if head and not head.startswith("`") and "," not in head and ";" not in head and " " not in head:
         ticker, text = head, tail  # "/bandar import BBCA" then the CSV on the next lines
-    text = strip_fence(text.strip())
-    data: str | bytes | None = text if text.strip() else None
-    if data is None:
-        loader = ctx.extras.get("attached_text")  # the replied-to message or file, read by the transport
-        data = await loader() if loader is not None else None
-        if isinstance(data, str):
-            data = strip_fence(data)
+    data = await given_or_attached(ctx, text.strip(), decode=False)  # a file's bytes: import_csv decodes
     if not data:
         return Reply.fail("no CSV given", IMPORT_HELP)
     result = await service.import_csv(ctx.actor, data, ticker)

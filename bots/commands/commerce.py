@@ -117,7 +117,8 @@ async def buy(ctx: Context, plan: str, code: str | None, confirmed: bool = False
 )
 async def purchases_(ctx: Context, page: int) -> Reply:
     found = await purchases.list_purchases(
-        ctx.core.db, ctx.core.settings, ctx.actor, page=page, page_size=PAGE_SIZE, latest=True
+        ctx.core.db, ctx.core.settings, ctx.actor, page=page, page_size=PAGE_SIZE,
+        latest=page == 1,  # asking Mayar about pending invoices once, not on every page turned
     )
     return paged_reply(
         found, title="Your purchases", command="/purchases", line=_purchase_line,

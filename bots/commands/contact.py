@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from bots.commands import registry
+from bots.paging import paged_reply
 from bots.registry import Arg, ArgKind, Context, whole
-from bots.reply import Button, Reply
+from bots.reply import Reply
 from core.contact import service as contact
 
 PAGE_SIZE = 10
@@ -31,20 +32,15 @@ async def contact_(ctx: Context, message: str) -> Reply:
     return Reply(text, ephemeral=True)
 
 
+def _line(item: contact.ContactView) -> str:
+    who = item.name or "someone"
+    user = f"user {item.user_id}" if item.user_id is not None else "deleted user"
+    state = "forwarded" if item.forwarded_at else "not forwarded"
+    text = item.text if len(item.text) <= PREVIEW else item.text[:PREVIEW] + "…"
+    return f"#{item.id} {item.created_at:%Y-%m-%d %H:%M} · {who} ({user}) · {state}\n  {text}"
+
+
 async def _list(ctx: Context, page: int) -> Reply:
     found = await contact.list_messages(ctx.core.db, ctx.core.settings, ctx.actor, page, PAGE_SIZE)
-    if not found.total:
-        return Reply("No Contact Us messages yet.", ephemeral=True)
-    if page > found.pages:
-        return Reply.fail(f"there {'is' if found.pages == 1 else 'are'} {found.pages} page(s), not {page}")
-    lines = ["Contact Us messages, newest first:" if found.pages == 1 else
-             f"Contact Us messages, newest first (page {page} of {found.pages}):"]  # fmt: skip
-    for item in found.items:
-        who = item.name or "someone"
-        user = f"user {item.user_id}" if item.user_id is not None else "deleted user"
-        state = "forwarded" if item.forwarded_at else "not forwarded"
-        text = item.text if len(item.text) <= PREVIEW else item.text[:PREVIEW] + "…"
-        lines.append(f"#{item.id} {item.created_at:%Y-%m-%d %H:%M} · {who} ({user}) · {state}\n  {text}")
-    nav = [Button("◀ Prev", f"/contact list {page - 1}")] if page > 1 else []
-    nav += [Button("Next ▶", f"/contact list {page + 1}")] if found.has_next else []
-    return Reply("\n".join(lines), buttons=[nav] if nav else [], ephemeral=True)
+    return paged_reply(found, title="Contact Us messages, newest first", command="/contact list", line=_line,
+                       empty="No Contact Us messages yet.", ephemeral=True)  # fmt: skip

@@ -82,7 +82,7 @@ async def deploy(
         )
     view = await deployments.deploy(
         core.db, core.settings, core.market, ctx.actor, plan.label, plan.ticker, plan.interval,
-        credential=credential, timing=timing, confirmed=confirmed,
+        credential=credential, timing=timing, confirmed=confirmed, plan=plan,
     )  # fmt: skip
     where = "your paper account" if view.paper else f"{view.broker} '{view.credential_label}' (live)"
     when = "at each candle close" if view.timing == "OnTime" else "a grace delay after each candle close"

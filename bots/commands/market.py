@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from bots import format as fmt
 from bots.commands import registry
+from bots.paging import paged_reply
 from bots.registry import Arg, ArgKind, Context
 from bots.reply import Button, Image, Reply
 from core.market import watchlist
 from core.market.service import MarketInfo
 from core.market.types import INTERVALS, looks_like_interval, looks_like_range
+from core.paging import Page, check_page
 
 QUICK_INTERVALS = ("15m", "1h", "4h", "1d", "1w", "1mo")
 
@@ -156,27 +158,26 @@ PAGE_SIZE = 10
     group="Monitoring",
 )
 async def watchlist_(ctx: Context, page: int) -> Reply:
+    check_page(page, PAGE_SIZE)
     views = await watchlist.list_watches(ctx.core.db, ctx.actor, ctx.core.market)
-    if not views:
-        return Reply("Your watchlist is empty. Add a ticker with /watch BBCA or /watch BBCA rsi<30.")
-    pages = (len(views) + PAGE_SIZE - 1) // PAGE_SIZE
-    if not 1 <= page <= pages:
-        return Reply.fail(f"there {'is' if pages == 1 else 'are'} {pages} page{'s' * (pages != 1)}, not {page}")
-    shown = views[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-    lines = ["Your watchlist:" if pages == 1 else f"Your watchlist (page {page} of {pages}):"]
-    for view in shown:
-        if view.error:
-            lines.append(f"• {view.ticker}: {view.error}")
-            continue
-        line = f"• {view.ticker} {fmt.price(view.price)} ({fmt.signed(view.change_pct, 2, '%')})"
-        if view.condition:
-            state = {True: "MET", False: "not met", None: "unknown"}[view.met]
-            line += f" · {view.condition}: {state}"
-            if view.lhs_value is not None:
-                line += f" (now {fmt.number(view.lhs_value)})"
-        lines.append(line)
-    if any(v.sample for v in shown):
-        lines.append(fmt.SAMPLE_NOTE)
-    nav = [Button("◀ Prev", f"/watchlist {page - 1}")] if page > 1 else []
-    nav += [Button("Next ▶", f"/watchlist {page + 1}")] if page < pages else []
-    return Reply("\n".join(lines), buttons=[nav] if nav else [])
+    found = Page(views[(page - 1) * PAGE_SIZE : page * PAGE_SIZE], page, PAGE_SIZE, len(views))
+    return paged_reply(
+        found,
+        title="Your watchlist",
+        command="/watchlist",
+        line=_watch_line,
+        empty="Your watchlist is empty. Add a ticker with /watch BBCA or /watch BBCA rsi<30.",
+        footer=fmt.SAMPLE_NOTE if any(v.sample for v in found.items) else None,
+    )
+
+
+def _watch_line(view: watchlist.WatchView) -> str:
+    if view.error:
+        return f"• {view.ticker}: {view.error}"
+    line = f"• {view.ticker} {fmt.price(view.price)} ({fmt.signed(view.change_pct, 2, '%')})"
+    if view.condition:
+        state = {True: "MET", False: "not met", None: "unknown"}[view.met]
+        line += f" · {view.condition}: {state}"
+        if view.lhs_value is not None:
+            line += f" (now {fmt.number(view.lhs_value)})"
+    return line

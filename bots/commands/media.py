@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from bots.commands import registry
+from bots.paging import paged_reply
 from bots.registry import Arg, ArgKind, Context
 from bots.reply import Button, Image, Reply
 from core.media import service as media
+from core.media.service import human_size
 from core.media.sniff import IMAGES
 
 PAGE_SIZE = 10
@@ -21,15 +23,9 @@ _KINDS = {
 }  # fmt: skip
 
 
-def _size(n: int) -> str:
-    if n >= 1024 * 1024:
-        return f"{n / (1024 * 1024):.1f} MB"
-    return f"{n / 1024:.0f} KB" if n >= 1024 else f"{n} bytes"
-
-
 def describe(view: media.MediaView) -> str:
     kind = _KINDS.get(view.content_type, view.content_type)
-    return f"#{view.id} {view.name} · {kind} · {_size(view.size)} · {view.created_at:%Y-%m-%d}"
+    return f"#{view.id} {view.name} · {kind} · {human_size(view.size, "bytes")} · {view.created_at:%Y-%m-%d}"
 
 
 @registry.command(
@@ -92,6 +88,9 @@ async def media_(ctx: Context, action: str | None, number: int | None, confirmed
             f"say which file: /media {action} ID (see /media for the ids)", f"/media {action} ID"
         )
     if action == "show":
+        view = await media.get_media(core.db, ctx.actor, number)
+        if view.content_type not in IMAGES and view.content_type != "text/plain":  # no need for its bytes
+            return Reply(f"{describe(view)}\nThis kind of file cannot be shown in chat.", ephemeral=True)
         view, data = await media.fetch(core.db, core.settings, ctx.actor, number)
         if view.content_type in IMAGES:
             return Reply(describe(view), images=[Image(data, view.name, view.name)], ephemeral=True)
@@ -112,13 +111,8 @@ async def media_(ctx: Context, action: str | None, number: int | None, confirmed
         return Reply(f"Removed file #{gone.id} ({gone.name}).", ephemeral=True)
     page = number or 1
     found = await media.list_media(core.db, ctx.actor, page, PAGE_SIZE)
-    if not found.total:
-        return Reply("You have no files yet.\n" + UPLOAD_HELP, ephemeral=True)
-    if page > found.pages:
-        return Reply.fail(f"there {'is' if found.pages == 1 else 'are'} {found.pages} page(s), not {page}")
-    title = "Your files:" if found.pages == 1 else f"Your files (page {page} of {found.pages}):"
-    lines = [title, *(f"• {describe(view)}" for view in found.items)]
-    lines.append("Show one: /media show ID · remove: /media rm ID")
-    nav = [Button("◀ Prev", f"/media {page - 1}")] if page > 1 else []
-    nav += [Button("Next ▶", f"/media {page + 1}")] if found.has_next else []
-    return Reply("\n".join(lines), buttons=[nav] if nav else [], ephemeral=True)
+    return paged_reply(
+        found, title="Your files", command="/media", line=lambda view: f"• {describe(view)}",
+        empty="You have no files yet.\n" + UPLOAD_HELP, ephemeral=True,
+        footer="Show one: /media show ID · remove: /media rm ID",
+    )

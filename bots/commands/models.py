@@ -6,9 +6,10 @@ import re
 from typing import Any
 
 from bots import format as fmt
+from bots.attachments import given_or_attached
 from bots.commands import registry
 from bots.commands.market import INTERVAL, RANGE, TICKER
-from bots.commands.results import account_line, heading, position_line, stat_lines, trade_lines
+from bots.commands.results import backtest_lines, heading, share_command
 from bots.paging import paged_reply
 from bots.registry import Arg, ArgKind, Context, UsageError, split_words
 from bots.reply import Button, Image, Reply
@@ -16,7 +17,6 @@ from core.model import service as models
 from core.model.execute import Execution, execute_script
 
 PAGE_SIZE = 10
-_FENCE = re.compile(r"^\s*```[A-Za-z0-9_+-]*[ \t]*\n?(.*?)\n?```\s*$", re.S)
 _INPUT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.+)$")
 
 SAVE_HELP = (
@@ -30,27 +30,8 @@ SAVE_HELP = (
 )
 
 
-def strip_fence(text: str) -> str:
-    """The script inside a Markdown code block, or the text as it is."""
-    match = _FENCE.match(text or "")
-    return match.group(1) if match else (text or "")
-
-
 async def _script_from(ctx: Context, script: str | None) -> str | bytes | None:
-    if script and script.strip():
-        return strip_fence(script)
-    loader = ctx.extras.get("attached_text")  # the replied-to message or file, read by the transport
-    if loader is None:
-        return None
-    attached = await loader()
-    if isinstance(attached, bytes):
-        try:
-            attached = attached.decode("utf-8")
-        except UnicodeDecodeError:
-            return attached  # the parser names the bad byte
-    if isinstance(attached, str):
-        return strip_fence(attached)
-    return attached
+    return await given_or_attached(ctx, script)  # undecodable bytes pass on: the parser names the bad byte
 
 
 @registry.command(
@@ -202,14 +183,13 @@ def parse_inputs(words: list[str]) -> dict[str, Any]:
 )
 async def run(ctx: Context, name: str, ticker: str, interval: str, range: str | None, inputs: list[str]) -> Reply:
     view = await models.get_model(ctx.core.db, ctx.actor, name)
-    overrides = models.check_inputs(view.declared, {**view.inputs, **parse_inputs(inputs)})
+    overrides = {**view.inputs, **parse_inputs(inputs)}  # checked once, by the script run itself
     execution = await execute_script(
         ctx.core.market, ctx.core.settings, view.source, ticker, interval, range,
         label=view.label, inputs=overrides, overlay=view.overlay,
     )  # fmt: skip
     reply = render_execution(execution, range)
-    line = " ".join(p for p in (f"/share {view.label} {ticker} {interval}", range or "") if p)
-    reply.buttons.append([Button("Share to a group", line)])
+    reply.buttons.append([Button("Share to a group", share_command(view.label, ticker, interval, range))])
     return reply
 
 
@@ -225,18 +205,7 @@ def render_execution(execution: Execution, range_: str | None) -> Reply:
             valid = plot.values.dropna()
             lines.append(f"  {plot.title}: {fmt.number(float(valid.iloc[-1])) if len(valid) else 'n/a'}")
     else:
-        lines += stat_lines(execution.stats)
-        config = execution.config
-        if config is not None:
-            lines.append(account_line(config.cash, config.commission, config.unit, candles.instrument.currency))
-        last = execution.last_signal()
-        if last is not None:
-            at, action = last
-            lines.append(f"Last signal: {action.upper()} on {at:%Y-%m-%d %H:%M} (fills at the next bar's open)")
-        position = position_line(result, candles)
-        if position:
-            lines.append(position)
-        lines += trade_lines(result, candles)
+        lines += backtest_lines(result, candles, execution.stats, execution.config, execution.last_signal())
     if candles.sample:
         lines.append(fmt.SAMPLE_NOTE)
     images = []

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from bots import format as fmt
-from core.backtest.engine import BacktestResult
+from core.backtest.engine import BacktestConfig, BacktestResult
 from core.market.types import Candles
+
+if TYPE_CHECKING:
+    from core.strategy.service import StrategyView
 
 TRADES_SHOWN = 5
 
@@ -26,30 +29,67 @@ def stat_lines(stats: Mapping[str, Any]) -> list[str]:
         value = _num(stats.get(name))
         return "n/a" if value is None else f"{value:,.{digits}f}"
 
+    def percent(name: str) -> str:  # "n/a", not "n/a %", when there is no figure (no trades)
+        value = plain(name, 1)
+        return value if value == "n/a" else f"{value} %"
+
     trades = stats.get("# Trades")
     return [
         f"Return {pct('Return [%]')} · Buy & Hold {pct('Buy & Hold Return [%]')}",
         f"Max drawdown {pct('Max. Drawdown [%]')} · Trades {trades if trades is not None else 'n/a'} · "
-        f"Win rate {plain('Win Rate [%]', 1)} %",
+        f"Win rate {percent('Win Rate [%]')}",
         f"Profit factor {plain('Profit Factor')} · Sharpe {plain('Sharpe Ratio')} · "
-        f"Exposure {plain('Exposure Time [%]', 1)} %",
+        f"Exposure {percent('Exposure Time [%]')}",
     ]
+
+
+def backtest_lines(
+    result: BacktestResult,
+    candles: Candles,
+    stats: Mapping[str, Any],
+    config: BacktestConfig | None,
+    last_signal: tuple[pd.Timestamp, str] | None = None,
+) -> list[str]:
+    """The block /run and /simulate share: key figures, the account, the latest signal (models
+    only), the open position and the last trades."""
+    lines = stat_lines(stats)
+    if config is not None:
+        lines.append(account_line(config.cash, config.commission, config.unit, candles.instrument.currency))
+    if last_signal is not None:
+        at, action = last_signal
+        lines.append(f"Last signal: {action.upper()} on {at:%Y-%m-%d %H:%M} (fills at the next bar's open)")
+    position = position_line(result, candles)
+    if position:
+        lines.append(position)
+    return lines + trade_lines(result, candles)
+
+
+def rule_lines(strategy: StrategyView) -> list[str]:
+    """A technical strategy's rules as a reply and a share card show them."""
+    lines = [f"Buy when all of: {'; '.join(r.condition for r in strategy.of('buy'))}"]
+    if strategy.of("sell"):
+        lines.append(f"Sell when any of: {'; '.join(r.condition for r in strategy.of('sell'))}")
+    return lines
+
+
+def share_command(name: str, ticker: str, interval: str, range_: str | None) -> str:
+    """The /share line a run's "Share to a group" button sends."""
+    return " ".join(p for p in (f"/share {name} {ticker} {interval}", range_ or "") if p)
 
 
 def position_line(result: BacktestResult, candles: Candles) -> str | None:
     trade = result.open_trade
     if trade is None:
         return None
-    row = trade if isinstance(trade, Mapping) else trade.iloc[0] if isinstance(trade, pd.DataFrame) else trade
-    size = float(row["Size"])
-    entry = float(row["EntryPrice"])
+    size = float(trade["Size"])  # a Series: the engine's one open trade
+    entry = float(trade["EntryPrice"])
     last = candles.last_close
     change = (last / entry - 1) * 100 * (1 if size > 0 else -1)
     side = "long" if size > 0 else "short"
     currency = candles.instrument.currency
     return (
         f"Open position: {side} {_units(abs(size))} @ {fmt.price(entry, currency)} since "
-        f"{pd.Timestamp(row['EntryTime']):%Y-%m-%d} ({fmt.signed(change, 2, ' %')})"
+        f"{pd.Timestamp(trade['EntryTime']):%Y-%m-%d} ({fmt.signed(change, 2, ' %')})"
     )
 
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import logging
-
 from bots.commands import registry
 from bots.commands.market import INTERVAL, RANGE, TICKER
-from bots.commands.results import heading, stat_lines
+from bots.commands.results import heading, rule_lines, share_command, stat_lines
 from bots.registry import Arg, ArgKind, Context
 from bots.reply import Button, Image, Reply
 from core.errors import NotFound, Unavailable
@@ -17,8 +15,6 @@ from core.sharing import service as sharing
 from core.simulation.service import simulate
 from core.strategy import service as strategies
 from core.strategy.rules import Analytic
-
-log = logging.getLogger(__name__)
 
 
 def _is_target(token: str) -> bool:
@@ -40,7 +36,7 @@ def _is_target(token: str) -> bool:
 )  # fmt: skip
 async def share(ctx: Context, name: str, ticker: str, interval: str, range: str | None, to: str | None) -> Reply:
     db, actor = ctx.core.db, ctx.actor
-    line = " ".join(p for p in (f"/share {name} {ticker} {interval}", range or "") if p)
+    line = share_command(name, ticker, interval, range)
     if actor.is_group:
         group = await sharing.current_group(db, actor)
     elif to is None:
@@ -117,9 +113,7 @@ async def _card(ctx: Context, name: str, ticker: str, interval: str, range_: str
     result = await simulate(db, core.market, core.settings, actor, found.label, ticker, interval, range_)
     assert result.candles is not None
     lines = [f"📊 Strategy {heading(found.label, result.candles, range_)}"]
-    lines.append(f"Buy when all of: {'; '.join(r.condition for r in found.of('buy'))}")
-    if found.of("sell"):
-        lines.append(f"Sell when any of: {'; '.join(r.condition for r in found.of('sell'))}")
+    lines += rule_lines(found)
     lines += stat_lines(result.stats)
     images = [Image(result.chart, f"{found.label}.png")] if result.chart else []
     payload = {

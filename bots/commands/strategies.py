@@ -7,7 +7,7 @@ import math
 from bots import format as fmt
 from bots.commands import registry
 from bots.commands.market import INTERVAL, RANGE, TICKER
-from bots.commands.results import account_line, heading, position_line, stat_lines, trade_lines
+from bots.commands.results import backtest_lines, heading, rule_lines, share_command
 from bots.paging import paged_reply
 from bots.registry import Arg, ArgKind, Context, whole
 from bots.reply import Button, Image, Reply
@@ -140,15 +140,13 @@ async def simulate_(ctx: Context, strategy: str, ticker: str, interval: str, ran
     )
     reply = render_simulation(result, range)
     if result.backtest is not None:
-        line = " ".join(p for p in (f"/share {result.strategy.label} {ticker} {interval}", range or "") if p)
+        line = share_command(result.strategy.label, ticker, interval, range)
         reply.buttons.append([Button("Share to a group", line)])
     return reply
 
 
 def render_simulation(result: Simulation, range_: str | None) -> Reply:
     view = result.strategy
-    if result.note:
-        return Reply(f"{view.label} · {result.ticker}\n{result.note}")
     if result.screen:
         verdict = {True: "PASSES", False: "FAILS", None: "INCOMPLETE (some data missing)"}[result.passed]
         provider = result.fundamentals.provider if result.fundamentals else ""
@@ -171,18 +169,8 @@ def render_simulation(result: Simulation, range_: str | None) -> Reply:
         return Reply("\n".join(lines))
     candles, backtest = result.candles, result.backtest
     assert candles is not None and backtest is not None
-    lines = [heading(view.label, candles, range_)]
-    lines.append(f"Buy when all of: {'; '.join(r.condition for r in view.of('buy'))}")
-    if view.of("sell"):
-        lines.append(f"Sell when any of: {'; '.join(r.condition for r in view.of('sell'))}")
-    lines += stat_lines(result.stats)
-    if result.config is not None:
-        config = result.config
-        lines.append(account_line(config.cash, config.commission, config.unit, candles.instrument.currency))
-    position = position_line(backtest, candles)
-    if position:
-        lines.append(position)
-    lines += trade_lines(backtest, candles)
+    lines = [heading(view.label, candles, range_), *rule_lines(view)]
+    lines += backtest_lines(backtest, candles, result.stats, result.config)
     if candles.sample:
         lines.append(fmt.SAMPLE_NOTE)
     images = []

@@ -18,6 +18,7 @@ from core.trade.service import PositionView, TradeView
 
 PAGE_SIZE = 10
 _FILTER = re.compile(r"^(from|to)=(.*)$", re.I)
+LAST_DAY = date(9998, 12, 31)
 DATES_HELP = "from=YYYY-MM-DD to=YYYY-MM-DD (either or both; 'to' includes that whole day, UTC)"
 
 
@@ -53,6 +54,8 @@ def parse_dates(words: list[str]) -> tuple[date | None, date | None, int | None]
             day = date.fromisoformat(raw)
         except ValueError:
             raise UsageError(f"'{raw}' is not a date: write YYYY-MM-DD, e.g. {key}=2026-01-31") from None
+        if day > LAST_DAY:  # 'to' counts its whole day: the day after 9999-12-31 does not exist
+            raise UsageError(f"{key}={raw} is too far ahead: the last date is {LAST_DAY}")
         if key == "from":
             since = day
         else:

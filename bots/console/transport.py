@@ -38,7 +38,7 @@ class Console:
 
     async def handle(self, line: str) -> Reply:
         line = line.strip()
-        if line.isdigit() and 0 < int(line) <= len(self._buttons):  # pressing a listed button
+        if line.isascii() and line.isdigit() and 0 < int(line) <= len(self._buttons):  # pressing a listed button
             line = self._buttons[int(line) - 1]
         ctx = Context(core=self.core, actor=self.actor, transport=PLATFORM)
         reply = await self.registry.dispatch(ctx, line)

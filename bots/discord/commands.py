@@ -32,6 +32,7 @@ from bots.buttons import ButtonStore
 from bots.commands.suggest import suggest_names
 from bots.discord.render import Page, render
 from bots.registry import (
+    MAX_ATTACHED_TEXT_BYTES,
     Arg,
     ArgKind,
     Command,
@@ -41,13 +42,14 @@ from bots.registry import (
     check_int,
     convert_arg,
     convert_many,
+    file_too_big,
     split_words,
 )
 from bots.reply import Reply
 from core.account.service import actor_for
 from core.actor import Actor
 from core.app import Core
-from core.errors import Invalid, StoxlifyError
+from core.errors import StoxlifyError
 from core.logging import get_logger
 from core.market.types import INTERVALS, RANGE_CODES
 
@@ -136,6 +138,8 @@ def options_for(command: Command) -> list[Option]:
         if len(choices) > MAX_CHOICES:  # Discord shows at most 25: accept free text, checked on use
             choices = ()
         options.append(Option(arg, param, name, annotation, choices, arg.kind is ArgKind.TICKER))
+    if command.confirmable:  # the typed ``--yes`` of text transports: confirm without the button
+        options.append(Option(YES_ARG, YES_ARG.name, YES_ARG.name, bool))
     if command.reads_file:  # Discord has no replying to a file with a slash command: attach it instead
         options.append(Option(FILE_ARG, FILE_ARG.name, FILE_ARG.name, discord.Attachment))
     return options
@@ -281,6 +285,8 @@ def convert(command: Command, raw: dict[str, Any]) -> dict[str, Any]:
             kwargs[arg.name] = check_int(arg, value)
         else:
             kwargs[arg.name] = value
+    if command.confirmable:
+        kwargs["confirmed"] = raw.get(YES_ARG.name) is True
     return kwargs
 
 
@@ -384,21 +390,22 @@ class AskModal(discord.ui.Modal):
 
 
 FILE_ARG = Arg("file", "a file instead of typing it: a script, a CSV or an image", required=False)
+YES_ARG = Arg("yes", "True: do it now, without asking to confirm", required=False)
 
 
-def attachment_loaders(attachment: discord.Attachment, limit: int) -> dict[str, Any]:
-    """``attached_text`` / ``attached_file`` for a slash command's attachment, read only when asked."""
-
-    async def read() -> bytes:
-        if attachment.size > limit:
-            raise Invalid(f"that file is over the {max(1, limit // (1024 * 1024))} MB limit")
-        return await attachment.read()
+def attachment_loaders(attachment: discord.Attachment, media_limit: int) -> dict[str, Any]:
+    """``attached_text`` / ``attached_file`` for a slash command's attachment, read only when asked:
+    text (a script, a CSV) up to ``MAX_ATTACHED_TEXT_BYTES``, a file kept as is up to ``media_limit``."""
 
     async def as_text() -> bytes:
-        return await read()
+        if attachment.size > MAX_ATTACHED_TEXT_BYTES:
+            raise file_too_big(MAX_ATTACHED_TEXT_BYTES)
+        return await attachment.read()
 
     async def as_file() -> tuple[bytes, str]:
-        return await read(), attachment.filename or "file"
+        if attachment.size > media_limit:
+            raise file_too_big(media_limit, "upload limit")
+        return await attachment.read(), attachment.filename or "file"
 
     return {"attached_text": as_text, "attached_file": as_file}
 

@@ -72,7 +72,9 @@ class DiscordNotifier:
             else [],
         )
         if owner is None and notice.public:
-            owner = ANYONE  # a group's shared card: every member may press its buttons for themselves
+            # a group's shared card: its buttons are public (bind_button binds them to ANYONE, so every
+            # member may press them for themselves); render adds buttons only for an owner
+            owner = ANYONE
         for page in render(reply, owner=owner, buttons=self.buttons):
             if not await self._deliver(destination, page, target.chat_id):
                 return False

@@ -15,7 +15,7 @@ from typing import Any
 
 import discord
 
-from bots.buttons import ANYONE, ButtonStore
+from bots.buttons import ButtonStore
 from bots.discord.buttons import TokenButton
 from bots.reply import Button, Image, Reply
 
@@ -86,8 +86,7 @@ def button_view(rows: list[list[Button]], owner: str, buttons: ButtonStore) -> d
             if row_index >= MAX_ROWS:
                 break
             for button in row[start : start + BUTTONS_PER_ROW]:
-                bound_to = ANYONE if button.public else owner
-                view.add_item(TokenButton(buttons.bind(bound_to, button.command), button.label, row=row_index))
+                view.add_item(TokenButton(buttons.bind_button(owner, button), button.label, row=row_index))
             row_index += 1
     return view if view.children else None
 

@@ -44,15 +44,15 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from bots.buttons import ANYONE, ButtonStore
-from bots.registry import Command, Context, Registry, UsageError
+from bots.buttons import ButtonStore
+from bots.registry import MAX_ATTACHED_TEXT_BYTES, Command, Context, Registry, UsageError, file_too_big
 from bots.reply import Reply
 from bots.secrets_guard import looks_like_secret
 from bots.telegram import render
 from bots.telegram.notifier import TelegramNotifier
 from core.account.service import actor_for
 from core.app import Core
-from core.errors import Forbidden, Invalid, NotFound, StoxlifyError
+from core.errors import Forbidden, NotFound, StoxlifyError
 from core.logging import get_logger, register_secret
 
 log = get_logger(__name__)
@@ -77,7 +77,6 @@ ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
 BOT_COMMAND = re.compile(r"^[a-z0-9_]{1,32}$")
 MAX_MENU_COMMANDS = 100
 DESCRIPTION_LIMIT = 256
-MAX_ATTACHED_BYTES = 64 * 1024  # files read for a command (scripts are at most 16 KB; the parser says so)
 
 
 class TelegramTransport:
@@ -105,10 +104,12 @@ class TelegramTransport:
             app.add_handler(CommandHandler(command.name, self.on_command, filters=new_messages))
         app.add_handler(MessageHandler(filters.COMMAND & new_messages, self.on_unknown_command))
         # A photo or file captioned with a command that reads files (/upload, /model save, /bandar
-        # import): captions carry no command entity CommandHandler sees.
-        readers = "|".join(re.escape(c.name) for c in self.registry if c.reads_file) or "upload"
-        uploads = (filters.PHOTO | filters.Document.ALL) & filters.CaptionRegex(rf"^/({readers})(@\w+)?(\s|$)")
-        app.add_handler(MessageHandler(uploads & filters.ChatType.PRIVATE & new_messages, self.on_upload))
+        # import): captions carry no command entity CommandHandler sees. In groups too: _run_line
+        # refuses the private-only ones (/upload) there, as it does when they are typed.
+        readers = "|".join(re.escape(c.name) for c in self.registry if c.reads_file)
+        if readers:
+            uploads = (filters.PHOTO | filters.Document.ALL) & filters.CaptionRegex(rf"^/({readers})(@\w+)?(\s|$)")
+            app.add_handler(MessageHandler(uploads & new_messages, self.on_upload))
         app.add_handler(
             MessageHandler(
                 filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE & new_messages, self.on_chatter
@@ -164,11 +165,18 @@ class TelegramTransport:
         await self._run_line(context, message.text, user, chat, source=message)
 
     async def on_upload(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """A private photo or file captioned with a file-reading command (``/upload NAME``,
+        """A photo or file captioned with a file-reading command (``/upload NAME``,
         ``/model save NAME``): run it like the command, with the file."""
         message, user, chat = update.effective_message, update.effective_user, update.effective_chat
-        if message is None or chat is None or user is None or not message.caption:
+        if message is None or chat is None or not message.caption:
             return
+        _, _, addressee = message.caption.split(maxsplit=1)[0].partition("@")
+        if addressee and addressee.lower() != (context.bot.username or "").lower():
+            return  # another bot's command
+        if _impersonal(message, user):
+            await self._say(context, chat.id, render.escape(ANONYMOUS_REFUSAL), message)
+            return
+        assert user is not None
         await self._run_line(context, message.caption, user, chat, source=message)
 
     async def on_chatter(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -291,7 +299,7 @@ class TelegramTransport:
         extra: list[list[InlineKeyboardButton]] = []
         if command.private_only and group and bot.username:
             extra.append([InlineKeyboardButton("Open a private chat", url=f"https://t.me/{bot.username}")])
-        markup = render.keyboard(reply.buttons, lambda cmd, public: self.buttons.bind(ANYONE if public else str(user.id), cmd), extra=extra)
+        markup = render.keyboard(reply.buttons, partial(self.buttons.bind_button, str(user.id)), extra=extra)
         if pressed is not None and pressed.photo and len(reply.images) == 1 and not reply.error:
             try:
                 await render.edit_photo(bot, pressed, reply, markup=markup)
@@ -428,8 +436,8 @@ async def attached_text(message: Message | None) -> str | bytes | None:
             continue
         document = candidate.document
         if document is not None:
-            if (document.file_size or 0) > MAX_ATTACHED_BYTES:
-                raise Invalid(f"that file is over {MAX_ATTACHED_BYTES // 1024} KB, more than a command reads")
+            if (document.file_size or 0) > MAX_ATTACHED_TEXT_BYTES:
+                raise file_too_big(MAX_ATTACHED_TEXT_BYTES)
             file = await document.get_file()
             return bytes(await file.download_as_bytearray())
         if candidate is not message and (candidate.text or candidate.caption):
@@ -462,7 +470,7 @@ async def attached_file(message: Message | None, limit: int) -> tuple[bytes, str
         else:
             continue
         if (item.file_size or 0) > limit:
-            raise Invalid(f"that file is over the {limit // (1024 * 1024) or 1} MB upload limit")
+            raise file_too_big(limit, "upload limit")
         file = await item.get_file()
         return bytes(await file.download_as_bytearray()), name
     return None

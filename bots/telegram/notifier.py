@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 
 from telegram import Bot
 from telegram import error as tg_error
 
-from bots.buttons import ANYONE, ButtonStore
+from bots.buttons import ButtonStore
 from bots.reply import Button, Image, Reply
 from bots.telegram import render
 from core.logging import get_logger
@@ -50,10 +51,7 @@ class TelegramNotifier:
         markup = None
         private = isinstance(chat_id, int) and chat_id > 0
         if self.buttons is not None and reply.buttons and (private or notice.public):
-            store = self.buttons
-            markup = render.keyboard(
-                reply.buttons, lambda command, public: store.bind(ANYONE if public else str(chat_id), command)
-            )
+            markup = render.keyboard(reply.buttons, partial(self.buttons.bind_button, str(chat_id)))
         for attempt in range(RETRY_AFTER_ATTEMPTS + 1):
             try:
                 await render.send_reply(self.bot, chat_id, reply, markup=markup)

@@ -159,11 +159,11 @@ def caption_for(text: str, fallback: str) -> tuple[str, bool]:
 
 def keyboard(
     rows: Sequence[Sequence[Button]],
-    bind: Callable[[str, bool], str],
+    bind: Callable[[Button], str],
     *,
     extra: Sequence[Sequence[InlineKeyboardButton]] = (),
 ) -> InlineKeyboardMarkup | None:
-    """Inline keyboard for ``rows``; ``bind(command, public)`` returns the callback token for one button."""
+    """Inline keyboard for ``rows``; ``bind(button)`` returns the callback token for one button."""
     keys: list[list[InlineKeyboardButton]] = []
     count = 0
     for row in rows:
@@ -171,7 +171,7 @@ def keyboard(
         for button in row:
             if count >= BUTTONS_MAX:
                 break
-            token = bind(button.command, button.public)
+            token = bind(button)
             if not 1 <= len(token.encode()) <= CALLBACK_DATA_LIMIT:
                 log.warning("telegram_button_dropped", label=button.label, reason="callback data too long")
                 continue

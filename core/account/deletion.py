@@ -15,6 +15,9 @@ deployments are set to ``TaskCanceled`` (on PostgreSQL this also takes their row
 scheduler tick that loaded one can no longer act on it. The user's private chats with the bot
 (Telegram and console, where the chat id is the user's id) go too. Media bytes are deleted from
 storage only after the commit; a failure there is logged and counted, never undoes the deletion.
+
+An account with a ``Pending`` Mayar purchase is not deleted (Conflict): its invoice can still be
+paid, and that payment would then find no purchase and no user to credit.
 """
 
 from __future__ import annotations
@@ -29,11 +32,12 @@ from core.actor import Actor
 from core.config import Settings
 from core.db import Database
 from core.db.migrate import import_models
-from core.errors import NotFound
+from core.errors import Conflict, NotFound
 from core.logging import get_logger
 from core.media.models import Media
 from core.media.service import discard
 from core.media.storage import ObjectStorage, storage_for
+from core.purchase.models import Purchase
 
 log = get_logger(__name__)
 
@@ -93,6 +97,15 @@ async def delete_account(
     async with db.session() as session:
         if await session.get(User, user_id, with_for_update=not db.is_sqlite) is None:
             raise NotFound("your account no longer exists")
+        pending = await session.scalar(
+            select(Purchase.id).where(Purchase.user_id == user_id, Purchase.status == "Pending",
+                                      Purchase.provider == "Mayar").order_by(Purchase.id).limit(1)
+        )
+        if pending is not None:  # a payment arriving after the deletion would have nobody to credit
+            raise Conflict(
+                f"order #{pending} is waiting for payment: pay it or wait for it to expire before deleting "
+                "your account (see /purchases)"
+            )
         deployments = import_models().tables.get("deployments")
         if deployments is not None:
             await session.execute(

@@ -23,6 +23,7 @@ class Limits:
     live_trading: bool
     max_position_value: float | None  # in the quote currency; None: no cap beyond the account's balance
     plan: str  # "Free" or the subscription's name
+    ends_at: datetime | None = None  # when the last active subscription ends; None on the free tier
 
 
 async def limits_for(db: Database, settings: Settings, user_id: int, now: datetime | None = None) -> Limits:
@@ -52,5 +53,6 @@ async def limits_for(db: Database, settings: Settings, user_id: int, now: dateti
             live_trading=best.live_trading or bool(features.get("live_trading", False)),
             max_position_value=None if cap is None or best.max_position_value is None else max(cap, best.max_position_value),
             plan=sub.name if best.plan == "Free" else best.plan,
+            ends_at=max(best.ends_at, sub.ends_at) if best.ends_at is not None else sub.ends_at,
         )
     return best

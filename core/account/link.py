@@ -11,15 +11,17 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Table, delete, select, update
+from sqlalchemy import MetaData, Table, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.account.models import Identity, LinkCode, User
 from core.actor import Actor
 from core.db import Database
-from core.db.base import Base, utcnow
+from core.db.base import utcnow
+from core.db.migrate import import_models
 from core.errors import Conflict, Invalid, NotFound
+from core.labels import MAX_LABEL
 
 CODE_LIFETIME = timedelta(minutes=10)
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: codes are typed by hand
@@ -88,12 +90,18 @@ async def redeem_code(db: Database, actor: Actor, code: str, now: datetime | Non
 async def _merge_user(session: AsyncSession, *, source: int, target: int) -> None:
     """Move every row ``source`` owns to ``target``, then delete ``source``.
 
-    Tables are found from the metadata (every ``user_id`` foreign key to ``users``), so domains
-    added later merge without changes here. A row the target already has an equal of (a unique
-    clash, such as the same watch) is dropped rather than duplicated; a named row (a model or a
-    strategy whose label the target already uses) is kept under a numbered label instead.
+    Tables are found from the full metadata (every ``user_id`` foreign key to ``users``, with
+    every domain's models imported), so domains added later merge without changes here. A row the
+    target already has an equal of (a unique clash, such as the same watch) is dropped rather than
+    duplicated; a named row (a model, strategy or exchange key whose label the target already uses)
+    is kept under a numbered label, ``label-2``, ``label-3``..., cut so it still obeys the label
+    rule. The built-in paper accounts are merged, not renamed: when both users have one, the
+    source's deployments and orders move onto the target's paper account, and the source's paper
+    account and its paper balances are dropped (the target keeps its own balances).
     """
-    for table in Base.metadata.sorted_tables:
+    metadata = import_models()
+    await _merge_paper(session, metadata, source=source, target=target)
+    for table in metadata.sorted_tables:
         column = table.c.get("user_id")
         if column is None or not any(fk.column.table.name == User.__tablename__ for fk in column.foreign_keys):
             continue
@@ -103,20 +111,57 @@ async def _merge_user(session: AsyncSession, *, source: int, target: int) -> Non
                 async with session.begin_nested():
                     await session.execute(update(table).where(table.c.id == row_id).values(user_id=target))
             except IntegrityError:
-                if "label_key" in table.c:  # a model or strategy of the same name: keep both
+                if "label_key" in table.c:  # a model, strategy or key of the same name: keep both
                     await _move_renamed(session, table, row_id, target)
                 else:
                     await session.execute(delete(table).where(table.c.id == row_id))
     await session.execute(delete(User).where(User.id == source))
 
 
+async def _merge_paper(session: AsyncSession, metadata: MetaData, *, source: int, target: int) -> None:
+    """Fold the source's built-in paper account into the target's, when both have one."""
+    from core.broker.service import PAPER_LABEL
+    from core.broker.types import BrokerName
+
+    credentials = metadata.tables["credentials"]
+
+    async def paper_of(user_id: int) -> int | None:
+        return await session.scalar(
+            select(credentials.c.id).where(credentials.c.user_id == user_id,
+                                           credentials.c.broker == BrokerName.PAPER.value,
+                                           credentials.c.label_key == PAPER_LABEL)
+        )  # fmt: skip
+
+    old, new = await paper_of(source), await paper_of(target)
+    if old is None or new is None:
+        return  # at most one paper account: it simply moves with the other rows
+    for table in metadata.sorted_tables:
+        for fk in table.foreign_keys:
+            if fk.column.table is not credentials or table is credentials:
+                continue
+            if (fk.ondelete or "").upper() == "CASCADE":  # the paper balances: the target keeps its own
+                await session.execute(delete(table).where(fk.parent == old))
+            else:  # deployments, orders: now on the target's paper account
+                await session.execute(update(table).where(fk.parent == old).values({fk.parent.name: new}))
+    await session.execute(delete(credentials).where(credentials.c.id == old))
+
+
+def _label_limit(table: Table) -> int:
+    """The longest label ``table`` takes: its column's length, and the label rule's limit."""
+    from core.broker.service import MAX_LABEL as CREDENTIAL_LABEL
+
+    limit = min(table.c.label.type.length or MAX_LABEL, MAX_LABEL)
+    return min(limit, CREDENTIAL_LABEL) if table.name == "credentials" else limit
+
+
 async def _move_renamed(session: AsyncSession, table: Table, row_id: int, target: int) -> None:
-    """Move a labelled row to ``target`` as ``label (2)``, ``label (3)``...: the first label free there."""
+    """Move a labelled row to ``target`` as ``label-2``, ``label-3``...: the first label free there."""
     label = await session.scalar(select(table.c.label).where(table.c.id == row_id))
     taken = set(await session.scalars(select(table.c.label_key).where(table.c.user_id == target)))
-    for n in range(2, 1000):
-        suffix = f" ({n})"
-        candidate = f"{label[: 64 - len(suffix)]}{suffix}"
+    limit = _label_limit(table)
+    for n in range(2, 10_000):
+        suffix = f"-{n}"
+        candidate = f"{label[: limit - len(suffix)]}{suffix}"
         if candidate.lower() not in taken:
             break
     await session.execute(

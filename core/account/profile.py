@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from core.account.countries import COUNTRIES, country_name
 from core.account.limits import Limits, limits_for
@@ -29,7 +29,6 @@ from core.errors import Invalid, NotFound
 from core.media.models import Media
 from core.media.service import parse_ref
 from core.media.sniff import IMAGES
-from core.purchase.models import Subscription
 
 FIELDS = {
     "name": "how the bot calls you (1-128 characters)",
@@ -184,19 +183,12 @@ async def get_profile(db: Database, settings: Settings, actor: Actor, now: datet
                 select(Identity).where(Identity.user_id == actor.user_id).order_by(Identity.first_seen_at)
             )
         )
-        ends = await session.scalar(
-            select(func.max(Subscription.ends_at)).where(
-                Subscription.user_id == actor.user_id,
-                Subscription.starts_at <= now,
-                Subscription.ends_at > now,
-            )
-        )
     limits = await limits_for(db, settings, actor.user_id, now)
     logins = tuple(Login(i.platform, i.display_name, i.first_seen_at, i.last_seen_at) for i in identities)
     return Profile(
         user_id=user.id, name=user.name, email=user.email, image=user.image, country_code=user.country_code,
         phone=user.phone, created_at=user.created_at, last_seen_at=user.last_seen_at, limits=limits,
-        plan_ends_at=ends, logins=logins,
+        plan_ends_at=limits.ends_at, logins=logins,
     )  # fmt: skip
 
 

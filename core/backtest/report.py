@@ -7,15 +7,17 @@ settings, so that models and strategies trade on the same terms.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from core.backtest.engine import BacktestConfig, BacktestResult
+from core.backtest.engine import BacktestConfig, BacktestResult, run_backtest
 from core.market.types import Candles, Instrument, Source
 
 if TYPE_CHECKING:
@@ -59,41 +61,6 @@ def config_for(
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Fill:
-    """A trade's entry or exit as a chart marker and a reply line."""
-
-    at: pd.Timestamp
-    side: str  # buy | sell (a short's entry is a sell, its cover a buy)
-    price: float
-    action: str  # buy | sell | short | cover | stop | target
-
-
-def fills_of(result: BacktestResult) -> list[Fill]:
-    """Every entry and exit, in time order (the open trade's entry included)."""
-    frames = [result.trades]
-    if result.open_trade is not None:
-        frames.append(pd.DataFrame([result.open_trade]))
-    out: list[Fill] = []
-    for frame in frames:
-        if frame is None or not len(frame):
-            continue
-        for row in frame.itertuples(index=False):
-            size = float(row.Size)
-            long = size > 0
-            out.append(Fill(pd.Timestamp(row.EntryTime), "buy" if long else "sell", float(row.EntryPrice),
-                            "buy" if long else "short"))  # fmt: skip
-            exit_time = getattr(row, "ExitTime", None)
-            exit_price = getattr(row, "ExitPrice", None)
-            if exit_time is None or pd.isna(exit_time) or exit_price is None or pd.isna(exit_price):
-                continue
-            reason = str(getattr(row, "ExitReason", "signal") or "signal")
-            action = {"stop": "stop", "target": "target"}.get(reason, "sell" if long else "cover")
-            out.append(Fill(pd.Timestamp(exit_time), "sell" if long else "buy", float(exit_price), action))
-    out.sort(key=lambda f: f.at)
-    return out
-
-
 def key_stats(stats: pd.Series) -> dict[str, float | int | None]:
     """The figures a reply or share card shows, as plain JSON-able numbers (None for NaN)."""
     out: dict[str, float | int | None] = {}
@@ -122,7 +89,8 @@ async def render_report_chart(
     """Price with the model's plots and the fills, and the equity curve in a panel under it."""
     from core.charts.candles import ChartMarker, render_candles_async
 
-    markers = [ChartMarker(f.at, "buy" if f.side == "buy" else "sell") for f in fills_of(result)] if result else []
+    # A long's entry and a short's cover buy; a long's exit and a short's entry sell.
+    markers = [ChartMarker(at, "buy" if kind in ("buy", "cover") else "sell") for at, kind, _ in result.markers()] if result else []
     return await render_candles_async(
         candles,
         title=title,
@@ -133,3 +101,45 @@ async def render_report_chart(
         lines=lines,
         equity=result.equity if result is not None else None,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """A run over the shown range: its candles, the backtest (None for an indicator), the chart."""
+
+    candles: Candles  # the shown instrument and interval over the traded bars
+    backtest: BacktestResult | None
+    config: BacktestConfig | None
+    chart: bytes | None
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def trading_start(shown: Candles, history: pd.DataFrame) -> int:
+    """Where the shown range starts in the longer ``history`` (signals are computed on all of it,
+    so indicators are settled where trading starts; the backtest trades from here)."""
+    return int(history.index.searchsorted(shown.frame.index[0]))
+
+
+async def backtest_report(
+    shown: Candles,
+    history: pd.DataFrame,
+    start: int,
+    settings: Settings,
+    *,
+    title: str,
+    signals: tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None, np.ndarray | None] | None,
+    lines: Sequence[ChartLine] = (),
+    stop_loss: float | None = None,
+    take_profit: float | None = None,
+    chart: bool = True,
+) -> Report:
+    """Backtest (buy, sell, short, cover), each over ``history[start:]``, unless ``signals`` is None
+    (an indicator), and draw the chart: what /run and /simulate share."""
+    trade_frame = history.iloc[start:]
+    backtest = config = None
+    if signals is not None:
+        config = config_for(shown.instrument, settings, stop_loss=stop_loss, take_profit=take_profit)
+        backtest = await asyncio.to_thread(run_backtest, trade_frame, *signals, config)
+    candles = dataclasses.replace(shown, frame=trade_frame)  # keeps every other field, extra included
+    png = await render_report_chart(candles, title, lines, backtest, settings) if chart else None
+    return Report(candles, backtest, config, png, key_stats(backtest.stats) if backtest is not None else {})

@@ -92,13 +92,7 @@ def parse_activity(data: str | bytes) -> list[ActivityRow]:
     seen: dict[tuple, int] = {}
     for number, line in lines[1:]:
         try:
-            row = _row(
-                number,
-                dict(zip(columns, _cells(line, delimiter), strict=False)),
-                len(columns),
-                line,
-                delimiter,
-            )
+            row = _row(number, columns, _cells(line, delimiter))
         except Invalid as exc:
             errors.append(exc.message)
             continue
@@ -135,10 +129,11 @@ def _cells(line: str, delimiter: str) -> list[str]:
     return next(csv.reader([line], delimiter=delimiter), [])
 
 
-def _row(number: int, cells: dict[str, str], width: int, line: str, delimiter: str) -> ActivityRow:
-    count = len(_cells(line, delimiter))
-    if count != width:
-        raise Invalid(f"line {number}: {count} values, the header has {width}")
+def _row(number: int, columns: list[str], values: list[str]) -> ActivityRow:
+    """One data line, from its cells (split once) under the header's ``columns``."""
+    if len(values) != len(columns):
+        raise Invalid(f"line {number}: {len(values)} values, the header has {len(columns)}")
+    cells = dict(zip(columns, values, strict=True))
     where = f"line {number}"
     try:
         day = date.fromisoformat(cells["date"].strip())

@@ -12,7 +12,7 @@ Which provider answers:
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from core.actor import Actor
 from core.bandarmology.csvio import FORMAT_HINT, normalize_ticker
@@ -21,17 +21,13 @@ from core.bandarmology.provider import BrokerSummaryProvider
 from core.bandarmology.store import ImportResult, SampleProvider, StoredProvider, import_activity
 from core.bandarmology.types import BrokerSummary
 from core.config import Settings
-from core.db import Database
+from core.db import Database, utcnow
 from core.errors import Invalid, NotFound, Unavailable
 from core.market.sources.base import guess_source
 from core.market.types import Source
 
 DEFAULT_IDX = "1d"
 DEFAULT_CRYPTO = "1h"
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def is_crypto(ticker: str) -> bool:

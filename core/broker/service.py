@@ -25,6 +25,7 @@ from core.broker.models import Credential
 from core.broker.types import AuthFailed, Broker, BrokerName, OrderRejected, Transient
 from core.config import Settings, get_settings
 from core.db import Database, insert_ignoring_conflicts, utcnow
+from core.deployment.status import RUNNING as RUNNING_DEPLOYMENTS
 from core.errors import Conflict, Forbidden, Invalid, LimitExceeded, NotFound, Unavailable
 from core.labels import did_you_mean, label_key
 from core.logging import get_logger, register_secret, scrub
@@ -35,7 +36,6 @@ log = get_logger(__name__)
 PAPER_LABEL = "paper"
 ACTIVE, REVOKED, REMOVED = "Active", "Revoked", "Removed"
 # Deployment statuses that may place an order any moment (core.deployment owns the list).
-RUNNING_DEPLOYMENTS = ("TaskPending", "NoPosition", "OpenPosition")
 MAX_CREDENTIALS = 20
 MAX_LABEL = 32
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,31}$")

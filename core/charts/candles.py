@@ -28,6 +28,7 @@ import pandas as pd
 
 from core.errors import Invalid
 from core.market.types import Candles, Instrument, Source
+from core.script.limits import MAX_PLOTS
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -41,7 +42,7 @@ GUIDE = "#9e9e9e"
 DPI = 100
 MAX_OSCILLATORS = 5
 MAX_OVERLAYS = 8
-MAX_LINES = 20  # the script language's plot limit
+MAX_LINES = MAX_PLOTS  # a script's plots are the chart's lines
 EQUITY = "#1565c0"
 
 # Telegram photo limits, with margin.

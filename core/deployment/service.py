@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +24,7 @@ from core.account.models import Chat
 from core.account.service import lock_user
 from core.actor import Actor
 from core.broker.models import Credential
+from core.broker.symbols import is_idx
 from core.broker.types import BrokerName
 from core.config import Settings
 from core.db import Database, utcnow
@@ -30,13 +32,15 @@ from core.deployment.bars import LATE, ON_TIME, expected_close
 from core.deployment.models import Deployment
 from core.deployment.status import ACTIVE, ENDED, RUNNING, Status
 from core.errors import Conflict, Forbidden, Invalid, LimitExceeded, NotFound
-from core.labels import did_you_mean, label_key
 from core.market.service import MarketService
-from core.market.types import Instrument, parse_interval
+from core.market.types import Instrument, Source, parse_interval
 from core.paging import Page, check_page
+from core.trade.executor import UNRESOLVED
 from core.trade.models import Order
 
-UNRESOLVED_ORDERS = ("Pending", "Sent", "Open")
+if TYPE_CHECKING:
+    from core.account.limits import Limits
+    from core.broker.service import CredentialView
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,36 +152,24 @@ async def plan_deployment(
         )
     candles = await market.candles(ticker, parsed)  # NotFound for an unknown ticker, Invalid for the interval
     symbol = broker_symbol(candles.instrument)
-    cred = await _credential(db, settings, actor, credential)
+    cred = await _credential(db, actor, credential)
     limits = await limits_for(db, settings, actor.user_id)
     paper = cred.broker == BrokerName.PAPER
+    if not paper and (is_idx(symbol) or candles.instrument.source == Source.YFINANCE):
+        raise Invalid(
+            f"{candles.instrument.display} is an IDX stock: no connected exchange trades it, "
+            f"so it cannot be deployed on '{cred.label}' ({cred.broker})",
+            hint="deploy it on your paper account: leave out the credential",
+        )
     if not paper and not limits.live_trading:
         raise Forbidden(f"live trading is not included in your plan ({limits.plan})", hint="deploy on paper: leave out the credential")
     if limits.max_position_value is not None:
         max_position_value = min(max_position_value or limits.max_position_value, limits.max_position_value)
     async with db.session() as session:
-        active = await session.scalar(
-            select(func.count()).select_from(Deployment).where(
-                Deployment.user_id == actor.user_id, Deployment.status.in_(ACTIVE)
-            )
-        )
-        if (active or 0) >= limits.max_deployments:
-            raise LimitExceeded(
-                f"you have {active} deployments, the most your plan ({limits.plan}) allows: stop or delete one first",
-                hint="see /deployments",
-            )
-        twin = await session.scalar(
-            select(Deployment.id).where(
-                Deployment.user_id == actor.user_id,
-                Deployment.status.in_(ACTIVE),
-                Deployment.label == model.label,
-                Deployment.ticker == candles.instrument.display,
-                Deployment.interval == parsed.code,
-                Deployment.credential_id == cred.id,
-            )
-        )
-    if twin is not None:
-        raise Conflict(f"'{model.label}' already runs on {candles.instrument.display} {parsed.code} as deployment #{twin}")
+        await _check_capacity(
+            session, actor, limits, label=model.label, ticker=candles.instrument.display, interval=parsed.code,
+            credential_id=cred.id,
+        )  # fmt: skip
     return DeployPlan(
         label=model.label,
         kind=model.kind,
@@ -209,33 +201,33 @@ async def deploy(
     max_position_value: float | None = None,
     confirmed: bool = False,
     now: datetime | None = None,
+    plan: DeployPlan | None = None,
 ) -> DeploymentView:
-    """Deploy a saved model. A live credential needs ``confirmed=True`` (Forbidden otherwise)."""
+    """Deploy a saved model. A live credential needs ``confirmed=True`` (Forbidden otherwise).
+
+    ``plan``: one ``plan_deployment`` already made for these arguments (the confirmation shown to
+    the user), used instead of planning again. The limit and the duplicate check are repeated
+    under the user's lock either way: a double-pressed /deploy creates one deployment.
+    """
+    from core.account.limits import limits_for
     from core.model.service import get_model
 
-    plan = await plan_deployment(
-        db, settings, market, actor, model_label, ticker, interval,
-        credential=credential, timing=timing, size=size, max_position_value=max_position_value,
-    )  # fmt: skip
+    if plan is None:
+        plan = await plan_deployment(
+            db, settings, market, actor, model_label, ticker, interval,
+            credential=credential, timing=timing, size=size, max_position_value=max_position_value,
+        )  # fmt: skip
     if not plan.paper and not confirmed:
         raise Forbidden("a live deployment trades real money: confirm it first", hint="add --yes to confirm")
-    from core.account.limits import limits_for
-
     model = await get_model(db, actor, plan.label)
     limits = await limits_for(db, settings, actor.user_id)
     now = now or utcnow()
     async with db.session() as session:
-        await lock_user(session, actor.user_id)  # the limit checked again: two /deploy at once cannot both pass
-        active = await session.scalar(
-            select(func.count()).select_from(Deployment).where(
-                Deployment.user_id == actor.user_id, Deployment.status.in_(ACTIVE)
-            )
-        )
-        if (active or 0) >= limits.max_deployments:
-            raise LimitExceeded(
-                f"you have {active} deployments, the most your plan ({limits.plan}) allows: stop or delete one first",
-                hint="see /deployments",
-            )
+        await lock_user(session, actor.user_id)  # checked again: two /deploy at once cannot both pass
+        await _check_capacity(
+            session, actor, limits, label=model.label, ticker=plan.ticker, interval=plan.interval,
+            credential_id=plan.credential_id,
+        )  # fmt: skip
         row = Deployment(
             user_id=actor.user_id,
             model_id=model.id,
@@ -341,7 +333,7 @@ async def delete_deployment(db: Database, actor: Actor, deployment_id: int) -> D
             )
         in_flight = await session.scalar(
             select(func.count()).select_from(Order).where(
-                Order.deployment_id == row.id, Order.status.in_(UNRESOLVED_ORDERS)
+                Order.deployment_id == row.id, Order.status.in_(UNRESOLVED)
             )
         )
         if in_flight:
@@ -363,42 +355,52 @@ def _timing(text: str) -> str:
     raise Invalid(f"timing is OnTime or Late, not '{text}'")
 
 
-async def _credential(db: Database, settings: Settings, actor: Actor, label: str | None) -> Credential:
-    """The named credential of the actor, or their paper account."""
-    async with db.session() as session:
-        if label:
-            row = await session.scalar(
-                select(Credential).where(Credential.user_id == actor.user_id, Credential.label_key == label_key(label))
-            )
-            if row is None:
-                labels = await session.scalars(select(Credential.label).where(Credential.user_id == actor.user_id))
-                raise NotFound(f"you have no credential '{label}'{did_you_mean(label, labels)}", hint="see /brokers")
-            if row.status != "Active":
-                raise Conflict(f"credential '{row.label}' is {row.status.lower()}: reconnect it first")
-            return row
-    return await _paper(db, settings, actor)
+async def _credential(db: Database, actor: Actor, label: str | None) -> CredentialView:
+    """The named credential of the actor (it must be usable), or their paper account."""
+    from core.broker.service import get_credential, paper_credential
+
+    if not label:
+        return await paper_credential(db, actor)
+    cred = await get_credential(db, actor, label)  # NotFound (hint: /credentials)
+    if cred.status != "Active":
+        raise Conflict(f"credential '{cred.label}' is {cred.status.lower()}: reconnect it first")
+    return cred
 
 
-async def _paper(db: Database, settings: Settings, actor: Actor) -> Credential:
-    try:
-        from core.broker.service import paper_credential
-    except ImportError:  # the broker service is not there: fall back to an existing paper account
-        async with db.session() as session:
-            row = await session.scalar(
-                select(Credential)
-                .where(Credential.user_id == actor.user_id, Credential.broker == BrokerName.PAPER)
-                .order_by(Credential.id)
-            )
-        if row is None:
-            raise NotFound("you have no paper account yet") from None
-        return row
-    found = await paper_credential(db, actor)
-    if isinstance(found, Credential):
-        return found
-    async with db.session() as session:  # a view of it: read the row
-        row = await session.get(Credential, found.id)
-    assert row is not None
-    return row
+async def _check_capacity(
+    session: AsyncSession,
+    actor: Actor,
+    limits: Limits,
+    *,
+    label: str,
+    ticker: str,
+    interval: str,
+    credential_id: int,
+) -> None:
+    """LimitExceeded at the plan's deployment limit, Conflict when the same model already runs on
+    the same series and account. Run under ``lock_user`` before inserting, so that it holds."""
+    active = await session.scalar(
+        select(func.count()).select_from(Deployment).where(
+            Deployment.user_id == actor.user_id, Deployment.status.in_(ACTIVE)
+        )
+    )
+    if (active or 0) >= limits.max_deployments:
+        raise LimitExceeded(
+            f"you have {active} deployments, the most your plan ({limits.plan}) allows: stop or delete one first",
+            hint="see /deployments",
+        )
+    twin = await session.scalar(
+        select(Deployment.id).where(
+            Deployment.user_id == actor.user_id,
+            Deployment.status.in_(ACTIVE),
+            Deployment.label == label,
+            Deployment.ticker == ticker,
+            Deployment.interval == interval,
+            Deployment.credential_id == credential_id,
+        ).limit(1)
+    )
+    if twin is not None:
+        raise Conflict(f"'{label}' already runs on {ticker} {interval} as deployment #{twin}")
 
 
 async def _check_credential_usable(session: AsyncSession, credential_id: int) -> None:

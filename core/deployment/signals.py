@@ -10,13 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
-
-if TYPE_CHECKING:
-    from core.script import Program
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,17 +37,9 @@ class Decision:
     signal: str  # what to show: buy, sell, stop, target
 
 
-@lru_cache(maxsize=512)
-def program_of(source: str) -> Program:
-    """Parsed once per distinct script: thousands of deployments often share a few models."""
-    from core.script import parse
-
-    return parse(source)
-
-
 def last_bar_signals(source: str, frame: pd.DataFrame, inputs: dict[str, Any]) -> BarSignals:
     """Evaluate ``source`` on ``frame`` (closed bars only) and read its signals on the last bar."""
-    from core.script import evaluate
+    from core.script import evaluate, program_of  # parsed once per distinct script
 
     result = evaluate(program_of(source), frame, inputs)
 

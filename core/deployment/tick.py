@@ -17,25 +17,25 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import and_, or_, select, update
 
-from core.broker.types import AuthFailed, Broker, MarketRules
+from core.broker.types import AuthFailed, Broker, MarketRules, OrderRejected
 from core.config import Settings
 from core.db import Database, utcnow
-from core.deployment.bars import TIMINGS, bar_close, closed_bars, expected_close
+from core.deployment.bars import LATE, TIMINGS, bar_close, closed_bars, expected_close
 from core.deployment.models import Deployment
 from core.deployment.service import broker_symbol
 from core.deployment.signals import BarSignals, Decision, decide, last_bar_signals
 from core.deployment.status import RUNNING, Status
 from core.errors import NotFound, StoxlifyError
+from core.logging import get_logger
 from core.market.service import MarketService
 from core.market.types import INTERVALS, Candles, Source, default_range, parse_interval
 from core.trade.brokers import BrokerPool
@@ -53,7 +53,7 @@ from core.trade.executor import (
 from core.trade.models import Order
 from core.trade.sizing import size_buy, size_sell
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 SERIES_AT_ONCE = 8  # series fetched and evaluated concurrently (network-bound fetches overlap)
 
@@ -152,7 +152,7 @@ class Tick:
                 try:
                     await self._read_series(key, rows, now, report, plan)
                 except Exception:  # one series' bug must not stop the others
-                    log.exception("tick_series_failed", extra={"series": str(key)})
+                    log.exception("tick_series_failed", series=str(key))
 
         await asyncio.gather(*(read(k, rows) for k, rows in due.items()))
         for key, rows, error in plan.gone:
@@ -172,7 +172,7 @@ class Tick:
                 try:
                     await self._act(items, report)
                 except Exception:
-                    log.exception("tick_orders_failed", extra={"credential": items[0].row.credential_id})
+                    log.exception("tick_orders_failed", credential=items[0].row.credential_id)
 
         await asyncio.gather(*(act(items) for items in by_credential.values()))
         shown = {e.series for e in report.events if e.bar_open is not None}
@@ -214,13 +214,21 @@ class Tick:
             source = Source(key.market)
         except ValueError:
             source = Source.UNKNOWN
+        fresh_after = None
+        if any(row.timing == LATE for row in rows):
+            # A Late deployment trades the bar as published a grace after its close: the cached
+            # fetch an OnTime deployment made at the close may hold a bar the feed revised since.
+            grace = self.settings.late_grace_s
+            fresh_after = expected_close(now, interval, LATE, grace) + timedelta(seconds=grace)
         try:
-            candles = await self.market.candles(key.ticker, interval, default_range(interval), source)
+            candles = await self.market.candles(
+                key.ticker, interval, default_range(interval), source, fresh_after=fresh_after
+            )
         except NotFound as exc:
             plan.gone.append((key, rows, str(exc)))
             return
         except StoxlifyError as exc:  # feed down: the series stays due and is tried next tick
-            log.warning("tick_fetch_failed", extra={"series": str(key), "error": str(exc)})
+            log.warning("tick_fetch_failed", series=str(key), error=str(exc))
             return
         work = self._new_bars(candles, rows, now, report)
         if not work:
@@ -268,7 +276,7 @@ class Tick:
                 missed = len(closes) - int(np.searchsorted(closes, seen, side="right")) - 1
                 if missed > 0:
                     report.missed_bars += missed
-                    log.info("deployment_missed_bars", extra={"deployment": row.id, "missed": missed})
+                    log.info("deployment_missed_bars", deployment=row.id, missed=missed)
             work.append((row, frame))
         return work
 
@@ -287,7 +295,7 @@ class Tick:
                 except StoxlifyError as exc:
                     memo[memo_key] = f"the script failed on this bar: {exc}"
                 except Exception as exc:  # a script bug must not stop the series
-                    log.exception("deployment_eval_failed", extra={"deployment": row.id})
+                    log.exception("deployment_eval_failed", deployment=row.id)
                     memo[memo_key] = f"the script failed on this bar ({type(exc).__name__})"
             out[row.id] = memo[memo_key]
             report.evaluated += 1
@@ -307,24 +315,38 @@ class Tick:
             await self._refused_key(credential_id, str(exc), items, report)
             return
         except StoxlifyError as exc:  # not claimed: the next tick tries these bars again
-            log.warning("tick_broker_unavailable", extra={"credential": credential_id, "error": str(exc)})
+            log.warning("tick_broker_unavailable", credential=credential_id, error=str(exc))
             return
-        rules: dict[str, MarketRules] = {}
-        for item in items:
+        rules: dict[str, MarketRules | OrderRejected] = {}
+        for index, item in enumerate(items):
             try:
                 if item.symbol not in rules:
-                    rules[item.symbol] = await broker.market_rules(item.symbol)
-                await self._order(broker, rules[item.symbol], item, report)
+                    try:
+                        rules[item.symbol] = await broker.market_rules(item.symbol)
+                    except OrderRejected as exc:  # the broker does not trade it: retrying cannot help
+                        rules[item.symbol] = exc
+                found = rules[item.symbol]
+                if isinstance(found, OrderRejected):
+                    await self._refuse(broker, item, why(found), report)
+                    continue
+                outcome = await self._order(broker, found, item, report)
+                if outcome is not None and outcome.paused:  # the key was refused: build it anew next time
+                    await self.brokers.forget(credential_id)
+                    for rest in items[index + 1 :]:  # paused with it: told, never sent through the dead key
+                        if rest.row.id in outcome.paused:
+                            report.events.append(self._event("paused", rest.row, rest.key, rest.frame,
+                                                             rest.decision, text=outcome.error))  # fmt: skip
+                    return
             except AuthFailed as exc:
                 await self._refused_key(credential_id, why(exc), items, report)
                 return
             except StoxlifyError as exc:  # balance or rules unavailable: not claimed, retried next tick
-                log.warning("tick_order_skipped", extra={"deployment": item.row.id, "error": str(exc)})
+                log.warning("tick_order_skipped", deployment=item.row.id, error=str(exc))
 
-    async def _order(self, broker: Broker, rules: MarketRules, item: _Acting, report: TickReport) -> None:
-        row, frame, decision, key, symbol = item.row, item.frame, item.decision, item.key, item.symbol
-        bar = frame.iloc[-1]
-        price = float(bar["close"])  # a market order right after the close trades near it
+    async def _order(self, broker: Broker, rules: MarketRules, item: _Acting, report: TickReport) -> Outcome | None:
+        """Size, record and send one order; its outcome (None when another worker claimed the bar)."""
+        row, frame, decision = item.row, item.frame, item.decision
+        price = float(frame.iloc[-1]["close"])  # a market order right after the close trades near it
         balance = await broker.fetch_balance()
         if decision.side == "buy":
             sized = size_buy(balance.get(rules.quote, 0.0), row.size, row.max_position_value, price, rules)
@@ -332,32 +354,49 @@ class Tick:
                 sized = type(sized)(sized.quantity, f"no {rules.quote} on the account to buy with")
         else:
             sized = size_sell(row.position_qty, balance.get(rules.base), price, rules)
-        intent = Intent(
+        if sized.refusal:
+            return await self._refuse(broker, item, sized.refusal, report, quantity=sized.quantity)
+        order = await record_intent(self.db, self._intent(broker, item, sized.quantity, price))
+        if order is None:
+            return None  # another worker claimed this bar
+        report.claimed += 1
+        report.orders += 1
+        outcome = await send_order(self.db, self.settings, broker, order, sleep=self.sleep)
+        report.events.append(self._event(event_kind(outcome), row, item.key, frame, decision, outcome))
+        return outcome
+
+    async def _refuse(
+        self, broker: Broker, item: _Acting, refusal: str, report: TickReport, *, quantity: float = 0.0
+    ) -> Outcome | None:
+        """Record the bar's order as refused (never sent), claiming the bar, and tell the user why."""
+        row, frame, decision = item.row, item.frame, item.decision
+        price = float(frame.iloc[-1]["close"])
+        order = await record_intent(self.db, self._intent(broker, item, quantity, price), refusal=refusal)
+        if order is None:
+            return None  # another worker claimed this bar
+        report.claimed += 1
+        report.orders += 1
+        outcome = Outcome(order.id, row.id, row.user_id, "Rejected", decision.side, order.symbol,
+                          quantity, price, error=refusal)  # fmt: skip
+        report.events.append(self._event("refused", row, item.key, frame, decision, outcome))
+        return outcome
+
+    def _intent(self, broker: Broker, item: _Acting, quantity: float, price: float) -> Intent:
+        row, frame, decision = item.row, item.frame, item.decision
+        return Intent(
             deployment_id=row.id,
             user_id=row.user_id,
             credential_id=row.credential_id,
             broker=broker.name.value if hasattr(broker.name, "value") else str(broker.name),
-            symbol=symbol,
+            symbol=item.symbol,
             side=decision.side,
-            quantity=sized.quantity,
+            quantity=quantity,
             reference_price=price,
-            bar_at=bar_close(frame.index[-1], parse_interval(key.interval)),
+            bar_at=bar_close(frame.index[-1], parse_interval(item.key.interval)),
             reason=decision.reason,
             signal=decision.signal,
             id_prefix=self.settings.order_id_prefix,
         )
-        order = await record_intent(self.db, intent, refusal=sized.refusal)
-        if order is None:
-            return  # another worker claimed this bar
-        report.claimed += 1
-        report.orders += 1
-        if sized.refusal:
-            outcome = Outcome(order.id, row.id, row.user_id, "Rejected", decision.side, order.symbol,
-                              sized.quantity, price, error=sized.refusal)  # fmt: skip
-            report.events.append(self._event("refused", row, key, frame, decision, outcome))
-            return
-        outcome = await send_order(self.db, self.settings, broker, order, sleep=self.sleep)
-        report.events.append(self._event(_kind(outcome), row, key, frame, decision, outcome))
 
     async def _refused_key(self, credential_id: int, message: str, items: list[_Acting], report: TickReport) -> None:
         await self.brokers.forget(credential_id)
@@ -405,7 +444,8 @@ class Tick:
         return Event(kind, row.id, row.user_id, row.label, key, row.notify_chat_id, bar_open, decision, outcome, text)
 
 
-def _kind(outcome: Outcome) -> str:
+def event_kind(outcome: Outcome) -> str:
+    """The alert kind of an order's outcome: paused, filled, rejected, failed, or unknown (not final yet)."""
     if outcome.paused:
         return "paused"
     return {"Filled": "filled", "Rejected": "rejected", "Failed": "failed", "Canceled": "failed"}.get(

@@ -45,6 +45,7 @@ class _Entry:
     candles: Candles
     range_: Range
     expires_at: datetime
+    fetched_at: datetime  # the provider's fetch time (the cache's clock when the source does not say)
 
 
 class CandleCache:
@@ -60,15 +61,19 @@ class CandleCache:
         range_: Range,
         now: datetime,
         fetch: Callable[[], Awaitable[Candles]],
+        *,
+        fresh_after: datetime | None = None,
     ) -> Candles:
+        """``fresh_after``: an entry fetched before then is stale (a feed that publishes late)."""
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
             entry = self._entries.get(key)
-            if entry is not None and now < entry.expires_at and _covers(entry.range_, range_, now):
+            fresh = fresh_after is None or (entry is not None and entry.fetched_at >= fresh_after)
+            if entry is not None and fresh and now < entry.expires_at and _covers(entry.range_, range_, now):
                 return slice_range(entry.candles, range_) if entry.range_.code != range_.code else entry.candles
             candles = await fetch()
             self.fetches += 1
-            self._store(key, _Entry(candles, range_, candle_close(now, candles.interval)))
+            self._store(key, _Entry(candles, range_, candle_close(now, candles.interval), candles.fetched_at or now))
             return candles
 
     def clear(self) -> None:

@@ -3,7 +3,7 @@
 Grammar: ``LHS OP RHS`` where OP is ``< <= > >= == !=`` (``=`` means ``==``) or
 ``crosses above`` / ``crosses below``, and each side is
 
-- a number: ``30``, ``9500``, ``-2.5``, ``1.5m`` (k, m, b suffixes; ``%`` next to ``change``);
+- a number: ``30``, ``9500``, ``-2.5``, ``1.5m`` (k, m, b, t suffixes; ``%`` next to ``change``);
 - a field of the last bar: ``price`` (= ``close``), ``open high low close volume``, or
   ``change`` (percent change against the previous close);
 - an indicator spec ``name[:p1[:p2..]][.field]``: ``rsi``, ``rsi:21``, ``ema:50``,
@@ -69,8 +69,8 @@ _OPERATOR = re.compile(
 _BARE_EQUALS = re.compile(r"^([^:(=]+?)\s*=\s*([^=]+)$")
 _SPELLING = {"=<": "<=", "=>": ">="}
 _OPS_HELP = "< <= > >= == != or crosses above / crosses below"
-_NUMBER = re.compile(r"^([+-]?(?:\d[\d_]*(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?)([kmb]?)(%?)$")
-_SCALE = {"": 1.0, "k": 1e3, "m": 1e6, "b": 1e9}
+_NUMBER = re.compile(r"^([+-]?(?:\d[\d_]*(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?)([kmbt]?)(%?)$")
+_SCALE = {"": 1.0, "k": 1e3, "m": 1e6, "b": 1e9, "t": 1e12}
 _SPEC_SHAPE = re.compile(r"^[a-z_][a-z0-9_]*(?:[:(][a-z0-9_.,:=+()-]*)?$")
 
 
@@ -216,17 +216,33 @@ def _invalid(message: str) -> Invalid:
     return Invalid(message, hint=f"examples: {EXAMPLES}")
 
 
+def parse_number(text: str, hint: str | None = None) -> Number | None:
+    """``30``, ``-2.5``, ``1.5m``, ``10T``, ``5%`` (case and inner spaces ignored) as a ``Number``
+    (``percent`` set, value as written); None when ``text`` is not shaped like a number.
+    ``Invalid`` (with ``hint``) when it is but its value is not finite (``1e400``)."""
+    token = "".join(text.split()).lower()
+    number = _NUMBER.match(token)
+    if number is None:
+        return None
+    digits, scale, percent = number.groups()
+    try:
+        value = float(digits.replace("_", "")) * _SCALE[scale]
+    except ValueError:
+        raise Invalid(f"'{text.strip()}' is not a number", hint=hint) from None
+    if not math.isfinite(value):
+        raise Invalid(f"'{text.strip()}' is not a finite number", hint=hint)
+    return Number(value, percent=bool(percent))
+
+
+def compare(left: float, op: str, right: float) -> bool:
+    """``left OP right`` for OP one of ``< <= > >= == !=``."""
+    return _COMPARISONS[op](left, right)
+
+
 def _operand(text: str) -> Operand:
     token = "".join(text.split())
-    if (number := _NUMBER.match(token)) is not None:
-        digits, scale, percent = number.groups()
-        try:
-            value = float(digits.replace("_", "")) * _SCALE[scale]
-        except ValueError:
-            raise _invalid(f"'{text}' is not a number") from None
-        if not math.isfinite(value):
-            raise _invalid(f"'{text}' is not a finite number")
-        return Number(value, percent=bool(percent))
+    if (number := parse_number(token, hint=f"examples: {EXAMPLES}")) is not None:
+        return number
     if token in FIELDS:
         return Field(token)
     if token in (CHANGE, "change%", "chg", "pct"):

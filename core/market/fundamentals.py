@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from core.errors import NotFound
+from core.errors import NotFound, Unavailable
 
 # Fundamental metrics: name -> (Yahoo's key, what it is, whether users write it in percent).
 METRICS: dict[str, tuple[str, str, bool]] = {
@@ -70,12 +71,26 @@ def from_yahoo(ticker: str, info: dict[str, Any], provider: str, *, sample: bool
 def from_file(directory: Path, ticker: str, provider: str, *, sample: bool) -> Fundamentals:
     path = directory / "fundamentals.json"
     try:
-        table = json.loads(path.read_text(encoding="utf-8"))
+        stat = path.stat()
     except FileNotFoundError:
         raise NotFound(f"no fundamentals file in {directory.name}") from None
+    table = _table(str(path), stat.st_mtime_ns, stat.st_size)
     key = ticker.upper().removesuffix(".JK")
-    if key not in table:
-        raise NotFound(
-            f"{provider} has no fundamentals for {ticker}", hint="known: " + ", ".join(sorted(table))
-        )
+    if key.startswith("_") or not isinstance(table.get(key), dict):
+        known = sorted(k for k in table if not k.startswith("_"))  # "_note" and the like are comments
+        raise NotFound(f"{provider} has no fundamentals for {ticker}", hint="known: " + ", ".join(known))
     return from_yahoo(key, table[key], provider, sample=sample)
+
+
+@lru_cache(maxsize=8)
+def _table(path: str, mtime_ns: int, size: int) -> dict[str, Any]:
+    """The file's table, read again only when it changes (the key holds its mtime and size)."""
+    try:
+        table = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise NotFound(f"no fundamentals file in {Path(path).parent.name}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise Unavailable(f"the fundamentals file {Path(path).name} cannot be read ({type(e).__name__})") from None
+    if not isinstance(table, dict):
+        raise Unavailable(f"the fundamentals file {Path(path).name} is not a table of tickers")
+    return table

@@ -346,11 +346,9 @@ def _entry(name: str, error: type[Exception]) -> _Entry:
 
 
 def _suggest(word: str, choices: Iterable[str]) -> str:
-    near = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    if not near:
-        return ""
-    target = NAME_ALIASES.get(near[0], near[0])
-    return f" — did you mean '{target}'?"
+    from core.labels import did_you_mean
+
+    return did_you_mean(word, choices, case_sensitive=True, rename=lambda near: NAME_ALIASES.get(near, near))
 
 
 @cache

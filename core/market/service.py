@@ -140,8 +140,11 @@ class MarketService:
         interval: str | Interval = "1d",
         range_: str | Range | None = None,
         source: Source = Source.UNKNOWN,
+        *,
+        fresh_after: datetime | None = None,
     ) -> Candles:
-        """Bars for ``ticker``; validated against what its source supports, served from cache."""
+        """Bars for ``ticker``; validated against what its source supports, served from cache
+        (fetched anew when the cached bars were fetched before ``fresh_after``)."""
         ticker = ticker.strip()
         if not ticker:
             raise Invalid("a ticker is needed, such as BBCA or BTCUSDT")
@@ -155,7 +158,9 @@ class MarketService:
         instrument = provider.resolve(ticker)
         now = self._clock()
         key = (instrument.source, f"{provider.provider}:{instrument.symbol}", interval.code)
-        return await self.cache.get(key, range_, now, lambda: provider.fetch(instrument, interval, range_, now))
+        return await self.cache.get(
+            key, range_, now, lambda: provider.fetch(instrument, interval, range_, now), fresh_after=fresh_after
+        )
 
     # -- Get Market Info ------------------------------------------------------------------------
 
@@ -172,12 +177,11 @@ class MarketService:
         if len(indicators) > MAX_INDICATORS:
             raise Invalid(f"at most {MAX_INDICATORS} indicators per chart, got {len(indicators)}")
         specs = [ta.parse_spec(text) for text in indicators]  # fail before any fetch
-        parsed_interval = parse_interval(interval)
-        shown_range = parse_range(range_) if range_ else default_range(parsed_interval)
-        # The longer history first: the shown range is then a slice of it from the cache.
-        history = await self._warm_up_history(ticker, parsed_interval, shown_range, source) if specs else None
-        candles = await self.candles(ticker, parsed_interval, shown_range, source)
-        results = ta.compute_many((history or candles).frame, specs) if specs else []
+        if specs:  # indicators settle on a longer history, then show on the asked-for range
+            candles, history = await self.candles_with_history(ticker, interval, range_, source)
+            results = ta.compute_many(history.frame, specs)
+        else:
+            candles, results = await self.candles(ticker, interval, range_, source), []
         info = MarketInfo(candles, quote_of(candles), results)
         if chart:
             info.chart = await self._chart(candles, results)

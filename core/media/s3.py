@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from urllib.parse import quote, unquote, urlsplit
@@ -87,6 +88,15 @@ def sign(
     return out
 
 
+_ERROR_CODE = re.compile(r"<Code>\s*([A-Za-z0-9.]{1,64})\s*</Code>")
+
+
+def error_code(body: str) -> str:
+    """The ``<Code>`` of an S3 error body (``SignatureDoesNotMatch``), or "" when it has none."""
+    match = _ERROR_CODE.search(body or "")
+    return match.group(1) if match else ""
+
+
 class S3Storage:
     """One bucket of an S3-compatible store. A fresh HTTP client per call: no lifecycle to manage."""
 
@@ -154,8 +164,7 @@ class S3Storage:
                 return response
             raise NotFound("that file is missing from storage")
         if response.status_code >= 300:
-            log.warning(
-                "media_s3_failed", method=method, status=response.status_code, body=response.text[:200]
-            )
+            # only S3's error code: the rest of the body can echo the access key id, the bucket, the key
+            log.warning("media_s3_failed", method=method, status=response.status_code, code=error_code(response.text))
             raise Unavailable("media storage refused the request; please try again later")
         return response

@@ -101,7 +101,7 @@ async def upload(
     """Store ``data`` for the actor: size checked, type sniffed, a random key, the name sanitised."""
     if len(data) > settings.media_max_bytes:
         raise Invalid(
-            f"that file is {_size(len(data))}; the largest accepted is {_size(settings.media_max_bytes)}"
+            f"that file is {human_size(len(data))}; the largest accepted is {human_size(settings.media_max_bytes)}"
         )
     content_type = require_type(data)
     storage = storage or storage_for(settings)
@@ -129,7 +129,7 @@ async def upload_base64(
 ) -> MediaView:  # fmt: skip
     """``upload`` of base64 text; a too-long text is refused before it is decoded."""
     if len(content or "") > settings.media_max_bytes * 4 // 3 + 1024:
-        raise Invalid(f"that content is over the {_size(settings.media_max_bytes)} limit")
+        raise Invalid(f"that content is over the {human_size(settings.media_max_bytes)} limit")
     return await upload(db, settings, actor, decode_base64(content), name, storage=storage)
 
 
@@ -200,9 +200,10 @@ async def discard(storage: ObjectStorage, key: str) -> bool:
     return True
 
 
-def _size(n: int) -> str:
+def human_size(n: int, byte_unit: str = "B") -> str:
+    """``12 B``, ``3 KB``, ``1.5 MB``; ``byte_unit`` names the bytes below 1 KB (``bytes`` in lists)."""
     if n >= 1024 * 1024:
         return f"{n / (1024 * 1024):.1f} MB"
     if n >= 1024:
         return f"{n / 1024:.0f} KB"
-    return f"{n} B"
+    return f"{n} {byte_unit}"

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.backtest.engine import BacktestConfig, BacktestResult, run_backtest
-from core.backtest.report import config_for, fills_of, key_stats, render_report_chart
+from core.backtest.engine import BacktestConfig, BacktestResult
+from core.backtest.report import backtest_report, trading_start
 from core.config import Settings
 from core.market.service import MarketService
 from core.market.types import Candles, Source
@@ -74,52 +74,39 @@ async def execute_script(
     chart: bool = True,
 ) -> Execution:
     from core.charts.candles import ChartLine
-    from core.script import evaluate, parse
+    from core.script import evaluate, program_of
 
-    program = parse(source)  # fail before any fetch
+    program = program_of(source)  # fail before any fetch; cached, so /run's get_model parse is reused
     shown, history = await market.candles_with_history(ticker, interval, range_, market_source)
     frame = history.frame
     result = await asyncio.to_thread(evaluate, program, frame, inputs or {})
-    start = int(frame.index.searchsorted(shown.frame.index[0]))
+    start = trading_start(shown, frame)
     index = frame.index[start:]
-    trade_frame = frame.iloc[start:]
 
     plots = [PlotSeries(p.title, pd.Series(np.asarray(p.values, dtype=float)[start:], index=index)) for p in result.plots]
     signals = pd.DataFrame(
         {name: np.asarray(getattr(result, name), dtype=bool)[start:] for name in SIGNALS if getattr(result, name) is not None},
         index=index,
     )
-    backtest = config = None
-    if not result.is_indicator:
-        config = config_for(
-            shown.instrument, settings, stop_loss=result.stop_loss, take_profit=result.take_profit
-        )
-        backtest = await asyncio.to_thread(
-            run_backtest,
-            trade_frame,
-            _signal(signals, "buy"),
-            _signal(signals, "sell"),
-            _signal(signals, "short"),
-            _signal(signals, "cover"),
-            config,
-        )
-    shown = Candles(
-        shown.instrument, shown.interval, trade_frame, shown.provider, shown.sample, shown.fetched_at, shown.name
-    )
-    png = None
-    if chart:
-        lines = [ChartLine(p.title, p.values, overlay) for p in plots]
-        png = await render_report_chart(shown, label, lines, backtest, settings)
+    report = await backtest_report(
+        shown, frame, start, settings,
+        title=label,
+        signals=None if result.is_indicator else tuple(_signal(signals, name) for name in SIGNALS),
+        lines=[ChartLine(p.title, p.values, overlay) for p in plots],
+        stop_loss=result.stop_loss,
+        take_profit=result.take_profit,
+        chart=chart,
+    )  # fmt: skip
     return Execution(
         label=label,
-        candles=shown,
+        candles=report.candles,
         inputs=dict(result.inputs),
         plots=plots,
         signals=signals,
-        backtest=backtest,
-        config=config,
-        chart=png,
-        stats=key_stats(backtest.stats) if backtest is not None else {},
+        backtest=report.backtest,
+        config=report.config,
+        chart=report.chart,
+        stats=report.stats,
     )
 
 
@@ -129,4 +116,4 @@ def _signal(signals: pd.DataFrame, name: str) -> np.ndarray | None:
     return signals[name].to_numpy(dtype=bool)
 
 
-__all__ = ["Execution", "PlotSeries", "execute_script", "fills_of"]
+__all__ = ["Execution", "PlotSeries", "execute_script"]

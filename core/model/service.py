@@ -56,9 +56,9 @@ class Saved:
 
 
 def view_of(row: Model) -> ModelView:
-    from core.script import parse
+    from core.script import program_of
 
-    program = parse(row.source)
+    program = program_of(row.source)  # parsed once per distinct script, not per row and call
     return ModelView(
         id=row.id,
         label=row.label,
@@ -74,22 +74,11 @@ def view_of(row: Model) -> ModelView:
 
 
 def check_inputs(declared: dict[str, Any], given: dict[str, Any] | None) -> dict[str, Any]:
-    """Input values checked against the script's ``input()`` declarations (name and type)."""
-    out: dict[str, Any] = {}
-    for name, value in (given or {}).items():
-        if name not in declared:
-            known = ", ".join(declared) or "none"
-            raise Invalid(f"the script has no input '{name}'{did_you_mean(name, declared)}", hint=f"inputs: {known}")
-        default = declared[name]
-        if isinstance(default, bool):
-            if not isinstance(value, bool):
-                raise Invalid(f"input '{name}' is true/false, not {value!r}")
-        elif isinstance(value, bool) or not isinstance(value, int | float):
-            raise Invalid(f"input '{name}' is a number, not {value!r}")
-        elif isinstance(default, int) and isinstance(value, float) and value.is_integer():
-            value = int(value)
-        out[name] = value
-    return out
+    """Input values checked against the script's ``input()`` declarations, by the script
+    language's own rules (a ScriptError, i.e. Invalid: unknown name, wrong type, NaN or infinity)."""
+    from core.script import check_inputs as script_inputs
+
+    return script_inputs(declared, given)
 
 
 async def save_model(
@@ -106,12 +95,13 @@ async def save_model(
 ) -> Saved:
     """Create the model, or replace the script of the actor's model of that label
     (Conflict instead when ``create_only``)."""
-    from core.script import parse
+    from core.script import parse, program_of
 
     label = check_label(label, "model name")
     if description is not None and len(description) > MAX_DESCRIPTION:
         raise Invalid(f"a description has at most {MAX_DESCRIPTION} characters")
-    program = parse(source)  # a ScriptError (Invalid) with line, column and caret
+    # A ScriptError (Invalid) with line, column and caret; a file's bytes are checked (UTF-8, no NULs) by parse.
+    program = parse(source) if isinstance(source, bytes) else program_of(source)
     if isinstance(source, bytes):  # a file's bytes: parse() has checked they are UTF-8 without NULs
         source = source.decode("utf-8")
     values = check_inputs(dict(program.inputs), inputs)

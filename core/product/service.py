@@ -10,6 +10,7 @@ name is refused so that a typo cannot sell a plan that raises nothing.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -191,8 +192,8 @@ def check_features(features: dict[str, Any] | None) -> dict[str, Any]:
                 raise Invalid(f"feature {name} is true or false, not {value!r}")
         elif name == "max_position_value" and value is None:
             pass  # no cap
-        elif isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise Invalid(f"feature {name} needs a number of 0 or more, not {value!r}")
+        elif isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+            raise Invalid(f"feature {name} needs a finite number of 0 or more, not {value!r}")
         elif kind is int and not float(value).is_integer():
             raise Invalid(f"feature {name} needs a whole number, not {value!r}")
         out[name] = int(value) if kind is int else value

@@ -19,8 +19,6 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
 from core.config import Settings
 from core.errors import Unavailable
 from core.logging import get_logger
@@ -60,7 +58,10 @@ def from_epoch_ms(value: Any) -> datetime | None:
 
 
 class MayarClient:
-    """One short-lived ``httpx.AsyncClient`` per call: payments are rare, and nothing to close at shutdown."""
+    """Mayar's headless API. Each call opens a short-lived connection (payments are rare, nothing
+    to close at shutdown), unless made inside ``async with client:``, which shares one connection
+    pool across the calls (the status poll's loop over pending invoices). ``httpx`` is imported on
+    first use, not when the bot starts."""
 
     def __init__(self, settings: Settings) -> None:
         if settings.mayar_api_key is None or not settings.mayar_api_key.get_secret_value():
@@ -68,17 +69,39 @@ class MayarClient:
         self._key = settings.mayar_api_key.get_secret_value()
         self._base = settings.mayar_base_url.rstrip("/")
         self._timeout = settings.mayar_timeout_s
+        self._shared: Any = None  # an httpx.AsyncClient while inside ``async with``
+
+    def _client(self) -> Any:
+        import httpx
+
+        headers = {"Authorization": f"Bearer {self._key}", "Accept": "application/json"}
+        return httpx.AsyncClient(base_url=self._base, timeout=self._timeout, headers=headers)
+
+    async def __aenter__(self) -> MayarClient:
+        if self._shared is None:
+            self._shared = self._client()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        shared, self._shared = self._shared, None
+        if shared is not None:
+            await shared.aclose()
 
     async def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        headers = {"Authorization": f"Bearer {self._key}", "Accept": "application/json"}
+        import httpx
+
         try:
-            async with httpx.AsyncClient(base_url=self._base, timeout=self._timeout, headers=headers) as client:
-                response = await client.request(method, path, json=body)
+            if self._shared is not None:
+                response = await self._shared.request(method, path, json=body)
+            else:
+                async with self._client() as client:
+                    response = await client.request(method, path, json=body)
         except httpx.HTTPError as exc:
             log.warning("mayar_unreachable", path=path, error=type(exc).__name__)
             raise Unavailable("the payment provider cannot be reached now: please try again in a minute") from None
         if response.status_code >= 400:
-            log.warning("mayar_refused", path=path, status=response.status_code, body=response.text[:300])
+            # only Mayar's own message: the rest of the body can echo the buyer's name, email and phone
+            log.warning("mayar_refused", path=path, status=response.status_code, messages=_messages(response))
             raise Unavailable(f"the payment provider refused the request (HTTP {response.status_code})")
         try:
             payload = response.json()
@@ -137,3 +160,13 @@ class MayarClient:
             amount=int(amount),
             transaction_ids=tuple(dict.fromkeys(transactions)),
         )
+
+
+def _messages(response: Any) -> str:
+    """The ``messages`` field of a Mayar error body (short), or "" when there is none."""
+    try:
+        payload = response.json()
+    except ValueError:
+        return ""
+    messages = payload.get("messages") if isinstance(payload, dict) else None
+    return str(messages)[:200] if isinstance(messages, str | int) else ""

@@ -255,6 +255,8 @@ async def purchase(
                 settled = await settlement.settle(session, purchase_id, now)
     if duplicate_of is not None:  # the same pending order: its payment link, not a second invoice
         view = await _load(db, duplicate_of)
+        if not view.payment_link:  # the first press is still creating its Mayar invoice
+            raise Conflict(f"order #{view.id} is being prepared; see /purchases in a moment")
         return Purchased(purchase=view, quote=result, payment_link=view.payment_link, settled=False, subscriptions=())
     link = None
     if client is not None:

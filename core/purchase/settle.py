@@ -17,13 +17,14 @@ purchase is marked ``Failed`` and a ``mismatch`` event is recorded for an admin 
 
 from __future__ import annotations
 
+from contextlib import AsyncExitStack
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.account.models import User
+from core.account.service import lock_user
 from core.config import Settings
 from core.db import Database, insert_ignoring_conflicts, utcnow
 from core.errors import Invalid, Unavailable
@@ -54,7 +55,7 @@ async def settle(session: AsyncSession, purchase_id: int, now: datetime, transac
     user_id = await session.scalar(select(Purchase.user_id).where(Purchase.id == purchase_id))
     # One settlement per user at a time (PostgreSQL; SQLite has one writer anyway), so two plans
     # bought together chain their periods instead of both starting now.
-    await session.execute(select(User.id).where(User.id == user_id).with_for_update())
+    await lock_user(session, user_id)
     rows = await session.execute(
         select(PurchaseItem, Product)
         .join(Product, PurchaseItem.product_id == Product.id)
@@ -213,6 +214,8 @@ async def handle_mayar_event(
     if purchase_id is None or not invoice_id:
         async with db.session() as session:
             await _finish(session, event_id, "no matching purchase", now)
+        log.warning("payment_without_purchase", mayar_event=event, transaction=transaction, purchase=purchase_id,
+                    status=status)
         return "no matching purchase"
     try:
         state = await MayarClient(settings).get_invoice(invoice_id)  # our stored id, never the event's
@@ -239,18 +242,19 @@ async def refresh(db: Database, settings: Settings, *, user_id: int | None = Non
         pending = list(await session.execute(query.order_by(Purchase.id)))
     changed = 0
     client: MayarClient | None = None
-    for row in pending:
-        if row.provider != "Mayar" or not row.invoice_id:
-            if row.expires_at is not None and now >= row.expires_at:
-                async with db.session() as session:
-                    changed += await close(session, row.id, EXPIRED)
-            continue
-        try:
-            client = client or MayarClient(settings)
-            state = await client.get_invoice(row.invoice_id)
-        except Unavailable as exc:  # unknown: never expire what may have been paid
-            log.warning("refresh_failed", purchase=row.id, error=exc.message)
-            continue
-        outcome = await apply_state(db, row.id, state, now)
-        changed += not outcome.startswith(("not settled", "already"))
+    async with AsyncExitStack() as stack:  # one connection pool for the whole loop
+        for row in pending:
+            if row.provider != "Mayar" or not row.invoice_id:
+                if row.expires_at is not None and now >= row.expires_at:
+                    async with db.session() as session:
+                        changed += await close(session, row.id, EXPIRED)
+                continue
+            try:
+                client = client or await stack.enter_async_context(MayarClient(settings))
+                state = await client.get_invoice(row.invoice_id)
+            except Unavailable as exc:  # unknown: never expire what may have been paid
+                log.warning("refresh_failed", purchase=row.id, error=exc.message)
+                continue
+            outcome = await apply_state(db, row.id, state, now)
+            changed += not outcome.startswith(("not settled", "already"))
     return changed

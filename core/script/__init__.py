@@ -18,14 +18,17 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from core.labels import did_you_mean
 from core.script.builtins import builtin_names, describe
 from core.script.checker import Checker
-from core.script.errors import ScriptError, suggest
+from core.script.errors import ScriptError
 from core.script.evaluator import Evaluator
 from core.script.lexer import tokenize
 from core.script.limits import MAX_SOURCE_BYTES, TIME_LIMIT, Deadline
@@ -39,11 +42,15 @@ __all__ = [
     "ScriptError",
     "ScriptResult",
     "builtin_names",
+    "check_inputs",
+    "condition_of",
     "describe",
     "evaluate",
     "evaluate_condition",
     "parse",
     "parse_condition",
+    "program_of",
+    "resolve_inputs",
 ]
 
 _COLUMNS = ("open", "high", "low", "close", "volume")
@@ -105,10 +112,9 @@ def parse(source: str | bytes) -> Program:
     return Program(
         statements=statements,
         lines=lines,
-        inputs=dict(checker.inputs),
+        inputs=MappingProxyType(dict(checker.inputs)),
         outputs=frozenset(checker.outputs),
         plot_count=checker.plots,
-        node_count=parser.nodes,
     )
 
 
@@ -119,6 +125,19 @@ def parse_condition(text: str | bytes) -> Condition:
     expr = Parser(tokenize(source, lines), lines).single_expression()
     Checker(lines, rule=True).condition(expr)
     return Condition(expr=expr, lines=lines, text=source.strip())
+
+
+@lru_cache(maxsize=512)
+def program_of(source: str) -> Program:
+    """``parse(source)``, once per distinct script text: a ``Program`` is immutable, so the same
+    one serves every view, run and deployment of that script (errors are not cached)."""
+    return parse(source)
+
+
+@lru_cache(maxsize=2048)
+def condition_of(text: str) -> Condition:
+    """``parse_condition(text)``, once per distinct rule text."""
+    return parse_condition(text)
 
 
 def _check_frame(frame: pd.DataFrame) -> None:
@@ -135,16 +154,15 @@ def _check_frame(frame: pd.DataFrame) -> None:
         raise ScriptError("the candles' prices and volumes must be numbers") from None
 
 
-def resolve_inputs(program: Program, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Declared defaults with the caller's overrides; unknown names and wrong types are errors."""
-    values: dict[str, Any] = dict(program.inputs)
-    for name, value in (overrides or {}).items():
-        if name not in program.inputs:
-            declared = ", ".join(program.inputs) or "none"
-            raise ScriptError(
-                f"the script has no input '{name}'{suggest(str(name), program.inputs)} (inputs: {declared})"
-            )
-        default = program.inputs[name]
+def check_inputs(declared: Mapping[str, Any], given: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The ``given`` input values checked against the script's ``input()`` declarations: unknown
+    names, wrong types and non-finite numbers are ``ScriptError``s (an ``Invalid``)."""
+    values: dict[str, Any] = {}
+    for name, value in (given or {}).items():
+        if name not in declared:
+            known = ", ".join(declared) or "none"
+            raise ScriptError(f"the script has no input '{name}'{did_you_mean(str(name), declared, case_sensitive=True)} (inputs: {known})")
+        default = declared[name]
         if isinstance(default, bool):
             if not isinstance(value, bool | np.bool_):
                 raise ScriptError(f"input '{name}' must be true or false, got {value!r}")
@@ -156,9 +174,16 @@ def resolve_inputs(program: Program, overrides: Mapping[str, Any] | None) -> dic
             raise ScriptError(f"input '{name}' must be a finite number, got {value!r}")
         if isinstance(value, int | np.integer):
             values[name] = int(value) if abs(int(value)) <= 2**53 else float(value)
+        elif isinstance(default, int) and float(value).is_integer() and abs(value) <= 2**53:
+            values[name] = int(value)  # fast=10.0 for a whole-number input is 10
         else:
             values[name] = float(value)
     return values
+
+
+def resolve_inputs(program: Program, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Declared defaults with the caller's overrides; unknown names and wrong types are errors."""
+    return {**program.inputs, **check_inputs(program.inputs, overrides)}
 
 
 def evaluate(

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from core.script.errors import suggest
+from core.labels import did_you_mean
 from core.script.limits import MAX_LOOKBACK
 from core.script.values import (
     Problem,
@@ -85,7 +85,7 @@ def bind(helper: Helper, args: Sequence[object], keywords: Mapping[str, object])
     for key, value in keywords.items():
         name = _ALIASES.get(key, key) if _ALIASES.get(key) in helper.params else key
         if name not in helper.params:
-            raise Problem(f"{helper.name} has no argument '{key}'{suggest(key, helper.params)}: {helper.usage}")
+            raise Problem(f"{helper.name} has no argument '{key}'{did_you_mean(key, helper.params, case_sensitive=True)}: {helper.usage}")
         if name in bound:
             raise Problem(f"{helper.name}: '{name}' is given twice")
         bound[name] = value

@@ -12,10 +12,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from core.labels import did_you_mean
 from core.market import indicators
 from core.script import tree as t
 from core.script.builtins import HELPERS, OUTPUTS, SERIES, bind
-from core.script.errors import ScriptError, suggest
+from core.script.errors import ScriptError
 from core.script.lexer import KEYWORDS
 from core.script.limits import MAX_PLOTS
 from core.script.values import Problem
@@ -121,7 +122,7 @@ class Checker:
                 f"'{ident}' is an indicator: call it, e.g. {ident}({', '.join(info.inputs)})", node
             )
         known = [*self.scope, *SERIES, *KEYWORDS, *self.inputs]
-        raise self.error(f"unknown name '{ident}'{suggest(ident, known)}", node)
+        raise self.error(f"unknown name '{ident}'{did_you_mean(ident, known, case_sensitive=True)}", node)
 
     def call(self, node: t.Call, *, at_statement: bool) -> None:
         name = node.func
@@ -148,7 +149,7 @@ class Checker:
         if name in self.scope:
             raise self.error(f"'{name}' is a variable, not a function", node)
         known = [*HELPERS, *indicator_names(), *KEYWORDS]
-        raise self.error(f"unknown function '{name}'{suggest(name, known)}", node)
+        raise self.error(f"unknown function '{name}'{did_you_mean(name, known, case_sensitive=True)}", node)
 
     def input(self, node: t.Call, args: dict[str, t.Expr]) -> None:
         if self.rule:

@@ -7,9 +7,7 @@ caret under the spot) and, for a misspelt name, *what was probably meant*. Anyth
 
 from __future__ import annotations
 
-import difflib
 import unicodedata
-from collections.abc import Iterable
 
 from core.errors import Invalid
 
@@ -66,15 +64,6 @@ def _window(line: str, index: int) -> tuple[str, int]:
     if start + _WINDOW < len(line):
         piece = piece[:-1] + "…"
     return piece, caret
-
-
-def suggest(word: str, choices: Iterable[str]) -> str:
-    """`` — did you mean 'x'?`` for the nearest choice, or an empty string."""
-    pool = sorted({c for c in choices if c != word})
-    near = difflib.get_close_matches(word, pool, n=1, cutoff=0.6)
-    if not near and word.lower() != word:
-        near = difflib.get_close_matches(word.lower(), pool, n=1, cutoff=0.6)
-    return f" — did you mean '{near[0]}'?" if near else ""
 
 
 def describe_char(ch: str) -> str:

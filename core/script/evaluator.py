@@ -17,12 +17,13 @@ import numpy as np
 import pandas as pd
 
 from core.errors import Invalid
+from core.labels import did_you_mean
 from core.market import indicators
 from core.script import tree as t
 from core.script import values as v
 from core.script.builtins import HELPERS, OUTPUTS, SERIES, SIGNALS, bind, frame_series
 from core.script.checker import resolve_indicator
-from core.script.errors import ScriptError, suggest
+from core.script.errors import ScriptError
 from core.script.limits import MAX_LOOKBACK, MAX_PLOTS, Deadline
 
 
@@ -185,7 +186,7 @@ class Evaluator:
             )
         if node.name not in target.fields:
             raise v.Problem(
-                f"{target.label} has no field '{node.name}'{suggest(node.name, target.fields)}"
+                f"{target.label} has no field '{node.name}'{did_you_mean(node.name, target.fields, case_sensitive=True)}"
                 f" (fields: {', '.join(target.fields)})"
             )
         return target.fields[node.name]

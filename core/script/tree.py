@@ -6,7 +6,9 @@ ever produces numbers, booleans, numpy arrays and records of arrays.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,6 @@ Expr = Number | Bool | String | Name | Unary | Binary | Call | Index | Field
 
 ARITHMETIC = frozenset({"+", "-", "*", "/", "%"})
 COMPARISON = frozenset({"<", "<=", ">", ">=", "==", "!="})
-LOGIC = frozenset({"and", "or"})
 
 
 # ----------------------------------------------------------------------------- statements
@@ -123,10 +124,9 @@ class Program:
 
     statements: tuple[Statement, ...]
     lines: tuple[str, ...]
-    inputs: dict[str, int | float | bool] = field(default_factory=dict)
+    inputs: Mapping[str, int | float | bool] = field(default_factory=lambda: MappingProxyType({}))  # read-only
     outputs: frozenset[str] = frozenset()
     plot_count: int = 0
-    node_count: int = 0
 
     @property
     def is_indicator(self) -> bool:

@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from core.actor import Actor
-from core.backtest.engine import BacktestConfig, BacktestResult, run_backtest
-from core.backtest.report import config_for, key_stats, render_report_chart
+from core.backtest.engine import BacktestConfig, BacktestResult
+from core.backtest.report import backtest_report, trading_start
 from core.bandarmology.types import BrokerSummary
 from core.config import Settings
 from core.db import Database
@@ -50,7 +50,6 @@ class Simulation:
     screen: tuple[ScreenLine, ...] = ()
     fundamentals: Fundamentals | None = None
     bandar: BrokerSummary | None = None  # the broker summary a Bandarmology screen read
-    note: str | None = None  # why nothing was computed
 
     @property
     def passed(self) -> bool | None:
@@ -87,16 +86,16 @@ async def simulate(
 
 def technical_signals(strategy: StrategyView, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """(buy, sell) over ``frame``: all buy rules hold / any sell rule holds."""
-    from core.script import evaluate_condition, parse_condition
+    from core.script import condition_of, evaluate_condition
 
     n = len(frame)
     buy_rules, sell_rules = strategy.of("buy"), strategy.of("sell")
     buy = np.ones(n, dtype=bool) if buy_rules else np.zeros(n, dtype=bool)
     for rule in buy_rules:
-        buy &= np.asarray(evaluate_condition(parse_condition(rule.condition), frame), dtype=bool)
+        buy &= np.asarray(evaluate_condition(condition_of(rule.condition), frame), dtype=bool)
     sell = np.zeros(n, dtype=bool)
     for rule in sell_rules:
-        sell |= np.asarray(evaluate_condition(parse_condition(rule.condition), frame), dtype=bool)
+        sell |= np.asarray(evaluate_condition(condition_of(rule.condition), frame), dtype=bool)
     return buy, sell
 
 
@@ -116,16 +115,12 @@ async def _backtest(
     shown, history = await market.candles_with_history(ticker, interval, range_, source)
     frame = history.frame
     buy, sell = await asyncio.to_thread(technical_signals, strategy, frame)
-    start = int(frame.index.searchsorted(shown.frame.index[0]))
-    trade_frame = frame.iloc[start:]
-    config = config_for(shown.instrument, settings)
-    result = await asyncio.to_thread(run_backtest, trade_frame, buy[start:], sell[start:], None, None, config)
-    shown = Candles(
-        shown.instrument, shown.interval, trade_frame, shown.provider, shown.sample, shown.fetched_at, shown.name
+    start = trading_start(shown, frame)
+    report = await backtest_report(
+        shown, frame, start, settings, title=strategy.label, signals=(buy[start:], sell[start:], None, None), chart=chart
     )
-    png = await render_report_chart(shown, strategy.label, [], result, settings) if chart else None
     return Simulation(
-        strategy, shown.instrument.display, shown, result, config, png, key_stats(result.stats)
+        strategy, shown.instrument.display, report.candles, report.backtest, report.config, report.chart, report.stats
     )
 
 

@@ -32,9 +32,9 @@ from sqlalchemy import func, select
 from core.actor import Actor
 from core.db import Database, utcnow
 from core.deployment.models import Deployment
+from core.deployment.status import RUNNING
 from core.errors import Invalid
 from core.trade.models import Trade
-from core.trade.service import ACTIVE_STATUSES
 
 
 class Period(StrEnum):
@@ -146,7 +146,7 @@ async def dashboard(
             select(func.count()).select_from(Deployment).where(mine, Deployment.position_qty != 0)
         ) or 0
         active = await session.scalar(
-            select(func.count()).select_from(Deployment).where(mine, Deployment.status.in_(ACTIVE_STATUSES))
+            select(func.count()).select_from(Deployment).where(mine, Deployment.status.in_(RUNNING))
         ) or 0
     currencies = [_totals(Totals, currency, group) for currency, group in _by(closing, "currency")]
     models = [

@@ -19,7 +19,10 @@ import pandas as pd
 
 from core.errors import Invalid
 from core.labels import did_you_mean
+from core.market.conditions import compare, parse_number
 from core.market.fundamentals import METRICS as FUNDAMENTALS
+
+__all__ = ["BANDAR_METRICS", "MAX_RULES", "Analytic", "RuleSpec", "compare", "metric_condition", "split_rules"]
 
 
 class Analytic(StrEnum):
@@ -49,8 +52,7 @@ class RuleSpec:
 BANDAR_METRICS = ("net_value", "net_volume", "top3_buy_value", "top3_sell_value", "top3_ratio", "foreign_net")
 
 _OPS = ("<=", ">=", "==", "!=", "<", ">")
-_SCALED = re.compile(r"^([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)\s*(%|[kKmMbBtT])?$")
-_SCALE = {"k": 1e3, "m": 1e6, "b": 1e9, "t": 1e12}
+_NUMBER_HINT = "e.g. 15, 0.15, 15%, 10T"
 _ACTION = re.compile(r"^(buy|sell)\b\s*:?\s*(.*)$", re.I | re.S)
 _METRIC_RULE = re.compile(r"^([a-z_][a-z0-9_]*)\s*(<=|>=|==|!=|<|>)\s*(\S+)$")
 
@@ -75,11 +77,11 @@ def parse_rule(text: str, analytic: Analytic) -> RuleSpec:
         condition = condition.strip()
         if len(condition) > MAX_CONDITION:
             raise Invalid(f"a condition has at most {MAX_CONDITION} characters")
-        from core.script import evaluate_condition, parse_condition
+        from core.script import condition_of, evaluate_condition
 
         # Parsing finds names and syntax; a dry run on a small made-up series finds the rest
         # (a number where a true/false is needed, wrong indicator arguments) before it is saved.
-        evaluate_condition(parse_condition(condition), _probe_frame())
+        evaluate_condition(condition_of(condition), _probe_frame())
         return RuleSpec(action, condition)
     head, _, rest = text.partition(" ")
     if head.rstrip(":").lower() in ("screen", "buy", "sell"):
@@ -109,13 +111,6 @@ def metric_condition(condition: str) -> tuple[str, str, float]:
     return match.group(1), match.group(2), _scaled(match.group(3))
 
 
-def compare(left: float, op: str, right: float) -> bool:
-    return {
-        "<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right,
-        "==": left == right, "!=": left != right,
-    }[op]  # fmt: skip
-
-
 def _metric_rule(text: str, analytic: Analytic) -> tuple[str, str, float]:
     compact = text.strip()
     op = next((o for o in _OPS if o in compact), None)
@@ -131,15 +126,11 @@ def _metric_rule(text: str, analytic: Analytic) -> tuple[str, str, float]:
 
 
 def _scaled(text: str) -> float:
-    """``15`` -> 15, ``15%`` -> 0.15, ``10T`` -> 1e13."""
-    match = _SCALED.match(text)
-    if match is None:
-        raise Invalid(f"'{text}' is not a number", hint="e.g. 15, 0.15, 15%, 10T")
-    value = float(match.group(1))
-    suffix = (match.group(2) or "").lower()
-    if suffix == "%":
-        return value / 100
-    return value * _SCALE[suffix] if suffix else value
+    """``15`` -> 15, ``15%`` -> 0.15, ``10T`` -> 1e13; Invalid for anything else, 1e400 included."""
+    number = parse_number(text, hint=_NUMBER_HINT)
+    if number is None:
+        raise Invalid(f"'{text}' is not a number", hint=_NUMBER_HINT)
+    return number.value / 100 if number.percent else number.value
 
 
 def _fmt(value: float) -> str:

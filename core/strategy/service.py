@@ -7,6 +7,7 @@ bandarmology ones read broker-summary metrics.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -130,8 +131,13 @@ async def remove_strategy(db: Database, actor: Actor, label: str) -> StrategyVie
 async def add_rules(db: Database, actor: Actor, label: str, text: str) -> tuple[StrategyView, list[RuleSpec]]:
     """Add every rule in ``text`` (one per line or ``;``-separated); all or none are added."""
     async with db.session() as session:
-        row = await _get(session, actor, label)
-        specs = split_rules(text, Analytic(row.analytic))
+        analytic = Analytic((await _get(session, actor, label)).analytic)
+    # The dry run of technical rules is CPU work: off the event loop and outside any session.
+    specs = await asyncio.to_thread(split_rules, text, analytic)
+    async with db.session() as session:
+        row = await _get(session, actor, label)  # it may have gone, or changed analytic, meanwhile
+        if row.analytic != analytic.value:
+            raise Conflict(f"'{row.label}' changed its analytic meanwhile; add the rules again")
         existing = await _rules(session, row.id)
         if len(existing) + len(specs) > MAX_RULES:
             raise LimitExceeded(

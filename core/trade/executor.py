@@ -22,7 +22,6 @@ credential, since no order through that key can succeed until the user fixes it.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,6 +30,7 @@ from sqlalchemy import ColumnElement, case, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.broker.models import Credential
+from core.broker.symbols import split_symbol
 from core.broker.types import (
     AuthFailed,
     Broker,
@@ -47,9 +47,10 @@ from core.config import Settings
 from core.db import Database, utcnow
 from core.deployment.models import Deployment
 from core.deployment.status import RUNNING, Status
+from core.logging import get_logger
 from core.trade.models import Order, Trade
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 UNRESOLVED = ("Pending", "Sent", "Open")  # order statuses whose outcome is not final yet
 Sleep = Callable[[float], Awaitable[None]]
@@ -67,12 +68,7 @@ def client_order_id(deployment_id: int, bar_at: datetime, side: str, prefix: str
 
 def quote_of(symbol: str) -> str:
     """The quote currency of a broker symbol: ``BTC/USDT`` -> USDT, ``BBCA.JK`` -> IDR."""
-    from core.market.sources.base import split_pair
-
-    if symbol.upper().endswith(".JK"):
-        return "IDR"
-    pair = split_pair(symbol)
-    return pair[1] if pair else "USD"
+    return split_symbol(symbol)[1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,14 +225,14 @@ async def send_order(
             if attempt + 1 < attempts:
                 await sleep(settings.order_retry_base_s * 2**attempt)
                 continue
-            log.warning("order_left_pending", extra={"order": order.id, "error": str(exc)})
+            log.warning("order_left_pending", order=order.id, error=str(exc))
             return _outcome(order, "Pending", error=f"the exchange is not answering ({exc}); will retry")
         except OutcomeUnknown as exc:
             return await _look_up(db, broker, order, str(exc))
         except BrokerError as exc:
             return await fail_order(db, order, exc, from_=("Sent",))
         except Exception as exc:  # a bug or an unmapped library error: it may have gone through
-            log.exception("order_send_crashed", extra={"order": order.id})
+            log.exception("order_send_crashed", order=order.id)
             return await _look_up(db, broker, order, f"unexpected error: {type(exc).__name__}")
         return await apply_result(db, order.id, result, from_=("Sent",))
     return _outcome(order, "Pending")  # pragma: no cover - the loop always returns
@@ -248,7 +244,7 @@ async def _look_up(db: Database, broker: Broker, order: Order, error: str) -> Ou
     try:
         found = await broker.fetch_order(order.client_order_id, order.symbol)
     except BrokerError as exc:
-        log.warning("order_lookup_failed", extra={"order": order.id, "error": str(exc)})
+        log.warning("order_lookup_failed", order=order.id, error=str(exc))
         found = None
     if found is None:
         return _outcome(order, "Sent", error=f"outcome unknown ({error}); will check with the exchange")
@@ -344,8 +340,7 @@ async def apply_result(db: Database, order_id: int, result: OrderResult, *, from
 async def _record_fill(session: AsyncSession, order: Order, result: OrderResult, now: datetime) -> Trade:
     """The trade row, and the deployment's position after it (quantities in base units)."""
     price = result.average or order.reference_price or 0.0
-    quote = quote_of(order.symbol)
-    base = order.symbol.split("/")[0].upper()
+    base, quote = split_symbol(order.symbol)
     fee_currency = (result.fee_currency or quote).upper()
     fee_in_base = fee_currency == base and base != quote
     fee = result.fee * price if fee_in_base else result.fee

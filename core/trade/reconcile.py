@@ -15,7 +15,6 @@ every transition is a compare-and-set on the order's status.
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -23,6 +22,7 @@ from sqlalchemy import select
 from core.broker.types import AuthFailed, BrokerError
 from core.config import Settings
 from core.db import Database, utcnow
+from core.logging import get_logger
 from core.trade.brokers import BrokerPool
 from core.trade.executor import (
     UNRESOLVED,
@@ -36,7 +36,7 @@ from core.trade.executor import (
 )
 from core.trade.models import Order
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 async def reconcile(
@@ -70,8 +70,11 @@ async def reconcile(
             paused = await pause_credential(db, order.credential_id, why(exc))
             outcome = _outcome(order, order.status, error=why(exc), paused=paused) if paused else None
         except BrokerError as exc:  # exchange down: try again next pass
-            log.warning("reconcile_lookup_failed", extra={"order": order.id, "error": str(exc)})
+            log.warning("reconcile_lookup_failed", order=order.id, error=str(exc))
             continue
+        if outcome is not None and outcome.paused and order.credential_id not in refused:
+            refused.add(order.credential_id)  # sending a Pending order found the key refused
+            await brokers.forget(order.credential_id)
         if outcome is not None:
             outcomes.append(outcome)
     return outcomes
@@ -96,5 +99,5 @@ async def _settle(db: Database, settings: Settings, brokers: BrokerPool, order: 
 async def _give_up(db: Database, order: Order, from_: str, why: str) -> Outcome | None:
     if not await _move(db, order.id, (from_,), "Failed", error=why):
         return None
-    log.warning("order_given_up", extra={"order": order.id, "why": why})
+    log.warning("order_given_up", order=order.id, why=why)
     return _outcome(order, "Failed", error=why)

@@ -27,9 +27,6 @@ from core.trade.models import Trade
 
 log = logging.getLogger(__name__)
 
-ACTIVE_STATUSES = ("TaskPending", "NoPosition", "OpenPosition")
-
-
 class PriceProvider(Protocol):
     """What positions need from the market service: its ``candles`` call."""
 

@@ -165,3 +165,29 @@ async def test_buy_with_mayar_replies_the_payment_link(console):
         assert down.error and "HTTP 500" in down.text and stub.api_key not in down.text
     finally:
         stub.stop()
+
+
+async def test_purchases_asks_mayar_only_on_the_first_page(console):
+    stub = MayarStub().start()
+    try:
+        _make_admin(console)
+        await console.handle("/product seed")
+        core = console.core
+        core.settings = core.settings.model_copy(update={
+            "payment_provider": "Mayar", "mayar_api_key": SecretStr(stub.api_key), "mayar_base_url": stub.url,
+            "mayar_redirect_url": "https://t.me/StoxlifyBot",
+        })
+        async with core.db.session() as session:
+            await session.execute(update(User).where(User.id == console.actor.user_id)
+                                  .values(email="me@example.com", phone="+628111"))
+        assert not (await console.handle("/buy Basic --yes")).error
+
+        def reads() -> int:
+            return len([r for r in stub.requests if r.method == "GET"])
+
+        await console.handle("/purchases 2")
+        assert reads() == 0  # a later page shows what is stored
+        await console.handle("/purchases")
+        assert reads() == 1  # the first page asks about the pending invoice
+    finally:
+        stub.stop()

@@ -274,3 +274,40 @@ async def test_dictionary_lists_script_builtins_and_fundamental_metrics(console)
     assert one.text.startswith("nz: x with missing values")
     metrics = await console.handle("/dict fundamental")
     assert "roe: return on equity (write it in percent: 15%)" in metrics.text
+
+
+async def test_non_finite_inputs_are_refused_and_not_stored(console):
+    await console.handle("/model save m\n" + EMA_CROSS)
+    for bad in ("nan", "inf", "-inf", "1e400"):
+        reply = await console.handle(f"/model set m fast={bad}")
+        assert reply.error and "input 'fast' must be a finite number" in reply.text, reply.text
+        run = await console.handle(f"/run m BBCA fast={bad}")
+        assert run.error and "input 'fast' must be a finite number" in run.text, run.text
+    [row] = await _models(console)
+    assert row.inputs == {}
+    assert not (await console.handle("/run m BBCA")).error
+
+
+async def test_run_passes_the_scripts_stop_and_target_to_the_backtest(console, monkeypatch):
+    from bots.commands import models as model_commands
+
+    seen = []
+    real = model_commands.execute_script
+
+    async def capture(*args, **kwargs):
+        seen.append(await real(*args, **kwargs))
+        return seen[-1]
+
+    monkeypatch.setattr(model_commands, "execute_script", capture)
+    await console.handle("/model save ema_cross\n" + EMA_CROSS)
+    run = await console.handle("/run ema_cross BBCA 1d 2y")
+    assert not run.error, run.text
+    [execution] = seen
+    assert execution.config.stop_loss == 0.05 and execution.config.take_profit == 0.12
+
+
+async def test_a_run_without_trades_says_n_a_without_a_percent_sign(console):
+    await console.handle("/model save never\nbuy = close < 0\nsell = close > 0")
+    run = await console.handle("/run never BBCA 1d 6mo")
+    assert not run.error, run.text
+    assert "Trades 0 · Win rate n/a" in run.text and "n/a %" not in run.text

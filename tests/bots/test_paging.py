@@ -25,3 +25,13 @@ def test_single_page_empty_and_past_the_end():
     assert _reply(1, total=0).text == "Nothing here yet."
     past = _reply(4)
     assert past.error and past.text == "there are 3 pages, not 4"
+
+
+def test_footer_and_ephemeral_are_optional():
+    page = Page(["a", "b"], 1, 10, 2)
+    reply = paged_reply(page, title="Files", command="/files", line=str, empty="none", ephemeral=True,
+                        footer="Show one: /files show ID")  # fmt: skip
+    assert reply.text == "Files:\na\nb\nShow one: /files show ID" and reply.ephemeral
+    empty = paged_reply(Page([], 1, 10, 0), title="Files", command="/files", line=str, empty="none", ephemeral=True)
+    assert empty.text == "none" and empty.ephemeral
+    assert not _reply(1).ephemeral and _reply(1, total=3).text.splitlines()[-1] == "• item 2"

@@ -51,3 +51,14 @@ def _sample_args(command) -> list[str]:
         return "1" if arg.kind is ArgKind.INT else samples.get(arg.name, "x")
 
     return [sample(arg) for arg in command.args if arg.required]
+
+
+async def test_every_commands_sample_line_runs_on_the_console(console):
+    """Not only parsed: each command's sample line gets a real answer, never the bug reply."""
+    bad = []
+    for command in load():
+        line = f"/{command.name} " + " ".join(_sample_args(command))
+        reply = await console.handle(line)
+        if "unknown command" in reply.text or "Something went wrong" in reply.text or not reply.text.strip():
+            bad.append((line, reply.text[:200]))
+    assert bad == []

@@ -14,6 +14,7 @@ from core.account.service import actor_for
 from core.app import Core
 from core.config import Settings
 from core.contact.models import ContactMessage
+from core.media import service as media_service
 from core.media.models import Media
 from core.notify import ChatTarget, Notice
 
@@ -121,6 +122,26 @@ async def test_upload_list_show_remove_and_profile_image(bot):
     assert gone.error and "you have no file #1" in gone.text
     need = await console.handle("/media rm")
     assert need.error and "say which file" in need.text
+
+
+async def test_media_show_reads_the_bytes_only_of_what_it_can_show(bot, monkeypatch):
+    console, _ = bot
+    await console.handle(f"/upload doc.pdf {base64.b64encode(b'%PDF-1.4 tiny').decode()}")
+    await console.handle(f"/upload {base64.b64encode(b'hello BBCA').decode()}")
+    fetched = []
+    real_fetch = media_service.fetch
+
+    async def fetch(*args, **kwargs):
+        fetched.append(args[-1])
+        return await real_fetch(*args, **kwargs)
+
+    monkeypatch.setattr(media_service, "fetch", fetch)
+    pdf = await console.handle("/media show 1")
+    assert "#1 doc.pdf · PDF" in pdf.text and "cannot be shown in chat" in pdf.text and fetched == []
+    assert "hello BBCA" in (await console.handle("/media show 2")).text and fetched == [2]
+    listing = await console.handle("/media")
+    assert listing.ephemeral and listing.text.splitlines()[0] == "Your files:"
+    assert listing.text.splitlines()[-1] == "Show one: /media show ID · remove: /media rm ID"
 
 
 async def test_contact_forwards_and_limits_and_admin_lists(bot):

@@ -94,3 +94,39 @@ async def test_private_only_command_refused_in_group():
     group_ctx = Context(core=None, actor=Actor(user_id=1, is_group=True))  # type: ignore[arg-type]
     reply = await local.dispatch(group_ctx, "/secret")
     assert reply.error and "private chat" in reply.text
+
+
+def test_whole_accepts_only_ascii_digits():
+    from bots.registry import whole
+
+    assert whole("42", "ID") == 42
+    for odd in ("²", "٣", "1²", "", "-1"):
+        with pytest.raises(UsageError, match="ID must be a whole number"):
+            whole(odd, "ID")
+
+
+@pytest.mark.parametrize("line", ["/undeploy ²", "/pause ²", "/trades ²", "/undeploy ٣"])
+async def test_non_ascii_digits_are_a_usage_reply_not_a_crash(console, line):
+    reply = await console.handle(line)
+    assert "Something went wrong" not in reply.text
+    assert reply.text
+
+
+async def test_console_superscript_is_not_a_button_press(console):
+    await console.handle("/help")
+    reply = await console.handle("²")
+    assert "Something went wrong" not in reply.text
+
+
+def test_public_buttons_bind_to_anyone_the_rest_to_their_owner():
+    from bots.buttons import ButtonStore
+    from bots.reply import Button
+    from core.errors import Forbidden
+
+    store = ButtonStore()
+    mine = store.bind_button("alice", Button("Stop", "/stop 1"))
+    shared = store.bind_button("alice", Button("Copy", "/copy 7", public=True))
+    assert store.resolve(mine, "alice") == "/stop 1"
+    with pytest.raises(Forbidden):
+        store.resolve(mine, "bob")
+    assert store.resolve(shared, "bob") == "/copy 7"

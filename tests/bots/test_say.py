@@ -78,3 +78,50 @@ def test_console_chat_takes_a_multi_line_script_in_a_code_block(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Saved model 'cross' (long-only)." in done.stdout
     assert "• cross (long-only)" in done.stdout
+
+
+MAYAR_KEY = "mayar-live-key-0123456789abcdef"
+
+
+def test_every_secret_setting_is_registered_with_the_log_scrubber(monkeypatch):
+    import io
+    import logging
+
+    from bots import cli
+    from bots.console import transport
+    from core import config
+    from core import logging as core_logging
+    from core.config import Settings
+
+    settings = Settings(
+        _env_file=None,
+        mayar_api_key=MAYAR_KEY,
+        media_s3_secret_key="s3-secret-key-value",
+        broker_master_keys="first-master-key-aaaa,second-master-key-bbbb",
+    )
+    registered: list[str] = []
+    monkeypatch.setattr(config, "get_settings", lambda: settings)
+    monkeypatch.setattr(core_logging, "configure", lambda _lvl, _fmt, secrets=(): registered.extend(secrets))
+
+    async def fake_say(_line, _out):
+        return 0
+
+    monkeypatch.setattr(transport, "say", fake_say)
+    monkeypatch.setattr(core_logging, "_known_secrets", set())
+    assert cli.main(["say", "/help"]) == 0
+    assert {MAYAR_KEY, "s3-secret-key-value", "first-master-key-aaaa", "second-master-key-bbbb"} <= set(registered)
+
+    for secret in registered:  # what the real configure does with them
+        core_logging.register_secret(secret)
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(core_logging._ScrubFilter())
+    logger = logging.getLogger("test.secrets")
+    logger.addHandler(handler)
+    try:
+        logger.warning("mayar said no to %s", MAYAR_KEY)
+    finally:
+        logger.removeHandler(handler)
+    assert MAYAR_KEY not in stream.getvalue()
+    assert core_logging.MASK in stream.getvalue()
+    assert MAYAR_KEY not in core_logging.scrub(f"GET /invoice?key={MAYAR_KEY}")

@@ -81,6 +81,16 @@ async def test_trades_bad_filters_are_explained(console):
     assert zero.error and "page numbers start at 1" in zero.text
 
 
+async def test_trades_dates_at_the_end_of_the_calendar_are_a_usage_error(console):
+    end = await console.handle("/trades to=9999-12-31")
+    assert end.error and "to=9999-12-31 is too far ahead: the last date is 9998-12-31" in end.text
+    assert "Something went wrong" not in end.text
+    start = await console.handle("/trades from=9999-06-01")
+    assert start.error and "too far ahead" in start.text
+    last = await console.handle("/trades to=9998-12-31")
+    assert not last.error, last.text
+
+
 async def test_no_trades_yet(console):
     reply = await console.handle("/trades")
     assert not reply.error and reply.text.startswith("No trades yet.")

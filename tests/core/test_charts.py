@@ -201,3 +201,39 @@ def test_rendering_is_deterministic(bbca: Candles, three: list[ind.IndicatorResu
     (timing lives in bench/market.py: tests never time things)."""
     first = render_candles(bbca, three, max_candles=120)
     assert render_candles(bbca, three, max_candles=120) == first
+
+
+def test_model_lines_and_the_equity_curve_get_their_panels(bbca: Candles) -> None:
+    from matplotlib.colors import to_hex
+
+    from core.charts.candles import EQUITY, MAX_LINES, ChartLine
+    from core.script.limits import MAX_PLOTS
+
+    close_ = bbca.frame["close"]
+    lines = [
+        ChartLine("fast", close_.rolling(5).mean()),  # price scale: on the price panel
+        ChartLine("score", (close_.pct_change() * 0 + 50.0), overlay=True),  # 0..100 marked overlay: moved
+        ChartLine("spread", close_.diff(), overlay=False),
+    ]
+    equity = pd.Series([1_000_000.0 + i for i in range(len(close_))], index=close_.index)
+    fig = _build_figure(
+        bbca, (), title=None, width_px=1200, height_px=800, max_candles=120, markers=None, lines=lines, equity=equity
+    )
+    try:
+        assert panel_count(fig) == 4  # price (+fast), volume, the model's own panel, equity
+        assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["fast"]
+        own = fig.axes[4]
+        assert [t.get_text() for t in own.get_legend().get_texts()] == ["spread", "score"]
+        equity_panel = fig.axes[6]
+        assert [t.get_text() for t in equity_panel.get_legend().get_texts()] == ["Equity"]
+        [curve] = [ln for ln in equity_panel.get_lines() if to_hex(ln.get_color()) == EQUITY]
+        assert curve.get_ydata()[-1] == pytest.approx(equity.iloc[-1])
+    finally:
+        close(fig)
+
+    assert MAX_LINES == MAX_PLOTS  # a model may plot as many lines as its script allows
+    too_many = [ChartLine(f"l{i}", close_) for i in range(MAX_LINES + 1)]
+    with pytest.raises(Invalid, match=f"at most {MAX_LINES} plots"):
+        _build_figure(
+            bbca, (), title=None, width_px=1200, height_px=800, max_candles=120, markers=None, lines=too_many
+        )

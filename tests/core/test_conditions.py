@@ -165,3 +165,15 @@ def test_change_needs_a_previous_close():
 def test_conditions_are_hashable_values():
     assert len({parse_condition("rsi<30"), parse_condition("rsi:14 < 30"), parse_condition("rsi<31")}) == 2
     assert isinstance(parse_condition("rsi<30"), Condition)
+
+
+def test_numbers_take_k_m_b_t_suffixes_and_refuse_non_finite_values():
+    from core.market.conditions import compare, parse_number
+
+    assert parse_number("10T") == Number(1e13) and parse_number("1.5m") == Number(1.5e6)
+    assert parse_number(" 15 % ") == Number(15.0, percent=True)
+    assert parse_number("rsi") is None and parse_number("1x") is None
+    with pytest.raises(Invalid, match="'1e400' is not a finite number"):
+        parse_number("1e400")
+    assert parse_condition("volume > 2t").rhs == Number(2e12)
+    assert compare(1.0, "<=", 1.0) and compare(2.0, ">", 1.0) and not compare(1.0, "==", 2.0)

@@ -49,7 +49,7 @@ async def test_offline_fundamentals_and_crypto_refusal(tmp_path):
     assert bbca.sample and bbca.values["pe"] == 22.4
     with pytest.raises(NotFound, match="no fundamentals for XXXX") as missing:
         await market.fundamentals("XXXX")
-    assert missing.value.hint.startswith("known: ASII, BBCA")
+    assert missing.value.hint == "known: ASII, BBCA, BBRI, BMRI, GOTO, TLKM"
     online = MarketService(Settings(_env_file=None, market_offline=False))
     with pytest.raises(Invalid, match="stocks only"):
         await online.fundamentals("BTCUSDT")
@@ -94,3 +94,52 @@ def test_technical_rules_take_an_action_and_a_condition():
     with pytest.raises(Invalid, match="no rule given"):
         split_rules(" ; ", Analytic.TECHNICAL)
     assert compare(1.0, "!=", 2.0) and not compare(1.0, ">=", 2.0)
+
+
+def test_rule_numbers_share_the_condition_parser_and_must_be_finite():
+    assert parse_rule("market_cap > 10T", Analytic.FUNDAMENTAL).condition == "market_cap > 1e+13"
+    assert parse_rule("roe >= 15 %", Analytic.FUNDAMENTAL).condition == "roe >= 15%"
+    assert metric_condition("roe > 15%") == ("roe", ">", 0.15)
+    for bad in ("pe < 1e400", "pe < -1e400", "net_value > 1e999"):
+        analytic = Analytic.BANDARMOLOGY if bad.startswith("net") else Analytic.FUNDAMENTAL
+        with pytest.raises(Invalid, match="is not a finite number") as caught:
+            parse_rule(bad, analytic)
+        assert caught.value.hint == "e.g. 15, 0.15, 15%, 10T"
+    with pytest.raises(Invalid, match="'15x' is not a number"):
+        parse_rule("pe < 15x", Analytic.FUNDAMENTAL)
+
+
+def test_fundamentals_file_is_read_once_per_change_and_a_broken_one_is_unavailable(tmp_path, monkeypatch):
+    import json
+    import os
+
+    from core.errors import Unavailable
+    from core.market import fundamentals as fm
+
+    path = tmp_path / "fundamentals.json"
+    path.write_text(json.dumps({"_note": "sample", "BBCA": {"trailingPE": 20.0}}), encoding="utf-8")
+    reads = []
+    real = fm.Path.read_text
+
+    def counting(self, *a, **k):
+        reads.append(self)
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(fm.Path, "read_text", counting)
+    for _ in range(3):
+        assert fm.from_file(tmp_path, "BBCA.JK", "csv", sample=True).values["pe"] == 20.0
+    assert len(reads) == 1
+    with pytest.raises(NotFound) as missing:
+        fm.from_file(tmp_path, "_note", "csv", sample=True)
+    assert missing.value.hint == "known: BBCA"
+
+    path.write_text("{not json", encoding="utf-8")
+    os.utime(path, ns=(1, 1))  # a new mtime even on coarse clocks
+    with pytest.raises(Unavailable, match=r"fundamentals file fundamentals\.json cannot be read"):
+        fm.from_file(tmp_path, "BBCA", "csv", sample=True)
+    path.write_text(json.dumps({"TLKM": {"trailingPE": 15.0}}), encoding="utf-8")
+    os.utime(path, ns=(2, 2))
+    assert fm.from_file(tmp_path, "TLKM", "csv", sample=True).values["pe"] == 15.0
+    path.unlink()
+    with pytest.raises(NotFound, match="no fundamentals file"):
+        fm.from_file(tmp_path, "TLKM", "csv", sample=True)

@@ -68,3 +68,53 @@ async def test_cannot_link_two_identities_of_one_platform(db):
         await link.redeem_code(db, second, issued.code)
     with pytest.raises(Conflict, match="yours already"):
         await link.redeem_code(db, first, issued.code)
+
+
+async def test_clashing_labels_are_renamed_within_the_label_rules_and_paper_accounts_merge(db):
+    from core.broker.models import Credential, PaperBalance
+    from core.deployment.models import Deployment
+    from core.labels import check_label
+    from core.model.models import Model
+    from core.trade.models import Order
+
+    tg = await actor_for(db, platform="telegram", external_id="111")
+    dc = await actor_for(db, platform="discord", external_id="222")
+    long_model, long_key = "m" * 64, "k" * 32
+    async with db.session() as session:
+        papers = {}
+        for user_id in (tg.user_id, dc.user_id):
+            for label in (long_model, "ema"):
+                session.add(Model(user_id=user_id, label=label, label_key=label.lower(), source="x"))
+            session.add(Credential(user_id=user_id, broker="Binance", label=long_key, label_key=long_key))
+            paper = Credential(user_id=user_id, broker="Paper", label="paper", label_key="paper")
+            session.add(paper)
+            await session.flush()
+            papers[user_id] = paper.id
+            session.add(PaperBalance(credential_id=paper.id, asset="IDR", amount=float(user_id)))
+        deployment = Deployment(user_id=dc.user_id, credential_id=papers[dc.user_id], label="ema", source="x",
+                                market="YFinance", ticker="BBCA.JK", interval="1d")
+        session.add(deployment)
+        await session.flush()
+        session.add(Order(user_id=dc.user_id, deployment_id=deployment.id, credential_id=papers[dc.user_id],
+                          broker="Paper", client_order_id="c-1", symbol="BBCA.JK", side="buy", quantity=1.0))
+
+    issued = await link.issue_code(db, tg)
+    await link.redeem_code(db, dc, issued.code)
+
+    async with db.session() as session:
+        models = sorted(await session.scalars(select(Model.label).where(Model.user_id == tg.user_id)))
+        keys = sorted(await session.scalars(select(Credential.label).where(Credential.user_id == tg.user_id)))
+        paper_rows = list(await session.scalars(select(Credential).where(Credential.broker == "Paper")))
+        balances = [(b.credential_id, b.amount) for b in await session.scalars(select(PaperBalance))]
+        moved = await session.scalar(select(Deployment))
+        order = await session.scalar(select(Order))
+    assert models == sorted(["ema", "ema-2", long_model, "m" * 62 + "-2"])
+    assert keys == sorted(["paper", long_key, "k" * 30 + "-2"])
+    for label in models + keys:
+        assert check_label(label) == label
+    assert len("k" * 30 + "-2") <= 32  # the exchange-key label rule
+    # one paper account: the target's, now carrying the source's deployment and order
+    assert [(p.id, p.user_id) for p in paper_rows] == [(papers[tg.user_id], tg.user_id)]
+    assert balances == [(papers[tg.user_id], float(tg.user_id))]
+    assert (moved.user_id, moved.credential_id) == (tg.user_id, papers[tg.user_id])
+    assert (order.user_id, order.credential_id) == (tg.user_id, papers[tg.user_id])

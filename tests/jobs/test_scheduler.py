@@ -49,6 +49,16 @@ async def _core(db, clock, frames, **settings):
     return core, notifier
 
 
+async def _until(done, timeout_s: float = 5.0) -> None:
+    import asyncio
+
+    for _ in range(int(timeout_s / 0.01)):
+        if done():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("timed out")
+
+
 def _factory(broker):
     async def factory(_credential_id: int):
         return broker
@@ -104,9 +114,11 @@ async def test_start_reconciles_orders_left_by_a_crash_and_schedules_the_jobs(sq
     intent = Intent(dep, actor.user_id, credential, "Paper", "BTC/USDT", "buy", 1.0, 100.0, bar, "signal", "buy")
     await record_intent(sqlite_db, intent)  # recorded, then the process died before sending
     broker = FakeBroker()
-    scheduler = DeploymentScheduler(core, _factory(broker))
+    scheduler = DeploymentScheduler(core, _factory(broker), first_reconcile_after_s=0.05)
     await scheduler.start()
     try:
+        assert broker.sent == []  # start does not wait on the exchange: the reconciliation is a job
+        await _until(lambda: any("Bought 1" in n.text for _, n in notifier.sent))
         assert broker.sent == [intent.client_order_id]
         assert [o.status for o in await load(sqlite_db, Order)] == ["Filled"]
         jobs = {job.id for job in scheduler._scheduler.get_jobs()}
@@ -115,3 +127,34 @@ async def test_start_reconciles_orders_left_by_a_crash_and_schedules_the_jobs(sq
     finally:
         await scheduler.stop()
     assert scheduler._scheduler is None
+
+
+def test_alerts_show_amounts_as_their_currency_does():
+    from core.deployment.tick import Event, SeriesKey
+    from core.trade.executor import Outcome
+    from jobs.ticks import event_text
+
+    idr = Outcome(1, 2, 3, "Filled", "sell", "BBCA.JK", 100.0, 7125.0, fee=21.375, pnl=12500.0)
+    text = event_text(Event("filled", 2, 3, "ema", SeriesKey("yfinance", "BBCA", "1d"), None, outcome=idr))
+    assert "Sold 100 BBCA.JK at 7,125, fee 21\nP&L +12,500" in text
+    usdt = Outcome(1, 2, 3, "Filled", "buy", "BTC/USDT", 0.01, 91002.49, fee=0.91)
+    text = event_text(Event("filled", 2, 3, "ema", SeriesKey("binance", "BTCUSDT", "1h"), None, outcome=usdt))
+    assert "Bought 0.01 BTC/USDT at 91,002.49, fee 0.91" in text
+
+
+async def test_reconcile_outcomes_use_the_ticks_event_kinds(sqlite_db):
+    from core.trade.executor import Outcome
+    from jobs.ticks import outcome_events
+
+    clock = Clock(T0)
+    core, _ = await _core(sqlite_db, clock, {})
+    actor = await make_user(sqlite_db)
+    credential = await make_credential(sqlite_db, actor.user_id)
+    dep = await make_deployment(sqlite_db, actor.user_id, credential)
+    outcomes = [
+        Outcome(1, dep, actor.user_id, "Filled", "buy", "BTC/USDT", 1.0),
+        Outcome(2, dep, actor.user_id, "Sent", "buy", "BTC/USDT", 1.0),  # not settled: no alert yet
+        Outcome(3, dep, actor.user_id, "Failed", "buy", "BTC/USDT", 1.0, paused=(dep,)),
+        Outcome(4, dep, actor.user_id, "Canceled", "buy", "BTC/USDT", 1.0),
+    ]
+    assert [e.kind for e in await outcome_events(core, outcomes)] == ["filled", "paused", "failed"]

@@ -341,3 +341,54 @@ async def test_commands_that_read_files_offer_an_attachment_option(bot):
     options = {c.name: [o.name for o in c.parameters] for c in bot.client.tree.get_commands()}
     assert options["model"][-1] == "file" and options["upload"][-1] == "file" and options["bandar"][-1] == "file"
     assert "file" not in options["market"]
+
+
+def _with_file(dk, data, name: str, size: int):
+    data["options"].append({"name": "file", "type": 11, "value": "556"})
+    data["resolved"] = {"attachments": {"556": {
+        "id": "556", "filename": name, "size": size, "url": f"https://cdn.example/{name}",
+        "proxy_url": f"https://cdn.example/{name}", "content_type": "text/plain",
+    }}}  # fmt: skip
+    return data
+
+
+async def test_an_oversized_attached_script_is_refused_with_a_clear_reply(bot, dk):
+    from bots.registry import MAX_ATTACHED_TEXT_BYTES
+
+    data = _with_file(dk, dk.slash("model", action="save", name="huge"), "huge.txt", MAX_ATTACHED_TEXT_BYTES + 1)
+    calls = await bot.send(dk.interaction_payload(2, data))
+    [answer] = [c for c in calls if c.path.endswith("/callback")]
+    text = answer.embeds[0]["title"] + answer.embeds[0].get("description", "")
+    assert "over the 1 MB limit" in text
+    assert "Something went wrong" not in text
+
+
+async def test_an_attached_file_over_the_media_limit_is_refused(bot, dk):
+    limit = bot.client.runtime.core.settings.media_max_bytes
+    data = _with_file(dk, dk.slash("upload"), "big.png", limit + 1)
+    calls = await bot.send(dk.interaction_payload(2, data, guild=False))
+    [answer] = [c for c in calls if c.path.endswith("/callback")]
+    text = answer.embeds[0]["title"] + answer.embeds[0].get("description", "")
+    assert "upload limit" in text
+
+
+async def test_confirmable_commands_take_a_yes_option_that_confirms_directly(bot, dk):
+    from core.account.service import actor_for
+    from core.model.service import save_model
+
+    options = {c.name: [o.name for o in c.parameters] for c in bot.client.tree.get_commands()}
+    assert "yes" in options["model"] and options["stop"][-1] == "yes"
+    assert "yes" not in options["market"]
+
+    me = await actor_for(bot.client.runtime.core.db, platform="discord", external_id=str(dk.OWNER_ID))
+    for label in ("asked", "gone"):
+        await save_model(bot.client.runtime.core.db, me, label, "plot(close)")
+
+    def text_of(calls):
+        [answer] = [c for c in calls if c.path.endswith("/callback")]
+        return answer.embeds[0]["title"] + answer.embeds[0].get("description", "")
+
+    assert "Remove model 'asked'?" in text_of(await bot.slash("model", action="rm", name="asked"))
+    data = dk.slash("model", action="rm", name="gone")
+    data["options"].append({"name": "yes", "type": 5, "value": True})
+    assert "Removed model 'gone'." in text_of(await bot.send(dk.interaction_payload(2, data)))

@@ -26,9 +26,12 @@ async def test_every_registry_command_is_in_the_tree_with_its_options(bot):
         payload = payloads[command.name]
         assert 1 <= len(payload["description"]) <= 100
         options = {o["name"]: o for o in payload.get("options", [])}
-        assert set(options) == {a.name for a in command.args} | ({"file"} if command.reads_file else set()), command.name
+        extra = ({"file"} if command.reads_file else set()) | ({"yes"} if command.confirmable else set())
+        assert set(options) == {a.name for a in command.args} | extra, command.name
         if command.reads_file:  # an optional attachment, after the typed options
             assert options["file"]["type"] == AppCommandOptionType.attachment.value and not options["file"]["required"]
+        if command.confirmable:  # the typed --yes: an optional boolean
+            assert options["yes"]["type"] == AppCommandOptionType.boolean.value and not options["yes"]["required"]
         for arg in command.args:
             option = options[arg.name]
             assert NAME.match(option["name"]) and 1 <= len(option["description"]) <= 100

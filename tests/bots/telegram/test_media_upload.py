@@ -95,13 +95,67 @@ async def test_bad_content_and_big_files_get_a_clear_reply(tg):
     assert await _media(tg.core) == []
 
 
-async def test_photos_without_the_caption_or_in_groups_are_ignored(tg):
+async def test_photos_without_the_caption_or_for_another_bot_are_ignored(tg):
     calls_before = len(tg.rec.calls)
     await tg.feed(photo_message(None))
     await tg.feed(photo_message("nice chart"))
-    await tg.feed(photo_message("/upload", chat=GROUP))
+    await tg.feed(photo_message("/upload@OtherBot", chat=GROUP))
     assert [c for c in tg.rec.calls[calls_before:] if c.ok and c.method in ("getFile", "sendMessage")] == []
     assert await _media(tg.core) == []
+
+
+async def test_a_captioned_upload_in_a_group_is_refused_as_private_only(tg):
+    calls_before = len(tg.rec.calls)
+    await tg.feed(photo_message("/upload", chat=GROUP))
+    calls = [c for c in tg.rec.calls[calls_before:] if c.ok]
+    assert not [c for c in calls if c.method == "getFile"]  # never downloaded
+    (reply,) = [c for c in calls if c.method == "sendMessage"]
+    assert "private chat" in reply.text
+    assert await _media(tg.core) == []
+
+
+def _document(update: dict[str, Any], content: bytes, name: str = "cross.txt") -> dict[str, Any]:
+    message = update["message"]
+    del message["photo"]
+    message["document"] = {"file_id": "doc", "file_unique_id": "d", "file_name": name,
+                           "mime_type": "text/plain", "file_size": len(content)}  # fmt: skip
+    return update
+
+
+async def test_a_script_file_captioned_model_save_in_a_group_is_saved(tg):
+    from core.model.models import Model
+
+    script = b"buy = close > sma(close, 5)\nsell = close < sma(close, 5)\n"
+    tg.rec.content = script
+    before = len(tg.rec.calls)
+    await tg.feed(_document(photo_message("/model save group_file", chat=GROUP), script))
+    calls = [c for c in tg.rec.calls[before:] if c.ok]
+    (reply,) = [c for c in calls if c.method == "sendMessage"]
+    assert "Saved model 'group_file' (long-only)." in reply.text
+    async with tg.core.db.session() as session:
+        [row] = list(await session.scalars(select(Model)))
+    assert row.source == script.decode()
+
+
+async def test_attached_text_files_share_one_size_limit(tg):
+    from bots.registry import MAX_ATTACHED_TEXT_BYTES
+
+    script = b"buy = close > sma(close, 5)\nsell = close < sma(close, 5)\n"
+    padded = script + b"//" + b" " * (100 * 1024) + b"\n"  # over the old 64 KB, under the shared limit
+    tg.rec.content = padded
+    before = len(tg.rec.calls)
+    await tg.feed(_document(photo_message("/model save roomy"), padded))
+    (reply,) = [c for c in tg.rec.calls[before:] if c.ok and c.method == "sendMessage"]
+    assert "over the" not in reply.text
+
+    before = len(tg.rec.calls)
+    update = _document(photo_message("/model save huge"), script)
+    update["message"]["document"]["file_size"] = MAX_ATTACHED_TEXT_BYTES + 1
+    await tg.feed(update)
+    calls = [c for c in tg.rec.calls[before:] if c.ok]
+    assert not [c for c in calls if c.method == "getFile"]  # refused before downloading
+    (reply,) = [c for c in calls if c.method == "sendMessage"]
+    assert "over the 1 MB limit" in reply.text
 
 
 async def test_a_script_file_captioned_model_save_is_saved_as_a_model(tg):

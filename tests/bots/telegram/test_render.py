@@ -105,8 +105,8 @@ def test_blank_text_gives_no_chunks():
 def test_keyboard_carries_tokens_not_commands():
     bound = {}
 
-    def bind(command: str, public: bool) -> str:
-        bound[f"b:{len(bound)}"] = command
+    def bind(button: Button) -> str:
+        bound[f"b:{len(bound)}"] = button.command
         return f"b:{len(bound) - 1}"
 
     rows = [
@@ -123,7 +123,7 @@ def test_keyboard_carries_tokens_not_commands():
 
 def test_keyboard_drops_oversized_callback_data():
     markup = render.keyboard(
-        [[Button("ok", "/a"), Button("bad", "/b")]], lambda c, _public: "b:ok" if c == "/a" else "b:" + "x" * 70
+        [[Button("ok", "/a"), Button("bad", "/b")]], lambda b: "b:ok" if b.command == "/a" else "b:" + "x" * 70
     )
     assert [b.text for row in markup.inline_keyboard for b in row] == ["ok"]
 

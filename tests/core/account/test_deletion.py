@@ -212,3 +212,24 @@ async def test_summary_counts_and_missing_user(db, tmp_path):
     assert await deletion.summary(db, victim) == {}
     with pytest.raises(NotFound, match="no longer exists"):
         await deletion.delete_account(db, _settings(tmp_path), victim)
+
+
+async def test_a_pending_mayar_purchase_blocks_the_deletion(db, tmp_path):
+    from core.errors import Conflict
+    from core.purchase.models import Purchase
+
+    victim = await actor_for(db, platform="telegram", external_id="333", display_name="u333")
+    async with db.session() as session:
+        row = Purchase(user_id=victim.user_id, status="Pending", provider="Mayar", subtotal=1, discount=0, tax=0,
+                       total=1, created_at=utcnow())
+        session.add(row)
+        await session.flush()
+        order = row.id
+    with pytest.raises(Conflict, match=f"order #{order} is waiting for payment: pay it or wait for it to expire.*"
+                                       r"/purchases"):
+        await deletion.delete_account(db, _settings(tmp_path), victim)
+    assert await _count(db, User.__table__, User.id == victim.user_id) == 1  # nothing was removed
+    async with db.session() as session:
+        (await session.get(Purchase, order)).status = "Expired"
+    await deletion.delete_account(db, _settings(tmp_path), victim)
+    assert await _count(db, User.__table__, User.id == victim.user_id) == 0

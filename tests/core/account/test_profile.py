@@ -154,3 +154,37 @@ async def test_image_must_be_the_users_own_image(db, tmp_path):
         await profile.set_field(db, settings, ana, "image", text.ref)
     with pytest.raises(Invalid, match="not a media reference"):
         await profile.set_field(db, settings, ana, "image", "media:abc")
+
+
+async def test_limits_carry_the_plan_end_read_once(db, tmp_path):
+    from sqlalchemy import event
+
+    from core.account.limits import limits_for
+
+    settings = _settings(tmp_path)
+    tg = await actor_for(db, platform="telegram", external_id="111", display_name="Ana")
+    assert (await limits_for(db, settings, tg.user_id)).ends_at is None
+    now = utcnow()
+    async with db.session() as session:
+        purchase = Purchase(user_id=tg.user_id, provider="Mock", subtotal=1, total=1, status="Paid")
+        session.add(purchase)
+        await session.flush()
+        for name, days in (("Basic", 10), ("Pro", 40)):
+            session.add(Subscription(user_id=tg.user_id, purchase_id=purchase.id, name=name,
+                                     starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=days)))
+        session.add(Subscription(user_id=tg.user_id, purchase_id=purchase.id, name="Queued",
+                                 starts_at=now + timedelta(days=40), ends_at=now + timedelta(days=70)))
+    limits = await limits_for(db, settings, tg.user_id, now)
+    assert limits.ends_at == now + timedelta(days=40) and limits.plan == "Pro"  # queued periods not counted
+    statements = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        view = await profile.get_profile(db, settings, tg, now)
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+    assert view.plan_ends_at == now + timedelta(days=40)
+    assert len([s for s in statements if "FROM subscriptions" in s]) == 1

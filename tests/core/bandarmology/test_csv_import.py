@@ -158,3 +158,21 @@ async def test_the_shipped_sample_is_labelled() -> None:
     assert summary.sample and "synthetic" in summary.provider
     assert summary.start == summary.end == date(2026, 11, 20)
     assert summary.verdict is Verdict.BIG_ACC and summary.foreign_net is not None
+
+
+def test_each_line_is_split_once(monkeypatch):
+    from core.bandarmology import csvio
+
+    calls = []
+    real = csvio._cells
+
+    def counting(line, delimiter):
+        calls.append(line)
+        return real(line, delimiter)
+
+    monkeypatch.setattr(csvio, "_cells", counting)
+    rows = parse_activity("date,broker,investor,buy_lot,buy_value,sell_lot,sell_value\n"
+                          "2024-06-03,YP,D,10,1000,5,500\n2024-06-03,CC,F,1,100,2,200\n")
+    assert [r.broker for r in rows] == ["YP", "CC"] and len(calls) == 3
+    with pytest.raises(Exception, match="line 2: 3 values, the header has 7"):
+        parse_activity("date,broker,investor,buy_lot,buy_value,sell_lot,sell_value\n2024-06-03,YP,D\n")

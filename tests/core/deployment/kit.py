@@ -111,6 +111,7 @@ class FakeBroker:
     sent: list[str] = field(default_factory=list)  # client ids of every create_order that reached the exchange
     name: BrokerName = BrokerName.PAPER
     paper: bool = True
+    closed: bool = False  # the pool forgot it (closed it)
 
     async def create_order(self, request: OrderRequest) -> OrderResult:
         if self.create_errors:
@@ -146,15 +147,20 @@ class FakeBroker:
         return dict(self.balances)
 
     async def market_rules(self, symbol: str) -> MarketRules:
+        from core.broker.types import OrderRejected
+
         if self.rules is not None:
             return self.rules
+        known = "/" in symbol or (self.paper and symbol.upper().endswith(".JK"))  # exchanges list no IDX stock
+        if not known:
+            raise OrderRejected(f"{self.name} does not trade {symbol}")
         base, quote = _split(symbol)
         if quote == "IDR":
             return MarketRules(symbol, base, quote, amount_step=100, min_amount=100, lot=100)
         return MarketRules(symbol, base, quote, amount_step=0.0001, min_amount=0.0001, min_cost=5.0)
 
     async def close(self) -> None:
-        pass
+        self.closed = True
 
 
 def _split(symbol: str) -> tuple[str, str]:

@@ -154,3 +154,57 @@ async def test_simultaneous_deploys_never_exceed_the_plans_limit(db, market_env)
     assert sum(not isinstance(r, BaseException) for r in results) == 2
     assert all(isinstance(r, LimitExceeded) for r in results if isinstance(r, BaseException))
     assert len(await load(db, Deployment)) == 2
+
+
+async def test_a_double_pressed_deploy_creates_one_deployment(db, market_env):
+    import asyncio
+
+    settings, market, clock = market_env
+    settings = make_settings(free_max_deployments=10)
+    actor = await make_user(db)
+    await save_model(db, actor, "ema", EMA)
+    plans = [await service.plan_deployment(db, settings, market, actor, "ema", "BTCUSDT", "1h") for _ in range(3)]
+    results = await asyncio.gather(
+        *(service.deploy(db, settings, market, actor, "ema", "BTCUSDT", "1h", now=clock.now, plan=p) for p in plans),
+        return_exceptions=True,
+    )
+    assert sum(not isinstance(r, BaseException) for r in results) == 1
+    assert all(isinstance(r, Conflict) for r in results if isinstance(r, BaseException))
+    assert len(await load(db, Deployment)) == 1
+    again = await asyncio.gather(
+        *(service.deploy(db, settings, market, actor, "ema", "BTCUSDT", "4h", now=clock.now) for _ in range(3)),
+        return_exceptions=True,
+    )
+    assert sum(not isinstance(r, BaseException) for r in again) == 1
+    assert len(await load(db, Deployment)) == 2
+
+
+async def test_deploy_with_a_plan_does_not_plan_again(db, market_env, monkeypatch):
+    settings, market, clock = market_env
+    actor = await make_user(db)
+    await save_model(db, actor, "ema", EMA)
+    plan = await service.plan_deployment(db, settings, market, actor, "ema", "BTCUSDT", "1h")
+
+    async def no_planning(*args, **kwargs):
+        raise AssertionError("planned twice")
+
+    monkeypatch.setattr(service, "plan_deployment", no_planning)
+    view = await service.deploy(db, settings, market, actor, "ema", "BTCUSDT", "1h", now=clock.now, plan=plan)
+    assert (view.ticker, view.interval) == ("BTCUSDT", "1h")
+
+
+async def test_idx_stocks_are_refused_on_an_exchange_key(db, market_env):
+    _, market, clock = market_env
+    live = make_settings(free_live_trading=True)
+    actor = await make_user(db)
+    await save_model(db, actor, "ok", "buy = close > open\nsell = close < open")
+    await make_credential(db, actor.user_id, "Binance", "bin")
+    with pytest.raises(Invalid, match="IDX stock"):
+        await service.plan_deployment(db, live, market, actor, "ok", "BBCA", "1d", credential="bin")
+    with pytest.raises(Invalid, match="IDX stock"):
+        await service.deploy(db, live, market, actor, "ok", "BBCA", "1d", credential="bin", confirmed=True)
+    paper = await service.deploy(db, live, market, actor, "ok", "BBCA", "1d", now=clock.now)
+    assert paper.paper  # the paper account trades IDX stocks
+    with pytest.raises(NotFound, match="no broker key") as missing:
+        await service.plan_deployment(db, live, market, actor, "ok", "BTCUSDT", "1h", credential="nope")
+    assert missing.value.hint == "see /credentials"

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from core.broker.models import Credential, PaperBalance
-from core.broker.types import AuthFailed, InsufficientFunds
+from core.broker.types import AuthFailed, BrokerName, InsufficientFunds
 from core.db import Database
 from core.deployment.models import Deployment
 from core.deployment.tick import Tick
@@ -204,3 +204,92 @@ async def test_two_workers_firing_the_same_tick_place_one_order(db, db_backend):
     cash = {b.asset: b.amount for b in await load(db, PaperBalance) if not b.asset.startswith("fill:")}
     assert cash["BTC"] == pytest.approx(sum(o.filled_qty for o in orders if o.symbol == "BTC/USDT"))
     assert cash["USDT"] == pytest.approx(10_000 - sum(o.filled_qty * 101.0 * 1.001 for o in orders))
+
+
+async def test_a_symbol_the_broker_does_not_trade_is_refused_once_not_retried(db):
+    settings = make_settings()
+    source = StubSource({"BBCA": frame("gg")})
+    clock = Clock(T0 + 2 * HOUR)
+    actor = await make_user(db)
+    credential = await make_credential(db, actor.user_id, "Binance", "bin")
+    dep = await make_deployment(db, actor.user_id, credential, ticker="BBCA", last_bar_at=T0 + HOUR)
+    broker = FakeBroker(name=BrokerName.BINANCE, paper=False)  # lists no IDX stock
+    tick = _tick(db, settings, source, clock, broker)
+    report = await tick.run(clock.now)
+    [event] = report.events
+    assert event.kind == "refused" and event.deployment_id == dep and "does not trade BBCA.JK" in event.outcome.error
+    [order] = await load(db, Order)
+    assert (order.status, order.symbol) == ("Rejected", "BBCA.JK") and broker.sent == []
+    [row] = await load(db, Deployment)
+    assert row.last_bar_at == T0 + 2 * HOUR and "does not trade" in row.status_reason  # the bar is claimed
+    assert (await tick.run(clock.now)).series == 0  # not retried at every tick
+    assert len(await load(db, Order)) == 1
+
+
+async def test_a_refused_key_makes_the_pool_forget_its_broker(db):
+    settings = make_settings()
+    source = StubSource({"BTCUSDT": frame("gg")})
+    clock = Clock(T0 + 2 * HOUR)
+    actor = await make_user(db)
+    credential = await make_credential(db, actor.user_id, "Binance", "bin")
+    first = await make_deployment(db, actor.user_id, credential, last_bar_at=T0 + HOUR)
+    second = await make_deployment(db, actor.user_id, credential, last_bar_at=T0 + HOUR, label="n")
+    broker = FakeBroker(create_errors=[AuthFailed("Binance refused the API key")])
+    built: list[int] = []
+
+    async def factory(credential_id: int):
+        built.append(credential_id)
+        return broker
+
+    pool = BrokerPool(db, settings, factory)
+    tick = Tick(db, settings, make_market(settings, source, clock), pool, sleep=_no_sleep)
+    events = (await tick.run(clock.now)).events
+    assert [(e.kind, e.deployment_id) for e in events] == [("paused", first), ("paused", second)]
+    assert broker.closed and broker.sent == []  # the second order never went through the refused key
+    assert len(await load(db, Order)) == 1
+    await pool.get(credential)
+    assert built == [credential, credential]  # built anew once the user reconnects the key
+
+
+async def test_late_timing_fetches_again_after_the_grace_instead_of_reading_the_close_fetch(db):
+    settings = make_settings(late_grace_s=900)
+    source = StubSource({"BTCUSDT": frame("rr.")})  # the bar closing at T0+2h is red at the close...
+    clock = Clock(T0 + 2 * HOUR + timedelta(minutes=1))
+    actor = await make_user(db)
+    credential = await make_credential(db, actor.user_id)
+    on_time = await make_deployment(db, actor.user_id, credential, last_bar_at=T0 + HOUR, label="a")
+    late = await make_deployment(db, actor.user_id, credential, timing="Late", last_bar_at=T0 + HOUR, label="b")
+    tick = _tick(db, settings, source, clock, FakeBroker())
+    first = await tick.run(clock.now)
+    assert first.orders == 0 and source.fetches == 1  # OnTime: red, nothing to do; Late: not due yet
+    source.frames["BTCUSDT"] = frame("rg.")  # ...and the delayed feed publishes it green afterwards
+    clock.now = T0 + 2 * HOUR + timedelta(minutes=16)
+    report = await tick.run(clock.now)
+    assert source.fetches == 2  # the fetch made at the close was too early for Late timing
+    assert [(o.deployment_id, o.side) for o in await load(db, Order)] == [(late, "buy")]
+    rows = {r.id: r for r in await load(db, Deployment)}
+    assert rows[on_time].last_bar_at == rows[late].last_bar_at == T0 + 2 * HOUR
+    assert report.orders == 1
+    clock.now += timedelta(minutes=5)
+    assert (await tick.run(clock.now)).series == 0 and source.fetches == 2
+
+
+async def test_log_records_carry_their_fields(db):
+    from structlog.testing import capture_logs
+
+    from core.errors import Unavailable
+
+    class DownSource(StubSource):
+        async def fetch(self, instrument, interval, range_, now):
+            raise Unavailable("the feed is down")
+
+    settings = make_settings()
+    source = DownSource({"BTCUSDT": frame("gg")})
+    clock = Clock(T0 + 2 * HOUR)
+    actor = await make_user(db)
+    credential = await make_credential(db, actor.user_id)
+    await make_deployment(db, actor.user_id, credential, last_bar_at=T0 + HOUR)
+    with capture_logs() as logs:
+        await _tick(db, settings, source, clock, FakeBroker()).run(clock.now)
+    [record] = [r for r in logs if r["event"] == "tick_fetch_failed"]
+    assert record["series"] == "BTCUSDT 1h" and record["error"] == "the feed is down"

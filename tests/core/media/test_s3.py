@@ -7,6 +7,7 @@ import hashlib
 import re
 from datetime import UTC, datetime
 
+import httpx
 import pytest
 from aiohttp import web
 
@@ -127,3 +128,19 @@ async def test_an_unreachable_store_is_unavailable():
     store = s3.S3Storage("b", access_key="AK", secret_key="SK", endpoint="http://127.0.0.1:9")
     with pytest.raises(Unavailable, match="unreachable"):
         await store.get(new_key())
+
+
+async def test_a_refusal_logs_only_the_error_code_never_the_key_id():
+    from structlog.testing import capture_logs
+
+    body = ("<?xml version=\"1.0\"?><Error><Code>SignatureDoesNotMatch</Code><Message>no</Message>"
+            "<AWSAccessKeyId>AKIAIOSFODNN7EXAMPLE</AWSAccessKeyId><StringToSign>x</StringToSign></Error>")
+    transport = httpx.MockTransport(lambda request: httpx.Response(403, text=body))
+    store = s3.S3Storage("b", access_key="AKIAIOSFODNN7EXAMPLE", secret_key="SK", endpoint="http://s3.test",
+                         transport=transport)  # fmt: skip
+    with capture_logs() as logs, pytest.raises(Unavailable, match="refused"):
+        await store.get(new_key())
+    [entry] = [e for e in logs if e["event"] == "media_s3_failed"]
+    assert (entry["status"], entry["code"]) == (403, "SignatureDoesNotMatch")
+    assert "AKIAIOSFODNN7EXAMPLE" not in repr(logs)
+    assert s3.error_code("not xml") == ""

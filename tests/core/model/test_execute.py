@@ -56,3 +56,41 @@ async def test_history_warms_indicators_up_before_the_shown_range(market):
     run = await execute_script(service, settings, "plot(sma(close, 50), \"sma\")", "BBCA", "1d", "6mo", chart=False)
     assert not run.plots[0].values.isna().any()  # settled from the first shown bar on
     assert run.is_indicator and run.backtest is None
+
+
+async def test_stop_loss_and_take_profit_reach_the_backtest_and_close_trades(market):
+    settings, service = market
+    script = "buy = close > 0\nsell = close < 0\nstop_loss = 0.02\ntake_profit = 0.03"
+    run = await execute_script(service, settings, script, "BBCA", "1d", "2y", chart=False)
+    assert run.config.stop_loss == 0.02 and run.config.take_profit == 0.03
+    reasons = set(run.backtest.trades["ExitReason"])
+    assert {"stop", "target"} <= reasons  # the signal never exits: only the levels do
+    for trade in run.backtest.trades.itertuples():
+        if trade.ExitReason == "stop":
+            assert trade.ExitPrice <= trade.EntryPrice * (1 - 0.02) + 1e-9
+        elif trade.ExitReason == "target":
+            assert trade.ExitPrice >= trade.EntryPrice * (1 + 0.03) - 1e-9
+    plain = await execute_script(service, settings, "buy = close > 0\nsell = close < 0", "BBCA", "1d", "2y", chart=False)
+    assert plain.config.stop_loss is None and plain.config.take_profit is None
+    assert len(plain.backtest.trades) == 0  # held to the end: no levels, no exit
+
+
+async def test_the_shown_candles_keep_every_field_of_the_fetched_ones(market, sqlite_db, monkeypatch):
+    import dataclasses
+
+    settings, service = market
+    real = service.candles_with_history
+
+    async def with_extra(*args, **kwargs):
+        shown, history = await real(*args, **kwargs)
+        return dataclasses.replace(shown, extra={"note": "kept"}, name="Bank Central Asia"), history
+
+    monkeypatch.setattr(service, "candles_with_history", with_extra)
+    run = await execute_script(service, settings, SCRIPT, "BBCA", "1d", "1y", chart=False)
+    actor = await actor_for(sqlite_db, platform="console", external_id="me")
+    await strategies.save_strategy(sqlite_db, actor, "dip")
+    await strategies.add_rules(sqlite_db, actor, "dip", RULES)
+    sim = await simulate(sqlite_db, service, settings, actor, "dip", "BBCA", "1d", "1y", chart=False)
+    for candles in (run.candles, sim.candles):
+        assert candles.extra == {"note": "kept"} and candles.name == "Bank Central Asia"
+        assert candles.frame.index[0] == run.signals.index[0]

@@ -64,7 +64,7 @@ async def test_invalid_models_are_refused_before_anything_is_stored(db):
         await models.save_model(db, ana, "two words", CROSS)
     with pytest.raises(Invalid, match="no input 'slow'"):
         await models.save_model(db, ana, "x", CROSS, inputs={"slow": 3})
-    with pytest.raises(Invalid, match="is a number"):
+    with pytest.raises(Invalid, match="input 'fast' must be a number, got 'ten'"):
         await models.save_model(db, ana, "x", CROSS, inputs={"fast": "ten"})
     async with db.session() as session:
         assert list(await session.scalars(select(Model))) == []
@@ -111,6 +111,52 @@ async def test_link_keeps_both_models_of_the_same_name(db):
     issued = await link.issue_code(db, tg)
     await link.redeem_code(db, dc, issued.code)
     labels = [m.label for m in (await models.list_models(db, tg)).items]
-    assert labels == ["cross", "Cross (2)"]
-    assert (await models.get_model(db, tg, "cross (2)")).is_indicator
+    assert labels == ["cross", "Cross-2"]  # a name the bot accepts again (no spaces or brackets)
+    assert (await models.get_model(db, tg, "cross-2")).is_indicator
     assert [s.label for s in (await strategies.list_strategies(db, tg)).items] == ["dip"]
+
+
+async def test_rules_are_checked_off_the_event_loop_and_outside_a_session(db, monkeypatch):
+    import threading
+
+    from core.strategy import rules as rule_module
+
+    ana = await _actor(db, "1")
+    await strategies.save_strategy(db, ana, "dip", "technical")
+    seen: list[bool] = []
+    real = rule_module.split_rules
+
+    def spy(text, analytic):
+        seen.append(threading.current_thread() is threading.main_thread())
+        return real(text, analytic)
+
+    monkeypatch.setattr(strategies, "split_rules", spy)
+    await strategies.add_rules(db, ana, "dip", "buy rsi(close, 14) < 30")
+    assert seen == [False]
+
+    def remove_meanwhile(text, analytic):  # the strategy goes while its rules are being checked
+        import asyncio as aio
+
+        aio.run_coroutine_threadsafe(strategies.remove_strategy(db, ana, "dip"), loop).result()
+        return real(text, analytic)
+
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    monkeypatch.setattr(strategies, "split_rules", remove_meanwhile)
+    with pytest.raises(NotFound, match="you have no strategy 'dip'"):
+        await strategies.add_rules(db, ana, "dip", "sell rsi(close, 14) > 70")
+
+
+async def test_inputs_are_checked_by_the_script_language_rules(db):
+    ana = await _actor(db, "1")
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        with pytest.raises(Invalid, match="input 'fast' must be a finite number"):
+            await models.save_model(db, ana, "Cross", CROSS, inputs={"fast": bad})
+    saved = await models.save_model(db, ana, "Cross", CROSS, inputs={"fast": 8.0})
+    assert saved.model.inputs == {"fast": 8} and isinstance(saved.model.inputs["fast"], int)
+    with pytest.raises(Invalid, match="must be a finite number"):
+        await models.update_model(db, ana, "Cross", inputs={"fast": float("nan")})
+    with pytest.raises(Invalid, match="has no input 'fsat' — did you mean 'fast'"):
+        await models.update_model(db, ana, "Cross", inputs={"fsat": 3})
+    assert (await models.get_model(db, ana, "Cross")).inputs == {"fast": 8}

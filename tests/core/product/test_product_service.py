@@ -149,3 +149,12 @@ async def test_discount_codes(db):
     async with db.session() as session:
         assert (await session.scalar(select(DiscountCode.active).where(DiscountCode.code == "HEMAT10"))) is False
     assert [c.code for c in await products.list_discounts(db, SETTINGS, admin)] == ["HEMAT10"]
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+@pytest.mark.parametrize("name", ["max_deployments", "max_position_value"])
+def test_features_must_be_finite_numbers(name, value):
+    with pytest.raises(Invalid, match=f"feature {name} needs a finite number"):
+        products.check_features({name: value})
+    assert products.check_features({"max_position_value": 1.5, "max_deployments": 3.0}) == {
+        "max_position_value": 1.5, "max_deployments": 3}

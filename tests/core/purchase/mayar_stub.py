@@ -48,6 +48,7 @@ class MayarStub:
         self.requests: list[Received] = []
         self.invoices: dict[str, Invoice] = {}
         self.fail_with: int | None = None  # answer every request with this status
+        self.fail_extra: dict[str, Any] | None = None  # more fields for that answer
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -116,7 +117,8 @@ class MayarStub:
                 body = json.loads(raw) if raw else None
                 stub.requests.append(Received(self.command, self.path, dict(self.headers.items()), body))
                 if stub.fail_with is not None:
-                    return self._send(stub.fail_with, {"statusCode": stub.fail_with, "messages": "error"})
+                    return self._send(stub.fail_with, {"statusCode": stub.fail_with, "messages": "error",
+                                                       **(stub.fail_extra or {})})
                 if self.headers.get("Authorization") != f"Bearer {stub.api_key}":
                     return self._send(401, {"statusCode": 401, "messages": "Unauthorized"})
                 if self.command == "POST" and self.path == "/hl/v1/invoice/create":

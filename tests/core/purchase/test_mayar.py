@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from core.account.limits import limits_for
 from core.app import Core
-from core.errors import Invalid, Unavailable
+from core.errors import Conflict, Invalid, Unavailable
 from core.market.service import MarketService
 from core.product import service as products
 from core.product.models import DiscountCode
@@ -132,6 +132,21 @@ async def test_forged_webhook_changes_nothing(db, mayar):
         await handle_mayar_event(db, config, {"event": "payment.received"}, now=NOW)
 
 
+async def test_a_payment_for_no_purchase_is_logged_as_a_warning(db, mayar):
+    from structlog.testing import capture_logs
+
+    config = mayar_settings(mayar)
+    s = await shop(db, config)
+    await _buy(db, config, s)
+    stranger = webhook(mayar.only_invoice())
+    stranger["data"].update(transactionId="e" * 36, id="e" * 36, productId="nope")
+    with capture_logs() as logs:
+        assert await handle_mayar_event(db, config, stranger, now=NOW) == "no matching purchase"
+    [entry] = [e for e in logs if e["event"] == "payment_without_purchase"]
+    assert entry["log_level"] == "warning"
+    assert (entry["transaction"], entry["status"], entry["purchase"]) == ("e" * 36, "paid", None)
+
+
 async def test_failed_then_paid_out_of_order_and_a_late_failure(db, mayar):
     config = mayar_settings(mayar)
     s = await shop(db, config)
@@ -227,6 +242,55 @@ async def test_provider_failures(db, mayar):
     assert await refresh_pending(core, now=NOW + timedelta(days=2)) == 0
     async with db.session() as session:
         assert (await session.get(Purchase, done.purchase.id)).status == "Pending"
+
+
+async def test_double_press_while_the_invoice_is_being_created(db, mayar):
+    config = mayar_settings(mayar)
+    s = await shop(db, config)
+    first = await _buy(db, config, s)
+    again = await _buy(db, config, s)  # a double press: the same order and its link, no second invoice
+    assert again.purchase.id == first.purchase.id and again.payment_link == first.payment_link
+    assert len([r for r in mayar.requests if r.method == "POST"]) == 1
+    async with db.session() as session:  # as if the first press were still waiting for Mayar
+        row = await session.get(Purchase, first.purchase.id)
+        row.payment_link = None
+    with pytest.raises(Conflict, match=f"order #{first.purchase.id} is being prepared; see /purchases"):
+        await _buy(db, config, s)
+
+
+async def test_a_refusal_logs_only_the_status_and_messages_never_the_buyer(db, mayar):
+    from structlog.testing import capture_logs
+
+    config = mayar_settings(mayar)
+    s = await shop(db, config)
+    mayar.fail_with = 422
+    mayar.fail_extra = {"messages": "email is invalid", "data": {"email": "budi@example.com",
+                                                                 "mobile": "+6281234567890"}}
+    with capture_logs() as logs, pytest.raises(Unavailable, match="HTTP 422"):
+        await _buy(db, config, s)
+    [entry] = [e for e in logs if e["event"] == "mayar_refused"]
+    assert (entry["status"], entry["messages"]) == (422, "email is invalid")
+    assert "budi@example.com" not in repr(logs) and "6281234567890" not in repr(logs)
+
+
+async def test_the_poll_shares_one_connection_pool(db, mayar, monkeypatch):
+    from core.purchase.mayar import MayarClient
+
+    config = mayar_settings(mayar)
+    s = await shop(db, config)
+    await _buy(db, config, s, "Pro")
+    await _buy(db, config, s, "Basic")
+    opened = []
+    real = MayarClient._client
+
+    def counting(self):
+        opened.append(self)
+        return real(self)
+
+    monkeypatch.setattr(MayarClient, "_client", counting)
+    core = Core(config, db, MarketService(config))
+    assert await refresh_pending(core, now=NOW + timedelta(minutes=5)) == 0
+    assert len([r for r in mayar.requests if r.method == "GET"]) == 2 and len(opened) == 1
 
 
 async def test_buyer_needs_email_and_phone(db, mayar):

@@ -194,3 +194,22 @@ async def test_an_unexpected_crash_while_sending_is_treated_as_an_unknown_outcom
     outcome = await send_order(db, settings, broker, order)
     assert outcome.status == "Filled"  # looked up at once and found
     assert broker.sent == [order.client_order_id] and len(await load(db, Trade)) == 1
+
+
+async def test_reconciliation_forgets_a_broker_whose_key_was_refused(db):
+    settings = make_settings()
+    actor, credential, dep = await _setup(db)
+    broker = FakeBroker(create_errors=[AuthFailed("invalid API key")])
+    await record_intent(db, _intent(actor, credential, dep))  # left Pending by a crash
+    built: list[int] = []
+
+    async def factory(credential_id: int):
+        built.append(credential_id)
+        return broker
+
+    pool = BrokerPool(db, settings, factory)
+    [outcome] = await reconcile(db, settings, pool)
+    assert outcome.paused == (dep,)
+    assert broker.closed  # the pool dropped it: a reconnected key is built anew
+    await pool.get(credential)
+    assert built == [credential, credential]
