@@ -54,7 +54,7 @@ def config_for(
     idr = (instrument.currency or "").upper() == "IDR" or instrument.symbol.upper().endswith(".JK")
     return BacktestConfig(
         cash=settings.backtest_cash_idr if idr else settings.backtest_cash_usd,
-        commission=settings.backtest_commission_crypto if crypto else settings.backtest_commission_stocks,
+        commission=settings.commission(crypto=crypto),
         unit=settings.backtest_crypto_step if crypto else float(max(1, instrument.lot_size)),
         stop_loss=stop_loss,
         take_profit=take_profit,
