@@ -392,7 +392,9 @@ async def _record_fill(session: AsyncSession, order: Order, result: OrderResult,
             previous = max(deployment.position_qty, 0.0)
             total = previous + held
             entry = deployment.entry_price or price
-            deployment.entry_price = (entry * previous + price * held) / total if total > 0 else None
+            # a new position's entry is its fill price exactly (the stop and target levels derive from it)
+            average = price if previous <= 0 else (entry * previous + price * held) / total
+            deployment.entry_price = average if total > 0 else None
             deployment.position_qty = total
         else:
             whole = result.filled >= order.quantity * 0.999  # a complete exit leaves no dust behind
