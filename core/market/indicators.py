@@ -1009,6 +1009,7 @@ _TWINS: dict[str, _TwinFn] = {
     "hlc3": lambda t, s, v: {"hlc3": t.TYPPRICE(s["high"], s["low"], s["close"])},
     "ohlc4": lambda t, s, v: {"ohlc4": t.AVGPRICE(s["open"], s["high"], s["low"], s["close"])},
     "wcp": lambda t, s, v: {"wcp": t.WCLPRICE(s["high"], s["low"], s["close"])},
+    "rma": lambda t, s, v: {"rma": t.RMA(s["close"], v["length"])},
     "bbands": _twin_bbands,
     # momentum
     "rsi": lambda t, s, v: {"rsi": t.RSI(s["close"], v["length"]) * _pct(v)},
@@ -1027,6 +1028,7 @@ _TWINS: dict[str, _TwinFn] = {
     )(*t.STOCH(s["high"], s["low"], s["close"], v["k"], v["smooth_k"], 0, v["d"], 0)),
     "stochf": lambda t, s, v: dict(zip(("k", "d"), t.STOCHF(s["high"], s["low"], s["close"], v["k"], v["d"], 0), strict=True)),
     "stochrsi": _twin_stochrsi,
+    "kdj": lambda t, s, v: dict(zip(("k", "d", "j"), t.KDJ(s["high"], s["low"], s["close"], v["length"], v["signal"], 13, v["signal"], 13), strict=True)),
     "uo": lambda t, s, v: {"uo": t.ULTOSC(s["high"], s["low"], s["close"], v["fast"], v["medium"], v["slow"])},
     # trend
     "adx": lambda t, s, v: {
@@ -1049,6 +1051,11 @@ _TWINS: dict[str, _TwinFn] = {
     "obv": lambda t, s, v: {"obv": t.OBV(s["close"], s["volume"])},
     "ad": lambda t, s, v: {"ad": t.AD(s["high"], s["low"], s["close"], s["volume"])},
     "adosc": lambda t, s, v: {"adosc": t.ADOSC(s["high"], s["low"], s["close"], s["volume"], v["fast"], v["slow"])},
+    "pvt": lambda t, s, v: {"pvt": t.PVT(s["close"], s["volume"])},
+    "nvi": lambda t, s, v: {"nvi": t.NVI(s["close"], s["volume"]) * (v["initial"] / 1000.0)},
+    "pvi": lambda t, s, v: (
+        lambda pvi: {"pvi": pvi, "ma": t.EMA(pvi, v["length"])}
+    )(t.PVI(s["close"], s["volume"]) * (v["initial"] / 1000.0)),
     "mfi": lambda t, s, v: {"mfi": t.MFI(s["high"], s["low"], s["close"], s["volume"], v["length"])},
 }  # fmt: skip
 
@@ -1057,6 +1064,7 @@ _TWINS: dict[str, _TwinFn] = {
 _TWIN_ONLY_WITH: dict[str, dict[str, Number]] = {
     "kama": {"fast": 2, "slow": 30},
     "uo": {"fast_w": 4.0, "medium_w": 2.0, "slow_w": 1.0},
+    "nvi": {"length": 1},
 }
 
 # Where the value shown deliberately is not TA-Lib's (or TA-Lib has no such line), said in
@@ -1075,6 +1083,25 @@ CONVENTIONS: dict[str, str] = {
     "uo": (
         "equals TA-Lib's ULTOSC with weights 4, 2, 1 (TA-Lib's fixed values); other weights use "
         "pandas-ta's formula"
+    ),
+    "nvi": (
+        "equals TA-Lib's NVI (the index moves by the close's percent change on bars whose volume "
+        "fell; it starts at initial); with length other than 1 it is pandas-ta's additive NVI"
+    ),
+    "pvi": "pvi is TA-Lib's PVI, started at initial; ma is its EMA over length bars (pandas-ta's convention)",
+    "kdj": "k, d, j are TA-Lib's KDJ (its own smoothing), from TA-Lib's first valid bar",
+    "dpo": (
+        "differs from TA-Lib's DPO on purpose: it is the causal form, close minus the SMA(length) "
+        "of length / 2 + 1 bars earlier, so no value uses later bars"
+    ),
+    "kc": (
+        "pandas-ta's Keltner channels (EMA basis, band = scalar × an EMA of the true range over "
+        "length); TA-Lib's KC uses an ATR with its own period, so its bands differ slightly"
+    ),
+    "rvi": "pandas-ta's relative volatility index; TA-Lib's RVI smooths differently and starts later",
+    "psar": (
+        "pandas-ta's parabolic SAR split into long (while up) and short (while down) lines, with af "
+        "and reversal; TA-Lib's SAR is one line, and after some reversals its values differ"
     ),
     "stochrsi": (
         "k is TA-Lib's STOCHRSI fastd (the raw %K of RSI smoothed over k bars, as TradingView shows "

@@ -438,6 +438,33 @@ def _talib_expected() -> dict[str, dict[str, object]]:
         "ad": {"ad": lambda f: t.AD(*hlc(f), v(f))},
         "adosc": {"adosc": lambda f: t.ADOSC(*hlc(f), v(f), 3, 10)},
         "mfi:14": {"mfi": lambda f: t.MFI(*hlc(f), v(f), 14)},
+        "rma:10": {"rma": lambda f: t.RMA(c(f), 10)},
+        "kdj": {k: (lambda f, i=i: t.KDJ(*hlc(f), 9, 3, 13, 3, 13)[i]) for i, k in enumerate("kdj")},
+        "pvt": {"pvt": lambda f: t.PVT(c(f), v(f))},
+        "nvi": {"nvi": lambda f: t.NVI(c(f), v(f))},
+        "pvi": {"pvi": lambda f: t.PVI(c(f), v(f)) / 10.0, "ma": lambda f: t.EMA(t.PVI(c(f), v(f)) / 10.0, 255)},
+        # computed by pandas-ta, already equal to TA-Lib's (kept equal by this test)
+        "accbands:20": {k: (lambda f, i=i: t.ACCBANDS(*hlc(f), 20)[i]) for i, k in enumerate(("upper", "mid", "lower"))},
+        "ao": {"ao": lambda f: t.AO(f["high"].to_numpy(), f["low"].to_numpy(), 5, 34)},
+        "cmf:20": {"cmf": lambda f: t.CMF(*hlc(f), v(f), 20)},
+        "donchian:20": {
+            k: (lambda f, i=i: t.DONCHIAN(f["high"].to_numpy(), f["low"].to_numpy(), 20)[i])
+            for i, k in enumerate(("upper", "mid", "lower"))
+        },
+        "efi:13": {"efi": lambda f: t.EFI(c(f), v(f), 13)},
+        "er:10": {"er": lambda f: t.ER(c(f), 10)},
+        "hma:10": {"hma": lambda f: t.HMA(c(f), 10)},
+        "massi": {"massi": lambda f: t.MASSI(f["high"].to_numpy(), f["low"].to_numpy(), 9, 25)},
+        "qstick:10": {"qstick": lambda f: t.QSTICK(f["open"].to_numpy(), c(f), 10)},
+        "smma:7": {"smma": lambda f: t.RMA(c(f), 7)},
+        "vwma:10": {"vwma": lambda f: t.VWMA(c(f), v(f), 10)},
+        "vortex:14": {k: (lambda f, i=i: t.VORTEX(*hlc(f), 14)[i]) for i, k in enumerate(("plus", "minus"))},
+        "coppock": {"coppock": lambda f: t.COPPOCK(c(f), 10, 11, 14)},
+        "eri:13": {k: (lambda f, i=i: t.ERI(*hlc(f), 13)[i]) for i, k in enumerate(("bull", "bear"))},
+        "vhf:28": {"vhf": lambda f: t.VHF(c(f), 28)},
+        "tsi": {"tsi": lambda f: t.TSI(c(f), 25, 13)},
+        "ha": {k: (lambda f, i=i: t.HA(f["open"].to_numpy(), *hlc(f))[i]) for i, k in enumerate(("open", "high", "low", "close"))},
+        "pvo": {"pvo": lambda f: t.PVO(v(f), 12, 26, 1)},
     }  # fmt: skip
 
 
