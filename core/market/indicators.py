@@ -15,13 +15,15 @@ Things pandas-ta gets wrong or does silently, and what this module does about th
 
 - Parameters of the wrong type or out of range are silently replaced by defaults; we validate
   first (lengths whole numbers 1..5000, multipliers positive) and say what is wrong.
-- ``bbands`` uses sample std where TA-Lib uses population std: we pass ``ddof=0`` so both paths agree.
+- ``bbands`` uses sample std where TA-Lib uses population std: ours is TA-Lib's (``ddof=0``).
 - ``supertrend(h, l, c, 7, 3.0)`` would set ``atr_length=3``: we always call with keywords and order
   the user-facing parameters as people write them (``supertrend:7:3`` is length 7, multiplier 3).
-- ``adx`` through TA-Lib returns the directional *movement* in the DMP/DMN columns instead of the
-  directional *index*: we use pandas-ta's own path for it, which matches TA-Lib's PLUS_DI/MINUS_DI.
-- ``cci`` and ``wcp`` without TA-Lib have arithmetic bugs; ``natr`` without TA-Lib smooths with an
-  EMA: we compute the first two ourselves and pass ``mamode="rma"`` to the third.
+- Indicators TA-Lib also computes (``_TWINS``: rsi, macd, adx, stoch, bbands, atr, ...) are computed
+  by TA-Lib: they start on TA-Lib's first valid bar and equal its values from there. pandas-ta's own
+  paths publish RSI/MACD/ATR/STOCH a few bars early, publish ADX from bar ``length`` (converging to
+  TA-Lib's only after ~130 bars) with a non-standard ADXR, and its TA-Lib path returns directional
+  *movement* in ADX's DMP/DMN. Where our values differ from TA-Lib's on purpose (supertrend, dpo,
+  ...), ``CONVENTIONS`` says how, and ``/dict indicator NAME`` shows it.
 - Indicators that look at future bars (``tos_stdevall``, ``zigzag``, ``vhm``, ``dpo`` centred,
   ichimoku's chikou span, ``smc``'s back-fill) would make backtests lie: they are left out or made
   causal. A test recomputes every indicator on a prefix of the data to prove the rest are causal.
@@ -787,8 +789,9 @@ def _fmt(x: float | int) -> str:
 def compute(frame: pd.DataFrame, spec: IndicatorSpec | str, *, talib: bool | None = None) -> IndicatorResult:
     """Compute one indicator on an OHLCV frame (lower-case columns); fields share the frame's index.
 
-    ``talib`` forces pandas-ta's TA-Lib path on or off (tests compare both); None uses TA-Lib
-    when installed, as pandas-ta does.
+    ``talib`` forces pandas-ta's TA-Lib path on or off for indicators computed by pandas-ta; None
+    uses TA-Lib when installed, as pandas-ta does. Indicators TA-Lib also computes (``_TWINS``)
+    always come from TA-Lib.
     """
     if isinstance(spec, str):
         spec = parse_spec(spec)
