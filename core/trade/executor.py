@@ -187,6 +187,11 @@ async def record_intent(
                 return None
         if claimed.rowcount != 1:
             return None
+        busy = await session.scalar(
+            select(Order.id).where(Order.deployment_id == intent.deployment_id, Order.status.in_(UNRESOLVED)).limit(1)
+        )
+        if busy is not None:  # a /close recorded a moment ago (it locked the row first): its exit stands
+            return None
         order = Order(
             user_id=intent.user_id,
             deployment_id=intent.deployment_id,
