@@ -50,8 +50,10 @@ def last_bar_signals(source: str, frame: pd.DataFrame, inputs: dict[str, Any]) -
 
     result = evaluate(program_of(source), frame, inputs)
 
+    settled = len(frame) - 1 >= result.warmup  # the backtest ignores signals before its indicators exist
+
     def last(values: Any) -> bool:
-        return values is not None and len(values) > 0 and bool(values[-1])
+        return settled and values is not None and len(values) > 0 and bool(values[-1])
 
     return BarSignals(last(result.buy), last(result.sell), result.stop_loss, result.take_profit)
 
