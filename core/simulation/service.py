@@ -117,7 +117,8 @@ async def _backtest(
     buy, sell = await asyncio.to_thread(technical_signals, strategy, frame)
     start = trading_start(shown, frame)
     report = await backtest_report(
-        shown, frame, start, settings, title=strategy.label, signals=(buy[start:], sell[start:], None, None), chart=chart
+        shown, frame, start, settings, title=strategy.label, signals=(buy[start:], sell[start:], None, None), chart=chart,
+        range_=range_,
     )
     return Simulation(
         strategy, shown.instrument.display, report.candles, report.backtest, report.config, report.chart, report.stats
