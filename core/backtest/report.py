@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from core.backtest.engine import BacktestConfig, BacktestResult, run_backtest
-from core.market.types import Candles, Instrument, Source
+from core.market.types import Candles, Instrument, Source, exchange_timezone
 
 if TYPE_CHECKING:
     from core.charts.candles import ChartLine
@@ -193,3 +193,58 @@ async def backtest_report(
             candles, heading, lines, backtest, settings, subtitle=figures, cash=cash
         )
     return Report(candles, backtest, config, png, stats)
+
+
+BACKTEST_CSV_COLUMNS = (
+    "trade", "side", "size", "entry_time", "entry_price", "exit_time", "exit_price",
+    "commission", "pnl", "return_pct", "exit_reason", "bars",
+)  # fmt: skip
+
+
+def trades_csv(result: BacktestResult, candles: Candles) -> bytes:
+    """Every trade of a backtest as CSV (UTF-8, a header row): times in ISO 8601 in the exchange's
+    time zone, prices and money unrounded, ``return_pct`` in percent. A trade still open at the end
+    is the last row, ``exit_reason`` ``open``, its P&L marked to the last close."""
+    import csv
+    import io
+
+    zone = exchange_timezone(candles.instrument)
+
+    def when(value: Any) -> str:
+        if value is None or pd.isna(value):
+            return ""
+        stamp = pd.Timestamp(value)
+        stamp = stamp.tz_localize("UTC") if stamp.tz is None else stamp
+        return stamp.tz_convert(zone).isoformat()
+
+    def num(value: Any) -> str:
+        if value is None:
+            return ""
+        number = float(value)
+        return "" if not math.isfinite(number) else repr(number)
+
+    rows = [row for _, row in result.trades.iterrows()]
+    if result.open_trade is not None:
+        rows.append(result.open_trade)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(BACKTEST_CSV_COLUMNS)
+    for number, row in enumerate(rows, 1):
+        size = float(row["Size"])
+        still_open = row.get("ExitBar") is None or pd.isna(row.get("ExitTime"))
+        entry_bar, exit_bar = row.get("EntryBar"), row.get("ExitBar")
+        bars = "" if still_open or entry_bar is None else str(int(exit_bar) - int(entry_bar))
+        writer.writerow([
+            number, "long" if size > 0 else "short", num(abs(size)),
+            when(row["EntryTime"]), num(row["EntryPrice"]),
+            "" if still_open else when(row["ExitTime"]), "" if still_open else num(row["ExitPrice"]),
+            num(row["Commission"]), num(row["PnL"]), num(float(row["ReturnPct"]) * 100),
+            "open" if still_open else str(row.get("ExitReason") or ""), bars,
+        ])  # fmt: skip
+    return out.getvalue().encode("utf-8")
+
+
+def trades_csv_name(label: str, candles: Candles) -> str:
+    frame = candles.frame
+    span = f"_{frame.index[0]:%Y%m%d}-{frame.index[-1]:%Y%m%d}" if len(frame) else ""
+    return f"{label}_{candles.instrument.display}_{candles.interval}{span}_trades.csv"
