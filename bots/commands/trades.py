@@ -137,7 +137,7 @@ def _span(since: date | None, until: date | None) -> str:
 def _trade_line(t: TradeView) -> str:
     line = (
         f"• {t.time:%Y-%m-%d %H:%M} · {t.label or '-'} · {t.side.upper()} {_qty(t.qty)} {t.symbol} "
-        f"@ {fmt.price(t.price, t.quote_currency)} · fee {_money(t.fee, t.quote_currency)}"
+        f"@ {fmt.price(t.price, t.quote_currency, symbol=t.symbol)} · fee {_money(t.fee, t.quote_currency)}"
     )
     if t.pnl is not None:
         line += f" · P&L {_money(t.pnl, t.quote_currency, signed=True)}"
@@ -165,10 +165,10 @@ async def positions_(ctx: Context) -> Reply:
 
 def _position_line(p: PositionView) -> str:
     side = "long" if p.qty > 0 else "short"
-    entry = fmt.price(p.entry_price, p.quote_currency) if p.entry_price is not None else "n/a"
+    entry = fmt.price(p.entry_price, p.quote_currency, symbol=p.symbol) if p.entry_price is not None else "n/a"
     line = f"• {p.label} · {p.symbol} {p.interval} · {side} {_qty(abs(p.qty))} @ {entry}"
     if p.last_price is not None:
-        line += f" → {fmt.price(p.last_price, p.quote_currency)}"
+        line += f" → {fmt.price(p.last_price, p.quote_currency, symbol=p.symbol)}"
         if p.unrealised_pnl is not None:
             line += f" · unrealised {_money(p.unrealised_pnl, p.quote_currency, signed=True)}"
             if p.unrealised_pct is not None:
