@@ -110,3 +110,36 @@ async def test_trades_export_keeps_the_date_filters(console):
     assert same.files[0].data == document.data
     empty = await console.handle("/trades export from=2025-01-01 to=2025-01-31")
     assert not empty.error and not empty.files and "No trades" in empty.text
+
+
+async def test_trade_lists_show_times_for_intraday_bars_and_dates_for_daily(console):
+    import re
+
+    await _save(console)
+    hourly = (await console.handle("/run cross BTCUSDT 1h 3mo")).text.splitlines()
+    start = next(i for i, line in enumerate(hourly) if line.startswith(("Trades", "Last ")) and "trades" in line.lower())
+    assert "(times UTC)" in hourly[start]
+    trade = hourly[start + 1]
+    assert re.match(r"^  \d{4}-\d\d-\d\d \d\d:\d\d → \d{4}-\d\d-\d\d \d\d:\d\d (long|short) ", trade), trade
+    assert re.search(r" [\d,]+\.\d\d → [\d,]+\.\d\d ", trade)  # BTC prices with cents
+    daily = (await console.handle("/run cross BBCA 1d 1y")).text.splitlines()
+    start = next(i for i, line in enumerate(daily) if line.startswith(("Trades", "Last ")) and "trades" in line.lower())
+    assert re.match(r"^  \d{4}-\d\d-\d\d → \d{4}-\d\d-\d\d (long|short) [\d,]+ → [\d,]+ ", daily[start + 1])
+
+
+def test_bar_time_is_in_the_exchange_zone():
+    import pandas as pd
+
+    from bots.commands.results import bar_time
+    from core.market.types import INTERVALS, Candles, Instrument, Source
+
+    inst = Instrument(Source.YFINANCE, "BBCA.JK", "BBCA", currency="IDR", lot_size=100)
+    frame = pd.DataFrame(
+        {c: [1.0] for c in ("open", "high", "low", "close", "volume")},
+        index=pd.DatetimeIndex(["2026-12-07 07:05"], tz="UTC"),
+    )
+    hourly = Candles(inst, INTERVALS["5m"], frame, provider="t")
+    assert bar_time(frame.index[0], hourly) == "2026-12-07 14:05"
+    assert bar_time(frame.index[0], hourly, zone=True) == "2026-12-07 14:05 WIB"
+    daily = Candles(inst, INTERVALS["1d"], frame, provider="t")
+    assert bar_time(frame.index[0], daily) == "2026-12-07"
