@@ -225,8 +225,6 @@ _SUFFIX_ZONES = {
     ".PA": "Europe/Paris",
 }
 _ZONE_NAMES = {"Asia/Jakarta": "WIB", "America/New_York": "ET", "UTC": "UTC"}
-# Quote currencies that only crypto pairs use.
-CRYPTO_QUOTES = frozenset({"USDT", "USDC", "BUSD", "FDUSD", "TUSD", "DAI", "BTC", "ETH", "BNB", "BIDR"})
 
 
 def is_idx(instrument: Instrument) -> bool:
@@ -298,9 +296,8 @@ def price_decimals(value: float, instrument: Instrument | None = None, *, curren
     digits = math.floor(math.log10(magnitude))
     if symbol.endswith("=X"):  # forex: five significant digits, as dealers quote
         return max(0, 4 - digits)
-    crypto = (
-        (instrument is not None and is_crypto_instrument(instrument)) or "/" in symbol or currency in CRYPTO_QUOTES
-    )
+    # An amount in a currency alone (a fee, a P&L) is money: cents. A crypto pair's price gets more.
+    crypto = (instrument is not None and is_crypto_instrument(instrument)) or "/" in symbol
     if magnitude >= 1000 or (magnitude >= 1 and not crypto):
         return 2
     if magnitude >= 1:

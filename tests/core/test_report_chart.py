@@ -164,7 +164,8 @@ def test_prices_print_with_the_instruments_precision() -> None:
     assert format_price(91002.494, btc) == "91,002.49"
     assert format_price(0.000012345, btc) == "0.00001234"
     assert format_price(1.2345, symbol="EURUSD=X") == "1.2345"
-    assert format_price(2.5, currency="USDT") == "2.5000"  # a crypto quote without the instrument
+    assert format_price(2.5, symbol="SOL/USDT") == "2.5000"  # a crypto pair's price
+    assert format_price(2.5, currency="USDT") == "2.50"  # money in a currency: cents
 
 
 async def test_run_chart_gets_every_bar_every_fill_and_the_cash(tmp_path, monkeypatch) -> None:
