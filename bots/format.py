@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import math
 
-from core.charts.candles import format_price
+from core.market.types import Instrument, format_price
 
 
-def price(value: float | None, currency: str | None = None) -> str:
-    """Prices as traders read them (the chart titles use the same rules)."""
+def price(
+    value: float | None, currency: str | None = None, *, instrument: Instrument | None = None, symbol: str | None = None
+) -> str:
+    """Prices with the instrument's own precision (``core.market.types.format_price``, which the
+    charts use too): whole rupiah on IDX, EURUSD 1.2345, BTC 91,002.49, a small coin 0.0001234."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
-    return format_price(value, currency=currency)
+    return format_price(value, instrument, currency=currency, symbol=symbol)
 
 
 def signed(value: float | None, digits: int = 2, suffix: str = "") -> str:

@@ -15,6 +15,16 @@ class Image:
 
 
 @dataclass(frozen=True, slots=True)
+class Document:
+    """A file sent with a reply as a download (a CSV export), not shown inline."""
+
+    data: bytes
+    filename: str
+    caption: str = ""
+    mime: str = "text/csv"
+
+
+@dataclass(frozen=True, slots=True)
 class Button:
     """A button that runs ``command`` (a command line such as ``/market BBCA 1h``) when pressed."""
 
@@ -25,7 +35,7 @@ class Button:
 
 @dataclass(slots=True)
 class Reply:
-    """Plain text plus optional images and button rows.
+    """Plain text plus optional images, files (``Document``: sent as downloads) and button rows.
 
     ``text`` is plain: transports escape it for their own markup. ``ephemeral`` asks for a
     private answer where the platform has one (Discord); ``error`` marks a refusal or a
@@ -34,6 +44,7 @@ class Reply:
 
     text: str
     images: list[Image] = field(default_factory=list)
+    files: list[Document] = field(default_factory=list)
     buttons: list[list[Button]] = field(default_factory=list)
     ephemeral: bool = False
     error: bool = False

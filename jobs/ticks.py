@@ -30,13 +30,13 @@ CHART_CANDLES = 120
 
 def _money(value: float, symbol: str) -> str:
     """An amount in the symbol's quote currency, as charts show prices: ``7,125`` for IDR."""
-    from core.charts.candles import format_price
+    from core.market.types import format_price
 
     try:
         quote: str | None = split_symbol(symbol)[1]
     except OrderRejected:
         quote = None
-    return format_price(value, currency=quote)
+    return format_price(value, currency=quote, symbol=symbol)
 
 
 def event_text(event: Event) -> str:

@@ -59,10 +59,10 @@ def render_market(info: MarketInfo) -> str:
     lines = [
         title,
         f"{candles.provider} · {candles.interval} · {quote.as_of:%Y-%m-%d %H:%M} UTC",
-        f"Price   {fmt.price(quote.price, currency)} {currency or ''}".rstrip(),
+        f"Price   {fmt.price(quote.price, instrument=candles.instrument)} {currency or ''}".rstrip(),
         f"Change  {fmt.arrow(quote.change)} {fmt.signed(quote.change, 0 if currency == 'IDR' else 2)} "
         f"({fmt.signed(quote.change_pct, 2, '%')})",
-        f"{quote.range_label.capitalize():<7} {fmt.price(quote.range_low, currency)} – {fmt.price(quote.range_high, currency)}",
+        f"{quote.range_label.capitalize():<7} {fmt.price(quote.range_low, instrument=candles.instrument)} – {fmt.price(quote.range_high, instrument=candles.instrument)}",
         f"Volume  {fmt.compact(quote.volume)}",
     ]
     for result in info.indicators:
@@ -81,7 +81,7 @@ def render_market(info: MarketInfo) -> str:
 
 def _caption(info: MarketInfo) -> str:
     candles = info.candles
-    caption = f"{candles.instrument.display} {candles.interval} · {fmt.price(info.quote.price, candles.instrument.currency)}"
+    caption = f"{candles.instrument.display} {candles.interval} · {fmt.price(info.quote.price, instrument=candles.instrument)}"
     return caption + (" · SAMPLE DATA" if candles.sample else "")
 
 
@@ -174,7 +174,7 @@ async def watchlist_(ctx: Context, page: int) -> Reply:
 def _watch_line(view: watchlist.WatchView) -> str:
     if view.error:
         return f"• {view.ticker}: {view.error}"
-    line = f"• {view.ticker} {fmt.price(view.price)} ({fmt.signed(view.change_pct, 2, '%')})"
+    line = f"• {view.ticker} {fmt.price(view.price, symbol=view.ticker)} ({fmt.signed(view.change_pct, 2, '%')})"
     if view.condition:
         state = {True: "MET", False: "not met", None: "unknown"}[view.met]
         line += f" · {view.condition}: {state}"

@@ -12,7 +12,8 @@ from bots.commands.market import INTERVAL, RANGE, TICKER
 from bots.commands.results import backtest_lines, heading, share_command
 from bots.paging import paged_reply
 from bots.registry import Arg, ArgKind, Context, UsageError, split_words
-from bots.reply import Button, Image, Reply
+from bots.reply import Button, Document, Image, Reply
+from core.backtest.report import BACKTEST_CSV_COLUMNS, trades_csv, trades_csv_name
 from core.model import service as models
 from core.model.execute import Execution, execute_script
 
@@ -176,21 +177,38 @@ def parse_inputs(words: list[str]) -> dict[str, Any]:
     TICKER,
     INTERVAL,
     RANGE,
-    Arg("inputs", "input overrides: fast=10 slow=30", required=False, many=True, default=[]),
+    Arg("inputs", "input overrides: fast=10 slow=30; 'export' adds the full trade list as a CSV file",
+        required=False, many=True, default=[]),
     group="Models",
-    examples=("/run ema_cross BBCA", "/run ema_cross BTCUSDT 4h 3mo fast=8 slow=21"),
+    examples=("/run ema_cross BBCA", "/run ema_cross BTCUSDT 4h 3mo fast=8 slow=21", "/run ema_cross BBCA 1d 1y export"),
     expensive=True,
 )
 async def run(ctx: Context, name: str, ticker: str, interval: str, range: str | None, inputs: list[str]) -> Reply:
     view = await models.get_model(ctx.core.db, ctx.actor, name)
+    export = any(word.lower() == "export" for word in inputs)
+    inputs = [word for word in inputs if word.lower() != "export"]
     overrides = {**view.inputs, **parse_inputs(inputs)}  # checked once, by the script run itself
     execution = await execute_script(
         ctx.core.market, ctx.core.settings, view.source, ticker, interval, range,
         label=view.label, inputs=overrides, overlay=view.overlay,
     )  # fmt: skip
     reply = render_execution(execution, range)
+    if export:
+        reply.files.append(export_document(execution))
     reply.buttons.append([Button("Share to a group", share_command(view.label, ticker, interval, range))])
     return reply
+
+
+def export_document(execution: Execution) -> Document:
+    """The backtest's every trade as a CSV file (an indicator model has none: a header only)."""
+    candles = execution.candles
+    name = trades_csv_name(execution.label, candles)
+    result = execution.backtest
+    if result is None:
+        return Document(",".join(BACKTEST_CSV_COLUMNS).encode() + b"\n", name, "no trades: an indicator model")
+    count = len(result.trades) + (result.open_trade is not None)
+    return Document(trades_csv(result, candles), name, f"{count} trade(s) of {execution.label} on "
+                    f"{candles.instrument.display} {candles.interval}")  # fmt: skip
 
 
 def render_execution(execution: Execution, range_: str | None) -> Reply:

@@ -11,7 +11,7 @@ import pandas as pd
 
 from bots import format as fmt
 from core.backtest.engine import BacktestConfig, BacktestResult
-from core.market.types import Candles
+from core.market.types import Candles, exchange_time, exchange_timezone, format_price, timezone_label
 
 if TYPE_CHECKING:
     from core.strategy.service import StrategyView
@@ -57,7 +57,9 @@ def backtest_lines(
         lines.append(account_line(config.cash, config.commission, config.unit, candles.instrument.currency))
     if last_signal is not None:
         at, action = last_signal
-        lines.append(f"Last signal: {action.upper()} on {at:%Y-%m-%d %H:%M} (fills at the next bar's open)")
+        lines.append(
+            f"Last signal: {action.upper()} on {bar_time(at, candles, zone=True)} (fills at the next bar's open)"
+        )
     position = position_line(result, candles)
     if position:
         lines.append(position)
@@ -86,10 +88,9 @@ def position_line(result: BacktestResult, candles: Candles) -> str | None:
     last = candles.last_close
     change = (last / entry - 1) * 100 * (1 if size > 0 else -1)
     side = "long" if size > 0 else "short"
-    currency = candles.instrument.currency
     return (
-        f"Open position: {side} {_units(abs(size))} @ {fmt.price(entry, currency)} since "
-        f"{pd.Timestamp(trade['EntryTime']):%Y-%m-%d} ({fmt.signed(change, 2, ' %')})"
+        f"Open position: {side} {_units(abs(size))} @ {format_price(entry, candles.instrument)} since "
+        f"{bar_time(trade['EntryTime'], candles)} ({fmt.signed(change, 2, ' %')})"
     )
 
 
@@ -97,23 +98,39 @@ def trade_lines(result: BacktestResult, candles: Candles, limit: int = TRADES_SH
     trades = result.trades
     if trades is None or not len(trades):
         return []
-    currency = candles.instrument.currency
+    inst = candles.instrument
     shown = trades.tail(limit)
-    lines = [f"Last {len(shown)} of {len(trades)} trades:" if len(trades) > limit else "Trades:"]
+    lines = [f"Last {len(shown)} of {len(trades)} trades" if len(trades) > limit else "Trades"]
+    lines[0] += f" (times {timezone_label(exchange_timezone(inst))}):" if candles.interval.intraday else ":"
     for row in shown.itertuples(index=False):
         side = "long" if float(row.Size) > 0 else "short"
         reason = str(getattr(row, "ExitReason", "") or "")
         why = f" ({reason})" if reason in ("stop", "target") else ""
         lines.append(
-            f"  {pd.Timestamp(row.EntryTime):%Y-%m-%d} → {pd.Timestamp(row.ExitTime):%Y-%m-%d} {side} "
-            f"{fmt.price(float(row.EntryPrice), currency)} → {fmt.price(float(row.ExitPrice), currency)}{why} "
+            f"  {bar_time(row.EntryTime, candles)} → {bar_time(row.ExitTime, candles)} {side} "
+            f"{format_price(float(row.EntryPrice), inst)} → {format_price(float(row.ExitPrice), inst)}{why} "
             f"{fmt.signed(float(row.ReturnPct) * 100, 2, ' %')}"
         )
     return lines
 
 
+def bar_time(at: object, candles: Candles, *, zone: bool = False) -> str:
+    """A bar's time as a trade list shows it: the date for daily bars, date and time in the
+    exchange's zone for intraday ones (``2026-12-07 14:05``, with ``WIB`` when ``zone``)."""
+    stamp = pd.Timestamp(at)  # type: ignore[arg-type]
+    if stamp.tz is None:
+        stamp = stamp.tz_localize("UTC")
+    local = exchange_time(pd.DatetimeIndex([stamp]), candles.instrument, candles.interval.intraday)[0]
+    if not candles.interval.intraday:
+        return f"{local:%Y-%m-%d}"
+    name = exchange_timezone(candles.instrument)
+    suffix = f" {timezone_label(name).split(' ')[0]}" if zone else ""
+    return f"{local:%Y-%m-%d %H:%M}{suffix}"
+
+
 def heading(label: str, candles: Candles, range_: str | None) -> str:
-    span = f"{candles.frame.index[0]:%Y-%m-%d} – {candles.frame.index[-1]:%Y-%m-%d}" if len(candles) else ""
+    index = candles.frame.index
+    span = f"{bar_time(index[0], candles)} – {bar_time(index[-1], candles, zone=True)}" if len(candles) else ""
     parts = [label, f"{candles.instrument.display} {candles.interval}", range_ or "", span]
     return " · ".join(p for p in parts if p)
 

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from bots import format as fmt
 from bots.commands import registry
 from bots.registry import Arg, ArgKind, Context, UsageError, whole
-from bots.reply import Button, Image, Reply
+from bots.reply import Button, Document, Image, Reply
 from core.statistic import dashboard as dash
 from core.trade import service as trades
 from core.trade.service import PositionView, TradeView
@@ -73,13 +73,16 @@ def _midnight(day: date) -> datetime:
     "trades",
     "Your deployed models' trades, newest first, with fees and P&L",
     Arg("page", "page number", kind=ArgKind.INT, required=False, default=1, matches=str.isdigit),
-    Arg("dates", DATES_HELP, required=False, many=True, default=[]),
+    Arg("dates", f"{DATES_HELP}; 'export' sends them all as a CSV file", required=False, many=True, default=[]),
     group="Trading",
-    examples=("/trades", "/trades 2", "/trades from=2026-01-01 to=2026-01-31"),
+    examples=("/trades", "/trades 2", "/trades from=2026-01-01 to=2026-01-31", "/trades export from=2026-01-01"),
     private_only=True,
 )
 async def trades_(ctx: Context, page: int, dates: list[str]) -> Reply:
-    since, until, late_page = parse_dates(dates)
+    export = any(w.lower() == "export" for w in dates)
+    since, until, late_page = parse_dates([w for w in dates if w.lower() != "export"])
+    if export:
+        return await _export(ctx, since, until)
     page = late_page or page
     found = await trades.list_trades(
         ctx.core.db,
@@ -106,6 +109,23 @@ async def trades_(ctx: Context, page: int, dates: list[str]) -> Reply:
     return Reply("\n".join(lines), buttons=[nav] if nav else [])
 
 
+async def _export(ctx: Context, since: date | None, until: date | None) -> Reply:
+    """Every fill in the span (all pages) as one CSV file."""
+    fills = await trades.all_trades(
+        ctx.core.db,
+        ctx.actor,
+        since=_midnight(since) if since else None,
+        until=_midnight(until) + timedelta(days=1) if until else None,
+    )
+    span = _span(since, until)
+    if not fills:
+        return Reply(f"No trades {span} to export." if span else "No trades to export yet.")
+    name = "trades" + (f"_from_{since}" if since else "") + (f"_to_{until}" if until else "") + ".csv"
+    count = f"{len(fills)} trade{'s' if len(fills) != 1 else ''}"
+    text = f"Your trades{' ' + span if span else ''}: {count} in {name} (times in UTC)."
+    return Reply(text, files=[Document(trades.fills_csv(fills), name, f"{count}{' ' + span if span else ''}")])
+
+
 def _span(since: date | None, until: date | None) -> str:
     if since and until:
         return f"from {since} to {until}"
@@ -117,7 +137,7 @@ def _span(since: date | None, until: date | None) -> str:
 def _trade_line(t: TradeView) -> str:
     line = (
         f"• {t.time:%Y-%m-%d %H:%M} · {t.label or '-'} · {t.side.upper()} {_qty(t.qty)} {t.symbol} "
-        f"@ {fmt.price(t.price, t.quote_currency)} · fee {_money(t.fee, t.quote_currency)}"
+        f"@ {fmt.price(t.price, t.quote_currency, symbol=t.symbol)} · fee {_money(t.fee, t.quote_currency)}"
     )
     if t.pnl is not None:
         line += f" · P&L {_money(t.pnl, t.quote_currency, signed=True)}"
@@ -145,10 +165,10 @@ async def positions_(ctx: Context) -> Reply:
 
 def _position_line(p: PositionView) -> str:
     side = "long" if p.qty > 0 else "short"
-    entry = fmt.price(p.entry_price, p.quote_currency) if p.entry_price is not None else "n/a"
+    entry = fmt.price(p.entry_price, p.quote_currency, symbol=p.symbol) if p.entry_price is not None else "n/a"
     line = f"• {p.label} · {p.symbol} {p.interval} · {side} {_qty(abs(p.qty))} @ {entry}"
     if p.last_price is not None:
-        line += f" → {fmt.price(p.last_price, p.quote_currency)}"
+        line += f" → {fmt.price(p.last_price, p.quote_currency, symbol=p.symbol)}"
         if p.unrealised_pnl is not None:
             line += f" · unrealised {_money(p.unrealised_pnl, p.quote_currency, signed=True)}"
             if p.unrealised_pct is not None:

@@ -20,7 +20,7 @@ PLATFORM = "console"
 
 
 class Console:
-    """One local user talking to the bot; images are written to ``out_dir``."""
+    """One local user talking to the bot; images and files are written to ``out_dir``."""
 
     def __init__(self, core: Core, actor: Actor, out_dir: Path, registry: Registry | None = None) -> None:
         self.core = core
@@ -55,6 +55,13 @@ class Console:
             path.write_bytes(image.data)
             written.append(path)
             print(f"[image] {path}", file=stream)
+        if reply.files:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+        for document in reply.files:
+            path = self.out_dir / _safe_name(document.filename)
+            path.write_bytes(document.data)
+            written.append(path)
+            print(f"[file] {path}", file=stream)
         buttons = [b for row in reply.buttons for b in row]
         if buttons:
             print("  " + "  ".join(f"[{i}] {b.label}" for i, b in enumerate(buttons, 1)), file=stream)

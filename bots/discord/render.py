@@ -17,7 +17,7 @@ import discord
 
 from bots.buttons import ButtonStore
 from bots.discord.buttons import TokenButton
-from bots.reply import Button, Image, Reply
+from bots.reply import Button, Document, Image, Reply
 
 COLOUR = discord.Colour(0x2F80ED)
 ERROR_COLOUR = discord.Colour.red()
@@ -37,14 +37,18 @@ class Page:
     embeds: list[discord.Embed]
     images: list[Image] = field(default_factory=list)  # already renamed to their attachment names
     view: discord.ui.View | None = None
+    documents: list[Document] = field(default_factory=list)  # attached as downloads, not embedded
 
     def files(self) -> list[discord.File]:
         """Fresh ``discord.File`` objects (each can be sent once)."""
-        return [discord.File(io.BytesIO(image.data), filename=image.filename) for image in self.images]
+        return [discord.File(io.BytesIO(image.data), filename=image.filename) for image in self.images] + [
+            discord.File(io.BytesIO(doc.data), filename=doc.filename, description=doc.caption[:1024] or None)
+            for doc in self.documents
+        ]
 
     def send_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"embeds": self.embeds}
-        if self.images:
+        if self.images or self.documents:
             kwargs["files"] = self.files()
         if self.view is not None:
             kwargs["view"] = self.view
@@ -72,7 +76,8 @@ def render(reply: Reply, *, owner: str | None = None, buttons: ButtonStore | Non
     view = None
     if reply.buttons and owner is not None and buttons is not None:
         view = button_view(reply.buttons, owner, buttons)
-    pages = [Page(embeds=embeds, images=images, view=view)]
+    documents = _documents(reply.files, {image.filename for image in images})
+    pages = [Page(embeds=embeds, images=images, view=view, documents=documents)]
     pages += [Page(embeds=[discord.Embed(description=chunk, colour=colour)]) for chunk in chunks[1:]]
     return pages
 
@@ -157,4 +162,17 @@ def _attachments(images: list[Image]) -> list[Image]:
             name = f"{stem}_{index}.{ext}"
         seen.add(name)
         named.append(Image(image.data, name, image.caption))
+    return named
+
+
+def _documents(files: list[Document], taken: set[str]) -> list[Document]:
+    """The files under safe names that no image already uses."""
+    named = []
+    for index, doc in enumerate(files):
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", doc.filename).lstrip("._") or f"file{index}.csv"
+        if name in taken:
+            stem, dot, ext = name.rpartition(".")
+            name = f"{stem}_{index}.{ext}" if dot else f"{name}_{index}"
+        taken.add(name)
+        named.append(Document(doc.data, name, doc.caption, doc.mime))
     return named

@@ -300,7 +300,7 @@ class TelegramTransport:
         if command.private_only and group and bot.username:
             extra.append([InlineKeyboardButton("Open a private chat", url=f"https://t.me/{bot.username}")])
         markup = render.keyboard(reply.buttons, partial(self.buttons.bind_button, str(user.id)), extra=extra)
-        if pressed is not None and pressed.photo and len(reply.images) == 1 and not reply.error:
+        if pressed is not None and pressed.photo and len(reply.images) == 1 and not reply.error and not reply.files:
             try:
                 await render.edit_photo(bot, pressed, reply, markup=markup)
                 return

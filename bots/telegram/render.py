@@ -224,7 +224,32 @@ async def send_reply(
     reply_to: int | None = None,
     thread_id: int | None = None,
 ) -> list[Message]:
-    """Deliver ``reply`` to ``chat_id``: text messages, a photo, or media groups, then the text."""
+    """Deliver ``reply`` to ``chat_id``: text messages, a photo, or media groups, then the text;
+    its files follow as documents."""
+    sent = await _send_content(bot, chat_id, reply, markup=markup, reply_to=reply_to, thread_id=thread_id)
+    for document in reply.files:
+        sent.append(
+            await bot.send_document(
+                chat_id,
+                document.data,
+                filename=document.filename,
+                caption=fit_html(document.caption, CAPTION_LIMIT) or None,
+                parse_mode=ParseMode.HTML,
+                message_thread_id=thread_id,
+            )
+        )
+    return sent
+
+
+async def _send_content(
+    bot: Bot,
+    chat_id: int | str,
+    reply: Reply,
+    *,
+    markup: InlineKeyboardMarkup | None,
+    reply_to: int | None,
+    thread_id: int | None,
+) -> list[Message]:
     chunks = html_chunks(reply.text)
     if not reply.images:
         if not chunks and markup is not None:

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from core.backtest.engine import BacktestConfig, BacktestResult, run_backtest
-from core.market.types import Candles, Instrument, Source
+from core.market.types import Candles, Instrument, Source, exchange_timezone
 
 if TYPE_CHECKING:
     from core.charts.candles import ChartLine
@@ -79,27 +79,69 @@ def key_stats(stats: pd.Series) -> dict[str, float | int | None]:
     return out
 
 
+def report_title(label: str, candles: Candles, range_: str | None, stats: dict[str, Any] | None) -> tuple[str, str]:
+    """The chart's heading and its figures line: the model, ticker, interval, range and the
+    tested dates; then return, buy & hold, drawdown, trades and win rate."""
+    from core.market.types import default_range, exchange_time
+
+    frame = candles.frame
+    code = range_ or default_range(candles.interval).code
+    span = ""
+    if len(frame):
+        ends = exchange_time(frame.index[[0, -1]], candles.instrument, candles.interval.intraday)
+        form = "%Y-%m-%d %H:%M" if candles.interval.intraday else "%Y-%m-%d"
+        span = f"{ends[0]:{form}} – {ends[1]:{form}}"
+    title = " · ".join(p for p in (label, candles.instrument.display, str(candles.interval), code, span) if p)
+    if not stats:
+        return title, ""
+
+    def pct(name: str, digits: int = 2, sign: bool = True) -> str:
+        value = stats.get(name)
+        if value is None or (isinstance(value, float) and not math.isfinite(value)):
+            return "n/a"
+        return f"{value:+.{digits}f} %" if sign else f"{value:.{digits}f} %"
+
+    trades = stats.get("# Trades")
+    figures = (
+        f"Return {pct('Return [%]')} · Buy & Hold {pct('Buy & Hold Return [%]')} · "
+        f"Max drawdown {pct('Max. Drawdown [%]')} · Trades {trades if trades is not None else 'n/a'} · "
+        f"Win rate {pct('Win Rate [%]', 1, sign=False)}"
+    )
+    return title, figures
+
+
 async def render_report_chart(
     candles: Candles,
     title: str,
     lines: Sequence[ChartLine],
     result: BacktestResult | None,
     settings: Settings,
+    *,
+    subtitle: str | None = None,
+    cash: float | None = None,
 ) -> bytes:
-    """Price with the model's plots and the fills, and the equity curve in a panel under it."""
+    """Every bar of the tested range (aggregated when more than fit) with the model's plots and a
+    mark for every fill, and the equity curve from the starting ``cash`` in a panel under it."""
     from core.charts.candles import ChartMarker, render_candles_async
 
     # A long's entry and a short's cover buy; a long's exit and a short's entry sell.
-    markers = [ChartMarker(at, "buy" if kind in ("buy", "cover") else "sell") for at, kind, _ in result.markers()] if result else []
+    markers = (
+        [ChartMarker(at, "buy" if kind in ("buy", "cover") else "sell") for at, kind, _ in result.markers()]
+        if result
+        else []
+    )
     return await render_candles_async(
         candles,
         title=title,
+        subtitle=subtitle or None,
         width_px=settings.chart_width_px,
         height_px=settings.chart_height_px,
         max_candles=settings.chart_max_candles,
+        whole=True,
         markers=markers,
         lines=lines,
         equity=result.equity if result is not None else None,
+        equity_start=cash,
     )
 
 
@@ -133,6 +175,7 @@ async def backtest_report(
     take_profit: float | None = None,
     chart: bool = True,
     warmup: int = 0,
+    range_: str | None = None,
 ) -> Report:
     """Backtest (buy, sell, short, cover), each over ``history[start:]``, unless ``signals`` is None
     (an indicator), and draw the chart: what /run and /simulate share. ``warmup`` is the first bar
@@ -145,5 +188,67 @@ async def backtest_report(
         first = max(0, min(warmup - start, len(trade_frame) - 1))
         backtest = await asyncio.to_thread(run_backtest, trade_frame, *signals, config, warmup=first)
     candles = dataclasses.replace(shown, frame=trade_frame)  # keeps every other field, extra included
-    png = await render_report_chart(candles, title, lines, backtest, settings) if chart else None
-    return Report(candles, backtest, config, png, key_stats(backtest.stats) if backtest is not None else {})
+    stats = key_stats(backtest.stats) if backtest is not None else {}
+    png = None
+    if chart:
+        heading, figures = report_title(title, candles, range_, stats)
+        cash = config.cash if config is not None else None
+        png = await render_report_chart(
+            candles, heading, lines, backtest, settings, subtitle=figures, cash=cash
+        )
+    return Report(candles, backtest, config, png, stats)
+
+
+BACKTEST_CSV_COLUMNS = (
+    "trade", "side", "size", "entry_time", "entry_price", "exit_time", "exit_price",
+    "commission", "pnl", "return_pct", "exit_reason", "bars",
+)  # fmt: skip
+
+
+def trades_csv(result: BacktestResult, candles: Candles) -> bytes:
+    """Every trade of a backtest as CSV (UTF-8, a header row): times in ISO 8601 in the exchange's
+    time zone, prices and money unrounded, ``return_pct`` in percent. A trade still open at the end
+    is the last row, ``exit_reason`` ``open``, its P&L marked to the last close."""
+    import csv
+    import io
+
+    zone = exchange_timezone(candles.instrument)
+
+    def when(value: Any) -> str:
+        if value is None or pd.isna(value):
+            return ""
+        stamp = pd.Timestamp(value)
+        stamp = stamp.tz_localize("UTC") if stamp.tz is None else stamp
+        return stamp.tz_convert(zone).isoformat()
+
+    def num(value: Any) -> str:
+        if value is None:
+            return ""
+        number = float(value)
+        return "" if not math.isfinite(number) else repr(number)
+
+    rows = [row for _, row in result.trades.iterrows()]
+    if result.open_trade is not None:
+        rows.append(result.open_trade)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(BACKTEST_CSV_COLUMNS)
+    for number, row in enumerate(rows, 1):
+        size = float(row["Size"])
+        still_open = row.get("ExitBar") is None or pd.isna(row.get("ExitTime"))
+        entry_bar, exit_bar = row.get("EntryBar"), row.get("ExitBar")
+        bars = "" if still_open or entry_bar is None else str(int(exit_bar) - int(entry_bar))
+        writer.writerow([
+            number, "long" if size > 0 else "short", num(abs(size)),
+            when(row["EntryTime"]), num(row["EntryPrice"]),
+            "" if still_open else when(row["ExitTime"]), "" if still_open else num(row["ExitPrice"]),
+            num(row["Commission"]), num(row["PnL"]), num(float(row["ReturnPct"]) * 100),
+            "open" if still_open else str(row.get("ExitReason") or ""), bars,
+        ])  # fmt: skip
+    return out.getvalue().encode("utf-8")
+
+
+def trades_csv_name(label: str, candles: Candles) -> str:
+    frame = candles.frame
+    span = f"_{frame.index[0]:%Y%m%d}-{frame.index[-1]:%Y%m%d}" if len(frame) else ""
+    return f"{label}_{candles.instrument.display}_{candles.interval}{span}_trades.csv"

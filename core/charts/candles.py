@@ -14,6 +14,7 @@ bars are sample data. Sizes stay far inside Telegram's photo limits (< 10 MB, wi
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +28,16 @@ import numpy as np
 import pandas as pd
 
 from core.errors import Invalid
-from core.market.types import Candles, Instrument, Source
+from core.market.types import (
+    CANDLE_COLUMNS,
+    Candles,
+    Instrument,
+    exchange_time,
+    exchange_timezone,
+    format_price,
+    is_idx,
+    timezone_label,
+)
 from core.script.limits import MAX_PLOTS
 
 if TYPE_CHECKING:
@@ -145,6 +155,140 @@ class _Panel:
     equity: bool = False  # the backtest's equity curve: compact money ticks
 
 
+@dataclass(frozen=True, slots=True)
+class ChartData:
+    """What a chart shows, decided before anything is drawn (pure, so tests read it directly).
+
+    ``frame`` holds the candles drawn: the charted bars themselves, or, when the range has more
+    bars than fit the picture, consecutive groups of ``per_candle`` bars aggregated into one candle
+    (first open, highest high, lowest low, last close, summed volume; stamped with the group's first
+    bar). ``last`` gives, for each candle, the position in ``bars_index`` of its last bar: lines,
+    indicators and equity are read there. ``buys``/``sells`` count the fills on each candle and
+    ``buy_at``/``sell_at`` say where their marks go. ``notes`` say what the picture leaves out.
+    """
+
+    frame: pd.DataFrame
+    bars_index: pd.DatetimeIndex  # every charted bar, before aggregation
+    last: np.ndarray
+    per_candle: int
+    total_bars: int  # bars in the series given; more than ``len(bars_index)`` when only the last ones fit
+    buys: np.ndarray
+    sells: np.ndarray
+    buy_at: np.ndarray
+    sell_at: np.ndarray
+    markers_outside: int = 0
+    equity: np.ndarray | None = None
+    equity_start: float | None = None
+    notes: tuple[str, ...] = ()
+
+    def cut(self, series: pd.Series) -> np.ndarray:
+        """A series over the bars (or a longer history containing them), read at each candle's last bar."""
+        values = series.reindex(self.bars_index).to_numpy(dtype="float64")
+        return values[self.last]
+
+    @property
+    def marked(self) -> int:
+        """Fills that have a mark on the chart."""
+        return int(self.buys.sum() + self.sells.sum())
+
+
+def candles_that_fit(width_px: int, max_candles: int) -> int:
+    """At most ``max_candles``, and no more than one candle per 3 pixels of width."""
+    return max(2, min(max_candles, width_px // 3))
+
+
+def prepare_chart(
+    candles: Candles,
+    *,
+    width_px: int = 1200,
+    max_candles: int = 300,
+    whole: bool = False,
+    markers: Sequence[ChartMarker] | None = None,
+    equity: pd.Series | None = None,
+    equity_start: float | None = None,
+) -> ChartData:
+    """The candles to draw and where each marker goes.
+
+    ``whole``: every bar of the range is drawn, aggregated into coarser candles when there are more
+    bars than fit; otherwise only the last ``max_candles`` bars are drawn (a quote's chart).
+    """
+    frame = candles.frame[CANDLE_COLUMNS].dropna(subset=["open", "high", "low", "close"])
+    total = len(frame)
+    room = candles_that_fit(width_px, max_candles) if whole else max_candles
+    if not whole:
+        frame = frame.iloc[-room:]
+    if len(frame) < 2:
+        raise Invalid(f"not enough bars to chart {candles.instrument.display}")
+    n = len(frame)
+    per = max(1, math.ceil(n / room)) if whole else 1
+    group = np.arange(n) // per
+    if per > 1:
+        grouped = frame.groupby(group)
+        data = pd.DataFrame(
+            {
+                "open": grouped["open"].first().to_numpy(),
+                "high": grouped["high"].max().to_numpy(),
+                "low": grouped["low"].min().to_numpy(),
+                "close": grouped["close"].last().to_numpy(),
+                "volume": grouped["volume"].sum(min_count=1).to_numpy(),
+            },
+            index=frame.index[::per],
+        )
+    else:
+        data = frame.copy()
+    data["volume"] = data["volume"].fillna(0.0)
+    last = np.minimum(np.arange(len(data)) * per + per - 1, n - 1)
+    index = pd.DatetimeIndex(frame.index)
+
+    buys = np.zeros(len(data), dtype=int)
+    sells = np.zeros(len(data), dtype=int)
+    buy_at = np.full(len(data), np.nan)
+    sell_at = np.full(len(data), np.nan)
+    outside = 0
+    pad = float((data["high"] - data["low"]).median() or 0.0) * 0.8
+    step = index[-1] - index[-2]
+    for m in markers or ():
+        at = pd.Timestamp(m.at)
+        if index.tz is not None and at.tz is None:
+            at = at.tz_localize(index.tz)
+        pos = int(index.searchsorted(at, side="right")) - 1  # the bar that contains the moment
+        if pos < 0 or (pos == n - 1 and at > index[-1] + step):
+            outside += 1
+            continue
+        candle = pos // per
+        if m.side == "buy":
+            buys[candle] += 1
+            if not np.isfinite(buy_at[candle]):
+                buy_at[candle] = m.price if m.price is not None and per == 1 else float(data["low"].iloc[candle]) - pad
+        else:
+            sells[candle] += 1
+            if not np.isfinite(sell_at[candle]):
+                sell_at[candle] = (
+                    m.price if m.price is not None and per == 1 else float(data["high"].iloc[candle]) + pad
+                )
+
+    chart = ChartData(
+        frame=data, bars_index=index, last=last, per_candle=per, total_bars=total,
+        buys=buys, sells=sells, buy_at=buy_at, sell_at=sell_at, markers_outside=outside,
+    )  # fmt: skip
+    values = None
+    if equity is not None:
+        values = chart.cut(equity)
+        if equity_start is None:
+            first = equity.reindex(index).dropna()
+            equity_start = float(first.iloc[0]) if len(first) else None
+    notes: list[str] = []
+    if per > 1:
+        notes.append(f"all {n:,} bars drawn as {len(data):,} candles of {per} bars")
+    elif n < total:
+        notes.append(f"last {n:,} of {total:,} bars")
+    if int(max(buys.max(initial=0), sells.max(initial=0))) > 1:
+        notes.append("a number by a mark counts the fills on that candle")
+    if outside:
+        notes.append(f"{outside} fill{'s' if outside > 1 else ''} outside the chart, not marked")
+    return dataclasses.replace(chart, equity=values, equity_start=equity_start, notes=tuple(notes))
+
+
 # --------------------------------------------------------------------------- public API
 
 
@@ -153,28 +297,37 @@ def render_candles(
     indicators: Sequence[IndicatorResult] = (),
     *,
     title: str | None = None,
+    subtitle: str | None = None,
     width_px: int = 1200,
     height_px: int = 800,
     max_candles: int = 300,
+    whole: bool = False,
     markers: Sequence[ChartMarker] | None = None,
     lines: Sequence[ChartLine] = (),
     equity: pd.Series | None = None,
+    equity_start: float | None = None,
 ) -> bytes:
-    """PNG bytes of the last ``max_candles`` bars with the given indicators (computed on the full series).
+    """PNG bytes of the bars with the given indicators (computed on the full series).
 
-    ``lines`` are a model's plots; ``equity`` (a backtest's equity curve) gets a panel at the bottom.
+    Without ``whole``, the last ``max_candles`` bars; with it, every bar, aggregated into coarser
+    candles when there are more than fit (see ``prepare_chart``). ``lines`` are a model's plots;
+    ``equity`` (a backtest's equity curve, drawn from ``equity_start``) gets a panel at the bottom;
+    ``subtitle`` is a line under the heading (a backtest's key figures).
     """
     _, plt = _libs()
     fig = _build_figure(
         candles,
         indicators,
         title=title,
+        subtitle=subtitle,
         width_px=width_px,
         height_px=height_px,
         max_candles=max_candles,
+        whole=whole,
         markers=markers,
         lines=lines,
         equity=equity,
+        equity_start=equity_start,
     )
     try:
         buf = BytesIO()
@@ -189,12 +342,15 @@ async def render_candles_async(
     indicators: Sequence[IndicatorResult] = (),
     *,
     title: str | None = None,
+    subtitle: str | None = None,
     width_px: int = 1200,
     height_px: int = 800,
     max_candles: int = 300,
+    whole: bool = False,
     markers: Sequence[ChartMarker] | None = None,
     lines: Sequence[ChartLine] = (),
     equity: pd.Series | None = None,
+    equity_start: float | None = None,
 ) -> bytes:
     """``render_candles`` on the chart thread, so the event loop keeps serving other chats."""
     job = partial(
@@ -202,53 +358,44 @@ async def render_candles_async(
         candles,
         tuple(indicators),
         title=title,
+        subtitle=subtitle,
         width_px=width_px,
         height_px=height_px,
         max_candles=max_candles,
+        whole=whole,
         markers=tuple(markers) if markers else None,
         lines=tuple(lines),
         equity=equity,
+        equity_start=equity_start,
     )
     return await asyncio.get_running_loop().run_in_executor(_executor(), job)
 
 
-def format_price(value: float, instrument: Instrument | None = None, *, currency: str | None = None) -> str:
-    """``7,125`` for IDR, ``91,002.49`` for BTC, ``0.0001234`` for a tiny coin: enough digits, no noise."""
-    if value is None or not math.isfinite(value):
-        return "-"
-    currency = (currency or (instrument.currency if instrument else None) or "").upper()
-    if currency == "IDR" or (instrument is not None and instrument.symbol.upper().endswith(".JK")):
-        return f"{value:,.0f}"
-    crypto = instrument is not None and (instrument.source is Source.BINANCE or "/" in instrument.symbol)
-    magnitude = abs(value)
-    if magnitude >= 1000 or (magnitude >= 1 and not crypto):
-        decimals = 2
-    elif magnitude >= 1:
-        decimals = 4
-    elif magnitude == 0:
-        decimals = 2
-    else:  # keep four significant digits below 1
-        decimals = min(10, 3 - math.floor(math.log10(magnitude)))
-    return f"{value:,.{decimals}f}"
-
-
-def chart_heading(candles: Candles, title: str | None = None) -> tuple[str, str]:
-    """The two heading lines: what is shown, then where it came from (always naming sample data)."""
+def chart_heading(
+    candles: Candles, title: str | None = None, subtitle: str | None = None, notes: Sequence[str] = ()
+) -> tuple[str, ...]:
+    """The heading lines: what is shown, where it came from (always naming sample data) and in which
+    time zone, then the ``subtitle`` and a note of what the picture leaves out, when there are any."""
     inst = candles.instrument
     frame = candles.frame
     last = float(frame["close"].iloc[-1]) if len(frame) else float("nan")
     currency = f" {inst.currency}" if inst.currency else ""
     first = title or f"{inst.display} · {candles.interval}"
     first = f"{first} · last {format_price(last, inst)}{currency}"
-    when = (
-        frame.index[-1].strftime("%d %b %Y %H:%M UTC" if candles.interval.intraday else "%d %b %Y")
-        if len(frame)
-        else ""
-    )
-    second = " · ".join(x for x in (candles.provider, candles.name or "", when) if x)
+    zone = exchange_timezone(inst)
+    when = ""
+    if len(frame):
+        stamp = exchange_time(frame.index[-1:], inst, candles.interval.intraday)[0]
+        when = stamp.strftime("%d %b %Y %H:%M" if candles.interval.intraday else "%d %b %Y")
+    second = " · ".join(x for x in (candles.provider, candles.name or "", when, f"time {timezone_label(zone)}") if x)
     if candles.sample:
         second = f"{second} · SAMPLE DATA"
-    return first, second
+    out = (first, second)
+    if subtitle:
+        out += (subtitle,)
+    if notes:
+        out += ("Note: " + "; ".join(notes),)
+    return out
 
 
 # --------------------------------------------------------------------------- building the figure
@@ -320,6 +467,9 @@ def _build_figure(
     markers: Sequence[ChartMarker] | None,
     lines: Sequence[ChartLine] = (),
     equity: pd.Series | None = None,
+    subtitle: str | None = None,
+    whole: bool = False,
+    equity_start: float | None = None,
 ) -> Figure:
     """The whole chart as a matplotlib Figure (the caller saves and closes it)."""
     _check_size(width_px, height_px)
@@ -334,55 +484,56 @@ def _build_figure(
     if len(overlays) > MAX_OVERLAYS:
         raise Invalid(f"at most {MAX_OVERLAYS} price-panel indicators fit on one chart, got {len(overlays)}")
 
-    frame = candles.frame
-    window = frame[["open", "high", "low", "close", "volume"]].iloc[-max_candles:]
-    window = window.dropna(subset=["open", "high", "low", "close"])
-    if len(window) < 2:
-        raise Invalid(f"not enough bars to chart {candles.instrument.display}")
-    volume = window["volume"].fillna(0.0)
-    has_volume = bool((volume > 0).any())
-    data = window.assign(volume=volume)
-    data.index = _display_index(data.index, candles.instrument)
+    chart = prepare_chart(
+        candles, width_px=width_px, max_candles=max_candles, whole=whole, markers=markers,
+        equity=equity, equity_start=equity_start,
+    )  # fmt: skip
+    has_volume = bool((chart.frame["volume"] > 0).any())
+    data = chart.frame.copy()
+    data.index = exchange_time(data.index, candles.instrument, candles.interval.intraday)
 
     mpf, _ = _libs()
     plots: list[dict[str, Any]] = []
     price_legend: list[tuple[str, str]] = []
     colours = iter(PALETTE * 4)
     for result in overlays:
-        plots += _overlay_plots(mpf, result, window, colours, price_legend)
+        plots += _overlay_plots(mpf, result, chart, colours, price_legend)
     own_panel = [line for line in lines if not line.overlay]
     for line in lines:
         if line.overlay:
-            values = _window(line.values, window)
-            if _price_scale(values, window):
+            values = chart.cut(line.values)
+            if _price_scale(values, chart.frame):
                 colour = next(colours)
                 plots.append(mpf.make_addplot(values, panel=0, color=colour, width=1.1, secondary_y=False))
                 price_legend.append((_label(line.title), colour))
             else:  # a 0..100 plot on a model marked overlay would flatten the candles
                 own_panel.append(line)
     if markers:
-        plots += _marker_plots(mpf, markers, window)
+        plots += _marker_plots(mpf, chart)
 
     first_panel = 2 if has_volume else 1
     panels: list[_Panel] = []
     for offset, result in enumerate(oscillators):
         name = result.info.name
         panel = _Panel(first_panel + offset, [], _GUIDES.get(name, ()), _LIMITS.get(name))
-        plots += _oscillator_plots(mpf, result, window, panel)
+        plots += _oscillator_plots(mpf, result, chart, panel)
         panels.append(panel)
     if own_panel:
         panel = _Panel(first_panel + len(panels), [])
         line_colours = iter(PALETTE * 3)
         for line in own_panel:
             colour = next(line_colours)
-            values = _window(line.values, window)
+            values = chart.cut(line.values)
             plots.append(mpf.make_addplot(values, panel=panel.number, color=colour, width=1.1, secondary_y=False))
             panel.legend.append((_label(line.title), colour))
         panels.append(panel)
-    if equity is not None:
-        panel = _Panel(first_panel + len(panels), [("Equity", EQUITY)])
-        values = _window(equity, window)
-        plots.append(mpf.make_addplot(values, panel=panel.number, color=EQUITY, width=1.3, secondary_y=False))
+    if chart.equity is not None:
+        label = "Equity" if chart.equity_start is None else f"Equity (start {_compact(chart.equity_start)})"
+        panel = _Panel(first_panel + len(panels), [(label, EQUITY)])
+        # An invisible line sizes the panel; the curve itself is drawn from the starting cash below.
+        plots.append(
+            mpf.make_addplot(chart.equity, panel=panel.number, color=GUIDE, alpha=0.0, secondary_y=False)
+        )
         panel.equity = True
         panels.append(panel)
 
@@ -395,6 +546,8 @@ def _build_figure(
     if len(ratios) > 1:
         options["panel_ratios"] = tuple(ratios)
         options["num_panels"] = len(ratios)
+    heading = chart_heading(candles, title, subtitle, chart.notes)
+    spans_days = (data.index[-1] - data.index[0]) > pd.Timedelta(days=3)
     fig, axes = mpf.plot(
         data,
         type="candle",
@@ -405,14 +558,18 @@ def _build_figure(
         main_panel=0,
         ylabel="",
         ylabel_lower="",
-        datetime_format="%d %b %H:%M" if candles.interval.intraday else "%d %b %y",
+        datetime_format=(
+            ("%d %b %H:%M" if not spans_days or chart.per_candle == 1 else "%d %b %y")
+            if candles.interval.intraday
+            else "%d %b %y"
+        ),
         xrotation=0,
-        scale_padding={"left": 0.15, "right": 0.75, "top": 0.75, "bottom": 0.3},
-        warn_too_much_data=max_candles + 1,
+        scale_padding={"left": 0.15, "right": 0.75, "top": 0.75 + 0.3 * (len(heading) - 2), "bottom": 0.55},
+        warn_too_much_data=len(data) + 1,
         update_width_config={"candle_linewidth": 0.8},
         **options,
     )
-    _decorate(fig, axes, candles, title, price_legend, panels, has_volume)
+    _decorate(fig, axes, candles, heading, price_legend, panels, has_volume)
     if has_volume:
         rising = (data["close"] >= data["open"]).to_numpy()
         _draw_bars(axes[2], data["volume"].to_numpy(dtype=float), np.where(rising, UP, DOWN), alpha=0.55)
@@ -421,7 +578,34 @@ def _build_figure(
         if panel.bars is not None:
             values = np.nan_to_num(panel.bars)
             _draw_bars(axes[2 * panel.number], values, np.where(values >= 0, UP, DOWN), alpha=0.55)
+        if panel.equity and chart.equity is not None:
+            _draw_equity(axes[2 * panel.number], chart.equity, chart.equity_start)
+    main = axes[0]
+    for counts, prices, above in ((chart.buys, chart.buy_at, False), (chart.sells, chart.sell_at, True)):
+        for x in np.flatnonzero(counts > 1):
+            main.annotate(
+                str(int(counts[x])), (float(x), float(prices[x])), xytext=(6, 6 if above else -10),
+                textcoords="offset points", fontsize=7.5, fontweight="bold", color=UP if not above else DOWN,
+            )  # fmt: skip
+    axes[-2].set_xlabel(f"time: {timezone_label(exchange_timezone(candles.instrument))}", fontsize=8, color="#616161")
     return fig
+
+
+def _draw_equity(ax: Any, values: np.ndarray, start: float | None) -> None:
+    """The equity curve, beginning at the starting cash half a candle before the first close, with
+    a dashed guide at the starting cash."""
+    x = np.arange(len(values), dtype=float)
+    y = np.asarray(values, dtype=float)
+    if start is not None:
+        x = np.concatenate([[-0.5], x])
+        y = np.concatenate([[start], y])
+        ax.axhline(start, color=GUIDE, linewidth=0.7, linestyle="--")
+    ax.plot(x, y, color=EQUITY, linewidth=1.3)
+    if not np.isfinite(y).any():
+        return
+    lo, hi = float(np.nanmin(y)), float(np.nanmax(y))
+    pad = (hi - lo) * 0.08 or abs(hi) * 0.01 or 1.0
+    ax.set_ylim(lo - pad, hi + pad)
 
 
 def _draw_bars(ax: Any, values: np.ndarray, colours: np.ndarray, *, width: float = 0.7, alpha: float) -> None:
@@ -439,31 +623,13 @@ def _draw_bars(ax: Any, values: np.ndarray, colours: np.ndarray, *, width: float
     ax.add_collection(PolyCollection(verts, facecolors=list(colours), edgecolors="none", alpha=alpha))
 
 
-def _display_index(index: pd.Index, instrument: Instrument) -> pd.DatetimeIndex:
-    """Naive timestamps in the market's own zone (WIB for IDX), which is what traders read."""
-    idx = pd.DatetimeIndex(index)
-    if idx.tz is None:
-        return idx
-    zone = "Asia/Jakarta" if _is_idx(instrument) else "UTC"
-    return idx.tz_convert(zone).tz_localize(None)
-
-
-def _is_idx(instrument: Instrument) -> bool:
-    return (instrument.currency or "").upper() == "IDR" or instrument.symbol.upper().endswith(".JK")
-
-
-def _window(series: pd.Series, window: pd.DataFrame) -> np.ndarray:
-    """An indicator computed on the full series, cut to the charted bars."""
-    return series.reindex(window.index).to_numpy(dtype="float64")
-
-
 def _overlay_plots(
-    mpf: Any, result: IndicatorResult, window: pd.DataFrame, colours: Any, legend: list[tuple[str, str]]
+    mpf: Any, result: IndicatorResult, chart: ChartData, colours: Any, legend: list[tuple[str, str]]
 ) -> list[dict[str, Any]]:
     name = result.info.name
     wanted = _OVERLAY_FIELDS.get(name, result.info.fields)
-    series = {f: _window(result.fields[f], window) for f in wanted if f in result.fields}
-    series = {f: v for f, v in series.items() if _price_scale(v, window)}
+    series = {f: chart.cut(result.fields[f]) for f in wanted if f in result.fields}
+    series = {f: v for f, v in series.items() if _price_scale(v, chart.frame)}
     if not series:
         return []
     plots: list[dict[str, Any]] = []
@@ -523,7 +689,7 @@ def _price_scale(values: np.ndarray, window: pd.DataFrame) -> bool:
 
 
 def _oscillator_plots(
-    mpf: Any, result: IndicatorResult, window: pd.DataFrame, panel: _Panel
+    mpf: Any, result: IndicatorResult, chart: ChartData, panel: _Panel
 ) -> list[dict[str, Any]]:
     name = result.info.name
     wanted = _PANEL_FIELDS.get(name) or _non_flag_fields(result)
@@ -531,7 +697,7 @@ def _oscillator_plots(
     plots: list[dict[str, Any]] = []
     colours = iter(PALETTE)
     for f in wanted:
-        v = _window(result.fields[f], window)
+        v = chart.cut(result.fields[f])
         if f == hist_field:
             # An invisible line sizes the panel; _decorate draws the bars as one collection
             # (matplotlib's bar() makes an artist per bar, the slowest part of a chart).
@@ -558,39 +724,16 @@ def _non_flag_fields(result: IndicatorResult) -> tuple[str, ...]:
     return tuple(keep) or tuple(result.fields)[:1]
 
 
-def _marker_plots(mpf: Any, markers: Sequence[ChartMarker], window: pd.DataFrame) -> list[dict[str, Any]]:
-    buys = np.full(len(window), np.nan)
-    sells = np.full(len(window), np.nan)
-    index = window.index
-    pad = float((window["high"] - window["low"]).median() or 0.0) * 0.8
-    for m in markers:
-        at = pd.Timestamp(m.at)
-        if index.tz is not None and at.tz is None:
-            at = at.tz_localize(index.tz)
-        pos = int(index.searchsorted(at, side="right")) - 1  # the bar that contains the moment
-        if (
-            pos < 0
-            or pos >= len(index)
-            or (pos == len(index) - 1 and at > index[-1] + (index[-1] - index[-2]))
-        ):
-            continue
-        if m.side == "buy":
-            buys[pos] = m.price if m.price is not None else float(window["low"].iloc[pos]) - pad
-        else:
-            sells[pos] = m.price if m.price is not None else float(window["high"].iloc[pos]) + pad
+def _marker_plots(mpf: Any, chart: ChartData) -> list[dict[str, Any]]:
+    """One ▲/▼ per candle holding fills (the count is written beside it when several share one)."""
     plots = []
-    if np.isfinite(buys).any():
-        plots.append(
-            mpf.make_addplot(
-                buys, panel=0, type="scatter", marker="^", markersize=70, color=UP, secondary_y=False
+    for prices, marker, colour in ((chart.buy_at, "^", UP), (chart.sell_at, "v", DOWN)):
+        if np.isfinite(prices).any():
+            plots.append(
+                mpf.make_addplot(
+                    prices, panel=0, type="scatter", marker=marker, markersize=70, color=colour, secondary_y=False
+                )
             )
-        )
-    if np.isfinite(sells).any():
-        plots.append(
-            mpf.make_addplot(
-                sells, panel=0, type="scatter", marker="v", markersize=70, color=DOWN, secondary_y=False
-            )
-        )
     return plots
 
 
@@ -598,7 +741,7 @@ def _decorate(
     fig: Figure,
     axes: Sequence[Any],
     candles: Candles,
-    title: str | None,
+    heading: Sequence[str],
     price_legend: list[tuple[str, str]],
     panels: list[_Panel],
     has_volume: bool,
@@ -608,24 +751,31 @@ def _decorate(
     from matplotlib.ticker import FuncFormatter
 
     main = axes[0]
-    first, second = chart_heading(candles, title)
+    first, second, *more = heading
     left = main.get_position().x0
+    line = 0.3 / fig.get_figheight()  # 0.3 inch a line, whatever the picture's height
     fig.text(left, 0.99, first, ha="left", va="top", fontsize=13, fontweight="bold", color="#212121")
     fig.text(
-        left, 0.955, second, ha="left", va="top", fontsize=9.5,
+        left, 0.99 - line * 1.2, second, ha="left", va="top", fontsize=9.5,
         color="#c62828" if candles.sample else "#616161",
         fontweight="bold" if candles.sample else "normal",
     )  # fmt: skip
+    for number, text in enumerate(more):
+        note = text.startswith("Note: ")
+        fig.text(
+            left, 0.99 - line * (2.2 + number), text, ha="left", va="top", fontsize=9 if note else 10,
+            color="#6d4c41" if note else "#212121", fontstyle="italic" if note else "normal",
+        )  # fmt: skip
 
     inst = candles.instrument
     main.yaxis.set_major_formatter(FuncFormatter(partial(_axis_price, main, inst)))
     last = candles.last_close
     main.axhline(last, color="#757575", linewidth=0.6, linestyle=":")
 
-    def legend(ax: Any, items: list[tuple[str, str]]) -> None:
+    def legend(ax: Any, items: list[tuple[str, str]], loc: str = "upper left") -> None:
         handles = [Line2D([], [], color=c, linewidth=2, label=label) for label, c in items]
         ax.legend(
-            handles=handles, loc="upper left", fontsize=8, frameon=True, framealpha=0.8, edgecolor="#e0e0e0"
+            handles=handles, loc=loc, fontsize=8, frameon=True, framealpha=0.8, edgecolor="#e0e0e0"
         )
 
     if price_legend:
@@ -646,12 +796,12 @@ def _decorate(
         ax.set_ylabel("")
         if panel.equity:
             ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _pos: _compact(y)))
-        legend(ax, panel.legend)
+        legend(ax, panel.legend, "lower left" if panel.equity else "upper left")
 
 
 def _axis_price(ax: Any, instrument: Instrument, value: float, _pos: object) -> str:
     """Tick labels with thousands separators and only the decimals the tick step needs."""
-    if _is_idx(instrument):
+    if is_idx(instrument):
         return f"{value:,.0f}"
     locs = ax.yaxis.get_majorticklocs()
     step = float(np.min(np.abs(np.diff(locs)))) if len(locs) > 1 else 0.0

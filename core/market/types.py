@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -205,3 +206,109 @@ class SearchHit:
     source: Source
     kind: str = ""  # EQUITY, INDEX, CRYPTO...
     score: float = 0.0
+
+
+# --------------------------------------------------------------------------- exchange time and price precision
+
+# Yahoo's suffix for a listing -> the exchange's time zone. No suffix is a US listing.
+_SUFFIX_ZONES = {
+    ".JK": "Asia/Jakarta",
+    ".L": "Europe/London",
+    ".T": "Asia/Tokyo",
+    ".HK": "Asia/Hong_Kong",
+    ".SI": "Asia/Singapore",
+    ".KL": "Asia/Kuala_Lumpur",
+    ".BK": "Asia/Bangkok",
+    ".AX": "Australia/Sydney",
+    ".TO": "America/Toronto",
+    ".DE": "Europe/Berlin",
+    ".PA": "Europe/Paris",
+}
+_ZONE_NAMES = {"Asia/Jakarta": "WIB", "America/New_York": "ET", "UTC": "UTC"}
+
+
+def is_idx(instrument: Instrument) -> bool:
+    """Listed on the Indonesia Stock Exchange (prices in whole rupiah, lots of 100)."""
+    symbol = instrument.symbol.upper()
+    return (instrument.currency or "").upper() == "IDR" or symbol.endswith(".JK") or symbol == "^JKSE"
+
+
+def is_crypto_instrument(instrument: Instrument) -> bool:
+    return instrument.source is Source.BINANCE or "/" in instrument.symbol
+
+
+def is_forex(instrument: Instrument) -> bool:
+    return instrument.symbol.upper().endswith("=X")
+
+
+def exchange_timezone(instrument: Instrument) -> str:
+    """The IANA zone an instrument's exchange keeps time in: what charts and trade lists show.
+
+    IDX is Asia/Jakarta (WIB); crypto and forex trade around the clock and read in UTC; a Yahoo
+    listing follows its suffix (none: a US exchange, America/New_York).
+    """
+    if is_idx(instrument):
+        return "Asia/Jakarta"
+    if is_crypto_instrument(instrument) or is_forex(instrument):
+        return "UTC"
+    symbol = instrument.symbol.upper()
+    for suffix, zone in _SUFFIX_ZONES.items():
+        if symbol.endswith(suffix):
+            return zone
+    return "America/New_York"
+
+
+def timezone_label(zone: str) -> str:
+    """``WIB (Asia/Jakarta)``, ``UTC``, ``ET (America/New_York)``: how a chart axis names its zone."""
+    short = _ZONE_NAMES.get(zone)
+    if zone == "UTC":
+        return "UTC"
+    return f"{short} ({zone})" if short else zone
+
+
+def exchange_time(index: pd.Index, instrument: Instrument, intraday: bool = True) -> pd.DatetimeIndex:
+    """Naive timestamps in the exchange's zone (tz-aware input; a naive index is returned as is).
+
+    Daily and longer bars stamped at midnight UTC keep their dates: converting them west of UTC
+    would move every bar to the day before.
+    """
+    idx = pd.DatetimeIndex(index)
+    if idx.tz is None:
+        return idx
+    utc = idx.tz_convert("UTC")
+    if not intraday and len(utc) and bool((utc.normalize() == utc).all()):
+        return utc.tz_localize(None)
+    return idx.tz_convert(exchange_timezone(instrument)).tz_localize(None)
+
+
+def price_decimals(value: float, instrument: Instrument | None = None, *, currency: str | None = None,
+                   symbol: str | None = None) -> int:  # fmt: skip
+    """How many decimals a price of this instrument prints with: whole rupiah on IDX, five
+    significant digits for forex (EURUSD 1.2345, USDJPY 155.23), cents for stocks and large crypto
+    prices, four significant digits for anything below 1."""
+    currency = (currency or (instrument.currency if instrument else None) or "").upper()
+    symbol = (symbol or (instrument.symbol if instrument else "") or "").upper()
+    if (instrument is not None and is_idx(instrument)) or currency == "IDR" or symbol.endswith(".JK"):
+        return 0
+    magnitude = abs(value)
+    if magnitude == 0:
+        return 2
+    digits = math.floor(math.log10(magnitude))
+    if symbol.endswith("=X"):  # forex: five significant digits, as dealers quote
+        return max(0, 4 - digits)
+    # An amount in a currency alone (a fee, a P&L) is money: cents. A crypto pair's price gets more.
+    crypto = (instrument is not None and is_crypto_instrument(instrument)) or "/" in symbol
+    if magnitude >= 1000 or (magnitude >= 1 and not crypto):
+        return 2
+    if magnitude >= 1:
+        return 4
+    return min(10, 3 - digits)  # four significant digits below 1
+
+
+def format_price(value: float | None, instrument: Instrument | None = None, *, currency: str | None = None,
+                 symbol: str | None = None) -> str:  # fmt: skip
+    """``7,125`` for IDR, ``91,002.49`` for BTC, ``1.2345`` for EURUSD, ``0.0001234`` for a tiny coin."""
+    if value is None or not math.isfinite(value):
+        return "-"
+    decimals = price_decimals(value, instrument, currency=currency, symbol=symbol)
+    return f"{value:,.{decimals}f}"

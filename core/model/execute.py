@@ -97,6 +97,7 @@ async def execute_script(
         take_profit=result.take_profit,
         chart=chart,
         warmup=result.warmup,
+        range_=range_,
     )  # fmt: skip
     return Execution(
         label=label,

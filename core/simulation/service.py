@@ -124,7 +124,7 @@ async def _backtest(
     start = trading_start(shown, frame)
     report = await backtest_report(
         shown, frame, start, settings, title=strategy.label, signals=(buy[start:], sell[start:], None, None),
-        chart=chart, warmup=warmup,
+        chart=chart, warmup=warmup, range_=range_,
     )
     return Simulation(
         strategy, shown.instrument.display, report.candles, report.backtest, report.config, report.chart, report.stats

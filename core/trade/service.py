@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from core.actor import Actor
 from core.db import Database
 from core.deployment.models import Deployment
-from core.errors import Invalid, NotFound, StoxlifyError
+from core.errors import Invalid, LimitExceeded, NotFound, StoxlifyError
 from core.market.types import Candles, Source
 from core.paging import Page, check_page
 from core.trade.models import Trade
@@ -135,6 +135,35 @@ async def list_trades(
     return Page(items=items, page=page, page_size=page_size, total=total)
 
 
+EXPORT_MAX_TRADES = 100_000
+
+
+async def all_trades(
+    db: Database, actor: Actor, since: datetime | None = None, until: datetime | None = None
+) -> list[TradeView]:
+    """Every fill of the actor's in ``since <= executed_at < until``, oldest first, in one read (an
+    export: no page can shift under it). At most ``EXPORT_MAX_TRADES``; ``LimitExceeded`` beyond."""
+    since, until = _utc(since, "from"), _utc(until, "to")
+    if since is not None and until is not None and since >= until:
+        raise Invalid(f"'from' ({since:%Y-%m-%d}) must be before 'to' ({until:%Y-%m-%d})")
+    where = [Trade.user_id == actor.user_id]
+    if since is not None:
+        where.append(Trade.executed_at >= since)
+    if until is not None:
+        where.append(Trade.executed_at < until)
+    async with db.session() as session:
+        rows = list(
+            await session.scalars(
+                select(Trade).where(*where).order_by(Trade.executed_at, Trade.id).limit(EXPORT_MAX_TRADES + 1)
+            )
+        )
+    if len(rows) > EXPORT_MAX_TRADES:
+        raise LimitExceeded(
+            f"more than {EXPORT_MAX_TRADES:,} trades to export", hint="narrow it: from=YYYY-MM-DD to=YYYY-MM-DD"
+        )
+    return [_trade_view(t) for t in rows]
+
+
 def _trade_view(t: Trade) -> TradeView:
     return TradeView(
         id=t.id,
@@ -242,3 +271,27 @@ def _valued(view: PositionView, close: _Close) -> PositionView:
     return replace(
         view, quote_currency=currency, last_price=close.price, unrealised_pnl=pnl, sample=close.sample
     )
+
+
+FILLS_CSV_COLUMNS = (
+    "time_utc", "model", "deployment", "symbol", "side", "quantity", "price", "fee", "pnl", "currency", "trade_id",
+)  # fmt: skip
+
+
+def fills_csv(fills: list[TradeView]) -> bytes:
+    """Fills as CSV (UTF-8, a header row): ISO 8601 UTC times, unrounded figures, ``pnl`` empty on
+    fills that closed nothing."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(FILLS_CSV_COLUMNS)
+    for t in fills:
+        time = t.time if t.time.tzinfo is not None else t.time.replace(tzinfo=UTC)
+        writer.writerow([
+            time.astimezone(UTC).isoformat(), t.label, t.deployment_id or "", t.symbol, t.side,
+            repr(float(t.qty)), repr(float(t.price)), repr(float(t.fee)),
+            "" if t.pnl is None else repr(float(t.pnl)), t.quote_currency, t.id,
+        ])  # fmt: skip
+    return out.getvalue().encode("utf-8")

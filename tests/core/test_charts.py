@@ -225,7 +225,7 @@ def test_model_lines_and_the_equity_curve_get_their_panels(bbca: Candles) -> Non
         own = fig.axes[4]
         assert [t.get_text() for t in own.get_legend().get_texts()] == ["spread", "score"]
         equity_panel = fig.axes[6]
-        assert [t.get_text() for t in equity_panel.get_legend().get_texts()] == ["Equity"]
+        assert [t.get_text() for t in equity_panel.get_legend().get_texts()] == ["Equity (start 1M)"]
         [curve] = [ln for ln in equity_panel.get_lines() if to_hex(ln.get_color()) == EQUITY]
         assert curve.get_ydata()[-1] == pytest.approx(equity.iloc[-1])
     finally:

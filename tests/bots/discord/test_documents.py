@@ -1,0 +1,27 @@
+"""Files in a reply reach Discord as attachments that no embed shows (downloads)."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+SCRIPT = "fast = ema(close, 5)\nslow = ema(close, 20)\nbuy = crossover(fast, slow)\nsell = crossunder(fast, slow)"
+
+
+async def test_run_export_attaches_the_csv_beside_the_chart(bot, dk):
+    from core.account.service import actor_for
+    from core.model.service import save_model
+
+    me = await actor_for(bot.client.runtime.core.db, platform="discord", external_id=str(dk.OWNER_ID))
+    await save_model(bot.client.runtime.core.db, me, "cross", SCRIPT)
+    calls = await bot.slash("run", name="cross", ticker="BBCA", interval="1d", range="1y", inputs="export")
+    [answer] = [c for c in calls if c.files]
+    names = [name for name, _ in answer.files]
+    [png] = [n for n in names if n.endswith(".png")]
+    [csv_name] = [n for n in names if n.endswith(".csv")]
+    assert "cross_BBCA_1d" in csv_name
+    shown = [e.get("image", {}).get("url") for e in answer.embeds]
+    assert f"attachment://{png}" in shown and f"attachment://{csv_name}" not in shown
+    data = dict(answer.files)[csv_name]
+    rows = list(csv.DictReader(io.StringIO(data.decode())))
+    assert rows and rows[0]["side"] in ("long", "short") and rows[0]["entry_time"].endswith("+07:00")
