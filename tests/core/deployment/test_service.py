@@ -235,5 +235,5 @@ async def test_stake_and_input_overrides_are_checked_and_stored(db, market_env):
         await plan(db, settings, market, actor, "ema", "BTCUSDT", "4h", size=1.5)
     with pytest.raises(Invalid, match="above 0"):
         await plan(db, settings, market, actor, "ema", "BTCUSDT", "4h", stake_amount=-1)
-    with pytest.raises(Invalid, match="no input 'fats'.*fast"):
+    with pytest.raises(Invalid, match=r"no input 'fats'.*fast"):
         await plan(db, settings, market, actor, "ema", "BTCUSDT", "4h", inputs={"fats": 2})
