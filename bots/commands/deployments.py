@@ -155,8 +155,7 @@ def _line(view: DeploymentView) -> str:
         matches=_is_credential),
     Arg("timing", "ontime (at the candle close) or late (after a grace delay, for delayed feeds)",
         kind=ArgKind.CHOICE, choices=_TIMINGS, required=False, matches=_is_timing, default="ontime"),
-    Arg("size", "stake per entry: size=25% of the free quote balance, or size=500, a fixed amount in the "
-        "quote currency (USDT, whole rupiah); all of the free balance when left out",
+    Arg("size", "stake per entry: size=25% (of the free balance) or size=500 (fixed, in USDT or rupiah)",
         required=False, matches=_is_size),
     Arg("inputs", "input overrides for this deployment: fast=5 slow=30", required=False, many=True, default=[]),
     group=GROUP,
