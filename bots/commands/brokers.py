@@ -1,4 +1,4 @@
-"""Broker key commands: /connect, /credentials, /disconnect.
+"""Broker key commands: /connect, /credentials, /disconnect, and the paper account's /paper.
 
 Keys are secrets: every command here is private-only (refused in groups), and nothing typed
 after the label is ever repeated back, not even in an error, except the key's last four
@@ -156,11 +156,20 @@ async def credentials(ctx: Context, broker: str | None, page: int) -> Reply:
     return Reply("\n".join(lines), buttons=[nav] if nav else [], ephemeral=True)
 
 
+def _balances(balances: dict[str, float]) -> str:
+    """``IDR 100,000,000, USDT 10,000.00``: what a paper account holds (never its fill markers)."""
+    return ", ".join(f"{asset} {_amount(amount)}" for asset, amount in balances.items() if amount) or "empty"
+
+
+def _amount(value: float) -> str:
+    """Cash as money (``10,000``, ``4.50``); a fraction of a coin to its last digit (``0.00012``)."""
+    return fmt.number(value) if abs(value) >= 1 else f"{value:.8f}".rstrip("0").rstrip(".")
+
+
 async def _line(ctx: Context, view: brokers.CredentialView) -> str:
     if view.paper:
         balances = await PaperBroker(ctx.core.db, ctx.core.settings, view.id).fetch_balance()
-        shown = ", ".join(f"{asset} {fmt.number(amount)}" for asset, amount in sorted(balances.items()) if amount)
-        return f"• {view.label} · built-in paper account · {shown or 'empty'}"
+        return f"• {view.label} · built-in paper account · {_balances(brokers.shown_balances(balances))}"
     parts = [f"• {view.label}", view.broker.value, f"key …{view.hint}" if view.hint else "key"]
     if view.status != brokers.ACTIVE:
         parts.append(f"{view.status.upper()}: connect a new key under this label")
@@ -196,3 +205,45 @@ async def disconnect(ctx: Context, label: str, confirmed: bool = False) -> Reply
         f"Disconnected {gone.broker.value} key '{gone.label}'. Revoke it at {gone.broker.value} if you no longer use it.",
         ephemeral=True,
     )
+
+
+@registry.command(
+    "paper",
+    "Your paper account's balances; reset it to the starting balances",
+    Arg("action", "show (the balances) or reset (back to the starting balances; asks first)",
+        kind=ArgKind.CHOICE, choices=("show", "reset"), required=False, default="show"),
+    group="Brokers",
+    examples=("/paper", "/paper reset"),
+    private_only=True,
+    confirmable=True,
+)  # fmt: skip
+async def paper(ctx: Context, action: str, confirmed: bool = False) -> Reply:
+    core = ctx.core
+    if action == "show":
+        account = await brokers.paper_account(core.db, core.settings, ctx.actor)
+        return Reply(
+            f"Your paper account: {_balances(account.balances)}.\n"
+            f"It started with {_balances(account.starting)}; /paper reset restores that.",
+            ephemeral=True,
+        )
+    try:
+        if not confirmed:
+            check = await brokers.reset_paper(core.db, core.settings, ctx.actor, check_only=True)
+            return Reply(
+                f"Reset your paper account to {_balances(check.account.starting)}?\n"
+                f"It holds {_balances(check.before)} now; everything else on it goes. Your trades stay in "
+                "/trades, and flat paper deployments keep running on the fresh balances.",
+                buttons=[[Button("Yes, reset", "/paper reset --yes"), Button("Keep", "/paper")]],
+                ephemeral=True,
+            )
+        done = await brokers.reset_paper(core.db, core.settings, ctx.actor)
+    except brokers.PaperResetBlocked as exc:
+        ids = exc.deployment_ids
+        ways = [f"/stop {ids[0]}"] + ([f"/close {ids[0]}"] if "close" in registry else [])
+        return Reply.fail(f"{exc.message}.\nTry {' or '.join(ways)}, then /paper reset again.")
+    cleared = (
+        f"\nThe leftover holdings of stopped deployment(s) {', '.join(f'#{i}' for i in done.cleared)} went with it."
+        if done.cleared else ""
+    )  # fmt: skip
+    return Reply(f"Your paper account is back to its starting balances: {_balances(done.account.balances)}.{cleared}",
+                 ephemeral=True)  # fmt: skip

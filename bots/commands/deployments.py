@@ -1,9 +1,19 @@
-"""Deployment commands: /deploy, /deployments, /pause, /resume, /stop, /stopall, /undeploy, /close."""
+"""Deployment commands: /deploy, /deployments, /pause, /resume, /stop, /stopall, /undeploy, /close.
+
+``/deploy`` takes the stake of each entry as ``size=``: a number with ``%`` is a share of the free
+quote balance (``size=25%``), a bare number a fixed amount in the quote currency (``size=500`` is
+500 USDT on BTCUSDT, 500 rupiah on an IDX stock; rupiah are whole). Without it an entry uses the
+whole free balance. Input overrides (``fast=5``) follow, checked like ``/run`` checks them.
+"""
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 from bots.commands import registry
 from bots.commands.market import INTERVAL, TICKER
+from bots.commands.models import parse_inputs
 from bots.paging import paged_reply
 from bots.registry import Arg, ArgKind, Context, UsageError, whole
 from bots.reply import Button, Reply
@@ -30,7 +40,78 @@ def _is_timing(token: str) -> bool:
 
 
 def _is_credential(token: str) -> bool:
-    return not _is_timing(token) and token != "--yes"
+    return not _is_timing(token) and token != "--yes" and "=" not in token
+
+
+def _is_size(token: str) -> bool:
+    return token.lower().startswith("size=")
+
+
+SIZE_HELP = "size=25% (a share of the free balance) or size=500 (a fixed amount in the quote currency)"
+
+
+def parse_size(text: str) -> tuple[float | None, float | None]:
+    """``size=25%`` -> (0.25, None); ``size=500`` -> (None, 500.0). The ``size=`` may be left out
+    (Discord's size option). UsageError, naming what is wrong, for anything else."""
+    raw = text.strip()
+    if raw.lower().startswith("size="):
+        raw = raw[len("size="):].strip()
+    shown = raw[:20]
+    if not raw:
+        raise UsageError(f"size needs a value: {SIZE_HELP}")
+    percent = raw.endswith("%")
+    digits = raw[:-1].strip() if percent else raw
+    if "," in digits or digits.count(".") > 1:
+        raise UsageError(f"write the stake without thousands separators, e.g. size=1000000, not '{shown}'")
+    try:
+        value = float(digits)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise UsageError(f"size is a percentage such as 25% or an amount such as 500, not '{shown}'")
+    if percent:
+        if not 0 < value <= 100:
+            raise UsageError(f"a stake in percent is above 0% and at most 100%, not {shown}")
+        return value / 100, None
+    if value <= 0:
+        raise UsageError(f"a stake amount must be above 0, not {shown}")
+    return None, value
+
+
+def _overrides(words: list[str]) -> tuple[list[str], dict[str, Any]]:
+    """The trailing words of /deploy: any ``size=`` among them, and the input overrides."""
+    sizes = [w for w in words if _is_size(w)]
+    for word in words:
+        if _is_timing(word):
+            raise UsageError(f"'{word}' goes before size= and the inputs: /deploy MODEL TICKER 1h {word.lower()} fast=5")
+    return sizes, parse_inputs([w for w in words if not _is_size(w)])
+
+
+def _amount(value: float) -> str:
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.8f}".rstrip("0").rstrip(".")
+
+
+def _percent(fraction: float) -> str:
+    return f"{fraction * 100:.4g}%"
+
+
+def _input_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def inputs_text(inputs: dict[str, Any]) -> str:
+    return " ".join(f"{k}={_input_value(v)}" for k, v in inputs.items())
+
+
+def stake_text(size: float, stake_amount: float | None, currency: str, cap: float | None = None) -> str:
+    """``25% of the free USDT balance`` or ``500 USDT``, with the plan's cap when there is one."""
+    if stake_amount is not None:
+        text = f"{_amount(stake_amount)} {currency}"
+    else:
+        text = f"{_percent(size)} of the free {currency} balance"
+    return text + (f" (at most {_amount(cap)} {currency})" if cap is not None else "")
 
 
 def _position(view: DeploymentView) -> str:
@@ -40,14 +121,27 @@ def _position(view: DeploymentView) -> str:
     return "flat"
 
 
+def _stake(view: DeploymentView) -> str:
+    currency = view.quote_currency
+    if view.stake_amount is not None:
+        stake = f"stake {_amount(view.stake_amount)} {currency}".rstrip()
+    else:
+        stake = f"stake {_percent(view.size)}"
+    if view.max_position_value is not None:
+        stake += f" (at most {_amount(view.max_position_value)} {currency})".replace(" )", ")")
+    return stake
+
+
 def _line(view: DeploymentView) -> str:
     account = "paper" if view.paper else f"{view.broker} '{view.credential_label}' (live)"
     signal = f" · last signal {view.last_signal}" if view.last_signal else ""
     bar = f" · last bar {view.last_bar_at:%Y-%m-%d %H:%M} UTC" if view.last_bar_at and view.status not in ("TaskPending",) else ""
     reason = f"\n    {view.status_reason}" if view.status_reason else ""
+    inputs = f" · inputs {inputs_text(view.inputs)}" if view.inputs else ""
     return (
         f"#{view.id} {view.label} · {view.ticker} {view.interval} {view.timing} · {account}\n"
-        f"    {view.status} · {_position(view)}{signal}{bar}{reason}"
+        f"    {view.status} · {_position(view)}{signal}{bar}\n"
+        f"    {_stake(view)}{inputs}{reason}"
     )
 
 
@@ -61,23 +155,44 @@ def _line(view: DeploymentView) -> str:
         matches=_is_credential),
     Arg("timing", "ontime (at the candle close) or late (after a grace delay, for delayed feeds)",
         kind=ArgKind.CHOICE, choices=_TIMINGS, required=False, matches=_is_timing, default="ontime"),
+    Arg("size", "stake per entry: size=25% (of the free balance) or size=500 (fixed, in USDT or rupiah)",
+        required=False, matches=_is_size),
+    Arg("inputs", "input overrides for this deployment: fast=5 slow=30", required=False, many=True, default=[]),
     group=GROUP,
-    examples=("/deploy ema_cross BTCUSDT 1h", "/deploy ema_cross BBCA 1d late", "/deploy ema_cross BTCUSDT 4h binance1"),
+    examples=(
+        "/deploy ema_cross BTCUSDT 1h", "/deploy ema_cross BBCA 1d late size=1000000",
+        "/deploy ema_cross BTCUSDT 4h binance1 size=25% fast=5",
+    ),
     confirmable=True,
 )  # fmt: skip
 async def deploy(
-    ctx: Context, model: str, ticker: str, interval: str, credential: str | None, timing: str, confirmed: bool = False
-) -> Reply:
+    ctx: Context, model: str, ticker: str, interval: str, credential: str | None, timing: str,
+    size: str | None = None, inputs: list[str] | None = None, confirmed: bool = False,
+) -> Reply:  # fmt: skip
     core = ctx.core
+    more_sizes, overrides = _overrides(list(inputs or []))
+    sizes = ([size] if size else []) + more_sizes
+    if len(sizes) > 1:
+        raise UsageError("give size= once")
+    fraction, amount = parse_size(sizes[0]) if sizes else (None, None)
     plan = await deployments.plan_deployment(
-        core.db, core.settings, core.market, ctx.actor, model, ticker, interval, credential=credential, timing=timing
-    )
+        core.db, core.settings, core.market, ctx.actor, model, ticker, interval, credential=credential, timing=timing,
+        size=fraction, stake_amount=amount, inputs=overrides,
+    )  # fmt: skip
+    currency = plan.quote_currency
+    stake = stake_text(plan.size, plan.stake_amount, currency, plan.max_position_value)
+    inputs_line = f"\nInputs: {inputs_text(plan.inputs)}" if plan.inputs else ""
     if not plan.paper and not confirmed:
-        line = " ".join(p for p in ("/deploy", plan.label, plan.ticker, plan.interval, credential or "", timing) if p)
+        size_word = "" if not sizes else "size=" + (
+            f"{plan.stake_amount:.15g}" if plan.stake_amount is not None else f"{plan.size * 100:.12g}%"
+        )
+        words = ("/deploy", plan.label, plan.ticker, plan.interval, credential or "", timing, size_word,
+                 inputs_text(plan.overrides))  # fmt: skip
+        line = " ".join(p for p in words if p)
         return Reply(
             f"Deploy '{plan.label}' on {plan.ticker} {plan.interval} with your LIVE {plan.broker} account "
-            f"'{plan.credential_label}'?\nIt places real market orders at each signal, using up to "
-            f"{plan.size:.0%} of the free {plan.symbol.split('/')[-1]} balance per entry.",
+            f"'{plan.credential_label}'?\nIt places real market orders at each signal, staking {stake} per entry."
+            f"{inputs_line}",
             buttons=[[Button("Yes, trade live", f"{line} --yes"), Button("Cancel", "/deployments")]],
         )
     view = await deployments.deploy(
@@ -88,7 +203,8 @@ async def deploy(
     when = "at each candle close" if view.timing == "OnTime" else "a grace delay after each candle close"
     return Reply(
         f"Deployed '{view.label}' as #{view.id} on {view.ticker} {view.interval}, trading {where}.\n"
-        f"It is evaluated {when}; the first decision comes on the next closed candle.",
+        f"It is evaluated {when}; the first decision comes on the next closed candle.\n"
+        f"Stake per entry: {stake}.{inputs_line}",
         buttons=[[Button("Deployments", "/deployments"), Button("Pause", f"/pause {view.id}")]],
     )
 

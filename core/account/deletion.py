@@ -16,6 +16,10 @@ scheduler tick that loaded one can no longer act on it. The user's private chats
 (Telegram and console, where the chat id is the user's id) go too. Media bytes are deleted from
 storage only after the commit; a failure there is logged and counted, never undoes the deletion.
 
+Rows a domain keeps for itself rather than for the user (the paper broker's fill markers in
+``paper_balances``) are deleted with the rest but never counted: the summary and the report name
+only what the user would recognise as theirs.
+
 An account with a ``Pending`` Mayar purchase is not deleted (Conflict): its invoice can still be
 paid, and that payment would then find no purchase and no user to credit.
 """
@@ -24,7 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, Table, and_, delete, false, func, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, Table, and_, delete, false, func, not_, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.account.models import Chat, Identity, User
@@ -74,6 +78,15 @@ def owned_where(
     return or_(*conditions) if conditions else None
 
 
+def internal_where(table: Table) -> ColumnElement[bool] | None:
+    """The rows of ``table`` that are bookkeeping, not user data (never counted), or None."""
+    if table.name == "paper_balances":
+        from core.broker.paper import MARKER_PREFIX
+
+        return table.c.asset.like(MARKER_PREFIX + "%")
+    return None
+
+
 def owned_tables() -> list[Table]:
     """Every table that can hold a user's rows, children before parents (the order to delete in)."""
     metadata = import_models()
@@ -117,7 +130,11 @@ async def delete_account(
         private_chats = await _private_chats(session, user_id)
         rows: dict[str, int] = {}
         for table in tables:
-            result = await session.execute(delete(table).where(owned_where(table, user_id)))
+            owned = owned_where(table, user_id)
+            internal = internal_where(table)
+            if internal is not None:  # deleted too, but not the user's data: not counted
+                await session.execute(delete(table).where(owned, internal))
+            result = await session.execute(delete(table).where(owned))
             if result.rowcount:
                 rows[table.name] = result.rowcount
         if private_chats is not None:
@@ -146,7 +163,11 @@ async def _private_chats(session: AsyncSession, user_id: int) -> ColumnElement[b
 async def _counts(session: AsyncSession, user_id: int) -> dict[str, int]:
     counts: dict[str, int] = {}
     for table in owned_tables():
-        n = await session.scalar(select(func.count()).select_from(table).where(owned_where(table, user_id)))
+        where = owned_where(table, user_id)
+        internal = internal_where(table)
+        if internal is not None:
+            where = and_(where, not_(internal))
+        n = await session.scalar(select(func.count()).select_from(table).where(where))
         if n:
             counts[table.name] = int(n)
     return counts

@@ -96,8 +96,9 @@ async def _merge_user(session: AsyncSession, *, source: int, target: int) -> Non
     duplicated; a named row (a model, strategy or exchange key whose label the target already uses)
     is kept under a numbered label, ``label-2``, ``label-3``..., cut so it still obeys the label
     rule. The built-in paper accounts are merged, not renamed: when both users have one, the
-    source's deployments and orders move onto the target's paper account, and the source's paper
-    account and its paper balances are dropped (the target keeps its own balances).
+    source's deployments and orders move onto the target's paper account, with the paper broker's
+    fill markers for those orders, and the source's paper account and its paper balances are
+    dropped (the target keeps its own balances).
     """
     metadata = import_models()
     await _merge_paper(session, metadata, source=source, target=target)
@@ -135,6 +136,16 @@ async def _merge_paper(session: AsyncSession, metadata: MetaData, *, source: int
     old, new = await paper_of(source), await paper_of(target)
     if old is None or new is None:
         return  # at most one paper account: it simply moves with the other rows
+    # The fill markers move with the orders they record (each order id is filled once, on the
+    # account its order now names); they are bookkeeping, not balances, and are never shown.
+    from core.broker.paper import MARKER_PREFIX
+
+    balances = metadata.tables["paper_balances"]
+    await session.execute(
+        update(balances)
+        .where(balances.c.credential_id == old, balances.c.asset.like(MARKER_PREFIX + "%"))
+        .values(credential_id=new)
+    )
     for table in metadata.sorted_tables:
         for fk in table.foreign_keys:
             if fk.column.table is not credentials or table is credentials:

@@ -61,6 +61,11 @@ def is_marker(asset: str) -> bool:
     return asset.startswith(MARKER_PREFIX)
 
 
+def starting_balances(settings: Settings) -> dict[str, float]:
+    """A paper account's cash when it is first used, and after ``/paper reset``."""
+    return {"IDR": settings.paper_start_idr, "USDT": settings.paper_start_usdt}
+
+
 def _marker(client_order_id: str) -> str:
     return MARKER_PREFIX + hashlib.sha256(client_order_id.encode()).hexdigest()[:20]
 
@@ -188,9 +193,8 @@ class PaperBroker:
 
     async def _seed(self, session: AsyncSession) -> None:
         """The starting cash, once per asset; a race with another first use inserts nothing twice."""
-        starts = {"IDR": self.settings.paper_start_idr, "USDT": self.settings.paper_start_usdt}
         now = utcnow()
-        for asset, amount in starts.items():
+        for asset, amount in starting_balances(self.settings).items():
             await session.execute(
                 insert_ignoring_conflicts(self.db.dialect, PaperBalance, "credential_id", "asset").values(
                     credential_id=self.credential_id, asset=asset, amount=amount, updated_at=now

@@ -1,7 +1,9 @@
 """Deployed models: a model's script running on a ticker and interval through a credential.
 
-The script and inputs are copied at deploy time, so editing or removing the model never
-changes what a running deployment does. ``last_bar_at`` is the close time of the last bar
+The script and inputs are copied at deploy time (the model's saved inputs with the overrides
+given to /deploy), so editing or removing the model never changes what a running deployment does.
+Each entry stakes either ``size`` (a fraction of the free quote balance) or, when set,
+``stake_amount`` (a fixed amount in the quote currency); ``max_position_value`` caps either. ``last_bar_at`` is the close time of the last bar
 evaluated; advancing it with a compare-and-set is how one worker, and only one, claims a bar.
 """
 
@@ -32,6 +34,8 @@ class Deployment(Base):
     timing: Mapped[str] = mapped_column(String(8), default="OnTime")  # OnTime | Late
     status: Mapped[str] = mapped_column(String(16), default="TaskPending", index=True)
     size: Mapped[float] = mapped_column(Double, default=1.0)  # fraction of the account's quote balance per entry
+    # a fixed stake per entry in the quote currency (USDT, rupiah); when set it applies instead of ``size``
+    stake_amount: Mapped[float | None] = mapped_column(Double, default=None)
     max_position_value: Mapped[float | None] = mapped_column(Double, default=None)  # cap in quote currency
     position_qty: Mapped[float] = mapped_column(Double, default=0.0)  # > 0 long, < 0 short, 0 flat
     entry_price: Mapped[float | None] = mapped_column(Double, default=None)

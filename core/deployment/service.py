@@ -6,6 +6,13 @@ refused on every broker, the paper account included, so that a paper result is o
 deployment could reproduce live. Live (non-paper) deployments need an explicit confirmation and
 the user's plan to allow live trading; the per-user limits come from ``core.account.limits``.
 
+The stake of each entry is either ``size``, a fraction of the free quote balance (1.0, all of it,
+by default), or ``stake_amount``, a fixed amount in the quote currency (USDT for BTCUSDT, whole
+rupiah for an IDX stock); exactly one applies, and the plan's ``max_position_value`` caps both.
+Input overrides given at deploy time are checked against the script's ``input()`` declarations
+(the same check as ``/run``) and stored, over the model's saved values and the script's
+defaults, as the deployment's ``inputs``: every input's value, frozen like the script.
+
 A new deployment starts at the latest candle boundary (``last_bar_at``): its first decision is on
 the first bar that closes after it was deployed, never on a signal that was already old. Resuming
 does the same, so bars that closed while it was paused are not traded late.
@@ -13,9 +20,11 @@ does the same, so bars that closed while it was paused are not traded late.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,8 +33,8 @@ from core.account.models import Chat
 from core.account.service import lock_user
 from core.actor import Actor
 from core.broker.models import Credential
-from core.broker.symbols import is_idx
-from core.broker.types import BrokerName
+from core.broker.symbols import is_idx, split_symbol
+from core.broker.types import BrokerName, OrderRejected
 from core.config import Settings
 from core.db import Database, utcnow
 from core.deployment.bars import LATE, ON_TIME, expected_close
@@ -63,6 +72,9 @@ class DeploymentView:
     last_bar_at: datetime | None
     last_signal: str | None
     created_at: datetime
+    stake_amount: float | None = None  # a fixed stake per entry in ``quote_currency``; else ``size`` applies
+    inputs: dict[str, Any] = field(default_factory=dict)
+    quote_currency: str = ""
 
     @property
     def paper(self) -> bool:
@@ -89,10 +101,49 @@ class DeployPlan:
     broker: str
     size: float
     max_position_value: float | None
+    stake_amount: float | None = None
+    inputs: dict[str, Any] = field(default_factory=dict)  # every input's value, as the deployment stores it
+    overrides: dict[str, Any] = field(default_factory=dict)  # the inputs given to /deploy, checked
 
     @property
     def paper(self) -> bool:
         return self.broker == BrokerName.PAPER
+
+    @property
+    def quote_currency(self) -> str:
+        return split_symbol(self.symbol)[1]
+
+
+def quote_currency(ticker: str, market: str = "") -> str:
+    """The currency a deployment's stake is in: IDR for an IDX stock, the pair's quote for crypto."""
+    if market == Source.YFINANCE.value or is_idx(ticker):
+        return "IDR"
+    try:
+        return split_symbol(ticker)[1]
+    except OrderRejected:
+        return "IDR"  # a bare IDX ticker (BBCA) from another source: the only other kind deployed
+
+
+def check_stake(size: float | None, stake_amount: float | None, currency: str) -> float:
+    """The fraction ``size`` to store (1.0 when a fixed ``stake_amount`` applies instead).
+
+    Invalid, naming what is wrong, for both at once, a fraction outside (0, 1], an amount that is
+    not above zero, or rupiah with a fraction of a rupiah.
+    """
+    if size is not None and stake_amount is not None:
+        raise Invalid("give the stake either as a share of the balance (size=25%) or as an amount (size=500), not both")
+    if stake_amount is not None:
+        if not (math.isfinite(stake_amount) and stake_amount > 0):
+            raise Invalid(f"the stake must be an amount above 0 {currency}".rstrip())
+        if stake_amount >= 1e15:
+            raise Invalid(f"the stake {stake_amount:.3g} is out of range")
+        if currency == "IDR" and not float(stake_amount).is_integer():
+            raise Invalid(f"rupiah stakes are whole rupiah, not {stake_amount:,.2f}")
+        return 1.0
+    size = 1.0 if size is None else size
+    if not (math.isfinite(size) and 0 < size <= 1):
+        raise Invalid(f"the stake is a share of the balance above 0 % and at most 100 %, not {size * 100:g} %")
+    return size
 
 
 def broker_symbol(instrument: Instrument) -> str:
@@ -128,20 +179,28 @@ async def plan_deployment(
     *,
     credential: str | None = None,
     timing: str = ON_TIME,
-    size: float = 1.0,
+    size: float | None = None,
     max_position_value: float | None = None,
+    stake_amount: float | None = None,
+    inputs: Mapping[str, Any] | None = None,
 ) -> DeployPlan:
-    """Check everything a deployment needs, without creating it."""
+    """Check everything a deployment needs, without creating it.
+
+    ``size``: the fraction of the free quote balance each entry uses (all of it when left out);
+    ``stake_amount``: a fixed amount in the quote currency instead. ``inputs``: overrides of the
+    script's inputs, checked like ``/run`` checks them (unknown names suggest the right one).
+    """
     from core.account.limits import limits_for
-    from core.model.service import get_model
+    from core.model.service import check_inputs, get_model
 
     timing = _timing(timing)
     parsed = parse_interval(interval)
-    if not 0 < size <= 1:
-        raise Invalid(f"size is the fraction of the balance each entry uses: above 0 and at most 1, not {size:g}")
+    if size is not None and stake_amount is None:
+        check_stake(size, None, "")
     if max_position_value is not None and max_position_value <= 0:
         raise Invalid("the position cap must be above 0")
     model = await get_model(db, actor, model_label)
+    overrides = check_inputs(model.declared, dict(inputs or {}))
     if model.is_indicator:
         raise Invalid(f"'{model.label}' is an indicator (no buy/sell): there is nothing to trade")
     if "short" in model.outputs or "cover" in model.outputs:
@@ -152,6 +211,7 @@ async def plan_deployment(
         )
     candles = await market.candles(ticker, parsed)  # NotFound for an unknown ticker, Invalid for the interval
     symbol = broker_symbol(candles.instrument)
+    size = check_stake(size, stake_amount, split_symbol(symbol)[1])
     cred = await _credential(db, actor, credential)
     limits = await limits_for(db, settings, actor.user_id)
     paper = cred.broker == BrokerName.PAPER
@@ -183,6 +243,9 @@ async def plan_deployment(
         broker=cred.broker,
         size=size,
         max_position_value=max_position_value,
+        stake_amount=stake_amount,
+        inputs={**model.declared, **model.inputs, **overrides},
+        overrides=overrides,
     )
 
 
@@ -197,8 +260,10 @@ async def deploy(
     *,
     credential: str | None = None,
     timing: str = ON_TIME,
-    size: float = 1.0,
+    size: float | None = None,
     max_position_value: float | None = None,
+    stake_amount: float | None = None,
+    inputs: Mapping[str, Any] | None = None,
     confirmed: bool = False,
     now: datetime | None = None,
     plan: DeployPlan | None = None,
@@ -216,6 +281,7 @@ async def deploy(
         plan = await plan_deployment(
             db, settings, market, actor, model_label, ticker, interval,
             credential=credential, timing=timing, size=size, max_position_value=max_position_value,
+            stake_amount=stake_amount, inputs=inputs,
         )  # fmt: skip
     if not plan.paper and not confirmed:
         raise Forbidden("a live deployment trades real money: confirm it first", hint="add --yes to confirm")
@@ -234,13 +300,14 @@ async def deploy(
             credential_id=plan.credential_id,
             label=model.label,
             source=model.source,
-            inputs=dict(model.inputs),
+            inputs=dict(plan.inputs),
             market=plan.instrument.source.value,
             ticker=plan.ticker,
             interval=plan.interval,
             timing=plan.timing,
             status=Status.PENDING,
             size=plan.size,
+            stake_amount=plan.stake_amount,
             max_position_value=plan.max_position_value,
             last_bar_at=expected_close(now, parse_interval(plan.interval), plan.timing, settings.late_grace_s),
             notify_chat_id=await _group_chat(session, actor),
@@ -453,17 +520,22 @@ def _make_view(row: Deployment, credential_label: str, broker: str) -> Deploymen
         last_bar_at=row.last_bar_at,
         last_signal=row.last_signal,
         created_at=row.created_at,
+        stake_amount=row.stake_amount,
+        inputs=dict(row.inputs or {}),
+        quote_currency=quote_currency(row.ticker, row.market),
     )
 
 
 __all__ = [
     "DeployPlan",
     "DeploymentView",
+    "check_stake",
     "delete_deployment",
     "deploy",
     "get_deployment",
     "list_deployments",
     "plan_deployment",
+    "quote_currency",
     "stop_all",
     "update_status",
 ]

@@ -395,8 +395,7 @@ class Tick:
         balance = await broker.fetch_balance()
         if decision.side == "buy":
             fee = rules.fee if rules.fee is not None else self.settings.commission(crypto="/" in rules.symbol)
-            stake = getattr(row, "stake_amount", None)
-            sized = size_buy(balance.get(rules.quote, 0.0), price, rules, fee=fee, fraction=row.size, stake=stake,
+            sized = size_buy(balance.get(rules.quote, 0.0), price, rules, fee=fee, fraction=row.size, stake=row.stake_amount,
                              cap=row.max_position_value)  # fmt: skip
         else:
             sized = size_sell(row.position_qty, balance.get(rules.base), price, rules)

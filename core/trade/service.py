@@ -57,7 +57,8 @@ class PositionView:
     """An open position held by one deployment. ``qty`` < 0 is a short.
 
     ``last_price``/``unrealised_pnl`` are None when no price provider was given or its fetch failed
-    (``price_error`` then says why). Unrealised P&L is ``qty * (last - entry)``, before exit fees.
+    (``price_error`` then says why). Unrealised P&L is ``qty * (last - entry) - entry_fee``: net of
+    the fee paid to enter what is held (as realised P&L is net of it once sold), before exit fees.
     """
 
     deployment_id: int
@@ -72,6 +73,7 @@ class PositionView:
     unrealised_pnl: float | None = None
     price_error: str | None = None
     sample: bool = False
+    entry_fee: float = 0.0  # the share of the entries' fees (quote currency) paid for the held quantity
 
     @property
     def entry_value(self) -> float | None:
@@ -79,10 +81,11 @@ class PositionView:
 
     @property
     def unrealised_pct(self) -> float | None:
+        """Unrealised P&L over what the position cost: its entry value plus the entry fee."""
         value = self.entry_value
         if self.unrealised_pnl is None or not value:
             return None
-        return self.unrealised_pnl / value * 100.0
+        return self.unrealised_pnl / (value + self.entry_fee) * 100.0
 
 
 def _utc(value: datetime | None, name: str) -> datetime | None:
@@ -195,7 +198,8 @@ async def positions(db: Database, actor: Actor, prices: PriceProvider | None = N
             )
         )
         currencies = await _quote_currencies(session, [d.id for d in deployments])
-    views = [_position_view(d, currencies.get(d.id, "")) for d in deployments]
+        fees = await _entry_fees(session, deployments)
+    views = [_position_view(d, currencies.get(d.id, ""), fees.get(d.id, 0.0)) for d in deployments]
     if prices is None or not views:
         return views
     keys = sorted({(d.market, d.ticker, d.interval) for d in deployments})
@@ -220,7 +224,40 @@ async def _quote_currencies(session, deployment_ids: list[int]) -> dict[int, str
     return {deployment_id: currency for deployment_id, currency in rows}
 
 
-def _position_view(d: Deployment, currency: str) -> PositionView:
+async def _entry_fees(session, deployments: list[Deployment]) -> dict[int, float]:
+    """The entry fees each position carries: the fees of the fills that built what is held now.
+
+    Walking a deployment's fills in order, a buy adds its quantity and fee, a sell takes away the
+    sold share of both (that share is realised, in the sell's P&L), and a return to flat starts
+    afresh; what is left is the position's entry fee. A short's entries are its sells, the same
+    way round.
+    """
+    holding = {d.id: d for d in deployments if d.position_qty}
+    if not holding:
+        return {}
+    rows = await session.execute(
+        select(Trade.deployment_id, Trade.side, Trade.quantity, Trade.fee)
+        .where(Trade.deployment_id.in_(list(holding)))
+        .order_by(Trade.deployment_id, Trade.executed_at, Trade.id)
+    )
+    books: dict[int, list[float]] = {}  # deployment -> [quantity held, fee carried]
+    for deployment_id, side, quantity, fee in rows:
+        long_ = holding[deployment_id].position_qty > 0
+        book = books.setdefault(deployment_id, [0.0, 0.0])
+        if (side == "buy") == long_:
+            book[0] += quantity
+            book[1] += fee or 0.0
+        elif book[0] > 0:
+            left = max(book[0] - quantity, 0.0)
+            book[1] *= left / book[0]
+            book[0] = left if left > 1e-12 * max(quantity, 1.0) else 0.0
+            if book[0] == 0.0:
+                book[1] = 0.0
+    # the whole carried fee, even when a fee paid in the base asset left a little less held than bought
+    return {deployment_id: fee for deployment_id, (quantity, fee) in books.items() if quantity > 0 and fee}
+
+
+def _position_view(d: Deployment, currency: str, entry_fee: float = 0.0) -> PositionView:
     return PositionView(
         deployment_id=d.id,
         label=d.label,
@@ -230,6 +267,7 @@ def _position_view(d: Deployment, currency: str) -> PositionView:
         entry_price=d.entry_price,
         quote_currency=currency,
         status=d.status,
+        entry_fee=entry_fee,
     )
 
 
@@ -267,7 +305,7 @@ def _valued(view: PositionView, close: _Close) -> PositionView:
     currency = view.quote_currency or close.currency
     if close.price is None:
         return replace(view, quote_currency=currency, price_error=close.error)
-    pnl = None if view.entry_price is None else view.qty * (close.price - view.entry_price)
+    pnl = None if view.entry_price is None else view.qty * (close.price - view.entry_price) - view.entry_fee
     return replace(
         view, quote_currency=currency, last_price=close.price, unrealised_pnl=pnl, sample=close.sample
     )

@@ -21,3 +21,16 @@ async def console(tmp_path):
         yield await Console.open(core, tmp_path / "out")
     finally:
         await core.close()
+
+
+@pytest.fixture
+async def db_console(db, tmp_path):
+    """The console user over the ``db`` fixture: the same commands on SQLite and on PostgreSQL."""
+    from core.market.service import MarketService
+
+    settings = Settings(_env_file=None, database_url="sqlite+aiosqlite://", market_offline=True)
+    core = Core(settings=settings, db=db, market=MarketService(settings))
+    try:
+        yield await Console.open(core, tmp_path / "out")
+    finally:
+        await core.market.close()

@@ -74,3 +74,83 @@ async def test_a_live_deployment_asks_for_confirmation(console):
     assert yes.command == "/deploy cross BTCUSDT 1h bin ontime --yes"
     done = await console.handle(yes.command)
     assert done.text.startswith("Deployed 'cross' as #1") and "(live)" in done.text
+
+
+INPUTS_MODEL = (
+    '/model save cross\nfast = ema(close, input("fast", 12))\nslow = ema(close, input("slow", 26))\n'
+    "buy = crossover(fast, slow)\nsell = crossunder(fast, slow)"
+)
+
+
+async def test_deploy_with_a_stake_and_input_overrides(db_console):
+    console = db_console
+    assert not (await console.handle(INPUTS_MODEL)).error
+    assert not (await console.handle("/model set cross slow=30")).error
+    done = await console.handle("/deploy cross BTCUSDT 1h size=25% fast=5")
+    assert not done.error, done.text
+    assert "Stake per entry: 25% of the free USDT balance." in done.text
+    assert "Inputs: fast=5 slow=30" in done.text
+    rupiah = await console.handle("/deploy cross BBCA 1d late size=1000000")
+    assert not rupiah.error, rupiah.text
+    assert "Stake per entry: 1,000,000 IDR." in rupiah.text and "Inputs: fast=12 slow=30" in rupiah.text
+    whole = await console.handle("/deploy cross ETHUSDT 1d fast=8")
+    assert "Stake per entry: 100% of the free USDT balance." in whole.text
+
+    first, second, third = await _rows(console)
+    assert (first.size, first.stake_amount, first.inputs) == (0.25, None, {"fast": 5, "slow": 30})
+    assert (second.size, second.stake_amount, second.inputs) == (1.0, 1_000_000, {"fast": 12, "slow": 30})
+    assert (third.size, third.stake_amount, third.inputs) == (1.0, None, {"fast": 8, "slow": 30})
+
+    listed = (await console.handle("/deployments")).text
+    assert "stake 25% · inputs fast=5 slow=30" in listed
+    assert "stake 1,000,000 IDR · inputs fast=12 slow=30" in listed
+    assert "stake 100% · inputs fast=8 slow=30" in listed
+    # the model is not changed by a deployment's overrides
+    assert "fast=12" in (await console.handle("/model show cross")).text
+
+
+async def test_deploy_refuses_a_bad_stake_or_input_with_the_usage(db_console):
+    console = db_console
+    await console.handle(INPUTS_MODEL)
+    cases = {
+        "/deploy cross BTCUSDT size=0%": "above 0% and at most 100%, not 0%",
+        "/deploy cross BTCUSDT size=150%": "above 0% and at most 100%, not 150%",
+        "/deploy cross BTCUSDT size=-5": "a stake amount must be above 0, not -5",
+        "/deploy cross BTCUSDT size=lots": "size is a percentage such as 25% or an amount such as 500, not 'lots'",
+        "/deploy cross BTCUSDT size=nan": "size is a percentage such as 25% or an amount such as 500, not 'nan'",
+        "/deploy cross BTCUSDT size=": "size needs a value",
+        "/deploy cross BBCA size=1,000,000": "without thousands separators",
+        "/deploy cross BBCA size=1.000.000": "without thousands separators",
+        "/deploy cross BBCA size=1500.5": "rupiah stakes are whole rupiah, not 1,500.50",
+        "/deploy cross BTCUSDT size=10% size=20": "give size= once",
+        "/deploy cross BTCUSDT fst=5": "the script has no input 'fst'",
+        "/deploy cross BTCUSDT fast=quick": "input fast needs a number or true/false, not 'quick'",
+        "/deploy cross BTCUSDT 1h fast=5 late": "'late' goes before size= and the inputs",
+        "/deploy cross BTCUSDT 1h late fast": "'fast' is not an input: write name=value",
+    }
+    for line, expected in cases.items():
+        reply = await console.handle(line)
+        assert reply.error and expected in reply.text, (line, reply.text)
+        assert "Usage: /deploy MODEL TICKER [INTERVAL] [CREDENTIAL] [TIMING] [SIZE] [INPUTS...]" in reply.text, line
+    assert "did you mean 'fast'" in (await console.handle("/deploy cross BTCUSDT fst=5")).text
+    assert await _rows(console) == []
+
+
+async def test_a_live_deployment_confirms_its_stake_and_inputs(console):
+    await console.handle(INPUTS_MODEL)
+    console.core.settings.free_live_trading = True
+    async with console.core.db.session() as session:
+        session.add(Credential(user_id=console.actor.user_id, broker="Binance", label="bin", label_key="bin",
+                               secret_token="x"))  # fmt: skip
+    ask = await console.handle("/deploy cross BTCUSDT 1h bin fast=5 size=40%")
+    assert not ask.error, ask.text
+    assert "staking 40% of the free USDT balance per entry" in ask.text and "Inputs: fast=5 slow=26" in ask.text
+    [[yes, _]] = ask.buttons
+    assert yes.command == "/deploy cross BTCUSDT 1h bin ontime size=40% fast=5 --yes"
+    done = await console.handle(yes.command)
+    assert done.text.startswith("Deployed 'cross' as #1") and "Stake per entry: 40%" in done.text
+    [row] = await _rows(console)
+    assert (row.size, row.stake_amount, row.inputs) == (0.4, None, {"fast": 5, "slow": 26})
+    fixed = await console.handle("/deploy cross ETHUSDT 1d bin size=250.5")
+    assert "staking 250.5 USDT per entry" in fixed.text
+    assert fixed.buttons[0][0].command == "/deploy cross ETHUSDT 1d bin ontime size=250.5 --yes"

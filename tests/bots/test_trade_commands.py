@@ -101,14 +101,14 @@ async def test_positions_with_unrealised_pnl_on_sample_data(console):
     deployment = await add_deployment(
         db, user_id, "ema_cross", ticker="BBCA", status="OpenPosition", position_qty=100, entry_price=6500
     )
-    await add_trade(db, user_id, at=T0, side="buy", qty=100, price=6500, deployment_id=deployment)
+    await add_trade(db, user_id, at=T0, side="buy", qty=100, price=6500, fee=650.0, deployment_id=deployment)
     await add_deployment(db, user_id, "flat", ticker="TLKM")
     reply = await console.handle("/positions")
     assert not reply.error, reply.text
     assert (await console.core.market.candles("BBCA")).last_close == 6875  # the shipped sample's
     assert reply.text.splitlines() == [
         "Your open positions:",
-        "• ema_cross · BBCA 1d · long 100 @ 6,500 → 6,875 · unrealised +37,500 IDR (+5.77%)",
+        "• ema_cross · BBCA 1d · long 100 @ 6,500 → 6,875 · unrealised +36,850 IDR (+5.66%)",  # net of the entry fee
         "SAMPLE DATA: synthetic prices for trying the bot, not real quotes.",
     ]
 

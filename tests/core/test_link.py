@@ -91,6 +91,7 @@ async def test_clashing_labels_are_renamed_within_the_label_rules_and_paper_acco
             await session.flush()
             papers[user_id] = paper.id
             session.add(PaperBalance(credential_id=paper.id, asset="IDR", amount=float(user_id)))
+        session.add(PaperBalance(credential_id=papers[dc.user_id], asset="fill:0123456789abcdef0123:q", amount=1.0))
         deployment = Deployment(user_id=dc.user_id, credential_id=papers[dc.user_id], label="ema", source="x",
                                 market="YFinance", ticker="BBCA.JK", interval="1d")
         session.add(deployment)
@@ -105,7 +106,9 @@ async def test_clashing_labels_are_renamed_within_the_label_rules_and_paper_acco
         models = sorted(await session.scalars(select(Model.label).where(Model.user_id == tg.user_id)))
         keys = sorted(await session.scalars(select(Credential.label).where(Credential.user_id == tg.user_id)))
         paper_rows = list(await session.scalars(select(Credential).where(Credential.broker == "Paper")))
-        balances = [(b.credential_id, b.amount) for b in await session.scalars(select(PaperBalance))]
+        all_balances = list(await session.scalars(select(PaperBalance).order_by(PaperBalance.id)))
+        balances = [(b.credential_id, b.amount) for b in all_balances if not b.asset.startswith("fill:")]
+        markers = [(b.credential_id, b.asset) for b in all_balances if b.asset.startswith("fill:")]
         moved = await session.scalar(select(Deployment))
         order = await session.scalar(select(Order))
     assert models == sorted(["ema", "ema-2", long_model, "m" * 62 + "-2"])
@@ -116,5 +119,6 @@ async def test_clashing_labels_are_renamed_within_the_label_rules_and_paper_acco
     # one paper account: the target's, now carrying the source's deployment and order
     assert [(p.id, p.user_id) for p in paper_rows] == [(papers[tg.user_id], tg.user_id)]
     assert balances == [(papers[tg.user_id], float(tg.user_id))]
+    assert markers == [(papers[tg.user_id], "fill:0123456789abcdef0123:q")]  # the order's fill moved with it
     assert (moved.user_id, moved.credential_id) == (tg.user_id, papers[tg.user_id])
     assert (order.user_id, order.credential_id) == (tg.user_id, papers[tg.user_id])

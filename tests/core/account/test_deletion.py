@@ -233,3 +233,24 @@ async def test_a_pending_mayar_purchase_blocks_the_deletion(db, tmp_path):
         (await session.get(Purchase, order)).status = "Expired"
     await deletion.delete_account(db, _settings(tmp_path), victim)
     assert await _count(db, User.__table__, User.id == victim.user_id) == 0
+
+
+async def test_paper_fill_markers_are_deleted_but_never_counted(db, tmp_path):
+    from core.broker.models import PaperBalance
+    from core.broker.paper import PaperBroker
+    from core.broker.service import paper_credential
+    from core.broker.types import OrderRequest
+
+    settings = _settings(tmp_path)
+    victim = await actor_for(db, platform="telegram", external_id="111", display_name="u111")
+    cred = await paper_credential(db, victim)
+    paper = PaperBroker(db, settings, cred.id)
+    await paper.create_order(OrderRequest("d1-b1-buy", "BTC/USDT", "buy", 0.1, 50_000))
+    await paper.create_order(OrderRequest("d1-b2-sell", "BTC/USDT", "sell", 0.05, 51_000))
+    assert await _count(db, PaperBalance.__table__) == 3 + 6  # IDR, USDT, BTC and two fills' markers
+
+    counts = await deletion.summary(db, victim)
+    assert counts["paper_balances"] == 3 and counts["credentials"] == 1
+    report = await deletion.delete_account(db, settings, victim)
+    assert report.rows["paper_balances"] == 3
+    assert await _count(db, PaperBalance.__table__) == 0  # the markers went too

@@ -208,3 +208,32 @@ async def test_idx_stocks_are_refused_on_an_exchange_key(db, market_env):
     with pytest.raises(NotFound, match="no broker key") as missing:
         await service.plan_deployment(db, live, market, actor, "ok", "BTCUSDT", "1h", credential="nope")
     assert missing.value.hint == "see /credentials"
+
+
+async def test_stake_and_input_overrides_are_checked_and_stored(db, market_env):
+    settings, market, clock = market_env
+    actor = await make_user(db)
+    await save_model(db, actor, "ema", EMA)
+    fixed = await service.deploy(
+        db, settings, market, actor, "ema", "BTCUSDT", "1h", stake_amount=250.5, inputs={"fast": 4}, now=clock.now
+    )
+    assert (fixed.size, fixed.stake_amount, fixed.inputs, fixed.quote_currency) == (1.0, 250.5, {"fast": 4}, "USDT")
+    share = await service.deploy(db, settings, market, actor, "ema", "BBCA", "1d", size=0.25, now=clock.now)
+    assert (share.size, share.stake_amount, share.inputs, share.quote_currency) == (0.25, None, {"fast": 3}, "IDR")
+    rows = {r.ticker: r for r in await load(db, Deployment)}
+    assert (rows["BTCUSDT"].stake_amount, rows["BTCUSDT"].inputs) == (250.5, {"fast": 4})
+    assert (rows["BBCA"].size, rows["BBCA"].stake_amount) == (0.25, None)
+    listed = await service.list_deployments(db, actor)
+    assert {(v.ticker, v.stake_amount) for v in listed.items} == {("BTCUSDT", 250.5), ("BBCA", None)}
+
+    plan = service.plan_deployment
+    with pytest.raises(Invalid, match="whole rupiah"):
+        await plan(db, settings, market, actor, "ema", "BBCA", "1h", stake_amount=1000.5)
+    with pytest.raises(Invalid, match="not both"):
+        await plan(db, settings, market, actor, "ema", "BTCUSDT", "4h", size=0.5, stake_amount=10)
+    with pytest.raises(Invalid, match="at most 100 %, not 150 %"):
+        await plan(db, settings, market, actor, "ema", "BTCUSDT", "4h", size=1.5)
+    with pytest.raises(Invalid, match="above 0"):
+        await plan(db, settings, market, actor, "ema", "BTCUSDT", "4h", stake_amount=-1)
+    with pytest.raises(Invalid, match=r"no input 'fats'.*fast"):
+        await plan(db, settings, market, actor, "ema", "BTCUSDT", "4h", inputs={"fats": 2})

@@ -160,3 +160,25 @@ async def test_unrealised_pnl_from_the_last_close(db, ana):
         ("GONE", "1d", Source.YFINANCE),
         ("TLKM", "1d", Source.YFINANCE),
     ]
+
+
+async def test_unrealised_pnl_is_net_of_the_entry_fee_paid_for_what_is_held(db, ana):
+    # one buy of 100 with a 900 fee: all of it is the held position's
+    whole = await add_deployment(db, ana.user_id, "whole", ticker="BBCA", status="OpenPosition",
+                                 position_qty=100, entry_price=9000)  # fmt: skip
+    await add_trade(db, ana.user_id, at=T0, side="buy", qty=100, price=9000, fee=900.0, deployment_id=whole)
+    # an earlier round trip (its fees are realised already), then 200 bought in two fills, 50 sold:
+    # the 150 held carry three quarters of the two entries' fees
+    part = await add_deployment(db, ana.user_id, "part", ticker="BBCA", status="OpenPosition",
+                                position_qty=150, entry_price=9000)  # fmt: skip
+    fills = [("buy", 100, 8000, 800.0, None), ("sell", 100, 8500, 850.0, 48_350.0), ("buy", 100, 9000, 90.0, None),
+             ("buy", 100, 9000, 30.0, None), ("sell", 50, 9100, 4.55, 0.0)]  # fmt: skip
+    for day, (side, qty, price, fee, pnl) in enumerate(fills):
+        await add_trade(db, ana.user_id, at=T0 + timedelta(days=day), side=side, qty=qty, price=price, fee=fee,
+                        pnl=pnl, deployment_id=part)  # fmt: skip
+    held = {p.label: p for p in await positions(db, ana, Prices({"BBCA": 9150.0}))}
+    assert held["whole"].entry_fee == pytest.approx(900)
+    assert held["whole"].unrealised_pnl == pytest.approx(100 * 150 - 900)
+    assert held["whole"].unrealised_pct == pytest.approx((15_000 - 900) / (900_000 + 900) * 100)
+    assert held["part"].entry_fee == pytest.approx(120 * 150 / 200)
+    assert held["part"].unrealised_pnl == pytest.approx(150 * 150 - 90)
