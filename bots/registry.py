@@ -58,7 +58,7 @@ class Arg:
 
     @property
     def metavar(self) -> str:
-        word = self.name.upper()
+        word = "|".join(self.choices) if self.kind is ArgKind.CHOICE and self.choices else self.name.upper()
         if self.many:
             word += "..."
         return word if self.required else f"[{word}]"

@@ -131,7 +131,7 @@ async def test_deploy_refuses_a_bad_stake_or_input_with_the_usage(db_console):
     for line, expected in cases.items():
         reply = await console.handle(line)
         assert reply.error and expected in reply.text, (line, reply.text)
-        assert "Usage: /deploy MODEL TICKER [INTERVAL] [CREDENTIAL] [TIMING] [SIZE] [INPUTS...]" in reply.text, line
+        assert "Usage: /deploy MODEL TICKER [INTERVAL] [CREDENTIAL] [ontime|late] [SIZE] [INPUTS...]" in reply.text, line
     assert "did you mean 'fast'" in (await console.handle("/deploy cross BTCUSDT fst=5")).text
     assert await _rows(console) == []
 
@@ -154,3 +154,82 @@ async def test_a_live_deployment_confirms_its_stake_and_inputs(console):
     fixed = await console.handle("/deploy cross ETHUSDT 1d bin size=250.5")
     assert "staking 250.5 USDT per entry" in fixed.text
     assert fixed.buttons[0][0].command == "/deploy cross ETHUSDT 1d bin ontime size=250.5 --yes"
+
+
+async def _bought(console, deployment_id: int, quantity: float, price: float) -> None:
+    """A real paper entry through the executor: order, fill, trade and position, as a tick makes them."""
+    from datetime import UTC, datetime, timedelta
+
+    from core.broker.paper import PaperBroker
+    from core.trade.executor import Intent, record_intent, send_order
+
+    core = console.core
+    async with core.db.session() as session:
+        row = await session.get(Deployment, deployment_id)
+        user_id, credential_id = row.user_id, row.credential_id
+    at = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    intent = Intent(deployment_id, user_id, credential_id, "Paper", "BTC/USDT", "buy", quantity, price, at, "signal", "buy")
+    order = await record_intent(core.db, intent)
+    outcome = await send_order(core.db, core.settings, PaperBroker(core.db, core.settings, credential_id), order)
+    assert outcome.status == "Filled"
+
+
+async def test_close_sells_the_position_at_market_and_the_deployment_goes_on_or_stops(db_console):
+    from core.broker.models import PaperBalance
+    from core.trade.models import Order, Trade
+
+    console = db_console
+    await console.handle(MODEL)
+    await console.handle("/deploy cross BTCUSDT 1h")
+    await console.handle("/deploy cross BTCUSDT 4h")
+    flat = await console.handle("/close 1 --yes")
+    assert flat.error and "#1 holds nothing to close" in flat.text
+    assert (await console.handle("/close all")).text == "None of your deployments holds a position."
+
+    await _bought(console, 1, 0.05, 60_000.0)
+    ask = await console.handle("/close 1")
+    assert "sell 0.05 BTCUSDT" in ask.text
+    assert [b.command for row in ask.buttons for b in row] == ["/close 1 keep --yes", "/close 1 stop --yes", "/positions"]
+
+    closed = await console.handle("/close 1 --yes")
+    assert not closed.error, closed.text
+    assert closed.text.startswith("Closed #1 cross: sold 0.05 BTCUSDT at ") and closed.text.endswith("goes on, flat.")
+    async with console.core.db.session() as session:
+        orders = list(await session.scalars(select(Order).order_by(Order.id)))
+        trades = list(await session.scalars(select(Trade).order_by(Trade.id)))
+        cash = {b.asset: b.amount for b in await session.scalars(select(PaperBalance)) if not b.asset.startswith("fill:")}
+    sell = orders[-1]
+    assert (sell.side, sell.reason, sell.quantity, sell.status) == ("sell", "manual", 0.05, "Filled")
+    last = (await console.core.market.candles("BTCUSDT", "1h")).last_close
+    assert trades[-1].price == last and trades[-1].fee == 0.05 * last * 0.001  # the latest price, the market's fee
+    assert trades[-1].pnl == (last - 60_000.0) * 0.05 - trades[-1].fee - trades[0].fee
+    assert cash["BTC"] == 0
+    [first, _] = await _rows(console)
+    assert (first.position_qty, first.status) == (0.0, "NoPosition")
+    again = await console.handle("/close 1 --yes")  # the button pressed twice sells once
+    assert again.error and "holds nothing" in again.text
+
+    await _bought(console, 2, 0.02, 61_000.0)
+    stop = await console.handle("/stop 2")
+    assert "is open" in stop.text and "never sell it" in stop.text
+    assert ["/close 2 stop --yes", "/stop 2 --yes", "/pause 2"] == [b.command for row in stop.buttons for b in row]
+    stopped = await console.handle("/close all stop --yes")
+    assert stopped.text.startswith("Closed #2 cross: sold 0.02 BTCUSDT") and stopped.text.endswith("stopped.")
+    assert [(r.status, r.position_qty) for r in await _rows(console)] == [("NoPosition", 0.0), ("TaskCanceled", 0.0)]
+
+
+async def test_stopping_a_holding_deployment_says_where_the_holding_went(console):
+    await console.handle(MODEL)
+    await console.handle("/deploy cross BTCUSDT 1h")
+    await _bought(console, 1, 0.01, 60_000.0)
+    done = await console.handle("/stop 1 --yes")
+    assert done.text == ("Stopped #1 cross (TaskCanceled). Its 0.01 BTCUSDT (bought at 60,000) stays in your account: "
+                         "/close 1 sells it.")
+    closed = await console.handle("/close 1 --yes")
+    assert closed.text.startswith("Closed #1 cross: sold 0.01 BTCUSDT")
+
+
+async def test_close_refuses_bad_input(db_console):
+    for line, words in (("/close", "id"), ("/close x", "ID"), ("/close 1 maybe", "[keep|stop]"), ("/close 99 --yes", "no deployment #99")):
+        reply = await db_console.handle(line)
+        assert reply.error and words.lower() in reply.text.lower(), (line, reply.text)

@@ -77,7 +77,7 @@ async def test_paper_bad_input_and_groups(db_console):
     console = db_console
     bad = await console.handle("/paper wipe")
     assert bad.error and "ACTION must be one of show, reset, not 'wipe'" in bad.text
-    assert "Usage: /paper [ACTION]" in bad.text
+    assert "Usage: /paper [show|reset]" in bad.text
     extra = await console.handle("/paper reset now")
     assert extra.error and "unexpected 'now'" in extra.text
     group = await actor_for(console.core.db, platform="console", external_id="alice", display_name="Alice",

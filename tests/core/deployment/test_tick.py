@@ -297,3 +297,28 @@ async def test_log_records_carry_their_fields(db):
         await _tick(db, settings, source, clock, FakeBroker()).run(clock.now)
     [record] = [r for r in logs if r["event"] == "tick_fetch_failed"]
     assert record["series"] == "BTCUSDT 1h" and record["error"] == "the feed is down"
+
+
+async def test_entries_spend_the_stake_fee_included_on_the_real_paper_account(db):
+    """A 100 % entry used to need 10,009.99 with 10,000 there; a fixed stake and the plan's cap bound it."""
+    from core.backtest.engine import entry_fraction, entry_units
+
+    settings = make_settings()
+    source = StubSource({t: frame("rg.") for t in ("BTCUSDT", "ETHUSDT")})
+    clock = Clock(T0 + 2 * HOUR + timedelta(seconds=3))
+    actor = await make_user(db)
+    whole = await make_credential(db, actor.user_id, label="whole")
+    staked = await make_credential(db, actor.user_id, label="staked")
+    everything = await make_deployment(db, actor.user_id, whole, last_bar_at=T0 + HOUR, size=1.0)
+    fixed = await make_deployment(db, actor.user_id, staked, ticker="ETHUSDT", last_bar_at=T0 + HOUR, size=1.0)
+    async with db.session() as session:
+        (await session.get(Deployment, fixed)).stake_amount = 2_500.0
+    report = await _tick(db, settings, source, clock).run(clock.now)
+    assert {e.kind for e in report.events} == {"filled"}
+    orders = {o.deployment_id: o for o in await load(db, Order)}
+    assert orders[everything].filled_qty == entry_units(10_000.0, 100.0, entry_fraction(1.0), 0.001, 0.00001)
+    assert orders[everything].filled_qty == 99.90009  # * 100 * 1.001 = 9,999.999 of 10,000
+    assert orders[fixed].filled_qty == 24.97502  # 2,500 / 100.1, in steps of 0.00001
+    cash = {(b.credential_id, b.asset): b.amount for b in await load(db, PaperBalance)}
+    assert cash[(whole, "USDT")] == pytest.approx(10_000 - 99.90009 * 100 * 1.001)
+    assert cash[(staked, "USDT")] == pytest.approx(10_000 - 24.97502 * 100 * 1.001)
