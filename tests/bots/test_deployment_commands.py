@@ -212,7 +212,7 @@ async def test_close_sells_the_position_at_market_and_the_deployment_goes_on_or_
     await _bought(console, 2, 0.02, 61_000.0)
     stop = await console.handle("/stop 2")
     assert "is open" in stop.text and "never sell it" in stop.text
-    assert ["/close 2 stop --yes", "/stop 2 --yes", "/pause 2"] == [b.command for row in stop.buttons for b in row]
+    assert [b.command for row in stop.buttons for b in row] == ["/close 2 stop --yes", "/stop 2 --yes", "/pause 2"]
     stopped = await console.handle("/close all stop --yes")
     assert stopped.text.startswith("Closed #2 cross: sold 0.02 BTCUSDT") and stopped.text.endswith("stopped.")
     assert [(r.status, r.position_qty) for r in await _rows(console)] == [("NoPosition", 0.0), ("TaskCanceled", 0.0)]
