@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     broker_timeout_s: float = 10.0  # one exchange request, in seconds
     paper_start_idr: float = 100_000_000.0  # a paper account's starting cash
     paper_start_usdt: float = 10_000.0
+    # paper fills this fraction worse than the backtest's price (buys higher, sells lower); 0 keeps
+    # a paper deployment trade for trade equal to /run
+    paper_slippage: float = Field(default=0.0, ge=0, lt=0.1)
 
     # commerce (core.product, core.purchase): amounts are whole rupiah
     tax_percent: int = Field(default=11, ge=0, le=100)  # Indonesian VAT (PPN)

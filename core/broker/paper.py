@@ -6,7 +6,8 @@ deployment trades as ``/run`` shows. The fee is the backtest's commission for th
 (``Settings.commission``), paid in the quote currency, and quantities follow the backtest's units
 (IDX lots of 100, crypto in ``BACKTEST_CRYPTO_STEP`` steps). Cash (IDR, USDT) starts at the
 ``PAPER_START_*`` settings, created the first time the account is used; a buy needs its value
-plus the fee on the account, as on an exchange.
+plus the fee on the account, as on an exchange. ``PAPER_SLIPPAGE`` (0 by default) moves every fill
+that fraction against the order, to rehearse what slippage would cost.
 
 Exactly once, across restarts and concurrent calls: each fill also writes three marker rows
 into the same table, in the same transaction as the balance moves::
@@ -131,6 +132,11 @@ class PaperBroker:
         step = self.settings.backtest_crypto_step
         return MarketRules(symbol, base, quote, amount_step=step, min_amount=step, fee=fee)
 
+    def _slipped(self, request: OrderRequest) -> float:
+        """The fill price: the requested one, moved against the order by ``PAPER_SLIPPAGE``."""
+        slip = self.settings.paper_slippage
+        return request.reference_price * (1 + slip if request.side == "buy" else 1 - slip) if slip else request.reference_price
+
     def fee(self, symbol: str) -> float:
         """The fee per fill: the backtest's commission for the market."""
         return self.settings.commission(crypto=not is_idx(symbol))
@@ -161,7 +167,7 @@ class PaperBroker:
         session.add(mark)
         await session.flush()
         await self._seed(session)
-        qty, price = request.quantity, request.reference_price
+        qty, price = request.quantity, self._slipped(request)
         value = qty * price
         fee = value * self.fee(request.symbol)
         if request.side == "buy":

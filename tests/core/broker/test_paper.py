@@ -114,3 +114,14 @@ async def test_market_rules_and_markers_stay_out_of_balances(db, paper):
     markers = [a for a in await _rows(db, paper.credential_id) if is_marker(a)]
     assert len(markers) == 3 and all(len(a) <= 32 for a in markers)
     assert not any(is_marker(a) for a in await paper.fetch_balance())
+
+
+async def test_slippage_from_settings_moves_fills_against_the_order(db, settings, paper):
+    from core.broker.paper import PaperBroker
+
+    slipping = PaperBroker(db, settings.model_copy(update={"paper_slippage": 0.01}), paper.credential_id)
+    bought = await slipping.create_order(OrderRequest("s-1", "BTC/USDT", "buy", 0.01, 60_000))
+    sold = await slipping.create_order(OrderRequest("s-2", "BTC/USDT", "sell", 0.01, 60_000))
+    assert (bought.average, sold.average) == (60_600, 59_400)
+    assert bought.fee == pytest.approx(0.01 * 60_600 * 0.001)
+    assert (await slipping.fetch_balance())["USDT"] == pytest.approx(10_000 - 606 * 1.001 + 594 * 0.999)
