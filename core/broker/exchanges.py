@@ -70,6 +70,7 @@ _CLIENT_ID_SHAPE: dict[BrokerName, tuple[int, re.Pattern[str]]] = {
 # Market buys these exchanges size in quote currency: ccxt needs the price to turn quantity into cost.
 _BUY_NEEDS_PRICE = {BrokerName.TOKOCRYPTO, BrokerName.COINBASE}
 _DONE = {"closed", "canceled", "rejected", "expired"}
+_RESTING_STOPS = {BrokerName.BINANCE}
 # Market lists are public and the same for every account: loaded once an hour per exchange, not
 # once per order (a broker is made per credential and use).
 MARKETS_TTL_S = 3600.0
@@ -235,6 +236,47 @@ class ExchangeBroker:
     def __init__(self, name: BrokerName, exchange: Any) -> None:
         self.name = name
         self.exchange = exchange
+
+    @property
+    def rests_stops(self) -> bool:
+        """Binance spot takes a STOP_LOSS order (a market sell once the stop price trades) looked up
+        and cancelled by client id like any order; elsewhere the bot checks the stop at each candle."""
+        return self.name in _RESTING_STOPS
+
+    async def place_stop(self, request: OrderRequest) -> OrderResult:
+        import ccxt
+
+        if not self.rests_stops:
+            raise OrderRejected(f"{self.name} stops are checked by the bot at each candle")
+        symbol = unified(request.symbol)
+        await self._markets()
+        params: dict[str, Any] = {
+            CLIENT_ID_PARAM[self.name]: wire_client_id(self.name, request.client_order_id),
+            "stopLossPrice": request.reference_price,
+        }
+        try:
+            order = await self.exchange.create_order(symbol, "market", "sell", request.quantity, None, params)
+        except ccxt.DuplicateOrderId:
+            found = await self.fetch_order(request.client_order_id, request.symbol)
+            if found is None:
+                raise OutcomeUnknown(f"{self.name} says the stop exists but does not show it yet") from None
+            return found
+        except ccxt.BaseError as exc:
+            raise broker_error(exc, self.name.value, sending=True) from exc
+        return order_result(request.client_order_id, order)
+
+    async def cancel_order(self, client_order_id: str, symbol: str) -> OrderResult | None:
+        import ccxt
+
+        wire = wire_client_id(self.name, client_order_id)
+        await self._markets()
+        try:
+            order = await self.exchange.cancel_order(None, unified(symbol), {"origClientOrderId": wire})
+        except ccxt.OrderNotFound:  # gone already: filled, or never there
+            return await self.fetch_order(client_order_id, symbol)
+        except ccxt.BaseError as exc:
+            raise broker_error(exc, self.name.value) from exc
+        return order_result(client_order_id, order)
 
     async def create_order(self, request: OrderRequest) -> OrderResult:
         import ccxt

@@ -80,6 +80,7 @@ class PaperBroker:
 
     name = BrokerName.PAPER
     paper = True
+    rests_stops = False  # the tick fills a paper position's stop at its level, as the backtest does
 
     def __init__(self, db: Database, settings: Settings, credential_id: int) -> None:
         self.db = db
@@ -123,6 +124,12 @@ class PaperBroker:
                 )
             )
             return {asset: amount for asset, amount in rows}
+
+    async def place_stop(self, request: OrderRequest) -> OrderResult:
+        raise OrderRejected("the paper account checks stops at every candle itself")
+
+    async def cancel_order(self, client_order_id: str, symbol: str) -> OrderResult | None:
+        return None  # paper orders fill at once: there is never one resting
 
     async def market_rules(self, symbol: str) -> MarketRules:
         base, quote = split_symbol(symbol)

@@ -64,6 +64,7 @@ class OrderResult:
 class Broker(Protocol):
     name: BrokerName
     paper: bool
+    rests_stops: bool  # a stop-loss can rest on the exchange itself (it protects while the bot is down)
 
     async def create_order(self, request: OrderRequest) -> OrderResult:
         """Send a market order. Raises a ``BrokerError``; ``OutcomeUnknown`` when it may have gone through."""
@@ -75,6 +76,16 @@ class Broker(Protocol):
 
     async def fetch_balance(self) -> dict[str, float]:
         """Free balance per asset."""
+        ...
+
+    async def place_stop(self, request: OrderRequest) -> OrderResult:
+        """Rest a stop-loss sell of ``request.quantity`` triggered at ``request.reference_price`` (a
+        market sell once the price trades there); only where ``rests_stops``."""
+        ...
+
+    async def cancel_order(self, client_order_id: str, symbol: str) -> OrderResult | None:
+        """Cancel a resting order; what became of it (``canceled``, or ``closed`` when it filled
+        first), None when the exchange has no such order."""
         ...
 
     async def market_rules(self, symbol: str) -> MarketRules: ...

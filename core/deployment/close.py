@@ -31,6 +31,7 @@ from core.market.types import Source
 from core.trade.executor import UNRESOLVED, Outcome, client_order_id, send_order, why
 from core.trade.models import Order
 from core.trade.sizing import size_sell
+from core.trade.stops import lift_stop
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,12 +62,16 @@ async def close_position(
     try:
         async with open_broker(db, settings, view.credential_id) as broker:
             rules = await broker.market_rules(symbol)
-            balance = await broker.fetch_balance()
-            sized = size_sell(view.position_qty, balance.get(rules.base), price, rules)
-            if sized.refusal:
-                raise Invalid(f"#{view.id} cannot be closed: {sized.refusal}")
-            order = await _record_exit(db, settings, actor.user_id, view, symbol, broker.name.value, sized.quantity, price)
-            outcome = await send_order(db, settings, broker, order)
+            # a stop resting on the exchange is lifted first; if it sold already, that was the exit
+            outcome = await lift_stop(db, broker, view.id)
+            if outcome is None:
+                balance = await broker.fetch_balance()
+                sized = size_sell(view.position_qty, balance.get(rules.base), price, rules)
+                if sized.refusal:
+                    raise Invalid(f"#{view.id} cannot be closed: {sized.refusal}")
+                order = await _record_exit(db, settings, actor.user_id, view, symbol, broker.name.value,
+                                           sized.quantity, price)  # fmt: skip
+                outcome = await send_order(db, settings, broker, order)
     except (AuthFailed, OrderRejected) as exc:
         raise Invalid(f"#{view.id} cannot be closed: {why(exc)}") from None
     except BrokerError as exc:

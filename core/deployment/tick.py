@@ -26,7 +26,7 @@ import asyncio
 import json
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -59,6 +59,7 @@ from core.trade.executor import (
 )
 from core.trade.models import Order
 from core.trade.sizing import size_buy, size_sell
+from core.trade.stops import lift_stop, rest_stop, resting_deployments
 
 log = get_logger(__name__)
 
@@ -112,6 +113,7 @@ class _Acting:
     key: SeriesKey
     symbol: str  # the broker's symbol
     bar_at: datetime  # the close of its latest closed bar: what placing the first order claims
+    stop_loss: float | None = None  # the script's, for a stop resting on the exchange after an entry
 
     @property
     def decision(self) -> Decision:
@@ -144,6 +146,7 @@ class _Plan:
     acting: list[_Acting] = field(default_factory=list)
     gone: list[tuple[SeriesKey, list[Deployment], str]] = field(default_factory=list)
     charts: dict[SeriesKey, Candles] = field(default_factory=dict)
+    resting: set[int] = field(default_factory=set)  # deployments whose stop rests on the exchange
 
 
 class Tick:
@@ -173,7 +176,7 @@ class Tick:
         report = TickReport(at=now)
         due = await self.due(now)
         report.series = len(due)
-        plan = _Plan()
+        plan = _Plan(resting=await resting_deployments(self.db, [r.id for rows in due.values() for r in rows]))
         gate = asyncio.Semaphore(SERIES_AT_ONCE)
 
         async def read(key: SeriesKey, rows: list[Deployment]) -> None:
@@ -272,12 +275,14 @@ class Tick:
                 plan.failed[row.id] = result
                 continue
             assert result is not None
-            decisions = decide(result, row.position_qty, row.entry_price, item.new, item.next_open)
+            # a stop resting on the exchange is the exchange's to fill: the bot checks only the target
+            seen = replace(result, stop_loss=None) if row.id in plan.resting else result
+            decisions = decide(seen, row.position_qty, row.entry_price, item.new, item.next_open)
             if not decisions:
                 plan.quiet[bar_at][row.id] = result.name
                 continue
             symbol = symbol or broker_symbol(candles.instrument)
-            plan.acting.append(_Acting(row, frame, tuple(decisions), key, symbol, bar_at))
+            plan.acting.append(_Acting(row, frame, tuple(decisions), key, symbol, bar_at, result.stop_loss))
             plan.charts[key] = Candles(candles.instrument, interval, frame, candles.provider, candles.sample)
 
     def _new_bars(self, candles: Candles, rows: list[Deployment], now: datetime, report: TickReport) -> list[_Work]:
@@ -392,6 +397,12 @@ class Tick:
         row, frame = item.row, item.frame
         # paper fills where the backtest does; a live market order sizes on the freshest price seen
         price = decision.price if decision.price is not None else float(frame.iloc[-1]["close"])
+        if decision.side == "sell":
+            stopped = await lift_stop(self.db, broker, row.id)
+            if stopped is not None:  # the exchange's stop sold first: that is this position's exit
+                hit = Decision("sell", "stop", "stop", decision.at, stopped.price)
+                report.events.append(self._event("filled", row, item.key, frame, hit, stopped))
+                return stopped
         balance = await broker.fetch_balance()
         if decision.side == "buy":
             fee = rules.fee if rules.fee is not None else self.settings.commission(crypto="/" in rules.symbol)
@@ -409,6 +420,8 @@ class Tick:
         report.orders += 1
         outcome = await send_order(self.db, self.settings, broker, order, sleep=self.sleep)
         report.events.append(self._event(event_kind(outcome), row, item.key, frame, decision, outcome))
+        if decision.side == "buy" and outcome.status == "Filled" and item.stop_loss and broker.rests_stops:
+            await rest_stop(self.db, self.settings, broker, rules, row.id, item.stop_loss, order.bar_at or item.bar_at)
         return outcome
 
     async def _refuse(

@@ -335,9 +335,14 @@ def why(exc: BrokerError) -> str:
 _BROKER_STATUS = {"closed": "Filled", "open": "Open", "canceled": "Canceled", "rejected": "Rejected"}
 
 
-async def apply_result(db: Database, order_id: int, result: OrderResult, *, from_: Iterable[str]) -> Outcome:
-    """Move the order to the broker's result, and on a fill record the trade and the position, once."""
+async def apply_result(
+    db: Database, order_id: int, result: OrderResult, *, from_: Iterable[str], open_as: str = "Open"
+) -> Outcome:
+    """Move the order to the broker's result, and on a fill record the trade and the position, once.
+    ``open_as``: the status an order the broker still has open gets (``Resting`` for a resting stop)."""
     status = _BROKER_STATUS.get(result.status, "Open")
+    if status == "Open":
+        status = open_as
     now = utcnow()
     async with db.session() as session:
         moved = await session.execute(
@@ -358,8 +363,8 @@ async def apply_result(db: Database, order_id: int, result: OrderResult, *, from
         assert order is not None
         if moved.rowcount != 1:
             return _outcome(order, order.status, applied=False)
-        if status == "Open" or result.filled <= 0:
-            return _outcome(order, status, error="" if status == "Open" else f"the exchange says {result.status}")
+        if status == open_as or result.filled <= 0:
+            return _outcome(order, status, error="" if status == open_as else f"the exchange says {result.status}")
         trade = await _record_fill(session, order, result, now)
         return _outcome(order, status, quantity=trade.quantity, price=trade.price, fee=trade.fee, pnl=trade.pnl)
 

@@ -31,9 +31,11 @@ class Order(Base):
     side: Mapped[str] = mapped_column(String(4))  # buy | sell
     quantity: Mapped[float] = mapped_column(Double)
     reference_price: Mapped[float | None] = mapped_column(Double, default=None)  # the price the signal saw
-    bar_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)  # the signal bar's close
-    reason: Mapped[str] = mapped_column(String(16), default="signal")  # signal | stop | target | manual
-    # Pending (recorded, not yet sent) | Sent (outcome unknown) | Open | Filled | Canceled | Rejected | Failed
+    bar_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)  # when it fills in market time
+    # signal | stop | target | manual (/close) | exchange-stop (a stop resting on the exchange)
+    reason: Mapped[str] = mapped_column(String(16), default="signal")
+    # Pending (recorded, not yet sent) | Sent (outcome unknown) | Open | Filled | Canceled | Rejected | Failed,
+    # and Resting: an exchange-stop waiting on the exchange for its price (core.trade.stops)
     status: Mapped[str] = mapped_column(String(16), default="Pending", index=True)
     exchange_order_id: Mapped[str | None] = mapped_column(String(64), default=None)
     filled_qty: Mapped[float] = mapped_column(Double, default=0.0)

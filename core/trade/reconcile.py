@@ -35,6 +35,7 @@ from core.trade.executor import (
     why,
 )
 from core.trade.models import Order
+from core.trade.stops import RESTING, settle_resting
 
 log = get_logger(__name__)
 
@@ -75,6 +76,25 @@ async def reconcile(
         if outcome is not None and outcome.paused and order.credential_id not in refused:
             refused.add(order.credential_id)  # sending a Pending order found the key refused
             await brokers.forget(order.credential_id)
+        if outcome is not None:
+            outcomes.append(outcome)
+    outcomes += await _resting(db, brokers, refused)
+    return outcomes
+
+
+async def _resting(db: Database, brokers: BrokerPool, refused: set[int]) -> list[Outcome]:
+    """Stops resting on exchanges: each one that filled (or was dropped) since the last pass."""
+    async with db.session() as session:
+        stops = list(await session.scalars(select(Order).where(Order.status == RESTING).order_by(Order.id)))
+    outcomes: list[Outcome] = []
+    for stop in stops:
+        if stop.credential_id is None or stop.credential_id in refused:
+            continue
+        try:
+            outcome = await settle_resting(db, await brokers.get(stop.credential_id), stop)
+        except BrokerError as exc:  # AuthFailed included: the stop still rests; looked at again next pass
+            log.warning("reconcile_stop_lookup_failed", order=stop.id, error=str(exc))
+            continue
         if outcome is not None:
             outcomes.append(outcome)
     return outcomes

@@ -339,3 +339,44 @@ async def test_market_lists_are_loaded_once_for_every_broker_on_that_exchange(ex
         loads += [c for c in http.calls if c.path == "/api/v3/exchangeInfo"]
         await broker.close()
     assert len(loads) == 1
+
+
+# --- stops resting on the exchange ----------------------------------------------------------------
+
+
+async def test_binance_rests_a_stop_loss_and_cancels_it_by_client_id(binance):
+    broker, http = binance
+    stop_id = "sx12t1730419200p"
+    http.on("POST", "/api/v3/order", (200, {"symbol": "BTCUSDT", "orderId": 28460, "orderListId": -1,
+                                            "clientOrderId": stop_id, "transactTime": 1730419200123}))  # fmt: skip
+    assert broker.rests_stops
+    placed = await broker.place_stop(OrderRequest(stop_id, "BTC/USDT", "sell", 0.001, 61_750.0))
+    sent = http.last("POST", "/api/v3/order").params
+    assert (sent["type"], sent["side"], sent["stopPrice"], sent["quantity"], sent["newClientOrderId"]) == (
+        "STOP_LOSS", "SELL", "61750", "0.001", stop_id,
+    )
+    assert "price" not in sent  # a market sell once the stop trades, not a limit
+    assert (placed.status, placed.filled, placed.exchange_order_id) == ("open", 0.0, "28460")
+
+    http.on("DELETE", "/api/v3/order", (200, {**BINANCE_FILLED, "clientOrderId": stop_id, "origClientOrderId": stop_id,
+                                              "type": "STOP_LOSS", "side": "SELL", "status": "CANCELED",
+                                              "executedQty": "0.00000000", "cummulativeQuoteQty": "0.00000000",
+                                              "fills": []}))  # fmt: skip
+    lifted = await broker.cancel_order(stop_id, "BTC/USDT")
+    assert http.last("DELETE", "/api/v3/order").params["origClientOrderId"] == stop_id
+    assert lifted is not None and (lifted.status, lifted.filled) == ("canceled", 0.0)
+
+
+async def test_a_stop_that_filled_before_its_cancel_is_read_back(binance):
+    broker, http = binance
+    http.on("DELETE", "/api/v3/order", (400, {"code": -2011, "msg": "Unknown order sent."}))
+    http.on("GET", "/api/v3/order", (200, {**BINANCE_FILLED, "side": "SELL", "type": "STOP_LOSS", "fills": []}))
+    found = await broker.cancel_order(CID, "BTC/USDT")
+    assert found is not None and (found.status, found.filled) == ("closed", 0.001)
+
+
+async def test_exchanges_without_resting_stops_say_so(exchange, market):
+    broker, _ = exchange(BrokerName.OKX, markets=[market("BTC/USDT", "BTC-USDT")])
+    assert not broker.rests_stops
+    with pytest.raises(OrderRejected, match="checked by the bot"):
+        await broker.place_stop(OrderRequest(CID, "BTC/USDT", "sell", 0.01, 60_000))

@@ -112,6 +112,9 @@ class FakeBroker:
     name: BrokerName = BrokerName.PAPER
     paper: bool = True
     closed: bool = False  # the pool forgot it (closed it)
+    rests_stops: bool = False  # True: stops rest here like Binance's STOP_LOSS (``trigger`` fills one)
+    resting: dict[str, OrderRequest] = field(default_factory=dict)
+    canceled: list[str] = field(default_factory=list)
 
     async def create_order(self, request: OrderRequest) -> OrderResult:
         if self.create_errors:
@@ -140,6 +143,24 @@ class FakeBroker:
         if self.fetch_errors:
             raise self.fetch_errors.pop(0)
         return self.exchange.get(client_order_id)
+
+    async def place_stop(self, request: OrderRequest) -> OrderResult:
+        assert self.rests_stops and request.client_order_id not in self.resting, "a stop was placed twice"
+        self.resting[request.client_order_id] = request
+        return OrderResult(request.client_order_id, f"s{len(self.resting)}", "open", 0.0, None)
+
+    def trigger(self, client_order_id: str, price: float) -> None:
+        """The market traded at the stop: the exchange sells, with nobody from the bot watching."""
+        request = self.resting.pop(client_order_id)
+        self._fill(OrderRequest(client_order_id, request.symbol, "sell", request.quantity, price))
+
+    async def cancel_order(self, client_order_id: str, symbol: str) -> OrderResult | None:
+        if client_order_id in self.exchange:
+            return self.exchange[client_order_id]  # it filled before the cancel arrived
+        if self.resting.pop(client_order_id, None) is None:
+            return None
+        self.canceled.append(client_order_id)
+        return OrderResult(client_order_id, None, "canceled", 0.0, None)
 
     async def fetch_balance(self) -> dict[str, float]:
         if self.balance_errors:
