@@ -100,7 +100,7 @@ async def test_private_market_sends_action_then_photo_with_caption_and_keyboard(
     assert photo.text.startswith("<b>BBCA") and "RSI" in photo.text.upper()
     assert len(photo.text) <= 1024
     tokens = photo.callback_tokens
-    assert len(tokens) == 2 and all(t.startswith("b:") and len(t.encode()) <= 64 for t in tokens)
+    assert len(tokens) == 4 and all(t.startswith("b:") and len(t.encode()) <= 64 for t in tokens)
     assert "reply_parameters" not in photo.params  # private chats are not quoted
 
 
@@ -146,7 +146,7 @@ async def test_plain_text_in_private_points_at_commands(tg):
 
 async def test_owner_press_re_renders_the_chart_in_place(tg):
     photo = (await tg.say("/market BBCA 1d rsi"))[-1]
-    token = photo.token("1w")  # the BBCA sample has daily candles, resampled to weekly
+    token = photo.token("1w")  # the BBCA sample has hourly candles, resampled to weekly
     calls = await tg.push(token)
     assert methods(calls) == ["answerCallbackQuery", "sendChatAction", "editMessageMedia"]
     answer, _, edit = calls
@@ -156,7 +156,7 @@ async def test_owner_press_re_renders_the_chart_in_place(tg):
     media = json.loads(media) if isinstance(media, str) else media
     assert media["type"] == "photo" and media["parse_mode"] == "HTML" and "1w" in media["caption"]
     assert edit.files  # the new chart is uploaded
-    assert len(edit.callback_tokens) == 2 and token not in edit.callback_tokens
+    assert len(edit.callback_tokens) == 4 and token not in edit.callback_tokens
 
 
 async def test_another_user_cannot_press_someone_elses_button(tg):
