@@ -97,7 +97,6 @@ class Settings(BaseSettings):
     # older keys still decrypt, so a new key can be put in front and ``rotate`` run at leisure.
     broker_master_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     broker_timeout_s: float = 10.0  # one exchange request, in seconds
-    paper_fee: float = 0.001  # fraction of the traded value charged on each paper fill
     paper_start_idr: float = 100_000_000.0  # a paper account's starting cash
     paper_start_usdt: float = 10_000.0
 
@@ -122,7 +121,6 @@ class Settings(BaseSettings):
     # deployments and the order executor (core.deployment, core.trade.executor, jobs.scheduler)
     late_grace_s: int = 900  # Late timing: evaluate this long after the candle closes (delayed feeds)
     tick_every_s: int = 20  # how often the scheduler looks for newly closed candles
-    deploy_eval_bars: int = 500  # closed bars a deployed script is evaluated on
     order_retries: int = 3  # sends of one order on transient failures (timeouts before sending, rate limits)
     order_retry_base_s: float = 0.5  # first back-off; doubles each retry
     order_max_age_s: int = 900  # a recorded order not sent within this long is marked Failed, never sent late
@@ -154,6 +152,11 @@ class Settings(BaseSettings):
                 return json.loads(text)
             return [part.strip() for part in text.split(",") if part.strip()]
         return value
+
+    def commission(self, *, crypto: bool) -> float:
+        """The fee per leg, a fraction of traded value: the backtest charges it and so does the paper
+        account, so a paper deployment trades exactly as ``/run`` shows."""
+        return self.backtest_commission_crypto if crypto else self.backtest_commission_stocks
 
     @property
     def is_sqlite(self) -> bool:

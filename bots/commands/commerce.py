@@ -21,6 +21,8 @@ PRODUCT_RM = "/product rm ID"
 DISCOUNT_ADD = "/discount add CODE percent|fixed VALUE [from=YYYY-MM-DD] [until=YYYY-MM-DD] [uses=N]"
 DISCOUNT_RM = "/discount rm CODE"
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_RUPIAH = re.compile(r"^(?:\d+|\d{1,3}(?:\.\d{3})+|\d{1,3}(?:,\d{3})+|\d{1,3}(?:_\d{3})+)$")
+_PERCENT = re.compile(r"^(?P<whole>\d{1,6})(?:[.,](?P<decimals>\d{1,2}))?\s*%?$")
 
 
 def rupiah(amount: int) -> str:
@@ -138,10 +140,21 @@ def _purchase_line(p: purchases.PurchaseView) -> str:
 
 
 def _rupiah_value(token: str, what: str) -> int:
-    cleaned = token.replace(",", "").replace(".", "").replace("_", "")
-    if not cleaned.isdigit():
-        raise UsageError(f"{what} is a whole number of rupiah, not '{token}'")
-    return whole(cleaned, what, 10**15)
+    """Whole rupiah as typed: ``25000``, or with thousands separators ``25.000`` / ``25,000`` /
+    ``25_000`` (groups of three digits, one kind of separator). ``25000.5`` or ``25.00`` is refused,
+    not read as 250005 or 2500: rupiah have no decimals here."""
+    if not _RUPIAH.match(token):
+        raise UsageError(f"{what} is a whole number of rupiah (25000 or 25.000, no decimals), not '{token}'")
+    return whole(re.sub(r"[.,_]", "", token), what, 10**15)
+
+
+def _percent_bp(token: str) -> int:
+    """A percentage as basis points: ``10`` -> 1000, ``2.5`` or ``2,5`` (Indonesian decimal comma)
+    -> 250, ``12.25%`` -> 1225. At most two decimals; a separator here is always the decimal one."""
+    found = _PERCENT.match(token)
+    if found is None:
+        raise UsageError(f"a percent VALUE has at most two decimals (10, 2.5 or 2,5), not '{token}'")
+    return int(found["whole"]) * 100 + int((found["decimals"] or "").ljust(2, "0"))
 
 
 def _feature_value(name: str, raw: str) -> Any:
@@ -193,7 +206,11 @@ def parse_discount(text: str) -> dict[str, Any]:
     code, kind, value = words[:3]
     if kind.lower() not in ("percent", "fixed"):
         raise UsageError(f"the kind is percent or fixed, not '{kind}'")
-    out: dict[str, Any] = {"code": code, "kind": kind.lower(), "value": _rupiah_value(value.rstrip("%"), "VALUE")}
+    out: dict[str, Any] = {"code": code}
+    if kind.lower() == "percent":
+        out["percent_bp"] = _percent_bp(value)
+    else:
+        out["amount_idr"] = _rupiah_value(value, "VALUE")
     for word in words[3:]:
         key, eq, raw = word.partition("=")
         if key == "from" and eq:
@@ -258,7 +275,8 @@ async def product(ctx: Context, action: str, details: str | None) -> Reply:
     Arg("details", "add: CODE percent|fixed VALUE [from=YYYY-MM-DD] [until=YYYY-MM-DD] [uses=N] · rm: CODE",
         kind=ArgKind.REST, required=False),
     group="Admin",
-    examples=("/discount add HEMAT10 percent 10 until=2025-12-31 uses=100", "/discount add POTONG fixed 25000",
+    examples=("/discount add HEMAT10 percent 10 until=2025-12-31 uses=100", "/discount add HEMAT percent 2.5",
+              "/discount add POTONG fixed 25.000",
               "/discount rm HEMAT10"),
 )
 async def discount(ctx: Context, action: str, details: str | None) -> Reply:
@@ -284,8 +302,7 @@ async def discount(ctx: Context, action: str, details: str | None) -> Reply:
 
 
 def _discount_line(code: products.DiscountView) -> str:
-    off = f"{code.value}% off" if code.kind == "percent" else f"{rupiah(code.value)} off"
-    parts = [f"{code.code}: {off}"]
+    parts = [f"{code.code}: {code.off} off"]
     if code.valid_from:
         parts.append(f"from {code.valid_from:%Y-%m-%d}")
     if code.valid_until:

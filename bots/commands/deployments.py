@@ -1,4 +1,4 @@
-"""Deployment commands: /deploy, /deployments, /pause, /resume, /stop, /stopall, /undeploy."""
+"""Deployment commands: /deploy, /deployments, /pause, /resume, /stop, /stopall, /undeploy, /close."""
 
 from __future__ import annotations
 
@@ -134,14 +134,86 @@ async def stop(ctx: Context, id: str, confirmed: bool = False) -> Reply:
         view = await deployments.get_deployment(ctx.core.db, ctx.actor, _number(id))
         if view.status in ENDED:
             return Reply.fail(f"deployment #{view.id} has already ended ({view.status})")
-        holding = f" It holds {view.position_qty:g} {view.ticker}, which stays in the account." if view.position_qty > 0 else ""
+        return stop_question(view)
+    view = await _set(ctx, id, "stop")
+    kept = f" {_holding(view)} stays in your account: /close {view.id} sells it." if view.position_qty > 0 else ""
+    return Reply(f"Stopped #{view.id} {view.label} ({view.status}).{kept}")
+
+
+def _holding(view: DeploymentView) -> str:
+    entry = f" (bought at {view.entry_price:,.8g})" if view.entry_price else ""
+    return f"Its {view.position_qty:g} {view.ticker}{entry}"
+
+
+def stop_question(view: DeploymentView) -> Reply:
+    """/stop's question: what happens to the position, and the choice to close it first."""
+    if view.position_qty <= 0:
         return Reply(
-            f"Stop #{view.id} {view.label} on {view.ticker} {view.interval} for good?{holding}\n"
+            f"Stop #{view.id} {view.label} on {view.ticker} {view.interval} for good? It holds nothing.\n"
             "/pause keeps it resumable instead.",
             buttons=[[Button("Yes, stop", f"/stop {view.id} --yes"), Button("Pause instead", f"/pause {view.id}")]],
         )
-    view = await _set(ctx, id, "stop")
-    return Reply(f"Stopped #{view.id} {view.label} ({view.status}).")
+    return Reply(
+        f"Stop #{view.id} {view.label} on {view.ticker} {view.interval} for good?\n"
+        f"{_holding(view)} is open. Stopping alone leaves it in your account and the bot will never sell it; "
+        "close it to sell it at market now.",
+        buttons=[
+            [Button("Close position and stop", f"/close {view.id} stop --yes")],
+            [Button("Stop, keep the holding", f"/stop {view.id} --yes"), Button("Pause instead", f"/pause {view.id}")],
+        ],
+    )
+
+
+_THEN = ("keep", "stop")
+
+
+@registry.command(
+    "close", "Sell a deployment's position at market now",
+    Arg("id", "a deployment number (see /deployments), or all", matches=lambda t: t.lower() == "all" or
+        t.removeprefix("#").isdigit()),
+    Arg("then", "keep (the deployment goes on, flat) or stop (it ends)", kind=ArgKind.CHOICE, choices=_THEN,
+        required=False, default="keep", matches=lambda t: t.lower() in _THEN),
+    group=GROUP, examples=("/close 3", "/close 3 stop", "/close all"), confirmable=True,
+)  # fmt: skip
+async def close(ctx: Context, id: str, then: str, confirmed: bool = False) -> Reply:
+    from core.deployment.close import close_position, holding
+
+    core = ctx.core
+    stop_after = then.lower() == "stop"
+    ids = await holding(core.db, ctx.actor) if id.lower() == "all" else [_number(id)]
+    if id.lower() == "all" and not ids:
+        return Reply("None of your deployments holds a position.")
+    if not confirmed:
+        views = [await deployments.get_deployment(core.db, ctx.actor, i) for i in ids]
+        for view in views:
+            if view.position_qty <= 0:
+                return Reply.fail(f"deployment #{view.id} holds nothing to close", "/positions")
+        what = "\n".join(f"#{v.id} {v.label}: sell {v.position_qty:g} {v.ticker}" for v in views)
+        target = "all" if id.lower() == "all" else str(views[0].id)
+        return Reply(
+            f"Close at market now?\n{what}\nAfterwards the deployment can go on (flat, it may buy again at its "
+            "next signal) or stop.",
+            buttons=[[Button("Close, keep running", f"/close {target} keep --yes"),
+                      Button("Close and stop", f"/close {target} stop --yes")],
+                     [Button("Cancel", "/positions")]],
+        )  # fmt: skip
+    lines = []
+    for deployment_id in ids:
+        done = await close_position(core.db, core.settings, core.market, ctx.actor, deployment_id, stop=stop_after)
+        lines.append(closed_line(done))
+    return Reply("\n".join(lines))
+
+
+def closed_line(done) -> str:
+    view, outcome = done.deployment, done.outcome
+    after = "stopped" if done.stopped else "goes on, flat"
+    if outcome.status == "Filled":
+        pnl = f", P&L {outcome.pnl:+,.2f}" if outcome.pnl is not None else ""
+        return (f"Closed #{view.id} {view.label}: sold {outcome.quantity:g} {view.ticker} at {outcome.price:,.8g} "
+                f"(fee {outcome.fee:,.8g}{pnl}); {after}.")  # fmt: skip
+    if outcome.final:
+        return f"#{view.id} {view.label} was not closed: {outcome.error or outcome.status}."
+    return f"#{view.id} {view.label}: the sell was sent and is being confirmed with the exchange; {after}."
 
 
 @registry.command(

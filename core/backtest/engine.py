@@ -62,7 +62,10 @@ import pandas as pd
 from core.backtest.stats import compute_stats
 from core.errors import Invalid
 
-__all__ = ["DEFAULT_CONFIG", "TRADE_COLUMNS", "BacktestConfig", "BacktestResult", "run_backtest"]
+__all__ = [
+    "DEFAULT_CONFIG", "TRADE_COLUMNS", "BacktestConfig", "BacktestResult", "entry_fraction", "entry_units",
+    "run_backtest",
+]
 
 #: backtesting.py's ``Strategy.buy`` default size: all equity, but below 1 so it reads as a fraction.
 _FULL_EQUITY = 1 - sys.float_info.epsilon
@@ -228,24 +231,40 @@ def _positions(mask: np.ndarray, n: int) -> list[int]:
     return out
 
 
-def _sizer(config: BacktestConfig):
-    """``units(cash, price)``: backtesting.py's relative order sizing, rounded to ``config.unit``."""
-    f = config.size if config.size < 1 else _FULL_EQUITY
-    c = config.commission
-    unit = config.unit
+def entry_fraction(size: float) -> float:
+    """The fraction of cash an entry commits: ``size``, or just below 1 for all of it (backtesting.py's
+    full-equity default, so the sizing stays relative)."""
+    return size if size < 1 else _FULL_EQUITY
+
+
+def entry_units(cash: float, price: float, fraction: float, commission: float, unit: float) -> float:
+    """Units an entry of ``fraction`` of ``cash`` buys at ``price`` with ``commission`` inside it,
+    rounded down to ``unit`` (whole units, IDX lots of 100, or a fractional crypto step).
+
+    The one sizing rule: the backtest sizes every entry with it and so does a deployment's order
+    (``core.trade.sizing``), which is why a paper deployment buys exactly what ``/run`` shows and a
+    100 % entry always leaves room for its fee. Float operations are backtesting.py's, in its order.
+    """
+    f, c = fraction, commission
     if unit == int(unit):
         lot = int(unit)
+        return int((cash * f) // (price + f * price * c / f)) // lot * lot
+    decimals = max(0, -math.floor(math.log10(unit))) + 6
+    steps = math.floor((cash * f) / (price + f * price * c / f) / unit + 1e-9)
+    return round(steps * unit, decimals) if steps > 0 else 0
 
-        def units(cash: float, price: float) -> int:
-            return int((cash * f) // (price + f * price * c / f)) // lot * lot
 
-        units.whole = (f, lot)  # type: ignore[attr-defined]  # for _long_only_plan's batch sizing
-    else:
-        decimals = max(0, -math.floor(math.log10(unit))) + 6
+def _sizer(config: BacktestConfig):
+    """``units(cash, price)``: :func:`entry_units` with the run's size, commission and unit."""
+    f = entry_fraction(config.size)
+    c = config.commission
+    unit = config.unit
 
-        def units(cash: float, price: float) -> float:
-            steps = math.floor((cash * f) / (price + f * price * c / f) / unit + 1e-9)
-            return round(steps * unit, decimals) if steps > 0 else 0
+    def units(cash: float, price: float) -> float:
+        return entry_units(cash, price, f, c, unit)
+
+    if unit == int(unit):
+        units.whole = (f, int(unit))  # type: ignore[attr-defined]  # for _long_only_plan's batch sizing
     return units
 
 

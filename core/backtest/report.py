@@ -54,7 +54,7 @@ def config_for(
     idr = (instrument.currency or "").upper() == "IDR" or instrument.symbol.upper().endswith(".JK")
     return BacktestConfig(
         cash=settings.backtest_cash_idr if idr else settings.backtest_cash_usd,
-        commission=settings.backtest_commission_crypto if crypto else settings.backtest_commission_stocks,
+        commission=settings.commission(crypto=crypto),
         unit=settings.backtest_crypto_step if crypto else float(max(1, instrument.lot_size)),
         stop_loss=stop_loss,
         take_profit=take_profit,
@@ -132,14 +132,18 @@ async def backtest_report(
     stop_loss: float | None = None,
     take_profit: float | None = None,
     chart: bool = True,
+    warmup: int = 0,
 ) -> Report:
     """Backtest (buy, sell, short, cover), each over ``history[start:]``, unless ``signals`` is None
-    (an indicator), and draw the chart: what /run and /simulate share."""
+    (an indicator), and draw the chart: what /run and /simulate share. ``warmup`` is the first bar
+    of ``history`` where the signals' indicators all have values: when it lies inside the traded
+    range, trading and Buy & Hold start there (backtesting.py's warm-up), not at the range's start."""
     trade_frame = history.iloc[start:]
     backtest = config = None
     if signals is not None:
         config = config_for(shown.instrument, settings, stop_loss=stop_loss, take_profit=take_profit)
-        backtest = await asyncio.to_thread(run_backtest, trade_frame, *signals, config)
+        first = max(0, min(warmup - start, len(trade_frame) - 1))
+        backtest = await asyncio.to_thread(run_backtest, trade_frame, *signals, config, warmup=first)
     candles = dataclasses.replace(shown, frame=trade_frame)  # keeps every other field, extra included
     png = await render_report_chart(candles, title, lines, backtest, settings) if chart else None
     return Report(candles, backtest, config, png, key_stats(backtest.stats) if backtest is not None else {})

@@ -313,6 +313,7 @@ class ExchangeBroker:
             amount_step=float(precision) if precision is not None else None,
             min_amount=_number((limits.get("amount") or {}).get("min")),
             min_cost=_number((limits.get("cost") or {}).get("min")),
+            fee=_number(market.get("taker")),
         )
 
     async def verify(self) -> Verification:

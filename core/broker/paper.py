@@ -1,8 +1,12 @@
 """The paper broker: simulated market orders over one paper account's ``paper_balances`` rows.
 
-A market order fills at once, in full, at ``request.reference_price`` (the price the signal saw),
-paying ``PAPER_FEE`` of the traded value in the quote currency. Cash (IDR, USDT) starts at the
-``PAPER_START_*`` settings, created the first time the account is used.
+A market order fills at once, in full, at ``request.reference_price``: the deployment tick sets it to
+where the backtest fills the same order (the next candle's open, or a stop's level), so a paper
+deployment trades as ``/run`` shows. The fee is the backtest's commission for the market
+(``Settings.commission``), paid in the quote currency, and quantities follow the backtest's units
+(IDX lots of 100, crypto in ``BACKTEST_CRYPTO_STEP`` steps). Cash (IDR, USDT) starts at the
+``PAPER_START_*`` settings, created the first time the account is used; a buy needs its value
+plus the fee on the account, as on an exchange.
 
 Exactly once, across restarts and concurrent calls: each fill also writes three marker rows
 into the same table, in the same transaction as the balance moves::
@@ -49,7 +53,6 @@ if TYPE_CHECKING:
     from core.db import Database
 
 MARKER_PREFIX = "fill:"
-CRYPTO_STEP = 1e-8
 _TOLERANCE = 1e-9  # relative: selling a whole holding summed from float fills
 
 
@@ -117,9 +120,15 @@ class PaperBroker:
 
     async def market_rules(self, symbol: str) -> MarketRules:
         base, quote = split_symbol(symbol)
+        fee = self.fee(symbol)
         if is_idx(symbol):
-            return MarketRules(symbol, base, quote, amount_step=IDX_LOT, min_amount=IDX_LOT, lot=IDX_LOT)
-        return MarketRules(symbol, base, quote, amount_step=CRYPTO_STEP, min_amount=CRYPTO_STEP)
+            return MarketRules(symbol, base, quote, amount_step=IDX_LOT, min_amount=IDX_LOT, lot=IDX_LOT, fee=fee)
+        step = self.settings.backtest_crypto_step
+        return MarketRules(symbol, base, quote, amount_step=step, min_amount=step, fee=fee)
+
+    def fee(self, symbol: str) -> float:
+        """The fee per fill: the backtest's commission for the market."""
+        return self.settings.commission(crypto=not is_idx(symbol))
 
     async def close(self) -> None:
         """Nothing to release: every call opens and ends its own unit of work."""
@@ -149,7 +158,7 @@ class PaperBroker:
         await self._seed(session)
         qty, price = request.quantity, request.reference_price
         value = qty * price
-        fee = value * self.settings.paper_fee
+        fee = value * self.fee(request.symbol)
         if request.side == "buy":
             await self._take(session, quote, value + fee, f"{_money(qty)} {base}")
             await self._add(session, base, qty)

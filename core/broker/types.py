@@ -38,6 +38,7 @@ class MarketRules:
     min_amount: float | None = None
     min_cost: float | None = None  # minimum notional in the quote currency
     lot: float = 1.0  # IDX: 100 shares
+    fee: float | None = None  # taker fee per leg as a fraction of traded value, where the broker tells
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +47,7 @@ class OrderRequest:
     symbol: str  # the broker's symbol: BTC/USDT on exchanges, the instrument symbol on paper
     side: str  # buy | sell
     quantity: float  # in base units, already rounded to the market's step
-    reference_price: float  # the price the signal saw: paper fills there; exchanges use market orders
+    reference_price: float  # paper fills here (the backtest's fill price); exchanges fill market orders at market
 
 
 @dataclass(frozen=True, slots=True)

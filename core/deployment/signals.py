@@ -1,14 +1,19 @@
-"""From a deployed script to one decision on the latest closed bar.
+"""From a deployed script to the orders one newly closed candle calls for, filled as the backtest fills them.
 
-A deployment acts only on its last closed bar: signals on older bars already had their chance
+A deployment acts on its latest closed bar only: signals on older bars already had their chance
 (or were missed while the process was down, and acting on them late would trade stale prices).
-Deployments trade spot, long only: ``buy`` opens when flat, ``sell`` closes when long, and the
-script's ``stop_loss``/``take_profit`` fractions close a long when the bar's low/high crossed them.
+Deployments trade spot, long only, by the backtest's rules (``core.backtest.engine``):
+
+- ``buy`` opens when flat and ``sell`` closes when long, each filling at the first price after
+  the signal: the next candle's open.
+- The script's ``stop_loss``/``take_profit`` fractions rest on the position: every candle since the
+  entry (the entry's own candle included) is checked, and a hit fills at the level, or at the
+  candle's open when it gapped past it; the stop wins a candle that reached both. They are checked
+  before the latest candle's signals, and after a hit the same candle's ``buy`` may enter again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +40,8 @@ class Decision:
     side: str  # buy | sell
     reason: str  # signal | stop | target (orders.reason)
     signal: str  # what to show: buy, sell, stop, target
+    at: pd.Timestamp  # when it fills, in market time: the open of the candle it fills in
+    price: float | None  # where the backtest fills it (None: the next candle has not opened yet)
 
 
 def last_bar_signals(source: str, frame: pd.DataFrame, inputs: dict[str, Any]) -> BarSignals:
@@ -50,18 +57,38 @@ def last_bar_signals(source: str, frame: pd.DataFrame, inputs: dict[str, Any]) -
 
 
 def decide(
-    signals: BarSignals, position_qty: float, entry_price: float | None, bar: Mapping[str, float]
-) -> Decision | None:
-    """The order the bar calls for, given the deployment's position; None to do nothing."""
+    signals: BarSignals,
+    position_qty: float,
+    entry_price: float | None,
+    bars: pd.DataFrame,
+    next_open: tuple[pd.Timestamp, float | None],
+) -> list[Decision]:
+    """The orders the closed candles ``bars`` (new to the deployment, oldest first; its latest closed
+    bar last) call for, given its position; ``next_open`` is when the candle after them opens and
+    its open price, if known yet. Empty to do nothing."""
+    out: list[Decision] = []
+    at, price = next_open
     if position_qty > 0:
-        if entry_price:
-            if signals.stop_loss is not None and float(bar["low"]) <= entry_price * (1 - signals.stop_loss):
-                return Decision("sell", "stop", "stop")
-            if signals.take_profit is not None and float(bar["high"]) >= entry_price * (1 + signals.take_profit):
-                return Decision("sell", "target", "target")
-        if signals.sell:
-            return Decision("sell", "signal", "sell")
-        return None
+        hit = resting_exit(signals, entry_price, bars)
+        if hit is None:
+            return [Decision("sell", "signal", "sell", at, price)] if signals.sell else []
+        out.append(hit)
     if signals.buy:
-        return Decision("buy", "signal", "buy")
+        out.append(Decision("buy", "signal", "buy", at, price))
+    return out
+
+
+def resting_exit(signals: BarSignals, entry_price: float | None, bars: pd.DataFrame) -> Decision | None:
+    """The first of ``bars`` where the position's stop or target was reached, filled where the
+    backtest fills it (``core.backtest.engine._first_hit``); None when neither was."""
+    if not entry_price or bars.empty or (signals.stop_loss is None and signals.take_profit is None):
+        return None
+    stop = entry_price * (1 - signals.stop_loss) if signals.stop_loss is not None else None
+    target = entry_price * (1 + signals.take_profit) if signals.take_profit is not None else None
+    opens, lows, highs = (bars[c].to_numpy(dtype=float) for c in ("open", "low", "high"))
+    for i in range(len(bars)):
+        if stop is not None and lows[i] <= stop:
+            return Decision("sell", "stop", "stop", bars.index[i], min(float(opens[i]), stop))
+        if target is not None and highs[i] >= target:
+            return Decision("sell", "target", "target", bars.index[i], max(float(opens[i]), target))
     return None

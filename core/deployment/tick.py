@@ -2,8 +2,15 @@
 
 Deployments are grouped by series (market, ticker, interval); each due series is fetched once
 through ``MarketService`` (its cache makes that one provider call however many deployments, users
-or replicas want it) and every deployment on it is evaluated on *closed* bars only. Identical
-scripts with identical inputs on one series are evaluated once.
+or replicas want it) and every deployment on it is evaluated on *closed* bars only, over the same
+history ``/run`` evaluates on for the interval's default range (``MarketService.history``), so its
+indicators and ``bar_index`` are the ones ``/run`` shows. Identical scripts with identical inputs
+on one series are evaluated once.
+
+Orders are placed as the backtest places them (``core.deployment.signals``): a signal fills at the
+next candle's open, a stop or target at its level (or the gapping open). A paper order is filled
+exactly there, so it waits, unclaimed, until the feed shows the candle after the signal; a live
+order goes to the exchange as a market order at once.
 
 Only the latest closed bar is ever acted on: after a restart or a missed tick the bars in between
 are counted (``missed_bars``) and logged, not traded, so no burst of stale orders goes out.
@@ -37,7 +44,7 @@ from core.deployment.status import RUNNING, Status
 from core.errors import NotFound, StoxlifyError
 from core.logging import get_logger
 from core.market.service import MarketService
-from core.market.types import INTERVALS, Candles, Source, default_range, parse_interval
+from core.market.types import INTERVALS, Candles, Interval, Source, default_range, parse_interval
 from core.trade.brokers import BrokerPool
 from core.trade.executor import (
     UNRESOLVED,
@@ -101,9 +108,31 @@ class TickReport:
 class _Acting:
     row: Deployment
     frame: pd.DataFrame  # its closed bars
-    decision: Decision
+    decisions: tuple[Decision, ...]  # in order: a resting exit, then the latest bar's signal
     key: SeriesKey
     symbol: str  # the broker's symbol
+    bar_at: datetime  # the close of its latest closed bar: what placing the first order claims
+
+    @property
+    def decision(self) -> Decision:
+        return self.decisions[0]
+
+
+@dataclass(frozen=True, slots=True)
+class _Work:
+    row: Deployment
+    frame: pd.DataFrame  # its closed bars, on /run's history
+    new: pd.DataFrame  # the closed bars it has not seen yet (resting stops are checked on each)
+    next_open: tuple[pd.Timestamp, float | None]  # the candle after them: when it opens, its open if known
+
+
+def _closes(frame: pd.DataFrame, interval: Interval) -> np.ndarray:
+    """Each bar's close, epoch nanoseconds (calendar months for ``1mo``)."""
+    if not len(frame):
+        return np.empty(0, "int64")
+    if interval.code == "1mo":
+        return pd.DatetimeIndex([bar_close(t, interval) for t in frame.index]).as_unit("ns").asi8
+    return (frame.index + pd.Timedelta(interval.delta)).as_unit("ns").asi8
 
 
 @dataclass(slots=True)
@@ -221,9 +250,8 @@ class Tick:
             grace = self.settings.late_grace_s
             fresh_after = expected_close(now, interval, LATE, grace) + timedelta(seconds=grace)
         try:
-            candles = await self.market.candles(
-                key.ticker, interval, default_range(interval), source, fresh_after=fresh_after
-            )
+            candles = await self.market.history(key.ticker, interval, default_range(interval), source,
+                                                fresh_after=fresh_after)  # fmt: skip
         except NotFound as exc:
             plan.gone.append((key, rows, str(exc)))
             return
@@ -233,51 +261,53 @@ class Tick:
         work = self._new_bars(candles, rows, now, report)
         if not work:
             return
-        signals = await asyncio.to_thread(self._evaluate_all, work, report)
+        signals = await asyncio.to_thread(self._evaluate_all, [(w.row, w.frame) for w in work], report)
         symbol: str | None = None
-        bars: dict[int, tuple[datetime, dict[str, float]]] = {}  # per frame: its close and last bar
-        for row, frame in work:
-            if id(frame) not in bars:
-                bars[id(frame)] = (bar_close(frame.index[-1], interval), frame.iloc[-1].to_dict())
-            bar_at, last = bars[id(frame)]
+        for item in work:
+            row, frame = item.row, item.frame
+            bar_at = bar_close(frame.index[-1], interval)
             result = signals.get(row.id)
             if isinstance(result, str):  # the script failed on this data: recorded, bar consumed
                 plan.quiet[bar_at][row.id] = "error"
                 plan.failed[row.id] = result
                 continue
             assert result is not None
-            decision = decide(result, row.position_qty, row.entry_price, last)
-            if decision is None:
+            decisions = decide(result, row.position_qty, row.entry_price, item.new, item.next_open)
+            if not decisions:
                 plan.quiet[bar_at][row.id] = result.name
                 continue
             symbol = symbol or broker_symbol(candles.instrument)
-            plan.acting.append(_Acting(row, frame, decision, key, symbol))
+            plan.acting.append(_Acting(row, frame, tuple(decisions), key, symbol, bar_at))
             plan.charts[key] = Candles(candles.instrument, interval, frame, candles.provider, candles.sample)
 
-    def _new_bars(
-        self, candles: Candles, rows: list[Deployment], now: datetime, report: TickReport
-    ) -> list[tuple[Deployment, pd.DataFrame]]:
-        """(deployment, its closed bars) for deployments whose latest closed bar is new to them."""
+    def _new_bars(self, candles: Candles, rows: list[Deployment], now: datetime, report: TickReport) -> list[_Work]:
+        """What each deployment whose latest closed bar is new to it works on."""
         interval = candles.interval
-        # per timing: its closed bars, the latest close, and every bar's close (epoch ns) for counting misses
-        frames: dict[str, tuple[pd.DataFrame, datetime, np.ndarray]] = {}
-        work: list[tuple[Deployment, pd.DataFrame]] = []
+        # per timing: its closed bars, every bar's close (epoch ns), and the next candle's open
+        frames: dict[str, tuple[pd.DataFrame, np.ndarray, tuple[pd.Timestamp, float | None]]] = {}
+        work: list[_Work] = []
         for row in rows:
             if row.timing not in frames:
                 frame = closed_bars(candles.frame, interval, now, row.timing, self.settings.late_grace_s)
-                frame = frame.tail(self.settings.deploy_eval_bars)
-                closes = (frame.index + pd.Timedelta(interval.delta)).as_unit("ns").asi8 if len(frame) else np.empty(0, "int64")
-                frames[row.timing] = (frame, bar_close(frame.index[-1], interval) if len(frame) else now, closes)
-            frame, bar_at, closes = frames[row.timing]
-            if frame.empty or (row.last_bar_at is not None and bar_at <= row.last_bar_at):
+                closes = _closes(frame, interval)
+                if len(candles.frame) > len(frame):  # the forming candle (or, for Late, one in its grace)
+                    after = candles.frame.iloc[len(frame)]
+                    next_open = (pd.Timestamp(after.name), float(after["open"]))
+                else:
+                    next_open = (pd.Timestamp(closes[-1], tz="UTC") if len(frame) else pd.Timestamp(now), None)
+                frames[row.timing] = (frame, closes, next_open)
+            frame, closes, next_open = frames[row.timing]
+            if frame.empty:
                 continue
-            if row.last_bar_at is not None:
-                seen = pd.Timestamp(row.last_bar_at).value
-                missed = len(closes) - int(np.searchsorted(closes, seen, side="right")) - 1
-                if missed > 0:
-                    report.missed_bars += missed
-                    log.info("deployment_missed_bars", deployment=row.id, missed=missed)
-            work.append((row, frame))
+            seen = int(np.searchsorted(closes, pd.Timestamp(row.last_bar_at).value, side="right")) \
+                if row.last_bar_at is not None else len(frame) - 1
+            if seen >= len(frame):
+                continue
+            missed = len(frame) - seen - 1
+            if missed > 0 and row.last_bar_at is not None:
+                report.missed_bars += missed
+                log.info("deployment_missed_bars", deployment=row.id, missed=missed)
+            work.append(_Work(row, frame, frame.iloc[seen:], next_open))
         return work
 
     def _evaluate_all(
@@ -344,45 +374,65 @@ class Tick:
                 log.warning("tick_order_skipped", deployment=item.row.id, error=str(exc))
 
     async def _order(self, broker: Broker, rules: MarketRules, item: _Acting, report: TickReport) -> Outcome | None:
-        """Size, record and send one order; its outcome (None when another worker claimed the bar)."""
-        row, frame, decision = item.row, item.frame, item.decision
-        price = float(frame.iloc[-1]["close"])  # a market order right after the close trades near it
+        """Size, record and send the item's orders in turn (a resting exit, then a new entry, each on
+        the balance the one before left); the last outcome (None when another worker claimed the bar,
+        or a paper order waits for the next candle's open)."""
+        if broker.paper and any(d.price is None for d in item.decisions):
+            return None  # a paper fill is the next open, not yet published: the bar stays due
+        outcome: Outcome | None = None
+        for number, decision in enumerate(item.decisions):
+            outcome = await self._place(broker, rules, item, decision, report, claim=number == 0)
+            if outcome is None or outcome.status != "Filled":
+                break  # the entry after an exit needs the exit done
+        return outcome
+
+    async def _place(
+        self, broker: Broker, rules: MarketRules, item: _Acting, decision: Decision, report: TickReport, *, claim: bool
+    ) -> Outcome | None:
+        row, frame = item.row, item.frame
+        # paper fills where the backtest does; a live market order sizes on the freshest price seen
+        price = decision.price if decision.price is not None else float(frame.iloc[-1]["close"])
         balance = await broker.fetch_balance()
         if decision.side == "buy":
-            sized = size_buy(balance.get(rules.quote, 0.0), row.size, row.max_position_value, price, rules)
-            if balance.get(rules.quote, 0.0) <= 0:
-                sized = type(sized)(sized.quantity, f"no {rules.quote} on the account to buy with")
+            fee = rules.fee if rules.fee is not None else self.settings.commission(crypto="/" in rules.symbol)
+            stake = getattr(row, "stake_amount", None)
+            sized = size_buy(balance.get(rules.quote, 0.0), price, rules, fee=fee, fraction=row.size, stake=stake,
+                             cap=row.max_position_value)  # fmt: skip
         else:
             sized = size_sell(row.position_qty, balance.get(rules.base), price, rules)
         if sized.refusal:
-            return await self._refuse(broker, item, sized.refusal, report, quantity=sized.quantity)
-        order = await record_intent(self.db, self._intent(broker, item, sized.quantity, price))
+            return await self._refuse(broker, item, sized.refusal, report, decision=decision, quantity=sized.quantity,
+                                      claim=claim)  # fmt: skip
+        order = await record_intent(self.db, self._intent(broker, item, decision, sized.quantity, price), claim=claim)
         if order is None:
             return None  # another worker claimed this bar
-        report.claimed += 1
+        report.claimed += claim
         report.orders += 1
         outcome = await send_order(self.db, self.settings, broker, order, sleep=self.sleep)
         report.events.append(self._event(event_kind(outcome), row, item.key, frame, decision, outcome))
         return outcome
 
     async def _refuse(
-        self, broker: Broker, item: _Acting, refusal: str, report: TickReport, *, quantity: float = 0.0
+        self, broker: Broker, item: _Acting, refusal: str, report: TickReport, *,
+        decision: Decision | None = None, quantity: float = 0.0, claim: bool = True,
     ) -> Outcome | None:
         """Record the bar's order as refused (never sent), claiming the bar, and tell the user why."""
-        row, frame, decision = item.row, item.frame, item.decision
-        price = float(frame.iloc[-1]["close"])
-        order = await record_intent(self.db, self._intent(broker, item, quantity, price), refusal=refusal)
+        row, frame = item.row, item.frame
+        decision = decision or item.decision
+        price = decision.price if decision.price is not None else float(frame.iloc[-1]["close"])
+        order = await record_intent(self.db, self._intent(broker, item, decision, quantity, price), refusal=refusal,
+                                    claim=claim)  # fmt: skip
         if order is None:
             return None  # another worker claimed this bar
-        report.claimed += 1
+        report.claimed += claim
         report.orders += 1
         outcome = Outcome(order.id, row.id, row.user_id, "Rejected", decision.side, order.symbol,
                           quantity, price, error=refusal)  # fmt: skip
         report.events.append(self._event("refused", row, item.key, frame, decision, outcome))
         return outcome
 
-    def _intent(self, broker: Broker, item: _Acting, quantity: float, price: float) -> Intent:
-        row, frame, decision = item.row, item.frame, item.decision
+    def _intent(self, broker: Broker, item: _Acting, decision: Decision, quantity: float, price: float) -> Intent:
+        row = item.row
         return Intent(
             deployment_id=row.id,
             user_id=row.user_id,
@@ -392,7 +442,8 @@ class Tick:
             side=decision.side,
             quantity=quantity,
             reference_price=price,
-            bar_at=bar_close(frame.index[-1], parse_interval(item.key.interval)),
+            bar_at=decision.at.to_pydatetime(),
+            claim_at=item.bar_at,
             reason=decision.reason,
             signal=decision.signal,
             id_prefix=self.settings.order_id_prefix,

@@ -116,6 +116,10 @@ def _indicator_detail(info: ta.IndicatorInfo) -> str:
         f"fields: {', '.join(info.fields)}",
         f"drawn {'on the price panel' if info.overlay else 'in its own panel'}",
     ]
+    if info.talib:
+        lines.append("values: TA-Lib's, from its first valid bar on (earlier bars are empty)")
+    if info.note:
+        lines.append(f"note: {info.note}")
     example = ":".join([info.name, *(str(p.default) for p in info.params[:2] if p.default is not None)])
     lines.append(f"example: /market BBCA 1d {example}")
     return "\n".join(lines)

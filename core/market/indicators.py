@@ -15,13 +15,15 @@ Things pandas-ta gets wrong or does silently, and what this module does about th
 
 - Parameters of the wrong type or out of range are silently replaced by defaults; we validate
   first (lengths whole numbers 1..5000, multipliers positive) and say what is wrong.
-- ``bbands`` uses sample std where TA-Lib uses population std: we pass ``ddof=0`` so both paths agree.
+- ``bbands`` uses sample std where TA-Lib uses population std: ours is TA-Lib's (``ddof=0``).
 - ``supertrend(h, l, c, 7, 3.0)`` would set ``atr_length=3``: we always call with keywords and order
   the user-facing parameters as people write them (``supertrend:7:3`` is length 7, multiplier 3).
-- ``adx`` through TA-Lib returns the directional *movement* in the DMP/DMN columns instead of the
-  directional *index*: we use pandas-ta's own path for it, which matches TA-Lib's PLUS_DI/MINUS_DI.
-- ``cci`` and ``wcp`` without TA-Lib have arithmetic bugs; ``natr`` without TA-Lib smooths with an
-  EMA: we compute the first two ourselves and pass ``mamode="rma"`` to the third.
+- Indicators TA-Lib also computes (``_TWINS``: rsi, macd, adx, stoch, bbands, atr, ...) are computed
+  by TA-Lib: they start on TA-Lib's first valid bar and equal its values from there. pandas-ta's own
+  paths publish RSI/MACD/ATR/STOCH a few bars early, publish ADX from bar ``length`` (converging to
+  TA-Lib's only after ~130 bars) with a non-standard ADXR, and its TA-Lib path returns directional
+  *movement* in ADX's DMP/DMN. Where our values differ from TA-Lib's on purpose (supertrend, dpo,
+  ...), ``CONVENTIONS`` says how, and ``/dict indicator NAME`` shows it.
 - Indicators that look at future bars (``tos_stdevall``, ``zigzag``, ``vhm``, ``dpo`` centred,
   ichimoku's chikou span, ``smc``'s back-fill) would make backtests lie: they are left out or made
   causal. A test recomputes every indicator on a prefix of the data to prove the rest are causal.
@@ -85,8 +87,11 @@ _FORCED_KWARGS: dict[str, dict[str, Any]] = {
     "bbands": {"ddof": 0},
     "dpo": {"centered": False},
     "ichimoku": {"include_chikou": False},
-    "adx": {"talib": False},
 }
+
+# pandas-ta parameters not offered because the TA-Lib twin (see ``_TWINS``) has no such knob:
+# TA-Lib's ADX smooths DX over the same length and its ADXR looks back length - 1 bars.
+_NOT_OFFERED: dict[str, frozenset[str]] = {"adx": frozenset({"signal_length", "adxr_length"})}
 
 # User-facing parameter order where pandas-ta's order is not how people write it.
 _PARAM_ORDER: dict[str, tuple[str, ...]] = {
@@ -241,6 +246,8 @@ class IndicatorInfo:
     fields: tuple[str, ...]
     overlay: bool
     description: str
+    talib: bool = False  # computed by TA-Lib: starts on its first valid bar and equals it from there
+    note: str = ""  # how the values differ from TA-Lib's or pandas-ta's, on purpose (``CONVENTIONS``)
 
     def param(self, name: str) -> Param:
         for p in self.params:
@@ -297,12 +304,20 @@ class IndicatorResult:
         )
 
     def last(self) -> dict[str, float | None]:
-        """Last non-NaN value of each field (None when a field has none yet)."""
-        out: dict[str, float | None] = {}
-        for name, s in self.fields.items():
-            valid = s.dropna()
-            out[name] = float(valid.iloc[-1]) if len(valid) else None
-        return out
+        """Every field on the last bar where the indicator has any value (None where a field has none).
+
+        One bar for all fields: a field empty on that bar stays None rather than showing an older
+        value. Supertrend's ``long`` is empty while the trend is down, and its last value belongs
+        to an earlier trend; trailing bars with no value at all (a gap in the data) are skipped.
+        """
+        if not self.fields:
+            return {}
+        frame = pd.DataFrame(self.fields)
+        rows = np.flatnonzero(frame.notna().any(axis=1).to_numpy())
+        if not len(rows):
+            return dict.fromkeys(self.fields)
+        row = frame.iloc[rows[-1]]
+        return {name: (None if pd.isna(row[name]) else float(row[name])) for name in self.fields}
 
     def tail(self, n: int) -> IndicatorResult:
         """The same result restricted to the last ``n`` bars (charts draw a window of the series)."""
@@ -395,7 +410,8 @@ def _build_entry(name: str, category: str, fn: Callable[..., Any]) -> _Entry | N
     derived: dict[str, str] = {}
     names_in_sig = [p for p in sig.parameters if p not in _SERIES_PARAMS]
     for pname in names_in_sig:
-        if pname in _HIDDEN_PARAMS or pname in _FORCED_KWARGS.get(name, {}):
+        hidden = _HIDDEN_PARAMS | _FORCED_KWARGS.get(name, {}).keys() | _NOT_OFFERED.get(name, frozenset())
+        if pname in hidden:
             continue
         resolved = _resolve_param(name, pname, ast_info.get(pname), doc_info.get(pname), names_in_sig)
         if resolved is None:
@@ -429,6 +445,8 @@ def _build_entry(name: str, category: str, fn: Callable[..., Any]) -> _Entry | N
         fields=fields,
         overlay=category == "overlap" or name in _PRICE_PANEL,
         description=description,
+        talib=name in _TWINS,
+        note=CONVENTIONS.get(name, ""),
     )
     bounds = {p: b for (ind, p), b in _BOUNDS.items() if ind == name}
     return _Entry(
@@ -771,8 +789,9 @@ def _fmt(x: float | int) -> str:
 def compute(frame: pd.DataFrame, spec: IndicatorSpec | str, *, talib: bool | None = None) -> IndicatorResult:
     """Compute one indicator on an OHLCV frame (lower-case columns); fields share the frame's index.
 
-    ``talib`` forces pandas-ta's TA-Lib path on or off (tests compare both); None uses TA-Lib
-    when installed, as pandas-ta does.
+    ``talib`` forces pandas-ta's TA-Lib path on or off for indicators computed by pandas-ta; None
+    uses TA-Lib when installed, as pandas-ta does. Indicators TA-Lib also computes (``_TWINS``)
+    always come from TA-Lib.
     """
     if isinstance(spec, str):
         spec = parse_spec(spec)
@@ -893,19 +912,16 @@ def _run(
                 kwargs[target] = v
         else:
             kwargs[pname] = float(v) if (inf.name, pname) in _INT_LIKE_FLOAT else v
+    twin = _twin(entry, _all_values(entry, values))
+    if twin is not None:
+        return _run_twin(twin, entry, label, kwargs, _all_values(entry, values))
     forced = _FORCED_KWARGS.get(inf.name, {})
     if talib is not None and entry.accepts_talib and "talib" not in forced:
         kwargs["talib"] = talib
     kwargs.update(forced)
-    if inf.name == "natr" and not _talib_used(entry, kwargs):
-        kwargs["mamode"] = "rma"  # TA-Lib's NATR (and Wilder's) smooths the true range with RMA
 
-    custom = _CUSTOM.get(inf.name)
     try:
-        if custom is not None and not _talib_used(entry, kwargs):
-            result: Any = custom(kwargs)
-        else:
-            result = getattr(_ta(), inf.name)(**kwargs)
+        result: Any = getattr(_ta(), inf.name)(**kwargs)
     except (ValueError, IndexError, ZeroDivisionError, FloatingPointError, KeyError) as e:
         raise Invalid(f"{label} could not be computed on this data ({type(e).__name__})") from e
     if isinstance(result, tuple):
@@ -930,34 +946,243 @@ def _run(
     return out
 
 
-def _talib_used(entry: _Entry, kwargs: Mapping[str, Any]) -> bool:
-    _ta()
-    from pandas_ta.maps import Imports
+# --------------------------------------------------------------------------- TA-Lib twins
 
-    return bool(Imports["talib"]) and entry.accepts_talib and kwargs.get("talib", True) is not False
-
-
-def _cci(kw: Mapping[str, Any]) -> pd.Series:
-    """CCI = (tp - sma(tp)) / (c * mean deviation); pandas-ta's own path divides before subtracting."""
-    ta = _ta()
-    length = int(kw.get("length", 14))
-    c = float(kw.get("c", 0.015))
-    tp = (kw["high"] + kw["low"] + kw["close"]) / 3.0
-    if len(tp) < length:
-        return None  # type: ignore[return-value]
-    mean = tp.rolling(length).mean()
-    mad = ta.mad(tp, length=length)
-    return (tp - mean) / (c * mad)
+# Indicators TA-Lib also computes are computed *by* TA-Lib: they start on TA-Lib's first valid bar
+# (NaN before it) and equal its values from there. Each entry maps our inputs and parameters onto
+# TA-Lib's function(s) and its outputs onto our field names. ``v`` holds every parameter, defaults
+# filled in. pandas-ta's own paths start some of these a few bars early (RSI, MACD, ATR, STOCH) or
+# converge only after ~130 bars (ADX), and its TA-Lib path returns directional movement for ADX's
+# DMP/DMN: none of that reaches users.
+_Arrays = Mapping[str, np.ndarray]
+_Values = Mapping[str, Number]
 
 
-def _wcp(kw: Mapping[str, Any]) -> pd.Series:
-    """Weighted close (H + L + 2C) / 4; pandas-ta's own path forgets the division."""
-    return (kw["high"] + kw["low"] + 2.0 * kw["close"]) / 4.0
+def _pct(v: _Values) -> float:
+    """pandas-ta's ``scalar`` where TA-Lib always scales by 100."""
+    return float(v["scalar"]) / 100.0
+
+
+def _twin_bbands(t: Any, s: _Arrays, v: _Values) -> dict[str, np.ndarray]:
+    upper, mid, lower = t.BBANDS(s["close"], v["length"], v["std"], v["std"], 0)
+    width = upper - lower
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bandwidth = 100.0 * width / mid
+        percent = (s["close"] - lower) / width
+    # pandas-ta's convention for the two derived lines: a zero-width band has no percent
+    percent[width == 0] = np.nan
+    bandwidth[mid == 0] = np.nan
+    return {"lower": lower, "mid": mid, "upper": upper, "bandwidth": bandwidth, "percent": percent}
+
+
+def _twin_ppo(t: Any, s: _Arrays, v: _Values) -> dict[str, np.ndarray]:
+    ppo = t.PPO(s["close"], v["fast"], v["slow"], 0) * _pct(v)
+    signal = t.EMA(ppo, v["signal"])
+    return {"ppo": ppo, "hist": ppo - signal, "signal": signal}
+
+
+def _twin_stochrsi(t: Any, s: _Arrays, v: _Values) -> dict[str, np.ndarray]:
+    _, k = t.STOCHRSI(s["close"], v["rsi_length"], v["length"], v["k"], 0)
+    return {"k": k, "d": t.SMA(k, v["d"])}
+
+
+def _twin_trix(t: Any, s: _Arrays, v: _Values) -> dict[str, np.ndarray]:
+    trix = t.TRIX(s["close"], v["length"]) * _pct(v)
+    return {"trix": trix, "signal": t.SMA(trix, v["signal"])}
+
+
+_TwinFn = Callable[[Any, _Arrays, _Values], dict[str, np.ndarray]]
+
+_TWINS: dict[str, _TwinFn] = {
+    # moving averages and price transforms
+    "sma": lambda t, s, v: {"sma": t.SMA(s["close"], v["length"])},
+    "ema": lambda t, s, v: {"ema": t.EMA(s["close"], v["length"])},
+    "wma": lambda t, s, v: {"wma": t.WMA(s["close"], v["length"])},
+    "dema": lambda t, s, v: {"dema": t.DEMA(s["close"], v["length"])},
+    "tema": lambda t, s, v: {"tema": t.TEMA(s["close"], v["length"])},
+    "trima": lambda t, s, v: {"trima": t.TRIMA(s["close"], v["length"])},
+    "t3": lambda t, s, v: {"t3": t.T3(s["close"], v["length"], v["a"])},
+    "kama": lambda t, s, v: {"kama": t.KAMA(s["close"], v["length"])},
+    "mama": lambda t, s, v: dict(zip(("mama", "fama"), t.MAMA(s["close"], v["fastlimit"], v["slowlimit"]), strict=True)),
+    "ht_trendline": lambda t, s, v: {"ht_trendline": t.HT_TRENDLINE(s["close"])},
+    "midpoint": lambda t, s, v: {"midpoint": t.MIDPOINT(s["close"], v["length"])},
+    "midprice": lambda t, s, v: {"midprice": t.MIDPRICE(s["high"], s["low"], v["length"])},
+    "linreg": lambda t, s, v: {"linreg": t.LINEARREG(s["close"], v["length"])},
+    "hl2": lambda t, s, v: {"hl2": t.MEDPRICE(s["high"], s["low"])},
+    "hlc3": lambda t, s, v: {"hlc3": t.TYPPRICE(s["high"], s["low"], s["close"])},
+    "ohlc4": lambda t, s, v: {"ohlc4": t.AVGPRICE(s["open"], s["high"], s["low"], s["close"])},
+    "wcp": lambda t, s, v: {"wcp": t.WCLPRICE(s["high"], s["low"], s["close"])},
+    "rma": lambda t, s, v: {"rma": t.RMA(s["close"], v["length"])},
+    "bbands": _twin_bbands,
+    # momentum
+    "rsi": lambda t, s, v: {"rsi": t.RSI(s["close"], v["length"]) * _pct(v)},
+    "macd": lambda t, s, v: dict(zip(("macd", "signal", "hist"), t.MACD(s["close"], v["fast"], v["slow"], v["signal"]), strict=True)),
+    "ppo": _twin_ppo,
+    "apo": lambda t, s, v: {"apo": t.APO(s["close"], v["fast"], v["slow"], 0)},
+    "mom": lambda t, s, v: {"mom": t.MOM(s["close"], v["length"])},
+    "roc": lambda t, s, v: {"roc": t.ROC(s["close"], v["length"]) * _pct(v)},
+    "cmo": lambda t, s, v: {"cmo": t.CMO(s["close"], v["length"]) * _pct(v)},
+    "trix": _twin_trix,
+    "willr": lambda t, s, v: {"willr": t.WILLR(s["high"], s["low"], s["close"], v["length"])},
+    "cci": lambda t, s, v: {"cci": t.CCI(s["high"], s["low"], s["close"], v["length"]) * (0.015 / v["c"])},
+    "bop": lambda t, s, v: {"bop": t.BOP(s["open"], s["high"], s["low"], s["close"]) * v["scalar"]},
+    "stoch": lambda t, s, v: (
+        lambda k, d: {"k": k, "d": d, "hist": k - d}
+    )(*t.STOCH(s["high"], s["low"], s["close"], v["k"], v["smooth_k"], 0, v["d"], 0)),
+    "stochf": lambda t, s, v: dict(zip(("k", "d"), t.STOCHF(s["high"], s["low"], s["close"], v["k"], v["d"], 0), strict=True)),
+    "stochrsi": _twin_stochrsi,
+    "kdj": lambda t, s, v: dict(zip(("k", "d", "j"), t.KDJ(s["high"], s["low"], s["close"], v["length"], v["signal"], 13, v["signal"], 13), strict=True)),
+    "uo": lambda t, s, v: {"uo": t.ULTOSC(s["high"], s["low"], s["close"], v["fast"], v["medium"], v["slow"])},
+    # trend
+    "adx": lambda t, s, v: {
+        "adx": t.ADX(s["high"], s["low"], s["close"], v["length"]) * _pct(v),
+        "adxr": t.ADXR(s["high"], s["low"], s["close"], v["length"]) * _pct(v),
+        "dmp": t.PLUS_DI(s["high"], s["low"], s["close"], v["length"]) * _pct(v),
+        "dmn": t.MINUS_DI(s["high"], s["low"], s["close"], v["length"]) * _pct(v),
+    },
+    "aroon": lambda t, s, v: (
+        lambda down, up: {"down": down * _pct(v), "up": up * _pct(v),
+                          "osc": t.AROONOSC(s["high"], s["low"], v["length"]) * _pct(v)}
+    )(*t.AROON(s["high"], s["low"], v["length"])),
+    # volatility
+    "atr": lambda t, s, v: {"atr": t.ATR(s["high"], s["low"], s["close"], v["length"])},
+    "natr": lambda t, s, v: {"natr": t.NATR(s["high"], s["low"], s["close"], v["length"]) * _pct(v)},
+    "true_range": lambda t, s, v: {"true_range": t.TRANGE(s["high"], s["low"], s["close"])},
+    "stdev": lambda t, s, v: {"stdev": t.STDDEV(s["close"], v["length"], 1.0)},
+    "variance": lambda t, s, v: {"variance": t.VAR(s["close"], v["length"], 1.0)},
+    # volume
+    "obv": lambda t, s, v: {"obv": t.OBV(s["close"], s["volume"])},
+    "ad": lambda t, s, v: {"ad": t.AD(s["high"], s["low"], s["close"], s["volume"])},
+    "adosc": lambda t, s, v: {"adosc": t.ADOSC(s["high"], s["low"], s["close"], s["volume"], v["fast"], v["slow"])},
+    "pvt": lambda t, s, v: {"pvt": t.PVT(s["close"], s["volume"])},
+    "nvi": lambda t, s, v: {"nvi": t.NVI(s["close"], s["volume"]) * (v["initial"] / 1000.0)},
+    "pvi": lambda t, s, v: (
+        lambda pvi: {"pvi": pvi, "ma": t.EMA(pvi, v["length"])}
+    )(t.PVI(s["close"], s["volume"]) * (v["initial"] / 1000.0)),
+    "mfi": lambda t, s, v: {"mfi": t.MFI(s["high"], s["low"], s["close"], s["volume"], v["length"])},
+}  # fmt: skip
+
+# Parameter values only TA-Lib's fixed form supports; other values fall back to pandas-ta (and
+# CONVENTIONS says how that differs).
+_TWIN_ONLY_WITH: dict[str, dict[str, Number]] = {
+    "kama": {"fast": 2, "slow": 30},
+    "uo": {"fast_w": 4.0, "medium_w": 2.0, "slow_w": 1.0},
+    "nvi": {"length": 1},
+}
+
+# Where the value shown deliberately is not TA-Lib's (or TA-Lib has no such line), said in
+# ``/dict indicator NAME``. One place for each difference.
+CONVENTIONS: dict[str, str] = {
+    "supertrend": (
+        "differs from TA-Lib's SUPERTREND on purpose: TA-Lib keeps tightening both bands in either "
+        "trend, so on the bar the trend flips it can show a band level set many bars earlier; here "
+        "the new trend's band starts on the flip bar at hl2 ± multiplier × ATR and only tightens "
+        "while that trend lasts (long is shown while up, short while down)"
+    ),
+    "kama": (
+        "equals TA-Lib's KAMA with fast 2 and slow 30 (TA-Lib's fixed values); with other fast/slow "
+        "it is pandas-ta's KAMA, which starts from an SMA of the first bars instead"
+    ),
+    "uo": (
+        "equals TA-Lib's ULTOSC with weights 4, 2, 1 (TA-Lib's fixed values); other weights use "
+        "pandas-ta's formula"
+    ),
+    "nvi": (
+        "equals TA-Lib's NVI (the index moves by the close's percent change on bars whose volume "
+        "fell; it starts at initial); with length other than 1 it is pandas-ta's additive NVI"
+    ),
+    "pvi": "pvi is TA-Lib's PVI, started at initial; ma is its EMA over length bars (pandas-ta's convention)",
+    "kdj": "k, d, j are TA-Lib's KDJ (its own smoothing), from TA-Lib's first valid bar",
+    "dpo": (
+        "differs from TA-Lib's DPO on purpose: it is the causal form, close minus the SMA(length) "
+        "of length / 2 + 1 bars earlier, so no value uses later bars"
+    ),
+    "kc": (
+        "pandas-ta's Keltner channels (EMA basis, band = scalar × an EMA of the true range over "
+        "length); TA-Lib's KC uses an ATR with its own period, so its bands differ slightly"
+    ),
+    "rvi": "pandas-ta's relative volatility index; TA-Lib's RVI smooths differently and starts later",
+    "psar": (
+        "pandas-ta's parabolic SAR split into long (while up) and short (while down) lines, with af "
+        "and reversal; TA-Lib's SAR is one line, and after some reversals its values differ"
+    ),
+    "stochrsi": (
+        "k is TA-Lib's STOCHRSI fastd (the raw %K of RSI smoothed over k bars, as TradingView shows "
+        "it) and d is k smoothed again over d bars; TA-Lib's own fastk is the unsmoothed line"
+    ),
+    "ppo": "ppo is TA-Lib's PPO (SMA-based); signal is an EMA of it over signal bars and hist = ppo - signal",
+    "trix": "trix is TA-Lib's TRIX; signal is an SMA of it over signal bars (pandas-ta's convention)",
+    "bbands": (
+        "lower/mid/upper are TA-Lib's BBANDS (population standard deviation); bandwidth = "
+        "100 × (upper - lower) / mid and percent = (close - lower) / (upper - lower), as pandas-ta"
+    ),
+    "adx": (
+        "adx, adxr, dmp, dmn are TA-Lib's ADX, ADXR, PLUS_DI and MINUS_DI; pandas-ta's own ADX "
+        "starts at bar length and only converges to this after ~130 bars, and its ADXR looks 2 bars "
+        "back instead of length - 1"
+    ),
+}
+
+
+def talib_twin(name: str) -> bool:
+    """Whether ``name`` is computed by TA-Lib (with its default parameters)."""
+    return name in _TWINS
+
+
+def _twin(entry: _Entry, values: Mapping[str, Number]) -> _TwinFn | None:
+    fn = _TWINS.get(entry.info.name)
+    if fn is None:
+        return None
+    fixed = _TWIN_ONLY_WITH.get(entry.info.name, {})
+    if any(float(values[k]) != float(x) for k, x in fixed.items()):
+        return None
+    return fn
+
+
+def _all_values(entry: _Entry, values: Mapping[str, Number]) -> dict[str, Number]:
+    """Every parameter of ``entry``: the given ones and the (derived) defaults of the rest."""
+    out = dict(values)
+    for p in entry.info.params:
+        if out.get(p.name) is None:
+            v = _effective_default(entry, p.name, out)
+            if v is not None:
+                out[p.name] = v
+    return out
+
+
+@cache
+def _talib() -> Any:
+    import talib
+
+    return talib
+
+
+def _run_twin(
+    fn: _TwinFn,
+    entry: _Entry,
+    label: str,
+    kwargs: Mapping[str, Any],
+    values: Mapping[str, Number],
+) -> dict[str, pd.Series]:
+    inf = entry.info
+    index = kwargs[_PANDAS_TA_NAME.get(inf.inputs[0], inf.inputs[0])].index
+    windows = [int(v) for p in inf.params if p.kind is int and (v := values.get(p.name)) is not None]
+    if windows and len(index) < max(windows):
+        raise Invalid(f"{label} needs more bars than the {len(index)} available")
+    arrays = {col: kwargs[_PANDAS_TA_NAME.get(col, col)].to_numpy(dtype="float64") for col in inf.inputs}
+    t = _talib()
+    try:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = fn(t, arrays, values)
+    except Exception as e:  # TA-Lib raises its own error types on bad input
+        raise Invalid(f"{label} could not be computed on this data ({type(e).__name__})") from e
+    return {f: pd.Series(np.asarray(out[f], dtype="float64"), index=index, name=f) for f in inf.fields}
+
+
+_PANDAS_TA_NAME = {"open": "open_"}
 
 
 _NEEDS_TIME_INDEX = frozenset({"pivots", "vwap"})  # anchored to calendar periods
-
-_CUSTOM: dict[str, Callable[[Mapping[str, Any]], pd.Series]] = {"cci": _cci, "wcp": _wcp}
 
 _NUMERIC_TOKEN = re.compile(r"^-?\d+(\.\d+)?%?$")
 

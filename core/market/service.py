@@ -200,29 +200,33 @@ class MarketService:
         """The shown bars, and a longer history ending with them for indicators to settle on.
 
         Models and strategies are evaluated on the history and traded on the shown range only.
-        The history is the shown bars themselves when the source cannot serve a longer range.
         """
         parsed_interval = parse_interval(interval)
         shown_range = parse_range(range_) if range_ else default_range(parsed_interval)
-        history = await self._warm_up_history(ticker, parsed_interval, shown_range, source)
+        history = await self.history(ticker, parsed_interval, shown_range, source)
         shown = await self.candles(ticker, parsed_interval, shown_range, source)
-        return shown, history or shown
+        return shown, history
 
-    async def _warm_up_history(
-        self, ticker: str, interval: Interval, shown: Range, source: Source
-    ) -> Candles | None:
-        """One range step further back, so indicators are already settled where the chart starts.
-
-        None when the source cannot serve the longer range (Yahoo's intraday limits): the
-        indicators are then computed on the shown bars only.
-        """
+    async def history(
+        self,
+        ticker: str,
+        interval: Interval,
+        shown: Range,
+        source: Source = Source.UNKNOWN,
+        *,
+        fresh_after: datetime | None = None,
+    ) -> Candles:
+        """The bars a script showing ``shown`` is evaluated on: one range step further back, so
+        indicators are settled where the chart starts; the shown range itself when the source
+        cannot serve the longer one (Yahoo's intraday limits). ``/run`` and a deployment's tick
+        both evaluate on it, so a deployment's indicators and ``bar_index`` are ``/run``'s."""
         longer = WARM_UP_RANGE.get(shown.code)
-        if longer is None:
-            return None
-        try:
-            return await self.candles(ticker, interval, Range(longer), source)
-        except Invalid:
-            return None
+        if longer is not None:
+            try:
+                return await self.candles(ticker, interval, Range(longer), source, fresh_after=fresh_after)
+            except Invalid:
+                pass
+        return await self.candles(ticker, interval, shown, source, fresh_after=fresh_after)
 
     async def _chart(self, candles: Candles, results: list[ta.IndicatorResult]) -> bytes:
         """Render, or reuse the PNG of identical bars and indicators (many users, one candle)."""

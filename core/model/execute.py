@@ -96,6 +96,7 @@ async def execute_script(
         stop_loss=result.stop_loss,
         take_profit=result.take_profit,
         chart=chart,
+        warmup=result.warmup,
     )  # fmt: skip
     return Execution(
         label=label,

@@ -1,6 +1,7 @@
 """Products (subscription plans and one-off items), their categories, and discount codes.
 
-Amounts are whole rupiah in integer columns: money is never a float here.
+Amounts are whole rupiah in integer columns and percentages are basis points (1/100 of a
+percent): money is never a float here.
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ class DiscountCode(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)  # stored upper-case
     kind: Mapped[str] = mapped_column(String(8))  # percent | fixed
-    value: Mapped[int] = mapped_column(BigInteger)  # percent (1..100) or rupiah
+    # percent: basis points, 1..10000 (250 = 2.5 %); exact, so the discount is integer arithmetic
+    percent_bp: Mapped[int | None] = mapped_column(Integer, default=None)
+    amount_idr: Mapped[int | None] = mapped_column(BigInteger, default=None)  # fixed: whole rupiah off
     valid_from: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     max_uses: Mapped[int | None] = mapped_column(Integer, default=None)

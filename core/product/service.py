@@ -33,6 +33,7 @@ from core.purchase.models import PurchaseItem
 SUBSCRIPTION = "Subscription"
 MAX_PRICE = 1_000_000_000  # Rp 1 billion: anything above is a typo
 MAX_DAYS = 3660
+MAX_BP = 10_000  # 100 % in basis points
 # feature name -> the kind of value it takes (see core.account.limits)
 FEATURES: dict[str, type] = {"max_deployments": int, "live_trading": bool, "max_position_value": float}
 _CODE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{2,31}$")
@@ -76,12 +77,38 @@ class DiscountView:
     id: int
     code: str
     kind: str  # percent | fixed
-    value: int
+    percent_bp: int | None  # percent: basis points (250 = 2.5 %)
+    amount_idr: int | None  # fixed: whole rupiah
     valid_from: datetime | None
     valid_until: datetime | None
     max_uses: int | None
     used_count: int
     active: bool
+
+    @property
+    def off(self) -> str:
+        """What the code takes off: ``2.5 %`` or ``Rp 25,000``."""
+        return percent_text(self.percent_bp or 0) if self.kind == "percent" else f"Rp {self.amount_idr or 0:,}"
+
+
+def percent_text(bp: int) -> str:
+    """Basis points as a percentage with only the decimals it needs: 1000 -> ``10 %``, 250 -> ``2.5 %``."""
+    whole, rest = divmod(abs(bp), 100)
+    sign = "-" if bp < 0 else ""
+    return f"{sign}{whole} %" if not rest else f"{sign}{whole}.{rest:02d}".rstrip("0") + " %"
+
+
+def check_money(value: object, field: str, *, low: int = 1, high: int = MAX_PRICE) -> int:
+    """A rupiah amount entering the service: an ``int`` (not a float, not a bool) within [low, high].
+
+    Invalid names the field; a float is refused even when whole, so that no caller can hand
+    the service a rounded or truncated amount.
+    """
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise Invalid(f"{field} is a whole number of rupiah (an integer), not {type(value).__name__} {value!r}")
+    if not low <= value <= high:
+        raise Invalid(f"{field} is a whole number of rupiah from {low:,} to {high:,}, not {value:,}")
+    return value
 
 
 def _view(row: Product, category: str) -> ProductView:
@@ -94,7 +121,8 @@ def _view(row: Product, category: str) -> ProductView:
 
 def _discount_view(row: DiscountCode) -> DiscountView:
     return DiscountView(
-        id=row.id, code=row.code, kind=row.kind, value=row.value, valid_from=row.valid_from,
+        id=row.id, code=row.code, kind=row.kind, percent_bp=row.percent_bp, amount_idr=row.amount_idr,
+        valid_from=row.valid_from,
         valid_until=row.valid_until, max_uses=row.max_uses, used_count=row.used_count, active=row.active,
     )
 
@@ -229,8 +257,7 @@ async def create_product(
         raise Invalid("a category is 1 to 64 characters, e.g. Subscription")
     if not name or len(name) > 128 or name.isdigit():
         raise Invalid("a product name is 1 to 128 characters and not only digits")
-    if isinstance(price_idr, bool) or not isinstance(price_idr, int) or not 0 < price_idr <= MAX_PRICE:
-        raise Invalid(f"the price is a whole number of rupiah from 1 to {MAX_PRICE:,}")
+    check_money(price_idr, "the price")
     if duration_days is not None and not 1 <= duration_days <= MAX_DAYS:
         raise Invalid(f"a subscription lasts 1 to {MAX_DAYS} days")
     checked = check_features(features)
@@ -307,21 +334,27 @@ async def create_discount(
     actor: Actor,
     *,
     code: str,
-    kind: str,
-    value: int,
+    percent_bp: int | None = None,
+    amount_idr: int | None = None,
     valid_from: datetime | None = None,
     valid_until: datetime | None = None,
     max_uses: int | None = None,
 ) -> DiscountView:
-    """A new discount code (admins only): ``percent`` 1..100 or ``fixed`` rupiah off the subtotal."""
+    """A new discount code (admins only), exactly one of: ``percent_bp`` basis points off the
+    subtotal (1..10000, 250 = 2.5 %) or ``amount_idr`` whole rupiah off (capped at the subtotal)."""
     require_admin(settings, actor)
     code = check_code(code)
-    if kind not in ("percent", "fixed"):
-        raise Invalid(f"a discount is percent or fixed, not '{kind}'")
-    if kind == "percent" and not 1 <= value <= 100:
-        raise Invalid(f"a percent discount is 1 to 100, not {value}")
-    if kind == "fixed" and not 1 <= value <= MAX_PRICE:
-        raise Invalid(f"a fixed discount is 1 to {MAX_PRICE:,} rupiah, not {value}")
+    if (percent_bp is None) == (amount_idr is None):
+        raise Invalid("a discount is either a percentage (percent_bp) or an amount of rupiah (amount_idr)")
+    if percent_bp is not None:
+        if isinstance(percent_bp, bool) or not isinstance(percent_bp, int):
+            raise Invalid(f"percent_bp is an integer number of basis points, not {type(percent_bp).__name__} {percent_bp!r}")
+        if not 1 <= percent_bp <= MAX_BP:
+            raise Invalid(f"a percent discount is more than 0 % and at most 100 %, not {percent_text(percent_bp)}")
+        kind = "percent"
+    else:
+        check_money(amount_idr, "a fixed discount")
+        kind = "fixed"
     if valid_from and valid_until and valid_until <= valid_from:
         raise Invalid("the code must end after it starts")
     if max_uses is not None and max_uses < 1:
@@ -330,7 +363,7 @@ async def create_discount(
         if await session.scalar(select(DiscountCode.id).where(DiscountCode.code == code)) is not None:
             raise Conflict(f"discount code {code} exists already")
         row = DiscountCode(
-            code=code, kind=kind, value=value, valid_from=valid_from, valid_until=valid_until,
+            code=code, kind=kind, percent_bp=percent_bp, amount_idr=amount_idr, valid_from=valid_from, valid_until=valid_until,
             max_uses=max_uses, used_count=0, active=True,
         )
         session.add(row)

@@ -151,6 +151,8 @@ class MayarClient:
         amount = data.get("amount")
         if isinstance(amount, bool) or not isinstance(amount, int | float):
             raise Unavailable("the payment provider's invoice has no amount")
+        if isinstance(amount, float) and not amount.is_integer():  # never truncated into a match
+            raise Unavailable(f"the payment provider's invoice amount {amount} is not whole rupiah")
         transactions = [str(t["id"]) for t in data.get("transactions") or [] if isinstance(t, dict) and t.get("id")]
         if data.get("transactionId"):
             transactions.append(str(data["transactionId"]))

@@ -3,9 +3,9 @@
 The rules, applied in this order:
 
 1. ``amount`` of a line = unit price x quantity; ``subtotal`` = the sum of the lines.
-2. ``discount``: a *percent* code takes ``floor(subtotal x percent / 100)`` (rounding favours the
-   buyer never by more than Rp 1 and never gives away a fraction); a *fixed* code takes its value,
-   capped at the subtotal (a Rp 50,000 code on a Rp 30,000 order makes it free, not negative).
+2. ``discount``: a *percent* code, stored exactly in basis points (250 = 2.5 %), takes
+   ``floor(subtotal x bp / 10000)`` in integer arithmetic (rounding favours the seller by less
+   than Rp 1 and never gives away a fraction); a *fixed* code takes its amount, capped at the subtotal (a Rp 50,000 code on a Rp 30,000 order makes it free, not negative).
 3. ``tax`` on the discounted amount ``net = subtotal - discount``:
    - prices exclude tax (default): ``tax = round_half_up(net x percent / 100)``, ``total = net + tax``;
    - prices include tax: the tax *contained* in net, ``tax = net - round_half_up(net x 100 / (100 +
@@ -54,10 +54,19 @@ def round_half_up(numerator: int, denominator: int) -> int:
     return (2 * numerator + denominator) // (2 * denominator)
 
 
-def discount_of(kind: str, value: int, subtotal: int) -> int:
-    if kind == "percent":
-        return subtotal * min(max(value, 0), 100) // 100
-    return min(max(value, 0), subtotal)
+def percent_off(subtotal: int, bp: int) -> int:
+    """``floor(subtotal x bp / 10000)``: basis points (clamped to 0..100 %) of a rupiah amount, exactly."""
+    return subtotal * min(max(bp, 0), 10_000) // 10_000
+
+
+def fixed_off(subtotal: int, amount: int) -> int:
+    return min(max(amount, 0), subtotal)
+
+
+def discount_of(code: DiscountCode, subtotal: int) -> int:
+    if code.kind == "percent":
+        return percent_off(subtotal, code.percent_bp or 0)
+    return fixed_off(subtotal, code.amount_idr or 0)
 
 
 def tax_of(net: int, percent: int, included: bool) -> int:
@@ -83,7 +92,7 @@ def check_discount(row: DiscountCode | None, code: str, now: datetime) -> Discou
 
 def quote(lines: Sequence[QuoteLine], code: DiscountCode | None, tax_percent: int, tax_included: bool) -> Quote:
     subtotal = sum(line.amount for line in lines)
-    discount = discount_of(code.kind, code.value, subtotal) if code is not None else 0
+    discount = discount_of(code, subtotal) if code is not None else 0
     net = subtotal - discount
     tax = tax_of(net, tax_percent, tax_included)
     total = net if tax_included else net + tax

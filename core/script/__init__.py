@@ -47,6 +47,7 @@ __all__ = [
     "describe",
     "evaluate",
     "evaluate_condition",
+    "evaluate_condition_warmup",
     "parse",
     "parse_condition",
     "program_of",
@@ -75,6 +76,9 @@ class ScriptResult:
     take_profit: float | None
     inputs: dict[str, Any] = field(default_factory=dict)
     is_indicator: bool = False
+    #: the first bar where every indicator the script computed has a value (its warm-up; 0 with
+    #: none): the first bar the model could act on, as backtesting.py's ``_indicator_warmup_nbars``
+    warmup: int = 0
 
 
 def _text(source: str | bytes) -> str:
@@ -209,13 +213,22 @@ def evaluate(
         take_profit=out.get("take_profit"),
         inputs=used,
         is_indicator=program.is_indicator,
+        warmup=ev.warmup,
     )
 
 
 def evaluate_condition(cond: Condition, frame: pd.DataFrame, *, time_limit: float = TIME_LIMIT) -> np.ndarray:
     """The rule's truth on every bar (NaN, i.e. an indicator not defined yet, is false)."""
+    return evaluate_condition_warmup(cond, frame, time_limit=time_limit)[0]
+
+
+def evaluate_condition_warmup(
+    cond: Condition, frame: pd.DataFrame, *, time_limit: float = TIME_LIMIT
+) -> tuple[np.ndarray, int]:
+    """The rule's truth on every bar, and the first bar where its indicators all have values
+    (``ScriptResult.warmup`` for one rule)."""
     _check_frame(frame)
     ev = Evaluator(cond.lines, frame, {}, Deadline(time_limit))
-    return ev.condition(cond.expr)
+    return ev.condition(cond.expr), ev.warmup
 
 

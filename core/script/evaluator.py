@@ -26,6 +26,8 @@ from core.script.checker import resolve_indicator
 from core.script.errors import ScriptError
 from core.script.limits import MAX_LOOKBACK, MAX_PLOTS, Deadline
 
+_WINDOWS = frozenset({"highest", "lowest"})  # helpers that are indicators over a window (warm-up)
+
 
 class Evaluator:
     """State of one run: the bars, the variables so far, the plots and outputs assigned."""
@@ -46,6 +48,17 @@ class Evaluator:
         self.variables: dict[str, Any] = {}
         self.plots: list[tuple[str, np.ndarray]] = []
         self.outputs: dict[str, Any] = {}
+        # the first bar where every indicator computed so far has a value (backtesting.py's warm-up)
+        self.warmup = 0
+
+    def note_warmup(self, value: Any) -> Any:
+        """Record where an indicator's leading NaNs end, as backtesting.py's ``_indicator_warmup_nbars``:
+        the index of its first value (0 when it has none at all: then nothing is ever defined)."""
+        arrays = value.fields.values() if isinstance(value, v.Record) else (value,)
+        for arr in arrays:
+            if isinstance(arr, np.ndarray) and arr.dtype.kind == "f" and len(arr):
+                self.warmup = max(self.warmup, int(np.isnan(arr).argmin()))
+        return value
 
     def error(self, reason: str, node: t.Node, hint: str | None = None) -> ScriptError:
         src = self.lines[node.line - 1] if 0 < node.line <= len(self.lines) else None
@@ -207,11 +220,12 @@ class Evaluator:
             assert helper.run is not None
             # required parameters come first and the optional ones are last, so this is a prefix
             args = [self.compute(bound[p]) for p in helper.params if p in bound]  # type: ignore[arg-type]
-            return helper.run(self.n, *args)
+            out = helper.run(self.n, *args)
+            return self.note_warmup(out) if node.func in _WINDOWS else out
         target = resolve_indicator(node.func)
         if target is None:
             raise v.Problem(f"unknown function '{node.func}'")
-        return self.indicator(node, target)
+        return self.note_warmup(self.indicator(node, target))
 
     def plot(self, node: t.Call, bound: dict[str, object]) -> None:
         series = self.compute(bound["series"])  # type: ignore[arg-type]

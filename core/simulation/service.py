@@ -84,19 +84,25 @@ async def simulate(
     return await _backtest(market, settings, strategy, ticker, interval, range_, source, chart)
 
 
-def technical_signals(strategy: StrategyView, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """(buy, sell) over ``frame``: all buy rules hold / any sell rule holds."""
-    from core.script import condition_of, evaluate_condition
+def technical_signals(strategy: StrategyView, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, int]:
+    """(buy, sell, warmup) over ``frame``: all buy rules hold / any sell rule holds, and the first
+    bar where every rule's indicators have values (the first bar the strategy could act on)."""
+    from core.script import condition_of, evaluate_condition_warmup
 
     n = len(frame)
     buy_rules, sell_rules = strategy.of("buy"), strategy.of("sell")
     buy = np.ones(n, dtype=bool) if buy_rules else np.zeros(n, dtype=bool)
+    warmup = 0
     for rule in buy_rules:
-        buy &= np.asarray(evaluate_condition(condition_of(rule.condition), frame), dtype=bool)
+        holds, warm = evaluate_condition_warmup(condition_of(rule.condition), frame)
+        buy &= np.asarray(holds, dtype=bool)
+        warmup = max(warmup, warm)
     sell = np.zeros(n, dtype=bool)
     for rule in sell_rules:
-        sell |= np.asarray(evaluate_condition(condition_of(rule.condition), frame), dtype=bool)
-    return buy, sell
+        holds, warm = evaluate_condition_warmup(condition_of(rule.condition), frame)
+        sell |= np.asarray(holds, dtype=bool)
+        warmup = max(warmup, warm)
+    return buy, sell, warmup
 
 
 async def _backtest(
@@ -114,10 +120,11 @@ async def _backtest(
                       hint=f"/rule add {strategy.label} buy rsi(close, 14) < 30")  # fmt: skip
     shown, history = await market.candles_with_history(ticker, interval, range_, source)
     frame = history.frame
-    buy, sell = await asyncio.to_thread(technical_signals, strategy, frame)
+    buy, sell, warmup = await asyncio.to_thread(technical_signals, strategy, frame)
     start = trading_start(shown, frame)
     report = await backtest_report(
-        shown, frame, start, settings, title=strategy.label, signals=(buy[start:], sell[start:], None, None), chart=chart
+        shown, frame, start, settings, title=strategy.label, signals=(buy[start:], sell[start:], None, None),
+        chart=chart, warmup=warmup,
     )
     return Simulation(
         strategy, shown.instrument.display, report.candles, report.backtest, report.config, report.chart, report.stats

@@ -2,7 +2,9 @@
 
 1. ``record_intent``: in one transaction, claim the deployment's bar with a compare-and-set on
    ``deployments.last_bar_at`` and insert the ``Order`` (``Pending``) with a deterministic client
-   order id. A worker that loses the claim inserts nothing.
+   order id. A worker that loses the claim inserts nothing. A second order on a bar already
+   claimed (an entry right after a stop's exit on the same candle) is guarded by its client id,
+   unique in ``orders``.
 2. ``send_order``: flip ``Pending`` -> ``Sent`` with a compare-and-set (only the winner calls the
    broker), commit, *then* call ``create_order``. A crash before the flip leaves ``Pending``: it
    never left, so reconciliation sends it. A crash after leaves ``Sent``: reconciliation looks it
@@ -83,10 +85,15 @@ class Intent:
     side: str  # buy | sell
     quantity: float
     reference_price: float
-    bar_at: datetime  # the signal bar's close
+    bar_at: datetime  # when it fills in market time: the open of the candle after the signal, or the stop's candle
     reason: str  # signal | stop | target
     signal: str  # deployments.last_signal
     id_prefix: str = "sx"
+    claim_at: datetime | None = None  # the bar close the order claims (``last_bar_at``); ``bar_at`` when None
+
+    @property
+    def claims(self) -> datetime:
+        return self.claim_at or self.bar_at
 
     @property
     def client_order_id(self) -> str:
@@ -149,21 +156,41 @@ def _unclaimed(bar_at: datetime) -> ColumnElement[bool]:
     return or_(Deployment.last_bar_at.is_(None), Deployment.last_bar_at < bar_at)
 
 
-async def record_intent(db: Database, intent: Intent, *, refusal: str | None = None) -> Order | None:
+async def record_intent(
+    db: Database, intent: Intent, *, refusal: str | None = None, claim: bool = True
+) -> Order | None:
     """Claim the bar and commit the order intent together; None when another worker claimed it.
 
     With ``refusal`` (below the market's minimum, nothing to sell) the order is recorded as
-    ``Rejected`` with that reason and never sent: the user sees why nothing was traded.
+    ``Rejected`` with that reason and never sent: the user sees why nothing was traded. With
+    ``claim=False`` the bar must already be this deployment's (claimed by the order before it in
+    the same tick) and the unique client id alone keeps the order single.
     """
     now = utcnow()
     async with db.session() as session:
-        claimed = await session.execute(
-            update(Deployment)
-            .where(Deployment.id == intent.deployment_id, _unclaimed(intent.bar_at))
-            .values(last_bar_at=intent.bar_at, last_signal=intent.signal, updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
+        if claim:
+            claimed = await session.execute(
+                update(Deployment)
+                .where(Deployment.id == intent.deployment_id, _unclaimed(intent.claims))
+                .values(last_bar_at=intent.claims, last_signal=intent.signal, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+        else:
+            claimed = await session.execute(
+                update(Deployment)
+                .where(Deployment.id == intent.deployment_id, Deployment.last_bar_at == intent.claims)
+                .values(last_signal=intent.signal, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            taken = await session.scalar(select(Order.id).where(Order.client_order_id == intent.client_order_id))
+            if taken is not None:
+                return None
         if claimed.rowcount != 1:
+            return None
+        busy = await session.scalar(
+            select(Order.id).where(Order.deployment_id == intent.deployment_id, Order.status.in_(UNRESOLVED)).limit(1)
+        )
+        if busy is not None:  # a /close recorded a moment ago (it locked the row first): its exit stands
             return None
         order = Order(
             user_id=intent.user_id,
@@ -370,7 +397,9 @@ async def _record_fill(session: AsyncSession, order: Order, result: OrderResult,
             previous = max(deployment.position_qty, 0.0)
             total = previous + held
             entry = deployment.entry_price or price
-            deployment.entry_price = (entry * previous + price * held) / total if total > 0 else None
+            # a new position's entry is its fill price exactly (the stop and target levels derive from it)
+            average = price if previous <= 0 else (entry * previous + price * held) / total
+            deployment.entry_price = average if total > 0 else None
             deployment.position_qty = total
         else:
             whole = result.filled >= order.quantity * 0.999  # a complete exit leaves no dust behind

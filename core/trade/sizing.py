@@ -1,8 +1,11 @@
-"""How much to buy or sell: a fraction of the quote balance, capped, rounded to what the market takes.
+"""How much to buy or sell: a stake of the quote balance, capped, rounded to what the market takes.
 
-Rounding is always down (never spend more than the balance or the cap) to the market's amount
-step and lot (IDX: 100 shares). An order the exchange would refuse for being below its minimum
-amount or notional is refused here, with the reason recorded, instead of being sent.
+An entry is sized by the backtest's own rule (``core.backtest.engine.entry_units``): the fee is
+inside the stake, so a 100 % entry fits the balance with its fee, and a paper deployment buys the
+very quantity ``/run`` shows. Rounding is always down (never spend more than the balance or the
+cap) to the market's amount step and lot (IDX: 100 shares). An order the exchange would refuse for
+being below its minimum amount or notional is refused here, with the reason recorded, instead of
+being sent.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from core.backtest.engine import entry_fraction, entry_units
 from core.broker.types import MarketRules
 
 
@@ -44,15 +48,38 @@ def check_minimums(quantity: float, price: float, rules: MarketRules) -> str | N
     return None
 
 
-def size_buy(quote_balance: float, fraction: float, cap: float | None, price: float, rules: MarketRules) -> Sized:
-    """An entry: ``fraction`` of the free quote balance, at most ``cap`` in value."""
+def size_buy(
+    quote_balance: float,
+    price: float,
+    rules: MarketRules,
+    *,
+    fee: float,
+    fraction: float = 1.0,
+    stake: float | None = None,
+    cap: float | None = None,
+) -> Sized:
+    """An entry at ``price`` paying ``fee`` (a fraction per leg): ``fraction`` of the free quote
+    balance, or a fixed ``stake`` in the quote currency (at most the balance), and never more
+    than ``cap`` in value. The fee is paid out of the stake, not on top of it."""
     if price <= 0:
         return Sized(0.0, "no valid price on the signal bar")
-    value = max(quote_balance, 0.0) * fraction
-    if cap is not None:
-        value = min(value, cap)
-    quantity = round_down(value / price, rules)
+    cash = max(quote_balance, 0.0)
+    if cash <= 0:
+        return Sized(0.0, f"no {rules.quote} on the account to buy with")
+    share = entry_fraction(fraction)
+    if stake is not None:
+        cash, share = min(stake, cash), 1.0
+    if cap is not None and cash * share > cap:
+        cash, share = cap, 1.0
+    quantity = float(entry_units(cash, price, share, fee, _unit(rules)))
     return Sized(quantity, check_minimums(quantity, price, rules))
+
+
+def _unit(rules: MarketRules) -> float:
+    """The market's trading unit: its lot (IDX: 100 shares), else its amount step, else whole units."""
+    if rules.lot and rules.lot > 1:
+        return rules.lot
+    return rules.amount_step if rules.amount_step and rules.amount_step > 0 else 1.0
 
 
 def size_sell(position_qty: float, free_base: float | None, price: float, rules: MarketRules) -> Sized:

@@ -140,3 +140,10 @@ async def test_help_fits_one_message_and_groups_explain_their_commands(console):
     assert command.text.startswith("/models [PAGE]") and "Also in Models: /model /run" in command.text
     unknown = await console.handle("/help nothing")
     assert unknown.error and "groups: general, market" in unknown.text
+
+
+async def test_market_reply_shows_only_the_running_trends_supertrend_band(console):
+    reply = await console.handle("/market BBCA 1d 1y supertrend")
+    assert not reply.error, reply.text
+    line = next(ln for ln in reply.text.splitlines() if ln.startswith("SUPERTREND"))
+    assert ("long" in line) != ("short" in line), line

@@ -68,9 +68,9 @@ async def test_discount_codes_in_chat(console):
     _make_admin(console)
     await console.handle("/product seed")
     added = await console.handle("/discount add hemat10 percent 10 until=2099-12-31 uses=2")
-    assert added.text == "Added HEMAT10: 10% off · until 2099-12-31 · used 0/2."
+    assert added.text == "Added HEMAT10: 10 % off · until 2099-12-31 · used 0/2."
     [code] = await _rows(console, DiscountCode)
-    assert (code.code, code.kind, code.value, code.max_uses) == ("HEMAT10", "percent", 10, 2)
+    assert (code.code, code.kind, code.percent_bp, code.amount_idr, code.max_uses) == ("HEMAT10", "percent", 1_000, None, 2)
 
     quote = await console.handle("/buy Pro HEMAT10")
     assert "Discount (HEMAT10): -Rp 14,900" in quote.text.splitlines()
@@ -87,7 +87,7 @@ async def test_discount_codes_in_chat(console):
     assert (await console.handle("/buy Pro LAMA")).text.startswith("discount code LAMA has expired")
     gone = await console.handle("/discount rm hemat10")
     assert gone.text == "Discount code HEMAT10 no longer works (used 1 times)."
-    assert "HEMAT10: 10% off" in (await console.handle("/discount list")).text
+    assert "HEMAT10: 10 % off" in (await console.handle("/discount list")).text
 
 
 async def test_admin_products_and_validation_replies(console):
@@ -101,14 +101,14 @@ async def test_admin_products_and_validation_replies(console):
 
     cases = {
         "/product add Subscription Pro": "a product needs a category, a name and a price",
-        "/product add Subscription Pro abc": "PRICE is a whole number of rupiah, not 'abc'",
+        "/product add Subscription Pro abc": "PRICE is a whole number of rupiah (25000 or 25.000, no decimals), not 'abc'",
         "/product add Subscription Pro 1000 30 31": "'31' is neither DAYS nor feature=value",
         "/product add Subscription Pro 1000 live_trading=maybe": "feature live_trading needs a number",
         "/product add Subscription Pro 1000 max_deploy=3": "unknown feature 'max_deploy'",
         "/product rm x": "give the product's id",
         "/product frob": "ACTION must be one of add, rm, list, seed",
         "/discount add X1 half 10": "the kind is percent or fixed",
-        "/discount add HEMAT percent 150": "a percent discount is 1 to 100",
+        "/discount add HEMAT percent 150": "a percent discount is more than 0 % and at most 100 %, not 150 %",
         "/discount add HEMAT percent 10 until=31-12-2025": "until is a date YYYY-MM-DD",
         "/discount add HEMAT percent 10 forever": "'forever' is not from=YYYY-MM-DD",
         "/buy": "missing PLAN",
@@ -191,3 +191,50 @@ async def test_purchases_asks_mayar_only_on_the_first_page(console):
         assert reads() == 1  # the first page asks about the pending invoice
     finally:
         stub.stop()
+
+
+async def test_fractional_percent_codes_are_exact(console):
+    _make_admin(console)
+    await console.handle("/product seed")
+    added = await console.handle("/discount add HEMAT percent 2.5")
+    assert added.text == "Added HEMAT: 2.5 % off · used 0."  # not 25 %: the dot is a decimal point here
+    comma = await console.handle("/discount add KOMA percent 2,5")  # the Indonesian decimal comma
+    assert comma.text == "Added KOMA: 2.5 % off · used 0."
+    exact = await console.handle("/discount add EXACT percent 12.25%")
+    assert exact.text == "Added EXACT: 12.25 % off · used 0."
+    rows = {r.code: (r.kind, r.percent_bp, r.amount_idr) for r in await _rows(console, DiscountCode)}
+    assert rows == {"HEMAT": ("percent", 250, None), "KOMA": ("percent", 250, None), "EXACT": ("percent", 1_225, None)}
+
+    quote = await console.handle("/buy Pro HEMAT")
+    lines = quote.text.splitlines()
+    assert "Discount (HEMAT): -Rp 3,725" in lines  # floor(149,000 x 250 / 10,000)
+    assert "Total: Rp 161,255" in lines  # 145,275 + VAT 15,980
+    listed = (await console.handle("/discount list")).text.splitlines()
+    assert listed == ["EXACT: 12.25 % off · used 0", "HEMAT: 2.5 % off · used 0", "KOMA: 2.5 % off · used 0"]
+
+
+async def test_money_typed_in_chat_is_whole_rupiah(console):
+    _make_admin(console)
+    for line in ("/discount add DOT fixed 25.000", "/discount add COMMA fixed 25,000", "/discount add PLAIN fixed 25000"):
+        reply = await console.handle(line)
+        assert not reply.error and reply.text.endswith(": Rp 25,000 off · used 0."), (line, reply.text)
+    added = await console.handle('/product add Data "Pack" 1.250.000')
+    assert added.text == "Added #1 Data · Pack: Rp 1,250,000."
+
+    refused = {
+        "/discount add HALF percent 2.555": "a percent VALUE has at most two decimals (10, 2.5 or 2,5), not '2.555'",
+        "/discount add ZERO percent 0": "a percent discount is more than 0 % and at most 100 %, not 0 %",
+        "/discount add OVER percent 100.01": "a percent discount is more than 0 % and at most 100 %, not 100.01 %",
+        "/discount add CENTS fixed 25000.5": "VALUE is a whole number of rupiah (25000 or 25.000, no decimals), not '25000.5'",
+        "/discount add MIXED fixed 25.000,50": "not '25.000,50'",
+        "/discount add BAD fixed 2.50": "not '2.50'",
+        '/product add Data "Cents" 25000.5': "PRICE is a whole number of rupiah (25000 or 25.000, no decimals), not '25000.5'",
+    }
+    for line, message in refused.items():
+        reply = await console.handle(line)
+        assert reply.error and message in reply.text, (line, reply.text)
+    usage = await console.handle("/discount add HALF percent 2.555")
+    assert usage.text.endswith("Usage: /discount add CODE percent|fixed VALUE [from=YYYY-MM-DD] [until=YYYY-MM-DD] [uses=N]")
+    codes = {r.code: r.amount_idr for r in await _rows(console, DiscountCode)}
+    assert codes == {"DOT": 25_000, "COMMA": 25_000, "PLAIN": 25_000}
+    assert [p.price_idr for p in await _rows(console, Product)] == [1_250_000]

@@ -230,8 +230,11 @@ def test_result_last_skips_trailing_gaps(bars: pd.DataFrame) -> None:
     last = result.last()
     assert set(last) == {"macd", "hist", "signal"}
     assert last["hist"] == pytest.approx(last["macd"] - last["signal"])
-    result.fields["macd"].iloc[-3:] = np.nan
-    assert result.last()["macd"] == pytest.approx(float(result.fields["macd"].iloc[-4]))
+    for series in result.fields.values():  # a gap in the data: no field has a value on the last bars
+        series.iloc[-3:] = np.nan
+    assert result.last() == {k: pytest.approx(float(v.iloc[-4])) for k, v in result.fields.items()}
+    result.fields["macd"].iloc[-6:] = np.nan  # one field empty on the latest bar with values: not an older one
+    assert result.last()["macd"] is None and result.last()["hist"] == pytest.approx(float(result.fields["hist"].iloc[-4]))
     assert not result.overlay and result.label == "MACD(12,26,9)"
 
 
@@ -337,3 +340,291 @@ def test_call_errors_are_invalid_with_a_reason(
     with pytest.raises(Invalid) as caught:
         ind.call(name, *real, **kwargs)  # type: ignore[arg-type]
     assert message in str(caught.value)
+
+
+# --------------------------------------------------------------------------- equal to TA-Lib (issue 10)
+
+
+def random_bars(n: int = 600, seed: int = 10) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.02, n)))
+    open_ = close * np.exp(rng.normal(0.0, 0.01, n))
+    high = np.maximum(open_, close) * (1.0 + rng.uniform(0.0, 0.02, n))
+    low = np.minimum(open_, close) * (1.0 - rng.uniform(0.0, 0.02, n))
+    volume = rng.uniform(1e5, 1e6, n).round()
+    index = pd.date_range("2024-01-01", periods=n, freq="D", tz="UTC", name="time")
+    return pd.DataFrame({"open": open_, "high": high, "low": low, "close": close, "volume": volume}, index=index)
+
+
+def _talib_expected() -> dict[str, dict[str, object]]:
+    """What TA-Lib itself says, written out by hand (not read from the module's table)."""
+    import talib as t
+
+    def hlc(f: pd.DataFrame) -> tuple[np.ndarray, ...]:
+        return f["high"].to_numpy(), f["low"].to_numpy(), f["close"].to_numpy()
+
+    def c(f: pd.DataFrame) -> np.ndarray:
+        return f["close"].to_numpy()
+
+    def v(f: pd.DataFrame) -> np.ndarray:
+        return f["volume"].to_numpy()
+
+    def stochrsi_k(f: pd.DataFrame) -> np.ndarray:
+        return t.STOCHRSI(c(f), 14, 14, 3, 0)[1]
+
+    return {
+        "sma:20": {"sma": lambda f: t.SMA(c(f), 20)},
+        "ema:50": {"ema": lambda f: t.EMA(c(f), 50)},
+        "wma:10": {"wma": lambda f: t.WMA(c(f), 10)},
+        "dema:10": {"dema": lambda f: t.DEMA(c(f), 10)},
+        "tema:10": {"tema": lambda f: t.TEMA(c(f), 10)},
+        "trima:10": {"trima": lambda f: t.TRIMA(c(f), 10)},
+        "t3:10": {"t3": lambda f: t.T3(c(f), 10, 0.7)},
+        "kama:10": {"kama": lambda f: t.KAMA(c(f), 10)},
+        "mama": {"mama": lambda f: t.MAMA(c(f), 0.5, 0.05)[0], "fama": lambda f: t.MAMA(c(f), 0.5, 0.05)[1]},
+        "ht_trendline": {"ht_trendline": lambda f: t.HT_TRENDLINE(c(f))},
+        "midpoint:5": {"midpoint": lambda f: t.MIDPOINT(c(f), 5)},
+        "midprice:5": {"midprice": lambda f: t.MIDPRICE(f["high"].to_numpy(), f["low"].to_numpy(), 5)},
+        "linreg:14": {"linreg": lambda f: t.LINEARREG(c(f), 14)},
+        "hl2": {"hl2": lambda f: t.MEDPRICE(f["high"].to_numpy(), f["low"].to_numpy())},
+        "hlc3": {"hlc3": lambda f: t.TYPPRICE(*hlc(f))},
+        "ohlc4": {"ohlc4": lambda f: t.AVGPRICE(f["open"].to_numpy(), *hlc(f))},
+        "wcp": {"wcp": lambda f: t.WCLPRICE(*hlc(f))},
+        "bbands:20:2": {
+            "upper": lambda f: t.BBANDS(c(f), 20, 2.0, 2.0, 0)[0],
+            "mid": lambda f: t.BBANDS(c(f), 20, 2.0, 2.0, 0)[1],
+            "lower": lambda f: t.BBANDS(c(f), 20, 2.0, 2.0, 0)[2],
+        },
+        "rsi:14": {"rsi": lambda f: t.RSI(c(f), 14)},
+        "rsi:7": {"rsi": lambda f: t.RSI(c(f), 7)},
+        "macd:12:26:9": {
+            "macd": lambda f: t.MACD(c(f), 12, 26, 9)[0],
+            "signal": lambda f: t.MACD(c(f), 12, 26, 9)[1],
+            "hist": lambda f: t.MACD(c(f), 12, 26, 9)[2],
+        },
+        "ppo": {"ppo": lambda f: t.PPO(c(f), 12, 26, 0)},
+        "apo": {"apo": lambda f: t.APO(c(f), 12, 26, 0)},
+        "mom:10": {"mom": lambda f: t.MOM(c(f), 10)},
+        "roc:10": {"roc": lambda f: t.ROC(c(f), 10)},
+        "cmo:14": {"cmo": lambda f: t.CMO(c(f), 14)},
+        "trix:30": {"trix": lambda f: t.TRIX(c(f), 30)},
+        "willr:14": {"willr": lambda f: t.WILLR(*hlc(f), 14)},
+        "cci:20": {"cci": lambda f: t.CCI(*hlc(f), 20)},
+        "bop": {"bop": lambda f: t.BOP(f["open"].to_numpy(), *hlc(f))},
+        "stoch:14:3:3": {"k": lambda f: t.STOCH(*hlc(f), 14, 3, 0, 3, 0)[0], "d": lambda f: t.STOCH(*hlc(f), 14, 3, 0, 3, 0)[1]},
+        "stochf:14:3": {"k": lambda f: t.STOCHF(*hlc(f), 14, 3, 0)[0], "d": lambda f: t.STOCHF(*hlc(f), 14, 3, 0)[1]},
+        "stochrsi": {"k": stochrsi_k, "d": lambda f: t.SMA(stochrsi_k(f), 3)},
+        "uo": {"uo": lambda f: t.ULTOSC(*hlc(f), 7, 14, 28)},
+        "adx:14": {
+            "adx": lambda f: t.ADX(*hlc(f), 14),
+            "adxr": lambda f: t.ADXR(*hlc(f), 14),
+            "dmp": lambda f: t.PLUS_DI(*hlc(f), 14),
+            "dmn": lambda f: t.MINUS_DI(*hlc(f), 14),
+        },
+        "adx:7": {"adx": lambda f: t.ADX(*hlc(f), 7), "adxr": lambda f: t.ADXR(*hlc(f), 7)},
+        "aroon:14": {
+            "down": lambda f: t.AROON(f["high"].to_numpy(), f["low"].to_numpy(), 14)[0],
+            "up": lambda f: t.AROON(f["high"].to_numpy(), f["low"].to_numpy(), 14)[1],
+            "osc": lambda f: t.AROONOSC(f["high"].to_numpy(), f["low"].to_numpy(), 14),
+        },
+        "atr:14": {"atr": lambda f: t.ATR(*hlc(f), 14)},
+        "natr:14": {"natr": lambda f: t.NATR(*hlc(f), 14)},
+        "true_range": {"true_range": lambda f: t.TRANGE(*hlc(f))},
+        "stdev:30": {"stdev": lambda f: t.STDDEV(c(f), 30, 1.0)},
+        "variance:30": {"variance": lambda f: t.VAR(c(f), 30, 1.0)},
+        "obv": {"obv": lambda f: t.OBV(c(f), v(f))},
+        "ad": {"ad": lambda f: t.AD(*hlc(f), v(f))},
+        "adosc": {"adosc": lambda f: t.ADOSC(*hlc(f), v(f), 3, 10)},
+        "mfi:14": {"mfi": lambda f: t.MFI(*hlc(f), v(f), 14)},
+        "rma:10": {"rma": lambda f: t.RMA(c(f), 10)},
+        "kdj": {k: (lambda f, i=i: t.KDJ(*hlc(f), 9, 3, 13, 3, 13)[i]) for i, k in enumerate("kdj")},
+        "pvt": {"pvt": lambda f: t.PVT(c(f), v(f))},
+        "nvi": {"nvi": lambda f: t.NVI(c(f), v(f))},
+        "pvi": {"pvi": lambda f: t.PVI(c(f), v(f)) / 10.0, "ma": lambda f: t.EMA(t.PVI(c(f), v(f)) / 10.0, 255)},
+        # computed by pandas-ta, already equal to TA-Lib's (kept equal by this test)
+        "accbands:20": {k: (lambda f, i=i: t.ACCBANDS(*hlc(f), 20)[i]) for i, k in enumerate(("upper", "mid", "lower"))},
+        "ao": {"ao": lambda f: t.AO(f["high"].to_numpy(), f["low"].to_numpy(), 5, 34)},
+        "cmf:20": {"cmf": lambda f: t.CMF(*hlc(f), v(f), 20)},
+        "donchian:20": {
+            k: (lambda f, i=i: t.DONCHIAN(f["high"].to_numpy(), f["low"].to_numpy(), 20)[i])
+            for i, k in enumerate(("upper", "mid", "lower"))
+        },
+        "efi:13": {"efi": lambda f: t.EFI(c(f), v(f), 13)},
+        "er:10": {"er": lambda f: t.ER(c(f), 10)},
+        "hma:10": {"hma": lambda f: t.HMA(c(f), 10)},
+        "massi": {"massi": lambda f: t.MASSI(f["high"].to_numpy(), f["low"].to_numpy(), 9, 25)},
+        "qstick:10": {"qstick": lambda f: t.QSTICK(f["open"].to_numpy(), c(f), 10)},
+        "smma:7": {"smma": lambda f: t.RMA(c(f), 7)},
+        "vwma:10": {"vwma": lambda f: t.VWMA(c(f), v(f), 10)},
+        "vortex:14": {k: (lambda f, i=i: t.VORTEX(*hlc(f), 14)[i]) for i, k in enumerate(("plus", "minus"))},
+        "coppock": {"coppock": lambda f: t.COPPOCK(c(f), 10, 11, 14)},
+        "eri:13": {k: (lambda f, i=i: t.ERI(*hlc(f), 13)[i]) for i, k in enumerate(("bull", "bear"))},
+        "vhf:28": {"vhf": lambda f: t.VHF(c(f), 28)},
+        "tsi": {"tsi": lambda f: t.TSI(c(f), 25, 13)},
+        "ha": {k: (lambda f, i=i: t.HA(f["open"].to_numpy(), *hlc(f))[i]) for i, k in enumerate(("open", "high", "low", "close"))},
+        "pvo": {"pvo": lambda f: t.PVO(v(f), 12, 26, 1)},
+    }  # fmt: skip
+
+
+TALIB_CASES = list(_talib_expected())
+DATASETS = ["BBCA.csv", "BTCUSDT_1h.csv", "random"]
+
+
+@pytest.fixture(scope="module")
+def datasets() -> dict[str, pd.DataFrame]:
+    return {name: random_bars() if name == "random" else load_sample(name) for name in DATASETS}
+
+
+def _first_valid(values: np.ndarray) -> int | None:
+    valid = np.flatnonzero(~np.isnan(values))
+    return int(valid[0]) if len(valid) else None
+
+
+@pytest.mark.parametrize("data", DATASETS)
+@pytest.mark.parametrize("spec", TALIB_CASES)
+def test_indicator_starts_on_talibs_first_valid_bar_and_equals_it(
+    datasets: dict[str, pd.DataFrame], spec: str, data: str
+) -> None:
+    frame = datasets[data]
+    result = ind.compute(frame, spec)
+    for field, expected_of in _talib_expected()[spec].items():
+        expected = np.asarray(expected_of(frame), dtype="float64")  # type: ignore[operator]
+        ours = result.fields[field].to_numpy()
+        start = _first_valid(expected)
+        assert start is not None, (spec, field)
+        assert _first_valid(ours) == start, f"{spec}.{field}: first value on bar {_first_valid(ours)}, TA-Lib's on {start}"
+        np.testing.assert_allclose(ours[start:], expected[start:], rtol=1e-9, atol=1e-9, err_msg=f"{spec}.{field}")
+
+
+def test_every_talib_computed_indicator_is_checked_against_talib() -> None:
+    checked = {ind.parse_spec(spec).name for spec in TALIB_CASES}
+    computed_by_talib = {name for name, info in ind.catalogue().items() if info.talib}
+    assert computed_by_talib <= checked
+    assert {"rsi", "ema", "sma", "wma", "macd", "bbands", "atr", "adx", "stoch", "cci", "mfi", "obv"} <= checked
+    assert {"willr", "roc", "mom", "natr", "trix", "dema", "tema", "kama"} <= computed_by_talib
+
+
+def test_adx_of_the_issue_starts_on_bar_27_with_talibs_value(bars: pd.DataFrame) -> None:
+    """Issue 10: ADX was published from bar 14 and far from TA-Lib's until bar ~146."""
+    import talib
+
+    h, low, c = bars["high"], bars["low"], bars["close"]
+    adx = ind.compute(bars, "adx").fields
+    assert adx["adx"].iloc[:27].isna().all()
+    assert adx["adx"].iloc[27] == pytest.approx(float(talib.ADX(h, low, c, 14).iloc[27]), rel=1e-12)
+    assert adx["dmp"].iloc[:14].isna().all() and adx["dmp"].iloc[14:].notna().all()
+    assert adx["dmn"].iloc[:14].isna().all() and adx["dmn"].iloc[14:].notna().all()
+    # the standard ADXR: the mean of today's ADX and the ADX length - 1 bars back, from bar 3 * 14 - 2
+    first = 3 * 14 - 2
+    assert adx["adxr"].iloc[:first].isna().all()
+    expected = (adx["adx"] + adx["adx"].shift(13)) / 2.0
+    np.testing.assert_allclose(adx["adxr"].iloc[first:], expected.iloc[first:], rtol=1e-12)
+    assert [p.name for p in ind.info("adx").params] == ["length", "scalar"]
+
+
+def test_talib_switch_does_not_change_an_indicator_talib_computes(bars: pd.DataFrame) -> None:
+    for spec in ("rsi", "adx", "stoch", "macd", "natr", "cci"):
+        on, off = ind.compute(bars, spec, talib=True), ind.compute(bars, spec, talib=False)
+        for field in on.fields:
+            pd.testing.assert_series_equal(on.fields[field], off.fields[field])
+
+
+def test_script_call_and_watch_conditions_use_the_same_talib_values(bars: pd.DataFrame) -> None:
+    import talib
+
+    from core.market.conditions import parse_condition
+
+    adx = ind.call("adx", bars["high"], bars["low"], bars["close"], 14)
+    assert isinstance(adx, dict)
+    np.testing.assert_allclose(adx["adx"].iloc[27:], talib.ADX(bars["high"], bars["low"], bars["close"], 14).iloc[27:])
+    rsi = talib.RSI(bars["close"], 14)
+    cond = parse_condition(f"rsi<{float(rsi.iloc[-1]) + 1e-6}")
+    assert cond.evaluate(bars).met is True
+
+
+# --------------------------------------------------------------------------- /dict says where we differ
+
+
+def test_dict_indicator_says_where_values_come_from_and_where_they_differ_on_purpose() -> None:
+    from core.dictionary import service
+
+    supertrend = service.entry("indicator", "supertrend").detail
+    assert "TA-Lib" in supertrend and "differs" in supertrend and "flip" in supertrend
+    adx = service.entry("indicator", "adx").detail
+    assert "TA-Lib's ADX, ADXR, PLUS_DI and MINUS_DI" in adx
+    rsi = service.entry("indicator", "rsi").detail
+    assert "values: TA-Lib's" in rsi
+    for name in ind.CONVENTIONS:
+        assert ind.info(name).note == ind.CONVENTIONS[name]
+        assert ind.CONVENTIONS[name] in service.entry("indicator", name).detail
+
+
+# --------------------------------------------------------------------------- supertrend
+
+
+def reference_supertrend(frame: pd.DataFrame, length: int, multiplier: float) -> pd.DataFrame:
+    """Supertrend written out from its definition, one bar at a time.
+
+    Bands are hl2 ± multiplier × ATR (Wilder's, TA-Lib's ATR). The first bar with an ATR starts
+    an up trend. The trend turns down when the close falls below the previous bar's long band and
+    up when it rises above the previous bar's short band. While a trend lasts its band only
+    tightens (the long band never falls, the short band never rises); on the bar a trend starts,
+    its band is that bar's own band, nothing carried over from before.
+    """
+    import talib
+
+    h, low, c = frame["high"].to_numpy(), frame["low"].to_numpy(), frame["close"].to_numpy()
+    atr = talib.ATR(h, low, c, length)
+    hl2 = (h + low) / 2.0
+    n = len(c)
+    trend = np.full(n, np.nan)
+    direction = np.full(n, np.nan)
+    long_ = np.full(n, np.nan)
+    short = np.full(n, np.nan)
+    start = _first_valid(atr)
+    assert start is not None
+    band_long, band_short = hl2 - multiplier * atr, hl2 + multiplier * atr
+    up = True
+    active = band_long[start]
+    for i in range(start, n):
+        if i > start:
+            if up and c[i] < active:
+                up, active = False, band_short[i]
+            elif not up and c[i] > active:
+                up, active = True, band_long[i]
+            else:
+                active = max(active, band_long[i]) if up else min(active, band_short[i])
+        trend[i] = active
+        direction[i] = 1.0 if up else -1.0
+        (long_ if up else short)[i] = active
+    return pd.DataFrame({"trend": trend, "direction": direction, "long": long_, "short": short}, index=frame.index)
+
+
+@pytest.mark.parametrize("data", DATASETS)
+def test_supertrend_follows_its_definition_and_never_carries_a_band_across_a_flip(
+    datasets: dict[str, pd.DataFrame], data: str
+) -> None:
+    frame = datasets[data]
+    st = ind.compute(frame, "supertrend:7:3").fields
+    ref = reference_supertrend(frame, 7, 3.0)
+    for field in ("trend", "direction", "long", "short"):
+        np.testing.assert_allclose(st[field].to_numpy(), ref[field].to_numpy(), rtol=1e-9, err_msg=field)
+    # the band shown is always the running trend's: long while up, short while down
+    up, down = st["direction"] == 1, st["direction"] == -1
+    assert st["short"][up].isna().all() and st["long"][down].isna().all()
+    np.testing.assert_allclose(st["trend"][up], st["long"][up])
+    np.testing.assert_allclose(st["trend"][down], st["short"][down])
+
+
+def test_supertrend_latest_values_never_show_a_band_from_an_earlier_trend(bars: pd.DataFrame) -> None:
+    st = ind.compute(bars, "supertrend:7:3")
+    direction = st.fields["direction"]
+    flips = np.flatnonzero(direction.diff().fillna(0).to_numpy() != 0)
+    assert len(flips) >= 2
+    for end in flips[-4:] + 1:  # the bar a trend starts, as the latest bar
+        last = ind.IndicatorResult(st.spec, st.info, {k: v.iloc[:end] for k, v in st.fields.items()}).last()
+        if last["direction"] == 1:
+            assert last["short"] is None and last["long"] == last["trend"]
+        else:
+            assert last["long"] is None and last["short"] == last["trend"]
+

@@ -9,7 +9,7 @@ from PIL import Image
 
 from core.account.models import Chat
 from core.app import Core
-from core.broker.types import AuthFailed
+from core.broker.types import AuthFailed, BrokerName
 from core.deployment.models import Deployment
 from core.notify import ChatTarget, Notice
 from core.trade.executor import Intent, record_intent
@@ -96,7 +96,9 @@ async def test_a_refused_key_alert_offers_resume(sqlite_db):
     actor = await make_user(sqlite_db)
     credential = await make_credential(sqlite_db, actor.user_id, "Binance", "bin")
     dep = await make_deployment(sqlite_db, actor.user_id, credential, last_bar_at=T0 + timedelta(hours=1))
-    scheduler = DeploymentScheduler(core, _factory(FakeBroker(create_errors=[AuthFailed("key revoked")])), clock)
+    scheduler = DeploymentScheduler(
+        core, _factory(FakeBroker(create_errors=[AuthFailed("key revoked")], name=BrokerName.BINANCE, paper=False)), clock
+    )
     await scheduler.tick()
     [(_, notice)] = notifier.sent
     assert "Paused" in notice.text and "key revoked" in notice.text

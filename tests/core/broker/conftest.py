@@ -113,7 +113,6 @@ def settings(master_key: str) -> Settings:
     return Settings(
         _env_file=None,
         broker_master_keys=[master_key],
-        paper_fee=0.001,
         paper_start_idr=100_000_000,
         paper_start_usdt=10_000,
     )

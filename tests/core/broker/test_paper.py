@@ -36,17 +36,17 @@ async def test_starting_balance_is_created_on_first_use(db, paper):
 async def test_idx_buy_and_sell_move_cash_and_shares_with_fees(db, paper):
     bought = await paper.create_order(OrderRequest("dep1-bar1-buy", "BBCA.JK", "buy", 500, 9_000))
     assert (bought.status, bought.filled, bought.average, bought.fee_currency) == ("closed", 500, 9_000, "IDR")
-    assert bought.fee == pytest.approx(4_500)  # 0.1 % of 4,500,000
+    assert bought.fee == pytest.approx(9_000)  # the backtest's stock commission, 0.2 % of 4,500,000
     assert bought.exchange_order_id and bought.client_order_id == "dep1-bar1-buy"
     balance = await paper.fetch_balance()
     assert balance["BBCA.JK"] == 500
-    assert balance["IDR"] == pytest.approx(100_000_000 - 4_500_000 - 4_500)
+    assert balance["IDR"] == pytest.approx(100_000_000 - 4_500_000 - 9_000)
 
     sold = await paper.create_order(OrderRequest("dep1-bar9-sell", "BBCA.JK", "sell", 500, 9_500))
-    assert sold.fee == pytest.approx(4_750)
+    assert sold.fee == pytest.approx(9_500)
     balance = await paper.fetch_balance()
     assert balance["BBCA.JK"] == 0
-    assert balance["IDR"] == pytest.approx(100_000_000 - 4_504_500 + 4_750_000 - 4_750)
+    assert balance["IDR"] == pytest.approx(100_000_000 - 4_509_000 + 4_750_000 - 9_500)
     assert balance["USDT"] == 10_000  # the other cash is untouched
 
 
@@ -107,7 +107,8 @@ async def test_market_rules_and_markers_stay_out_of_balances(db, paper):
     idx = await paper.market_rules("BBCA.JK")
     assert (idx.base, idx.quote, idx.lot, idx.amount_step, idx.min_amount) == ("BBCA.JK", "IDR", 100, 100, 100)
     crypto = await paper.market_rules("ETH/USDT")
-    assert (crypto.base, crypto.quote, crypto.lot, crypto.amount_step) == ("ETH", "USDT", 1.0, 1e-8)
+    assert (crypto.base, crypto.quote, crypto.lot, crypto.amount_step) == ("ETH", "USDT", 1.0, 1e-5)  # the backtest's step
+    assert (idx.fee, crypto.fee) == (0.002, 0.001)  # the backtest's commissions
     long_id = "deployment-123456789-20261101T000000Z-buy-signal-x"  # longer than the asset column
     await paper.create_order(OrderRequest(long_id, "BBCA.JK", "buy", 100, 9_000))
     markers = [a for a in await _rows(db, paper.credential_id) if is_marker(a)]

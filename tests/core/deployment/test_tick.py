@@ -59,7 +59,8 @@ async def test_one_fetch_per_series_and_only_closed_bars_are_evaluated(db):
     assert source.fetches == 2
     orders = await load(db, Order)
     assert [o.status for o in orders] == ["Filled"] * 5 and {o.side for o in orders} == {"buy"}
-    assert {o.bar_at for o in orders} == {T0 + 5 * HOUR} and {o.reference_price for o in orders} == {101.0}
+    assert {o.bar_at for o in orders} == {T0 + 5 * HOUR}
+    assert {o.reference_price for o in orders} == {100.0}  # the forming candle's open, as the backtest fills
     rows = await load(db, Deployment)
     assert [r.id for r in rows] == ids and {r.status for r in rows} == {"OpenPosition"}
     assert all(r.last_signal == "buy" and r.last_bar_at == T0 + 5 * HOUR for r in rows)
@@ -85,7 +86,9 @@ async def test_sell_signal_and_stop_loss_close_the_long(db):
     assert (orders[stop].side, orders[stop].reason, orders[stop].quantity) == ("sell", "stop", 1.0)
     assert (orders[sell].side, orders[sell].reason) == ("sell", "signal")
     trades = {t.deployment_id: t for t in await load(db, Trade)}
-    assert trades[sell].pnl == pytest.approx((99.0 - 95.0) - 0.099)
+    assert trades[stop].price == 95.0  # the stop's level: the candle reached it, it rested there
+    assert trades[sell].price == 100.0  # the open after the sell signal
+    assert trades[sell].pnl == pytest.approx((100.0 - 95.0) - 0.1)
     assert {r.status for r in await load(db, Deployment)} == {"NoPosition"}
     assert {e.decision.signal for e in report.events} == {"stop", "sell"}
 
@@ -110,7 +113,8 @@ async def test_a_refused_key_pauses_the_deployment_and_is_reported(db):
     actor = await make_user(db)
     credential = await make_credential(db, actor.user_id, "Binance", "bin")
     dep = await make_deployment(db, actor.user_id, credential, last_bar_at=T0 + HOUR)
-    broker = FakeBroker(create_errors=[AuthFailed("Binance refused the API key (Invalid API-key)")])
+    broker = FakeBroker(create_errors=[AuthFailed("Binance refused the API key (Invalid API-key)")],
+                        name=BrokerName.BINANCE, paper=False)
     report = await _tick(db, settings, source, clock, broker).run(clock.now)
     [event] = report.events
     assert event.kind == "paused" and event.deployment_id == dep
@@ -126,7 +130,7 @@ async def test_a_refused_key_pauses_the_deployment_and_is_reported(db):
 
 async def test_insufficient_funds_and_sizes_below_the_minimum_are_recorded(db):
     settings = make_settings()
-    source = StubSource({"BTCUSDT": frame("gg"), "ETHUSDT": frame("gg")})
+    source = StubSource({"BTCUSDT": frame("gg."), "ETHUSDT": frame("gg.")})
     clock = Clock(T0 + 2 * HOUR)
     actor = await make_user(db)
     credential = await make_credential(db, actor.user_id)
@@ -203,7 +207,7 @@ async def test_two_workers_firing_the_same_tick_place_one_order(db, db_backend):
     assert len(await load(db, Trade)) == 4
     cash = {b.asset: b.amount for b in await load(db, PaperBalance) if not b.asset.startswith("fill:")}
     assert cash["BTC"] == pytest.approx(sum(o.filled_qty for o in orders if o.symbol == "BTC/USDT"))
-    assert cash["USDT"] == pytest.approx(10_000 - sum(o.filled_qty * 101.0 * 1.001 for o in orders))
+    assert cash["USDT"] == pytest.approx(10_000 - sum(o.filled_qty * 100.0 * 1.001 for o in orders))
 
 
 async def test_a_symbol_the_broker_does_not_trade_is_refused_once_not_retried(db):
@@ -234,7 +238,7 @@ async def test_a_refused_key_makes_the_pool_forget_its_broker(db):
     credential = await make_credential(db, actor.user_id, "Binance", "bin")
     first = await make_deployment(db, actor.user_id, credential, last_bar_at=T0 + HOUR)
     second = await make_deployment(db, actor.user_id, credential, last_bar_at=T0 + HOUR, label="n")
-    broker = FakeBroker(create_errors=[AuthFailed("Binance refused the API key")])
+    broker = FakeBroker(create_errors=[AuthFailed("Binance refused the API key")], name=BrokerName.BINANCE, paper=False)
     built: list[int] = []
 
     async def factory(credential_id: int):

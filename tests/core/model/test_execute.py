@@ -94,3 +94,29 @@ async def test_the_shown_candles_keep_every_field_of_the_fetched_ones(market, sq
     for candles in (run.candles, sim.candles):
         assert candles.extra == {"note": "kept"} and candles.name == "Bank Central Asia"
         assert candles.frame.index[0] == run.signals.index[0]
+
+
+LONG = 'slow = sma(close, 200)\nplot(slow, "slow")\nbuy = close > slow\nsell = close < slow'
+
+
+async def test_buy_and_hold_starts_where_the_indicators_have_values(market, sqlite_db):
+    """A 200-bar SMA is not settled by 6mo's warm-up history: trading, Buy & Hold and Alpha start
+    at its first value inside the shown range (backtesting.py's warm-up), not at the range's start."""
+    settings, service = market
+    run = await execute_script(service, settings, LONG, "BBCA", "1d", "6mo", chart=False)
+    slow = run.plots[0].values
+    first = int(slow.notna().to_numpy().argmax())
+    assert 0 < first < len(slow) - 1 and slow.iloc[:first].isna().all()
+    close = run.candles.frame["close"]
+    stats = run.backtest.stats
+    held = (close.iloc[-1] - close.iloc[first]) / close.iloc[first] * 100
+    assert run.stats["Buy & Hold Return [%]"] == pytest.approx(held, rel=1e-12)
+    assert held != pytest.approx((close.iloc[-1] - close.iloc[0]) / close.iloc[0] * 100)
+    assert stats["Alpha [%]"] == pytest.approx(stats["Return [%]"] - stats["Beta"] * held, rel=1e-12)
+    assert (run.backtest.trades["EntryBar"] > first).all()
+
+    actor = await actor_for(sqlite_db, platform="console", external_id="me")
+    await strategies.save_strategy(sqlite_db, actor, "trend")
+    await strategies.add_rules(sqlite_db, actor, "trend", "buy close > sma(close, 200); sell close < sma(close, 200)")
+    sim = await simulate(sqlite_db, service, settings, actor, "trend", "BBCA", "1d", "6mo", chart=False)
+    assert sim.stats["Buy & Hold Return [%]"] == pytest.approx(held, rel=1e-12)

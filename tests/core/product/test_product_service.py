@@ -77,7 +77,7 @@ async def test_only_admins_change_the_catalogue(db):
     with pytest.raises(Forbidden):
         await products.delete_product(db, SETTINGS, user, made["Pro"].id)
     with pytest.raises(Forbidden):
-        await products.create_discount(db, SETTINGS, user, code="FREE", kind="percent", value=100)
+        await products.create_discount(db, SETTINGS, user, code="FREE", percent_bp=10_000)
 
 
 async def test_create_validates_and_refuses_duplicates(db):
@@ -136,12 +136,14 @@ async def test_seed_is_idempotent(db):
 
 async def test_discount_codes(db):
     admin, _ = await _actors(db)
-    made = await products.create_discount(db, SETTINGS, admin, code="hemat10", kind="percent", value=10, max_uses=5)
-    assert (made.code, made.kind, made.value, made.max_uses, made.used_count) == ("HEMAT10", "percent", 10, 5, 0)
+    made = await products.create_discount(db, SETTINGS, admin, code="hemat10", percent_bp=1_000, max_uses=5)
+    assert (made.code, made.kind, made.percent_bp, made.amount_idr, made.max_uses, made.used_count) == (
+        "HEMAT10", "percent", 1_000, None, 5, 0)
+    assert made.off == "10 %"
     with pytest.raises(Conflict):
-        await products.create_discount(db, SETTINGS, admin, code="HEMAT10", kind="fixed", value=1)
-    for bad in ({"kind": "percent", "value": 101}, {"kind": "percent", "value": 0}, {"kind": "bogus", "value": 5},
-                {"code": "a b", "kind": "fixed", "value": 5}, {"kind": "fixed", "value": 5, "max_uses": 0}):
+        await products.create_discount(db, SETTINGS, admin, code="HEMAT10", amount_idr=1)
+    for bad in ({"percent_bp": 10_001}, {"percent_bp": 0}, {}, {"percent_bp": 100, "amount_idr": 5},
+                {"code": "a b", "amount_idr": 5}, {"amount_idr": 5, "max_uses": 0}):
         with pytest.raises(Invalid):
             await products.create_discount(db, SETTINGS, admin, **{"code": "OTHER", **bad})
     off = await products.deactivate_discount(db, SETTINGS, admin, "hemat10")
@@ -149,6 +151,47 @@ async def test_discount_codes(db):
     async with db.session() as session:
         assert (await session.scalar(select(DiscountCode.active).where(DiscountCode.code == "HEMAT10"))) is False
     assert [c.code for c in await products.list_discounts(db, SETTINGS, admin)] == ["HEMAT10"]
+
+
+async def test_percent_codes_are_stored_exactly_in_basis_points(db):
+    admin, _ = await _actors(db)
+    half = await products.create_discount(db, SETTINGS, admin, code="HALF", percent_bp=250)
+    quarter = await products.create_discount(db, SETTINGS, admin, code="QUARTER", percent_bp=1_225)
+    assert (half.off, quarter.off) == ("2.5 %", "12.25 %")
+    async with db.session() as session:
+        rows = {r.code: (r.kind, r.percent_bp, r.amount_idr) for r in await session.scalars(select(DiscountCode))}
+    assert rows == {"HALF": ("percent", 250, None), "QUARTER": ("percent", 1_225, None)}
+    with pytest.raises(Invalid) as over:
+        await products.create_discount(db, SETTINGS, admin, code="OVER", percent_bp=10_050)
+    assert over.value.message == "a percent discount is more than 0 % and at most 100 %, not 100.5 %"
+
+
+@pytest.mark.parametrize(
+    ("field", "call"),
+    [
+        ("the price", lambda db, admin: products.create_product(
+            db, SETTINGS, admin, category="Subscription", name="Float", price_idr=49_000.0)),
+        ("the price", lambda db, admin: products.create_product(
+            db, SETTINGS, admin, category="Subscription", name="Bool", price_idr=True)),
+        ("a fixed discount", lambda db, admin: products.create_discount(db, SETTINGS, admin, code="FLOAT1", amount_idr=25_000.0)),
+        ("a fixed discount", lambda db, admin: products.create_discount(db, SETTINGS, admin, code="FLOAT2", amount_idr=2.5)),
+        ("percent_bp", lambda db, admin: products.create_discount(db, SETTINGS, admin, code="FLOAT3", percent_bp=2.5)),
+    ],
+)
+async def test_money_entering_the_service_must_be_an_int(db, field, call):
+    admin, _ = await _actors(db)
+    with pytest.raises(Invalid) as refused:
+        await call(db, admin)
+    assert refused.value.message.startswith(f"{field} is a")
+    assert "integer" in refused.value.message
+    async with db.session() as session:
+        assert (await session.scalars(select(Product))).all() == []
+        assert (await session.scalars(select(DiscountCode))).all() == []
+
+
+def test_percent_text_shows_only_the_decimals_it_needs():
+    assert [products.percent_text(bp) for bp in (1_000, 250, 1_225, 5, 10_000)] == [
+        "10 %", "2.5 %", "12.25 %", "0.05 %", "100 %"]
 
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])

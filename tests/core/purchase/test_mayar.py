@@ -167,7 +167,7 @@ async def test_failed_then_paid_out_of_order_and_a_late_failure(db, mayar):
 async def test_amount_mismatch_is_recorded_not_settled(db, mayar):
     config = mayar_settings(mayar)
     s = await shop(db, config)
-    await products.create_discount(db, config, s.admin, code="HEMAT10", kind="percent", value=10, max_uses=1)
+    await products.create_discount(db, config, s.admin, code="HEMAT10", percent_bp=1_000, max_uses=1)
     done = await _buy(db, config, s, code="HEMAT10")
     invoice = mayar.only_invoice()
     mayar.pay(invoice.id, amount=1_000)
@@ -215,7 +215,7 @@ async def test_latest_refreshes_pending_purchases(db, mayar):
 async def test_provider_failures(db, mayar):
     config = mayar_settings(mayar)
     s = await shop(db, config)
-    await products.create_discount(db, config, s.admin, code="HEMAT10", kind="percent", value=10, max_uses=1)
+    await products.create_discount(db, config, s.admin, code="HEMAT10", percent_bp=1_000, max_uses=1)
     mayar.fail_with = 500
     with pytest.raises(Unavailable, match="HTTP 500"):
         await _buy(db, config, s, code="HEMAT10")
@@ -338,3 +338,16 @@ async def test_webhook_http_server(db, mayar):
         f"mayar:payment.received:{invoice.transaction_id}:paid": "settled",
         f"mayar:payment.received:{invoice.transaction_id}:settled": "already Paid",
     }
+
+
+async def test_a_fractional_invoice_amount_is_never_truncated_into_a_match(db, mayar):
+    config = mayar_settings(mayar)
+    s = await shop(db, config)
+    done = await _buy(db, config, s)
+    invoice = mayar.only_invoice()
+    mayar.pay(invoice.id, amount=done.purchase.total + 0.5)  # int() would read it as the total
+    with pytest.raises(Unavailable, match="is not whole rupiah"):
+        await handle_mayar_event(db, config, webhook(invoice, amount=done.purchase.total), now=NOW)
+    async with db.session() as session:
+        assert (await session.get(Purchase, done.purchase.id)).status == "Pending"
+    assert await _count(db, Subscription) == 0

@@ -8,13 +8,24 @@ import pytest
 
 from core.errors import Invalid
 from core.product.models import DiscountCode
-from core.purchase.pricing import QuoteLine, check_discount, discount_of, quote, round_half_up, tax_of
+from core.purchase.pricing import (
+    QuoteLine,
+    check_discount,
+    discount_of,
+    fixed_off,
+    percent_off,
+    quote,
+    round_half_up,
+    tax_of,
+)
 
 NOW = datetime(2025, 6, 1, 12, tzinfo=UTC)
 
 
 def _code(kind: str, value: int, **kw) -> DiscountCode:
-    return DiscountCode(code="X", kind=kind, value=value, active=kw.pop("active", True), used_count=kw.pop("used", 0), **kw)
+    """A code row: ``value`` is basis points for a percent code (1000 = 10 %), rupiah for a fixed one."""
+    amount = {"percent_bp": value} if kind == "percent" else {"amount_idr": value}
+    return DiscountCode(code="X", kind=kind, **amount, active=kw.pop("active", True), used_count=kw.pop("used", 0), **kw)
 
 
 def _lines(*prices: int) -> list[QuoteLine]:
@@ -27,10 +38,21 @@ def test_half_up_rounds_halves_up_and_the_rest_to_nearest():
 
 
 def test_percent_discount_is_floored_and_fixed_is_capped_at_the_subtotal():
-    assert discount_of("percent", 10, 149_999) == 14_999  # 14,999.9 floored
-    assert discount_of("percent", 100, 149_000) == 149_000
-    assert discount_of("fixed", 25_000, 149_000) == 25_000
-    assert discount_of("fixed", 500_000, 149_000) == 149_000
+    assert percent_off(149_999, 1_000) == 14_999  # 14,999.9 floored
+    assert percent_off(149_000, 10_000) == 149_000
+    assert fixed_off(149_000, 25_000) == 25_000
+    assert fixed_off(149_000, 500_000) == 149_000
+    assert discount_of(_code("percent", 1_000), 149_999) == 14_999
+    assert discount_of(_code("fixed", 25_000), 149_000) == 25_000
+
+
+def test_fractional_percent_is_exact_integer_arithmetic():
+    assert percent_off(149_000, 250) == 3_725  # 2.5 %, not 25 %
+    assert percent_off(149_999, 250) == 3_749  # 3,749.975 floored
+    assert percent_off(99_999, 1_225) == 12_249  # 12.25 % of 99,999 = 12,249.8775
+    assert percent_off(10**15 + 1, 1) == 10**11  # no float rounding at any size
+    result = quote(_lines(149_000), _code("percent", 250), 11, tax_included=False)
+    assert (result.subtotal, result.discount, result.tax, result.total) == (149_000, 3_725, 15_980, 161_255)
 
 
 def test_tax_added_is_half_up_on_the_discounted_amount():
@@ -47,13 +69,13 @@ def test_tax_included_is_the_part_of_the_price_that_is_tax():
 
 
 def test_quote_with_percent_code_then_tax():
-    result = quote(_lines(149_000), _code("percent", 10), 11, tax_included=False)
+    result = quote(_lines(149_000), _code("percent", 1_000), 11, tax_included=False)
     assert (result.subtotal, result.discount, result.tax, result.total) == (149_000, 14_900, 14_751, 148_851)
     assert all(isinstance(v, int) for v in (result.subtotal, result.discount, result.tax, result.total))
 
 
 def test_hundred_percent_and_oversized_fixed_codes_make_the_order_free():
-    assert quote(_lines(149_000), _code("percent", 100), 11, False).total == 0
+    assert quote(_lines(149_000), _code("percent", 10_000), 11, False).total == 0
     free = quote(_lines(30_000), _code("fixed", 50_000), 11, False)
     assert (free.discount, free.tax, free.total) == (30_000, 0, 0)
 
@@ -67,10 +89,10 @@ def test_quote_with_tax_included_totals_the_discounted_price():
     ("code", "message"),
     [
         (None, "discount code X is not valid"),
-        (_code("percent", 10, active=False), "discount code X is not valid"),
-        (_code("percent", 10, valid_until=NOW), "discount code X has expired"),
-        (_code("percent", 10, valid_from=NOW + timedelta(days=1)), "discount code X is not valid yet"),
-        (_code("percent", 10, max_uses=3, used=3), "discount code X has been used up"),
+        (_code("percent", 1_000, active=False), "discount code X is not valid"),
+        (_code("percent", 1_000, valid_until=NOW), "discount code X has expired"),
+        (_code("percent", 1_000, valid_from=NOW + timedelta(days=1)), "discount code X is not valid yet"),
+        (_code("percent", 1_000, max_uses=3, used=3), "discount code X has been used up"),
     ],
 )
 def test_unusable_codes_say_why(code, message):

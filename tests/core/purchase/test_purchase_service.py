@@ -26,12 +26,12 @@ async def test_precalculate_prices_codes_and_tax(db):
     assert (plain.subtotal, plain.discount, plain.tax, plain.total) == (298_000, 0, 32_780, 330_780)
     assert plain.lines[0].amount == 298_000 and plain.lines[0].duration_days == 30
 
-    await products.create_discount(db, MOCK, s.admin, code="HEMAT10", kind="percent", value=10)
-    await products.create_discount(db, MOCK, s.admin, code="GRATIS", kind="percent", value=100)
-    await products.create_discount(db, MOCK, s.admin, code="BESAR", kind="fixed", value=1_000_000)
-    await products.create_discount(db, MOCK, s.admin, code="LAMA", kind="fixed", value=5_000,
+    await products.create_discount(db, MOCK, s.admin, code="HEMAT10", percent_bp=1_000)
+    await products.create_discount(db, MOCK, s.admin, code="GRATIS", percent_bp=10_000)
+    await products.create_discount(db, MOCK, s.admin, code="BESAR", amount_idr=1_000_000)
+    await products.create_discount(db, MOCK, s.admin, code="LAMA", amount_idr=5_000,
                                    valid_until=NOW - timedelta(seconds=1))
-    await products.create_discount(db, MOCK, s.admin, code="HABIS", kind="fixed", value=5_000, max_uses=1)
+    await products.create_discount(db, MOCK, s.admin, code="HABIS", amount_idr=5_000, max_uses=1)
     async with db.session() as session:
         (await session.scalar(select(DiscountCode).where(DiscountCode.code == "HABIS"))).used_count = 1
 
@@ -105,7 +105,7 @@ async def test_a_second_period_of_the_same_plan_starts_when_the_first_ends(db):
 async def test_free_order_settles_and_the_usage_cap_holds(db):
     s = await shop(db, settings(payment_provider="Mayar"))  # no Mayar call for Rp 0
     config = settings(payment_provider="Mayar")
-    await products.create_discount(db, config, s.admin, code="GRATIS", kind="percent", value=100, max_uses=1)
+    await products.create_discount(db, config, s.admin, code="GRATIS", percent_bp=10_000, max_uses=1)
     done = await purchases.purchase(db, config, s.buyer, [purchases.Item(s.plans["Basic"].id)], "gratis", now=NOW)
     assert (done.settled, done.purchase.provider, done.purchase.total, done.purchase.discount) == (
         True, "Free", 0, 49_000)

@@ -7,7 +7,14 @@ import pandas as pd
 import pytest
 
 from core.market import indicators
-from core.script import ScriptError, evaluate, evaluate_condition, parse, parse_condition
+from core.script import (
+    ScriptError,
+    evaluate,
+    evaluate_condition,
+    evaluate_condition_warmup,
+    parse,
+    parse_condition,
+)
 
 EXAMPLE = """\
 # EMA cross with an RSI filter
@@ -344,3 +351,14 @@ def test_condition_rule_errors(frame: pd.DataFrame, text: str, message: str) -> 
 def test_empty_and_comment_only_scripts_are_indicators_with_nothing(frame: pd.DataFrame) -> None:
     r = run("# nothing yet\n", frame)
     assert r.plots == [] and r.is_indicator and r.buy is None
+
+
+def test_warmup_is_the_first_bar_every_indicator_has_a_value():
+    frame = tiny([float(100 + (i % 7) - (i % 3)) for i in range(80)])
+    assert run("buy = close > open\nsell = close < open", frame).warmup == 0  # no indicator
+    assert run("buy = close > sma(close, 20)\nsell = close < sma(close, 5)", frame).warmup == 19  # the slowest
+    assert run("hi = highest(high, 10)\nbuy = close > hi[1]\nsell = false", frame).warmup == 9
+    macd = run("m = macd(close)\nbuy = crossover(m.macd, m.signal)\nsell = false", frame)
+    assert macd.warmup == int(indicators.call("macd", frame["close"])["signal"].isna().sum())  # the record's slowest
+    holds, warm = evaluate_condition_warmup(parse_condition("rsi(close, 14) < 30"), frame)
+    assert (warm, len(holds)) == (14, 80)

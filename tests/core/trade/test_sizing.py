@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from core.broker.types import MarketRules
 from core.trade.executor import client_order_id, quote_of
 from core.trade.sizing import round_down, size_buy, size_sell
@@ -10,25 +12,50 @@ CRYPTO = MarketRules("BTC/USDT", "BTC", "USDT", amount_step=0.001, min_amount=0.
 IDX = MarketRules("BBCA.JK", "BBCA.JK", "IDR", amount_step=100, min_amount=100, lot=100)
 
 
-def test_buys_take_a_fraction_capped_and_rounded_down():
-    sized = size_buy(10_000, 0.5, None, 40_000, CRYPTO)
+def test_buys_take_a_fraction_capped_and_rounded_down_with_the_fee_inside():
+    sized = size_buy(10_000, 40_000, CRYPTO, fee=0.0, fraction=0.5)
     assert sized.quantity == 0.125 and sized.refusal is None
-    capped = size_buy(10_000, 1.0, 1_000, 40_000, CRYPTO)
+    with_fee = size_buy(10_000, 40_000, CRYPTO, fee=0.001, fraction=0.5)  # 5,000 / 40,040 = 0.12487
+    assert with_fee.quantity == 0.124
+    capped = size_buy(10_000, 40_000, CRYPTO, fee=0.0, cap=1_000)
     assert capped.quantity == 0.025
-    lots = size_buy(10_000_000, 1.0, None, 9_150, IDX)  # 1,092.9 shares -> 10 lots
+    staked = size_buy(10_000, 40_000, CRYPTO, fee=0.001, stake=2_000)  # 2,000 / 40,040 = 0.04995
+    assert staked.quantity == 0.049
+    beyond = size_buy(1_000, 40_000, CRYPTO, fee=0.0, stake=2_000)  # a stake above the balance takes the balance
+    assert beyond.quantity == 0.025
+    lots = size_buy(10_000_000, 9_150, IDX, fee=0.002)  # 1,090.7 shares -> 10 lots
     assert lots.quantity == 1_000 and lots.refusal is None
     assert round_down(0.30000000001, MarketRules("X/USDT", "X", "USDT", amount_step=0.1)) == 0.3
 
 
+@pytest.mark.parametrize("fee", [0.0, 0.001, 0.002, 0.0075])
+@pytest.mark.parametrize(("balance", "price", "rules"), [
+    (10_000.0, 40_000.0, MarketRules("BTC/USDT", "BTC", "USDT", amount_step=1e-8, min_amount=1e-8)),
+    (10_000.0, 1_000.0, MarketRules("ETH/USDT", "ETH", "USDT", amount_step=0.00001)),
+    (10_000.0, 0.5, MarketRules("DOGE/USDT", "DOGE", "USDT", amount_step=1.0)),
+    (100_000_000.0, 9_150.0, IDX),
+    (100_000_000.0, 10_000.0, IDX),
+])  # fmt: skip
+def test_an_entry_of_the_whole_balance_pays_its_fee_out_of_it(fee, balance, price, rules):
+    """The paper account refused every 100 % buy: the value fitted the balance, the fee did not."""
+    sized = size_buy(balance, price, rules, fee=fee, fraction=1.0)
+    assert sized.refusal is None and sized.quantity > 0
+    assert sized.quantity * price * (1 + fee) <= balance
+    step = rules.lot if rules.lot > 1 else rules.amount_step
+    assert (sized.quantity + step) * price * (1 + fee) > balance * (1 - 1e-12)  # and it takes all that fits
+
+
 def test_orders_below_the_market_minimums_are_refused_with_the_reason():
-    small = size_buy(5, 1.0, None, 40_000, CRYPTO)
+    small = size_buy(5, 40_000, CRYPTO, fee=0.001)
     assert small.quantity == 0 and "rounds to 0" in (small.refusal or "")
-    notional = size_buy(30, 1.0, None, 8_000, CRYPTO)  # 0.003 BTC = 24 USDT, above the minimum
+    notional = size_buy(30, 8_000, CRYPTO, fee=0.001)  # 0.003 BTC = 24 USDT, above the minimum
     assert notional.refusal is None
-    tiny = size_buy(100, 0.1, None, 4_000, CRYPTO)  # 0.002 BTC = 8 USDT < 10
+    tiny = size_buy(100, 4_000, CRYPTO, fee=0.001, fraction=0.1)  # 0.002 BTC = 8 USDT < 10
     assert "below the minimum order value" in (tiny.refusal or "")
-    one_lot_short = size_buy(900_000, 1.0, None, 9_150, IDX)
+    one_lot_short = size_buy(900_000, 9_150, IDX, fee=0.002)
     assert one_lot_short.quantity == 0 and one_lot_short.refusal
+    broke = size_buy(0, 9_150, IDX, fee=0.002)
+    assert broke.quantity == 0 and "no IDR" in (broke.refusal or "")
 
 
 def test_sells_sell_the_position_or_what_is_left_of_it():
