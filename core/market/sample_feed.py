@@ -12,7 +12,7 @@ sample ticker is one series:
 
 Randomness is drawn per UTC day from a generator seeded by (seed, ticker, day number), so a bar
 never depends on when or in which process it was asked for: every replica and every restart sees
-the same bars. The log price is a random walk plus a slow swing (a sine of the minute), which
+the same bars. The log price is a random walk plus a short swing (a sine of the minute), which
 makes short moving averages cross every so often, as a newcomer's first model needs.
 
 Crypto trades around the clock; IDX stocks and the index trade in the IDX session only
@@ -45,8 +45,8 @@ class Spec:
     tick: float  # prices are multiples of this
     daily_volume: float  # typical volume traded in a day
     crypto: bool  # trades every minute of every day; otherwise the IDX session
-    swing: float = 0.004  # amplitude of the slow swing in log price
-    swing_minutes: float = 47.0  # its period
+    swing: float = 0.003  # amplitude of the swing in log price
+    swing_minutes: float = 17.0  # its period: short averages on 1m bars cross every ten minutes or so
 
     @property
     def minutes_a_day(self) -> int:
@@ -136,7 +136,7 @@ class _Run:
         wick_hi = np.abs(rng.normal(0, vol * 0.6, n_all))
         wick_lo = np.abs(rng.normal(0, vol * 0.6, n_all))
         busy = np.exp(rng.normal(0, 0.5, n_all))
-        times = day + pd.to_timedelta(minutes, unit="min")
+        times = (day + pd.to_timedelta(minutes, unit="min")).as_unit("ns")
         keep = times >= self.first
         if not keep.any():
             return _empty()

@@ -127,7 +127,7 @@ def test_heading_names_ticker_interval_price_provider_and_sample(bbca: Candles, 
     assert first.startswith("BBCA · 1d") and "last 8,775 IDR" in first
     assert "YFinance" in second and "SAMPLE DATA" in second
     first, second = chart_heading(btc, "EMA cross")
-    assert first.startswith("EMA cross") and "111,527.62" in first
+    assert first.startswith("EMA cross") and "111,184.78" in first
     assert "Binance" in second and "SAMPLE DATA" not in second
 
     fig = _build_figure(bbca, (), title=None, width_px=1200, height_px=800, max_candles=100, markers=None)

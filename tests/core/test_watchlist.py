@@ -90,7 +90,7 @@ async def test_add_without_condition_shows_price_and_change(db, ana, market):
 async def test_add_with_condition_stores_canonical_text_and_status(db, ana, market):
     view = await add_watch(db, ana, market, "BBCA", "RSI < 30")
     assert view.condition == "rsi:14<30"
-    assert view.lhs_value == pytest.approx(44.81, abs=0.01) and view.rhs_value == 30.0 and view.met is False
+    assert view.lhs_value == pytest.approx(44.97, abs=0.01) and view.rhs_value == 30.0 and view.met is False
     [row] = await _rows(db)
     assert (row.condition, row.condition_met) == ("rsi:14<30", False)
     assert row.last_value == pytest.approx(view.lhs_value)

@@ -112,7 +112,7 @@ async def test_alerts_once_per_crossing_and_again_after_it_turns_false(db, core,
     [(target, notice)] = recorder.sent
     assert target == ChatTarget("telegram", "111")
     assert notice.text.splitlines()[0] == "🔔 BBCA: price>9000 is met"
-    assert notice.text.splitlines()[1] == "Price 9,100 IDR (+4.00%)"  # against the previous close, 8,750
+    assert notice.text.splitlines()[1] == "Price 9,100 IDR (+3.70%)"  # against the previous close, 8,775
     assert "SAMPLE DATA" in notice.text
     assert [image.data for image in notice.images] == [b"\x89PNG fake"]
     assert ("Chart", "/market BBCA") in notice.commands

@@ -118,7 +118,9 @@ async def test_start_onboards_a_new_user(tg):
     assert sent.method == "sendMessage"
     assert sent.text.startswith("<b>Welcome to Stoxlify")
     assert "/market BBCA 1d rsi macd" in sent.text
-    assert len(sent.callback_tokens) == 2
+    assert "/model save first\n    fast = ema(close, 5)" in sent.text
+    assert "/deploy first BTCUSDT 1h" in sent.text  # the sample files alone (no live feed here) start at 1h
+    assert len(sent.callback_tokens) == 4  # a chart, help, save the model, deploy it
     (deep,) = await tg.say("/start ref-campaign")  # deep links carry a payload
     assert deep.text.startswith("<b>Welcome to Stoxlify")
 
