@@ -23,6 +23,7 @@ UTC; holidays and Friday's longer break are ignored).
 from __future__ import annotations
 
 import math
+import threading
 import zlib
 from dataclasses import dataclass, field
 
@@ -181,6 +182,7 @@ class SampleFeed:
     def __init__(self, seed: int) -> None:
         self.seed = seed
         self._runs: dict[tuple[str, pd.Timestamp, float], _Run] = {}
+        self._lock = threading.Lock()  # sources read in worker threads; a run is extended by one at a time
 
     def serves(self, ticker: str) -> bool:
         return ticker in SPECS
@@ -190,9 +192,10 @@ class SampleFeed:
         if until < first:
             return _empty()
         key = (ticker, first, anchor)
-        run = self._runs.get(key)
-        if run is None:
-            run = self._runs[key] = _Run(ticker, SPECS[ticker], self.seed, first, anchor)
-        run.extend_to(until)
-        frame = run.frame
+        with self._lock:
+            run = self._runs.get(key)
+            if run is None:
+                run = self._runs[key] = _Run(ticker, SPECS[ticker], self.seed, first, anchor)
+            run.extend_to(until)
+            frame = run.frame
         return frame.iloc[: int(frame.index.searchsorted(until, side="right"))]
