@@ -31,6 +31,9 @@ class Settings(BaseSettings):
         description="Serve every market request from the CSV source (MARKET_DATA_DIR); no network.",
     )
     market_data_dir: Path = SAMPLE_DATA_DIR
+    # the shipped sample data continues in real time (one-minute bars from the seed) after its last bar
+    sample_live: bool = True
+    sample_seed: int = 1
     market_timeout_s: float = 10.0
     market_max_bars: int = 5000
     binance_markets: list[str] = Field(default_factory=lambda: ["spot"])

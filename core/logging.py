@@ -11,7 +11,8 @@ import logging
 import re
 import sys
 from collections.abc import Iterable, MutableMapping
-from typing import Any
+from pathlib import Path
+from typing import Any, TextIO
 
 import structlog
 
@@ -69,6 +70,38 @@ class _ScrubFilter(logging.Filter):
         return True
 
 
+class _Sink:
+    """Where log lines go: standard error, or a file once ``log_to_file`` is called (the console
+    chat, whose terminal belongs to the conversation). structlog and the standard library write here."""
+
+    def __init__(self) -> None:
+        self.stream: TextIO | None = None  # None: the current sys.stderr (pytest swaps it per test)
+
+    def write(self, text: str) -> int:
+        return (self.stream or sys.stderr).write(text)
+
+    def flush(self) -> None:
+        (self.stream or sys.stderr).flush()
+
+
+_sink = _Sink()
+
+
+def log_to_file(path: Path) -> Path:
+    """Send every later log line (ours and the libraries') to ``path`` instead of the terminal."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if _sink.stream is not None and _sink.stream is not sys.stderr:
+        _sink.stream.close()
+    _sink.stream = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - lives as long as the process
+    return path
+
+
+def log_to_stderr() -> None:
+    if _sink.stream is not None:
+        _sink.stream.close()
+    _sink.stream = None
+
+
 def configure(level: str = "INFO", fmt: str = "console", secrets: Iterable[str | None] = ()) -> None:
     for secret in secrets:
         register_secret(secret)
@@ -85,10 +118,10 @@ def configure(level: str = "INFO", fmt: str = "console", secrets: Iterable[str |
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=_sink),
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(_sink)
     handler.addFilter(_ScrubFilter())
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
@@ -98,7 +131,8 @@ def configure(level: str = "INFO", fmt: str = "console", secrets: Iterable[str |
     for noisy in ("ccxt", "urllib3", "yfinance", "peewee", "matplotlib", "asyncio"):
         logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLevelName(level)))
     # httpx logs a line per Bot API call (every long poll), alembic a line per migration step.
-    for chatty in ("httpx", "httpcore", "alembic"):
+    # APScheduler logs "Running job ..." and "... executed successfully" for every run, every few seconds.
+    for chatty in ("httpx", "httpcore", "alembic", "apscheduler"):
         logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
 

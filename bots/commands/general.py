@@ -13,16 +13,48 @@ Try these first:
   /market BBCA 1d rsi macd   a quote and a candlestick chart with indicators
   /search bank central       find a ticker by name
   /watch BBCA price>9500     watch a ticker; you get an alert when it crosses
-  /model save NAME           save a trading model (a small script), then /run NAME BBCA to backtest it
-  /deploy NAME BTCUSDT 1h    trade it on your paper account, with alerts when it trades
+  /run NAME BBCA             backtest a saved model
+
+See a trade{soon}, on your paper account:
+1. Save this model (send it as one message, or press the button):
+    {model}
+2. Deploy it:
+    {deploy}  (every closed {interval} candle)
+3. Wait: a buy alert with its chart comes when the fast average crosses above the slow one,
+   and a sell when it crosses back. /deployments shows it, /trades its fills.
 
 /help lists every command."""
+
+SAMPLE_MODEL = "first"
+SAMPLE_SCRIPT = """/model save first
+fast = ema(close, 5)
+slow = ema(close, 13)
+plot(fast, "EMA 5")
+plot(slow, "EMA 13")
+buy = crossover(fast, slow)
+sell = crossunder(fast, slow)"""
+
+
+def _deploy_interval(ctx: Context) -> str:
+    """1m where the market serves it (the live sample market does, as do the exchanges), else 1h."""
+    try:
+        served = ctx.core.market.served_intervals("BTCUSDT")
+    except Exception:  # a market that cannot say: the safe choice
+        return "1h"
+    return "1m" if "1m" in served else "1h"
 
 
 @registry.command("start", "What this bot does and the first commands to try")
 async def start(ctx: Context) -> Reply:
-    buttons = [[Button("BBCA chart", "/market BBCA 1d rsi"), Button("Help", "/help")]]
-    return Reply(WELCOME, buttons=buttons)
+    interval = _deploy_interval(ctx)
+    deploy = f"/deploy {SAMPLE_MODEL} BTCUSDT {interval}"
+    soon = " in the next few minutes" if interval == "1m" else ""
+    text = WELCOME.format(soon=soon, model=SAMPLE_SCRIPT.replace("\n", "\n    "), deploy=deploy, interval=interval)
+    buttons = [
+        [Button("BBCA chart", "/market BBCA 1d rsi"), Button("Help", "/help")],
+        [Button("Save the model", SAMPLE_SCRIPT), Button(f"Deploy it ({interval})", deploy)],
+    ]
+    return Reply(text, buttons=buttons)
 
 
 @registry.command(

@@ -45,7 +45,8 @@ class Console:
         self._buttons = [b.command for row in reply.buttons for b in row]
         return reply
 
-    def show(self, reply: Reply, stream: TextIO = sys.stdout) -> list[Path]:
+    def show(self, reply: Reply, stream: TextIO | None = None) -> list[Path]:
+        stream = stream or sys.stdout  # looked up now: whatever stdout is when the reply comes
         print(reply.text, file=stream)
         written = []
         if reply.images:
@@ -84,9 +85,17 @@ async def say(line: str, out_dir: Path) -> int:
         await core.close()
 
 
-async def chat(out_dir: Path) -> int:
-    from bots.console.notifier import ConsoleNotifier
+DEFAULT_LOG = Path("var/stoxlify.log")
 
+
+async def chat(out_dir: Path, log_file: Path | None = DEFAULT_LOG) -> int:
+    """The terminal chat. Log lines (the scheduler's, the market's) go to ``log_file``, not into the
+    conversation; alerts from the jobs are printed as they come."""
+    from bots.console.notifier import ConsoleNotifier
+    from core.logging import log_to_file
+
+    if log_file is not None:
+        log_to_file(log_file)
     core = await Core.start()
     core.notifiers[PLATFORM] = ConsoleNotifier(out_dir)
     scheduler = None
@@ -101,6 +110,8 @@ async def chat(out_dir: Path) -> int:
         )
         print(f"Stoxlify console ({source}). Type /help, a button number, or /quit. Images go to {out_dir}/")
         print("Multi-line input (a model's script): open a ``` block after the command and close it with ```.")
+        if log_file is not None:
+            print(f"Log lines go to {log_file}. Start with /start.")
         while True:
             try:
                 line = await asyncio.to_thread(input, "> ")

@@ -99,9 +99,12 @@ class MarketService:
 
     def _offline_source(self) -> MarketSource:
         if self._offline is None:
+            from core.market.sample_feed import SampleFeed
             from core.market.sources.csv import CsvSource
 
-            self._offline = CsvSource(self.settings.market_data_dir, sample=self.settings.sample_data)
+            sample = self.settings.sample_data
+            feed = SampleFeed(self.settings.sample_seed) if sample and self.settings.sample_live else None
+            self._offline = CsvSource(self.settings.market_data_dir, sample=sample, feed=feed)
         return self._offline
 
     def _make_source(self, source: Source) -> MarketSource:

@@ -99,16 +99,16 @@ async def test_no_trades_yet(console):
 async def test_positions_with_unrealised_pnl_on_sample_data(console):
     db, user_id = console.core.db, console.actor.user_id
     deployment = await add_deployment(
-        db, user_id, "ema_cross", ticker="BBCA", status="OpenPosition", position_qty=100, entry_price=6500
+        db, user_id, "ema_cross", ticker="BBCA", status="OpenPosition", position_qty=100, entry_price=8500
     )
-    await add_trade(db, user_id, at=T0, side="buy", qty=100, price=6500, fee=650.0, deployment_id=deployment)
+    await add_trade(db, user_id, at=T0, side="buy", qty=100, price=8500, fee=850.0, deployment_id=deployment)
     await add_deployment(db, user_id, "flat", ticker="TLKM")
     reply = await console.handle("/positions")
     assert not reply.error, reply.text
-    assert (await console.core.market.candles("BBCA")).last_close == 6875  # the shipped sample's
+    assert (await console.core.market.candles("BBCA")).last_close == 8775  # the shipped sample's
     assert reply.text.splitlines() == [
         "Your open positions:",
-        "• ema_cross · BBCA 1d · long 100 @ 6,500 → 6,875 · unrealised +36,850 IDR (+5.66%)",  # net of the entry fee
+        "• ema_cross · BBCA 1d · long 100 @ 8,500 → 8,775 · unrealised +26,650 IDR (+3.13%)",  # net of the entry fee
         "SAMPLE DATA: synthetic prices for trying the bot, not real quotes.",
     ]
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from io import BytesIO
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -15,16 +14,14 @@ from core.charts.candles import _build_figure, _libs
 from core.errors import Invalid
 from core.market import indicators as ind
 from core.market.types import INTERVALS, Candles, Instrument, Source
+from tests.sample_bars import sample_bars
 
-SAMPLE = Path(__file__).resolve().parents[2] / "core" / "market" / "sample"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def load_sample(name: str) -> pd.DataFrame:
-    frame = pd.read_csv(SAMPLE / name)
-    frame.columns = [c.lower() for c in frame.columns]
-    frame.index = pd.DatetimeIndex(pd.to_datetime(frame.pop("date")), name="time").tz_localize("UTC")
-    return frame.astype("float64")
+    ticker, _, interval = name.removesuffix(".csv").partition("_")
+    return sample_bars(ticker, interval or "1d")
 
 
 @pytest.fixture(scope="module")
@@ -127,10 +124,10 @@ def test_only_the_last_max_candles_are_drawn(bbca: Candles, three: list[ind.Indi
 
 def test_heading_names_ticker_interval_price_provider_and_sample(bbca: Candles, btc: Candles) -> None:
     first, second = chart_heading(bbca)
-    assert first.startswith("BBCA · 1d") and "last 6,875 IDR" in first
+    assert first.startswith("BBCA · 1d") and "last 8,775 IDR" in first
     assert "YFinance" in second and "SAMPLE DATA" in second
     first, second = chart_heading(btc, "EMA cross")
-    assert first.startswith("EMA cross") and "59,172.42" in first
+    assert first.startswith("EMA cross") and "111,184.78" in first
     assert "Binance" in second and "SAMPLE DATA" not in second
 
     fig = _build_figure(bbca, (), title=None, width_px=1200, height_px=800, max_candles=100, markers=None)

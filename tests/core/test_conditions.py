@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,8 +11,7 @@ import pytest
 from core.errors import Invalid
 from core.market import indicators as ta
 from core.market.conditions import Condition, ConditionStatus, Field, Indicator, Number, parse_condition
-
-SAMPLE = Path(__file__).resolve().parents[2] / "core" / "market" / "sample"
+from tests.sample_bars import sample_bars
 
 
 def _frame(closes, volumes=None) -> pd.DataFrame:
@@ -33,10 +31,7 @@ def _frame(closes, volumes=None) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def bbca() -> pd.DataFrame:
-    frame = pd.read_csv(SAMPLE / "BBCA.csv", index_col=0, parse_dates=True)
-    frame.columns = [c.lower() for c in frame.columns]
-    frame.index = frame.index.tz_localize("UTC")
-    return frame
+    return sample_bars("BBCA", "1d")
 
 
 @pytest.mark.parametrize(

@@ -12,16 +12,14 @@ import pytest
 
 from core.errors import Invalid, NotFound
 from core.market import indicators as ind
+from tests.sample_bars import sample_bars
 
-SAMPLE = Path(__file__).resolve().parents[2] / "core" / "market" / "sample"
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def load_sample(name: str = "BBCA.csv") -> pd.DataFrame:
-    frame = pd.read_csv(SAMPLE / name)
-    frame.columns = [c.lower() for c in frame.columns]
-    frame.index = pd.DatetimeIndex(pd.to_datetime(frame.pop("date")), name="time").tz_localize("UTC")
-    return frame.astype("float64")
+    ticker, _, interval = name.removesuffix(".csv").partition("_")
+    return sample_bars(ticker, interval or "1d")
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import pytest
 from sqlalchemy import select
@@ -14,15 +12,11 @@ from core.market import watchlist
 from core.market.models import Watch
 from core.market.types import INTERVALS, Candles, Instrument, Source
 from core.market.watchlist import WatchView, add_watch, list_watches, remove_watch
-
-SAMPLE = Path(__file__).resolve().parents[2] / "core" / "market" / "sample"
+from tests.sample_bars import sample_bars
 
 
 def _load(name: str) -> pd.DataFrame:
-    frame = pd.read_csv(SAMPLE / f"{name}.csv", index_col=0, parse_dates=True)
-    frame.columns = [c.lower() for c in frame.columns]
-    frame.index = frame.index.tz_localize("UTC")
-    return frame
+    return sample_bars(name, "1d")
 
 
 class FakeMarket:
@@ -96,7 +90,7 @@ async def test_add_without_condition_shows_price_and_change(db, ana, market):
 async def test_add_with_condition_stores_canonical_text_and_status(db, ana, market):
     view = await add_watch(db, ana, market, "BBCA", "RSI < 30")
     assert view.condition == "rsi:14<30"
-    assert view.lhs_value == pytest.approx(57.18, abs=0.01) and view.rhs_value == 30.0 and view.met is False
+    assert view.lhs_value == pytest.approx(44.97, abs=0.01) and view.rhs_value == 30.0 and view.met is False
     [row] = await _rows(db)
     assert (row.condition, row.condition_met) == ("rsi:14<30", False)
     assert row.last_value == pytest.approx(view.lhs_value)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -24,15 +23,11 @@ from core.market.types import INTERVALS, Candles, Instrument, Source
 from core.notify import ChatTarget, Notice
 from jobs import monitoring
 from jobs.monitoring import check_watches
-
-SAMPLE = Path(__file__).resolve().parents[2] / "core" / "market" / "sample"
+from tests.sample_bars import sample_bars
 
 
 def _load(name: str) -> pd.DataFrame:
-    frame = pd.read_csv(SAMPLE / f"{name}.csv", index_col=0, parse_dates=True)
-    frame.columns = [c.lower() for c in frame.columns]
-    frame.index = frame.index.tz_localize("UTC")
-    return frame
+    return sample_bars(name, "1d")
 
 
 class FakeMarket:
@@ -109,45 +104,45 @@ async def _watch(db, ticker: str, condition: str) -> Watch:
 
 
 async def test_alerts_once_per_crossing_and_again_after_it_turns_false(db, core, market, recorder, ana, no_charts):
-    await watchlist.add_watch(db, ana, market, "BBCA", "price>7000")  # last close 6,875: not met
+    await watchlist.add_watch(db, ana, market, "BBCA", "price>9000")  # last close 8,775: not met
     assert await check_watches(core) == 0 and recorder.sent == []
 
-    market.set_last("BBCA", 7100)  # crosses
+    market.set_last("BBCA", 9100)  # crosses
     assert await check_watches(core) == 1
     [(target, notice)] = recorder.sent
     assert target == ChatTarget("telegram", "111")
-    assert notice.text.splitlines()[0] == "🔔 BBCA: price>7000 is met"
-    assert notice.text.splitlines()[1] == "Price 7,100 IDR (+5.19%)"  # against the previous close, 6,750
+    assert notice.text.splitlines()[0] == "🔔 BBCA: price>9000 is met"
+    assert notice.text.splitlines()[1] == "Price 9,100 IDR (+3.70%)"  # against the previous close, 8,775
     assert "SAMPLE DATA" in notice.text
     assert [image.data for image in notice.images] == [b"\x89PNG fake"]
     assert ("Chart", "/market BBCA") in notice.commands
-    row = await _watch(db, "BBCA", "price>7000")
-    assert row.condition_met is True and row.last_triggered_at is not None and row.last_price == 7100
+    row = await _watch(db, "BBCA", "price>9000")
+    assert row.condition_met is True and row.last_triggered_at is not None and row.last_price == 9100
     first_trigger = row.last_triggered_at
 
     assert await check_watches(core) == 0  # still met: no second alert
     assert len(recorder.sent) == 1
-    assert (await _watch(db, "BBCA", "price>7000")).last_triggered_at == first_trigger
+    assert (await _watch(db, "BBCA", "price>9000")).last_triggered_at == first_trigger
 
-    market.set_last("BBCA", 6900)  # turns false: re-armed, no alert
+    market.set_last("BBCA", 8900)  # turns false: re-armed, no alert
     assert await check_watches(core) == 0
-    row = await _watch(db, "BBCA", "price>7000")
+    row = await _watch(db, "BBCA", "price>9000")
     assert row.condition_met is False and row.last_triggered_at is None
 
-    market.set_last("BBCA", 7200)  # crosses again
+    market.set_last("BBCA", 9200)  # crosses again
     assert await check_watches(core) == 1
-    assert len(recorder.sent) == 2 and "Price 7,200 IDR" in recorder.sent[1][1].text
+    assert len(recorder.sent) == 2 and "Price 9,200 IDR" in recorder.sent[1][1].text
 
 
 async def test_respects_users_who_turned_watch_alerts_off(db, core, market, recorder, ana, no_charts):
-    await watchlist.add_watch(db, ana, market, "BBCA", "price>7000")
+    await watchlist.add_watch(db, ana, market, "BBCA", "price>9000")
     async with db.session() as session:
         await session.execute(update(User).where(User.id == ana.user_id).values(alerts_watch=False))
-    market.set_last("BBCA", 7100)
+    market.set_last("BBCA", 9100)
     calls = len(market.calls)
     assert await check_watches(core) == 0
     assert recorder.sent == [] and len(market.calls) == calls  # not even fetched
-    assert (await _watch(db, "BBCA", "price>7000")).last_triggered_at is None
+    assert (await _watch(db, "BBCA", "price>9000")).last_triggered_at is None
 
     async with db.session() as session:
         await session.execute(update(User).where(User.id == ana.user_id).values(alerts_watch=True))
@@ -163,12 +158,12 @@ async def test_a_plain_watch_never_alerts(db, core, market, recorder, ana, no_ch
 
 
 async def test_a_listing_that_sees_the_condition_false_re_arms_it(db, core, market, recorder, ana, no_charts):
-    await watchlist.add_watch(db, ana, market, "BBCA", "price>7000")
-    market.set_last("BBCA", 7100)
+    await watchlist.add_watch(db, ana, market, "BBCA", "price>9000")
+    market.set_last("BBCA", 9100)
     assert await check_watches(core) == 1
-    market.set_last("BBCA", 6900)
+    market.set_last("BBCA", 8900)
     await watchlist.list_watches(db, ana, market)  # the user sees it false before the job does
-    market.set_last("BBCA", 7300)
+    market.set_last("BBCA", 9300)
     await watchlist.list_watches(db, ana, market)  # ... and met again: that must not swallow the alert
     assert await check_watches(core) == 1
     assert len(recorder.sent) == 2
@@ -177,15 +172,15 @@ async def test_a_listing_that_sees_the_condition_false_re_arms_it(db, core, mark
 async def test_one_fetch_per_ticker_and_one_chart_per_condition(db, core, market, recorder, no_charts):
     users = [await actor_for(db, platform="telegram", external_id=str(n), display_name=f"u{n}") for n in (1, 2, 3)]
     for user in users:
-        await watchlist.add_watch(db, user, market, "BBCA", "price>7000")
+        await watchlist.add_watch(db, user, market, "BBCA", "price>9000")
     await watchlist.add_watch(db, users[0], market, "BBCA", "rsi<101")
     await watchlist.add_watch(db, users[1], market, "TLKM", "price>1")
     market.calls.clear()
-    market.set_last("BBCA", 7100)
+    market.set_last("BBCA", 9100)
     assert await check_watches(core) == 5
     assert sorted(market.calls) == ["BBCA", "TLKM"]
     assert sorted(t.chat_id for t, _ in recorder.sent) == ["1", "1", "2", "2", "3"]
-    assert len(no_charts) == 3  # BBCA price>7000, BBCA rsi<101, TLKM price>1
+    assert len(no_charts) == 3  # BBCA price>9000, BBCA rsi<101, TLKM price>1
     rsi_chart = next(c for c in no_charts if c["title"].endswith("rsi:14<101"))
     assert [r.spec.text for r in rsi_chart["indicators"]] == ["rsi:14"]  # the condition's indicator is drawn
 
@@ -209,8 +204,8 @@ async def test_fetches_go_through_the_market_cache(db, ana, recorder, no_charts)
 
 
 async def test_two_checkers_at_once_alert_once(db, core, market, recorder, ana, no_charts):
-    await watchlist.add_watch(db, ana, market, "BBCA", "price>7000")
-    market.set_last("BBCA", 7100)
+    await watchlist.add_watch(db, ana, market, "BBCA", "price>9000")
+    market.set_last("BBCA", 9100)
     results = await asyncio.gather(check_watches(core), check_watches(core))
     assert sorted(results) == [0, 1] and len(recorder.sent) == 1
 
@@ -220,11 +215,11 @@ async def test_the_alert_goes_as_text_when_the_chart_fails(db, core, market, rec
         raise RuntimeError("renderer down")
 
     monkeypatch.setattr(monitoring, "render_candles_async", broken)
-    await watchlist.add_watch(db, ana, market, "BBCA", "price>7000")
-    market.set_last("BBCA", 7100)
+    await watchlist.add_watch(db, ana, market, "BBCA", "price>9000")
+    market.set_last("BBCA", 9100)
     assert await check_watches(core) == 1
     [(_, notice)] = recorder.sent
-    assert notice.images == () and "BBCA: price>7000 is met" in notice.text
+    assert notice.images == () and "BBCA: price>9000 is met" in notice.text
 
 
 async def test_the_chart_marks_the_crossing_bar(sqlite_db, market, recorder):

@@ -100,7 +100,7 @@ async def test_private_market_sends_action_then_photo_with_caption_and_keyboard(
     assert photo.text.startswith("<b>BBCA") and "RSI" in photo.text.upper()
     assert len(photo.text) <= 1024
     tokens = photo.callback_tokens
-    assert len(tokens) == 2 and all(t.startswith("b:") and len(t.encode()) <= 64 for t in tokens)
+    assert len(tokens) == 4 and all(t.startswith("b:") and len(t.encode()) <= 64 for t in tokens)
     assert "reply_parameters" not in photo.params  # private chats are not quoted
 
 
@@ -118,7 +118,9 @@ async def test_start_onboards_a_new_user(tg):
     assert sent.method == "sendMessage"
     assert sent.text.startswith("<b>Welcome to Stoxlify")
     assert "/market BBCA 1d rsi macd" in sent.text
-    assert len(sent.callback_tokens) == 2
+    assert "/model save first\n    fast = ema(close, 5)" in sent.text
+    assert "/deploy first BTCUSDT 1h" in sent.text  # the sample files alone (no live feed here) start at 1h
+    assert len(sent.callback_tokens) == 4  # a chart, help, save the model, deploy it
     (deep,) = await tg.say("/start ref-campaign")  # deep links carry a payload
     assert deep.text.startswith("<b>Welcome to Stoxlify")
 
@@ -146,7 +148,7 @@ async def test_plain_text_in_private_points_at_commands(tg):
 
 async def test_owner_press_re_renders_the_chart_in_place(tg):
     photo = (await tg.say("/market BBCA 1d rsi"))[-1]
-    token = photo.token("1w")  # the BBCA sample has daily candles, resampled to weekly
+    token = photo.token("1w")  # the BBCA sample has hourly candles, resampled to weekly
     calls = await tg.push(token)
     assert methods(calls) == ["answerCallbackQuery", "sendChatAction", "editMessageMedia"]
     answer, _, edit = calls
@@ -156,7 +158,7 @@ async def test_owner_press_re_renders_the_chart_in_place(tg):
     media = json.loads(media) if isinstance(media, str) else media
     assert media["type"] == "photo" and media["parse_mode"] == "HTML" and "1w" in media["caption"]
     assert edit.files  # the new chart is uploaded
-    assert len(edit.callback_tokens) == 2 and token not in edit.callback_tokens
+    assert len(edit.callback_tokens) == 4 and token not in edit.callback_tokens
 
 
 async def test_another_user_cannot_press_someone_elses_button(tg):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from structlog.testing import capture_logs
 
 from core.config import SAMPLE_DATA_DIR
 from core.errors import Invalid, NotFound
@@ -78,9 +79,39 @@ def test_resolve(sample: CsvSource, typed: str, symbol: str, source: Source, cur
 
 
 def test_sample_intervals(sample: CsvSource) -> None:
+    """One hourly series per ticker; every coarser interval is derived from it."""
     assert list(sample.intervals()) == ["1h", "2h", "4h", "1d", "1w", "1mo"]
-    assert sample.ticker_intervals("BBCA") == ["1d", "1w", "1mo"]
+    assert sample.ticker_intervals("BBCA") == ["1h", "2h", "4h", "1d", "1w", "1mo"]
     assert sample.ticker_intervals("BTCUSDT") == ["1h", "2h", "4h", "1d", "1w", "1mo"]
+    names = sorted(p.name for p in SAMPLE_DATA_DIR.glob("*.csv") if p.name != "instruments.csv")
+    assert names == sorted(f"{t}_1h.csv" for t in csv_source_sample_tickers())
+
+
+def csv_source_sample_tickers() -> list[str]:
+    return ["BBCA", "BBRI", "BMRI", "TLKM", "ASII", "GOTO", "JKSE", "BTCUSDT", "ETHUSDT"]
+
+
+@pytest.mark.parametrize("ticker", csv_source_sample_tickers())
+async def test_sample_daily_bars_are_their_hours(sample: CsvSource, ticker: str) -> None:
+    """The same day reads the same on 1d and 1h (once BTCUSDT was 148,246 on one and 59,172 on the other)."""
+    inst = sample.resolve(ticker)
+    daily = (await sample.fetch(inst, INTERVALS["1d"], Range("1mo"), LATER)).frame
+    hourly = (await sample.fetch(inst, INTERVALS["1h"], Range("1mo"), LATER)).frame
+    for day in daily.index[-5:]:
+        hours = hourly[(hourly.index >= day) & (hourly.index < day + pd.Timedelta(days=1))]
+        assert daily.loc[day, "open"] == hours["open"].iloc[0]
+        assert daily.loc[day, "close"] == hours["close"].iloc[-1]
+        assert daily.loc[day, "high"] == hours["high"].max() and daily.loc[day, "low"] == hours["low"].min()
+        assert daily.loc[day, "volume"] == pytest.approx(hours["volume"].sum())
+
+
+async def test_sample_idx_hours_are_in_the_jakarta_session(sample: CsvSource) -> None:
+    hourly = (await sample.fetch(sample.resolve("BBCA"), INTERVALS["1h"], Range("3mo"), LATER)).frame
+    wib = hourly.index.tz_convert("Asia/Jakarta")
+    assert set(wib.hour) == {9, 10, 11, 13, 14, 15}  # 09:00-12:00 and 13:30-16:00
+    assert (wib.day_of_week < 5).all()
+    btc = (await sample.fetch(sample.resolve("BTCUSDT"), INTERVALS["1h"], Range("5d"), LATER)).frame
+    assert len(set(btc.index.hour)) == 24  # crypto trades around the clock
 
 
 async def test_sample_daily_counts_back_from_the_last_bar(sample: CsvSource) -> None:
@@ -120,9 +151,9 @@ async def test_sample_interval_file_serves_its_interval(sample: CsvSource) -> No
 
 async def test_finer_interval_than_any_file_is_invalid(sample: CsvSource) -> None:
     with pytest.raises(Invalid) as err:
-        await sample.fetch(sample.resolve("BBCA"), INTERVALS["1h"], Range("5d"), LATER)
-    assert err.value.message == "Sample data has no 1h candles for BBCA"
-    assert err.value.hint == "BBCA intervals: 1d 1w 1mo"
+        await sample.fetch(sample.resolve("BBCA"), INTERVALS["30m"], Range("5d"), LATER)
+    assert err.value.message == "Sample data has no 30m candles for BBCA"
+    assert err.value.hint == "BBCA intervals: 1h 2h 4h 1d 1w 1mo"
 
 
 async def test_missing_ticker_is_not_found(sample: CsvSource) -> None:
@@ -276,13 +307,36 @@ async def test_files_are_parsed_once_until_they_change(
         ("", "BAD.csv can't be read as CSV"),
     ],
 )
-async def test_malformed_file_is_invalid_naming_the_file(tmp_path: Path, text: str, message: str) -> None:
+def test_malformed_file_is_invalid_naming_the_file(tmp_path: Path, text: str, message: str) -> None:
+    """What the operator's log line says about each kind of bad file."""
     (tmp_path / "BAD.csv").write_text(text)
-    src = CsvSource(tmp_path)
     with pytest.raises(Invalid) as err:
-        await src.fetch(src.resolve("BAD"), INTERVALS["1d"], Range("max"), LATER)
+        csv_source.parse_csv(tmp_path / "BAD.csv")
     assert message in err.value.message
     assert "BAD.csv" in err.value.message
+
+
+async def test_bad_file_is_logged_by_name_and_users_see_no_data(tmp_path: Path) -> None:
+    _hourly_csv(tmp_path)
+    (tmp_path / "BAD.csv").write_text("Date,Open,High,Low,Close\n2026-01-05,1,2,0,abc\n")
+    src = CsvSource(tmp_path)
+    with capture_logs() as logs:
+        with pytest.raises(NotFound) as err:
+            await src.fetch(src.resolve("BAD"), INTERVALS["1d"], Range("max"), LATER)
+        # the rest of the folder is served as if the bad file were not there
+        assert list(src.intervals()) == ["1h", "2h", "4h", "1d", "1w", "1mo"]
+        assert [h.symbol for h in await src.search("btc")] == ["BTCUSDT"]
+        btc = await src.fetch(src.resolve("BTCUSDT"), INTERVALS["4h"], Range("max"), LATER)
+        with pytest.raises(NotFound):
+            await src.fetch(src.resolve("bad"), INTERVALS["1d"], Range("max"), LATER)
+    assert err.value.message == "no data for BAD"
+    assert str(tmp_path) not in f"{err.value.message} {err.value.hint}" and ".csv" not in err.value.message
+    assert len(btc) == 12
+    unreadable = [e for e in logs if e["event"] == "market_csv_unreadable"]
+    assert len(unreadable) == 1  # once per version of the file, however often it is asked for
+    assert unreadable[0]["log_level"] == "warning"
+    assert unreadable[0]["file"] == str(tmp_path / "BAD.csv")
+    assert "row 2 has Close 'abc'" in unreadable[0]["error"]
 
 
 async def test_empty_directory(tmp_path: Path) -> None:
@@ -318,4 +372,4 @@ async def test_interval_outside_the_canonical_set_is_invalid(sample: CsvSource) 
 
     with pytest.raises(Invalid) as err:
         await sample.fetch(sample.resolve("BBCA"), Interval("6h", timedelta(hours=6)), Range("1mo"), LATER)
-    assert err.value.hint == "BBCA intervals: 1d 1w 1mo"
+    assert err.value.hint == "BBCA intervals: 1h 2h 4h 1d 1w 1mo"
