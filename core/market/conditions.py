@@ -151,10 +151,11 @@ class Condition:
         return [side.spec for side in (self.lhs, self.rhs) if isinstance(side, Indicator)]
 
     def bars_needed(self) -> int:
-        """Roughly how many bars the indicators need to settle, to choose how far back to fetch."""
+        """Roughly how many bars the indicators need to settle, to choose how far back to fetch: three
+        lengths and some, since the slowest smoothing of a length (ADXR) starts at bar 3 * length - 2."""
         params = [p for side in (self.lhs, self.rhs) if isinstance(side, Indicator) for p in side.params]
         longest = max((abs(p) for p in params), default=0.0)
-        return max(30, int(2 * longest) + 10)
+        return max(30, int(3 * longest) + 10)
 
     def evaluate(self, frame: pd.DataFrame) -> ConditionStatus:
         """Both sides and the verdict on the last bar of ``frame`` (columns open/high/low/close/volume).

@@ -172,3 +172,14 @@ def test_numbers_take_k_m_b_t_suffixes_and_refuse_non_finite_values():
         parse_number("1e400")
     assert parse_condition("volume > 2t").rhs == Number(2e12)
     assert compare(1.0, "<=", 1.0) and compare(2.0, ">", 1.0) and not compare(1.0, "==", 2.0)
+
+
+def test_the_bars_fetched_for_a_condition_are_enough_for_its_slowest_line():
+    """ADXR(14) starts at bar 40: a watch on it fetched with too few bars stayed "unknown"."""
+    condition = parse_condition("adx:14.adxr>20")
+    needed = condition.bars_needed()
+    assert needed >= 40
+    closes = [100 + (i % 7) - (i % 3) for i in range(needed)]
+    frame = _frame(closes)
+    status = condition.evaluate(frame)
+    assert status.lhs_value is not None and status.met is not None
