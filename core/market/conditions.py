@@ -29,6 +29,7 @@ from core.errors import Invalid
 if TYPE_CHECKING:
     import pandas as pd
 
+_LENGTHS = {"adx": 3}  # indicator lengths to fetch, by name (default 2)
 EXAMPLES = "rsi<30, rsi:21<30, price>9500, close>=ema:50, price<bbands:20:2.lower, change>5, volume>1m"
 MAX_LENGTH = 200  # the column width in the watches table
 
@@ -151,11 +152,11 @@ class Condition:
         return [side.spec for side in (self.lhs, self.rhs) if isinstance(side, Indicator)]
 
     def bars_needed(self) -> int:
-        """Roughly how many bars the indicators need to settle, to choose how far back to fetch: three
-        lengths and some, since the slowest smoothing of a length (ADXR) starts at bar 3 * length - 2."""
-        params = [p for side in (self.lhs, self.rhs) if isinstance(side, Indicator) for p in side.params]
-        longest = max((abs(p) for p in params), default=0.0)
-        return max(30, int(3 * longest) + 10)
+        """Roughly how many bars the indicators need to settle, to choose how far back to fetch: two
+        lengths and some, three for ADX's family (ADXR, its slowest line, starts at bar 3 * length - 2)."""
+        sides = [side for side in (self.lhs, self.rhs) if isinstance(side, Indicator)]
+        return max([30, *(int(_LENGTHS.get(side.spec.name, 2) * max((abs(p) for p in side.params), default=0.0)) + 10
+                          for side in sides)])  # fmt: skip
 
     def evaluate(self, frame: pd.DataFrame) -> ConditionStatus:
         """Both sides and the verdict on the last bar of ``frame`` (columns open/high/low/close/volume).
