@@ -244,26 +244,10 @@ class ExchangeBroker:
         return self.name in _RESTING_STOPS
 
     async def place_stop(self, request: OrderRequest) -> OrderResult:
-        import ccxt
-
         if not self.rests_stops:
             raise OrderRejected(f"{self.name} stops are checked by the bot at each candle")
-        symbol = unified(request.symbol)
-        await self._markets()
-        params: dict[str, Any] = {
-            CLIENT_ID_PARAM[self.name]: wire_client_id(self.name, request.client_order_id),
-            "stopLossPrice": request.reference_price,
-        }
-        try:
-            order = await self.exchange.create_order(symbol, "market", "sell", request.quantity, None, params)
-        except ccxt.DuplicateOrderId:
-            found = await self.fetch_order(request.client_order_id, request.symbol)
-            if found is None:
-                raise OutcomeUnknown(f"{self.name} says the stop exists but does not show it yet") from None
-            return found
-        except ccxt.BaseError as exc:
-            raise broker_error(exc, self.name.value, sending=True) from exc
-        return order_result(request.client_order_id, order)
+        params = {**self._client_id(request), "stopLossPrice": request.reference_price}
+        return await self._send(request, "sell", None, params)
 
     async def cancel_order(self, client_order_id: str, symbol: str) -> OrderResult | None:
         import ccxt
@@ -279,25 +263,11 @@ class ExchangeBroker:
         return order_result(client_order_id, order)
 
     async def create_order(self, request: OrderRequest) -> OrderResult:
-        import ccxt
-
-        symbol = unified(request.symbol)
-        await self._markets()
-        params: dict[str, Any] = {CLIENT_ID_PARAM[self.name]: wire_client_id(self.name, request.client_order_id)}
+        params = self._client_id(request)
         if self.name is BrokerName.OKX:
             params["tgtCcy"] = "base_ccy"  # a market buy's size in base units, like every other order here
         price = request.reference_price if request.side == "buy" and self.name in _BUY_NEEDS_PRICE else None
-        try:
-            order = await self.exchange.create_order(symbol, "market", request.side, request.quantity, price, params)
-        except ccxt.DuplicateOrderId:
-            # an order with this client id exists already: that one is the answer
-            found = await self.fetch_order(request.client_order_id, request.symbol)
-            if found is None:
-                raise OutcomeUnknown(f"{self.name} says the order exists but does not show it yet") from None
-            return found
-        except ccxt.BaseError as exc:
-            raise broker_error(exc, self.name.value, sending=True) from exc
-        result = order_result(request.client_order_id, order)
+        result = await self._send(request, request.side, price, params)
         if result.status in _DONE or result.filled:
             return result
         # OKX and Coinbase acknowledge with ids only: read the (market, so usually filled) order back
@@ -306,6 +276,27 @@ class ExchangeBroker:
         except BrokerError:
             return result
         return found or result
+
+    def _client_id(self, request: OrderRequest) -> dict[str, Any]:
+        return {CLIENT_ID_PARAM[self.name]: wire_client_id(self.name, request.client_order_id)}
+
+    async def _send(self, request: OrderRequest, side: str, price: float | None, params: dict[str, Any]) -> OrderResult:
+        """One market order (a stop one with ``stopLossPrice``), sent once; a duplicate client id
+        answers with the order that has it."""
+        import ccxt
+
+        await self._markets()
+        try:
+            order = await self.exchange.create_order(unified(request.symbol), "market", side, request.quantity,
+                                                     price, params)  # fmt: skip
+        except ccxt.DuplicateOrderId:
+            found = await self.fetch_order(request.client_order_id, request.symbol)
+            if found is None:
+                raise OutcomeUnknown(f"{self.name} says the order exists but does not show it yet") from None
+            return found
+        except ccxt.BaseError as exc:
+            raise broker_error(exc, self.name.value, sending=True) from exc
+        return order_result(request.client_order_id, order)
 
     async def fetch_order(self, client_order_id: str, symbol: str) -> OrderResult | None:
         import ccxt

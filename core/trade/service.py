@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 
 from core.actor import Actor
 from core.db import Database
@@ -112,14 +112,7 @@ async def list_trades(
     actor's deployments (``NotFound`` for anyone else's, which is not told apart from a missing one).
     """
     offset = check_page(page, page_size)
-    since, until = _utc(since, "from"), _utc(until, "to")
-    if since is not None and until is not None and since >= until:
-        raise Invalid(f"'from' ({since:%Y-%m-%d}) must be before 'to' ({until:%Y-%m-%d})")
-    where = [Trade.user_id == actor.user_id]
-    if since is not None:
-        where.append(Trade.executed_at >= since)
-    if until is not None:
-        where.append(Trade.executed_at < until)
+    where = _window(actor, since, until)
     async with db.session() as session:
         if deployment_id is not None:
             owner = await session.scalar(select(Deployment.user_id).where(Deployment.id == deployment_id))
@@ -138,14 +131,8 @@ async def list_trades(
     return Page(items=items, page=page, page_size=page_size, total=total)
 
 
-EXPORT_MAX_TRADES = 100_000
-
-
-async def all_trades(
-    db: Database, actor: Actor, since: datetime | None = None, until: datetime | None = None
-) -> list[TradeView]:
-    """Every fill of the actor's in ``since <= executed_at < until``, oldest first, in one read (an
-    export: no page can shift under it). At most ``EXPORT_MAX_TRADES``; ``LimitExceeded`` beyond."""
+def _window(actor: Actor, since: datetime | None, until: datetime | None) -> list[ColumnElement[bool]]:
+    """The actor's fills in ``since <= executed_at < until`` (either bound optional), as conditions."""
     since, until = _utc(since, "from"), _utc(until, "to")
     if since is not None and until is not None and since >= until:
         raise Invalid(f"'from' ({since:%Y-%m-%d}) must be before 'to' ({until:%Y-%m-%d})")
@@ -154,6 +141,18 @@ async def all_trades(
         where.append(Trade.executed_at >= since)
     if until is not None:
         where.append(Trade.executed_at < until)
+    return where
+
+
+EXPORT_MAX_TRADES = 100_000
+
+
+async def all_trades(
+    db: Database, actor: Actor, since: datetime | None = None, until: datetime | None = None
+) -> list[TradeView]:
+    """Every fill of the actor's in ``since <= executed_at < until``, oldest first, in one read (an
+    export: no page can shift under it). At most ``EXPORT_MAX_TRADES``; ``LimitExceeded`` beyond."""
+    where = _window(actor, since, until)
     async with db.session() as session:
         rows = list(
             await session.scalars(
