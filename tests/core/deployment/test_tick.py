@@ -322,3 +322,19 @@ async def test_entries_spend_the_stake_fee_included_on_the_real_paper_account(db
     cash = {(b.credential_id, b.asset): b.amount for b in await load(db, PaperBalance)}
     assert cash[(whole, "USDT")] == pytest.approx(10_000 - 99.90009 * 100 * 1.001)
     assert cash[(staked, "USDT")] == pytest.approx(10_000 - 24.97502 * 100 * 1.001)
+
+
+async def test_a_live_entry_counts_the_exchanges_own_fee(db):
+    from core.broker.types import MarketRules
+
+    settings = make_settings()
+    source = StubSource({"BTCUSDT": frame("rg.")})
+    clock = Clock(T0 + 2 * HOUR + timedelta(seconds=3))
+    actor = await make_user(db)
+    credential = await make_credential(db, actor.user_id, "Binance", "bin")
+    await make_deployment(db, actor.user_id, credential, last_bar_at=T0 + HOUR, size=1.0)
+    rules = MarketRules("BTC/USDT", "BTC", "USDT", amount_step=0.0001, min_amount=0.0001, fee=0.0075)
+    broker = FakeBroker(name=BrokerName.BINANCE, paper=False, rules=rules, balances={"USDT": 1_000.0})
+    await _tick(db, settings, source, clock, broker).run(clock.now)
+    [order] = await load(db, Order)
+    assert order.quantity == 9.9255  # 1,000 / (100 * 1.0075), not the 1,000 / 100.1 of the default fee
