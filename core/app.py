@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from core.compute import Compute, open_compute
 from core.config import Settings, get_settings
 from core.db import Database
 from core.market.service import MarketService
@@ -25,8 +26,14 @@ class Core:
         db = Database(settings.database_url, echo=settings.database_echo)
         if migrate:
             await db.migrate()
-        return cls(settings=settings, db=db, market=MarketService(settings))
+        return cls(settings=settings, db=db, market=MarketService(settings, compute=open_compute(settings)))
+
+    @property
+    def compute(self) -> Compute:
+        """Where CPU work runs (``COMPUTE``); the market service holds it, every service reaches it there."""
+        return self.market.compute
 
     async def close(self) -> None:
         await self.market.close()
+        await self.compute.close()
         await self.db.dispose()

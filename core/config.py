@@ -118,6 +118,14 @@ class Settings(BaseSettings):
     mayar_webhook_path: str = "/mayar/webhook"
     mayar_webhook_token: SecretStr | None = None  # when set, the webhook URL must carry ?token=<this>
 
+    # compute (core.compute): where CPU work runs, and each user's fair share of it
+    compute: Literal["local", "inline"] = "local"  # local: a warm process pool; inline: threads (tests, debugging)
+    compute_workers: int = Field(default=0, ge=0)  # processes in the local pool; 0: one per core
+    compute_task_limit_s: float = Field(default=30.0, gt=0)  # any task past this is stopped (its worker killed)
+    compute_cpu_s_per_minute: float = Field(default=60.0, ge=0)  # per user; 0: unbounded
+    compute_tasks_per_user: int = Field(default=2, ge=1)  # a user's tasks running at once; the rest queue
+    compute_memory_mb: int = Field(default=2048, ge=0)  # per worker process; 0: unbounded
+
     # jobs
     jobs_enabled: bool = True
 

@@ -31,6 +31,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 # The live sample feed follows the wall clock; tests that want it turn it on with a clock of their own.
 os.environ.setdefault("SAMPLE_LIVE", "false")
+os.environ.setdefault("COMPUTE", "inline")  # threads: the process pool has tests of its own (tests/core/compute)
 # Plain `pytest` (unlike `python -m pytest`) does not put the repo root on the path.
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))

@@ -43,7 +43,7 @@ INDICATORS = Arg(
     expensive=True,
 )
 async def market(ctx: Context, ticker: str, interval: str, range: str | None, indicators: list[str]) -> Reply:
-    info = await ctx.core.market.market_info(ticker, interval, range, indicators)
+    info = await ctx.core.market.market_info(ticker, interval, range, indicators, user_id=ctx.actor.user_id)
     images = [Image(info.chart, f"{ticker.replace('/', '')}_{interval}.png", _caption(info))] if info.chart else []
     served = ctx.core.market.served_intervals(ticker)
     buttons = _interval_buttons(ticker, interval, indicators, served)

@@ -190,7 +190,7 @@ async def run(ctx: Context, name: str, ticker: str, interval: str, range: str | 
     overrides = {**view.inputs, **parse_inputs(inputs)}  # checked once, by the script run itself
     execution = await execute_script(
         ctx.core.market, ctx.core.settings, view.source, ticker, interval, range,
-        label=view.label, inputs=overrides, overlay=view.overlay,
+        label=view.label, inputs=overrides, overlay=view.overlay, user_id=ctx.actor.user_id,
     )  # fmt: skip
     reply = render_execution(execution, range)
     if export:

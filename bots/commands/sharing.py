@@ -94,7 +94,7 @@ async def _card(ctx: Context, name: str, ticker: str, interval: str, range_: str
     if view is not None:
         execution = await execute_script(
             core.market, core.settings, view.source, ticker, interval, range_,
-            label=view.label, inputs={**view.inputs}, overlay=view.overlay,
+            label=view.label, inputs={**view.inputs}, overlay=view.overlay, user_id=ctx.actor.user_id,
         )  # fmt: skip
         lines = [f"📊 Model {heading(view.label, execution.candles, range_)}"]
         if execution.backtest is None:

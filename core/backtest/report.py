@@ -7,17 +7,18 @@ settings, so that models and strategies trade on the same terms.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from core.backtest.engine import BacktestConfig, BacktestResult, run_backtest
+from core.compute import Compute, Task
 from core.market.types import Candles, Instrument, Source, exchange_timezone
 
 if TYPE_CHECKING:
@@ -117,12 +118,14 @@ async def render_report_chart(
     result: BacktestResult | None,
     settings: Settings,
     *,
+    compute: Compute,
+    task: Task,
     subtitle: str | None = None,
     cash: float | None = None,
 ) -> bytes:
     """Every bar of the tested range (aggregated when more than fit) with the model's plots and a
     mark for every fill, and the equity curve from the starting ``cash`` in a panel under it."""
-    from core.charts.candles import ChartMarker, render_candles_async
+    from core.charts.candles import ChartMarker, render_candles
 
     # A long's entry and a short's cover buy; a long's exit and a short's entry sell.
     markers = (
@@ -130,19 +133,22 @@ async def render_report_chart(
         if result
         else []
     )
-    return await render_candles_async(
+    job = partial(
+        render_candles,
         candles,
+        (),
         title=title,
         subtitle=subtitle or None,
         width_px=settings.chart_width_px,
         height_px=settings.chart_height_px,
         max_candles=settings.chart_max_candles,
         whole=True,
-        markers=markers,
-        lines=lines,
+        markers=tuple(markers) or None,
+        lines=tuple(lines),
         equity=result.equity if result is not None else None,
         equity_start=cash,
     )
+    return await compute.run(job, task=task)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +182,8 @@ async def backtest_report(
     chart: bool = True,
     warmup: int = 0,
     range_: str | None = None,
+    compute: Compute,
+    user_id: int | None = None,
 ) -> Report:
     """Backtest (buy, sell, short, cover), each over ``history[start:]``, unless ``signals`` is None
     (an indicator), and draw the chart: what /run and /simulate share. ``warmup`` is the first bar
@@ -186,16 +194,16 @@ async def backtest_report(
     if signals is not None:
         config = config_for(shown.instrument, settings, stop_loss=stop_loss, take_profit=take_profit)
         first = max(0, min(warmup - start, len(trade_frame) - 1))
-        backtest = await asyncio.to_thread(run_backtest, trade_frame, *signals, config, warmup=first)
+        job = partial(run_backtest, trade_frame, *signals, config, warmup=first)
+        backtest = await compute.run(job, task=Task(user_id, label="the backtest"))
     candles = dataclasses.replace(shown, frame=trade_frame)  # keeps every other field, extra included
     stats = key_stats(backtest.stats) if backtest is not None else {}
     png = None
     if chart:
         heading, figures = report_title(title, candles, range_, stats)
         cash = config.cash if config is not None else None
-        png = await render_report_chart(
-            candles, heading, lines, backtest, settings, subtitle=figures, cash=cash
-        )
+        png = await render_report_chart(candles, heading, lines, backtest, settings, compute=compute,
+                                        task=Task(user_id, label="the chart"), subtitle=figures, cash=cash)  # fmt: skip
     return Report(candles, backtest, config, png, stats)
 
 

@@ -58,6 +58,21 @@ def last_bar_signals(source: str, frame: pd.DataFrame, inputs: dict[str, Any]) -
     return BarSignals(last(result.buy), last(result.sell), result.stop_loss, result.take_profit)
 
 
+def signals_or_error(source: str, frame: pd.DataFrame, inputs: dict[str, Any]) -> BarSignals | str:
+    """``last_bar_signals``, or why the script failed on these bars (what a compute worker runs: a
+    deployment's failure is recorded and shown, never raised through the tick)."""
+    from core.errors import StoxlifyError
+    from core.logging import get_logger
+
+    try:
+        return last_bar_signals(source, frame, inputs)
+    except StoxlifyError as exc:
+        return f"the script failed on this bar: {exc}"
+    except Exception as exc:  # a script bug must not stop the series
+        get_logger(__name__).exception("deployment_eval_failed")
+        return f"the script failed on this bar ({type(exc).__name__})"
+
+
 def decide(
     signals: BarSignals,
     position_qty: float,

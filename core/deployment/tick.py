@@ -34,17 +34,19 @@ import pandas as pd
 from sqlalchemy import and_, or_, select, update
 
 from core.broker.types import AuthFailed, Broker, MarketRules, OrderRejected
+from core.compute import Task
 from core.config import Settings
 from core.db import Database, utcnow
 from core.deployment.bars import LATE, TIMINGS, bar_close, closed_bars, expected_close
 from core.deployment.models import Deployment
 from core.deployment.service import broker_symbol
-from core.deployment.signals import BarSignals, Decision, decide, last_bar_signals
+from core.deployment.signals import BarSignals, Decision, decide, signals_or_error
 from core.deployment.status import RUNNING, Status
 from core.errors import NotFound, StoxlifyError
 from core.logging import get_logger
 from core.market.service import MarketService
 from core.market.types import INTERVALS, Candles, Interval, Source, default_range, parse_interval
+from core.script.limits import TIME_LIMIT
 from core.trade.brokers import BrokerPool
 from core.trade.executor import (
     UNRESOLVED,
@@ -264,7 +266,7 @@ class Tick:
         work = self._new_bars(candles, rows, now, report)
         if not work:
             return
-        signals = await asyncio.to_thread(self._evaluate_all, [(w.row, w.frame) for w in work], report)
+        signals = await self._evaluate_all(work, report)
         symbol: str | None = None
         for item in work:
             row, frame = item.row, item.frame
@@ -315,26 +317,27 @@ class Tick:
             work.append(_Work(row, frame, frame.iloc[seen:], next_open))
         return work
 
-    def _evaluate_all(
-        self, work: Sequence[tuple[Deployment, pd.DataFrame]], report: TickReport
-    ) -> dict[int, BarSignals | str]:
-        """Each distinct (script, inputs, bars) once; a failure is the error text for that deployment."""
-        memo: dict[tuple[str, str, int], BarSignals | str] = {}
-        out: dict[int, BarSignals | str] = {}
-        for row, frame in work:
-            memo_key = (row.source, json.dumps(row.inputs or {}, sort_keys=True), id(frame))
-            if memo_key not in memo:
-                report.evaluations += 1
-                try:
-                    memo[memo_key] = last_bar_signals(row.source, frame, dict(row.inputs or {}))
-                except StoxlifyError as exc:
-                    memo[memo_key] = f"the script failed on this bar: {exc}"
-                except Exception as exc:  # a script bug must not stop the series
-                    log.exception("deployment_eval_failed", deployment=row.id)
-                    memo[memo_key] = f"the script failed on this bar ({type(exc).__name__})"
-            out[row.id] = memo[memo_key]
-            report.evaluated += 1
-        return out
+    async def _evaluate_all(self, work: Sequence[_Work], report: TickReport) -> dict[int, BarSignals | str]:
+        """Each distinct (script, inputs, bars) once, all of them at once on the compute plane, on
+        the budget of the first owner of each; a failure is the error text for its deployments."""
+        groups: dict[tuple[str, str, int], list[_Work]] = defaultdict(list)
+        for item in work:
+            groups[(item.row.source, json.dumps(item.row.inputs or {}, sort_keys=True), id(item.frame))].append(item)
+        report.evaluations += len(groups)
+        report.evaluated += len(work)
+
+        async def one(items: list[_Work]) -> BarSignals | str:
+            first = items[0]
+            try:
+                return await self.market.compute.run(
+                    signals_or_error, first.row.source, first.frame, dict(first.row.inputs or {}),
+                    task=Task(first.row.user_id, limit_s=TIME_LIMIT + 1, label="the script"),
+                )
+            except StoxlifyError as exc:  # past its limit, over its owner's budget, a dead worker
+                return f"the script failed on this bar: {exc}"
+
+        results = await asyncio.gather(*(one(items) for items in groups.values()))
+        return {item.row.id: result for items, result in zip(groups.values(), results, strict=True) for item in items}
 
     # --- orders ------------------------------------------------------------------------------
 

@@ -12,9 +12,11 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 
 import pandas as pd
 
+from core.compute import Compute, InlineCompute, Task
 from core.config import Settings
 from core.errors import Invalid
 from core.market import indicators as ta
@@ -79,8 +81,11 @@ class MarketService:
         settings: Settings,
         sources: dict[Source, MarketSource] | None = None,
         clock: Callable[[], datetime] = utcnow,
+        compute: Compute | None = None,
     ) -> None:
         self.settings = settings
+        # where CPU work runs; the bootstrap hands in the process pool, alone the service uses threads
+        self.compute: Compute = compute or InlineCompute(settings)
         self.cache = CandleCache()
         self._charts: OrderedDict[tuple, bytes] = OrderedDict()
         self._clock = clock
@@ -175,19 +180,23 @@ class MarketService:
         indicators: Sequence[str] = (),
         source: Source = Source.UNKNOWN,
         chart: bool = True,
+        *,
+        user_id: int | None = None,
     ) -> MarketInfo:
-        """Quote, indicator values and (optionally) a chart for one ticker."""
+        """Quote, indicator values and (optionally) a chart for one ticker; the indicators and the
+        chart are computed on the compute plane, on ``user_id``'s share."""
         if len(indicators) > MAX_INDICATORS:
             raise Invalid(f"at most {MAX_INDICATORS} indicators per chart, got {len(indicators)}")
         specs = [ta.parse_spec(text) for text in indicators]  # fail before any fetch
         if specs:  # indicators settle on a longer history, then show on the asked-for range
             candles, history = await self.candles_with_history(ticker, interval, range_, source)
-            results = ta.compute_many(history.frame, specs)
+            results = await self.compute.run(ta.compute_many, history.frame, specs,
+                                             task=Task(user_id, label="the indicators"))  # fmt: skip
         else:
             candles, results = await self.candles(ticker, interval, range_, source), []
         info = MarketInfo(candles, quote_of(candles), results)
         if chart:
-            info.chart = await self._chart(candles, results)
+            info.chart = await self._chart(candles, results, user_id)
         return info
 
     async def candles_with_history(
@@ -228,9 +237,9 @@ class MarketService:
                 pass
         return await self.candles(ticker, interval, shown, source, fresh_after=fresh_after)
 
-    async def _chart(self, candles: Candles, results: list[ta.IndicatorResult]) -> bytes:
+    async def _chart(self, candles: Candles, results: list[ta.IndicatorResult], user_id: int | None = None) -> bytes:
         """Render, or reuse the PNG of identical bars and indicators (many users, one candle)."""
-        from core.charts.candles import render_candles_async
+        from core.charts.candles import render_candles
 
         frame = candles.frame
         key = (
@@ -244,13 +253,9 @@ class MarketService:
         )
         png = self._charts.get(key)
         if png is None:
-            png = await render_candles_async(
-                candles,
-                results,
-                width_px=self.settings.chart_width_px,
-                height_px=self.settings.chart_height_px,
-                max_candles=self.settings.chart_max_candles,
-            )
+            job = partial(render_candles, candles, tuple(results), width_px=self.settings.chart_width_px,
+                          height_px=self.settings.chart_height_px, max_candles=self.settings.chart_max_candles)  # fmt: skip
+            png = await self.compute.run(job, task=Task(user_id, label="the chart"))
             self._charts[key] = png
             while len(self._charts) > CHART_CACHE_SIZE:
                 self._charts.popitem(last=False)

@@ -7,7 +7,6 @@ backtest then trades the shown range only. Evaluation and rendering run off the 
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +15,7 @@ import pandas as pd
 
 from core.backtest.engine import BacktestConfig, BacktestResult
 from core.backtest.report import backtest_report, trading_start
+from core.compute import Task
 from core.config import Settings
 from core.market.service import MarketService
 from core.market.types import Candles, Source
@@ -72,14 +72,18 @@ async def execute_script(
     overlay: bool = True,
     market_source: Source = Source.UNKNOWN,
     chart: bool = True,
+    user_id: int | None = None,
 ) -> Execution:
     from core.charts.candles import ChartLine
-    from core.script import evaluate, program_of
+    from core.script import evaluate_source, program_of
+    from core.script.limits import TIME_LIMIT
 
-    program = program_of(source)  # fail before any fetch; cached, so /run's get_model parse is reused
+    program_of(source)  # fail before any fetch (a short parse, cached: /run's get_model parsed it already)
     shown, history = await market.candles_with_history(ticker, interval, range_, market_source)
     frame = history.frame
-    result = await asyncio.to_thread(evaluate, program, frame, inputs or {})
+    compute = market.compute
+    result = await compute.run(evaluate_source, source, frame, inputs or {},
+                               task=Task(user_id, limit_s=TIME_LIMIT + 1, label="the script"))  # fmt: skip
     start = trading_start(shown, frame)
     index = frame.index[start:]
 
@@ -98,6 +102,8 @@ async def execute_script(
         chart=chart,
         warmup=result.warmup,
         range_=range_,
+        compute=compute,
+        user_id=user_id,
     )  # fmt: skip
     return Execution(
         label=label,

@@ -48,6 +48,7 @@ __all__ = [
     "evaluate",
     "evaluate_condition",
     "evaluate_condition_warmup",
+    "evaluate_source",
     "parse",
     "parse_condition",
     "program_of",
@@ -188,6 +189,12 @@ def check_inputs(declared: Mapping[str, Any], given: Mapping[str, Any] | None) -
 def resolve_inputs(program: Program, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
     """Declared defaults with the caller's overrides; unknown names and wrong types are errors."""
     return {**program.inputs, **check_inputs(program.inputs, overrides)}
+
+
+def evaluate_source(source: str, frame: pd.DataFrame, inputs: Mapping[str, Any] | None = None) -> ScriptResult:
+    """``evaluate`` from the script's text: what a compute worker runs (a parsed program does not
+    pickle; each worker parses a script once, ``program_of`` caches it)."""
+    return evaluate(program_of(source), frame, inputs)
 
 
 def evaluate(

@@ -10,7 +10,6 @@ when it names a broker-summary window (``5d``, ``1mo``) and the latest day other
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,12 +20,14 @@ from core.actor import Actor
 from core.backtest.engine import BacktestConfig, BacktestResult
 from core.backtest.report import backtest_report, trading_start
 from core.bandarmology.types import BrokerSummary
+from core.compute import Task
 from core.config import Settings
 from core.db import Database
 from core.errors import Invalid
 from core.market.fundamentals import Fundamentals
 from core.market.service import MarketService
 from core.market.types import Candles, Source
+from core.script.limits import TIME_LIMIT
 from core.strategy.rules import Analytic, compare, metric_condition
 from core.strategy.service import StrategyView, get_strategy
 
@@ -81,7 +82,7 @@ async def simulate(
         return await _bandar_screen(db, settings, actor, strategy, ticker, range_)
     if strategy.analytic is Analytic.FUNDAMENTAL:
         return await _screen(market, strategy, ticker, source)
-    return await _backtest(market, settings, strategy, ticker, interval, range_, source, chart)
+    return await _backtest(market, settings, strategy, ticker, interval, range_, source, chart, actor.user_id)
 
 
 def technical_signals(strategy: StrategyView, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, int]:
@@ -114,17 +115,20 @@ async def _backtest(
     range_: str | None,
     source: Source,
     chart: bool,
+    user_id: int,
 ) -> Simulation:
     if not strategy.of("buy"):
         raise Invalid(f"'{strategy.label}' has no buy rule, so it never enters a trade",
                       hint=f"/rule add {strategy.label} buy rsi(close, 14) < 30")  # fmt: skip
     shown, history = await market.candles_with_history(ticker, interval, range_, source)
     frame = history.frame
-    buy, sell, warmup = await asyncio.to_thread(technical_signals, strategy, frame)
+    buy, sell, warmup = await market.compute.run(
+        technical_signals, strategy, frame, task=Task(user_id, limit_s=TIME_LIMIT + 1, label="the strategy's rules")
+    )
     start = trading_start(shown, frame)
     report = await backtest_report(
         shown, frame, start, settings, title=strategy.label, signals=(buy[start:], sell[start:], None, None),
-        chart=chart, warmup=warmup, range_=range_,
+        chart=chart, warmup=warmup, range_=range_, compute=market.compute, user_id=user_id,
     )
     return Simulation(
         strategy, shown.instrument.display, report.candles, report.backtest, report.config, report.chart, report.stats

@@ -1,0 +1,262 @@
+"""One executor for all CPU work, so the event loop only waits and no user can stall another.
+
+``Compute.run(fn, *args, task=Task(user_id, limit_s, label))`` runs a module-level function on
+picklable arguments somewhere else and returns its result. Three guarantees hold for every
+implementation:
+
+- **Fair shares.** Each user's tasks wait in the user's own queue; a free worker takes the next
+  task round-robin across users, so one user's burst queues behind itself, not in front of others.
+  A user runs at most ``COMPUTE_TASKS_PER_USER`` tasks at once and spends at most
+  ``COMPUTE_CPU_S_PER_MINUTE`` CPU seconds in any minute; past it the call is refused at once with
+  ``ComputeLimit`` (the user is told when to try again) and everyone else is served as before.
+- **Hard limits.** A task running past ``limit_s`` is stopped and the caller gets ``Invalid``
+  naming the limit. In the process pool the worker running it is killed and replaced (an indicator
+  call inside a script cannot be interrupted any other way), and each worker's memory is bounded
+  (``COMPUTE_MEMORY_MB``), so a runaway task costs at most its limit and a small margin.
+- **Nothing lost silently.** A worker that dies under a task (killed, out of memory) gives the
+  caller an error saying so; the task is never dropped without an answer.
+
+``ProcessCompute`` (the embedded default, ``COMPUTE=local``) is a pebble process pool sized to the
+machine, started on first use, its workers warm (the heavy libraries imported once, in the
+fork server they are forked from). ``InlineCompute`` (``COMPUTE=inline``) runs tasks in threads of
+this process, for tests and debugging: the same fairness and budgets, but a thread past its limit
+can only be abandoned, not killed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import math
+import os
+import time
+from collections import OrderedDict, defaultdict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from core.errors import Invalid, LimitExceeded, Unavailable
+from core.logging import get_logger
+
+if TYPE_CHECKING:
+    from core.config import Settings
+
+log = get_logger(__name__)
+
+SYSTEM = 0  # the budget key of work no user asked for (a tick's shared series, start-up)
+WINDOW_S = 60.0
+
+# Imported once per worker (in the fork server every worker is forked from), so no task pays them.
+WARM_MODULES = (
+    "numpy", "pandas", "talib", "matplotlib", "core.market.indicators", "core.market.conditions",
+    "core.script", "core.backtest.engine", "core.charts.candles",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """Who a task is for and how long it may run."""
+
+    user_id: int | None = None  # whose budget it counts against; None: the system's
+    limit_s: float | None = None  # stopped past this (None: the settings' default)
+    label: str = "the computation"  # how the user reads it in a refusal: "the script", "the chart"
+
+
+class ComputeLimit(LimitExceeded):
+    """The user's compute budget for this minute is spent (others are unaffected)."""
+
+
+class Compute(Protocol):
+    async def run[R](self, fn: Callable[..., R], *args: Any, task: Task = ...) -> R: ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass(slots=True)
+class _Job:
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    task: Task
+    limit_s: float
+    done: asyncio.Future[Any]
+
+
+@dataclass(slots=True)
+class _Ledger:
+    """CPU seconds spent per user in the last minute, and tasks running per user."""
+
+    spent: defaultdict[int, deque[tuple[float, float]]] = field(default_factory=lambda: defaultdict(deque))
+    running: defaultdict[int, int] = field(default_factory=lambda: defaultdict(int))
+
+    def used(self, user: int, now: float) -> float:
+        entries = self.spent[user]
+        while entries and now - entries[0][0] >= WINDOW_S:
+            entries.popleft()
+        return sum(cost for _, cost in entries)
+
+    def wait_s(self, user: int, now: float, budget: float) -> float:
+        """Seconds until enough of the window has passed for the user to be under ``budget`` again."""
+        entries, over = self.spent[user], self.used(user, now) - budget
+        for at, cost in entries:
+            over -= cost
+            if over < 0:
+                return max(1.0, WINDOW_S - (now - at))
+        return 1.0
+
+
+class _Fair:
+    """Round-robin over users' queues, ``slots`` tasks at a time, with per-user budgets."""
+
+    def __init__(self, settings: Settings, slots: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.settings = settings
+        self.slots = max(1, slots)
+        self.clock = clock
+        self.queues: OrderedDict[int, deque[_Job]] = OrderedDict()
+        self.ledger = _Ledger()
+        self.in_flight = 0
+
+    async def run[R](self, fn: Callable[..., R], *args: Any, task: Task = Task()) -> R:
+        user = task.user_id if task.user_id is not None else SYSTEM
+        budget = self.settings.compute_cpu_s_per_minute
+        now = self.clock()
+        if user != SYSTEM and budget > 0 and self.ledger.used(user, now) >= budget:
+            wait = math.ceil(self.ledger.wait_s(user, now, budget))
+            raise ComputeLimit(
+                f"you have used your {budget:g} s of computing for this minute",
+                hint=f"try again in {wait} s; /plans raise the budget",
+            )
+        limit = task.limit_s if task.limit_s is not None else self.settings.compute_task_limit_s
+        job = _Job(fn, args, task, limit, asyncio.get_running_loop().create_future())
+        self.queues.setdefault(user, deque()).append(job)
+        self._pump()
+        return await job.done
+
+    def _pump(self) -> None:
+        """Start queued jobs while slots are free, taking users in turn (skipping those at their cap)."""
+        per_user = max(1, self.settings.compute_tasks_per_user)
+        while self.in_flight < self.slots and self.queues:
+            user = next((u for u in self.queues if u == SYSTEM or self.ledger.running[u] < per_user), None)
+            if user is None:
+                return
+            queue = self.queues.pop(user)
+            job = queue.popleft()
+            if queue:
+                self.queues[user] = queue  # to the back of the rotation
+            if job.done.cancelled():
+                continue
+            self.in_flight += 1
+            self.ledger.running[user] += 1
+            asyncio.get_running_loop().create_task(self._start(user, job))
+
+    async def _start(self, user: int, job: _Job) -> None:
+        started = self.clock()
+        cost = 0.0
+        try:
+            cost, result = await self._execute(job)
+        except BaseException as exc:  # the caller gets every failure, cancellation included
+            cost = self.clock() - started
+            if not job.done.done():
+                job.done.set_exception(exc)
+        else:
+            if not job.done.done():
+                job.done.set_result(result)
+        finally:
+            self.in_flight -= 1
+            self.ledger.running[user] -= 1
+            self.ledger.spent[user].append((self.clock(), cost))
+            self._pump()
+
+    async def _execute(self, job: _Job) -> tuple[float, Any]:  # pragma: no cover - implemented below
+        raise NotImplementedError
+
+
+def measured[R](fn: Callable[..., R], *args: Any) -> tuple[float, R]:
+    """Run ``fn`` and return the CPU seconds it took with its result (runs in the worker)."""
+    start = time.process_time()
+    result = fn(*args)
+    return time.process_time() - start, result
+
+
+def _too_long(job: _Job) -> Invalid:
+    return Invalid(f"{job.task.label} ran past its {job.limit_s:g} s limit and was stopped",
+                   hint="make it lighter: fewer or shorter indicators, a shorter range")  # fmt: skip
+
+
+class InlineCompute(_Fair):
+    """Threads of this process: fairness and budgets as everywhere, limits by abandoning the thread."""
+
+    def __init__(self, settings: Settings, slots: int | None = None) -> None:
+        super().__init__(settings, slots or max(2, os.cpu_count() or 2))
+
+    async def _execute(self, job: _Job) -> tuple[float, Any]:
+        try:
+            return await asyncio.wait_for(asyncio.to_thread(measured, job.fn, *job.args), job.limit_s)
+        except TimeoutError:
+            raise _too_long(job) from None
+
+    async def close(self) -> None:
+        return None
+
+
+def _warm(memory_mb: int) -> None:
+    """Each worker's start: bound its memory (a task past it gets MemoryError, not the machine)."""
+    import resource
+
+    if memory_mb > 0:
+        limit = memory_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+    os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+class ProcessCompute(_Fair):
+    """A warm pebble process pool; a task past its limit kills its worker, which is replaced."""
+
+    def __init__(self, settings: Settings, workers: int | None = None) -> None:
+        size = workers or settings.compute_workers or max(1, os.cpu_count() or 1)
+        super().__init__(settings, size)
+        self._pool: Any = None
+
+    def _ensure_pool(self) -> Any:
+        if self._pool is None:
+            import multiprocessing
+
+            from pebble import ProcessPool
+
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(list(WARM_MODULES))
+            self._pool = ProcessPool(max_workers=self.slots, initializer=_warm,
+                                     initargs=(self.settings.compute_memory_mb,), context=context)  # fmt: skip
+        return self._pool
+
+    async def _execute(self, job: _Job) -> tuple[float, Any]:
+        from pebble import ProcessExpired
+
+        future = self._ensure_pool().schedule(measured, args=(job.fn, *job.args), timeout=job.limit_s)
+        try:
+            return await asyncio.wrap_future(future)
+        except concurrent.futures.TimeoutError:
+            log.warning("compute_task_killed", label=job.task.label, limit_s=job.limit_s, user=job.task.user_id)
+            raise _too_long(job) from None
+        except ProcessExpired as exc:
+            log.error("compute_worker_died", label=job.task.label, exitcode=exc.exitcode, user=job.task.user_id)
+            raise Unavailable(f"{job.task.label} stopped: its worker died (exit {exc.exitcode}); nothing was "
+                              "kept, try again") from None  # fmt: skip
+        except MemoryError:
+            raise Invalid(f"{job.task.label} needed more memory than a task may use "
+                          f"({self.settings.compute_memory_mb} MB)", hint="try a shorter range") from None  # fmt: skip
+        except asyncio.CancelledError:
+            future.cancel()  # pebble stops the worker running it
+            raise
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.stop()
+            await asyncio.to_thread(pool.join, 10)
+
+
+def open_compute(settings: Settings) -> Compute:
+    """The executor the settings choose (``COMPUTE``): ``local`` process pool, or ``inline`` threads."""
+    if settings.compute == "inline":
+        return InlineCompute(settings)
+    return ProcessCompute(settings)
