@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from core.compute import Compute, open_compute
+from core.compute import Compute, InlineCompute, open_compute
 from core.config import Settings, get_settings
 from core.db import Database
 from core.market.service import MarketService
@@ -18,6 +18,12 @@ class Core:
     market: MarketService
     # Set by each chat transport as it starts: how a service posts into another chat (/share).
     notifiers: dict[str, Notifier] = field(default_factory=dict)
+    # Where CPU work runs (``COMPUTE``): the market service's, so both hand work to one executor.
+    compute: Compute = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.compute is None:
+            self.compute = getattr(self.market, "compute", None) or InlineCompute(self.settings)
 
     @classmethod
     async def start(cls, settings: Settings | None = None, *, migrate: bool = True) -> Core:
@@ -26,12 +32,8 @@ class Core:
         db = Database(settings.database_url, echo=settings.database_echo)
         if migrate:
             await db.migrate()
-        return cls(settings=settings, db=db, market=MarketService(settings, compute=open_compute(settings)))
-
-    @property
-    def compute(self) -> Compute:
-        """Where CPU work runs (``COMPUTE``); the market service holds it, every service reaches it there."""
-        return self.market.compute
+        compute = open_compute(settings)
+        return cls(settings=settings, db=db, market=MarketService(settings, compute=compute), compute=compute)
 
     async def close(self) -> None:
         await self.market.close()

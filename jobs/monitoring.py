@@ -75,7 +75,7 @@ async def check_watches(core: Core) -> int:
         )
     if not watches:
         return 0
-    checked = await watchlist.evaluate_watches(core.market, watches, now)
+    checked = await watchlist.evaluate_watches(core.market, watches, now, compute=core.compute)
     await watchlist.store_checks(core.db, checked.views.values(), now)
     met = [w for w in watches if checked.views[w.id].met is True and checked.views[w.id].error is None]
     claimed = await _claim(core.db, [w.id for w in met], now)

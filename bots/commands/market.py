@@ -159,7 +159,7 @@ PAGE_SIZE = 10
 )
 async def watchlist_(ctx: Context, page: int) -> Reply:
     check_page(page, PAGE_SIZE)
-    views = await watchlist.list_watches(ctx.core.db, ctx.actor, ctx.core.market)
+    views = await watchlist.list_watches(ctx.core.db, ctx.actor, ctx.core.market, compute=ctx.core.compute)
     found = Page(views[(page - 1) * PAGE_SIZE : page * PAGE_SIZE], page, PAGE_SIZE, len(views))
     return paged_reply(
         found,

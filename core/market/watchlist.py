@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.actor import Actor
+from core.compute import Compute, Task
 from core.db import Database, utcnow
 from core.errors import Conflict, Invalid, LimitExceeded, NotFound, StoxlifyError
 from core.market.conditions import Condition, parse_condition
@@ -159,7 +160,7 @@ async def count_watches(db: Database, actor: Actor, ticker: str) -> int:
 
 
 async def list_watches(
-    db: Database, actor: Actor, market: CandleProvider, refresh: bool = True
+    db: Database, actor: Actor, market: CandleProvider, refresh: bool = True, *, compute: Compute | None = None
 ) -> list[WatchView]:
     """The actor's watches, by ticker. With ``refresh`` each distinct ticker is fetched once and
     every watch re-checked and stored; a ticker that fails shows its error without failing the list."""
@@ -175,7 +176,7 @@ async def list_watches(
         return [_stored_view(w) for w in watches]
 
     now = utcnow()
-    checked = await evaluate_watches(market, watches, now)
+    checked = await evaluate_watches(market, watches, now, compute=compute, user_id=actor.user_id)
     await store_checks(db, checked.views.values(), now, user_id=actor.user_id)
     return [checked.views[w.id] for w in watches]
 
@@ -190,8 +191,16 @@ class Evaluation:
     conditions: dict[int, Condition | StoxlifyError | None]
 
 
-async def evaluate_watches(market: CandleProvider, watches: Iterable[Watch], now: datetime) -> Evaluation:
-    """Check ``watches`` (any users') with one fetch per distinct ticker, run concurrently.
+async def evaluate_watches(
+    market: CandleProvider,
+    watches: Iterable[Watch],
+    now: datetime,
+    *,
+    compute: Compute | None = None,
+    user_id: int | None = None,
+) -> Evaluation:
+    """Check ``watches`` (any users') with one fetch per distinct ticker, run concurrently, the
+    conditions evaluated on ``compute`` on ``user_id``'s share (None: the system's, the job's).
 
     Shared by ``/watchlist`` and the monitoring job, so both judge a condition the same way.
     """
@@ -212,11 +221,51 @@ async def evaluate_watches(market: CandleProvider, watches: Iterable[Watch], now
             for source, ticker in keys
         )
     )
+
+    async def check(key: tuple[str, str], result: Candles | str) -> list[WatchView | str]:
+        """The ticker's watches against its candles, on the compute plane (indicators are CPU work)."""
+        if isinstance(result, str):
+            return []
+        todo = [(w.id, w.ticker, Source(w.source), conditions[w.id]) for w in groups[key]
+                if not isinstance(conditions[w.id], StoxlifyError)]  # fmt: skip
+        if compute is None:
+            return check_against(todo, result, now)
+        try:
+            return await compute.run(check_against, todo, result, now,
+                                     task=Task(user_id, label="checking the watches"))  # fmt: skip
+        except StoxlifyError as exc:  # over budget, past the limit: each watch shows why
+            return [exc.message for _ in todo]
+
+    checked = await asyncio.gather(*(check(key, result) for key, result in zip(keys, fetched, strict=True)))
     views: dict[int, WatchView] = {}
-    for key, result in zip(keys, fetched, strict=True):
+    for key, result, found in zip(keys, fetched, checked, strict=True):
+        done = iter(found)
         for w in groups[key]:
-            views[w.id] = _check(w, conditions[w.id], result, now)
+            condition = conditions[w.id]
+            if isinstance(result, str):
+                views[w.id] = _stored_view(w, error=result)
+            elif isinstance(condition, StoxlifyError):
+                views[w.id] = _stored_view(w, error=f"condition no longer valid: {condition.message}")
+            else:
+                view = next(done)
+                views[w.id] = view if isinstance(view, WatchView) else _stored_view(w, error=view)
     return Evaluation(views, dict(zip(keys, fetched, strict=True)), conditions)
+
+
+def check_against(
+    watches: list[tuple[int, str, Source, Condition | None]], candles: Candles, now: datetime
+) -> list[WatchView | str]:
+    """Each watch's view on ``candles``, or the error text to show instead (what a worker runs)."""
+    out: list[WatchView | str] = []
+    for watch_id, ticker, source, condition in watches:
+        try:
+            out.append(_view_from_candles(watch_id, ticker, source, condition, candles, now))
+        except StoxlifyError as exc:
+            out.append(exc.message)
+        except Exception:
+            log.exception("watch %s could not be evaluated", watch_id)
+            out.append("could not be checked")
+    return out
 
 
 async def store_checks(
@@ -313,22 +362,6 @@ async def _fetch(
     except Exception:
         log.exception("watchlist fetch failed for %s:%s", source, ticker)
         return "data unavailable right now"
-
-
-def _check(
-    watch: Watch, condition: Condition | StoxlifyError | None, candles: Candles | str, now: datetime
-) -> WatchView:
-    if isinstance(candles, str):
-        return _stored_view(watch, error=candles)
-    if isinstance(condition, StoxlifyError):
-        return _stored_view(watch, error=f"condition no longer valid: {condition.message}")
-    try:
-        return _view_from_candles(watch.id, watch.ticker, Source(watch.source), condition, candles, now)
-    except StoxlifyError as exc:
-        return _stored_view(watch, error=exc.message)
-    except Exception:
-        log.exception("watch %s could not be evaluated", watch.id)
-        return _stored_view(watch, error="could not be checked")
 
 
 def _view_from_candles(
