@@ -114,6 +114,8 @@ class _Fair:
         self.queues: OrderedDict[int, deque[_Job]] = OrderedDict()
         self.ledger = _Ledger()
         self.in_flight = 0
+        self._served: dict[int, int] = {}  # user -> when last served (a counter): the least recent goes next
+        self._turn = 0
 
     async def run[R](self, fn: Callable[..., R], *args: Any, task: Task = Task()) -> R:
         user = task.user_id if task.user_id is not None else SYSTEM
@@ -135,15 +137,18 @@ class _Fair:
         """Start queued jobs while slots are free, taking users in turn (skipping those at their cap)."""
         per_user = max(1, self.settings.compute_tasks_per_user)
         while self.in_flight < self.slots and self.queues:
-            user = next((u for u in self.queues if u == SYSTEM or self.ledger.running[u] < per_user), None)
-            if user is None:
+            ready = [u for u in self.queues if u == SYSTEM or self.ledger.running[u] < per_user]
+            if not ready:
                 return
-            queue = self.queues.pop(user)
+            user = min(ready, key=lambda u: self._served.get(u, -1))  # a newcomer before the one just served
+            queue = self.queues[user]
             job = queue.popleft()
-            if queue:
-                self.queues[user] = queue  # to the back of the rotation
+            if not queue:
+                del self.queues[user]
             if job.done.cancelled():
                 continue
+            self._turn += 1
+            self._served[user] = self._turn
             self.in_flight += 1
             self.ledger.running[user] += 1
             asyncio.get_running_loop().create_task(self._start(user, job))
