@@ -27,7 +27,7 @@ async def test_a_runaway_task_is_killed_at_its_limit_and_its_worker_replaced():
     compute = ProcessCompute(_settings(), workers=1)
     try:
         before = await compute.run(probe.pid)
-        with pytest.raises(Invalid, match="the script ran past its 0.5 s limit and was stopped"):
+        with pytest.raises(Invalid, match=r"the script ran past its 0\.5 s limit and was stopped"):
             await compute.run(probe.spin, 30.0, task=Task(user_id=7, limit_s=0.5, label="the script"))
         after = await compute.run(probe.pid)
         assert after != before  # the only worker was killed and a new one took its place
@@ -67,7 +67,7 @@ async def test_one_users_burst_queues_behind_itself_not_in_front_of_others():
 async def test_a_user_over_budget_is_told_when_to_come_back_and_others_are_served():
     compute = InlineCompute(_settings(compute_cpu_s_per_minute=0.2), slots=2)
     await compute.run(probe.spin, 0.3, task=Task(user_id=1))
-    with pytest.raises(ComputeLimit, match="used your 0.2 s of computing for this minute") as refused:
+    with pytest.raises(ComputeLimit, match=r"used your 0\.2 s of computing for this minute") as refused:
         await compute.run(probe.square, 2, task=Task(user_id=1))
     assert "try again in" in (refused.value.hint or "")
     assert await compute.run(probe.square, 2, task=Task(user_id=2)) == 4
@@ -90,7 +90,7 @@ async def test_the_event_loop_answers_a_light_command_while_a_heavy_indicator_ru
         heavy = asyncio.create_task(console.handle("/market BTCUSDT 1h max pwma:1000"))
 
         async def on_a_worker() -> None:
-            while core.compute.in_flight == 0:
+            while core.compute.in_flight == 0:  # noqa: ASYNC110 - polls another object's counter
                 await asyncio.sleep(0.01)
 
         await asyncio.wait_for(on_a_worker(), 60)  # the indicator went to the pool
