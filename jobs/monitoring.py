@@ -19,13 +19,15 @@ import asyncio
 import math
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy import select, update
 
 from core import alerts
 from core.account.models import User
-from core.charts.candles import ChartMarker, format_price, render_candles_async
+from core.charts.candles import ChartMarker, format_price, render_candles
+from core.compute import Task
 from core.db import Database, utcnow
 from core.logging import get_logger
 from core.market import watchlist
@@ -143,16 +145,19 @@ async def _chart(core: Core, crossing: Crossing) -> bytes | None:
         from core.market import indicators as ta
 
         specs = {spec.text: spec for spec in crossing.condition.indicator_specs()}
-        results = ta.compute_many(frame, list(specs.values())) if specs else []
-        return await render_candles_async(
+        task = Task(label="the alert's chart")
+        results = await core.compute.run(ta.compute_many, frame, list(specs.values()), task=task) if specs else []
+        job = partial(
+            render_candles,
             crossing.candles,
-            results,
+            tuple(results),
             title=f"{crossing.candles.instrument.display} · {crossing.view.condition}",
             width_px=core.settings.chart_width_px,
             height_px=core.settings.chart_height_px,
             max_candles=min(CHART_CANDLES, core.settings.chart_max_candles),
-            markers=[ChartMarker(frame.index[-1], marker_side(crossing.condition))],
+            markers=(ChartMarker(frame.index[-1], marker_side(crossing.condition)),),
         )
+        return await core.compute.run(job, task=task)
     except Exception:  # the alert still goes, as text
         log.exception("watch_alert_chart_failed", watch=crossing.watch_id)
         return None

@@ -8,6 +8,7 @@ One chart serves every deployment that acted on the same bar and side of a serie
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 import pandas as pd
 from sqlalchemy import select
@@ -16,6 +17,7 @@ from core.alerts import chat_target, deliver, user_targets
 from core.app import Core
 from core.broker.symbols import split_symbol
 from core.broker.types import OrderRejected
+from core.compute import Task
 from core.deployment.models import Deployment
 from core.deployment.tick import Event, SeriesKey, TickReport, event_kind
 from core.logging import get_logger
@@ -101,17 +103,20 @@ async def deliver_events(core: Core, events: Sequence[Event], charts: dict[Serie
 
 
 async def _chart(core: Core, candles: Candles, event: Event, side: str) -> bytes:
-    from core.charts.candles import ChartMarker, render_candles_async
+    from core.charts.candles import ChartMarker, render_candles
 
     settings = core.settings
-    return await render_candles_async(
+    job = partial(
+        render_candles,
         candles,
+        (),
         title=f"{event.label} · {event.series}",
         width_px=settings.chart_width_px,
         height_px=settings.chart_height_px,
         max_candles=min(CHART_CANDLES, settings.chart_max_candles),
-        markers=[ChartMarker(event.bar_open, "buy" if side == "buy" else "sell")],
+        markers=(ChartMarker(event.bar_open, "buy" if side == "buy" else "sell"),),
     )
+    return await core.compute.run(job, task=Task(label="the alert's chart"))
 
 
 async def report_events(core: Core, report: TickReport) -> int:

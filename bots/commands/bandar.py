@@ -9,11 +9,13 @@ from bots.attachments import given_or_attached
 from bots.commands import registry
 from bots.registry import Arg, ArgKind, Context, UsageError
 from bots.reply import Button, Image, Reply
-from core.bandarmology.chart import render_summary_async, window_text
+from core.bandarmology import chart as bandar_chart
+from core.bandarmology.chart import window_text
 from core.bandarmology.csvio import FORMAT_HINT, HEADER, normalize_ticker
 from core.bandarmology.service import DEFAULT_CRYPTO, DEFAULT_IDX, BandarService
 from core.bandarmology.store import ImportResult, remove_activity
 from core.bandarmology.types import BrokerSummary, Player
+from core.compute import Task
 
 SAMPLE_NOTE = "SAMPLE DATA: synthetic broker activity for trying the bot, not real trades."
 IMPORT_HELP = (
@@ -54,7 +56,8 @@ async def bandar(ctx: Context, ticker: str, when: str | None, confirmed: bool = 
     if len(words) > 1:
         raise UsageError(f"unexpected '{' '.join(words[1:])}'")
     summary = await service.summary(ctx.actor, ticker, words[0] if words else None)
-    chart = await render_summary_async(summary)
+    chart = await ctx.core.compute.run(bandar_chart.render_summary, summary,
+                                       task=Task(ctx.actor.user_id, label="the chart"))  # fmt: skip
     name = f"bandar_{summary.ticker.replace('/', '')}.png"
     caption = f"{summary.ticker} · {summary.verdict.value} · {window_text(summary)}"
     if summary.sample:

@@ -193,7 +193,8 @@ def _position_line(p: PositionView) -> str:
 async def dashboard_(ctx: Context, period: str) -> Reply:
     figures = await dash.dashboard(ctx.core.db, ctx.actor, period)
     settings = ctx.core.settings
-    chart = await dash.dashboard_chart(figures, width_px=settings.chart_width_px, height_px=settings.chart_height_px)
+    chart = await dash.dashboard_chart(figures, width_px=settings.chart_width_px, height_px=settings.chart_height_px,
+                                       compute=ctx.core.compute, user_id=ctx.actor.user_id)  # fmt: skip
     images = [Image(chart, f"dashboard_{figures.period.value}.png", f"Realised P&L · last {figures.period.value}")]
     buttons = [
         Button(p.value.capitalize(), f"/dashboard {p.value}") for p in dash.Period if p is not figures.period

@@ -21,15 +21,18 @@ not know (a real exchange account), and the same model then reads the same on an
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import partial
 
 from sqlalchemy import func, select
 
 from core.actor import Actor
+from core.compute import Compute, Task
 from core.db import Database, utcnow
 from core.deployment.models import Deployment
 from core.deployment.status import RUNNING
@@ -216,17 +219,25 @@ def _equity(closing: list[_Closing], start: datetime, end: datetime) -> dict[str
     return dict(sorted(curves.items()))
 
 
-async def dashboard_chart(dash: Dashboard, *, width_px: int = 1200, height_px: int = 800) -> bytes | None:
-    """The equity chart PNG of ``dash``; None when nothing closed in the window (a flat line says nothing)."""
+async def dashboard_chart(
+    dash: Dashboard, *, width_px: int = 1200, height_px: int = 800, compute: Compute | None = None,
+    user_id: int | None = None,
+) -> bytes | None:
+    """The equity chart PNG of ``dash``, drawn on ``compute`` (threads when None); None when nothing
+    closed in the window (a flat line says nothing)."""
     if not dash.equity:
         return None
-    from core.statistic.equity_chart import render_equity_async
+    from core.statistic.equity_chart import render_equity
 
     closed = f"{dash.closed} closing fill{'s' * (dash.closed != 1)}"
-    return await render_equity_async(
+    job = partial(
+        render_equity,
         dash.equity,
         title=f"Realised P&L · last {dash.period.value}",
         subtitle=f"{dash.start:%d %b %H:%M} – {dash.end:%d %b %Y %H:%M} UTC · {closed}",
         width_px=width_px,
         height_px=height_px,
     )
+    if compute is None:
+        return await asyncio.to_thread(job)
+    return await compute.run(job, task=Task(user_id, label="the chart"))

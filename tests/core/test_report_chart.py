@@ -176,11 +176,13 @@ async def test_run_chart_gets_every_bar_every_fill_and_the_cash(tmp_path, monkey
 
     seen: dict = {}
 
-    async def spy(candles, indicators=(), **kwargs):
-        seen.update(kwargs, candles=candles)
-        return charts.render_candles(candles, indicators, **kwargs)
+    real = charts.render_candles
 
-    monkeypatch.setattr(charts, "render_candles_async", spy)
+    def spy(candles, indicators=(), **kwargs):
+        seen.update(kwargs, candles=candles)
+        return real(candles, indicators, **kwargs)
+
+    monkeypatch.setattr(charts, "render_candles", spy)
     settings = Settings(_env_file=None, database_url=f"sqlite+aiosqlite:///{tmp_path / 't.db'}", market_offline=True)
     core = await Core.start(settings)
     try:

@@ -85,11 +85,11 @@ def no_charts(monkeypatch):
     """Charts are tested once below; elsewhere a stand-in keeps the tests quick. Records its calls."""
     calls: list[dict] = []
 
-    async def fake_render(candles, indicators=(), **options):
+    def fake_render(candles, indicators=(), **options):
         calls.append({"candles": candles, "indicators": list(indicators), **options})
         return b"\x89PNG fake"
 
-    monkeypatch.setattr(monitoring, "render_candles_async", fake_render)
+    monkeypatch.setattr(monitoring, "render_candles", fake_render)
     return calls
 
 
@@ -211,10 +211,10 @@ async def test_two_checkers_at_once_alert_once(db, core, market, recorder, ana, 
 
 
 async def test_the_alert_goes_as_text_when_the_chart_fails(db, core, market, recorder, ana, monkeypatch):
-    async def broken(*args, **kwargs):
+    def broken(*args, **kwargs):
         raise RuntimeError("renderer down")
 
-    monkeypatch.setattr(monitoring, "render_candles_async", broken)
+    monkeypatch.setattr(monitoring, "render_candles", broken)
     await watchlist.add_watch(db, ana, market, "BBCA", "price>9000")
     market.set_last("BBCA", 9100)
     assert await check_watches(core) == 1
@@ -228,17 +228,17 @@ async def test_the_chart_marks_the_crossing_bar(sqlite_db, market, recorder):
     ana = await actor_for(sqlite_db, platform="telegram", external_id="111", display_name="Ana")
     await watchlist.add_watch(sqlite_db, ana, market, "BBCA", "close crosses above ema:20")
     seen: list = []
-    real = monitoring.render_candles_async
+    real = monitoring.render_candles
 
-    async def spy(candles, indicators=(), **options):
+    def spy(candles, indicators=(), **options):
         seen.append(options["markers"])
-        return await real(candles, indicators, **options)
+        return real(candles, indicators, **options)
 
     market.set_last("BBCA", 5000, position=-2)  # well below its 20-day average ...
     market.set_last("BBCA", 9000)  # ... then well above it on the last bar
     frame = market.frames["BBCA"]
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(monitoring, "render_candles_async", spy)
+        patch.setattr(monitoring, "render_candles", spy)
         assert await check_watches(core) == 1
     [[marker]] = seen
     assert marker.at == frame.index[-1] and marker.side == "buy"
