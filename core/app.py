@@ -8,6 +8,7 @@ from core.config import Settings, get_settings
 from core.db import Database
 from core.market.service import MarketService
 from core.notify import Notifier
+from core.state import SharedState, memory_state, open_state
 
 
 @dataclass(slots=True)
@@ -17,6 +18,8 @@ class Core:
     market: MarketService
     # Set by each chat transport as it starts: how a service posts into another chat (/share).
     notifiers: dict[str, Notifier] = field(default_factory=dict)
+    # Buttons, rate limits and the candle cache's shared layer: in memory unless REDIS_URL is set.
+    state: SharedState = field(default_factory=memory_state)
 
     @classmethod
     async def start(cls, settings: Settings | None = None, *, migrate: bool = True) -> Core:
@@ -25,8 +28,15 @@ class Core:
         db = Database(settings.database_url, echo=settings.database_echo)
         if migrate:
             await db.migrate()
-        return cls(settings=settings, db=db, market=MarketService(settings))
+        try:
+            state = await open_state(settings)
+        except Exception:
+            await db.dispose()
+            raise
+        market = MarketService(settings, shared_candles=state.candles)
+        return cls(settings=settings, db=db, market=market, state=state)
 
     async def close(self) -> None:
         await self.market.close()
         await self.db.dispose()
+        await self.state.close()
