@@ -96,6 +96,8 @@ def dumps(stored: Stored) -> str | None:
         "name": candles.name,
         "extra": candles.extra,
         "tz": str(frame.index.tz) if frame.index.tz is not None else None,
+        "unit": frame.index.unit,
+        "freq": frame.index.freqstr,
         "index": frame.index.asi8.tolist(),
         "index_name": frame.index.name,
         "columns": [[str(c), str(frame[c].dtype), frame[c].tolist()] for c in frame.columns],
@@ -110,8 +112,11 @@ def loads(text: str | bytes) -> Stored:
     body = json.loads(text)
     if body["format"] != FORMAT:
         raise ValueError(f"format {body['format']}")
-    index = pd.to_datetime(body["index"], unit="ns", utc=True)
+    unit = body["unit"]
+    index = pd.to_datetime(body["index"], unit=unit, utc=True).as_unit(unit)
     index = index.tz_convert(body["tz"]) if body["tz"] else index.tz_localize(None)
+    if body["freq"]:
+        index = pd.DatetimeIndex(index, freq=body["freq"])
     index.name = body["index_name"]
     frame = pd.DataFrame(
         {name: pd.Series(values, index=index, dtype=dtype) for name, dtype, values in body["columns"]},
