@@ -91,9 +91,12 @@ def button_view(rows: list[list[Button]], bind: Callable[[Button], str]) -> disc
         for start in range(0, len(row), BUTTONS_PER_ROW):
             if row_index >= MAX_ROWS:
                 break
+            added = False
             for button in row[start : start + BUTTONS_PER_ROW]:
-                view.add_item(TokenButton(bind(button), button.label, row=row_index))
-            row_index += 1
+                if token := bind(button):  # "": the button store is unavailable, the reply goes without it
+                    view.add_item(TokenButton(token, button.label, row=row_index))
+                    added = True
+            row_index += added
     return view if view.children else None
 
 

@@ -52,7 +52,7 @@ from bots.telegram import render
 from bots.telegram.notifier import TelegramNotifier
 from core.account.service import actor_for
 from core.app import Core
-from core.errors import Forbidden, NotFound, StoxlifyError
+from core.errors import Forbidden, NotFound, StoxlifyError, Unavailable
 from core.logging import get_logger, register_secret
 
 log = get_logger(__name__)
@@ -228,7 +228,7 @@ class TelegramTransport:
         presser = query.from_user
         try:
             line = await self.buttons.resolve(query.data or "", str(presser.id))
-        except (Forbidden, NotFound) as exc:  # someone else's button, or an expired one
+        except (Forbidden, NotFound, Unavailable) as exc:  # not yours, expired, or the store is away
             await query.answer(exc.message, show_alert=True)
             return
         original = query.message

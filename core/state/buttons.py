@@ -19,10 +19,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from core.errors import Forbidden, NotFound
+from core.errors import Forbidden, NotFound, Unavailable
+from core.logging import get_logger
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
+
+log = get_logger(__name__)
 
 TOKEN_PREFIX = "b:"
 ANYONE = "*"  # owner of a button any chat member may press (it acts on the presser's own account)
@@ -30,6 +33,7 @@ TTL_S = 48 * 3600.0
 
 EXPIRED = "this button has expired: run the command again"
 NOT_YOURS = "this button belongs to the person who asked; run the command yourself"
+UNAVAILABLE = "buttons are unavailable for a moment: run the command yourself"
 
 
 class Pressable(Protocol):
@@ -78,18 +82,27 @@ class ButtonStore:
 
     async def binder(self, owner: str, rows: Sequence[Sequence[Pressable]]) -> Callable[[Pressable], str]:
         """Bind every button of ``rows`` for ``owner`` at once (one round trip to a shared store) and
-        return the token of each, for renderers that lay buttons out synchronously."""
+        return the token of each, for renderers that lay buttons out synchronously. When the store
+        fails (Redis away) every token is "": renderers leave the buttons out and the reply goes."""
         wanted: dict[tuple[bool, str], str] = {}
         for row in rows:
             for button in row:
                 wanted.setdefault((button.public, button.command), ANYONE if button.public else owner)
         keys = list(wanted)
-        tokens = dict(zip(keys, await self.bind_many((wanted[k], k[1]) for k in keys), strict=True))
-        return lambda button: tokens[(button.public, button.command)]
+        try:
+            tokens = dict(zip(keys, await self.bind_many((wanted[k], k[1]) for k in keys), strict=True))
+        except Exception as exc:  # a reply without its buttons beats no reply
+            log.warning("buttons_unavailable", error=repr(exc))
+            tokens = {}
+        return lambda button: tokens.get((button.public, button.command), "")
 
     async def resolve(self, token: str, presser: str) -> str:
         """The command behind ``token`` if ``presser`` may press it."""
-        bound = await self._get(token) if token.startswith(TOKEN_PREFIX) else None
+        try:
+            bound = await self._get(token) if token.startswith(TOKEN_PREFIX) else None
+        except Exception as exc:
+            log.warning("buttons_unavailable", error=repr(exc))
+            raise Unavailable(UNAVAILABLE) from exc
         if bound is None:
             raise NotFound(EXPIRED)
         owner, command = bound

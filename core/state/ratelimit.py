@@ -12,6 +12,10 @@ from limits import RateLimitItemPerMinute
 from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 
+from core.logging import get_logger
+
+log = get_logger(__name__)
+
 NAMESPACE = "expensive"
 
 
@@ -36,7 +40,11 @@ class RateLimiter:
         """Seconds until ``user_id`` may run another expensive command; 0 records this one as allowed."""
         if self._per_minute <= 0:
             return 0.0
-        if await self._limiter.hit(self._item, str(user_id)):
+        try:
+            if await self._limiter.hit(self._item, str(user_id)):
+                return 0.0
+            stats = await self._limiter.get_window_stats(self._item, str(user_id))
+        except Exception as exc:  # the shared store is away: let the command run rather than fail it
+            log.warning("rate_limit_unavailable", error=repr(exc))
             return 0.0
-        stats = await self._limiter.get_window_stats(self._item, str(user_id))
         return max(stats.reset_time - time.time(), 0.001)

@@ -245,3 +245,29 @@ def test_stored_series_round_trips_as_json_never_pickle():
     )
     odd = Candles(instrument, candles.interval, frame, "Binance", extra={"when": NOW})
     assert dumps(Stored(odd, Range("5d"), stored.expires_at, NOW)) is None  # kept in memory only
+
+
+async def test_with_redis_away_replies_go_without_buttons_and_limits_let_commands_run():
+    from limits.aio.storage import RedisStorage
+    from redis.asyncio import Redis
+
+    from core.errors import Unavailable
+    from core.state.buttons import RedisButtonStore
+    from core.state.ratelimit import RateLimiter
+
+    url = "redis://127.0.0.1:1/0"  # nothing listens there
+    client, raw = Redis.from_url(url, decode_responses=True), Redis.from_url(url)
+    buttons = RedisButtonStore(client, "x:")
+    limits = RateLimiter(1, RedisStorage("async+" + url, implementation="redispy", connection_pool=raw.connection_pool))
+    try:
+        from collections import namedtuple
+
+        Button = namedtuple("Button", "label command public", defaults=(False,))
+        bind = await buttons.binder("alice", [[Button("Chart", "/market BBCA")]])
+        assert bind(Button("Chart", "/market BBCA")) == ""  # renderers leave it out
+        with pytest.raises(Unavailable, match="buttons are unavailable"):
+            await buttons.resolve("b:abc", "alice")
+        assert [await limits.retry_after(1) for _ in range(3)] == [0, 0, 0]
+    finally:
+        await client.aclose()
+        await raw.aclose()
