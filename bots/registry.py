@@ -9,6 +9,7 @@ mistake is the same everywhere.
 
 from __future__ import annotations
 
+import math
 import secrets
 import shlex
 from collections.abc import Awaitable, Callable, Sequence
@@ -199,9 +200,11 @@ class Registry:
         if command.admin_only and ctx.actor.is_group and not ctx.actor.is_admin:
             return Reply.fail(f"only this group's admins can use /{command.name}.")
         if command.expensive:
-            wait = self.rate_limiter.retry_after(ctx.actor.user_id)
+            wait = await self.rate_limiter.retry_after(ctx.actor.user_id)
             if wait > 0:
-                return Reply.fail(f"You're going fast: please wait {wait:.0f} s before the next chart or backtest.")
+                return Reply.fail(
+                    f"You're going fast: please wait {math.ceil(wait)} s before the next chart or backtest."
+                )
         try:
             return await command.handler(ctx, **kwargs)
         except UsageError as exc:

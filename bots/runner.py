@@ -7,7 +7,6 @@ import signal
 from collections.abc import Awaitable, Callable
 
 from bots.commands import load
-from bots.ratelimit import RateLimiter
 from bots.registry import Registry
 from core.app import Core
 from core.config import Settings
@@ -46,8 +45,8 @@ async def run(settings: Settings) -> int:
         return await chat(DEFAULT_OUT)
 
     registry = load()
-    registry.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
     core = await Core.start(settings)
+    registry.rate_limiter = core.state.rate_limits  # in memory, or in Redis shared by the replicas
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -9,6 +9,7 @@ from core.config import Settings, get_settings
 from core.db import Database
 from core.market.service import MarketService
 from core.notify import Notifier
+from core.state import SharedState, memory_state, open_state
 
 
 @dataclass(slots=True)
@@ -20,6 +21,8 @@ class Core:
     notifiers: dict[str, Notifier] = field(default_factory=dict)
     # Where CPU work runs (``COMPUTE``): the market service's, so both hand work to one executor.
     compute: Compute = field(default=None)  # type: ignore[assignment]
+    # Buttons, rate limits and the candle cache's shared layer: in memory unless REDIS_URL is set.
+    state: SharedState = field(default_factory=memory_state)
 
     def __post_init__(self) -> None:
         if self.compute is None:
@@ -32,10 +35,17 @@ class Core:
         db = Database(settings.database_url, echo=settings.database_echo)
         if migrate:
             await db.migrate()
+        try:
+            state = await open_state(settings)
+        except Exception:
+            await db.dispose()
+            raise
         compute = open_compute(settings)
-        return cls(settings=settings, db=db, market=MarketService(settings, compute=compute), compute=compute)
+        market = MarketService(settings, compute=compute, shared_candles=state.candles)
+        return cls(settings=settings, db=db, market=market, compute=compute, state=state)
 
     async def close(self) -> None:
         await self.market.close()
         await self.compute.close()
         await self.db.dispose()
+        await self.state.close()

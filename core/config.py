@@ -24,6 +24,12 @@ class Settings(BaseSettings):
         description="SQLAlchemy async URL: sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db",
     )
     database_echo: bool = False
+    # shared state (buttons, rate limits, the candle cache): in memory unless REDIS_URL is set
+    redis_url: str | None = Field(
+        default=None,
+        description="redis://[:password@]host:6379/0 to share state between replicas; unset: in process memory",
+    )
+    redis_prefix: str = "stoxlify:"  # every key the bot writes in Redis starts with this
 
     # market data
     market_offline: bool = Field(

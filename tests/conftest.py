@@ -183,3 +183,34 @@ def _fresh_rate_limit(monkeypatch):
     from bots.ratelimit import RateLimiter
 
     monkeypatch.setattr(load(), "rate_limiter", RateLimiter())
+
+
+# -- Redis (shared state) -----------------------------------------------------------------------
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture
+async def redis_env() -> AsyncIterator[dict[str, str]]:
+    """``REDIS_URL`` and a fresh ``REDIS_PREFIX`` for one test (its keys are deleted after it).
+
+    ``TEST_REDIS_URL`` names the server (default ``redis://127.0.0.1:6379/0``); the test is
+    skipped, with the reason shown, only when no server answers there.
+    """
+    from redis.asyncio import Redis
+
+    url = os.environ.get("TEST_REDIS_URL", DEFAULT_REDIS_URL)
+    client = Redis.from_url(url, socket_connect_timeout=2)
+    try:
+        await client.ping()
+    except Exception as exc:
+        await client.aclose()
+        pytest.skip(f"Redis not reachable at {url}: {exc!r}")
+    prefix = f"stoxlify-test-{secrets.token_hex(4)}:"
+    try:
+        yield {"redis_url": url, "redis_prefix": prefix}
+    finally:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}*", count=500)]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()

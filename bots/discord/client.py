@@ -92,7 +92,7 @@ def build_client(core: Core, registry: Registry, *, buttons: ButtonStore | None 
     """The client, its command tree (one slash command per registry command) and the button handler."""
     intents = discord.Intents.default()
     intents.message_content = core.settings.discord_message_content  # privileged: only when asked for
-    client = StoxlifyClient(Runtime(core=core, registry=registry, buttons=buttons or ButtonStore()), intents=intents)
+    client = StoxlifyClient(Runtime(core=core, registry=registry, buttons=buttons or core.state.buttons), intents=intents)
     from bots.discord.notifier import DiscordNotifier
 
     core.notifiers["discord"] = DiscordNotifier(client)

@@ -28,7 +28,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from bots.buttons import ButtonStore
+from bots.buttons import ButtonStore, MemoryButtonStore
 from bots.commands.suggest import suggest_names
 from bots.discord.render import Page, render
 from bots.registry import (
@@ -93,7 +93,7 @@ class Runtime:
 
     core: Core
     registry: Registry
-    buttons: ButtonStore = field(default_factory=ButtonStore)
+    buttons: ButtonStore = field(default_factory=MemoryButtonStore)
     ticker_suggesters: list[TickerSuggester] = field(default_factory=lambda: [market_suggestions])
 
 
@@ -434,7 +434,7 @@ async def run(
             interaction, work, defer_now=command.expensive, thinking=True, ephemeral=private
         )
         reply = await work
-        pages = render(reply, owner=str(interaction.user.id), buttons=runtime.buttons)
+        pages = render(reply, bind=await runtime.buttons.binder(str(interaction.user.id), reply.buttons))
         ephemeral = private or reply.ephemeral
         first, rest = pages[0], pages[1:]
         if not deferred:
@@ -467,7 +467,8 @@ async def _tell_privately(
     buttons: ButtonStore | None = None,
 ) -> None:
     """An ephemeral answer: the interaction's response if still open, else a follow-up."""
-    pages = render(reply, owner=owner, buttons=buttons)
+    bind = await buttons.binder(owner, reply.buttons) if owner is not None and buttons is not None else None
+    pages = render(reply, bind=bind)
     try:
         if interaction.response.is_done():
             await interaction.followup.send(**pages[0].send_kwargs(), ephemeral=True, wait=True)
@@ -488,7 +489,7 @@ async def press(interaction: discord.Interaction, token: str) -> None:
         log.warning("discord_button_without_runtime")
         return
     try:
-        line = runtime.buttons.resolve(token, str(interaction.user.id))
+        line = await runtime.buttons.resolve(token, str(interaction.user.id))
         command, kwargs = runtime.registry.parse(line)
     except UsageError as exc:  # a stored command line that no longer parses
         await _tell_privately(interaction, Reply.fail(exc.message, exc.hint))
@@ -519,7 +520,7 @@ async def _rerun(
             # failures, and private results under a public message, go to the presser alone
             await _tell_privately(interaction, reply, owner=owner, buttons=runtime.buttons)
             return
-        pages = render(reply, owner=owner, buttons=runtime.buttons)
+        pages = render(reply, bind=await runtime.buttons.binder(owner, reply.buttons))
         if deferred:
             await interaction.edit_original_response(**pages[0].edit_kwargs())
         else:

@@ -72,10 +72,11 @@ class DiscordNotifier:
             else [],
         )
         if owner is None and notice.public:
-            # a group's shared card: its buttons are public (bind_button binds them to ANYONE, so every
-            # member may press them for themselves); render adds buttons only for an owner
+            # a group's shared card: its buttons are public (binder binds them to ANYONE, so every
+            # member may press them for themselves); buttons are rendered only for an owner
             owner = ANYONE
-        for page in render(reply, owner=owner, buttons=self.buttons):
+        bind = await self.buttons.binder(owner, reply.buttons) if owner is not None and self.buttons else None
+        for page in render(reply, bind=bind):
             if not await self._deliver(destination, page, target.chat_id):
                 return False
         return True

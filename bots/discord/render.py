@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import discord
 
-from bots.buttons import ButtonStore
 from bots.discord.buttons import TokenButton
 from bots.reply import Button, Document, Image, Reply
 
@@ -59,8 +59,9 @@ class Page:
         return {"embeds": self.embeds, "attachments": self.files(), "view": self.view}
 
 
-def render(reply: Reply, *, owner: str | None = None, buttons: ButtonStore | None = None) -> list[Page]:
-    """The messages showing ``reply``; buttons are bound to ``owner`` in ``buttons`` (skipped without)."""
+def render(reply: Reply, *, bind: Callable[[Button], str] | None = None) -> list[Page]:
+    """The messages showing ``reply``; ``bind(button)`` gives each button's token (from
+    ``ButtonStore.binder``, bound to the user the reply is for); without it, no buttons."""
     colour = ERROR_COLOUR if reply.error else COLOUR
     title, chunks = _layout(reply.text)
     if not title and not chunks[0] and not reply.images:
@@ -74,25 +75,28 @@ def render(reply: Reply, *, owner: str | None = None, buttons: ButtonStore | Non
         if index:
             embeds.append(embed)
     view = None
-    if reply.buttons and owner is not None and buttons is not None:
-        view = button_view(reply.buttons, owner, buttons)
+    if reply.buttons and bind is not None:
+        view = button_view(reply.buttons, bind)
     documents = _documents(reply.files, {image.filename for image in images})
     pages = [Page(embeds=embeds, images=images, view=view, documents=documents)]
     pages += [Page(embeds=[discord.Embed(description=chunk, colour=colour)]) for chunk in chunks[1:]]
     return pages
 
 
-def button_view(rows: list[list[Button]], owner: str, buttons: ButtonStore) -> discord.ui.View | None:
-    """A view of ``TokenButton``s (at most 5 rows of 5), each bound to ``owner``."""
+def button_view(rows: list[list[Button]], bind: Callable[[Button], str]) -> discord.ui.View | None:
+    """A view of ``TokenButton``s (at most 5 rows of 5), each carrying the token ``bind`` gives it."""
     view = discord.ui.View(timeout=None)
     row_index = 0
     for row in rows:
         for start in range(0, len(row), BUTTONS_PER_ROW):
             if row_index >= MAX_ROWS:
                 break
+            added = False
             for button in row[start : start + BUTTONS_PER_ROW]:
-                view.add_item(TokenButton(buttons.bind_button(owner, button), button.label, row=row_index))
-            row_index += 1
+                if token := bind(button):  # "": the button store is unavailable, the reply goes without it
+                    view.add_item(TokenButton(token, button.label, row=row_index))
+                    added = True
+            row_index += added
     return view if view.children else None
 
 

@@ -52,7 +52,7 @@ from bots.telegram import render
 from bots.telegram.notifier import TelegramNotifier
 from core.account.service import actor_for
 from core.app import Core
-from core.errors import Forbidden, NotFound, StoxlifyError
+from core.errors import Forbidden, NotFound, StoxlifyError, Unavailable
 from core.logging import get_logger, register_secret
 
 log = get_logger(__name__)
@@ -85,7 +85,8 @@ class TelegramTransport:
     def __init__(self, core: Core, registry: Registry, buttons: ButtonStore | None = None) -> None:
         self.core = core
         self.registry = registry
-        self.buttons = buttons or ButtonStore()
+        # the core's store (in Redis when REDIS_URL is set: a button works on any replica)
+        self.buttons = buttons or core.state.buttons
         self._admins: dict[tuple[int, int], tuple[float, bool]] = {}
 
     # -- wiring ----------------------------------------------------------------------------
@@ -226,8 +227,8 @@ class TelegramTransport:
             return
         presser = query.from_user
         try:
-            line = self.buttons.resolve(query.data or "", str(presser.id))
-        except (Forbidden, NotFound) as exc:  # someone else's button, or an expired one
+            line = await self.buttons.resolve(query.data or "", str(presser.id))
+        except (Forbidden, NotFound, Unavailable) as exc:  # not yours, expired, or the store is away
             await query.answer(exc.message, show_alert=True)
             return
         original = query.message
@@ -299,7 +300,7 @@ class TelegramTransport:
         extra: list[list[InlineKeyboardButton]] = []
         if command.private_only and group and bot.username:
             extra.append([InlineKeyboardButton("Open a private chat", url=f"https://t.me/{bot.username}")])
-        markup = render.keyboard(reply.buttons, partial(self.buttons.bind_button, str(user.id)), extra=extra)
+        markup = render.keyboard(reply.buttons, await self.buttons.binder(str(user.id), reply.buttons), extra=extra)
         if pressed is not None and pressed.photo and len(reply.images) == 1 and not reply.error and not reply.files:
             try:
                 await render.edit_photo(bot, pressed, reply, markup=markup)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from functools import partial
 
 from telegram import Bot
 from telegram import error as tg_error
@@ -51,7 +50,7 @@ class TelegramNotifier:
         markup = None
         private = isinstance(chat_id, int) and chat_id > 0
         if self.buttons is not None and reply.buttons and (private or notice.public):
-            markup = render.keyboard(reply.buttons, partial(self.buttons.bind_button, str(chat_id)))
+            markup = render.keyboard(reply.buttons, await self.buttons.binder(str(chat_id), reply.buttons))
         for attempt in range(RETRY_AFTER_ATTEMPTS + 1):
             try:
                 await render.send_reply(self.bot, chat_id, reply, markup=markup)

@@ -172,7 +172,9 @@ def keyboard(
             if count >= BUTTONS_MAX:
                 break
             token = bind(button)
-            if not 1 <= len(token.encode()) <= CALLBACK_DATA_LIMIT:
+            if not token:  # the button store is unavailable: the reply goes without it
+                continue
+            if len(token.encode()) > CALLBACK_DATA_LIMIT:
                 log.warning("telegram_button_dropped", label=button.label, reason="callback data too long")
                 continue
             out.append(InlineKeyboardButton(button.label or button.command, callback_data=token))

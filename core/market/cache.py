@@ -3,6 +3,10 @@
 However many users or models ask for the same series, the provider is called once until the
 bar that was forming at fetch time closes. Concurrent misses for one key share a single fetch.
 A request for a longer range than the cached one fetches again and replaces the entry.
+
+With a shared layer (``core.state.candles.SharedCandles``, when ``REDIS_URL`` is set) a miss here
+looks in Redis before fetching, and one replica fetches while the others wait for its result:
+N replicas fetch each series once. Without one (the embedded default) each process fetches its own.
 """
 
 from __future__ import annotations
@@ -11,8 +15,16 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
+from core.logging import get_logger
 from core.market.types import RANGE_SPANS, Candles, Interval, Range, Source
+from core.state.candles import Stored
+
+if TYPE_CHECKING:
+    from core.state.candles import SharedCandles
+
+log = get_logger(__name__)
 
 CacheKey = tuple[Source, str, str]
 
@@ -49,10 +61,11 @@ class _Entry:
 
 
 class CandleCache:
-    def __init__(self, max_entries: int = 2048) -> None:
+    def __init__(self, max_entries: int = 2048, shared: SharedCandles | None = None) -> None:
         self._entries: dict[CacheKey, _Entry] = {}
         self._locks: dict[CacheKey, asyncio.Lock] = {}
         self._max_entries = max_entries
+        self.shared = shared
         self.fetches = 0  # how many times the provider was called; benchmarks and tests read it
 
     async def get(
@@ -68,13 +81,63 @@ class CandleCache:
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
             entry = self._entries.get(key)
-            fresh = fresh_after is None or (entry is not None and entry.fetched_at >= fresh_after)
-            if entry is not None and fresh and now < entry.expires_at and _covers(entry.range_, range_, now):
-                return slice_range(entry.candles, range_) if entry.range_.code != range_.code else entry.candles
-            candles = await fetch()
-            self.fetches += 1
-            self._store(key, _Entry(candles, range_, candle_close(now, candles.interval), candles.fetched_at or now))
+            if _usable(entry, range_, now, fresh_after):
+                return _served(entry, range_)
+            if self.shared is not None:
+                return await self._through_shared(key, range_, now, fetch, fresh_after)
+            return await self._fetch(key, range_, now, fetch)
+
+    async def _fetch(
+        self, key: CacheKey, range_: Range, now: datetime, fetch: Callable[[], Awaitable[Candles]]
+    ) -> Candles:
+        candles = await fetch()
+        self.fetches += 1
+        self._store(key, _Entry(candles, range_, candle_close(now, candles.interval), candles.fetched_at or now))
+        return candles
+
+    async def _through_shared(
+        self,
+        key: CacheKey,
+        range_: Range,
+        now: datetime,
+        fetch: Callable[[], Awaitable[Candles]],
+        fresh_after: datetime | None,
+    ) -> Candles:
+        """A local miss: the shared entry if usable, else fetch under the shared lock (or wait for
+        the replica that holds it and read its result). Redis failing means fetching locally."""
+        shared = self.shared
+        assert shared is not None
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + shared.lock_s
+        try:
+            while True:
+                stored = await shared.load(key)
+                entry = _Entry(stored.candles, stored.range_, stored.expires_at, stored.fetched_at) if stored else None
+                if _usable(entry, range_, now, fresh_after):
+                    self._store(key, entry)
+                    return _served(entry, range_)
+                token = await shared.lock(key)
+                if token is not None or loop.time() >= give_up:
+                    break
+                await asyncio.sleep(shared.poll_s)  # another replica is fetching this series
+        except Exception as exc:  # a shared cache that fails must not fail the request
+            log.warning("shared_candles_failed", key=str(key), error=repr(exc))
+            return await self._fetch(key, range_, now, fetch)
+        try:
+            candles = await self._fetch(key, range_, now, fetch)
+            entry = self._entries[key]
+            stored = Stored(entry.candles, entry.range_, entry.expires_at, entry.fetched_at)
+            try:
+                await shared.save(key, stored, (entry.expires_at - now).total_seconds())
+            except Exception as exc:
+                log.warning("shared_candles_failed", key=str(key), error=repr(exc))
             return candles
+        finally:
+            if token is not None:
+                try:
+                    await shared.unlock(key, token)
+                except Exception as exc:
+                    log.warning("shared_candles_failed", key=str(key), error=repr(exc))
 
     def clear(self) -> None:
         self._entries.clear()
@@ -84,6 +147,16 @@ class CandleCache:
             oldest = min(self._entries, key=lambda k: self._entries[k].expires_at)
             del self._entries[oldest]
         self._entries[key] = entry
+
+
+def _usable(entry: _Entry | None, wanted: Range, now: datetime, fresh_after: datetime | None) -> bool:
+    if entry is None or now >= entry.expires_at or not _covers(entry.range_, wanted, now):
+        return False
+    return fresh_after is None or entry.fetched_at >= fresh_after
+
+
+def _served(entry: _Entry, wanted: Range) -> Candles:
+    return slice_range(entry.candles, wanted) if entry.range_.code != wanted.code else entry.candles
 
 
 def _covers(cached: Range, wanted: Range, now: datetime) -> bool:

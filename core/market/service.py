@@ -33,6 +33,7 @@ from core.market.types import (
     parse_interval,
     parse_range,
 )
+from core.state.candles import SharedCandles
 
 MAX_INDICATORS = 6
 # The range fetched to warm indicators up when a chart shows the key range.
@@ -81,12 +82,15 @@ class MarketService:
         settings: Settings,
         sources: dict[Source, MarketSource] | None = None,
         clock: Callable[[], datetime] = utcnow,
+        *,
         compute: Compute | None = None,
+        shared_candles: SharedCandles | None = None,
     ) -> None:
         self.settings = settings
         # where CPU work runs; the bootstrap hands in the process pool, alone the service uses threads
         self.compute: Compute = compute or InlineCompute(settings)
-        self.cache = CandleCache()
+        # shared_candles: Redis (REDIS_URL) behind the in-process cache, so replicas fetch a series once
+        self.cache = CandleCache(shared=shared_candles)
         self._charts: OrderedDict[tuple, bytes] = OrderedDict()
         self._clock = clock
         self._sources: dict[Source, MarketSource] = dict(sources or {})

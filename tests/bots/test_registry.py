@@ -118,15 +118,15 @@ async def test_console_superscript_is_not_a_button_press(console):
     assert "Something went wrong" not in reply.text
 
 
-def test_public_buttons_bind_to_anyone_the_rest_to_their_owner():
-    from bots.buttons import ButtonStore
+async def test_public_buttons_bind_to_anyone_the_rest_to_their_owner():
+    from bots.buttons import MemoryButtonStore
     from bots.reply import Button
     from core.errors import Forbidden
 
-    store = ButtonStore()
-    mine = store.bind_button("alice", Button("Stop", "/stop 1"))
-    shared = store.bind_button("alice", Button("Copy", "/copy 7", public=True))
-    assert store.resolve(mine, "alice") == "/stop 1"
+    store = MemoryButtonStore()
+    mine = await store.bind_button("alice", Button("Stop", "/stop 1"))
+    shared = await store.bind_button("alice", Button("Copy", "/copy 7", public=True))
+    assert await store.resolve(mine, "alice") == "/stop 1"
     with pytest.raises(Forbidden):
-        store.resolve(mine, "bob")
-    assert store.resolve(shared, "bob") == "/copy 7"
+        await store.resolve(mine, "bob")
+    assert await store.resolve(shared, "bob") == "/copy 7"

@@ -8,11 +8,13 @@ import pytest
 
 from bots import runner
 from core.config import Settings
+from core.state import memory_state
 
 
 class FakeCore:
     def __init__(self, steps: list[str]) -> None:
         self.steps = steps
+        self.state = memory_state()
 
     async def close(self) -> None:
         self.steps.append("core closed")

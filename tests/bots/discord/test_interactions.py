@@ -35,7 +35,7 @@ async def test_market_defers_then_follows_up_with_chart_and_owned_buttons(bot, d
     tokens = followup.custom_ids
     assert tokens and all(t.startswith("b:") for t in tokens)
     store = bot.client.runtime.buttons
-    lines = [store.resolve(t, str(dk.OWNER_ID)) for t in tokens]
+    lines = [await store.resolve(t, str(dk.OWNER_ID)) for t in tokens]
     assert "/market BBCA 1w rsi macd" in lines
     labels = [c["label"] for row in followup.components for c in row["components"]]
     assert "1w" in labels and "1d" not in labels

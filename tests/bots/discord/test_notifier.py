@@ -40,7 +40,7 @@ async def test_notice_to_a_user_opens_a_dm_and_binds_buttons_to_that_user(bot, d
     )
     assert post.path == f"/channels/{dk.DM_CHANNEL_ID}/messages"
     (token,) = post.custom_ids
-    assert bot.client.runtime.buttons.resolve(token, str(dk.OTHER_ID)) == "/market BBCA 1h"
+    assert await bot.client.runtime.buttons.resolve(token, str(dk.OTHER_ID)) == "/market BBCA 1h"
 
 
 async def test_buttons_are_left_out_in_guild_channels(bot, dk, fake_discord):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bots.buttons import ButtonStore
+from bots.buttons import MemoryButtonStore
 from bots.discord.render import COLOUR, ERROR_COLOUR, MAX_DESCRIPTION, render
 from bots.reply import Button, Image, Reply
 
@@ -41,13 +41,13 @@ async def test_images_get_unique_safe_names_and_one_embed_each():
 
 
 async def test_buttons_are_bound_to_the_owner_in_rows_of_five():
-    store = ButtonStore()
+    store = MemoryButtonStore()
     row = [Button(f"b{i}", f"/market BBCA {i}") for i in range(7)]
-    (page,) = render(Reply("Pick", buttons=[row]), owner="42", buttons=store)
+    (page,) = render(Reply("Pick", buttons=[row]), bind=await store.binder("42", [row]))
     components = page.view.to_components()
     assert [len(r["components"]) for r in components] == [5, 2]
     first = components[0]["components"][0]
-    assert first["label"] == "b0" and store.resolve(first["custom_id"], "42") == "/market BBCA 0"
+    assert first["label"] == "b0" and await store.resolve(first["custom_id"], "42") == "/market BBCA 0"
     (no_owner,) = render(Reply("Pick", buttons=[row]))
     assert no_owner.view is None
 

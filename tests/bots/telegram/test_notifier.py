@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bots.buttons import ButtonStore
+from bots.buttons import MemoryButtonStore
 from bots.telegram.notifier import TelegramNotifier
 from core.notify import ChatTarget, Notice, NoticeImage, Notifier
 
@@ -42,11 +42,11 @@ async def test_text_only_notice(tg):
 
 
 async def test_buttons_in_private_chats_are_bound_to_the_chat_owner(tg):
-    store = ButtonStore()
+    store = MemoryButtonStore()
     notice = Notice("BBCA alert", commands=(("Chart", "/market BBCA 1h"),))
     assert await TelegramNotifier(tg.app.bot, buttons=store).send(ChatTarget("telegram", "1001"), notice)
     (token,) = tg.rec.api()[0].callback_tokens
-    assert store.resolve(token, "1001") == "/market BBCA 1h"
+    assert await store.resolve(token, "1001") == "/market BBCA 1h"
     # in a group nobody owns the button, so none is attached
     assert await TelegramNotifier(tg.app.bot, buttons=store).send(ChatTarget("telegram", "-100200"), notice)
     assert tg.rec.api()[-1].callback_tokens == []
