@@ -75,7 +75,10 @@ def _safe_name(name: str) -> str:
 
 
 async def say(line: str, out_dir: Path) -> int:
-    core = await Core.start()
+    from core.config import get_settings
+
+    # one command and out: a process pool would only add its start-up to the answer
+    core = await Core.start(get_settings().model_copy(update={"compute": "inline"}))
     try:
         console = await Console.open(core, out_dir)
         reply = await console.handle(line)
