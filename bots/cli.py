@@ -1,4 +1,4 @@
-"""The ``stoxlify`` command: run, chat, say."""
+"""The ``stoxlify`` command: run, chat, say, worker."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     say = sub.add_parser("say", help="run one command, print the reply, write images")
     say.add_argument("line", help='a command line, such as "/market BBCA 1d"')
     say.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where chart images are written")
+    sub.add_parser("worker", help="compute for the bots of this installation (COMPUTE=queue), until stopped")
     args = parser.parse_args(argv)
 
     from core.config import get_settings
@@ -47,9 +48,30 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(transport.say(args.line, args.out))
     if args.cmd == "chat":
         return asyncio.run(transport.chat(args.out))
+    if args.cmd == "worker":
+        return _worker(settings)
     from bots.runner import run
 
     return asyncio.run(run(settings))
+
+
+def _worker(settings: Any) -> int:
+    """Serve the compute queue until SIGINT or SIGTERM; tasks in hand finish or go back to the queue."""
+    import contextlib
+    import signal
+
+    from core.compute.queue import serve
+
+    async def main() -> None:
+        task = asyncio.create_task(serve(settings))
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    return 0
 
 
 if __name__ == "__main__":

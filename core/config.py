@@ -125,12 +125,16 @@ class Settings(BaseSettings):
     mayar_webhook_token: SecretStr | None = None  # when set, the webhook URL must carry ?token=<this>
 
     # compute (core.compute): where CPU work runs, and each user's fair share of it
-    compute: Literal["local", "inline"] = "local"  # local: a warm process pool; inline: threads (tests, debugging)
+    # local: a warm process pool; queue: stoxlify worker processes through Redis; inline: threads (tests)
+    compute: Literal["local", "queue", "inline"] = "local"
     compute_workers: int = Field(default=0, ge=0)  # processes in the local pool; 0: one per core
     compute_task_limit_s: float = Field(default=30.0, gt=0)  # any task past this is stopped (its worker killed)
     compute_cpu_s_per_minute: float = Field(default=60.0, ge=0)  # per user; 0: unbounded
     compute_tasks_per_user: int = Field(default=2, ge=1)  # a user's tasks running at once; the rest queue
     compute_memory_mb: int = Field(default=2048, ge=0)  # per worker process; 0: unbounded
+    compute_broker_url: str | None = None  # COMPUTE=queue: the Redis of the task queue (REDIS_URL when unset)
+    compute_queue_slots: int = Field(default=16, ge=1)  # tasks on the queue at once (the rest wait, fairly)
+    compute_queue_retry_s: float = Field(default=30.0, gt=0)  # a dead worker's task goes to another after this
 
     # jobs
     jobs_enabled: bool = True

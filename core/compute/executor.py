@@ -261,7 +261,12 @@ class ProcessCompute(_Fair):
 
 
 def open_compute(settings: Settings) -> Compute:
-    """The executor the settings choose (``COMPUTE``): ``local`` process pool, or ``inline`` threads."""
+    """The executor the settings choose (``COMPUTE``): the ``local`` process pool, ``inline`` threads,
+    or the ``queue`` of ``stoxlify worker`` processes on any machine (``core.compute.queue``)."""
     if settings.compute == "inline":
         return InlineCompute(settings)
+    if settings.compute == "queue":
+        from core.compute.queue import QueueCompute
+
+        return QueueCompute(settings)
     return ProcessCompute(settings)

@@ -1,0 +1,83 @@
+"""COMPUTE=queue against the real Redis, with `stoxlify worker` processes started by the tests."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.compute import ComputeLimit, Task
+from core.compute.queue import QueueCompute
+from core.config import Settings
+from core.errors import Invalid
+from tests import compute_probe as probe
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _settings(redis_env: dict[str, str], **values: object) -> Settings:
+    return Settings(_env_file=None, compute="queue", **redis_env, **values)  # type: ignore[arg-type]
+
+
+def _worker(redis_env: dict[str, str], retry_s: float = 30.0) -> subprocess.Popen:
+    env = {**os.environ, "REDIS_URL": redis_env["redis_url"], "REDIS_PREFIX": redis_env["redis_prefix"],
+           "COMPUTE": "queue", "COMPUTE_WORKERS": "1", "COMPUTE_QUEUE_RETRY_S": str(retry_s),
+           "COMPUTE_TASK_LIMIT_S": "5",
+           "PYTHONPATH": str(ROOT)}  # fmt: skip
+    return subprocess.Popen([sys.executable, "-m", "bots.cli", "worker"], env=env, cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+
+
+def _stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, sig)  # the worker and its pool's processes
+        process.wait(30)
+
+
+async def test_workers_compute_and_a_runaway_is_killed_on_its_worker(redis_env):
+    workers = [_worker(redis_env), _worker(redis_env)]
+    compute = QueueCompute(_settings(redis_env, compute_cpu_s_per_minute=0.5))
+    try:
+        answers = await asyncio.gather(*(compute.run(probe.square, n, task=Task(user_id=n + 10)) for n in range(8)))
+        assert answers == [n * n for n in range(8)]
+        with pytest.raises(Invalid, match=r"the script ran past its 1 s limit and was stopped"):
+            await compute.run(probe.spin, 30.0, task=Task(user_id=1, limit_s=1.0, label="the script"))
+        assert await compute.run(probe.square, 12, task=Task(user_id=2)) == 144  # the workers go on
+        with pytest.raises(ComputeLimit):  # the second CPU-heavy second of one user is over its budget
+            await compute.run(probe.square, 1, task=Task(user_id=1))
+    finally:
+        await compute.close()
+        for worker in workers:
+            _stop(worker)
+
+
+async def test_a_killed_workers_task_is_taken_by_another_worker_not_lost(redis_env):
+    from redis.asyncio import Redis
+
+    first = _worker(redis_env, retry_s=2)
+    compute = QueueCompute(_settings(redis_env, compute_queue_retry_s=2, compute_task_limit_s=5))
+    second = None
+    redis = Redis.from_url(redis_env["redis_url"])
+    stream, group = f"{redis_env['redis_prefix']}compute", f"{redis_env['redis_prefix']}compute-workers"
+    try:
+        job = asyncio.create_task(compute.run(probe.spin, 3.0, task=Task(user_id=5, limit_s=5)))
+
+        async def taken() -> None:
+            while not (await redis.exists(stream)) or (await redis.xpending(stream, group))["pending"] == 0:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+
+        await asyncio.wait_for(taken(), 60)  # the first worker has it
+        _stop(first, signal.SIGKILL)  # killed in the middle of it
+        second = _worker(redis_env, retry_s=2)
+        assert await asyncio.wait_for(job, 90) == 3.0  # the second worker ran it again and answered
+    finally:
+        await compute.close()
+        await redis.aclose()
+        _stop(first, signal.SIGKILL)
+        if second is not None:
+            _stop(second)
