@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from core.charts import ChartMarker, chart_heading, format_price, render_candles, render_candles_async
-from core.charts.candles import _build_figure, _libs
+from core.charts.candles import _build_figure, _pyplot
 from core.errors import Invalid
 from core.market import indicators as ind
 from core.market.types import INTERVALS, Candles, Instrument, Source
@@ -50,12 +50,12 @@ def open_png(data: bytes) -> Image.Image:
 
 
 def panel_count(fig: object) -> int:
-    """Panels = distinct axes rectangles (mplfinance adds a twin y-axis on every panel)."""
+    """Panels = distinct axes rectangles."""
     return len({tuple(round(v, 4) for v in ax.get_position().bounds) for ax in fig.axes})  # type: ignore[attr-defined]
 
 
 def close(fig: object) -> None:
-    _libs()[1].close(fig)
+    fig.clear()  # type: ignore[attr-defined]  # a plain Figure: nothing registered anywhere to close
 
 
 def test_renders_a_png_within_telegram_photo_limits(bbca: Candles, three: list[ind.IndicatorResult]) -> None:
@@ -91,18 +91,18 @@ def test_an_overlay_shares_the_price_panel_and_each_oscillator_gets_its_own(
         assert panel_count(fig) == 4  # price (+EMA), volume, RSI, MACD
         main = fig.axes[0]
         assert [t.get_text() for t in main.get_legend().get_texts()] == ["EMA(20)"]
-        rsi_panel = fig.axes[4]
+        rsi_panel = fig.axes[2]
         assert rsi_panel.get_ylim() == (0.0, 100.0)
         assert {30.0, 70.0} <= {
             round(line.get_ydata()[0], 6) for line in rsi_panel.get_lines() if len(set(line.get_ydata())) == 1
         }
         from matplotlib.collections import PolyCollection
 
-        macd_panel = fig.axes[6]
+        macd_panel = fig.axes[3]
         [hist] = [c for c in macd_panel.collections if isinstance(c, PolyCollection)]
         assert len(hist.get_paths()) == 120  # one histogram bar per candle drawn
         assert len({tuple(c) for c in hist.get_facecolors()}) == 2  # rising and falling colours
-        volume_panel = fig.axes[2]
+        volume_panel = fig.axes[1]
         [volume] = [c for c in volume_panel.collections if isinstance(c, PolyCollection)]
         assert len(volume.get_paths()) == 120
         assert volume_panel.get_ylim()[0] == 0
@@ -114,7 +114,7 @@ def test_only_the_last_max_candles_are_drawn(bbca: Candles, three: list[ind.Indi
     fig = _build_figure(bbca, three, title=None, width_px=1200, height_px=800, max_candles=50, markers=None)
     try:
         bodies = [len(c.get_paths()) for c in fig.axes[0].collections]
-        assert min(bodies) == 50  # bodies; the wick collection holds two segments per candle
+        assert bodies == [50, 50]  # wicks and bodies: one collection each, one path per candle
         ema_line = fig.axes[0].get_lines()[0]
         assert len(ema_line.get_xdata()) == 50
         assert float(ema_line.get_ydata()[-1]) == pytest.approx(float(three[0].primary.iloc[-1]))
@@ -152,7 +152,7 @@ def test_too_many_oscillator_panels_is_refused(bbca: Candles) -> None:
 
 
 def test_many_renders_leave_no_figure_open(bbca: Candles, three: list[ind.IndicatorResult]) -> None:
-    plt = _libs()[1]
+    plt = _pyplot()
     render_candles(bbca, three, max_candles=60)
     before = len(plt.get_fignums())
     for _ in range(5):
@@ -219,9 +219,9 @@ def test_model_lines_and_the_equity_curve_get_their_panels(bbca: Candles) -> Non
     try:
         assert panel_count(fig) == 4  # price (+fast), volume, the model's own panel, equity
         assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["fast"]
-        own = fig.axes[4]
+        own = fig.axes[2]
         assert [t.get_text() for t in own.get_legend().get_texts()] == ["spread", "score"]
-        equity_panel = fig.axes[6]
+        equity_panel = fig.axes[3]
         assert [t.get_text() for t in equity_panel.get_legend().get_texts()] == ["Equity (start 1M)"]
         [curve] = [ln for ln in equity_panel.get_lines() if to_hex(ln.get_color()) == EQUITY]
         assert curve.get_ydata()[-1] == pytest.approx(equity.iloc[-1])
