@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # this checkout's code, not whichever one the venv has installed
 LINE = "/market BBCA 1d 1y rsi macd ema:50"
 WARM_TARGET_MS = 300.0
 RERENDER_TARGET_MS = 100.0
