@@ -263,12 +263,12 @@ def _build_figure(
     _decorate(fig, axes, candles, heading, price_legend, panels, has_volume)
     if has_volume:
         rising = (data["close"] >= data["open"]).to_numpy()
-        _draw_bars(axes[2], data["volume"].to_numpy(dtype=float), np.where(rising, UP, DOWN), alpha=0.55)
+        _draw_bars(axes[2], data["volume"].to_numpy(dtype=float), rising, alpha=0.55)
         axes[2].set_ylim(0, float(data["volume"].max()) * 1.05)
     for panel in panels:
         if panel.bars is not None:
             values = np.nan_to_num(panel.bars)
-            _draw_bars(axes[2 * panel.number], values, np.where(values >= 0, UP, DOWN), alpha=0.55)
+            _draw_bars(axes[2 * panel.number], values, values >= 0, alpha=0.55)
         if panel.equity and chart.equity is not None:
             _draw_equity(axes[2 * panel.number], chart.equity, chart.equity_start)
     main = axes[0]

@@ -699,7 +699,7 @@ def _build_figure(
         if has_volume:
             volume = frame["volume"].to_numpy(dtype=float)
             rising = (frame["close"] >= frame["open"]).to_numpy()
-            _draw_bars(axes[1], volume, np.where(rising, UP, DOWN), alpha=0.55)
+            _draw_bars(axes[1], volume, rising, alpha=0.55)
             axes[1].set_ylim(0, float(volume.max()) * 1.05)
         for result, panel in zip(oscillators, panels, strict=False):
             _draw_oscillator(axes[panel.number], x, result, chart, panel)
@@ -713,7 +713,7 @@ def _build_figure(
         for panel in panels:
             if panel.bars is not None:
                 values = np.nan_to_num(panel.bars)
-                _draw_bars(axes[panel.number], values, np.where(values >= 0, UP, DOWN), alpha=0.55)
+                _draw_bars(axes[panel.number], values, values >= 0, alpha=0.55)
             if panel.equity and chart.equity is not None:
                 _draw_equity(axes[panel.number], chart.equity, chart.equity_start)
 
@@ -783,9 +783,11 @@ def _draw_equity(ax: Any, values: np.ndarray, start: float | None) -> None:
     ax.set_ylim(lo - pad, hi + pad)
 
 
-def _draw_bars(ax: Any, values: np.ndarray, colours: np.ndarray, *, width: float = 0.7, alpha: float) -> None:
-    """Bars from zero at x = 0..n-1 (the candle positions), as a single artist."""
+def _draw_bars(ax: Any, values: np.ndarray, up: np.ndarray, *, width: float = 0.7, alpha: float) -> None:
+    """Bars from zero at x = 0..n-1 (the candle positions), as a single artist: green where ``up``,
+    red elsewhere."""
     from matplotlib.collections import PolyCollection
+    from matplotlib.colors import to_rgba
 
     x = np.arange(len(values), dtype=float)
     heights = np.nan_to_num(values)
@@ -795,7 +797,8 @@ def _draw_bars(ax: Any, values: np.ndarray, colours: np.ndarray, *, width: float
         [np.column_stack(pair) for pair in ((left, zeros), (left, heights), (right, heights), (right, zeros))],
         axis=1,
     )
-    ax.add_collection(PolyCollection(verts, facecolors=list(colours), edgecolors="none", alpha=alpha))
+    colours = np.where(np.asarray(up, dtype=bool)[:, None], to_rgba(UP), to_rgba(DOWN))
+    ax.add_collection(PolyCollection(verts, facecolors=colours, edgecolors="none", alpha=alpha))
 
 
 def _draw_overlay(

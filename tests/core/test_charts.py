@@ -234,3 +234,105 @@ def test_model_lines_and_the_equity_curve_get_their_panels(bbca: Candles) -> Non
         _build_figure(
             bbca, (), title=None, width_px=1200, height_px=800, max_candles=120, markers=None, lines=too_many
         )
+
+
+def test_candles_markers_bands_and_dates_are_drawn(btc: Candles) -> None:
+    """What the picture shows, read from the figure before it is encoded."""
+    from matplotlib.collections import LineCollection, PathCollection, PolyCollection
+    from matplotlib.colors import to_rgba
+
+    from core.charts.candles import DOWN, UP
+
+    results = ind.compute_many(btc.frame, ["bbands:20:2", "psar", "rsi"])
+    idx = btc.frame.index
+    markers = [ChartMarker(idx[-40], "buy"), ChartMarker(idx[-40], "buy"), ChartMarker(idx[-12], "sell")]
+    fig = _build_figure(btc, results, title=None, width_px=1200, height_px=800, max_candles=150, markers=markers)
+    try:
+        main, volume, rsi = fig.axes
+        wicks = next(c for c in main.collections if isinstance(c, LineCollection))
+        bodies = next(c for c in main.collections if isinstance(c, PolyCollection))
+        assert len(wicks.get_segments()) == len(bodies.get_paths()) == 150
+        frame = btc.frame.iloc[-150:]
+        rising = (frame["close"] > frame["open"]).to_numpy()
+        edges = [tuple(c) for c in bodies.get_edgecolors()]
+        assert edges == [to_rgba(UP) if up else to_rgba(DOWN) for up in rising]  # green up, red down
+        band = [c for c in main.collections if isinstance(c, PolyCollection) and c.get_alpha() == 0.06]
+        assert len(band) == 1  # the Bollinger band's fill
+        shapes = [c for c in main.collections if isinstance(c, PathCollection)]
+        assert len(shapes) == 4  # PSAR long and short dots, the buy and the sell marks
+        assert [t.get_text() for t in main.texts] == ["2"]  # two fills share a candle
+        assert [t.get_text() for t in main.get_legend().get_texts()] == ["BBANDS(20,2)", "PSAR(0.02,0.2)"]
+        assert rsi.get_ylim() == (0.0, 100.0) and volume.get_ylim()[0] == 0
+        fig.canvas.draw()
+        dates = [t.get_text() for t in rsi.get_xticklabels() if t.get_text()]
+        assert len(dates) >= 4 and all(len(d.split()) == 3 for d in dates)  # "18 Nov 02:00"
+        assert not [t.get_text() for ax in (main, volume) for t in ax.get_xticklabels() if t.get_text()]
+        assert rsi.get_xlabel() == "time: UTC"
+    finally:
+        close(fig)
+
+
+def test_a_kept_figure_draws_the_same_bytes_as_a_new_one(bbca: Candles, btc: Candles) -> None:
+    """Renders reuse a figure of the same layout; whatever it drew before leaves no trace."""
+    from core.charts import candles as charts
+
+    three = ind.compute_many(bbca.frame, ["ema:20", "rsi:14", "macd"])
+    other = ind.compute_many(btc.frame, ["bbands:20:2", "stoch", "adx"])
+    markers = [ChartMarker(btc.frame.index[-30], "buy")]
+    charts._FREE.clear()
+    fresh = render_candles(bbca, three, max_candles=120)
+    assert sum(len(free) for free in charts._FREE.values()) == 1  # kept for the next render
+    render_candles(btc, other, max_candles=120, markers=markers)  # the same layout, other contents
+    render_candles(bbca, (), max_candles=120)
+    assert render_candles(bbca, three, max_candles=120) == fresh
+
+
+def test_text_is_drawn_like_matplotlibs_own() -> None:
+    """The chart canvas draws each string as one bitmap: the same ink as matplotlib's glyph-by-glyph
+    drawing, at most a pixel apart."""
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from core.charts.candles import _mpl
+
+    def ink(canvas: type) -> np.ndarray:
+        fig = Figure(figsize=(4, 1.2), dpi=100, facecolor="white")
+        canvas(fig)
+        fig.text(0.02, 0.9, "BBCA · 1d · last 8,775 IDR", fontsize=13, fontweight="bold", va="top")
+        fig.text(0.37, 0.45, "Note: last 300 of 783 bars", fontsize=9, fontstyle="italic")
+        fig.text(0.513, 0.1, "29 Sep 25 · 10,500", fontsize=9, color="#c62828")
+        fig.canvas.draw()
+        return 255 - np.asarray(fig.canvas.buffer_rgba())[:, :, 1].astype(int)
+
+    ours, theirs = ink(_mpl().Canvas), ink(FigureCanvasAgg)
+
+    def box(a: np.ndarray) -> tuple[int, ...]:
+        rows, cols = np.nonzero(a > 60)
+        return rows.min(), rows.max(), cols.min(), cols.max()
+
+    assert max(abs(a - b) for a, b in zip(box(ours), box(theirs), strict=True)) <= 1
+    assert abs(ours.sum() - theirs.sum()) <= 0.03 * theirs.sum()
+
+
+def test_charts_need_no_mplfinance_or_pyplot() -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import sys\n"
+        "from tests.core.test_charts import load_sample\n"
+        "from core.charts import render_candles\n"
+        "from core.market.types import INTERVALS, Candles, Instrument, Source\n"
+        "inst = Instrument(Source.BINANCE, 'BTC/USDT', 'BTCUSDT', currency='USDT')\n"
+        "render_candles(Candles(inst, INTERVALS['1h'], load_sample('BTCUSDT_1h.csv'), provider='Binance'))\n"
+        "print([m for m in ('mplfinance', 'matplotlib.pyplot') if m in sys.modules])\n"
+    )
+    root = Path(__file__).resolve().parents[2]  # this checkout, whatever the venv has installed
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120, cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )  # fmt: skip
+    assert done.stdout.strip() == "[]"
