@@ -479,20 +479,54 @@ def _canvas_class(base: Any) -> Any:
     features or a language take matplotlib's own way.
     """
     from matplotlib.backends.backend_agg import RendererAgg, get_hinting_flag
+    from matplotlib.font_manager import fontManager, get_font
+
+    heights: dict[tuple[int, float], tuple[float | None, float | None, float | None]] = {}
+    texts: dict[tuple[Any, ...], tuple[np.ndarray, float, float]] = {}
 
     class Renderer(RendererAgg):
+        def _get_font_height_metrics(self, prop: Any) -> tuple[float | None, float | None, float | None]:
+            """A font's ascent, descent and line gap, as ``Text._get_layout`` works them out from the
+            font's tables for every label at every draw, here once per font, size and dpi."""
+            key = (hash(prop), self.dpi)
+            found = heights.get(key)
+            if found is None:
+                found = (None, None, None)  # matplotlib measures the text instead
+                font = get_font(fontManager._find_fonts_by_props(prop))
+                for table_name, gap, ascent, descent in (
+                    ("OS/2", "sTypoLineGap", "sTypoAscender", "sTypoDescender"),
+                    ("hhea", "lineGap", "ascent", "descent"),
+                ):
+                    table = font.get_sfnt_table(table_name)
+                    if table is None:
+                        continue
+                    scale = 1 / font.get_sfnt_table("head")["unitsPerEm"] * prop.get_size_in_points() * self.dpi / 72
+                    found = (table[ascent] * scale, -table[descent] * scale, table[gap] * scale)
+                    break
+                if len(heights) > 256:
+                    heights.clear()
+                heights[key] = found
+            return found
+
         def draw_text(  # type: ignore[override]
             self, gc: Any, x: float, y: float, s: str, prop: Any, angle: float, ismath: Any = False, mtext: Any = None
         ) -> None:
             if ismath or angle or (mtext is not None and (mtext.get_fontfeatures() or mtext.get_language())):
                 return super().draw_text(gc, x, y, s, prop, angle, ismath, mtext)
-            font = self._prepare_font(prop)
-            font.set_text(s, 0, flags=get_hinting_flag())
-            font.draw_glyphs_to_bitmap(antialiased=gc.get_antialiased())
-            xo, yo = font.get_bitmap_offset()
-            descent = font.get_descent() / 64.0
-            image = font.get_image()
-            self._renderer.draw_text_image(image, round(x + xo / 64.0), round(y + yo / 64.0 + descent) + 1, 0, gc)
+            flags, antialiased = get_hinting_flag(), gc.get_antialiased()
+            key = (s, hash(prop), self.dpi, flags, antialiased)
+            found = texts.get(key)
+            if found is None:  # the same labels come back render after render: keep their bitmaps
+                font = self._prepare_font(prop)
+                font.set_text(s, 0, flags=flags)
+                font.draw_glyphs_to_bitmap(antialiased=antialiased)
+                xo, yo = font.get_bitmap_offset()
+                found = (np.array(font.get_image()), xo / 64.0, yo / 64.0 + font.get_descent() / 64.0)
+                if len(texts) > 2048:
+                    texts.clear()
+                texts[key] = found
+            image, dx, dy = found
+            self._renderer.draw_text_image(image, round(x + dx), round(y + dy) + 1, 0, gc)
             return None
 
     class Canvas(base):  # type: ignore[misc, valid-type]
@@ -508,9 +542,10 @@ def _canvas_class(base: Any) -> Any:
 
 # Figures kept between renders, by layout (size, panel ratios, heading lines): making the axes and
 # their ticks is most of a fresh figure's cost, so a render takes a free one of its layout, draws
-# into it, and hands it back emptied (``_release``). A few MB each (the Agg buffer): keep a handful.
+# into it, and hands it back emptied (``_release``). About 4 MB each (the Agg buffer of 1200x800):
+# one per layout, for the last four layouts drawn.
 _FREE: OrderedDict[tuple[Any, ...], list[Figure]] = OrderedDict()
-_FREE_KEPT = 6
+_FREE_KEPT = 4
 _FREE_LOCK = threading.Lock()
 
 
@@ -555,7 +590,7 @@ def _release(m: SimpleNamespace, fig: Figure) -> None:
     with _FREE_LOCK:
         free = _FREE.setdefault(key, [])
         _FREE.move_to_end(key)
-        if len(free) < 2:
+        if not free:  # one chart thread: one figure per layout is enough
             free.append(fig)
         while len(_FREE) > _FREE_KEPT:
             _FREE.popitem(last=False)
