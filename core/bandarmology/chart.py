@@ -16,7 +16,7 @@ from io import BytesIO
 from typing import Any
 
 from core.bandarmology.types import BrokerSummary, Player, Verdict
-from core.charts.candles import DOWN, UP, _compact, _executor, _libs
+from core.charts.candles import DOWN, UP, _compact, _executor, _pyplot
 
 DPI = 100
 SHOWN = 10  # bars per side
@@ -31,7 +31,7 @@ VERDICT_COLOURS = {
 
 def render_summary(summary: BrokerSummary, *, width_px: int = 1200, height_px: int = 700) -> bytes:
     """PNG bytes of ``summary`` (see the module docstring)."""
-    _, plt = _libs()
+    plt = _pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(width_px / DPI, height_px / DPI), dpi=DPI)
     try:
         fig.patch.set_facecolor("white")

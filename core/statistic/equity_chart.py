@@ -13,7 +13,7 @@ from functools import partial
 from io import BytesIO
 from typing import Any
 
-from core.charts.candles import DOWN, DPI, EQUITY, UP, _executor, _libs
+from core.charts.candles import DOWN, DPI, EQUITY, UP, _executor, _pyplot
 
 Curve = list[tuple[datetime, float]]
 
@@ -29,7 +29,7 @@ def render_equity(
     """PNG bytes of each currency's curve (steps at each closing fill), on its own axis."""
     if not curves:
         raise ValueError("no equity curve to draw")
-    _, plt = _libs()
+    plt = _pyplot()
     from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
     from matplotlib.ticker import FuncFormatter
 
