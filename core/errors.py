@@ -31,6 +31,10 @@ class Invalid(StoxlifyError):
     """The input is malformed or out of range."""
 
 
+class TooLong(Invalid):
+    """A computation ran past its time limit and was stopped (a script, an indicator, a chart)."""
+
+
 class Conflict(StoxlifyError):
     """The request clashes with what is stored (duplicate name, wrong state)."""
 

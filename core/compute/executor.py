@@ -35,7 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from core.errors import Invalid, LimitExceeded, Unavailable
+from core.errors import Invalid, LimitExceeded, TooLong, Unavailable
 from core.logging import get_logger
 
 if TYPE_CHECKING:
@@ -182,8 +182,8 @@ def measured[R](fn: Callable[..., R], *args: Any) -> tuple[float, R]:
     return time.process_time() - start, result
 
 
-def _too_long(job: _Job) -> Invalid:
-    return Invalid(f"{job.task.label} ran past its {job.limit_s:g} s limit and was stopped",
+def _too_long(job: _Job) -> TooLong:
+    return TooLong(f"{job.task.label} ran past its {job.limit_s:g} s limit and was stopped",
                    hint="make it lighter: fewer or shorter indicators, a shorter range")  # fmt: skip
 
 

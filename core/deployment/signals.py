@@ -58,7 +58,15 @@ def last_bar_signals(source: str, frame: pd.DataFrame, inputs: dict[str, Any]) -
     return BarSignals(last(result.buy), last(result.sell), result.stop_loss, result.take_profit)
 
 
-def signals_or_error(source: str, frame: pd.DataFrame, inputs: dict[str, Any]) -> BarSignals | str:
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """Why a script gave no signals on a bar; ``too_long``: it ran past its time limit."""
+
+    text: str
+    too_long: bool = False
+
+
+def signals_or_error(source: str, frame: pd.DataFrame, inputs: dict[str, Any]) -> BarSignals | Failure:
     """``last_bar_signals``, or why the script failed on these bars (what a compute worker runs: a
     deployment's failure is recorded and shown, never raised through the tick)."""
     from core.errors import StoxlifyError
@@ -67,10 +75,16 @@ def signals_or_error(source: str, frame: pd.DataFrame, inputs: dict[str, Any]) -
     try:
         return last_bar_signals(source, frame, inputs)
     except StoxlifyError as exc:
-        return f"the script failed on this bar: {exc}"
+        return failure(exc)
     except Exception as exc:  # a script bug must not stop the series
         get_logger(__name__).exception("deployment_eval_failed")
-        return f"the script failed on this bar ({type(exc).__name__})"
+        return Failure(f"the script failed on this bar ({type(exc).__name__})")
+
+
+def failure(exc: Exception) -> Failure:
+    from core.errors import TooLong
+
+    return Failure(f"the script failed on this bar: {exc}", too_long=isinstance(exc, TooLong))
 
 
 def decide(

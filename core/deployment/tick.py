@@ -40,7 +40,7 @@ from core.db import Database, utcnow
 from core.deployment.bars import LATE, TIMINGS, bar_close, closed_bars, expected_close
 from core.deployment.models import Deployment
 from core.deployment.service import broker_symbol
-from core.deployment.signals import BarSignals, Decision, decide, signals_or_error
+from core.deployment.signals import BarSignals, Decision, Failure, decide, failure, signals_or_error
 from core.deployment.status import RUNNING, Status
 from core.errors import NotFound, StoxlifyError
 from core.logging import get_logger
@@ -65,6 +65,7 @@ from core.trade.stops import lift_stop, rest_stop, resting_deployments
 
 log = get_logger(__name__)
 
+OVER_TIME = "over its time limit: "  # status_reason of a bar whose script ran too long (twice in a row pauses)
 SERIES_AT_ONCE = 8  # series fetched and evaluated concurrently (network-bound fetches overlap)
 
 
@@ -145,6 +146,7 @@ class _Plan:
 
     quiet: defaultdict[datetime, dict[int, str | None]] = field(default_factory=lambda: defaultdict(dict))
     failed: dict[int, str] = field(default_factory=dict)
+    slow: list[tuple[Deployment, SeriesKey, str]] = field(default_factory=list)  # past the time limit twice
     acting: list[_Acting] = field(default_factory=list)
     gone: list[tuple[SeriesKey, list[Deployment], str]] = field(default_factory=list)
     charts: dict[SeriesKey, Candles] = field(default_factory=dict)
@@ -195,6 +197,8 @@ class Tick:
             report.claimed += len(await claim_bars(self.db, bar_at, names, names))
         if plan.failed:
             await self._note(plan.failed)
+        if plan.slow:
+            await self._pause_slow(plan.slow, report)
         by_credential: dict[int, list[_Acting]] = defaultdict(list)
         for acting in plan.acting:
             by_credential[acting.row.credential_id].append(acting)
@@ -272,9 +276,12 @@ class Tick:
             row, frame = item.row, item.frame
             bar_at = bar_close(frame.index[-1], interval)
             result = signals.get(row.id)
-            if isinstance(result, str):  # the script failed on this data: recorded, bar consumed
+            if isinstance(result, Failure):  # the script failed on this data: recorded, bar consumed
                 plan.quiet[bar_at][row.id] = "error"
-                plan.failed[row.id] = result
+                if result.too_long and row.status_reason.startswith(OVER_TIME):
+                    plan.slow.append((row, key, result.text))  # twice in a row: it would burn every bar
+                else:
+                    plan.failed[row.id] = (OVER_TIME if result.too_long else "") + result.text
                 continue
             assert result is not None
             # a stop resting on the exchange is the exchange's to fill: the bot checks only the target
@@ -317,7 +324,7 @@ class Tick:
             work.append(_Work(row, frame, frame.iloc[seen:], next_open))
         return work
 
-    async def _evaluate_all(self, work: Sequence[_Work], report: TickReport) -> dict[int, BarSignals | str]:
+    async def _evaluate_all(self, work: Sequence[_Work], report: TickReport) -> dict[int, BarSignals | Failure]:
         """Each distinct (script, inputs, bars) once, all of them at once on the compute plane, on
         the budget of the first owner of each; a failure is the error text for its deployments."""
         groups: dict[tuple[str, str, int], list[_Work]] = defaultdict(list)
@@ -326,7 +333,7 @@ class Tick:
         report.evaluations += len(groups)
         report.evaluated += len(work)
 
-        async def one(items: list[_Work]) -> BarSignals | str:
+        async def one(items: list[_Work]) -> BarSignals | Failure:
             first = items[0]
             try:
                 return await self.market.compute.run(
@@ -334,7 +341,7 @@ class Tick:
                     task=Task(first.row.user_id, limit_s=TIME_LIMIT + 1, label="the script"),
                 )
             except StoxlifyError as exc:  # past its limit, over its owner's budget, a dead worker
-                return f"the script failed on this bar: {exc}"
+                return failure(exc)
 
         results = await asyncio.gather(*(one(items) for items in groups.values()))
         return {item.row.id: result for items, result in zip(groups.values(), results, strict=True) for item in items}
@@ -470,6 +477,22 @@ class Tick:
         for item in items:
             if item.row.id in paused:
                 report.events.append(self._event("paused", item.row, item.key, item.frame, item.decision, text=message))
+
+    async def _pause_slow(self, rows: list[tuple[Deployment, SeriesKey, str]], report: TickReport) -> None:
+        """Pause deployments whose script ran past its time limit on two bars in a row, and tell their
+        owners: it would otherwise burn its limit on every bar and never trade."""
+        async with self.db.session() as session:
+            for row, key, text in rows:
+                why = (f"paused: its script ran past its time limit on two bars in a row ({text}); make it "
+                       f"lighter, then /resume {row.id}")  # fmt: skip
+                paused = await session.execute(
+                    update(Deployment)
+                    .where(Deployment.id == row.id, Deployment.status.in_(RUNNING))
+                    .values(status=Status.PAUSED, status_reason=why[:300], updated_at=utcnow())
+                    .execution_options(synchronize_session=False)
+                )
+                if paused.rowcount == 1:  # type: ignore[attr-defined]
+                    report.events.append(self._event("paused", row, key, text=why))
 
     async def _note(self, reasons: dict[int, str]) -> None:
         """Why a deployment did nothing on its bar (its script failed): shown in /deployments, not pushed

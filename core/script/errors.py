@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from core.errors import Invalid
+from core.errors import Invalid, TooLong
 
 _WINDOW = 80  # longest piece of a source line shown under a message
 
@@ -72,3 +72,7 @@ def describe_char(ch: str) -> str:
     shown = ch if ch.isprintable() and not ch.isspace() else ""
     code = f"U+{ord(ch):04X}" + (f" {name}" if name else "")
     return f"'{shown}' ({code})" if shown else f"({code})"
+
+
+class ScriptTimeout(ScriptError, TooLong):
+    """The script ran past its time limit (checked between statements and calls)."""

@@ -23,7 +23,7 @@ from core.script import tree as t
 from core.script import values as v
 from core.script.builtins import HELPERS, OUTPUTS, SERIES, SIGNALS, bind, frame_series
 from core.script.checker import resolve_indicator
-from core.script.errors import ScriptError
+from core.script.errors import ScriptError, ScriptTimeout
 from core.script.limits import MAX_LOOKBACK, MAX_PLOTS, Deadline
 
 _WINDOWS = frozenset({"highest", "lowest"})  # helpers that are indicators over a window (warm-up)
@@ -66,7 +66,8 @@ class Evaluator:
 
     def tick(self, node: t.Node) -> None:
         if self.deadline.expired():
-            raise self.error(self.deadline.message(), node)
+            src = self.lines[node.line - 1] if 0 < node.line <= len(self.lines) else None
+            raise ScriptTimeout(self.deadline.message(), line=node.line, col=node.col, source_line=src)
 
     # ------------------------------------------------------------------ statements
 

@@ -338,3 +338,40 @@ async def test_a_live_entry_counts_the_exchanges_own_fee(db):
     await _tick(db, settings, source, clock, broker).run(clock.now)
     [order] = await load(db, Order)
     assert order.quantity == 9.9255  # 1,000 / (100 * 1.0075), not the 1,000 / 100.1 of the default fee
+
+
+async def test_a_script_past_its_time_limit_on_two_bars_in_a_row_is_paused_and_its_owner_told(db):
+    """It would otherwise burn its whole limit on every bar and never trade."""
+    from core.deployment.signals import signals_or_error
+    from core.errors import TooLong
+
+    class SlowScripts:  # the compute plane, reporting every script evaluation past its limit
+        async def run(self, fn, *args, task=None):
+            if fn is signals_or_error:
+                raise TooLong("the script ran past its 6 s limit and was stopped")
+            return fn(*args)
+
+        async def close(self) -> None:
+            return None
+
+    settings = make_settings()
+    source = StubSource({"BTCUSDT": frame("gggg.")})
+    clock = Clock(T0 + 2 * HOUR + timedelta(seconds=3))
+    actor = await make_user(db)
+    credential = await make_credential(db, actor.user_id)
+    dep = await make_deployment(db, actor.user_id, credential, last_bar_at=T0 + HOUR)
+    market = make_market(settings, source, clock)
+    market.compute = SlowScripts()
+    tick = Tick(db, settings, market, BrokerPool(db, settings), sleep=_no_sleep)
+    first = await tick.run(clock.now)
+    [row] = await load(db, Deployment)
+    assert row.status == "NoPosition" and row.status_reason.startswith("over its time limit: ")
+    assert first.events == []  # once is told in /deployments, not pushed
+    clock.now += HOUR
+    second = await tick.run(clock.now)
+    [row] = await load(db, Deployment)
+    assert row.status == "Paused" and "two bars in a row" in row.status_reason and f"/resume {dep}" in row.status_reason
+    [event] = second.events
+    assert event.kind == "paused" and event.deployment_id == dep and "time limit" in event.text
+    clock.now += HOUR
+    assert (await tick.run(clock.now)).series == 0  # no longer evaluated
