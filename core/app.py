@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
+from core.account.limits import compute_budget
 from core.compute import Compute, InlineCompute, open_compute
 from core.config import Settings, get_settings
 from core.db import Database
@@ -40,7 +42,7 @@ class Core:
         except Exception:
             await db.dispose()
             raise
-        compute = open_compute(settings)
+        compute = open_compute(settings, budget=partial(compute_budget, db, settings))
         market = MarketService(settings, compute=compute, shared_candles=state.candles)
         return cls(settings=settings, db=db, market=market, compute=compute, state=state)
 

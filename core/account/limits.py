@@ -1,7 +1,7 @@
 """What a user may do: the free tier from settings, raised by active subscriptions.
 
 A settled subscription product carries ``features`` such as ``{"max_deployments": 20,
-"live_trading": true, "max_position_value": 50000000}``; while ``starts_at <= now < ends_at`` the
+"live_trading": true, "max_position_value": 50000000, "compute_cpu_s_per_minute": 300}``; while ``starts_at <= now < ends_at`` the
 most generous value of each feature applies. Expiry needs no job: limits are computed per call.
 """
 
@@ -24,6 +24,7 @@ class Limits:
     max_position_value: float | None  # in the quote currency; None: no cap beyond the account's balance
     plan: str  # "Free" or the subscription's name
     ends_at: datetime | None = None  # when the last active subscription ends; None on the free tier
+    cpu_s_per_minute: float = 0.0  # the compute plane's budget (core.compute); 0: unbounded
 
 
 async def limits_for(db: Database, settings: Settings, user_id: int, now: datetime | None = None) -> Limits:
@@ -33,6 +34,7 @@ async def limits_for(db: Database, settings: Settings, user_id: int, now: dateti
         live_trading=settings.free_live_trading,
         max_position_value=settings.free_max_position_value,
         plan="Free",
+        cpu_s_per_minute=settings.compute_cpu_s_per_minute,
     )
     async with db.session() as session:
         active = list(
@@ -54,5 +56,19 @@ async def limits_for(db: Database, settings: Settings, user_id: int, now: dateti
             max_position_value=None if cap is None or best.max_position_value is None else max(cap, best.max_position_value),
             plan=sub.name if best.plan == "Free" else best.plan,
             ends_at=max(best.ends_at, sub.ends_at) if best.ends_at is not None else sub.ends_at,
+            cpu_s_per_minute=_more_compute(best.cpu_s_per_minute, features.get("compute_cpu_s_per_minute")),
         )
     return best
+
+
+def _more_compute(current: float, offered: object) -> float:
+    """The larger budget, 0 meaning unbounded (so it beats any number)."""
+    if offered is None:
+        return current
+    value = float(offered)  # type: ignore[arg-type]
+    return 0.0 if current == 0 or value == 0 else max(current, value)
+
+
+async def compute_budget(db: Database, settings: Settings, user_id: int) -> float:
+    """CPU seconds a minute ``user_id``'s plan allows on the compute plane (0: unbounded)."""
+    return (await limits_for(db, settings, user_id)).cpu_s_per_minute

@@ -31,7 +31,7 @@ import math
 import os
 import time
 from collections import OrderedDict, defaultdict, deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -104,11 +104,19 @@ class _Ledger:
         return 1.0
 
 
+Budget = Callable[[int], Awaitable[float]]  # a user's CPU seconds a minute (their plan's); 0: unbounded
+BUDGET_TTL_S = 60.0  # a plan's budget is looked up at most once a minute per user
+
+
 class _Fair:
     """Round-robin over users' queues, ``slots`` tasks at a time, with per-user budgets."""
 
-    def __init__(self, settings: Settings, slots: int, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, settings: Settings, slots: int, clock: Callable[[], float] = time.monotonic, budget: Budget | None = None
+    ) -> None:
         self.settings = settings
+        self._budget = budget
+        self._budgets: dict[int, tuple[float, float]] = {}  # user -> (looked up at, budget)
         self.slots = max(1, slots)
         self.clock = clock
         self.queues: OrderedDict[int, deque[_Job]] = OrderedDict()
@@ -119,7 +127,7 @@ class _Fair:
 
     async def run[R](self, fn: Callable[..., R], *args: Any, task: Task = Task()) -> R:
         user = task.user_id if task.user_id is not None else SYSTEM
-        budget = self.settings.compute_cpu_s_per_minute
+        budget = await self.budget_of(user)
         now = self.clock()
         if user != SYSTEM and budget > 0 and self.ledger.used(user, now) >= budget:
             wait = math.ceil(self.ledger.wait_s(user, now, budget))
@@ -132,6 +140,16 @@ class _Fair:
         self.queues.setdefault(user, deque()).append(job)
         self._pump()
         return await job.done
+
+    async def budget_of(self, user: int) -> float:
+        """The user's CPU seconds a minute: their plan's when a lookup was given, else the setting's."""
+        if self._budget is None or user == SYSTEM:
+            return self.settings.compute_cpu_s_per_minute
+        now = self.clock()
+        cached = self._budgets.get(user)
+        if cached is None or now - cached[0] > BUDGET_TTL_S:
+            cached = self._budgets[user] = (now, await self._budget(user))
+        return cached[1]
 
     def _pump(self) -> None:
         """Start queued jobs while slots are free, taking users in turn (skipping those at their cap)."""
@@ -190,8 +208,8 @@ def _too_long(job: _Job) -> TooLong:
 class InlineCompute(_Fair):
     """Threads of this process: fairness and budgets as everywhere, limits by abandoning the thread."""
 
-    def __init__(self, settings: Settings, slots: int | None = None) -> None:
-        super().__init__(settings, slots or max(2, os.cpu_count() or 2))
+    def __init__(self, settings: Settings, slots: int | None = None, budget: Budget | None = None) -> None:
+        super().__init__(settings, slots or max(2, os.cpu_count() or 2), budget=budget)
 
     async def _execute(self, job: _Job) -> tuple[float, Any]:
         try:
@@ -216,9 +234,9 @@ def _warm(memory_mb: int) -> None:
 class ProcessCompute(_Fair):
     """A warm pebble process pool; a task past its limit kills its worker, which is replaced."""
 
-    def __init__(self, settings: Settings, workers: int | None = None) -> None:
+    def __init__(self, settings: Settings, workers: int | None = None, budget: Budget | None = None) -> None:
         size = workers or settings.compute_workers or max(1, os.cpu_count() or 1)
-        super().__init__(settings, size)
+        super().__init__(settings, size, budget=budget)
         self._pool: Any = None
 
     def _ensure_pool(self) -> Any:
@@ -260,13 +278,14 @@ class ProcessCompute(_Fair):
             await asyncio.to_thread(pool.join, 10)
 
 
-def open_compute(settings: Settings) -> Compute:
+def open_compute(settings: Settings, budget: Budget | None = None) -> Compute:
     """The executor the settings choose (``COMPUTE``): the ``local`` process pool, ``inline`` threads,
-    or the ``queue`` of ``stoxlify worker`` processes on any machine (``core.compute.queue``)."""
+    or the ``queue`` of ``stoxlify worker`` processes on any machine (``core.compute.queue``);
+    ``budget`` gives each user's plan budget (the settings' for everyone when None)."""
     if settings.compute == "inline":
-        return InlineCompute(settings)
+        return InlineCompute(settings, budget=budget)
     if settings.compute == "queue":
         from core.compute.queue import QueueCompute
 
-        return QueueCompute(settings)
-    return ProcessCompute(settings)
+        return QueueCompute(settings, budget=budget)
+    return ProcessCompute(settings, budget=budget)

@@ -24,7 +24,7 @@ import base64
 import pickle
 from typing import TYPE_CHECKING, Any
 
-from core.compute.executor import ProcessCompute, Task, _Fair, _Job, measured
+from core.compute.executor import Budget, ProcessCompute, Task, _Fair, _Job, measured
 from core.errors import StoxlifyError, Unavailable
 from core.logging import get_logger
 
@@ -120,8 +120,8 @@ def make_broker(settings: Settings) -> Any:
 class QueueCompute(_Fair):
     """The bot's side: fair dispatch onto the queue, and the wait for each result."""
 
-    def __init__(self, settings: Settings) -> None:
-        super().__init__(settings, settings.compute_queue_slots)
+    def __init__(self, settings: Settings, budget: Budget | None = None) -> None:
+        super().__init__(settings, settings.compute_queue_slots, budget=budget)
         self._broker: Any = None
 
     async def _ensure_broker(self) -> Any:
