@@ -8,6 +8,10 @@ interval, ``Late`` timing and deployments added or paused at any moment without 
 the next one, which acts on the latest closed bar only. Every replica may run this: the bar
 claims in the database decide which replica places each order.
 
+Alerts are queued (``core.outbox``) and sent by their own task right after, and by the ``alerts``
+job every ``ALERTS_EVERY_S`` (retries, alerts queued before a restart), so a slow chat never delays
+the next tick's orders and a restart loses none.
+
 Reconciliation runs shortly after start (orders left by a crash or a restart; a job, so start-up
 never waits on an exchange and its alerts find the transports ready) and then every
 ``reconcile_every_s`` for orders untouched that long.
@@ -16,6 +20,7 @@ never waits on an exchange and its alerts find the transports ready) and then ev
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -23,14 +28,16 @@ from core.app import Core
 from core.db import utcnow
 from core.deployment.tick import Tick, TickReport
 from core.logging import get_logger
+from core.outbox import deliver_due, prune
 from core.trade.brokers import BrokerFactory, BrokerPool
 from core.trade.executor import Outcome
 from core.trade.reconcile import reconcile
-from jobs.ticks import deliver_events, outcome_events, report_events
+from jobs.ticks import outcome_events, queue_events, report_events
 
 log = get_logger(__name__)
 
 FIRST_RECONCILE_AFTER_S = 5.0  # start-up reconciliation, once the chat transports can deliver its alerts
+ALERTS_EVERY_S = 5  # queued alerts not sent right after their tick (a retry, a restart) go out this often
 
 
 class DeploymentScheduler:
@@ -49,6 +56,8 @@ class DeploymentScheduler:
         self.tick_runner = Tick(core.db, core.settings, core.market, self.brokers, clock=clock)
         self._scheduler = None
         self._lock = asyncio.Lock()  # a tick and a reconciliation never overlap in one process
+        self._sending = asyncio.Lock()  # one delivery pass at a time in one process
+        self._delivery: asyncio.Task[int] | None = None
 
     async def start(self) -> None:
         """Schedule the jobs and return at once: nothing here waits on an exchange. The start-up
@@ -72,6 +81,7 @@ class DeploymentScheduler:
             self.reconcile, DateTrigger(run_date=first), kwargs={"min_age_s": 0}, id="deployments.reconcile_start"
         )
         scheduler.add_job(self.check_watches, IntervalTrigger(seconds=settings.watch_check_every_s), id="watches")
+        scheduler.add_job(self.deliver_alerts, IntervalTrigger(seconds=ALERTS_EVERY_S), id="alerts")
         scheduler.add_job(
             self.refresh_payments, IntervalTrigger(seconds=settings.payments_poll_every_s), id="payments"
         )
@@ -89,7 +99,8 @@ class DeploymentScheduler:
                 return None
         if report.orders or report.missed_bars:
             log.info("tick_done", series=report.series, orders=report.orders, missed_bars=report.missed_bars)
-        await report_events(self.core, report)
+        if await report_events(self.core, report):
+            self._deliver_soon()  # its own task: the next tick never waits on a chat
         return report
 
     async def reconcile(self, min_age_s: float | None = None) -> list[Outcome]:
@@ -102,9 +113,24 @@ class DeploymentScheduler:
             except Exception:
                 log.exception("reconcile_failed")
                 return []
-        if outcomes:
-            await deliver_events(self.core, await outcome_events(self.core, outcomes))
+        if outcomes and await queue_events(self.core, await outcome_events(self.core, outcomes)):
+            self._deliver_soon()
         return outcomes
+
+    def _deliver_soon(self) -> None:
+        if self._delivery is None or self._delivery.done():
+            self._delivery = asyncio.get_running_loop().create_task(self.deliver_alerts())
+
+    async def deliver_alerts(self) -> int:
+        """Send the queued alerts that are due (after waiting out a pass already running); never raises."""
+        async with self._sending:
+            try:
+                sent = await deliver_due(self.core.db, self.core.notifiers)  # wall-clock time, as queued
+                await prune(self.core.db)
+                return sent
+            except Exception:
+                log.exception("alert_delivery_failed")
+                return 0
 
     async def check_watches(self) -> int:
         """Watchlist conditions, alerting once per crossing; never raises."""
@@ -130,6 +156,10 @@ class DeploymentScheduler:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
+        if self._delivery is not None and not self._delivery.done():
+            # a few seconds to finish sending; what is left stays queued for the next start
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._delivery, 5)
         await self.brokers.close()
 
 

@@ -13,7 +13,7 @@ from functools import partial
 import pandas as pd
 from sqlalchemy import select
 
-from core.alerts import chat_target, deliver, user_targets
+from core.alerts import chat_target, user_targets
 from core.app import Core
 from core.broker.symbols import split_symbol
 from core.broker.types import OrderRejected
@@ -23,6 +23,7 @@ from core.deployment.tick import Event, SeriesKey, TickReport, event_kind
 from core.logging import get_logger
 from core.market.types import Candles
 from core.notify import ChatTarget, Notice, NoticeImage
+from core.outbox import enqueue
 from core.trade.executor import Outcome
 
 log = get_logger(__name__)
@@ -75,10 +76,11 @@ async def _targets(core: Core, event: Event) -> list[ChatTarget]:
     return targets
 
 
-async def deliver_events(core: Core, events: Sequence[Event], charts: dict[SeriesKey, Candles] | None = None) -> int:
-    """Push each event to its targets; the number of messages delivered. Never raises."""
+async def queue_events(core: Core, events: Sequence[Event], charts: dict[SeriesKey, Candles] | None = None) -> int:
+    """Queue each event's alert for its targets (``core.outbox``; the delivery job sends them); the
+    number of messages queued. Never raises."""
     rendered: dict[tuple[SeriesKey, pd.Timestamp, str], bytes] = {}
-    delivered = 0
+    queued = 0
     for event in events:
         try:
             targets = await _targets(core, event)
@@ -96,10 +98,10 @@ async def deliver_events(core: Core, events: Sequence[Event], charts: dict[Serie
                 ("Deployments", "/deployments"),
             )
             notice = Notice(event_text(event), images=images, commands=buttons)
-            delivered += await deliver(core.notifiers, targets, notice)
+            queued += await enqueue(core.db, targets, notice)
         except Exception:  # an alert failing must not stop the others
             log.exception("alert_failed", deployment=event.deployment_id)
-    return delivered
+    return queued
 
 
 async def _chart(core: Core, candles: Candles, event: Event, side: str) -> bytes:
@@ -120,7 +122,7 @@ async def _chart(core: Core, candles: Candles, event: Event, side: str) -> bytes
 
 
 async def report_events(core: Core, report: TickReport) -> int:
-    return await deliver_events(core, report.events, report.charts)
+    return await queue_events(core, report.events, report.charts)
 
 
 async def outcome_events(core: Core, outcomes: Sequence[Outcome]) -> list[Event]:

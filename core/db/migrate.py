@@ -48,6 +48,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "core.media.models",
     "core.contact.models",
     "core.bandarmology.models",
+    "core.outbox",
 )
 
 _REVISION = re.compile(r"""^revision(?:\s*:[^=\n]+)?\s*=\s*["']([^"']+)["']""", re.M)

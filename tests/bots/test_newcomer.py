@@ -86,6 +86,7 @@ async def test_start_path_buys_then_sells_within_minutes_on_the_sample_market(ne
             clock.now = START + timedelta(minutes=minute)
             report = await scheduler.tick()
             assert report is not None
+            await scheduler.deliver_alerts()
             acted = [(e.kind, e.decision.side) for e in report.events if e.decision is not None]
             kinds += acted
             minutes += [minute] * len(acted)

@@ -80,6 +80,7 @@ async def test_a_fill_is_pushed_to_the_owner_and_the_group_with_a_chart_of_the_s
     scheduler = DeploymentScheduler(core, _factory(FakeBroker()), clock)
     report = await scheduler.tick()
     assert report is not None and report.orders == 1
+    await scheduler.deliver_alerts()  # the tick queued them; its delivery task may still be sending
     chats = sorted(target.chat_id for target, _ in notifier.sent)
     assert chats == sorted([actor.platform_user_id, "-100200"])
     notice = notifier.sent[0][1]
@@ -100,6 +101,7 @@ async def test_a_refused_key_alert_offers_resume(sqlite_db):
         core, _factory(FakeBroker(create_errors=[AuthFailed("key revoked")], name=BrokerName.BINANCE, paper=False)), clock
     )
     await scheduler.tick()
+    await scheduler.deliver_alerts()
     [(_, notice)] = notifier.sent
     assert "Paused" in notice.text and "key revoked" in notice.text
     assert ("Resume", f"/resume {dep}") in notice.commands
@@ -124,7 +126,7 @@ async def test_start_reconciles_orders_left_by_a_crash_and_schedules_the_jobs(sq
         assert broker.sent == [intent.client_order_id]
         assert [o.status for o in await load(sqlite_db, Order)] == ["Filled"]
         jobs = {job.id for job in scheduler._scheduler.get_jobs()}
-        assert jobs == {"deployments.tick", "deployments.reconcile", "watches", "payments"}
+        assert jobs == {"deployments.tick", "deployments.reconcile", "watches", "payments", "alerts"}
         assert any("Bought 1" in n.text for _, n in notifier.sent)
     finally:
         await scheduler.stop()
