@@ -122,6 +122,13 @@ class Registry:
         self._commands: dict[str, Command] = {}
         self.rate_limiter = rate_limiter or RateLimiter()
 
+    def bound(self, rate_limiter: RateLimiter) -> Registry:
+        """The same commands, counted against ``rate_limiter``: one registry per application, while the
+        declarations (this one, filled as the command modules are imported) stay as declared."""
+        copy = Registry(rate_limiter)
+        copy._commands = dict(self._commands)
+        return copy
+
     def command(
         self,
         name: str,

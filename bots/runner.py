@@ -6,7 +6,7 @@ import asyncio
 import signal
 from collections.abc import Awaitable, Callable
 
-from bots.commands import load
+from bots.bootstrap import build
 from bots.registry import Registry
 from core.app import Core
 from core.config import Settings
@@ -44,9 +44,8 @@ async def run(settings: Settings) -> int:
         log.info("no_chat_token", detail="TELEGRAM_TOKEN and DISCORD_TOKEN are unset: starting the console chat")
         return await chat(DEFAULT_OUT)
 
-    registry = load()
-    core = await Core.start(settings)
-    registry.rate_limiter = core.state.rate_limits  # in memory, or in Redis shared by the replicas
+    app = await build(settings)
+    core, registry = app.core, app.registry
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -77,4 +76,4 @@ async def run(settings: Settings) -> int:
             await scheduler.stop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
-        await core.close()
+        await app.close()

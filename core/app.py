@@ -24,11 +24,13 @@ class Core:
     # Where CPU work runs (``COMPUTE``): the market service's, so both hand work to one executor.
     compute: Compute = field(default=None)  # type: ignore[assignment]
     # Buttons, rate limits and the candle cache's shared layer: in memory unless REDIS_URL is set.
-    state: SharedState = field(default_factory=memory_state)
+    state: SharedState = field(default=None)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         if self.compute is None:
             self.compute = getattr(self.market, "compute", None) or InlineCompute(self.settings)
+        if self.state is None:
+            self.state = memory_state(self.settings)
 
     @classmethod
     async def start(cls, settings: Settings | None = None, *, migrate: bool = True) -> Core:

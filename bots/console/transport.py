@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from bots.bootstrap import build
 from bots.commands import load
 from bots.registry import Context, Registry
 from bots.reply import Reply
@@ -26,15 +27,14 @@ class Console:
         self.core = core
         self.actor = actor
         self.out_dir = out_dir
-        self.registry = registry or load()
-        self.registry.rate_limiter.per_minute = core.settings.rate_limit_per_minute
+        self.registry = registry or load().bound(core.state.rate_limits)
         self._buttons: list[str] = []
 
     @classmethod
-    async def open(cls, core: Core, out_dir: Path) -> Console:
+    async def open(cls, core: Core, out_dir: Path, registry: Registry | None = None) -> Console:
         user = getpass.getuser() or "console"
         actor = await actor_for(core.db, platform=PLATFORM, external_id=user, display_name=user)
-        return cls(core, actor, out_dir)
+        return cls(core, actor, out_dir, registry)
 
     async def handle(self, line: str) -> Reply:
         line = line.strip()
@@ -78,14 +78,14 @@ async def say(line: str, out_dir: Path) -> int:
     from core.config import get_settings
 
     # one command and out: a process pool would only add its start-up to the answer
-    core = await Core.start(get_settings().model_copy(update={"compute": "inline"}))
+    app = await build(get_settings().model_copy(update={"compute": "inline"}))
     try:
-        console = await Console.open(core, out_dir)
+        console = await Console.open(app.core, out_dir, app.registry)
         reply = await console.handle(line)
         console.show(reply)
         return 1 if reply.error else 0
     finally:
-        await core.close()
+        await app.close()
 
 
 DEFAULT_LOG = Path("var/stoxlify.log")
@@ -99,7 +99,8 @@ async def chat(out_dir: Path, log_file: Path | None = DEFAULT_LOG) -> int:
 
     if log_file is not None:
         log_to_file(log_file)
-    core = await Core.start()
+    app = await build()
+    core = app.core
     core.notifiers[PLATFORM] = ConsoleNotifier(out_dir)
     scheduler = None
     try:
@@ -107,7 +108,7 @@ async def chat(out_dir: Path, log_file: Path | None = DEFAULT_LOG) -> int:
             from jobs.scheduler import start_scheduler
 
             scheduler = await start_scheduler(core)
-        console = await Console.open(core, out_dir)
+        console = await Console.open(core, out_dir, app.registry)
         source = "sample data" if core.settings.sample_data else (
             "offline CSV data" if core.settings.market_offline else "live market data"
         )
@@ -133,4 +134,4 @@ async def chat(out_dir: Path, log_file: Path | None = DEFAULT_LOG) -> int:
     finally:
         if scheduler is not None:
             await scheduler.stop()
-        await core.close()
+        await app.close()
