@@ -30,6 +30,8 @@ bench: $(STAMP)
 	$(VENV)/bin/python bench/backtest.py
 	$(VENV)/bin/python bench/scheduler.py
 	$(VENV)/bin/python bench/fanout.py --fast
+	$(VENV)/bin/python bench/responsiveness.py --quick
+	$(VENV)/bin/python bench/burst.py --quick
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

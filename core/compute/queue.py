@@ -96,6 +96,7 @@ def make_broker(settings: Settings) -> Any:
         queue_name=f"{prefix}compute",
         consumer_group_name=f"{prefix}compute-workers",
         idle_timeout=int(retry_after_s(settings) * 1000),
+        xread_count=1,  # one message a read: a worker never holds tasks another idle worker could run
     )
     broker = broker.with_result_backend(results)
     local: dict[str, ProcessCompute] = {}
