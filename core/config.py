@@ -127,7 +127,7 @@ class Settings(BaseSettings):
     # compute (core.compute): where CPU work runs, and each user's fair share of it
     # local: a warm process pool; queue: stoxlify worker processes through Redis; inline: threads (tests)
     compute: Literal["local", "queue", "inline"] = "local"
-    compute_workers: int = Field(default=0, ge=0)  # processes in the local pool; 0: one per core
+    compute_workers: int = Field(default=0, ge=0)  # processes in the local pool; 0: two per core
     compute_task_limit_s: float = Field(default=30.0, gt=0)  # any task past this is stopped (its worker killed)
     compute_cpu_s_per_minute: float = Field(default=60.0, ge=0)  # per user; 0: unbounded
     compute_tasks_per_user: int = Field(default=2, ge=1)  # a user's tasks running at once; the rest queue

@@ -17,7 +17,7 @@ implementation:
   caller an error saying so; the task is never dropped without an answer.
 
 ``ProcessCompute`` (the embedded default, ``COMPUTE=local``) is a pebble process pool sized to the
-machine, started on first use, its workers warm (the heavy libraries imported once, in the
+machine (two workers per core), started on first use, its workers warm (the heavy libraries imported once, in the
 fork server they are forked from). ``InlineCompute`` (``COMPUTE=inline``) runs tasks in threads of
 this process, for tests and debugging: the same fairness and budgets, but a thread past its limit
 can only be abandoned, not killed.
@@ -235,7 +235,9 @@ class ProcessCompute(_Fair):
     """A warm pebble process pool; a task past its limit kills its worker, which is replaced."""
 
     def __init__(self, settings: Settings, workers: int | None = None, budget: Budget | None = None) -> None:
-        size = workers or settings.compute_workers or max(1, os.cpu_count() or 1)
+        # two per core: a light task finds a worker while heavy ones run (the OS shares the cores), where
+        # one per core made /watchlist wait whole seconds behind two heavy charts (bench/responsiveness.py)
+        size = workers or settings.compute_workers or 2 * max(1, os.cpu_count() or 1)
         super().__init__(settings, size, budget=budget)
         self._pool: Any = None
 
