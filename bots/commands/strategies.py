@@ -106,7 +106,7 @@ async def strategies_(ctx: Context, page: int) -> Reply:
 async def rule(ctx: Context, action: str, strategy: str, rules: str) -> Reply:
     db, actor = ctx.core.db, ctx.actor
     if action == "add":
-        view, added = await strategies.add_rules(db, actor, strategy, rules)
+        view, added = await strategies.add_rules(db, actor, strategy, rules, compute=ctx.core.compute)
         if not added:
             return Reply(f"'{view.label}' already has those rules.")
         lines = [f"Added {len(added)} rule(s) to '{view.label}':"]

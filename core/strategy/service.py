@@ -15,10 +15,12 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.actor import Actor
+from core.compute import Compute, Task
 from core.db import Database, utcnow
 from core.errors import Conflict, Invalid, LimitExceeded, NotFound
 from core.labels import check_label, did_you_mean, label_key
 from core.paging import Page, check_page
+from core.script.limits import TIME_LIMIT
 from core.strategy.models import Rule, Strategy
 from core.strategy.rules import MAX_RULES, Analytic, RuleSpec, split_rules
 
@@ -128,12 +130,19 @@ async def remove_strategy(db: Database, actor: Actor, label: str) -> StrategyVie
     return view
 
 
-async def add_rules(db: Database, actor: Actor, label: str, text: str) -> tuple[StrategyView, list[RuleSpec]]:
+async def add_rules(
+    db: Database, actor: Actor, label: str, text: str, *, compute: Compute | None = None
+) -> tuple[StrategyView, list[RuleSpec]]:
     """Add every rule in ``text`` (one per line or ``;``-separated); all or none are added."""
     async with db.session() as session:
         analytic = Analytic((await _get(session, actor, label)).analytic)
-    # The dry run of technical rules is CPU work: off the event loop and outside any session.
-    specs = await asyncio.to_thread(split_rules, text, analytic)
+    # The dry run of technical rules is CPU work: on the compute plane (threads when none is given),
+    # outside any session.
+    if compute is None:
+        specs = await asyncio.to_thread(split_rules, text, analytic)
+    else:
+        specs = await compute.run(split_rules, text, analytic,
+                                  task=Task(actor.user_id, limit_s=TIME_LIMIT + 1, label="checking the rules"))  # fmt: skip
     async with db.session() as session:
         row = await _get(session, actor, label)  # it may have gone, or changed analytic, meanwhile
         if row.analytic != analytic.value:
