@@ -55,13 +55,16 @@ class CountingSource:
 
     def __init__(self, tickers: list[str]) -> None:
         rng = np.random.default_rng(7)
-        index = pd.DatetimeIndex([T0 + timedelta(hours=i) for i in range(BARS)], name="time")
+        # BARS closed bars and the forming one (only its open known): paper orders fill at that open
+        index = pd.DatetimeIndex([T0 + timedelta(hours=i) for i in range(BARS + 1)], name="time")
         self.frames: dict[str, pd.DataFrame] = {}
         for ticker in tickers:
-            close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, BARS)))
+            close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, BARS + 1)))
             open_ = np.concatenate([[100.0], close[:-1]])
+            close[-1] = open_[-1]
             high = np.maximum(open_, close) * 1.002
             low = np.minimum(open_, close) * 0.998
+            high[-1] = low[-1] = open_[-1]
             self.frames[ticker] = pd.DataFrame(
                 {"open": open_, "high": high, "low": low, "close": close, "volume": 1000.0}, index=index
             )
@@ -121,6 +124,7 @@ async def populate(db, count: int, tickers: list[str], distinct: bool, busy: boo
 async def main(args: argparse.Namespace) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="bench-scheduler-"))
     url = args.database_url or f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
+    from core.compute import open_compute
     from core.config import Settings
     from core.db import Database
     from core.deployment.tick import Tick
@@ -128,14 +132,16 @@ async def main(args: argparse.Namespace) -> int:
     from core.market.types import Source
     from core.trade.brokers import BrokerPool
 
-    settings = Settings(_env_file=None, database_url=url, market_offline=False)
+    settings = Settings(_env_file=None, database_url=url, market_offline=False, compute=args.compute,
+                        compute_cpu_s_per_minute=0)  # fmt: skip
     db = Database(url)
     await db.migrate()
     tickers = [f"C{n:03d}USDT" for n in range(args.series)]
     source = CountingSource(tickers)
     now = T0 + timedelta(hours=BARS, seconds=30)  # the last stub bar closed 30 s ago
     await populate(db, args.deployments, tickers, args.distinct_inputs, args.busy, T0 + timedelta(hours=BARS - 1))
-    market = MarketService(settings, sources={Source.BINANCE: source}, clock=lambda: now)
+    compute = open_compute(settings)  # what `make run` uses: the local process pool (or --compute)
+    market = MarketService(settings, sources={Source.BINANCE: source}, clock=lambda: now, compute=compute)
     tick = Tick(db, settings, market, BrokerPool(db, settings))
 
     # A running scheduler has its script and indicator libraries loaded: warm them (not the cache).
@@ -143,14 +149,17 @@ async def main(args: argparse.Namespace) -> int:
 
     for model, inputs in [*MODELS, (CANDLE, {})]:
         last_bar_signals(model, source.frames[tickers[0]], inputs)
+    await asyncio.gather(*(compute.run(last_bar_signals, model, source.frames[tickers[0]], inputs)
+                           for model, inputs in [*MODELS, (CANDLE, {})] * 4))  # the pool's workers too
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     started = time.perf_counter()
     report = await tick.run(now)
     wall = time.perf_counter() - started
     rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    await compute.close()
     await db.dispose()
 
-    print(f"deployments {args.deployments:,} over {args.series} series · {url.split(':')[0]}")
+    print(f"deployments {args.deployments:,} over {args.series} series · {url.split(':')[0]} · COMPUTE={args.compute}")
     print(f"  wall time      {wall:6.2f} s   (target < {WALL_TARGET_S:.0f} s)")
     print(f"  peak RSS       {rss_peak:6.0f} MB  (before the tick {rss_before:.0f} MB; target < {MEMORY_TARGET_MB:.0f} MB)")
     print(f"  fetches        {source.fetches:6d}     (series due: {report.series})")
@@ -169,5 +178,7 @@ if __name__ == "__main__":
     parser.add_argument("--series", type=int, default=500)
     parser.add_argument("--distinct-inputs", action="store_true")
     parser.add_argument("--busy", action="store_true")
+    parser.add_argument("--compute", choices=["local", "inline"], default="local",
+                        help="where scripts are evaluated: the process pool (as make run), or threads")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"))
     sys.exit(asyncio.run(main(parser.parse_args())))

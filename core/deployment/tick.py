@@ -117,6 +117,7 @@ class _Acting:
     symbol: str  # the broker's symbol
     bar_at: datetime  # the close of its latest closed bar: what placing the first order claims
     stop_loss: float | None = None  # the script's, for a stop resting on the exchange after an entry
+    resting: bool = False  # its stop rests on the exchange now: lifted before any other sell
 
     @property
     def decision(self) -> Decision:
@@ -291,7 +292,8 @@ class Tick:
                 plan.quiet[bar_at][row.id] = result.name
                 continue
             symbol = symbol or broker_symbol(candles.instrument)
-            plan.acting.append(_Acting(row, frame, tuple(decisions), key, symbol, bar_at, result.stop_loss))
+            plan.acting.append(_Acting(row, frame, tuple(decisions), key, symbol, bar_at, result.stop_loss,
+                                       row.id in plan.resting))  # fmt: skip
             plan.charts[key] = Candles(candles.instrument, interval, frame, candles.provider, candles.sample)
 
     def _new_bars(self, candles: Candles, rows: list[Deployment], now: datetime, report: TickReport) -> list[_Work]:
@@ -407,7 +409,7 @@ class Tick:
         row, frame = item.row, item.frame
         # paper fills where the backtest does; a live market order sizes on the freshest price seen
         price = decision.price if decision.price is not None else float(frame.iloc[-1]["close"])
-        if decision.side == "sell":
+        if decision.side == "sell" and item.resting:
             stopped = await lift_stop(self.db, broker, row.id)
             if stopped is not None:  # the exchange's stop sold first: that is this position's exit
                 hit = Decision("sell", "stop", "stop", decision.at, stopped.price)
