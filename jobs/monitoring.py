@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy import select, update
 
-from core import alerts
+from core import alerts, outbox
 from core.account.models import User
 from core.charts.candles import ChartMarker, format_price, render_candles
 from core.compute import Task
@@ -126,14 +126,17 @@ async def _alert_all(core: Core, crossings: list[Crossing], now: datetime) -> No
         async with gate:
             try:
                 targets = await alerts.user_targets(core.db, crossing.user_id, "watch")
-                sent = await alerts.deliver(core.notifiers, targets, notice)
+                queued = await outbox.enqueue(core.db, targets, notice)
             except Exception:
                 log.exception("watch_alert_failed", watch=crossing.watch_id)
                 return
-        if not sent:
+        if not queued:
             log.info("watch_alert_undelivered", watch=crossing.watch_id, targets=len(targets))
 
     await asyncio.gather(*(send(c) for c in crossings))
+    # queued first (a restart or a failing chat loses none), then sent at once; what fails is retried
+    # by the alerts job
+    await outbox.deliver_due(core.db, core.notifiers)
 
 
 async def _chart(core: Core, crossing: Crossing) -> bytes | None:
