@@ -174,7 +174,7 @@ async def watchlist_(ctx: Context, page: int) -> Reply:
 def _watch_line(view: watchlist.WatchView) -> str:
     if view.error:
         return f"• {view.ticker}: {view.error}"
-    line = f"• {view.ticker} {fmt.price(view.price, symbol=view.ticker)} ({fmt.signed(view.change_pct, 2, '%')})"
+    line = f"• {view.ticker} {fmt.price(view.price, view.currency, symbol=view.ticker)} ({fmt.signed(view.change_pct, 2, '%')})"
     if view.condition:
         state = {True: "MET", False: "not met", None: "unknown"}[view.met]
         line += f" · {view.condition}: {state}"

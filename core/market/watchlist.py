@@ -73,6 +73,7 @@ class WatchView:
     sample: bool = False
     rhs_value: float | None = None
     id: int = 0
+    currency: str | None = None  # the instrument's (IDR prints whole rupiah); None when not checked now
 
 
 def normalise_ticker(text: str) -> str:
@@ -387,6 +388,7 @@ def _view_from_candles(
         met=status.met if status else None,
         checked_at=now,
         sample=candles.sample,
+        currency=candles.instrument.currency,
     )
 
 

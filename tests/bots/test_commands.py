@@ -147,3 +147,14 @@ async def test_market_reply_shows_only_the_running_trends_supertrend_band(consol
     assert not reply.error, reply.text
     line = next(ln for ln in reply.text.splitlines() if ln.startswith("SUPERTREND"))
     assert ("long" in line) != ("short" in line), line
+
+
+async def test_watchlist_prices_print_with_the_instruments_precision(console):
+    """An IDX stock in whole rupiah (it showed 9,050.00), a crypto pair with cents."""
+    import re
+
+    await console.handle("/watch BBCA")
+    await console.handle("/watch BTCUSDT")
+    lines = {line.split()[1]: line for line in (await console.handle("/watchlist")).text.splitlines() if line.startswith("•")}
+    assert re.match(r"• BBCA \d{1,3}(,\d{3})* \(", lines["BBCA"]), lines["BBCA"]
+    assert re.match(r"• BTCUSDT \d{1,3}(,\d{3})*\.\d{2} \(", lines["BTCUSDT"]), lines["BTCUSDT"]
