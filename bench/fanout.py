@@ -137,13 +137,13 @@ class FloodRequest(BaseRequest):
 
 async def _chart() -> bytes:
     """One real alert chart (every photo alert carries these bytes)."""
-    from core.charts.candles import render_candles_async
+    from core.charts.candles import render_candles
     from core.config import Settings
     from core.market.service import MarketService
 
     market = MarketService(Settings(_env_file=None, market_offline=True))
     try:
-        return await render_candles_async(await market.candles("BBCA", "1d", "6mo"), max_candles=120)
+        return render_candles(await market.candles("BBCA", "1d", "6mo"), max_candles=120)
     finally:
         await market.close()
 

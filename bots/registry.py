@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from bots.ratelimit import RateLimiter
 from bots.reply import Reply
 from core.errors import Invalid, StoxlifyError
 from core.logging import get_logger
+from core.state.ratelimit import RateLimiter
 
 if TYPE_CHECKING:
     from core.actor import Actor

@@ -109,7 +109,7 @@ async def _claim(db: Database, ids: list[int], now: datetime) -> set[int]:
 
 async def _alert_all(core: Core, crossings: list[Crossing], now: datetime) -> None:
     charts: dict[tuple[str, str, str], bytes | None] = {}
-    for crossing in crossings:  # rendered one after another: there is one chart thread anyway
+    for crossing in crossings:  # one chart per distinct watch, drawn on the compute plane
         key = (crossing.view.source.value, crossing.view.ticker, crossing.view.condition)
         if key not in charts:
             charts[key] = await _chart(core, crossing)

@@ -180,7 +180,7 @@ async def sqlite_db(sqlite_url: str) -> AsyncIterator[Database]:
 def _fresh_rate_limit(monkeypatch):
     """Every test database starts user ids at 1: keep one test's charts from rate-limiting the next."""
     from bots.commands import load
-    from bots.ratelimit import RateLimiter
+    from core.state.ratelimit import RateLimiter
 
     monkeypatch.setattr(load(), "rate_limiter", RateLimiter())
 

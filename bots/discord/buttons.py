@@ -12,7 +12,7 @@ from typing import Any
 
 import discord
 
-from bots.buttons import TOKEN_PREFIX
+from core.state.buttons import TOKEN_PREFIX
 
 MAX_LABEL = 80  # Discord's button label limit
 # ButtonStore tokens: the prefix and URL-safe base64 (custom_id allows up to 100 characters).

@@ -15,7 +15,6 @@ import secrets
 import discord
 from discord import app_commands
 
-from bots.buttons import ButtonStore
 from bots.discord.buttons import TokenButton
 from bots.discord.commands import Runtime, add_commands
 from bots.discord.render import render
@@ -24,6 +23,7 @@ from bots.reply import Reply
 from bots.secrets_guard import looks_like_secret
 from core.app import Core
 from core.logging import get_logger, register_secret
+from core.state.buttons import ButtonStore
 
 log = get_logger(__name__)
 

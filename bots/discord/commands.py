@@ -28,7 +28,6 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from bots.buttons import ButtonStore, MemoryButtonStore
 from bots.commands.suggest import suggest_names
 from bots.discord.render import Page, render
 from bots.registry import (
@@ -52,6 +51,7 @@ from core.app import Core
 from core.errors import StoxlifyError
 from core.logging import get_logger
 from core.market.types import INTERVALS, RANGE_CODES
+from core.state.buttons import ButtonStore, MemoryButtonStore
 
 log = get_logger(__name__)
 

@@ -21,11 +21,11 @@ from typing import TypeVar
 
 import discord
 
-from bots.buttons import ANYONE, ButtonStore
 from bots.discord.render import Page, render
 from bots.reply import Button, Image, Reply
 from core.logging import get_logger
 from core.notify import ChatTarget, Notice
+from core.state.buttons import ANYONE, ButtonStore
 
 log = get_logger(__name__)
 

@@ -44,7 +44,6 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from bots.buttons import ButtonStore
 from bots.registry import MAX_ATTACHED_TEXT_BYTES, Command, Context, Registry, UsageError, file_too_big
 from bots.reply import Reply
 from bots.secrets_guard import looks_like_secret
@@ -54,6 +53,7 @@ from core.account.service import actor_for
 from core.app import Core
 from core.errors import Forbidden, NotFound, StoxlifyError, Unavailable
 from core.logging import get_logger, register_secret
+from core.state.buttons import ButtonStore
 
 log = get_logger(__name__)
 

@@ -7,11 +7,11 @@ import asyncio
 from telegram import Bot
 from telegram import error as tg_error
 
-from bots.buttons import ButtonStore
 from bots.reply import Button, Image, Reply
 from bots.telegram import render
 from core.logging import get_logger
 from core.notify import ChatTarget, Notice
+from core.state.buttons import ButtonStore
 
 log = get_logger(__name__)
 

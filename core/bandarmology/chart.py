@@ -3,20 +3,18 @@
 Two panels side by side with horizontal bars by value, buyers green on the left, sellers red
 on the right, rank 1 at the top; the heading names the verdict and the net flow, and its second
 line names the source and always says SAMPLE DATA for the synthetic sample. Drawn with plain
-matplotlib on the chart thread of ``core.charts.candles`` (matplotlib is not thread-safe, so
-every chart in the process shares that one worker), off the event loop.
+matplotlib on the compute plane, one render at a time per process (``core.charts.candles.RENDER_LOCK``:
+matplotlib is not thread-safe).
 """
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
-from functools import partial
 from io import BytesIO
 from typing import Any
 
 from core.bandarmology.types import BrokerSummary, Player, Verdict
-from core.charts.candles import DOWN, UP, _compact, _executor, _pyplot
+from core.charts.candles import DOWN, UP, _compact, _pyplot, one_render_at_a_time
 
 DPI = 100
 SHOWN = 10  # bars per side
@@ -29,6 +27,7 @@ VERDICT_COLOURS = {
 }
 
 
+@one_render_at_a_time
 def render_summary(summary: BrokerSummary, *, width_px: int = 1200, height_px: int = 700) -> bytes:
     """PNG bytes of ``summary`` (see the module docstring)."""
     plt = _pyplot()
@@ -53,13 +52,6 @@ def render_summary(summary: BrokerSummary, *, width_px: int = 1200, height_px: i
     finally:
         plt.close(fig)
 
-
-async def render_summary_async(
-    summary: BrokerSummary, *, width_px: int = 1200, height_px: int = 700
-) -> bytes:
-    """``render_summary`` on the chart thread, so the event loop keeps serving other chats."""
-    job = partial(render_summary, summary, width_px=width_px, height_px=height_px)
-    return await asyncio.get_running_loop().run_in_executor(_executor(), job)
 
 
 def heading(summary: BrokerSummary) -> tuple[str, str]:

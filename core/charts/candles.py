@@ -17,15 +17,14 @@ bars are sample data. Sizes stay far inside Telegram's photo limits (< 10 MB, wi
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
+import functools
 import math
 import struct
 import threading
 import zlib
 from collections import OrderedDict
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache, partial
@@ -323,7 +322,7 @@ def render_candles(
     ``subtitle`` is a line under the heading (a backtest's key figures).
     """
     m = _mpl()
-    with m.rc_context(_RC):  # the ticks are made while drawing: they read the style too
+    with RENDER_LOCK, m.rc_context(_RC):  # the ticks are made while drawing: they read the style too
         fig = _build_figure(
             candles,
             indicators,
@@ -344,39 +343,6 @@ def render_candles(
         finally:
             _release(m, fig)
 
-
-async def render_candles_async(
-    candles: Candles,
-    indicators: Sequence[IndicatorResult] = (),
-    *,
-    title: str | None = None,
-    subtitle: str | None = None,
-    width_px: int = 1200,
-    height_px: int = 800,
-    max_candles: int = 300,
-    whole: bool = False,
-    markers: Sequence[ChartMarker] | None = None,
-    lines: Sequence[ChartLine] = (),
-    equity: pd.Series | None = None,
-    equity_start: float | None = None,
-) -> bytes:
-    """``render_candles`` on the chart thread, so the event loop keeps serving other chats."""
-    job = partial(
-        render_candles,
-        candles,
-        tuple(indicators),
-        title=title,
-        subtitle=subtitle,
-        width_px=width_px,
-        height_px=height_px,
-        max_candles=max_candles,
-        whole=whole,
-        markers=tuple(markers) if markers else None,
-        lines=tuple(lines),
-        equity=equity,
-        equity_start=equity_start,
-    )
-    return await asyncio.get_running_loop().run_in_executor(_executor(), job)
 
 
 def chart_heading(
@@ -549,6 +515,21 @@ def _canvas_class(base: Any) -> Any:
 _FREE: OrderedDict[tuple[Any, ...], list[Figure]] = OrderedDict()
 _FREE_KEPT = 4
 _FREE_LOCK = threading.Lock()
+# matplotlib's state is process-wide (rcParams, pyplot's figures, the text bitmaps kept here): one
+# render at a time per process. A pool worker has one thread anyway; threads (COMPUTE=inline, tests,
+# `stoxlify say`) take turns, or concurrent charts came out different.
+RENDER_LOCK = threading.RLock()
+
+
+def one_render_at_a_time[**P, R](draw: Callable[P, R]) -> Callable[P, R]:
+    """``draw`` holding ``RENDER_LOCK``: for the charts drawn with pyplot (its figures are global)."""
+
+    @functools.wraps(draw)
+    def locked(*args: P.args, **kwargs: P.kwargs) -> R:
+        with RENDER_LOCK:
+            return draw(*args, **kwargs)
+
+    return locked
 
 
 def _figure(m: SimpleNamespace, width_px: int, height_px: int, ratios: list[float], heading_lines: int) -> Figure:
@@ -592,7 +573,7 @@ def _release(m: SimpleNamespace, fig: Figure) -> None:
     with _FREE_LOCK:
         free = _FREE.setdefault(key, [])
         _FREE.move_to_end(key)
-        if not free:  # one chart thread: one figure per layout is enough
+        if not free:  # one render at a time (RENDER_LOCK): one figure per layout is enough
             free.append(fig)
         while len(_FREE) > _FREE_KEPT:
             _FREE.popitem(last=False)
@@ -608,10 +589,6 @@ def _pyplot() -> Any:
 
     return plt
 
-
-@cache
-def _executor() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="charts")
 
 
 def _png(rgba: np.ndarray, level: int = 3) -> bytes:

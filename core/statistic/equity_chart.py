@@ -1,23 +1,23 @@
 """The dashboard's equity chart: cumulative realised P&L over the window, one panel per currency.
 
-Drawn with plain matplotlib on the candle charts' Agg backend and their single chart thread (so
-renders never overlap and never block the event loop), in the same look: white background, a
+Drawn with plain matplotlib on the candle charts' Agg backend, on the compute plane, one render at a
+time per process (``core.charts.candles.RENDER_LOCK``), in the same look: white background, a
 bold heading with a grey second line, a legend, money with thousands separators on the right.
 """
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from functools import partial
 from io import BytesIO
 from typing import Any
 
-from core.charts.candles import DOWN, DPI, EQUITY, UP, _executor, _pyplot
+from core.charts.candles import DOWN, DPI, EQUITY, UP, _pyplot, one_render_at_a_time
 
 Curve = list[tuple[datetime, float]]
 
 
+@one_render_at_a_time
 def render_equity(
     curves: dict[str, Curve],
     *,
@@ -53,11 +53,6 @@ def render_equity(
     finally:
         plt.close(fig)
 
-
-async def render_equity_async(curves: dict[str, Curve], **options: Any) -> bytes:
-    """``render_equity`` on the chart thread."""
-    job = partial(render_equity, curves, **options)
-    return await asyncio.get_running_loop().run_in_executor(_executor(), job)
 
 
 def _draw(ax: Any, currency: str, curve: Curve, formatter: Any) -> None:

@@ -119,9 +119,9 @@ async def test_console_superscript_is_not_a_button_press(console):
 
 
 async def test_public_buttons_bind_to_anyone_the_rest_to_their_owner():
-    from bots.buttons import MemoryButtonStore
     from bots.reply import Button
     from core.errors import Forbidden
+    from core.state.buttons import MemoryButtonStore
 
     store = MemoryButtonStore()
     mine = await store.bind_button("alice", Button("Stop", "/stop 1"))

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from core.charts import ChartMarker, chart_heading, format_price, render_candles, render_candles_async
+from core.charts import ChartMarker, chart_heading, format_price, render_candles
 from core.charts.candles import _build_figure, _pyplot
 from core.errors import Invalid
 from core.market import indicators as ind
@@ -162,7 +162,14 @@ def test_many_renders_leave_no_figure_open(bbca: Candles, three: list[ind.Indica
     assert len(plt.get_fignums()) == before == 0
 
 
-async def test_render_async_runs_off_the_event_loop(bbca: Candles, three: list[ind.IndicatorResult]) -> None:
+async def test_renders_on_the_compute_plane_in_threads_at_once_share_kept_figures_safely(
+    bbca: Candles, three: list[ind.IndicatorResult]
+) -> None:
+    from functools import partial
+
+    from core.compute import InlineCompute
+    from core.config import Settings
+
     ticks = 0
 
     async def ticker() -> None:
@@ -173,10 +180,13 @@ async def test_render_async_runs_off_the_event_loop(bbca: Candles, three: list[i
 
     task = asyncio.create_task(ticker())
     try:
-        images = await asyncio.gather(*(render_candles_async(bbca, three, max_candles=80) for _ in range(3)))
+        compute = InlineCompute(Settings(_env_file=None), slots=3)
+        job = partial(render_candles, bbca, tuple(three), max_candles=80)
+        images = await asyncio.gather(*(compute.run(job) for _ in range(3)))
     finally:
         task.cancel()
     assert all(open_png(png).size == (1200, 800) for png in images)
+    assert images[0] == images[1] == images[2] == render_candles(bbca, three, max_candles=80)
     assert ticks > 0  # the loop kept running while the charts were drawn
 
 

@@ -24,10 +24,10 @@ from discord.webhook.async_ import AsyncWebhookAdapter
 
 from bots.commands import load
 from bots.discord.client import StoxlifyClient, build_client
-from bots.ratelimit import RateLimiter
 from bots.registry import Registry
 from core.app import Core
 from core.config import Settings
+from core.state.ratelimit import RateLimiter
 
 APP_ID = 700000000000000001
 GUILD_ID = 800000000000000001

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bots.buttons import MemoryButtonStore
 from bots.discord.render import COLOUR, ERROR_COLOUR, MAX_DESCRIPTION, render
 from bots.reply import Button, Image, Reply
+from core.state.buttons import MemoryButtonStore
 
 
 async def test_title_description_and_markdown_escaped():

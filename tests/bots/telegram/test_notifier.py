@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bots.buttons import MemoryButtonStore
 from bots.telegram.notifier import TelegramNotifier
 from core.notify import ChatTarget, Notice, NoticeImage, Notifier
+from core.state.buttons import MemoryButtonStore
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 ALERT = Notice("BBCA crossed 9,500 <up>\nPrice 9,525 & rising", images=(NoticeImage(PNG, "bbca.png"),))

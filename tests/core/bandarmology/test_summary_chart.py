@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import struct
-import threading
 from datetime import UTC, date, datetime
 
 import pytest
@@ -46,15 +45,28 @@ def test_png(make) -> None:
     assert _size(png) == (900, 500) and len(png) > 5_000
 
 
-async def test_rendered_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
-    threads: list[str] = []
-    real = chart.render_summary
+async def test_the_bandar_command_renders_on_the_compute_plane(tmp_path) -> None:
+    """/bandar's chart is CPU work: it goes through the executor, never the event loop."""
+    from bots.console.transport import Console
+    from core.app import Core
+    from core.compute import InlineCompute
+    from core.config import Settings
 
-    def spy(*args, **kwargs) -> bytes:
-        threads.append(threading.current_thread().name)
-        return real(*args, **kwargs)
+    ran: list[str] = []
 
-    monkeypatch.setattr(chart, "render_summary", spy)
-    png = await chart.render_summary_async(_idx())
-    assert _size(png) == (1200, 700)
-    assert threads and threads[0].startswith("charts") and threads[0] != threading.main_thread().name
+    class Recording(InlineCompute):
+        async def run(self, fn, *args, task=None):
+            ran.append(getattr(fn, "__name__", repr(fn)))
+            return await super().run(fn, *args, task=task) if task else await super().run(fn, *args)
+
+    settings = Settings(_env_file=None, database_url=f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}",
+                        market_offline=True, sample_live=False)  # fmt: skip
+    core = await Core.start(settings)
+    core.compute = Recording(settings)
+    try:
+        reply = await (await Console.open(core, tmp_path / "out")).handle("/bandar BBCA")
+    finally:
+        await core.close()
+    assert not reply.error and _size(reply.images[0].data) == (1200, 700)
+    assert "render_summary" in ran
+
