@@ -29,6 +29,13 @@ def bar_close(opened: datetime | pd.Timestamp, interval: Interval) -> datetime:
     return (at + pd.Timedelta(interval.delta)).to_pydatetime()
 
 
+def bar_closes(opens: pd.DatetimeIndex, interval: Interval) -> pd.DatetimeIndex:
+    """When each bar opened at ``opens`` closes (calendar months for ``1mo``)."""
+    if interval.code == "1mo":
+        return pd.DatetimeIndex([bar_close(t, interval) for t in opens])
+    return opens + pd.Timedelta(interval.delta)
+
+
 def last_boundary(now: datetime, interval: Interval) -> datetime:
     """The latest candle boundary at or before ``now``: the close of the last bar that has closed."""
     now = now.astimezone(UTC)
@@ -58,10 +65,7 @@ def closed_bars(frame: pd.DataFrame, interval: Interval, now: datetime, timing: 
         return frame
     cutoff = now if timing != LATE else now - timedelta(seconds=late_grace_s)
     cutoff_ts = pd.Timestamp(cutoff).tz_convert("UTC")
-    if interval.code == "1mo":
-        closes = pd.DatetimeIndex([bar_close(t, interval) for t in frame.index])
-    else:
-        closes = frame.index + pd.Timedelta(interval.delta)
+    closes = bar_closes(frame.index, interval)
     keep = int((closes <= cutoff_ts).sum()) if closes.is_monotonic_increasing else None
     if keep is None:
         return frame[closes <= cutoff_ts]

@@ -37,7 +37,7 @@ from core.broker.types import AuthFailed, Broker, MarketRules, OrderRejected
 from core.compute import Task
 from core.config import Settings
 from core.db import Database, utcnow
-from core.deployment.bars import LATE, TIMINGS, bar_close, closed_bars, expected_close
+from core.deployment.bars import LATE, TIMINGS, bar_close, bar_closes, closed_bars, expected_close
 from core.deployment.models import Deployment
 from core.deployment.service import broker_symbol
 from core.deployment.signals import BarSignals, Decision, Failure, decide, failure, signals_or_error
@@ -133,12 +133,10 @@ class _Work:
 
 
 def _closes(frame: pd.DataFrame, interval: Interval) -> np.ndarray:
-    """Each bar's close, epoch nanoseconds (calendar months for ``1mo``)."""
+    """Each bar's close, epoch nanoseconds."""
     if not len(frame):
         return np.empty(0, "int64")
-    if interval.code == "1mo":
-        return pd.DatetimeIndex([bar_close(t, interval) for t in frame.index]).as_unit("ns").asi8
-    return (frame.index + pd.Timedelta(interval.delta)).as_unit("ns").asi8
+    return bar_closes(frame.index, interval).as_unit("ns").asi8
 
 
 @dataclass(slots=True)
