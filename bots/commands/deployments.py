@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from bots import format as fmt
 from bots.commands import registry
 from bots.commands.market import INTERVAL, TICKER
 from bots.commands.models import parse_inputs
@@ -114,9 +115,14 @@ def stake_text(size: float, stake_amount: float | None, currency: str, cap: floa
     return text + (f" (at most {_amount(cap)} {currency})" if cap is not None else "")
 
 
+def _price(view: DeploymentView, value: float | None) -> str:
+    """A price of the deployment's instrument, with its precision (whole rupiah on IDX)."""
+    return fmt.price(value, view.quote_currency, symbol=view.ticker)
+
+
 def _position(view: DeploymentView) -> str:
     if view.position_qty > 0:
-        entry = f" from {view.entry_price:,.8g}" if view.entry_price else ""
+        entry = f" from {_price(view, view.entry_price)}" if view.entry_price else ""
         return f"holding {view.position_qty:g}{entry}"
     return "flat"
 
@@ -257,7 +263,7 @@ async def stop(ctx: Context, id: str, confirmed: bool = False) -> Reply:
 
 
 def _holding(view: DeploymentView) -> str:
-    entry = f" (bought at {view.entry_price:,.8g})" if view.entry_price else ""
+    entry = f" (bought at {_price(view, view.entry_price)})" if view.entry_price else ""
     return f"Its {view.position_qty:g} {view.ticker}{entry}"
 
 
@@ -325,7 +331,7 @@ def closed_line(done) -> str:
     after = "stopped" if done.stopped else "goes on, flat"
     if outcome.status == "Filled":
         pnl = f", P&L {outcome.pnl:+,.2f}" if outcome.pnl is not None else ""
-        return (f"Closed #{view.id} {view.label}: sold {outcome.quantity:g} {view.ticker} at {outcome.price:,.8g} "
+        return (f"Closed #{view.id} {view.label}: sold {outcome.quantity:g} {view.ticker} at {_price(view, outcome.price)} "
                 f"(fee {outcome.fee:,.8g}{pnl}); {after}.")  # fmt: skip
     if outcome.final:
         return f"#{view.id} {view.label} was not closed: {outcome.error or outcome.status}."

@@ -223,7 +223,7 @@ async def test_stopping_a_holding_deployment_says_where_the_holding_went(console
     await console.handle("/deploy cross BTCUSDT 1h")
     await _bought(console, 1, 0.01, 60_000.0)
     done = await console.handle("/stop 1 --yes")
-    assert done.text == ("Stopped #1 cross (TaskCanceled). Its 0.01 BTCUSDT (bought at 60,000) stays in your account: "
+    assert done.text == ("Stopped #1 cross (TaskCanceled). Its 0.01 BTCUSDT (bought at 60,000.00) stays in your account: "
                          "/close 1 sells it.")
     closed = await console.handle("/close 1 --yes")
     assert closed.text.startswith("Closed #1 cross: sold 0.01 BTCUSDT")
