@@ -81,6 +81,14 @@ def signals_or_error(source: str, frame: pd.DataFrame, inputs: dict[str, Any]) -
         return Failure(f"the script failed on this bar ({type(exc).__name__})")
 
 
+def signals_of_scripts(
+    frame: pd.DataFrame, scripts: list[tuple[str, dict[str, Any]]]
+) -> list[BarSignals | Failure]:
+    """``signals_or_error`` for several scripts on the same bars: one compute task per series and
+    owner, so the bars cross to a worker once (each script keeps its own time limit inside)."""
+    return [signals_or_error(source, frame, inputs) for source, inputs in scripts]
+
+
 def failure(exc: Exception) -> Failure:
     from core.errors import TooLong
 

@@ -40,9 +40,9 @@ from core.db import Database, utcnow
 from core.deployment.bars import LATE, TIMINGS, bar_close, bar_closes, closed_bars, expected_close
 from core.deployment.models import Deployment
 from core.deployment.service import broker_symbol
-from core.deployment.signals import BarSignals, Decision, Failure, decide, failure, signals_or_error
+from core.deployment.signals import BarSignals, Decision, Failure, decide, failure, signals_of_scripts
 from core.deployment.status import RUNNING, Status
-from core.errors import NotFound, StoxlifyError
+from core.errors import NotFound, StoxlifyError, TooLong
 from core.logging import get_logger
 from core.market.service import MarketService
 from core.market.types import INTERVALS, Candles, Interval, Source, default_range, parse_interval
@@ -325,26 +325,46 @@ class Tick:
         return work
 
     async def _evaluate_all(self, work: Sequence[_Work], report: TickReport) -> dict[int, BarSignals | Failure]:
-        """Each distinct (script, inputs, bars) once, all of them at once on the compute plane, on
-        the budget of the first owner of each; a failure is the error text for its deployments."""
-        groups: dict[tuple[str, str, int], list[_Work]] = defaultdict(list)
+        """Each distinct (script, inputs) once per bars, all at once on the compute plane: one task
+        per owner of the series' deployments, on that owner's budget (the bars cross once for all
+        their scripts). A failure is the error text for its deployments."""
+        scripts: dict[tuple[int, int], dict[tuple[str, str], list[_Work]]] = defaultdict(lambda: defaultdict(list))
         for item in work:
-            groups[(item.row.source, json.dumps(item.row.inputs or {}, sort_keys=True), id(item.frame))].append(item)
-        report.evaluations += len(groups)
+            script = (item.row.source, json.dumps(item.row.inputs or {}, sort_keys=True))
+            scripts[(id(item.frame), item.row.user_id)][script].append(item)
+        report.evaluations += sum(len(by_script) for by_script in scripts.values())
         report.evaluated += len(work)
+        results = await asyncio.gather(*(self._evaluate_batch(list(by_script.values())) for by_script in scripts.values()))
+        return {item.row.id: result
+                for by_script, batch in zip(scripts.values(), results, strict=True)
+                for items, result in zip(by_script.values(), batch, strict=True)
+                for item in items}  # fmt: skip
 
-        async def one(items: list[_Work]) -> BarSignals | Failure:
-            first = items[0]
+    async def _evaluate_batch(self, groups: list[list[_Work]]) -> list[BarSignals | Failure]:
+        """One owner's scripts on one series' bars, in one task. Should the task as a whole be
+        stopped (past the sum of its scripts' limits, which only a call that cannot be interrupted
+        makes), each script runs alone, so only the one that overran is charged with it."""
+        first = groups[0][0]
+        scripts = [(items[0].row.source, dict(items[0].row.inputs or {})) for items in groups]
+
+        async def run(batch: list[tuple[str, dict]]) -> list[BarSignals | Failure]:
+            task = Task(first.row.user_id, limit_s=TIME_LIMIT * len(batch) + 1, label="the script")
+            return await self.market.compute.run(signals_of_scripts, first.frame, batch, task=task)
+
+        async def alone(script: tuple[str, dict]) -> BarSignals | Failure:
             try:
-                return await self.market.compute.run(
-                    signals_or_error, first.row.source, first.frame, dict(first.row.inputs or {}),
-                    task=Task(first.row.user_id, limit_s=TIME_LIMIT + 1, label="the script"),
-                )
-            except StoxlifyError as exc:  # past its limit, over its owner's budget, a dead worker
+                return (await run([script]))[0]
+            except StoxlifyError as exc:
                 return failure(exc)
 
-        results = await asyncio.gather(*(one(items) for items in groups.values()))
-        return {item.row.id: result for items, result in zip(groups.values(), results, strict=True) for item in items}
+        if len(scripts) == 1:
+            return [await alone(scripts[0])]
+        try:
+            return await run(scripts)
+        except TooLong:
+            return list(await asyncio.gather(*(alone(script) for script in scripts)))
+        except StoxlifyError as exc:  # over its owner's budget, no worker answered
+            return [failure(exc)] * len(scripts)
 
     # --- orders ------------------------------------------------------------------------------
 

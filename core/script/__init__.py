@@ -153,6 +153,9 @@ def _check_frame(frame: pd.DataFrame) -> None:
         raise ScriptError(f"the candles lack {', '.join(missing)}")
     if len(frame) == 0:
         raise ScriptError("there are no candles to run the script on")
+    dtypes = frame.dtypes
+    if all(pd.api.types.is_numeric_dtype(dtypes[c]) for c in _COLUMNS):
+        return  # the usual case, checked without copying the table
     try:
         frame[list(_COLUMNS)].to_numpy(dtype=np.float64)
     except (TypeError, ValueError):

@@ -15,6 +15,7 @@ from core.deployment.tick import Tick
 from core.trade.brokers import BrokerPool
 from core.trade.models import Order, Trade
 from tests.core.deployment.kit import (
+    LONG_ONLY,
     T0,
     WITH_STOP,
     Clock,
@@ -340,14 +341,78 @@ async def test_a_live_entry_counts_the_exchanges_own_fee(db):
     assert order.quantity == 9.9255  # 1,000 / (100 * 1.0075), not the 1,000 / 100.1 of the default fee
 
 
+class _Batches:
+    """The compute plane, recording each task's scripts; a batch holding a script with ``# slow``
+    in it is stopped as a whole, as the executor stops a task past its limit."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+
+    async def run(self, fn, *args, task=None):
+        from core.deployment.signals import signals_of_scripts
+        from core.errors import TooLong
+
+        if fn is signals_of_scripts:
+            sources = [source for source, _inputs in args[1]]
+            self.batches.append(sources)
+            if any("# slow" in source for source in sources):
+                raise TooLong("the script ran past its 6 s limit and was stopped")
+        return fn(*args)
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_one_owners_scripts_on_one_series_go_to_the_compute_plane_as_one_task(db):
+    settings = make_settings()
+    source = StubSource({"BTCUSDT": frame("gg.")})
+    clock = Clock(T0 + 2 * HOUR + timedelta(seconds=3))
+    alice, bob = await make_user(db, "alice"), await make_user(db, "bob")
+    credentials = {alice: await make_credential(db, alice.user_id), bob: await make_credential(db, bob.user_id)}
+    deps = {}
+    for owner, label, script in [(alice, "a1", LONG_ONLY), (alice, "a2", "buy = close < open\nsell = close > open\n"),
+                                 (alice, "a3", LONG_ONLY), (bob, "b1", LONG_ONLY)]:  # fmt: skip
+        credential = credentials[owner]
+        deps[label] = await make_deployment(db, owner.user_id, credential, source=script, label=label,
+                                            last_bar_at=T0)  # fmt: skip
+    market = make_market(settings, source, clock)
+    market.compute = compute = _Batches()
+    report = await Tick(db, settings, market, BrokerPool(db, settings), sleep=_no_sleep).run(clock.now)
+    # alice's two distinct scripts in one task (her third deployment shares the first), bob's in his own
+    assert sorted(map(len, compute.batches)) == [1, 2] and report.evaluations == 3 and report.evaluated == 4
+    rows = {row.label: row for row in await load(db, Deployment)}
+    assert {label: row.last_signal for label, row in rows.items()} == {"a1": "buy", "a2": "sell", "a3": "buy", "b1": "buy"}
+    assert {o.deployment_id for o in await load(db, Order)} == {deps["a1"], deps["a3"], deps["b1"]}
+
+
+async def test_a_runaway_script_in_a_batch_is_the_only_one_charged_with_it(db):
+    """The task stopped as a whole, each script runs alone: the others still trade this bar."""
+    settings = make_settings()
+    source = StubSource({"BTCUSDT": frame("gg.")})
+    clock = Clock(T0 + 2 * HOUR + timedelta(seconds=3))
+    actor = await make_user(db)
+    credential = await make_credential(db, actor.user_id)
+    fine = await make_deployment(db, actor.user_id, credential, label="fine", last_bar_at=T0)
+    slow = await make_deployment(db, actor.user_id, credential, label="slow", source=LONG_ONLY + "# slow\n",
+                                 last_bar_at=T0)  # fmt: skip
+    market = make_market(settings, source, clock)
+    market.compute = compute = _Batches()
+    await Tick(db, settings, market, BrokerPool(db, settings), sleep=_no_sleep).run(clock.now)
+    assert sorted(map(len, compute.batches)) == [1, 1, 2]  # the batch, then each alone
+    rows = {row.id: row for row in await load(db, Deployment)}
+    assert rows[slow].status_reason.startswith("over its time limit: ") and rows[slow].last_signal == "error"
+    assert rows[fine].status_reason == "" and rows[fine].last_signal == "buy"
+    assert [o.deployment_id for o in await load(db, Order)] == [fine]
+
+
 async def test_a_script_past_its_time_limit_on_two_bars_in_a_row_is_paused_and_its_owner_told(db):
     """It would otherwise burn its whole limit on every bar and never trade."""
-    from core.deployment.signals import signals_or_error
+    from core.deployment.signals import signals_of_scripts
     from core.errors import TooLong
 
     class SlowScripts:  # the compute plane, reporting every script evaluation past its limit
         async def run(self, fn, *args, task=None):
-            if fn is signals_or_error:
+            if fn is signals_of_scripts:
                 raise TooLong("the script ran past its 6 s limit and was stopped")
             return fn(*args)
 
