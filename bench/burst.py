@@ -32,13 +32,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import itertools
 import os
 import secrets
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -47,6 +44,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # this checkout's code, not whichever one the venv has installed
 sys.path.insert(1, str(ROOT / "bench"))  # this module, importable as ``burst`` (by pool workers too)
+
+from workers import cleanup, start_workers, stop_workers  # noqa: E402
 
 P95_TARGET_S = 10.0
 TICKERS = ("BTCUSDT", "ETHUSDT", "BBCA", "BBRI", "BMRI", "ASII", "TLKM", "GOTO", "JKSE")
@@ -69,42 +68,6 @@ def lines(count: int, first: int = 0) -> list[str]:
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def start_workers(count: int, redis_url: str, prefix: str, logdir: Path) -> list[subprocess.Popen[bytes]]:
-    env = {**os.environ, "REDIS_URL": redis_url, "REDIS_PREFIX": prefix, "COMPUTE": "queue",
-           "COMPUTE_WORKERS": "1", "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "bench")]),
-           "MARKET_OFFLINE": "true", "SAMPLE_LIVE": "false", "DATABASE_URL": f"sqlite+aiosqlite:///{logdir / 'w.db'}"}  # fmt: skip
-    procs = []
-    for n in range(count):
-        log = (logdir / f"worker{count}-{n}.log").open("wb")
-        procs.append(subprocess.Popen([sys.executable, "-m", "bots.cli", "worker"], env=env, cwd=ROOT,
-                                      stdout=log, stderr=subprocess.STDOUT, start_new_session=True))  # fmt: skip
-    deadline = time.monotonic() + 60
-    for n, proc in enumerate(procs):  # each worker listening before the burst (else the first takes all)
-        path = logdir / f"worker{count}-{n}.log"
-        while b"compute_worker_started" not in path.read_bytes():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                stop_workers(procs)
-                raise SystemExit(f"worker {n} did not start: {path.read_text()[-2000:]}")
-            time.sleep(0.1)
-    return procs
-
-
-def stop_workers(procs: list[subprocess.Popen[bytes]]) -> None:
-    for proc in procs:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-    deadline = time.monotonic() + 15
-    for proc in procs:
-        try:
-            proc.wait(max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    for proc in procs:  # the workers' pool processes share the group: none may outlive the run
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
 
 
 async def burst(mode: str, args: argparse.Namespace, workdir: Path, redis_url: str, prefix: str,
@@ -157,17 +120,6 @@ async def burst(mode: str, args: argparse.Namespace, workdir: Path, redis_url: s
     errors = [e for _, e in done if e]
     return {"latencies": latencies, "wall": wall, "errors": errors, "pids": len(set(pids)), "warm_s": warm_s,
             "bot_cpu": bot_cpu}
-
-
-def cleanup(redis_url: str, prefix: str) -> int:
-    from redis import Redis
-
-    client = Redis.from_url(redis_url)
-    keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
-    if keys:
-        client.delete(*keys)
-    client.close()
-    return len(keys)
 
 
 def main() -> None:

@@ -47,7 +47,7 @@ def _asks_for_csv(raw: dict) -> bool:
     reads_file=True,
 )  # fmt: skip
 async def bandar(ctx: Context, ticker: str, when: str | None, confirmed: bool = False) -> Reply:
-    service = BandarService(ctx.core.settings, ctx.core.db)
+    service = BandarService(ctx.core.settings, ctx.core.db, compute=ctx.core.compute)
     if ticker.lower() == "import":
         return await _import(ctx, service, when)
     if ticker.lower() == "rm":

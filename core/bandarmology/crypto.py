@@ -31,8 +31,10 @@ from typing import Any
 import numpy as np
 
 from core.bandarmology.period import Period, resolve_instants
+from core.bandarmology.provider import summarised
 from core.bandarmology.summary import verdict_of
 from core.bandarmology.types import BrokerSummary, Player
+from core.compute import Compute, Task
 from core.config import Settings
 from core.errors import Invalid, NotFound, StoxlifyError, Unavailable
 from core.market.sources.base import split_pair
@@ -117,6 +119,31 @@ def analyse_trades(
     )
 
 
+def summarize_window(
+    trades: Sequence[Trade],
+    pair: str,
+    *,
+    start: datetime,
+    end: datetime,
+    base: str,
+    quote: str,
+    covered_ms: float,
+    large_value: float | None,
+    percentile: float,
+) -> BrokerSummary:
+    """The summary of the trades read over ``start``-``end`` (of which ``covered_ms`` were read:
+    a capped reading says it sampled)."""
+    flow = analyse_trades(trades, large_value=large_value, percentile=percentile)
+    window_ms = (end - start).total_seconds() * 1000
+    notes: tuple[str, ...] = ()
+    if covered_ms < window_ms * 0.99:
+        notes = (
+            f"sampled: {len(trades):,} trades read in evenly spaced stretches covering "
+            f"{_span(covered_ms)} of the {_span(window_ms)} window (BANDAR_CRYPTO_MAX_TRADES caps the reading)",
+        )
+    return summarize_trades(pair, flow, start=start, end=end, base=base, quote=quote, notes=notes)
+
+
 def summarize_trades(
     pair: str,
     flow: TradeFlow,
@@ -170,7 +197,9 @@ class TradeFlowProvider:
         self._settings = settings
         self._factory = exchange_factory or self._new_exchange
 
-    async def summary(self, ticker: str, period: Period, now: datetime) -> BrokerSummary:
+    async def summary(
+        self, ticker: str, period: Period, now: datetime, *, compute: Compute | None = None, task: Task | None = None
+    ) -> BrokerSummary:
         start, end = resolve_instants(period, now.astimezone(UTC))
         exchange = self._factory()
         try:
@@ -182,21 +211,10 @@ class TradeFlowProvider:
             raise NotFound(
                 f"no {market['id']} trades on {PROVIDER} from {start:%Y-%m-%d %H:%M} to {end:%H:%M} UTC"
             )
-        flow = analyse_trades(
-            trades,
-            large_value=self._settings.bandar_large_trade_value,
-            percentile=self._settings.bandar_large_trade_percentile,
-        )
-        window_ms = (end - start).total_seconds() * 1000
-        notes: tuple[str, ...] = ()
-        if covered_ms < window_ms * 0.99:
-            notes = (
-                f"sampled: {len(trades):,} trades read in evenly spaced stretches covering "
-                f"{_span(covered_ms)} of the {_span(window_ms)} window (BANDAR_CRYPTO_MAX_TRADES caps the reading)",
-            )
-        return summarize_trades(
-            market["id"], flow, start=start, end=end, base=market["base"], quote=market["quote"], notes=notes
-        )
+        return await summarised(compute, task, summarize_window, trades, market["id"], start=start, end=end,
+                                base=market["base"], quote=market["quote"], covered_ms=covered_ms,
+                                large_value=self._settings.bandar_large_trade_value,
+                                percentile=self._settings.bandar_large_trade_percentile)  # fmt: skip
 
     # --- internals ----------------------------------------------------------------------------
 

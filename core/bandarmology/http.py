@@ -27,8 +27,10 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from core.bandarmology.csvio import normalize_ticker
 from core.bandarmology.period import Period, resolve_weekdays
+from core.bandarmology.provider import summarised
 from core.bandarmology.summary import summarize_flows
 from core.bandarmology.types import SHARES_PER_LOT, BrokerFlow, BrokerSummary
+from core.compute import Compute, Task
 from core.config import Settings
 from core.errors import NotFound, StoxlifyError, Unavailable
 
@@ -69,7 +71,9 @@ class HttpProvider:
         self._transport = transport
         self.name = httpx.URL(self._base).host or "broker-summary API"
 
-    async def summary(self, ticker: str, period: Period, now: datetime) -> BrokerSummary:
+    async def summary(
+        self, ticker: str, period: Period, now: datetime, *, compute: Compute | None = None, task: Task | None = None
+    ) -> BrokerSummary:
         code = normalize_ticker(ticker)
         start, end = resolve_weekdays(period, now.astimezone(JAKARTA).date())
         async with httpx.AsyncClient(
@@ -85,7 +89,7 @@ class HttpProvider:
                 f"{self.name} has no broker activity for {code} from {start} to {end}",
                 hint="a weekend or holiday has none, and IDX publishes a day's data after the close",
             )
-        return summarize_flows(code, flows, provider=self.name, start=start, end=end)
+        return await summarised(compute, task, summarize_flows, code, flows, provider=self.name, start=start, end=end)
 
     def _headers(self) -> dict[str, str]:
         key = self._settings.bandar_api_key

@@ -20,6 +20,7 @@ from core.bandarmology.period import parse_period
 from core.bandarmology.provider import BrokerSummaryProvider
 from core.bandarmology.store import ImportResult, SampleProvider, StoredProvider, import_activity
 from core.bandarmology.types import BrokerSummary
+from core.compute import Compute, InlineCompute, Task
 from core.config import Settings
 from core.db import Database, utcnow
 from core.errors import Invalid, NotFound, Unavailable
@@ -36,6 +37,7 @@ def is_crypto(ticker: str) -> bool:
 
 class BandarService:
     """Cheap to build per request: providers open their connections per call and close them.
+    Their aggregation, and the validation of an import, run on ``compute`` on the actor's share.
 
     ``http`` and ``crypto`` replace the configured providers (tests)."""
 
@@ -44,12 +46,14 @@ class BandarService:
         settings: Settings,
         db: Database,
         *,
+        compute: Compute | None = None,
         http: BrokerSummaryProvider | None = None,
         crypto: BrokerSummaryProvider | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.settings = settings
         self.db = db
+        self.compute: Compute = compute or InlineCompute(settings)
         self._http = http
         self._crypto = crypto
         self._clock = clock
@@ -62,7 +66,8 @@ class BandarService:
         crypto = is_crypto(ticker)
         period = parse_period(when, DEFAULT_CRYPTO if crypto else DEFAULT_IDX)
         provider = self._crypto_provider() if crypto else await self.provider_for(actor, ticker)
-        return await provider.summary(ticker, period, self._clock())
+        task = Task(actor.user_id, label="the broker summary")
+        return await provider.summary(ticker, period, self._clock(), compute=self.compute, task=task)
 
     async def provider_for(self, actor: Actor, ticker: str) -> BrokerSummaryProvider:
         """The provider that serves an IDX ``ticker`` for ``actor`` (see the module docstring)."""
@@ -87,7 +92,8 @@ class BandarService:
 
     async def import_csv(self, actor: Actor, data: str | bytes, ticker: str | None = None) -> ImportResult:
         """Store a user's broker activity CSV (validated row by row; see ``csvio``)."""
-        return await import_activity(self.db, actor, data, ticker)
+        task = Task(actor.user_id, label="the import")
+        return await import_activity(self.db, actor, data, ticker, compute=self.compute, task=task)
 
     def _crypto_provider(self) -> BrokerSummaryProvider:
         if self._crypto is not None:

@@ -20,8 +20,10 @@ from core.actor import Actor
 from core.bandarmology.csvio import ActivityRow, normalize_ticker, parse_activity
 from core.bandarmology.models import BrokerActivity
 from core.bandarmology.period import Period, resolve_days
+from core.bandarmology.provider import summarised
 from core.bandarmology.summary import summarize_flows
 from core.bandarmology.types import BrokerFlow, BrokerSummary
+from core.compute import Compute, Task
 from core.db import Database, utcnow
 from core.errors import Invalid
 
@@ -41,11 +43,18 @@ class ImportResult:
 
 
 async def import_activity(
-    db: Database, actor: Actor, data: str | bytes, ticker: str | None = None
+    db: Database,
+    actor: Actor,
+    data: str | bytes,
+    ticker: str | None = None,
+    *,
+    compute: Compute | None = None,
+    task: Task | None = None,
 ) -> ImportResult:
-    """Validate a CSV and store its rows for ``actor`` (all or nothing; existing rows replaced)."""
+    """Validate a CSV (on ``compute``: a file of many thousand rows is CPU work) and store its rows
+    for ``actor`` (all or nothing; existing rows replaced)."""
     default = normalize_ticker(ticker) if ticker else None
-    rows = parse_activity(data)
+    rows = parse_activity(data) if compute is None else await compute.run(parse_activity, data, task=task or Task())
     if any(r.ticker is None for r in rows) and default is None:
         raise Invalid(
             "which ticker is this data for?", hint="/bandar import BBCA with the CSV, or add a ticker column"
@@ -123,7 +132,9 @@ class StoredProvider:
             found = await session.scalar(select(BrokerActivity.id).where(*self._mine(ticker)).limit(1))
         return found is not None
 
-    async def summary(self, ticker: str, period: Period, now: datetime) -> BrokerSummary:
+    async def summary(
+        self, ticker: str, period: Period, now: datetime, *, compute: Compute | None = None, task: Task | None = None
+    ) -> BrokerSummary:
         code = normalize_ticker(ticker)
         async with self._db.session() as session:
             days = list(
@@ -142,7 +153,7 @@ class StoredProvider:
                 BrokerFlow(r.broker, r.investor, r.buy_lot, r.buy_value, r.sell_lot, r.sell_value, day=r.day)
                 for r in rows
             ]  # fmt: skip
-        return summarize_flows(code, flows, provider=self.name, start=start, end=end)
+        return await summarised(compute, task, summarize_flows, code, flows, provider=self.name, start=start, end=end)
 
     def _mine(self, ticker: str) -> Sequence:
         return (
@@ -163,7 +174,9 @@ class SampleProvider:
         except Invalid:
             return False
 
-    async def summary(self, ticker: str, period: Period, now: datetime) -> BrokerSummary:
+    async def summary(
+        self, ticker: str, period: Period, now: datetime, *, compute: Compute | None = None, task: Task | None = None
+    ) -> BrokerSummary:
         code = normalize_ticker(ticker)
         rows = _sample_rows(code)
         start, end = resolve_days(period, sorted({r.day for r in rows}), code)
@@ -172,7 +185,8 @@ class SampleProvider:
             for r in rows
             if start <= r.day <= end
         ]
-        return summarize_flows(code, flows, provider=self.name, start=start, end=end, sample=True)
+        return await summarised(compute, task, summarize_flows, code, flows, provider=self.name, start=start,
+                                end=end, sample=True)  # fmt: skip
 
 
 @cache

@@ -20,6 +20,7 @@ the workers, as a writer to the database can move its money). Keep that Redis pr
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import pickle
 from typing import TYPE_CHECKING, Any
@@ -118,6 +119,23 @@ def make_broker(settings: Settings) -> Any:
     return broker
 
 
+async def _result(handle: Any, within_s: float) -> Any:
+    """The task's result once stored. taskiq's result backends are polled: first every few
+    milliseconds (most tasks are short, and a fixed 50 ms poll would cap each slot at 20 tasks a
+    second), then less often, up to 50 ms, so a long task costs few reads."""
+    from taskiq.exceptions import TaskiqResultTimeoutError
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within_s
+    pause = 0.002
+    while not await handle.is_ready():
+        if loop.time() > deadline:
+            raise TaskiqResultTimeoutError(timeout=within_s)
+        await asyncio.sleep(pause)
+        pause = min(pause * 1.5, 0.05)
+    return await handle.get_result()
+
+
 class QueueCompute(_Fair):
     """The bot's side: fair dispatch onto the queue, and the wait for each result."""
 
@@ -139,7 +157,7 @@ class QueueCompute(_Fair):
         handle = await broker.stoxlify_compute.kiq(pack((job.fn, job.args, job.limit_s, job.task.label)))
         wait = retry_after_s(self.settings) + job.limit_s + 5.0  # time for a retry after a dead worker
         try:
-            result = await handle.wait_result(check_interval=0.05, timeout=wait)
+            result = await _result(handle, wait)
         except TaskiqResultTimeoutError:
             log.error("compute_task_unanswered", label=job.task.label, waited_s=wait)
             raise Unavailable(f"no compute worker answered for {job.task.label} within {wait:g} s; "

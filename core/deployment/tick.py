@@ -271,9 +271,10 @@ class Tick:
             return
         signals = await self._evaluate_all(work, report)
         symbol: str | None = None
+        closes: dict[int, datetime] = {}  # by frame (one per timing): its latest bar's close
         for item in work:
             row, frame = item.row, item.frame
-            bar_at = bar_close(frame.index[-1], interval)
+            bar_at = closes.get(id(frame)) or closes.setdefault(id(frame), bar_close(frame.index[-1], interval))
             result = signals.get(row.id)
             if isinstance(result, Failure):  # the script failed on this data: recorded, bar consumed
                 plan.quiet[bar_at][row.id] = "error"
@@ -299,6 +300,7 @@ class Tick:
         interval = candles.interval
         # per timing: its closed bars, every bar's close (epoch ns), and the next candle's open
         frames: dict[str, tuple[pd.DataFrame, np.ndarray, tuple[pd.Timestamp, float | None]]] = {}
+        unseen: dict[tuple[str, int], pd.DataFrame] = {}  # one slice per timing and first new bar
         work: list[_Work] = []
         for row in rows:
             if row.timing not in frames:
@@ -321,7 +323,10 @@ class Tick:
             if missed > 0 and row.last_bar_at is not None:
                 report.missed_bars += missed
                 log.info("deployment_missed_bars", deployment=row.id, missed=missed)
-            work.append(_Work(row, frame, frame.iloc[seen:], next_open))
+            new = unseen.get((row.timing, seen))
+            if new is None:
+                new = unseen[(row.timing, seen)] = frame.iloc[seen:]
+            work.append(_Work(row, frame, new, next_open))
         return work
 
     async def _evaluate_all(self, work: Sequence[_Work], report: TickReport) -> dict[int, BarSignals | Failure]:

@@ -79,7 +79,7 @@ async def simulate(
     if not strategy.rules:
         raise Invalid(f"'{strategy.label}' has no rules yet", hint=f"add some: /rule add {strategy.label} ...")
     if strategy.analytic is Analytic.BANDARMOLOGY:
-        return await _bandar_screen(db, settings, actor, strategy, ticker, range_)
+        return await _bandar_screen(db, market, settings, actor, strategy, ticker, range_)
     if strategy.analytic is Analytic.FUNDAMENTAL:
         return await _screen(market, strategy, ticker, source)
     return await _backtest(market, settings, strategy, ticker, interval, range_, source, chart, actor.user_id)
@@ -146,12 +146,18 @@ async def _screen(market: MarketService, strategy: StrategyView, ticker: str, so
 
 
 async def _bandar_screen(
-    db: Database, settings: Settings, actor: Actor, strategy: StrategyView, ticker: str, range_: str | None
+    db: Database,
+    market: MarketService,
+    settings: Settings,
+    actor: Actor,
+    strategy: StrategyView,
+    ticker: str,
+    range_: str | None,
 ) -> Simulation:
     """Each rule against the ticker's broker-summary metrics (``BrokerSummary.metrics``)."""
     from core.bandarmology.service import BandarService
 
-    summary = await BandarService(settings, db).summary(actor, ticker, range_)
+    summary = await BandarService(settings, db, compute=market.compute).summary(actor, ticker, range_)
     metrics = summary.metrics()
     lines = []
     for rule in strategy.rules:

@@ -8,6 +8,8 @@ one 1 BTC taker buy and one 0.5 BTC taker sell.
 
 from __future__ import annotations
 
+import time
+
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -140,7 +142,12 @@ async def test_a_long_window_is_sampled_evenly_and_says_so(
     fake: FakeBinance, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(crypto, "PAGE", 5)  # five trades a page, so the busy hour fills a page
-    summary = await _provider(bandar_crypto_max_trades=10).summary("BTC/USDT", parse_period("2h"), NOW)
+    from core.compute import InlineCompute, Task
+
+    compute = InlineCompute(Settings(_env_file=None))  # the aggregation as the pool runs it: its own call
+    summary = await _provider(bandar_crypto_max_trades=10).summary("BTC/USDT", parse_period("2h"), NOW,
+                                                                   compute=compute, task=Task(7))  # fmt: skip
+    assert compute.ledger.used(7, time.monotonic()) > 0  # on the user's share
 
     calls = fake.trade_calls()
     start_ms = int(NOW.timestamp() * 1000) - 2 * HOUR_MS

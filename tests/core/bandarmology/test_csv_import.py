@@ -176,3 +176,32 @@ def test_each_line_is_split_once(monkeypatch):
     assert [r.broker for r in rows] == ["YP", "CC"] and len(calls) == 3
     with pytest.raises(Exception, match="line 2: 3 values, the header has 7"):
         parse_activity("date,broker,investor,buy_lot,buy_value,sell_lot,sell_value\n2024-06-03,YP,D\n")
+
+
+class _Pickling:
+    """The compute plane as the pool and the queue see it: each task crosses as a pickle, and is
+    recorded with whose share it ran on."""
+
+    def __init__(self) -> None:
+        self.tasks: list[tuple[str, int | None, str]] = []
+
+    async def run(self, fn, *args, task):
+        import pickle
+
+        fn, args = pickle.loads(pickle.dumps((fn, args)))
+        self.tasks.append((getattr(fn, "func", fn).__name__, task.user_id, task.label))
+        return fn(*args)
+
+
+async def test_imports_and_summaries_are_computed_on_the_compute_plane_on_the_users_share(db) -> None:
+    from core.bandarmology.service import BandarService
+    from core.config import Settings
+
+    alice, _ = await _users(db)
+    compute = _Pickling()
+    service = BandarService(Settings(_env_file=None), db, compute=compute)  # type: ignore[arg-type]
+    result = await service.import_csv(alice, GOOD, "BBCA")
+    summary = await service.summary(alice, "BBCA", "2024-06-03")
+    assert result.rows == 4 and [p.code for p in summary.buyers] == ["AK"]
+    assert compute.tasks == [("parse_activity", alice.user_id, "the import"),
+                             ("summarize_flows", alice.user_id, "the broker summary")]  # fmt: skip
