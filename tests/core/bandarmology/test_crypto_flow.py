@@ -8,9 +8,8 @@ one 1 BTC taker buy and one 0.5 BTC taker sell.
 
 from __future__ import annotations
 
-import time
-
 import json
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
