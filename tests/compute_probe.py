@@ -28,3 +28,9 @@ def pid() -> int:
 
 def die() -> None:
     os._exit(9)
+
+
+def nap_pid(seconds: float) -> int:
+    """Sleep (so concurrent naps spread over the workers), and say which process ran it."""
+    time.sleep(seconds)
+    return os.getpid()

@@ -214,3 +214,32 @@ async def redis_env() -> AsyncIterator[dict[str, str]]:
         if keys:
             await client.delete(*keys)
         await client.aclose()
+
+
+@pytest.fixture(scope="session")
+def queue_workers() -> Iterator[dict[str, str]]:
+    """Two ``stoxlify worker`` processes (one pool process each) reading a compute queue of their
+    own for the whole session: the ``redis_url`` and ``redis_prefix`` to point bots at."""
+    from redis import Redis
+
+    from tests.workers import start_worker, stop_worker, wait_listening
+
+    url = os.environ.get("TEST_REDIS_URL", DEFAULT_REDIS_URL)
+    client = Redis.from_url(url, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except Exception as exc:
+        client.close()
+        pytest.skip(f"Redis not reachable at {url}: {exc!r}")
+    prefix = f"stoxlify-test-workers-{secrets.token_hex(4)}:"
+    workers = [start_worker(url, prefix), start_worker(url, prefix)]
+    try:
+        wait_listening(url, prefix, len(workers))
+        yield {"redis_url": url, "redis_prefix": prefix}
+    finally:
+        for worker in workers:
+            stop_worker(worker)
+        keys = list(client.scan_iter(match=f"{prefix}*", count=500))
+        if keys:
+            client.delete(*keys)
+        client.close()

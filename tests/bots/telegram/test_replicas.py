@@ -4,7 +4,7 @@ restart, and a user's rate limit holds across them. Runs against a real Redis (`
 from __future__ import annotations
 
 import copy
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import pytest
 
@@ -23,12 +23,26 @@ def methods(calls) -> list[str]:
 async def replicas(tmp_path, redis_env):
     """``start()`` builds one more replica: its own Core (over the shared database and Redis),
     registry and bot, as ``stoxlify run`` wires them; ``stop(h)`` shuts one down."""
+    async with _replicas(tmp_path, redis_env) as built:
+        yield built
+
+
+@pytest.fixture
+async def queue_replicas(tmp_path, queue_workers):
+    """Replicas as above whose compute goes to the queue's two workers (``COMPUTE=queue``)."""
+    async with _replicas(tmp_path, queue_workers, compute="queue", compute_cpu_s_per_minute=0) as built:
+        yield built
+
+
+@asynccontextmanager
+async def _replicas(tmp_path, redis: dict[str, str], **values: object):
     async with AsyncExitStack() as stack:
         settings = Settings(
             _env_file=None,
             database_url=f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}",
             market_offline=True,
-            **redis_env,
+            **redis,
+            **values,  # type: ignore[arg-type]
         )
 
         class Replicas:
@@ -76,6 +90,18 @@ async def test_a_button_sent_by_one_replica_works_on_another_and_after_a_restart
     assert methods(calls) == ["answerCallbackQuery", "sendChatAction", "editMessageMedia"]
     expired = await restarted.push("b:gone-for-good")
     assert "expired" in expired[0].params["text"]
+
+
+async def test_replicas_computing_on_the_queue_serve_a_button_pressed_on_the_other(queue_replicas):
+    from core.compute.queue import QueueCompute
+
+    a, b = await queue_replicas.start(), await queue_replicas.start()
+    assert isinstance(a.core.compute, QueueCompute) and isinstance(b.core.compute, QueueCompute)
+    photo = (await a.say("/market BBCA 1d rsi"))[-1]
+    assert photo.method == "sendPhoto"  # charted by a worker
+    calls = await b.push(photo.token("1w"))
+    assert methods(calls) == ["answerCallbackQuery", "sendChatAction", "editMessageMedia"]
+    assert "1w" in str(calls[-1].params["media"])
 
 
 async def test_a_users_chart_limit_holds_across_replicas(replicas):

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -16,8 +13,7 @@ from core.compute.queue import QueueCompute
 from core.config import Settings
 from core.errors import Invalid
 from tests import compute_probe as probe
-
-ROOT = Path(__file__).resolve().parents[3]
+from tests.workers import start_worker, stop_worker
 
 
 def _settings(redis_env: dict[str, str], **values: object) -> Settings:
@@ -25,18 +21,12 @@ def _settings(redis_env: dict[str, str], **values: object) -> Settings:
 
 
 def _worker(redis_env: dict[str, str], retry_s: float = 30.0) -> subprocess.Popen:
-    env = {**os.environ, "REDIS_URL": redis_env["redis_url"], "REDIS_PREFIX": redis_env["redis_prefix"],
-           "COMPUTE": "queue", "COMPUTE_WORKERS": "1", "COMPUTE_QUEUE_RETRY_S": str(retry_s),
-           "COMPUTE_TASK_LIMIT_S": "5",
-           "PYTHONPATH": str(ROOT)}  # fmt: skip
-    return subprocess.Popen([sys.executable, "-m", "bots.cli", "worker"], env=env, cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    return start_worker(redis_env["redis_url"], redis_env["redis_prefix"], compute_queue_retry_s=retry_s,
+                        compute_task_limit_s=5)  # fmt: skip
 
 
 def _stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, sig)  # the worker and its pool's processes
-        process.wait(30)
+    stop_worker(process, sig)
 
 
 async def test_workers_compute_and_a_runaway_is_killed_on_its_worker(redis_env):
