@@ -296,37 +296,37 @@ class Tick:
             plan.charts[key] = Candles(candles.instrument, interval, frame, candles.provider, candles.sample)
 
     def _new_bars(self, candles: Candles, rows: list[Deployment], now: datetime, report: TickReport) -> list[_Work]:
-        """What each deployment whose latest closed bar is new to it works on."""
-        interval = candles.interval
-        # per timing: its closed bars, every bar's close (epoch ns), and the next candle's open
-        frames: dict[str, tuple[pd.DataFrame, np.ndarray, tuple[pd.Timestamp, float | None]]] = {}
-        unseen: dict[tuple[str, int], pd.DataFrame] = {}  # one slice per timing and first new bar
-        work: list[_Work] = []
+        """What each deployment whose latest closed bar is new to it works on (per timing: its
+        closed bars, and where each deployment's unseen ones start, found for all rows at once)."""
+        by_timing: dict[str, list[Deployment]] = defaultdict(list)
         for row in rows:
-            if row.timing not in frames:
-                frame = closed_bars(candles.frame, interval, now, row.timing, self.settings.late_grace_s)
-                closes = _closes(frame, interval)
-                if len(candles.frame) > len(frame):  # the forming candle (or, for Late, one in its grace)
-                    after = candles.frame.iloc[len(frame)]
-                    next_open = (pd.Timestamp(after.name), float(after["open"]))
-                else:
-                    next_open = (pd.Timestamp(closes[-1], tz="UTC") if len(frame) else pd.Timestamp(now), None)
-                frames[row.timing] = (frame, closes, next_open)
-            frame, closes, next_open = frames[row.timing]
-            if frame.empty:
+            by_timing[row.timing].append(row)
+        work: list[_Work] = []
+        for timing, group in by_timing.items():
+            frame = closed_bars(candles.frame, candles.interval, now, timing, self.settings.late_grace_s)
+            bars = len(frame)
+            if not bars:
                 continue
-            seen = int(np.searchsorted(closes, pd.Timestamp(row.last_bar_at).value, side="right")) \
-                if row.last_bar_at is not None else len(frame) - 1
-            if seen >= len(frame):
-                continue
-            missed = len(frame) - seen - 1
-            if missed > 0 and row.last_bar_at is not None:
-                report.missed_bars += missed
-                log.info("deployment_missed_bars", deployment=row.id, missed=missed)
-            new = unseen.get((row.timing, seen))
-            if new is None:
-                new = unseen[(row.timing, seen)] = frame.iloc[seen:]
-            work.append(_Work(row, frame, new, next_open))
+            closes = _closes(frame, candles.interval)
+            if len(candles.frame) > bars:  # the forming candle (or, for Late, one in its grace)
+                after = candles.frame.iloc[bars]
+                next_open: tuple[pd.Timestamp, float | None] = (pd.Timestamp(after.name), float(after["open"]))
+            else:
+                next_open = (pd.Timestamp(closes[-1], tz="UTC"), None)
+            last_seen = np.array([pd.Timestamp(r.last_bar_at).value if r.last_bar_at is not None else closes[-2]
+                                  if bars > 1 else closes[0] - 1 for r in group], dtype="int64")  # fmt: skip
+            unseen: dict[int, pd.DataFrame] = {}  # one slice per first new bar
+            for row, seen in zip(group, np.searchsorted(closes, last_seen, side="right").tolist(), strict=True):
+                if seen >= bars:
+                    continue
+                missed = bars - seen - 1
+                if missed > 0 and row.last_bar_at is not None:
+                    report.missed_bars += missed
+                    log.info("deployment_missed_bars", deployment=row.id, missed=missed)
+                new = unseen.get(seen)
+                if new is None:
+                    new = unseen[seen] = frame.iloc[seen:]
+                work.append(_Work(row, frame, new, next_open))
         return work
 
     async def _evaluate_all(self, work: Sequence[_Work], report: TickReport) -> dict[int, BarSignals | Failure]:
