@@ -142,6 +142,10 @@ class Settings(BaseSettings):
     # deployments and the order executor (core.deployment, core.trade.executor, jobs.scheduler)
     late_grace_s: int = 900  # Late timing: evaluate this long after the candle closes (delayed feeds)
     tick_every_s: int = 20  # how often the scheduler looks for newly closed candles
+    # A feed's "no such ticker" ends a deployment only when every fetch said so for this many ticks
+    # in a row, spanning at least this many hours (a single empty answer is a hiccup, not a delisting)
+    delisted_after_checks: int = Field(default=10, ge=1)
+    delisted_after_hours: float = Field(default=72.0, ge=0)
     order_retries: int = 3  # sends of one order on transient failures (timeouts before sending, rate limits)
     order_retry_base_s: float = 0.5  # first back-off; doubles each retry
     order_max_age_s: int = 900  # a recorded order not sent within this long is marked Failed, never sent late
