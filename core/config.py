@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     telegram_webhook_secret: SecretStr | None = None  # checked on every webhook call
     telegram_webhook_listen: str = "0.0.0.0"
     telegram_webhook_port: int = 8443
+    telegram_webhook_max_bytes: int = Field(default=1024 * 1024, ge=64 * 1024)  # larger requests: 413, unread
     discord_token: SecretStr | None = None
     discord_sync: Literal["guild", "global"] = "global"  # guild: instant sync to DISCORD_GUILD_IDS (development)
     discord_guild_ids: list[int] = Field(default_factory=list)
@@ -122,7 +123,11 @@ class Settings(BaseSettings):
     mayar_webhook_listen: str = "0.0.0.0"
     mayar_webhook_port: int = 8090
     mayar_webhook_path: str = "/mayar/webhook"
-    mayar_webhook_token: SecretStr | None = None  # when set, the webhook URL must carry ?token=<this>
+    mayar_webhook_token: SecretStr | None = None  # required by the webhook: its URL must carry ?token=<this>
+    mayar_webhook_max_bytes: int = Field(default=64 * 1024, ge=1024)  # Mayar's events are a few KB
+    mayar_readbacks_per_minute: int = Field(default=30, ge=1)  # invoice read-backs webhooks may cause, overall
+    mayar_readbacks_per_invoice_per_minute: int = Field(default=4, ge=1)
+    payment_event_retention_days: int = Field(default=90, ge=1)  # stored webhook events older than this go
 
     # compute (core.compute): where CPU work runs, and each user's fair share of it
     # local: a warm process pool; queue: stoxlify worker processes through Redis; inline: threads (tests)
@@ -160,7 +165,8 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["console", "json"] = "console"
 
-    @field_validator("telegram_token", "discord_token", "telegram_webhook_secret", "telegram_webhook_url", mode="before")
+    @field_validator("telegram_token", "discord_token", "telegram_webhook_secret", "telegram_webhook_url",
+                     "mayar_webhook_token", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value in ("", None) else value
