@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import sqlite3
 import weakref
 from collections.abc import AsyncIterator
@@ -19,6 +20,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import StaticPool
+
+from core.errors import Unavailable
 
 # Applied to every new SQLite connection. WAL lets readers run while one writer writes;
 # busy_timeout makes a second writer wait instead of failing at once; NORMAL sync is
@@ -82,8 +85,12 @@ class Database:
                 options.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
             else:
                 path = Path(self.url.database or "").expanduser().resolve()
-                path.parent.mkdir(parents=True, exist_ok=True)
-                _enable_wal(path)
+                try:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    _enable_wal(path)
+                except (OSError, sqlite3.Error) as exc:
+                    raise Unavailable(f"can't open the database {self.safe_url}: {self._reason(exc)}",
+                                      hint=self._what_to_check()) from exc  # fmt: skip
         else:
             options["pool_pre_ping"] = True
         options.update(engine_options or {})
@@ -105,6 +112,36 @@ class Database:
         """One unit of work: committed when the block ends normally, rolled back on any exception."""
         async with self._sessions() as session, session.begin():
             yield session
+
+    @property
+    def safe_url(self) -> str:
+        """The URL as an operator may see it in a message or a log: the password hidden."""
+        return self.url.render_as_string(hide_password=True)
+
+    async def check(self) -> None:
+        """Connect once, at start-up: a database that cannot be reached is one clear ``Unavailable``
+        naming the URL (password hidden) and what to check, not a long traceback from deep in a driver."""
+        try:
+            async with self.engine.connect():
+                pass
+        except Exception as exc:  # anything while merely connecting is the connection's fault
+            raise Unavailable(f"can't connect to the database {self.safe_url}: {self._reason(exc)}",
+                              hint=self._what_to_check()) from exc  # fmt: skip
+
+    def _reason(self, exc: BaseException) -> str:
+        """The driver's one-line reason, its class prefix and any password removed."""
+        text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        text = re.sub(r"^\([\w.]+\)\s*", "", text)  # "(sqlalchemy.dialects.postgresql.asyncpg.Error) ..."
+        if self.url.password:
+            text = text.replace(str(self.url.password), "***")
+        return text[:200] or type(exc).__name__
+
+    def _what_to_check(self) -> str:
+        if self.is_sqlite:
+            return f"check that {self.url.database} can be created and written by this user (DATABASE_URL)"
+        where = f"{self.url.host or 'localhost'}:{self.url.port or 5432}"
+        return (f"check that the server is running and accepts connections on {where}, that database "
+                f"'{self.url.database}' exists, and the user and password in DATABASE_URL")  # fmt: skip
 
     async def migrate(self) -> None:
         """Bring the schema to the newest migration; one query when it is already there.
