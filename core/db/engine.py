@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import socket
 import sqlite3
 import weakref
 from collections.abc import AsyncIterator
@@ -18,10 +19,15 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import StaticPool
 
 from core.errors import Unavailable
+from core.logging import get_logger
+
+log = get_logger(__name__)
 
 # Applied to every new SQLite connection. WAL lets readers run while one writer writes;
 # busy_timeout makes a second writer wait instead of failing at once; NORMAL sync is
@@ -63,6 +69,26 @@ def _enable_wal(path: Path) -> None:
     """Put the database file in WAL mode (persistent), waiting for any writer that holds it."""
     with contextlib.closing(sqlite3.connect(path, timeout=10)) as connection:
         connection.execute("PRAGMA journal_mode=WAL")
+
+
+DATABASE_UNAVAILABLE = (
+    "The bot's database is temporarily unavailable, so this was not done; nothing was lost. "
+    "Please try again in a few minutes."
+)
+# SQLite's OperationalErrors that are the file's state, not a bug in a query ("no such table" is one)
+_SQLITE_UNAVAILABLE = ("locked", "disk", "unable to open", "readonly", "busy", "full")
+
+
+def _database_lost(exc: BaseException, *, sqlite: bool) -> bool:
+    """Whether ``exc`` means the database cannot serve now (rather than a query being wrong)."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, OperationalError) and sqlite:
+        return any(word in str(exc.orig).lower() for word in _SQLITE_UNAVAILABLE)
+    # PostgreSQL's OperationalError and InterfaceError: the server or the connection went away;
+    # a bare OSError or TimeoutError from the driver: a new connection could not be made
+    return isinstance(exc, OperationalError | InterfaceError | SQLAlchemyTimeout | ConnectionError | TimeoutError
+                      | socket.gaierror)  # fmt: skip
 
 
 def _is_memory(url: URL) -> bool:
@@ -109,9 +135,19 @@ class Database:
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
-        """One unit of work: committed when the block ends normally, rolled back on any exception."""
-        async with self._sessions() as session, session.begin():
-            yield session
+        """One unit of work: committed when the block ends normally, rolled back on any exception.
+
+        Losing the database (the server gone, the connection dropped, SQLite locked or its disk full)
+        is ``Unavailable`` with a message for the user: the unit of work was rolled back, so nothing
+        half-done was kept, and the user should hear that rather than "something went wrong"."""
+        try:
+            async with self._sessions() as session, session.begin():
+                yield session
+        except Exception as exc:
+            if not _database_lost(exc, sqlite=self.is_sqlite):
+                raise
+            log.warning("database_unavailable", database=self.safe_url, error=self._reason(exc))
+            raise Unavailable(DATABASE_UNAVAILABLE) from exc
 
     @property
     def safe_url(self) -> str:
