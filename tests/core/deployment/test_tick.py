@@ -508,3 +508,22 @@ async def test_a_script_past_its_time_limit_on_two_bars_in_a_row_is_paused_and_i
     assert event.kind == "paused" and event.deployment_id == dep and "time limit" in event.text
     clock.now += HOUR
     assert (await tick.run(clock.now)).series == 0  # no longer evaluated
+
+
+async def test_a_corrupt_csv_is_a_passing_fault_not_a_delisting(db, tmp_path):
+    from core.market.service import MarketService
+    from core.market.sources.csv import CsvSource
+    from core.market.types import Source
+
+    (tmp_path / "BTCUSDT_1h.csv").write_bytes(b"\x00\xff" * 100)  # being rewritten by the operator's import
+    csv = CsvSource(tmp_path)
+    settings = make_settings(delisted_after_checks=1, delisted_after_hours=0)  # the first miss would end it
+    clock = Clock(T0 + 2 * HOUR + timedelta(seconds=5))
+    market = MarketService(settings, sources={Source.BINANCE: csv, Source.YFINANCE: csv}, clock=clock)
+    actor = await make_user(db)
+    credential = await make_credential(db, actor.user_id)
+    await make_deployment(db, actor.user_id, credential, last_bar_at=T0 + HOUR)
+    tick = Tick(db, settings, market, BrokerPool(db, settings, None), sleep=_no_sleep)
+    assert (await tick.run(clock.now)).events == []
+    [row] = await load(db, Deployment)
+    assert (row.status, row.feed_missing_count) == ("NoPosition", 0)
