@@ -572,8 +572,8 @@ class Tick:
         """What a confirmed delisting does to ``row``, and why, in words for its owner."""
         seen = f"the market feed has not known {row.ticker} since {since:%Y-%m-%d %H:%M} UTC ({misses} checks: {error})"
         if row.position_qty <= 0:
-            return Status.DONE, f"ended: {seen}"
-        return Status.PAUSED, (f"paused, position kept: {seen}. Check the ticker at your broker; /resume {row.id} "
+            return Status.DONE, seen
+        return Status.PAUSED, (f"{seen}. Your position is kept: check the ticker at your broker, and /resume {row.id} "
                                "once the market serves it again")  # fmt: skip
 
     async def _found(self, rows: list[Deployment]) -> None:

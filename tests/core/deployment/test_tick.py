@@ -15,6 +15,7 @@ from core.deployment.service import update_status
 from core.deployment.tick import Tick
 from core.trade.brokers import BrokerPool
 from core.trade.models import Order, Trade
+from jobs.ticks import event_text
 from tests.core.deployment.kit import (
     LONG_ONLY,
     T0,
@@ -219,8 +220,13 @@ async def test_a_delisting_ends_only_after_misses_on_every_check_over_the_window
     report = await tick.run(clock.now)
     events = {e.deployment_id: e for e in report.events}
     assert (events[flat].kind, events[held].kind) == ("done", "paused")
-    assert f"/resume {held}" in events[held].text and "position kept" in events[held].text
+    assert f"/resume {held}" in events[held].text and "Your position is kept" in events[held].text
     assert "since 2026-01-05 02:00 UTC (7 checks" in events[flat].text
+    alerts = {d: event_text(e).splitlines()[1] for d, e in events.items()}  # what each owner is sent
+    assert alerts[flat].startswith("Ended: the market feed has not known BTCUSDT since 2026-01-05 02:00 UTC")
+    assert alerts[held].startswith("Paused: the market feed has not known BTCUSDT")
+    assert alerts[held].endswith(f"Your position is kept: check the ticker at your broker, and /resume {held} once "
+                                 "the market serves it again")  # fmt: skip
     rows = {r.id: r for r in await load(db, Deployment)}
     assert (rows[flat].status, rows[held].status) == ("TaskDone", "Paused")
     assert rows[held].status_reason == events[held].text
