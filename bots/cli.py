@@ -42,6 +42,16 @@ def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
     configure(settings.log_level, settings.log_format, secret_values(settings))  # before any entry point runs
 
+    from core.errors import StoxlifyError
+
+    try:
+        return _start(args, settings)
+    except StoxlifyError as exc:  # the database unreachable, a setting missing: one clear line, no traceback
+        print(f"stoxlify: {exc.message}" + (f"\n  {exc.hint}" if exc.hint else ""), file=sys.stderr)
+        return 2
+
+
+def _start(args: argparse.Namespace, settings: Any) -> int:
     from bots.console import transport
 
     if args.cmd == "say":

@@ -29,7 +29,10 @@ def configured_transports(settings: Settings) -> dict[str, Serve]:
 
         transports["discord"] = serve_discord
     if settings.mayar_webhook_enabled and transports:  # payment events, beside a chat transport
+        from bots.webhooks import check_settings
         from bots.webhooks import serve as serve_webhooks
+
+        check_settings(settings)  # refused before anything starts: an open webhook takes anyone's events
 
         transports["mayar_webhook"] = serve_webhooks
     return transports

@@ -37,8 +37,13 @@ class Core:
         """Open the database (applying migrations) and build the services."""
         settings = settings or get_settings()
         db = Database(settings.database_url, echo=settings.database_echo)
-        if migrate:
-            await db.migrate()
+        try:
+            await db.check()  # an unreachable database is one clear line, before anything else starts
+            if migrate:
+                await db.migrate()
+        except BaseException:
+            await db.dispose()
+            raise
         try:
             state = await open_state(settings)
         except Exception:

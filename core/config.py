@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     telegram_webhook_secret: SecretStr | None = None  # checked on every webhook call
     telegram_webhook_listen: str = "0.0.0.0"
     telegram_webhook_port: int = 8443
+    telegram_webhook_max_bytes: int = Field(default=1024 * 1024, ge=64 * 1024)  # larger requests: 413, unread
     discord_token: SecretStr | None = None
     discord_sync: Literal["guild", "global"] = "global"  # guild: instant sync to DISCORD_GUILD_IDS (development)
     discord_guild_ids: list[int] = Field(default_factory=list)
@@ -122,7 +123,11 @@ class Settings(BaseSettings):
     mayar_webhook_listen: str = "0.0.0.0"
     mayar_webhook_port: int = 8090
     mayar_webhook_path: str = "/mayar/webhook"
-    mayar_webhook_token: SecretStr | None = None  # when set, the webhook URL must carry ?token=<this>
+    mayar_webhook_token: SecretStr | None = None  # required by the webhook: its URL must carry ?token=<this>
+    mayar_webhook_max_bytes: int = Field(default=64 * 1024, ge=1024)  # Mayar's events are a few KB
+    mayar_readbacks_per_minute: int = Field(default=30, ge=1)  # invoice read-backs webhooks may cause, overall
+    mayar_readbacks_per_invoice_per_minute: int = Field(default=4, ge=1)
+    payment_event_retention_days: int = Field(default=90, ge=1)  # stored webhook events older than this go
 
     # compute (core.compute): where CPU work runs, and each user's fair share of it
     # local: a warm process pool; queue: stoxlify worker processes through Redis; inline: threads (tests)
@@ -142,6 +147,10 @@ class Settings(BaseSettings):
     # deployments and the order executor (core.deployment, core.trade.executor, jobs.scheduler)
     late_grace_s: int = 900  # Late timing: evaluate this long after the candle closes (delayed feeds)
     tick_every_s: int = 20  # how often the scheduler looks for newly closed candles
+    # A feed's "no such ticker" ends a deployment only when every fetch said so for this many ticks
+    # in a row, spanning at least this many hours (a single empty answer is a hiccup, not a delisting)
+    delisted_after_checks: int = Field(default=10, ge=1)
+    delisted_after_hours: float = Field(default=72.0, ge=0)
     order_retries: int = 3  # sends of one order on transient failures (timeouts before sending, rate limits)
     order_retry_base_s: float = 0.5  # first back-off; doubles each retry
     order_max_age_s: int = 900  # a recorded order not sent within this long is marked Failed, never sent late
@@ -156,7 +165,8 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["console", "json"] = "console"
 
-    @field_validator("telegram_token", "discord_token", "telegram_webhook_secret", "telegram_webhook_url", mode="before")
+    @field_validator("telegram_token", "discord_token", "telegram_webhook_secret", "telegram_webhook_url",
+                     "mayar_webhook_token", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value in ("", None) else value

@@ -18,7 +18,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from telegram import (
@@ -54,6 +54,11 @@ from core.app import Core
 from core.errors import Forbidden, NotFound, StoxlifyError, Unavailable
 from core.logging import get_logger, register_secret
 from core.state.buttons import ButtonStore
+
+if TYPE_CHECKING:
+    from tornado.httpserver import HTTPServer
+
+    from core.config import Settings
 
 log = get_logger(__name__)
 
@@ -509,6 +514,24 @@ def build_application(
     return app
 
 
+async def _start_webhook(app: Application, settings: Settings, url: str, secret: str) -> HTTPServer:
+    """Our receiver (``bots.telegram.webhook``: the secret checked before the body is read, the body
+    capped) feeding the Application's update queue, then Telegram told where to post."""
+    from bots.telegram.webhook import start_webhook
+
+    server, port = start_webhook(
+        app.bot, app.update_queue, listen=settings.telegram_webhook_listen, port=settings.telegram_webhook_port,
+        path=urlparse(url).path, secret=secret, max_bytes=settings.telegram_webhook_max_bytes,
+    )  # fmt: skip
+    log.info("telegram_webhook_listening", port=port, path=urlparse(url).path)
+    try:
+        await app.bot.set_webhook(url=url, secret_token=secret, allowed_updates=list(ALLOWED_UPDATES))
+    except Exception:
+        server.stop()
+        raise
+    return server
+
+
 async def serve(core: Core, registry: Registry, stop: asyncio.Event) -> None:
     """Run the bot (polling, or a webhook when ``TELEGRAM_MODE=webhook``) until ``stop`` is set."""
     settings = core.settings
@@ -518,6 +541,7 @@ async def serve(core: Core, registry: Registry, stop: asyncio.Event) -> None:
     register_secret(token)
     app = build_application(core, registry, token=token)
     await app.initialize()
+    webhook: HTTPServer | None = None
     try:
         if app.post_init is not None:
             await app.post_init(app)
@@ -536,20 +560,16 @@ async def serve(core: Core, registry: Registry, stop: asyncio.Event) -> None:
                     detail="set TELEGRAM_WEBHOOK_SECRET for stable restarts",
                 )
             register_secret(secret)
-            await updater.start_webhook(
-                listen=settings.telegram_webhook_listen,
-                port=settings.telegram_webhook_port,
-                url_path=urlparse(url).path.lstrip("/"),
-                webhook_url=url,
-                secret_token=secret,
-                allowed_updates=list(ALLOWED_UPDATES),
-            )
+            webhook = await _start_webhook(app, settings, url, secret)
         else:
             await updater.start_polling(allowed_updates=list(ALLOWED_UPDATES))
         await app.start()
         log.info("telegram_started", mode=settings.telegram_mode, bot=app.bot.username)
         await stop.wait()
     finally:
+        if webhook is not None:
+            webhook.stop()
+            await webhook.close_all_connections()
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
         if app.running:

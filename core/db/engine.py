@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
+import socket
 import sqlite3
 import weakref
 from collections.abc import AsyncIterator
@@ -17,8 +19,15 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import StaticPool
+
+from core.errors import Unavailable
+from core.logging import get_logger
+
+log = get_logger(__name__)
 
 # Applied to every new SQLite connection. WAL lets readers run while one writer writes;
 # busy_timeout makes a second writer wait instead of failing at once; NORMAL sync is
@@ -62,6 +71,26 @@ def _enable_wal(path: Path) -> None:
         connection.execute("PRAGMA journal_mode=WAL")
 
 
+DATABASE_UNAVAILABLE = (
+    "The bot's database is temporarily unavailable, so this was not done; nothing was lost. "
+    "Please try again in a few minutes."
+)
+# SQLite's OperationalErrors that are the file's state, not a bug in a query ("no such table" is one)
+_SQLITE_UNAVAILABLE = ("locked", "disk", "unable to open", "readonly", "busy", "full")
+
+
+def _database_lost(exc: BaseException, *, sqlite: bool) -> bool:
+    """Whether ``exc`` means the database cannot serve now (rather than a query being wrong)."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, OperationalError) and sqlite:
+        return any(word in str(exc.orig).lower() for word in _SQLITE_UNAVAILABLE)
+    # PostgreSQL's OperationalError and InterfaceError: the server or the connection went away;
+    # a bare OSError or TimeoutError from the driver: a new connection could not be made
+    return isinstance(exc, OperationalError | InterfaceError | SQLAlchemyTimeout | ConnectionError | TimeoutError
+                      | socket.gaierror)  # fmt: skip
+
+
 def _is_memory(url: URL) -> bool:
     return url.database in (None, "", ":memory:") or "mode=memory" in str(url)
 
@@ -82,8 +111,12 @@ class Database:
                 options.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
             else:
                 path = Path(self.url.database or "").expanduser().resolve()
-                path.parent.mkdir(parents=True, exist_ok=True)
-                _enable_wal(path)
+                try:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    _enable_wal(path)
+                except (OSError, sqlite3.Error) as exc:
+                    raise Unavailable(f"can't open the database {self.safe_url}: {self._reason(exc)}",
+                                      hint=self._what_to_check()) from exc  # fmt: skip
         else:
             options["pool_pre_ping"] = True
         options.update(engine_options or {})
@@ -102,9 +135,49 @@ class Database:
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
-        """One unit of work: committed when the block ends normally, rolled back on any exception."""
-        async with self._sessions() as session, session.begin():
-            yield session
+        """One unit of work: committed when the block ends normally, rolled back on any exception.
+
+        Losing the database (the server gone, the connection dropped, SQLite locked or its disk full)
+        is ``Unavailable`` with a message for the user: the unit of work was rolled back, so nothing
+        half-done was kept, and the user should hear that rather than "something went wrong"."""
+        try:
+            async with self._sessions() as session, session.begin():
+                yield session
+        except Exception as exc:
+            if not _database_lost(exc, sqlite=self.is_sqlite):
+                raise
+            log.warning("database_unavailable", database=self.safe_url, error=self._reason(exc))
+            raise Unavailable(DATABASE_UNAVAILABLE) from exc
+
+    @property
+    def safe_url(self) -> str:
+        """The URL as an operator may see it in a message or a log: the password hidden."""
+        return self.url.render_as_string(hide_password=True)
+
+    async def check(self) -> None:
+        """Connect once, at start-up: a database that cannot be reached is one clear ``Unavailable``
+        naming the URL (password hidden) and what to check, not a long traceback from deep in a driver."""
+        try:
+            async with self.engine.connect():
+                pass
+        except Exception as exc:  # anything while merely connecting is the connection's fault
+            raise Unavailable(f"can't connect to the database {self.safe_url}: {self._reason(exc)}",
+                              hint=self._what_to_check()) from exc  # fmt: skip
+
+    def _reason(self, exc: BaseException) -> str:
+        """The driver's one-line reason, its class prefix and any password removed."""
+        text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        text = re.sub(r"^\([\w.]+\)\s*", "", text)  # "(sqlalchemy.dialects.postgresql.asyncpg.Error) ..."
+        if self.url.password:
+            text = text.replace(str(self.url.password), "***")
+        return text[:200] or type(exc).__name__
+
+    def _what_to_check(self) -> str:
+        if self.is_sqlite:
+            return f"check that {self.url.database} can be created and written by this user (DATABASE_URL)"
+        where = f"{self.url.host or 'localhost'}:{self.url.port or 5432}"
+        return (f"check that the server is running and accepts connections on {where}, that database "
+                f"'{self.url.database}' exists, and the user and password in DATABASE_URL")  # fmt: skip
 
     async def migrate(self) -> None:
         """Bring the schema to the newest migration; one query when it is already there.

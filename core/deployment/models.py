@@ -42,6 +42,10 @@ class Deployment(Base):
     last_bar_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     last_signal: Mapped[str | None] = mapped_column(String(8), default=None)
     status_reason: Mapped[str] = mapped_column(String(300), default="")  # why it paused or stopped
+    # consecutive fetches that found no such ticker, and since when (a delisting is confirmed only
+    # after DELISTED_AFTER_CHECKS of them spanning DELISTED_AFTER_HOURS: core.deployment.tick)
+    feed_missing_since: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    feed_missing_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     notify_chat_id: Mapped[int | None] = mapped_column(ForeignKey("chats.id", ondelete="SET NULL"), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

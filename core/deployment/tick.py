@@ -266,6 +266,7 @@ class Tick:
         except StoxlifyError as exc:  # feed down: the series stays due and is tried next tick
             log.warning("tick_fetch_failed", series=str(key), error=str(exc))
             return
+        await self._found(rows)
         work = self._new_bars(candles, rows, now, report)
         if not work:
             return
@@ -532,17 +533,66 @@ class Tick:
                 )
 
     async def _gone(self, key: SeriesKey, rows: list[Deployment], error: str, report: TickReport) -> None:
-        """The market no longer serves the ticker: flat deployments are done, holding ones paused."""
+        """The feed said it does not know the ticker. Feeds say so in hiccups (Yahoo's empty frame, a CSV
+        file being replaced), so one miss only counts; a delisting is confirmed once every fetch missed for
+        ``delisted_after_checks`` ticks spanning ``delisted_after_hours``. Then a flat deployment is done
+        and a holding one paused, never ended: its owner is told and ``/resume`` works once the feed answers."""
+        now = report.at
         async with self.db.session() as session:
             for row in rows:
-                status = Status.DONE if row.position_qty <= 0 else Status.PAUSED
-                await session.execute(
+                since = row.feed_missing_since or now
+                misses = row.feed_missing_count + 1
+                if misses < self.settings.delisted_after_checks or now - since < self._delisting_window:
+                    await session.execute(
+                        update(Deployment)
+                        .where(Deployment.id == row.id, Deployment.status.in_(RUNNING))
+                        .values(feed_missing_since=since, feed_missing_count=misses)
+                        .execution_options(synchronize_session=False)
+                    )
+                    log.warning("tick_ticker_missing", deployment=row.id, series=str(key), misses=misses,
+                                since=since.isoformat(), error=error)  # fmt: skip
+                    continue
+                status, text = self._delisted(row, since, misses, error)
+                ended = await session.execute(
                     update(Deployment)
                     .where(Deployment.id == row.id, Deployment.status.in_(RUNNING))
-                    .values(status=status, status_reason=f"market data: {error}"[:300], updated_at=utcnow())
+                    # the count starts again: a resumed deployment gets a whole window before it is paused anew
+                    .values(
+                        status=status, status_reason=text[:300], updated_at=utcnow(),
+                        feed_missing_since=None, feed_missing_count=0,
+                    )
                     .execution_options(synchronize_session=False)
                 )
-                report.events.append(self._event("done" if status == Status.DONE else "paused", row, key, text=error))
+                if ended.rowcount == 1:  # type: ignore[attr-defined]
+                    log.warning("tick_ticker_delisted", deployment=row.id, series=str(key), status=status.value)
+                    report.events.append(self._event("done" if status == Status.DONE else "paused", row, key,
+                                                     text=text))  # fmt: skip
+
+    @property
+    def _delisting_window(self) -> timedelta:
+        return timedelta(hours=self.settings.delisted_after_hours)
+
+    @staticmethod
+    def _delisted(row: Deployment, since: datetime, misses: int, error: str) -> tuple[Status, str]:
+        """What a confirmed delisting does to ``row``, and why, in words for its owner."""
+        seen = f"the market feed has not known {row.ticker} since {since:%Y-%m-%d %H:%M} UTC ({misses} checks: {error})"
+        if row.position_qty <= 0:
+            return Status.DONE, seen
+        return Status.PAUSED, (f"{seen}. Your position is kept: check the ticker at your broker, and /resume {row.id} "
+                               "once the market serves it again")  # fmt: skip
+
+    async def _found(self, rows: list[Deployment]) -> None:
+        """The feed answered: misses counted before were a hiccup, the count starts again."""
+        missed = [row.id for row in rows if row.feed_missing_count]
+        if not missed:
+            return  # the usual case: no write in the read phase
+        async with self.db.session() as session:
+            await session.execute(
+                update(Deployment)
+                .where(Deployment.id.in_(missed))
+                .values(feed_missing_since=None, feed_missing_count=0)
+                .execution_options(synchronize_session=False)
+            )
 
     @staticmethod
     def _event(

@@ -15,6 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import NotFound, Unavailable
+from core.logging import get_logger
+
+log = get_logger(__name__)
 
 # Fundamental metrics: name -> (Yahoo's key, what it is, whether users write it in percent).
 METRICS: dict[str, tuple[str, str, bool]] = {
@@ -73,8 +76,12 @@ def from_file(directory: Path, ticker: str, provider: str, *, sample: bool) -> F
     try:
         stat = path.stat()
     except FileNotFoundError:
-        raise NotFound(f"no fundamentals file in {directory.name}") from None
-    table = _table(str(path), stat.st_mtime_ns, stat.st_size)
+        raise NotFound(f"{provider} has no fundamentals for {ticker}") from None
+    try:
+        table = _table(str(path), stat.st_mtime_ns, stat.st_size)
+    except Unavailable as exc:  # the operator's file: named in the log, never in a reply
+        log.warning("market_fundamentals_unreadable", file=str(path), error=exc.message)
+        raise Unavailable(f"fundamentals for {ticker} are unavailable right now") from None
     key = ticker.upper().removesuffix(".JK")
     if key.startswith("_") or not isinstance(table.get(key), dict):
         known = sorted(k for k in table if not k.startswith("_"))  # "_note" and the like are comments

@@ -8,6 +8,7 @@ thread so a slow disk never stalls the event loop.
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import re
 import secrets
@@ -18,7 +19,10 @@ from typing import Protocol, runtime_checkable
 from sqlalchemy.engine import make_url
 
 from core.config import Settings
-from core.errors import NotFound
+from core.errors import NotFound, Unavailable
+from core.logging import get_logger
+
+log = get_logger(__name__)
 
 _KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
@@ -45,6 +49,13 @@ class ObjectStorage(Protocol):
     async def delete(self, key: str) -> None: ...
 
 
+DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+STORAGE_FULL = (
+    "File storage is temporarily unavailable (it is full), so this file was not saved; nothing was lost. "
+    "Please try again later."
+)
+
+
 class LocalStorage:
     """Files under ``root``, fanned out by the key's first two characters; created on demand."""
 
@@ -56,7 +67,14 @@ class LocalStorage:
         return self.root / key[:2] / key
 
     async def put(self, key: str, data: bytes, content_type: str) -> None:
-        await asyncio.to_thread(self._write, self.path_of(key), data)
+        try:
+            await asyncio.to_thread(self._write, self.path_of(key), data)
+        except OSError as exc:
+            if exc.errno not in DISK_FULL:
+                raise
+            # the operator's problem, not the user's fault: said so, the half-written file already removed
+            log.warning("media_storage_full", root=str(self.root), error=exc.strerror)
+            raise Unavailable(STORAGE_FULL) from exc
 
     async def get(self, key: str) -> bytes:
         path = self.path_of(key)

@@ -73,5 +73,5 @@ class PaymentEvent(Base):
     event: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     outcome: Mapped[str] = mapped_column(Text, default="")
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)  # expired by age
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

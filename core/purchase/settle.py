@@ -1,6 +1,6 @@
 """Settling purchases: exactly once, and only on the provider's own word.
 
-A webhook event is a rumour: it is stored once under a unique key (``PaymentEvent.event_key`` =
+A webhook event is a rumour: one about a purchase of ours is stored once under a unique key (``PaymentEvent.event_key`` =
 provider, event, transaction and status), then the invoice is read back from Mayar with our key
 and *that* answer decides. A forged event therefore changes nothing, and a duplicate or replayed
 one is recognised by its key and skipped.
@@ -21,17 +21,18 @@ from contextlib import AsyncExitStack
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.account.service import lock_user
 from core.config import Settings
 from core.db import Database, insert_ignoring_conflicts, utcnow
-from core.errors import Invalid, Unavailable
+from core.errors import Invalid, LimitExceeded, Unavailable
 from core.logging import get_logger
 from core.product.models import DiscountCode, Product
 from core.purchase.mayar import InvoiceState, MayarClient
 from core.purchase.models import PaymentEvent, Purchase, PurchaseItem, Subscription
+from core.purchase.readbacks import ReadBackLimiter
 
 log = get_logger(__name__)
 
@@ -180,12 +181,14 @@ async def _find_purchase(db: Database, data: dict[str, Any], transaction: str) -
 
 
 async def handle_mayar_event(
-    db: Database, settings: Settings, payload: Any, now: datetime | None = None
+    db: Database, settings: Settings, payload: Any, now: datetime | None = None, *, limiter: ReadBackLimiter | None = None
 ) -> str:
     """Process one Mayar webhook body ``{event, data}``; returns the outcome it recorded.
 
-    Invalid for a body that is not a Mayar event. A failed read-back leaves the event
-    unprocessed (Mayar's retry or the status poll settles it later) and raises Unavailable.
+    Invalid for a body that is not a Mayar event. Only events about a purchase of ours are stored
+    (anyone may post junk to a webhook: it must not fill the database). A failed read-back leaves the
+    event unprocessed (Mayar's retry or the status poll settles it later) and raises Unavailable; one
+    over ``limiter``'s read-back limits is left the same way and raises LimitExceeded.
     """
     if not isinstance(payload, dict) or not isinstance(payload.get("event"), str) or not isinstance(
         payload.get("data"), dict
@@ -196,8 +199,17 @@ async def handle_mayar_event(
     if not transaction:
         raise Invalid("a Mayar event without a transactionId")
     status = str(data.get("transactionStatus") or data.get("status") or "").lower()
-    key = f"mayar:{event}:{transaction}:{status}"
     now = now or utcnow()
+    purchase_id = await _find_purchase(db, data, transaction)
+    invoice_id = None
+    if purchase_id is not None:
+        async with db.session() as session:
+            invoice_id = await session.scalar(select(Purchase.invoice_id).where(Purchase.id == purchase_id))
+    if purchase_id is None or not invoice_id:  # not ours: logged, never stored
+        log.warning("payment_without_purchase", mayar_event=event[:64], transaction=transaction[:64],
+                    purchase=purchase_id, status=status[:32])  # fmt: skip
+        return "no matching purchase"
+    key = f"mayar:{event}:{transaction}:{status}"
     async with db.session() as session:
         event_id, processed = await record_event(session, "Mayar", key, event, payload)
     if processed:
@@ -206,27 +218,38 @@ async def handle_mayar_event(
         async with db.session() as session:
             await _finish(session, event_id, f"ignored: {event}", now)
         return f"ignored: {event}"
-    purchase_id = await _find_purchase(db, data, transaction)
-    invoice_id = None
-    if purchase_id is not None:
-        async with db.session() as session:
-            invoice_id = await session.scalar(select(Purchase.invoice_id).where(Purchase.id == purchase_id))
-    if purchase_id is None or not invoice_id:
-        async with db.session() as session:
-            await _finish(session, event_id, "no matching purchase", now)
-        log.warning("payment_without_purchase", mayar_event=event, transaction=transaction, purchase=purchase_id,
-                    status=status)
-        return "no matching purchase"
+    if limiter is not None and not await limiter.allow(invoice_id):
+        await _note_unprocessed(db, event_id, "read-back deferred: too many read-backs now")
+        log.warning("readback_limited", purchase=purchase_id)
+        raise LimitExceeded("too many invoice read-backs now: try again later")
     try:
         state = await MayarClient(settings).get_invoice(invoice_id)  # our stored id, never the event's
     except Unavailable as exc:
-        async with db.session() as session:
-            await session.execute(
-                update(PaymentEvent).where(PaymentEvent.id == event_id)
-                .values(outcome=f"read-back failed: {exc.message}"[:500]).execution_options(synchronize_session=False)
-            )
+        await _note_unprocessed(db, event_id, f"read-back failed: {exc.message}")
         raise
     return await apply_state(db, purchase_id, state, now, event_id)
+
+
+async def _note_unprocessed(db: Database, event_id: int, outcome: str) -> None:
+    """Why an event is still unprocessed (it is processed when Mayar retries, or the poll settles it)."""
+    async with db.session() as session:
+        await session.execute(
+            update(PaymentEvent).where(PaymentEvent.id == event_id)
+            .values(outcome=outcome[:500]).execution_options(synchronize_session=False)
+        )
+
+
+async def expire_events(db: Database, settings: Settings, now: datetime | None = None) -> int:
+    """Delete stored webhook events older than ``payment_event_retention_days``; how many went.
+
+    Events are evidence for a while (what Mayar told us, an amount mismatch for an admin), not
+    forever; purchases and subscriptions keep what was settled."""
+    cutoff = (now or utcnow()) - timedelta(days=settings.payment_event_retention_days)
+    async with db.session() as session:
+        result = await session.execute(
+            delete(PaymentEvent).where(PaymentEvent.received_at < cutoff).execution_options(synchronize_session=False)
+        )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def refresh(db: Database, settings: Settings, *, user_id: int | None = None, now: datetime | None = None) -> int:

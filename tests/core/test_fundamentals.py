@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from structlog.testing import capture_logs
 
 from core.config import Settings
 from core.errors import Invalid, NotFound
@@ -135,11 +136,15 @@ def test_fundamentals_file_is_read_once_per_change_and_a_broken_one_is_unavailab
 
     path.write_text("{not json", encoding="utf-8")
     os.utime(path, ns=(1, 1))  # a new mtime even on coarse clocks
-    with pytest.raises(Unavailable, match=r"fundamentals file fundamentals\.json cannot be read"):
+    with capture_logs() as logs, pytest.raises(Unavailable) as unreadable:
         fm.from_file(tmp_path, "BBCA", "csv", sample=True)
+    assert unreadable.value.message == "fundamentals for BBCA are unavailable right now"  # no file names for users
+    [line] = [e for e in logs if e["event"] == "market_fundamentals_unreadable"]
+    assert line["file"] == str(path) and "cannot be read" in line["error"]  # the operator's are in the log
     path.write_text(json.dumps({"TLKM": {"trailingPE": 15.0}}), encoding="utf-8")
     os.utime(path, ns=(2, 2))
     assert fm.from_file(tmp_path, "TLKM", "csv", sample=True).values["pe"] == 15.0
     path.unlink()
-    with pytest.raises(NotFound, match="no fundamentals file"):
+    with pytest.raises(NotFound) as gone:
         fm.from_file(tmp_path, "TLKM", "csv", sample=True)
+    assert gone.value.message == "csv has no fundamentals for TLKM" and tmp_path.name not in gone.value.message

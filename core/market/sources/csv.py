@@ -13,7 +13,7 @@ Layouts read as they come:
   is there and used as the close when it is not.
 
 A file that cannot be read is logged for the operator, by name, once per version of the file
-(``market_csv_unreadable``); its ticker answers "no data for X" and every other ticker is served
+(``market_csv_unreadable``); its ticker answers "data for X is unavailable right now" and every other ticker is served
 as usual. Users never see the data folder's file names.
 
 **What an instrument is.** Exchange, currency and trading unit come from, in order:
@@ -354,7 +354,9 @@ class CsvSource:
             )
         loaded = [(f, frame, base) for f in files for frame, base in [self._load(f)] if frame is not None]
         if not loaded:  # every file of it is unreadable: the operator has the log line
-            raise NotFound(f"no data for {instrument.display}")
+            # Unavailable, not NotFound: a file being replaced or repaired is no delisting (the tick
+            # keeps deployments on it running), and the user hears that it is a passing problem
+            raise Unavailable(f"data for {instrument.display} is unavailable right now")
         if self._live_for(key):
             return self._live_series(key, loaded, interval, now)
         usable = [row for row in loaded if can_derive(interval.code, row[2])]

@@ -11,9 +11,11 @@ from core.broker.models import Credential, PaperBalance
 from core.broker.types import AuthFailed, BrokerName, InsufficientFunds
 from core.db import Database
 from core.deployment.models import Deployment
+from core.deployment.service import update_status
 from core.deployment.tick import Tick
 from core.trade.brokers import BrokerPool
 from core.trade.models import Order, Trade
+from jobs.ticks import event_text
 from tests.core.deployment.kit import (
     LONG_ONLY,
     T0,
@@ -170,18 +172,90 @@ async def test_late_timing_waits_for_the_grace_delay(db):
     assert report.orders == 1
 
 
-async def test_a_ticker_the_market_no_longer_serves_ends_flat_deployments(db):
+async def test_one_not_found_from_the_feed_ends_nothing(db):
+    """Yahoo answers an empty frame in hiccups, a CSV file may be missing while it is replaced."""
     settings = make_settings()
     source = StubSource({})
-    clock = Clock(T0 + 2 * HOUR)
+    clock = Clock(T0 + 2 * HOUR + timedelta(seconds=5))
     actor = await make_user(db)
     credential = await make_credential(db, actor.user_id)
-    flat = await make_deployment(db, actor.user_id, credential, last_bar_at=T0)
-    held = await make_deployment(db, actor.user_id, credential, position_qty=1, entry_price=1, status="OpenPosition",
-                                 last_bar_at=T0)  # fmt: skip
-    report = await _tick(db, settings, source, clock, FakeBroker()).run(clock.now)
-    rows = {r.id: r.status for r in await load(db, Deployment)}
-    assert rows == {flat: "TaskDone", held: "Paused"} and {e.kind for e in report.events} == {"done", "paused"}
+    flat = await make_deployment(db, actor.user_id, credential, last_bar_at=T0 + HOUR)
+    held = await make_deployment(db, actor.user_id, credential, position_qty=1, entry_price=100, status="OpenPosition",
+                                 last_bar_at=T0 + HOUR)  # fmt: skip
+    tick = _tick(db, settings, source, clock, FakeBroker(balances={"USDT": 0.0, "BTC": 1.0}))
+    report = await tick.run(clock.now)
+    assert report.events == []
+    rows = {r.id: r for r in await load(db, Deployment)}
+    assert (rows[flat].status, rows[held].status) == ("NoPosition", "OpenPosition")
+    assert rows[flat].feed_missing_count == 1 and rows[flat].feed_missing_since == clock.now
+
+    source.frames["BTCUSDT"] = frame("rr.")  # the feed answers again: the bar is traded as usual
+    clock.now += timedelta(seconds=20)
+    report = await tick.run(clock.now)
+    assert {e.deployment_id: e.kind for e in report.events} == {held: "filled"}
+    rows = {r.id: r for r in await load(db, Deployment)}
+    assert (rows[flat].status, rows[held].status) == ("NoPosition", "NoPosition")
+    assert {(r.feed_missing_count, r.feed_missing_since) for r in rows.values()} == {(0, None)}
+
+
+async def test_a_delisting_ends_only_after_misses_on_every_check_over_the_window(db):
+    settings = make_settings(delisted_after_checks=3, delisted_after_hours=2)
+    source = StubSource({})
+    clock = Clock(T0 + 2 * HOUR + timedelta(seconds=5))
+    actor = await make_user(db)
+    credential = await make_credential(db, actor.user_id)
+    flat = await make_deployment(db, actor.user_id, credential, last_bar_at=T0 + HOUR)
+    held = await make_deployment(db, actor.user_id, credential, position_qty=1, entry_price=100, status="OpenPosition",
+                                 last_bar_at=T0 + HOUR)  # fmt: skip
+    tick = _tick(db, settings, source, clock, FakeBroker())
+    start = clock.now
+    for _ in range(5):  # many misses in a few minutes: still within the window
+        assert (await tick.run(clock.now)).events == []
+        clock.now += timedelta(seconds=20)
+    clock.now = start + 2 * HOUR - timedelta(seconds=1)
+    assert (await tick.run(clock.now)).events == []  # six misses, not yet two hours
+    assert {r.status for r in await load(db, Deployment)} == {"NoPosition", "OpenPosition"}
+
+    clock.now = start + 2 * HOUR
+    report = await tick.run(clock.now)
+    events = {e.deployment_id: e for e in report.events}
+    assert (events[flat].kind, events[held].kind) == ("done", "paused")
+    assert f"/resume {held}" in events[held].text and "Your position is kept" in events[held].text
+    assert "since 2026-01-05 02:00 UTC (7 checks" in events[flat].text
+    alerts = {d: event_text(e).splitlines()[1] for d, e in events.items()}  # what each owner is sent
+    assert alerts[flat].startswith("Ended: the market feed has not known BTCUSDT since 2026-01-05 02:00 UTC")
+    assert alerts[held].startswith("Paused: the market feed has not known BTCUSDT")
+    assert alerts[held].endswith(f"Your position is kept: check the ticker at your broker, and /resume {held} once "
+                                 "the market serves it again")  # fmt: skip
+    rows = {r.id: r for r in await load(db, Deployment)}
+    assert (rows[flat].status, rows[held].status) == ("TaskDone", "Paused")
+    assert rows[held].status_reason == events[held].text
+
+    source.frames["BTCUSDT"] = frame("ggggg.")  # the feed serves it again: the holder resumes
+    view = await update_status(db, settings, actor, held, "resume", now=clock.now)
+    assert view.status == "OpenPosition"
+    clock.now = T0 + 5 * HOUR + timedelta(seconds=5)
+    report = await tick.run(clock.now)
+    assert report.series == 1 and report.evaluated == 1
+
+
+async def test_misses_with_an_answer_in_between_start_the_count_again(db):
+    settings = make_settings(delisted_after_checks=2, delisted_after_hours=1)
+    source = StubSource({})
+    clock = Clock(T0 + 2 * HOUR + timedelta(seconds=5))
+    actor = await make_user(db)
+    credential = await make_credential(db, actor.user_id)
+    await make_deployment(db, actor.user_id, credential, last_bar_at=T0 + HOUR)
+    tick = _tick(db, settings, source, clock, FakeBroker())
+    await tick.run(clock.now)
+    source.frames["BTCUSDT"] = frame("...")  # one answer (a doji: nothing to do) between the misses
+    clock.now = T0 + 2 * HOUR + timedelta(minutes=30)
+    await tick.run(clock.now)
+    del source.frames["BTCUSDT"]
+    clock.now = T0 + 3 * HOUR + timedelta(minutes=10)
+    assert (await tick.run(clock.now)).events == []  # 70 minutes since the first miss, but not in a row
+    [row] = await load(db, Deployment)
+    assert row.status == "NoPosition" and row.feed_missing_count == 1
 
 
 async def test_two_workers_firing_the_same_tick_place_one_order(db, db_backend):
@@ -440,3 +514,22 @@ async def test_a_script_past_its_time_limit_on_two_bars_in_a_row_is_paused_and_i
     assert event.kind == "paused" and event.deployment_id == dep and "time limit" in event.text
     clock.now += HOUR
     assert (await tick.run(clock.now)).series == 0  # no longer evaluated
+
+
+async def test_a_corrupt_csv_is_a_passing_fault_not_a_delisting(db, tmp_path):
+    from core.market.service import MarketService
+    from core.market.sources.csv import CsvSource
+    from core.market.types import Source
+
+    (tmp_path / "BTCUSDT_1h.csv").write_bytes(b"\x00\xff" * 100)  # being rewritten by the operator's import
+    csv = CsvSource(tmp_path)
+    settings = make_settings(delisted_after_checks=1, delisted_after_hours=0)  # the first miss would end it
+    clock = Clock(T0 + 2 * HOUR + timedelta(seconds=5))
+    market = MarketService(settings, sources={Source.BINANCE: csv, Source.YFINANCE: csv}, clock=clock)
+    actor = await make_user(db)
+    credential = await make_credential(db, actor.user_id)
+    await make_deployment(db, actor.user_id, credential, last_bar_at=T0 + HOUR)
+    tick = Tick(db, settings, market, BrokerPool(db, settings, None), sleep=_no_sleep)
+    assert (await tick.run(clock.now)).events == []
+    [row] = await load(db, Deployment)
+    assert (row.status, row.feed_missing_count) == ("NoPosition", 0)

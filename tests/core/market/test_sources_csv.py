@@ -11,7 +11,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from core.config import SAMPLE_DATA_DIR
-from core.errors import Invalid, NotFound
+from core.errors import Invalid, NotFound, Unavailable
 from core.market.sources import csv as csv_source
 from core.market.sources.base import MarketSource
 from core.market.sources.csv import CsvSource, can_derive
@@ -321,15 +321,15 @@ async def test_bad_file_is_logged_by_name_and_users_see_no_data(tmp_path: Path) 
     (tmp_path / "BAD.csv").write_text("Date,Open,High,Low,Close\n2026-01-05,1,2,0,abc\n")
     src = CsvSource(tmp_path)
     with capture_logs() as logs:
-        with pytest.raises(NotFound) as err:
+        with pytest.raises(Unavailable) as err:
             await src.fetch(src.resolve("BAD"), INTERVALS["1d"], Range("max"), LATER)
         # the rest of the folder is served as if the bad file were not there
         assert list(src.intervals()) == ["1h", "2h", "4h", "1d", "1w", "1mo"]
         assert [h.symbol for h in await src.search("btc")] == ["BTCUSDT"]
         btc = await src.fetch(src.resolve("BTCUSDT"), INTERVALS["4h"], Range("max"), LATER)
-        with pytest.raises(NotFound):
+        with pytest.raises(Unavailable):
             await src.fetch(src.resolve("bad"), INTERVALS["1d"], Range("max"), LATER)
-    assert err.value.message == "no data for BAD"
+    assert err.value.message == "data for BAD is unavailable right now"
     assert str(tmp_path) not in f"{err.value.message} {err.value.hint}" and ".csv" not in err.value.message
     assert len(btc) == 12
     unreadable = [e for e in logs if e["event"] == "market_csv_unreadable"]
