@@ -9,7 +9,7 @@ the broker, so a token copied onto another row (someone with write access to the
 not decrypt there. Without a master key nothing live can be stored: paper accounts need none.
 
 Values only leave this module inside ``KeyMaterial``, whose repr hides them, and each is
-registered with ``core.logging.register_secret`` so no log line can carry it.
+registered with ``core.logging.remember_secret`` when decrypted, so no log line can carry it.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from core.config import Settings
 from core.errors import Unavailable
-from core.logging import register_secret
+from core.logging import remember_secret
 
 if TYPE_CHECKING:
     from cryptography.fernet import MultiFernet
@@ -48,9 +48,10 @@ class KeyMaterial:
         return key_hint(self.client_id)
 
     def register(self) -> None:
-        """Mask these values in every later log record."""
+        """Mask these values in later log records. Only for keys an exchange accepted (stored ones):
+        registering unchecked input would let anyone hide any word from the logs."""
         for value in (self.client_id, self.secret, self.passphrase):
-            register_secret(value)
+            remember_secret(value)
 
     def __repr__(self) -> str:
         return f"KeyMaterial(…{self.hint})"
