@@ -51,7 +51,9 @@ _TYPED_VALUE = re.compile(r"""(['"]value['"]\s*:\s*)(?:'(?:\\.|[^\\'])*'|"(?:\\.
 
 # -- by shape -----------------------------------------------------------------------------------
 
-_QUOTED_OR_BARE = r"""(?:'(?:\\.|[^\\'])*'|"(?:\\.|[^\\"])*"|[^\s'",;&)}\]]+)"""
+# A quoted value to its closing quote; a bare one to the next space (past any quote in it: a repr
+# or JSON around it may end a little later than the secret, which only masks a little more).
+_QUOTED_OR_BARE = r"""(?:'(?:\\.|[^\\'])*'|"(?:\\.|[^\\"])*"|\S+)"""
 # (pattern, replacement): the replacement keeps the name of a ``name=value`` pair.
 _SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----(?:.*?-----END [A-Z ]*PRIVATE KEY-----|.*)", re.S), MASK),
