@@ -7,7 +7,8 @@ Three kinds of rule, applied to every log line (``scrub``):
   end of the line when it is not quoted; and the typed values of Discord interactions (the
   options of a slash command, the fields of a modal), which arrive as ``'value': '...'``.
 - **by shape**: bot tokens, exchange API keys (64 letters and digits, OKX's UUIDs), Discord
-  tokens, PEM private keys, bearer tokens and ``api_key=...``/``secret: ...`` pairs. These hold
+  tokens, PEM private keys, bearer tokens, interaction tokens in Discord's URLs, and
+  ``api_key=...``/``secret: ...``/``'token': '...'`` pairs. These hold
   before anything is registered: the chat libraries log an update before any handler sees it.
 - **by value**: exact values registered as secrets. The operator's own (bot tokens, master keys)
   are pinned for the life of the process; users' exchange keys are registered only once the
@@ -62,9 +63,11 @@ _SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b[A-Za-z0-9]{64}\b"), MASK),  # Binance / Tokocrypto API key or secret
     (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I), MASK),  # OKX key
     (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{16,}"), r"\1" + MASK),
+    # Discord interaction and webhook tokens in the URLs its HTTP client logs (valid for 15 minutes)
+    (re.compile(r"(/(?:interactions|webhooks)/\d+/)[A-Za-z0-9._-]+"), r"\1" + MASK),
     (
         re.compile(
-            r"(?i)((?:api[_ -]?key|secret(?:[_ -]?key)?|passphrase|password|private[_ -]?key)['\"]?\s*[:=]\s*)"
+            r"(?i)((?:api[_ -]?key|secret(?:[_ -]?key)?|passphrase|password|private[_ -]?key|token)['\"]?\s*[:=]\s*)"
             + _QUOTED_OR_BARE
         ),
         r"\1" + MASK,
