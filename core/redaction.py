@@ -58,7 +58,7 @@ _QUOTED_OR_BARE = r"""(?:'(?:\\.|[^\\'])*'|"(?:\\.|[^\\"])*"|\S+)"""
 # (pattern, replacement): the replacement keeps the name of a ``name=value`` pair.
 _SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----(?:.*?-----END [A-Z ]*PRIVATE KEY-----|.*)", re.S), MASK),
-    (re.compile(r"\b\d{6,12}:[A-Za-z0-9_-]{30,}\b"), MASK),  # Telegram bot token
+    (re.compile(r"(?<![0-9])\d{6,12}:[A-Za-z0-9_-]{30,}"), MASK),  # Telegram bot token, also in /bot<token>/
     (re.compile(r"\b[MNO][A-Za-z\d_-]{23,25}\.[A-Za-z\d_-]{6}\.[A-Za-z\d_-]{27,}\b"), MASK),  # Discord token
     (re.compile(r"\b[A-Za-z0-9]{64}\b"), MASK),  # Binance / Tokocrypto API key or secret
     (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I), MASK),  # OKX key
