@@ -17,6 +17,9 @@ import logging
 import re
 import sys
 from collections.abc import Iterable, MutableMapping
+from datetime import date, time, timedelta
+from decimal import Decimal
+from enum import Enum
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -45,6 +48,10 @@ def remember_secret(value: str | None) -> None:
     redaction.registry.remember(value)
 
 
+# Values whose repr holds nothing a user typed: rendered as they are.
+_PLAIN_TYPES = (bool, int, float, Decimal, date, time, timedelta, Enum)
+
+
 def _scrub_value(key: str, value: Any) -> Any:
     if _SECRET_KEY.search(key):
         return MASK
@@ -54,7 +61,7 @@ def _scrub_value(key: str, value: Any) -> Any:
         return {k: _scrub_value(str(k), v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return type(value)(_scrub_value(key, v) for v in value)
-    if value is None or isinstance(value, bool | int | float):
+    if value is None or isinstance(value, _PLAIN_TYPES):
         return value
     return scrub(repr(value))  # an object's repr (an Update, an exception) may carry what it was given
 
