@@ -162,6 +162,7 @@ def _main(argv: list[str]) -> int:
         settings = get_settings()
 
         async def run() -> Rotation:
+            require_master_key(settings)  # before touching the database
             db = Database(settings.database_url)
             try:
                 await db.migrate()  # the schema the bot itself would run on (it migrates at every start)
