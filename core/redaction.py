@@ -136,13 +136,25 @@ class SecretIndex:
         if not self._by_anchor:
             return
         for run in _RUN.finditer(text):
-            values = self._by_anchor.get(run.group())
-            if not values:
-                continue
-            for value, offset in values.items():
-                start = run.start() - offset
-                if start >= 0 and text.startswith(value, start):
-                    yield start, start + len(value)
+            for skip in _escape_lengths(text, run.start()):
+                values = self._by_anchor.get(run.group()[skip:])
+                if not values:
+                    continue
+                for value, offset in values.items():
+                    start = run.start() + skip - offset
+                    if start >= 0 and text.startswith(value, start):
+                        yield start, start + len(value)
+
+
+def _escape_lengths(text: str, start: int) -> tuple[int, ...]:
+    """How many leading characters of the run at ``start`` may belong to an escape before it: a
+    repr or JSON writes a new line as ``\\n`` (``\\nKEY`` is one run) and a URL ``=`` as ``%3D``."""
+    before = text[start - 1] if start else ""
+    if before == "\\":
+        return (0, 1, 3, 5)  # \n \t ...; \xHH; \uHHHH
+    if before == "%":
+        return (0, 2)
+    return (0,)
 
 
 class SecretRegistry:

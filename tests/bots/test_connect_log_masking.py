@@ -84,6 +84,17 @@ async def test_a_verified_key_is_masked_in_every_later_line(console, exchange, f
     assert "tick_failed" in text and "exchange said ***/***" in text
 
 
+async def test_a_verified_key_is_masked_right_after_an_escape(console, exchange, fresh_registry, tmp_path):
+    """A repr writes a new line as \\n and a URL writes = as %3D, right against the key."""
+    with app_logging(tmp_path / "bot.log", "INFO") as log:
+        assert not (await _connect(console, f"/connect binance main {KEY} {SECRET}")).error
+        logging.getLogger("ccxt.base").warning("body %r", f"first line\n{SECRET}\t{KEY}")
+        logging.getLogger("ccxt.base").warning("GET /sapi?signature%%3D%s%%26key%%3D%s", SECRET, KEY)
+        text = log.text()
+    assert SECRET not in text and KEY not in text
+    assert "body 'first line\\n***\\t***'" in text and "signature%3D***%26key%3D***" in text
+
+
 def test_the_set_is_bounded_least_recently_registered_first():
     registry = redaction.SecretRegistry(limit=3)
     values = [f"user-secret-{n:04d}-abcdef" for n in range(5)]
