@@ -76,6 +76,9 @@ class ScrubFilter(logging.Filter):
     """Scrubs the message, traceback and stack of every record before its handler writes it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "_scrubbed", False):  # already seen by the filter of another handler
+            return True
+        record._scrubbed = True
         message = record.getMessage()
         cleaned = scrub(message)
         if cleaned != message:
@@ -88,9 +91,6 @@ class ScrubFilter(logging.Filter):
         if record.stack_info:
             record.stack_info = scrub(record.stack_info)
         return True
-
-
-_ScrubFilter = ScrubFilter  # the name older code and tests use
 
 
 def install_scrub_filter(logger: logging.Logger | None = None) -> None:

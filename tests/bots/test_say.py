@@ -117,7 +117,7 @@ def test_every_secret_setting_is_registered_with_the_log_scrubber(monkeypatch):
         core_logging.register_secret(secret)
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    handler.addFilter(core_logging._ScrubFilter())
+    handler.addFilter(core_logging.ScrubFilter())
     logger = logging.getLogger("test.secrets")
     logger.addHandler(handler)
     try:
