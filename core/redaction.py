@@ -55,17 +55,29 @@ _TYPED_VALUE = re.compile(r"""(['"]value['"]\s*:\s*)(?:'(?:\\.|[^\\'])*'|"(?:\\.
 # A quoted value to its closing quote; a bare one to the next space (past any quote in it: a repr
 # or JSON around it may end a little later than the secret, which only masks a little more).
 _QUOTED_OR_BARE = r"""(?:'(?:\\.|[^\\'])*'|"(?:\\.|[^\\"])*"|\S+)"""
-# (pattern, replacement): the replacement keeps the name of a ``name=value`` pair.
-_SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----(?:.*?-----END [A-Z ]*PRIVATE KEY-----|.*)", re.S), MASK),
-    (re.compile(r"(?<![0-9])\d{6,12}:[A-Za-z0-9_-]{30,}"), MASK),  # Telegram bot token, also in /bot<token>/
-    (re.compile(r"\b[MNO][A-Za-z\d_-]{23,25}\.[A-Za-z\d_-]{6}\.[A-Za-z\d_-]{27,}\b"), MASK),  # Discord token
-    (re.compile(r"\b[A-Za-z0-9]{64}\b"), MASK),  # Binance / Tokocrypto API key or secret
-    (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I), MASK),  # OKX key
-    (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{16,}"), r"\1" + MASK),
-    # Discord interaction and webhook tokens in the URLs its HTTP client logs (valid for 15 minutes)
-    (re.compile(r"(/(?:interactions|webhooks)/\d+/)[A-Za-z0-9._-]+"), r"\1" + MASK),
+
+# Keys and tokens are long runs of these characters: only such runs are matched against their
+# shapes, so an ordinary line (short words, timestamps) costs one scan.
+_LONG_RUN = re.compile(r"[A-Za-z0-9_:.\-]{30,}")
+_TOKEN_SHAPES: tuple[re.Pattern[str], ...] = (
+    re.compile(r"(?<![0-9])\d{6,12}:[A-Za-z0-9_-]{30,}"),  # Telegram bot token, also in /bot<token>/
+    re.compile(r"\b[MNO][A-Za-z\d_-]{23,25}\.[A-Za-z\d_-]{6}\.[A-Za-z\d_-]{27,}\b"),  # Discord bot token
+    re.compile(r"\b[A-Za-z0-9]{64}\b"),  # Binance / Tokocrypto API key or secret
+    re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I),  # OKX API key
+)
+# (words one of which the lower-cased line must hold, pattern, replacement): the words let most
+# lines skip the pattern; the replacement keeps the name of a ``name=value`` pair.
+_GUARDED_SHAPES: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = (
     (
+        ("private key",),
+        re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----(?:.*?-----END [A-Z ]*PRIVATE KEY-----|.*)", re.S),
+        MASK,
+    ),
+    (("bearer",), re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{16,}"), r"\1" + MASK),
+    # Discord interaction and webhook tokens in the URLs its HTTP client logs (valid for 15 minutes)
+    (("/interactions/", "/webhooks/"), re.compile(r"(/(?:interactions|webhooks)/\d+/)[A-Za-z0-9._-]+"), r"\1" + MASK),
+    (
+        ("key", "secret", "pass", "token"),
         re.compile(
             r"(?i)((?:api[_ -]?key|secret(?:[_ -]?key)?|passphrase|password|private[_ -]?key|token)['\"]?\s*[:=]\s*)"
             + _QUOTED_OR_BARE
@@ -95,9 +107,19 @@ def _mask_commands(text: str) -> str:
 
 
 def _mask_shapes(text: str) -> str:
-    text = _TYPED_VALUE.sub(r"\1'" + MASK + "'", text)
-    for pattern, replacement in _SHAPES:
-        text = pattern.sub(replacement, text)
+    lower = text.lower()  # for the guard words only: masking never adds one, so it need not be redone
+    if "value" in lower:
+        text = _TYPED_VALUE.sub(r"\1'" + MASK + "'", text)
+    for words, pattern, replacement in _GUARDED_SHAPES:
+        if any(word in lower for word in words):
+            text = pattern.sub(replacement, text)
+    return _LONG_RUN.sub(_mask_token_shapes, text)
+
+
+def _mask_token_shapes(run: re.Match[str]) -> str:
+    text = run.group()
+    for pattern in _TOKEN_SHAPES:
+        text = pattern.sub(MASK, text)
     return text
 
 
@@ -131,30 +153,32 @@ class SecretIndex:
     def __len__(self) -> int:
         return sum(len(values) for values in self._by_anchor.values())
 
-    def spans(self, text: str) -> Iterator[tuple[int, int]]:
+    def spans(self, text: str) -> list[tuple[int, int]]:
         """(start, end) of each indexed value in ``text``."""
+        found: list[tuple[int, int]] = []
         if not self._by_anchor:
-            return
+            return found
+        lookup = self._by_anchor.get
         for run in _RUN.finditer(text):
-            for skip in _escape_lengths(text, run.start()):
-                values = self._by_anchor.get(run.group()[skip:])
-                if not values:
-                    continue
-                for value, offset in values.items():
-                    start = run.start() + skip - offset
-                    if start >= 0 and text.startswith(value, start):
-                        yield start, start + len(value)
+            token, at = run.group(), run.start()
+            self._check(text, at, lookup(token), found)
+            if at and text[at - 1] in _ESCAPES:
+                for skip in _ESCAPES[text[at - 1]]:
+                    self._check(text, at + skip, lookup(token[skip:]), found)
+        return found
+
+    @staticmethod
+    def _check(text: str, at: int, values: dict[str, int] | None, found: list[tuple[int, int]]) -> None:
+        """Each of ``values`` (those with the anchor found at ``at``) that the text holds around it."""
+        for value, offset in (values or {}).items():
+            start = at - offset
+            if start >= 0 and text.startswith(value, start):
+                found.append((start, start + len(value)))
 
 
-def _escape_lengths(text: str, start: int) -> tuple[int, ...]:
-    """How many leading characters of the run at ``start`` may belong to an escape before it: a
-    repr or JSON writes a new line as ``\\n`` (``\\nKEY`` is one run) and a URL ``=`` as ``%3D``."""
-    before = text[start - 1] if start else ""
-    if before == "\\":
-        return (0, 1, 3, 5)  # \n \t ...; \xHH; \uHHHH
-    if before == "%":
-        return (0, 2)
-    return (0,)
+# Escapes a run may start with (the run's leading characters to skip): a repr or JSON writes a new
+# line as \n, so "\nKEY" is one run; a URL writes "=" as %3D.
+_ESCAPES: dict[str, tuple[int, ...]] = {"\\": (1, 3, 5), "%": (2,)}  # \n \t...; \xHH; \uHHHH / %HH
 
 
 class SecretRegistry:
@@ -197,7 +221,7 @@ class SecretRegistry:
 
     def spans(self, text: str) -> list[tuple[int, int]]:
         self._forget_expired(self._clock())
-        return list(self.index.spans(text))
+        return self.index.spans(text)
 
     def _forget_expired(self, now: float) -> None:
         # Entries are kept in registration order with one TTL, so the expired ones are at the front.
