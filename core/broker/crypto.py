@@ -4,9 +4,9 @@ A credential's key material (client id, secret, passphrase) is stored as one Fer
 with the first of ``BROKER_MASTER_KEYS``; every listed key decrypts (``MultiFernet``), so an admin
 rotates by putting a new key in front (keeping the old one listed), restarting, and running
 ``rotate`` (``python -m core.broker.crypto rotate``) before dropping the old key: it re-encrypts
-every stored token with the first key and exits non-zero when a token opens with none of them. The plaintext also names the owner and
-the broker, so a token copied onto another row (someone with write access to the database) does
-not decrypt there. Without a master key nothing live can be stored: paper accounts need none.
+every stored token with the first key and exits non-zero when a token opens with none of them.
+The plaintext also names the owner and the broker, so a token copied onto another row (someone
+with write access to the database) does not decrypt there. Without a master key nothing live can be stored: paper accounts need none.
 
 Values only leave this module inside ``KeyMaterial``, whose repr hides them, and each is
 registered with ``core.logging.remember_secret`` when decrypted, so no log line can carry it.
