@@ -24,6 +24,7 @@ run is looked up in a dict, so the cost depends on the line, not on how many sec
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
@@ -192,26 +193,34 @@ class SecretRegistry:
         self._pinned: set[str] = set()
         self._expiry: OrderedDict[str, float] = OrderedDict()  # user value -> when it is forgotten, oldest first
         self.index = SecretIndex()
+        # Lines are logged from worker threads too: no scrub may see the set half-changed.
+        self._lock = threading.Lock()
 
     def pin(self, value: str | None) -> None:
-        if _usable(value) and value not in self._pinned:
-            self._expiry.pop(value, None)
-            self._pinned.add(value)
-            self.index.add(value)
+        if not _usable(value):
+            return
+        with self._lock:
+            if value not in self._pinned:
+                self._expiry.pop(value, None)
+                self._pinned.add(value)
+                self.index.add(value)
 
     def remember(self, value: str | None) -> None:
         """Mask a verified user secret from now on (again: its expiry starts over)."""
-        if not _usable(value) or value in self._pinned:
+        if not _usable(value):
             return
-        now = self._clock()
-        self._forget_expired(now)
-        if value in self._expiry:
-            self._expiry.move_to_end(value)
-        else:
-            self.index.add(value)
-        self._expiry[value] = now + self.ttl_s
-        while len(self._expiry) > self.limit:
-            self.index.discard(self._expiry.popitem(last=False)[0])
+        with self._lock:
+            if value in self._pinned:
+                return
+            now = self._clock()
+            self._forget_expired(now)
+            if value in self._expiry:
+                self._expiry.move_to_end(value)
+            else:
+                self.index.add(value)
+            self._expiry[value] = now + self.ttl_s
+            while len(self._expiry) > self.limit:
+                self.index.discard(self._expiry.popitem(last=False)[0])
 
     def __len__(self) -> int:
         return len(self._pinned) + len(self._expiry)
@@ -220,8 +229,9 @@ class SecretRegistry:
         return value in self._pinned or value in self._expiry
 
     def spans(self, text: str) -> list[tuple[int, int]]:
-        self._forget_expired(self._clock())
-        return self.index.spans(text)
+        with self._lock:
+            self._forget_expired(self._clock())
+            return self.index.spans(text)
 
     def _forget_expired(self, now: float) -> None:
         # Entries are kept in registration order with one TTL, so the expired ones are at the front.
