@@ -7,7 +7,7 @@ Three kinds of rule, applied to every log line (``scrub``):
   end of the line when it is not quoted; and the typed values of Discord interactions (the
   options of a slash command, the fields of a modal), which arrive as ``'value': '...'``.
 - **by shape**: bot tokens, exchange API keys (64 letters and digits, OKX's UUIDs), Discord
-  tokens, PEM private keys, bearer tokens, interaction tokens in Discord's URLs, and
+  tokens, PEM private keys, bearer tokens, passwords in URLs, interaction tokens in Discord's URLs, and
   ``api_key=...``/``secret: ...``/``'token': '...'`` pairs. These hold
   before anything is registered: the chat libraries log an update before any handler sees it.
 - **by value**: exact values registered as secrets. The operator's own (bot tokens, master keys)
@@ -75,6 +75,8 @@ _GUARDED_SHAPES: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = (
         MASK,
     ),
     (("bearer",), re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{16,}"), r"\1" + MASK),
+    # the password in a URL (postgresql://user:password@host/db, redis://:password@host)
+    (("://",), re.compile(r"(://[^/\s:@]*:)[^@\s/]+@"), r"\1" + MASK + "@"),
     # Discord interaction and webhook tokens in the URLs its HTTP client logs (valid for 15 minutes)
     (("/interactions/", "/webhooks/"), re.compile(r"(/(?:interactions|webhooks)/\d+/)[A-Za-z0-9._-]+"), r"\1" + MASK),
     (

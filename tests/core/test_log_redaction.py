@@ -59,6 +59,7 @@ def test_standard_library_records_keep_no_key_in_message_args_or_traceback(tmp_p
         library = logging.getLogger("some.library")
         library.debug("got %r", {"text": f"/connect binance main {PLAIN} {BINANCE}", "chat": 5})
         library.info("POST https://api.telegram.org/bot%s/sendMessage", BOT_TOKEN)
+        library.error("cannot connect to postgresql+asyncpg://stox:Pg-pass-w0rd@db:5432/stox or redis://:r3dis-pw@cache:6379/0")
         try:
             raise ValueError(f"bad key {OKX} with {PEM}")
         except ValueError:
@@ -68,6 +69,7 @@ def test_standard_library_records_keep_no_key_in_message_args_or_traceback(tmp_p
     _assert_clean(text)
     assert "'text': '/connect ***', 'chat': 5" in text  # the command masked, the rest of the record kept
     assert "ValueError: bad key *** with ***" in text and "request failed" in text
+    assert "postgresql+asyncpg://stox:***@db:5432/stox or redis://:***@cache:6379/0" in text
 
 
 def test_a_connect_line_without_quotes_is_masked_to_its_end(tmp_path):
