@@ -40,7 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     from core.logging import configure
 
     settings = get_settings()
-    configure(settings.log_level, settings.log_format, secret_values(settings))  # before any entry point runs
+    configure(  # before any entry point runs
+        settings.log_level, settings.log_format, secret_values(settings), chat_payloads=settings.log_chat_payloads
+    )
 
     from core.errors import StoxlifyError
 

@@ -164,6 +164,9 @@ class Settings(BaseSettings):
     # logging
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["console", "json"] = "console"
+    # python-telegram-bot and discord.py log whole updates and gateway events at DEBUG (what users
+    # type, keys included, scrubbed all the same): off unless asked for, even at LOG_LEVEL=DEBUG.
+    log_chat_payloads: bool = False
 
     @field_validator("telegram_token", "discord_token", "telegram_webhook_secret", "telegram_webhook_url",
                      "mayar_webhook_token", mode="before")

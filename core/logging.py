@@ -1,8 +1,14 @@
 """Structured logging with secrets redacted.
 
-Every record passes through ``redact``: values of keys that name a secret are masked, and any
-registered secret value (bot tokens, API keys) is masked wherever it appears in a string, so a
-token pasted into an exception message still never reaches a log file.
+Every line passes through ``core.redaction.scrub`` before anything writes it: structlog events
+in ``redact`` (values of keys that name a secret are masked outright), and the standard library's
+records (httpx, ccxt, python-telegram-bot, discord.py) in a filter on every handler of the root
+logger. See ``core.redaction`` for what is masked: /connect's arguments and Discord's typed values,
+key and token shapes, and registered values.
+
+The chat libraries log whole updates and gateway events at DEBUG (a user's /connect key among
+them): their loggers stay at INFO even when ``LOG_LEVEL=DEBUG`` unless ``LOG_CHAT_PAYLOADS`` asks
+for them, and what they log then is scrubbed like everything else.
 """
 
 from __future__ import annotations
@@ -11,34 +17,39 @@ import logging
 import re
 import sys
 from collections.abc import Iterable, MutableMapping
+from datetime import date, time, timedelta
+from decimal import Decimal
+from enum import Enum
 from pathlib import Path
 from typing import Any, TextIO
 
 import structlog
 
+from core import redaction
+from core.redaction import MASK, masking, scrub
+
+__all__ = ["MASK", "configure", "get_logger", "masking", "register_secret", "remember_secret", "scrub"]
+
 _SECRET_KEY = re.compile(r"(token|secret|password|passphrase|api[_-]?key|apikey|authorization|private)", re.I)
-# Telegram bot tokens and long key-like strings that may arrive inside URLs or messages.
-_TOKEN_SHAPES = [
-    re.compile(r"\b\d{6,12}:[A-Za-z0-9_-]{30,}\b"),
-    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{16,}"),
-]
-MASK = "***"
-_known_secrets: set[str] = set()
+# Loggers that write what users send at DEBUG: python-telegram-bot ("Processing update", "Webhook
+# received data", each Bot API call's parameters and return value: getUpdates returns whole updates)
+# and discord.py (discord.gateway's "WebSocket Event" with interactions and modal values,
+# discord.http's request bodies and responses).
+CHAT_PAYLOAD_LOGGERS = ("telegram", "discord")
 
 
 def register_secret(value: str | None) -> None:
-    """Mask ``value`` wherever it appears in later log records."""
-    if value and len(value) >= 6:
-        _known_secrets.add(value)
+    """Mask ``value`` in every later line, for the life of the process: the operator's own secrets."""
+    redaction.registry.pin(value)
 
 
-def scrub(text: str) -> str:
-    for secret in _known_secrets:
-        if secret in text:
-            text = text.replace(secret, MASK)
-    for shape in _TOKEN_SHAPES:
-        text = shape.sub(lambda m: (m.group(1) if m.groups() else "") + MASK, text)
-    return text
+def remember_secret(value: str | None) -> None:
+    """Mask a user's verified secret in later lines (bounded and expiring: see ``core.redaction``)."""
+    redaction.registry.remember(value)
+
+
+# Values whose repr holds nothing a user typed: rendered as they are.
+_PLAIN_TYPES = (bool, int, float, Decimal, date, time, timedelta, Enum)
 
 
 def _scrub_value(key: str, value: Any) -> Any:
@@ -50,7 +61,9 @@ def _scrub_value(key: str, value: Any) -> Any:
         return {k: _scrub_value(str(k), v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return type(value)(_scrub_value(key, v) for v in value)
-    return value
+    if value is None or isinstance(value, _PLAIN_TYPES):
+        return value
+    return scrub(repr(value))  # an object's repr (an Update, an exception) may carry what it was given
 
 
 def redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -59,15 +72,32 @@ def redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> Mutab
     return event
 
 
-class _ScrubFilter(logging.Filter):
-    """Scrubs records from third-party loggers (httpx, ccxt, telegram) that bypass structlog."""
+class ScrubFilter(logging.Filter):
+    """Scrubs the message, traceback and stack of every record before its handler writes it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "_scrubbed", False):  # already seen by the filter of another handler
+            return True
+        record._scrubbed = True
         message = record.getMessage()
         cleaned = scrub(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            # Formatter.format would render the traceback after filters ran: render it here, scrubbed.
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = scrub(record.exc_text)
+        if record.stack_info:
+            record.stack_info = scrub(record.stack_info)
         return True
+
+
+def install_scrub_filter(logger: logging.Logger | None = None) -> None:
+    """Put a ``ScrubFilter`` on each handler of ``logger`` (the root logger) that lacks one."""
+    for handler in (logger or logging.getLogger()).handlers:
+        if not any(isinstance(f, ScrubFilter) for f in handler.filters):
+            handler.addFilter(ScrubFilter())
 
 
 class _Sink:
@@ -102,7 +132,11 @@ def log_to_stderr() -> None:
     _sink.stream = None
 
 
-def configure(level: str = "INFO", fmt: str = "console", secrets: Iterable[str | None] = ()) -> None:
+def configure(
+    level: str = "INFO", fmt: str = "console", secrets: Iterable[str | None] = (), *, chat_payloads: bool = False
+) -> None:
+    """Send structlog and the standard library to one sink, scrubbed; ``chat_payloads`` lets the chat
+    libraries log what users send at DEBUG (still scrubbed)."""
     for secret in secrets:
         register_secret(secret)
     renderer: Any = (
@@ -122,18 +156,21 @@ def configure(level: str = "INFO", fmt: str = "console", secrets: Iterable[str |
         cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler(_sink)
-    handler.addFilter(_ScrubFilter())
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
+    install_scrub_filter(root)
     root.setLevel(level)
+    numeric = logging.getLevelName(level)
     # Never let libraries that print request headers log at DEBUG (ccxt logs API keys there).
     for noisy in ("ccxt", "urllib3", "yfinance", "peewee", "matplotlib", "asyncio"):
-        logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLevelName(level)))
+        logging.getLogger(noisy).setLevel(max(logging.INFO, numeric))
     # httpx logs a line per Bot API call (every long poll), alembic a line per migration step.
     # APScheduler logs "Running job ..." and "... executed successfully" for every run, every few seconds.
     for chatty in ("httpx", "httpcore", "alembic", "apscheduler"):
-        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, numeric))
+    for payloads in CHAT_PAYLOAD_LOGGERS:
+        logging.getLogger(payloads).setLevel(numeric if chat_payloads else max(logging.INFO, numeric))
 
 
 def get_logger(name: str | None = None) -> Any:

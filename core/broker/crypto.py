@@ -2,13 +2,14 @@
 
 A credential's key material (client id, secret, passphrase) is stored as one Fernet token made
 with the first of ``BROKER_MASTER_KEYS``; every listed key decrypts (``MultiFernet``), so an admin
-rotates by putting a new key in front, restarting, and running ``rotate`` (``python -m
-core.broker.crypto rotate``) before dropping the old key. The plaintext also names the owner and
-the broker, so a token copied onto another row (someone with write access to the database) does
-not decrypt there. Without a master key nothing live can be stored: paper accounts need none.
+rotates by putting a new key in front (keeping the old one listed), restarting, and running
+``rotate`` (``python -m core.broker.crypto rotate``) before dropping the old key: it re-encrypts
+every stored token with the first key and exits non-zero when a token opens with none of them.
+The plaintext also names the owner and the broker, so a token copied onto another row (someone
+with write access to the database) does not decrypt there. Without a master key nothing live can be stored: paper accounts need none.
 
 Values only leave this module inside ``KeyMaterial``, whose repr hides them, and each is
-registered with ``core.logging.register_secret`` so no log line can carry it.
+registered with ``core.logging.remember_secret`` when decrypted, so no log line can carry it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from core.config import Settings
 from core.errors import Unavailable
-from core.logging import register_secret
+from core.logging import remember_secret
 
 if TYPE_CHECKING:
     from cryptography.fernet import MultiFernet
@@ -47,9 +48,10 @@ class KeyMaterial:
         return key_hint(self.client_id)
 
     def register(self) -> None:
-        """Mask these values in every later log record."""
+        """Mask these values in later log records. Only for keys an exchange accepted (stored ones):
+        registering unchecked input would let anyone hide any word from the logs."""
         for value in (self.client_id, self.secret, self.passphrase):
-            register_secret(value)
+            remember_secret(value)
 
     def __repr__(self) -> str:
         return f"KeyMaterial(…{self.hint})"
@@ -108,24 +110,45 @@ def decrypt(settings: Settings, token: str, *, user_id: int, broker: str) -> Key
     return material
 
 
-async def rotate(db: Database, settings: Settings) -> int:
-    """Re-encrypt every stored token with the first master key; the number of tokens rewritten."""
+@dataclass(frozen=True, slots=True)
+class Rotation:
+    """What ``rotate`` did: tokens rewritten with the first key, and tokens no configured key opens."""
+
+    rotated: int
+    unreadable: int
+
+
+async def rotate(db: Database, settings: Settings) -> Rotation:
+    """Re-encrypt every stored token with the first master key.
+
+    A token no configured key opens is left as it is (it is still recoverable with the key that
+    made it) and counted, so the operator knows not to drop any key yet.
+    """
+    from cryptography.fernet import InvalidToken
     from sqlalchemy import select
 
+    from core.db.migrate import import_models
+
+    import_models()  # Credential's foreign keys name users: the mapper needs every table, not just one
     from core.broker.models import Credential
 
     keyring = _keyring(settings)
-    count = 0
+    rotated = unreadable = 0
     async with db.session() as session:
         rows = await session.scalars(select(Credential).where(Credential.secret_token != ""))
         for row in rows:
-            row.secret_token = keyring.rotate(row.secret_token.encode()).decode()
-            count += 1
-    return count
+            try:
+                row.secret_token = keyring.rotate(row.secret_token.encode()).decode()
+            except InvalidToken:
+                unreadable += 1
+            else:
+                rotated += 1
+    return Rotation(rotated, unreadable)
 
 
 def _main(argv: list[str]) -> int:
     import asyncio
+    import sys
 
     from core.config import get_settings
     from core.db import Database
@@ -138,14 +161,29 @@ def _main(argv: list[str]) -> int:
     if argv[:1] == ["rotate"]:
         settings = get_settings()
 
-        async def run() -> int:
+        async def run() -> Rotation:
+            require_master_key(settings)  # before touching the database
             db = Database(settings.database_url)
             try:
+                await db.migrate()  # the schema the bot itself would run on (it migrates at every start)
                 return await rotate(db, settings)
             finally:
                 await db.dispose()
 
-        print(f"re-encrypted {asyncio.run(run())} stored key(s) with the first BROKER_MASTER_KEYS key")
+        try:
+            done = asyncio.run(run())
+        except Unavailable as exc:  # no or malformed BROKER_MASTER_KEYS: say how to fix it, no traceback
+            print(f"{exc.message}\n{exc.hint or ''}".strip(), file=sys.stderr)
+            return 1
+        print(f"re-encrypted {done.rotated} stored key(s) with the first BROKER_MASTER_KEYS key")
+        if done.unreadable:
+            print(
+                f"{done.unreadable} stored key(s) open with none of BROKER_MASTER_KEYS and were left as they are: "
+                "keep every old key listed until they are rotated too (or their owners reconnect them)",
+                file=sys.stderr,
+            )
+            return 1
+        print("every stored key now opens with the first key alone: the others can be removed")
         return 0
     print("usage: python -m core.broker.crypto generate|rotate")
     return 2

@@ -105,7 +105,6 @@ def new_exchange(broker: BrokerName, keys: KeyMaterial, settings: Settings) -> A
     """A ccxt async exchange signed with ``keys``; the caller closes it."""
     import ccxt.async_support as ccxt_async
 
-    keys.register()  # an exchange that echoes a key in an error message still never logs it
     quiet_ccxt_logging()
     options: dict[str, Any] = {"maxRetriesOnFailure": 0, "maxRetriesOnFailureDelay": 0, "defaultType": "spot"}
     if broker in (BrokerName.BINANCE, BrokerName.OKX):

@@ -28,7 +28,7 @@ from core.db import Database, insert_ignoring_conflicts, utcnow
 from core.deployment.status import RUNNING as RUNNING_DEPLOYMENTS
 from core.errors import Conflict, Forbidden, Invalid, LimitExceeded, NotFound, Unavailable
 from core.labels import did_you_mean, label_key
-from core.logging import get_logger, register_secret, scrub
+from core.logging import get_logger, masking, scrub
 from core.paging import Page, check_page
 
 log = get_logger(__name__)
@@ -123,8 +123,22 @@ async def connect(
     credential of the same label and broker gets the new key in place, so the deployments that
     used it can be resumed.
     """
-    for value in (client_id, secret, passphrase):
-        register_secret(value)
+    with masking((client_id, secret, passphrase)):  # this call's own log lines, until the key is verified
+        return await _connect(db, actor, broker, label, client_id, secret, passphrase, account, settings, verify)
+
+
+async def _connect(
+    db: Database,
+    actor: Actor,
+    broker: str | BrokerName,
+    label: str,
+    client_id: str,
+    secret: str,
+    passphrase: str | None,
+    account: str | None,
+    settings: Settings | None,
+    verify: Verifier | None,
+) -> CredentialView:
     settings = settings or get_settings()
     name = parse_broker(broker)
     if name is BrokerName.PAPER:
@@ -135,6 +149,10 @@ async def connect(
     async with db.session() as session:
         await _check_free(session, actor, label, name)
     verification = await _verify(name, keys, settings, verify) if verify is not None else None
+    if verification is not None:
+        # Masked in every later line only now that the exchange accepted it: registering unchecked
+        # input would let anyone hide any word (Traceback) from the logs.
+        keys.register()
     token = encrypt(settings, keys, user_id=actor.user_id, broker=name.value)
     now = utcnow()
     try:

@@ -89,7 +89,7 @@ def test_every_secret_setting_is_registered_with_the_log_scrubber(monkeypatch):
 
     from bots import cli
     from bots.console import transport
-    from core import config
+    from core import config, redaction
     from core import logging as core_logging
     from core.config import Settings
 
@@ -101,13 +101,15 @@ def test_every_secret_setting_is_registered_with_the_log_scrubber(monkeypatch):
     )
     registered: list[str] = []
     monkeypatch.setattr(config, "get_settings", lambda: settings)
-    monkeypatch.setattr(core_logging, "configure", lambda _lvl, _fmt, secrets=(): registered.extend(secrets))
+    monkeypatch.setattr(
+        core_logging, "configure", lambda _lvl, _fmt, secrets=(), **_: registered.extend(secrets)
+    )
 
     async def fake_say(_line, _out):
         return 0
 
     monkeypatch.setattr(transport, "say", fake_say)
-    monkeypatch.setattr(core_logging, "_known_secrets", set())
+    monkeypatch.setattr(redaction, "registry", redaction.SecretRegistry())
     assert cli.main(["say", "/help"]) == 0
     assert {MAYAR_KEY, "s3-secret-key-value", "first-master-key-aaaa", "second-master-key-bbbb"} <= set(registered)
 
@@ -115,7 +117,7 @@ def test_every_secret_setting_is_registered_with_the_log_scrubber(monkeypatch):
         core_logging.register_secret(secret)
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    handler.addFilter(core_logging._ScrubFilter())
+    handler.addFilter(core_logging.ScrubFilter())
     logger = logging.getLogger("test.secrets")
     logger.addHandler(handler)
     try:

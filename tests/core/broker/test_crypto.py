@@ -66,7 +66,7 @@ async def test_rotate_re_encrypts_every_stored_token(db, settings, master_key, a
     newest = Fernet.generate_key().decode()
     both = Settings(_env_file=None, broker_master_keys=[newest, master_key])
     with caplog.at_level(logging.DEBUG):
-        assert await crypto.rotate(db, both) == 2
+        assert await crypto.rotate(db, both) == crypto.Rotation(rotated=2, unreadable=0)
     only_new = Settings(_env_file=None, broker_master_keys=[newest])
     async with db.session() as session:
         rows = list(await session.scalars(select(Credential).where(Credential.secret_token != "")))
