@@ -88,7 +88,7 @@ async def help_(ctx: Context, command: str | None) -> Reply:
     "What the bot understands: indicators, intervals, ranges, sources, script, fundamentals, brokers, glossary",
     Arg("category", "indicator, interval, range, source, script, fundamental, broker or glossary", required=False),
     Arg("label", "one entry, such as rsi, OKX or stop loss", kind=ArgKind.REST, required=False),
-    examples=("/dict", "/dict indicator", "/dict indicator macd", "/dict interval", "/dict broker",
+    examples=("/dict", "/dict indicator", "/dict indicator macd", "/dict script", "/dict interval", "/dict broker",
               "/dict glossary", "/dict glossary stop loss", "/dict glossary bandar"),
 )
 async def dict_(ctx: Context, category: str | None, label: str | None) -> Reply:
