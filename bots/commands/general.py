@@ -88,7 +88,7 @@ async def help_(ctx: Context, command: str | None) -> Reply:
     "What the bot understands: indicators, intervals, ranges, sources, script, fundamentals, brokers, glossary",
     Arg("category", "indicator, interval, range, source, script, fundamental, broker or glossary", required=False),
     Arg("label", "one entry, such as rsi, OKX or stop loss", kind=ArgKind.REST, required=False),
-    examples=("/dict", "/dict indicator", "/dict indicator macd", "/dict interval", "/dict broker",
+    examples=("/dict", "/dict indicator", "/dict indicator macd", "/dict script", "/dict interval", "/dict broker",
               "/dict glossary", "/dict glossary stop loss", "/dict glossary bandar"),
 )
 async def dict_(ctx: Context, category: str | None, label: str | None) -> Reply:
@@ -99,9 +99,10 @@ async def dict_(ctx: Context, category: str | None, label: str | None) -> Reply:
         return Reply("\n".join(lines))
     served = ctx.core.market.intervals_by_source()
     label = " ".join((label or "").split()) or None
+    more = dictionary.reference(category)
     if label is not None:
         item = dictionary.entry(category, label, served)
-        return Reply("\n".join(filter(None, [f"{item.label}: {item.summary}", item.detail])))
+        return Reply("\n".join(filter(None, [f"{item.label}: {item.summary}", item.detail, more])))
     items = dictionary.entries(category, served)
     kind = category.lower()
     if kind.startswith("indicator"):
@@ -111,4 +112,5 @@ async def dict_(ctx: Context, category: str | None, label: str | None) -> Reply:
         lines = [f"{len(items)} trading terms, English: Indonesian (look up either: /dict glossary TERM):"]
         lines += [f"  {item.label}: {item.summary.removeprefix('ID: ')}" for item in items]
         return Reply("\n".join(lines))
-    return Reply("\n".join(f"{item.label}: {item.summary}" + (f" ({item.detail})" if item.detail else "") for item in items))
+    lines = [f"{item.label}: {item.summary}" + (f" ({item.detail})" if item.detail else "") for item in items]
+    return Reply("\n".join(filter(None, [*lines, more])))

@@ -1,6 +1,6 @@
 """The backtest engine: signal arrays in, trades, equity and backtesting.py's statistics out.
 
-Execution model (``/work/shared/SCRIPT.md``, *Execution*), stated precisely. It is backtesting.py
+Execution model (``docs/script.md``, *What a run does with the outputs*), stated precisely. It is backtesting.py
 0.6.6's (``Backtest(data, strategy, cash, commission=c, finalize_trades=False)`` with a strategy that
 acts on the signals as below), so trades, equity and every statistic can be checked against that library
 (``tests/core/backtest`` does so).

@@ -101,6 +101,15 @@ def entry(category: str, label: str, source_intervals: dict[str, list[str]] | No
     raise NotFound(f"no {category} called '{label}'", hint=f"see /dict {category}")
 
 
+def reference(category: str) -> str | None:
+    """Where a category is documented in full, for the end of its /dict reply (None: nowhere more)."""
+    if _category(category) == "script":
+        from core.script import REFERENCE
+
+        return f"The whole language, with precedence, limits and examples: {REFERENCE} in the Stoxlify repository"
+    return None
+
+
 def _category(name: str) -> str:
     key = name.lower().rstrip("s")
     if key not in CATEGORIES:

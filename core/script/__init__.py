@@ -1,4 +1,4 @@
-"""The model script language (``/work/shared/SCRIPT.md``): parse once, evaluate on any candles.
+"""The model script language (its reference: ``docs/script.md``): parse once, evaluate on any candles.
 
     program = parse(source)                       # ScriptError with line, col and caret
     result = evaluate(program, frame, {"fast": 10})
@@ -10,7 +10,7 @@
 Text goes through this package's own lexer, parser and checker into its own tree; no Python
 ``eval``/``exec``/``compile`` ever sees it. Precedence, loosest first: ``or``, ``and``, ``not``,
 comparisons (not chainable), ``+ -``, ``* / %``, unary ``-``, then ``x[n]``, ``x.field`` and calls;
-see ``core/script/README.md``.
+``docs/script.md`` says why.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from core.script.parser import Parser
 from core.script.tree import Condition, Program
 
 __all__ = [
+    "REFERENCE",
     "Condition",
     "Plot",
     "Program",
@@ -56,6 +57,9 @@ __all__ = [
 ]
 
 _COLUMNS = ("open", "high", "low", "close", "volume")
+
+#: The language reference, as a path in the repository (``/dict script`` names it).
+REFERENCE = "docs/script.md"
 
 
 @dataclass(frozen=True, eq=False)

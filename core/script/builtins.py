@@ -47,7 +47,7 @@ SERIES: dict[str, str] = {
 OUTPUTS: dict[str, str] = {
     "buy": "true/false series: open a long",
     "sell": "true/false series: close the long",
-    "short": "true/false series: open a short (backtests and derivatives only)",
+    "short": "true/false series: open a short (backtests only: deployments trade long only)",
     "cover": "true/false series: close the short",
     "stop_loss": "fraction of the entry price, e.g. 0.05: leave the position 5 % against it",
     "take_profit": "fraction of the entry price, e.g. 0.12: take the profit 12 % in favour",
@@ -211,7 +211,7 @@ HELPERS: dict[str, Helper] = {
         Helper("max", ("a", "b"), 2, "the larger of a and b, bar by bar", _minmax("max", np.maximum)),
         Helper("round", ("x", "ndigits"), 1, "x rounded to ndigits decimals (halves to even)", _round),
         Helper("sqrt", ("x",), 1, "square root (NaN below zero)", _unary_math("sqrt", np.sqrt)),
-        Helper("log", ("x",), 1, "natural logarithm (NaN at or below zero)", _unary_math("log", np.log)),
+        Helper("log", ("x",), 1, "natural logarithm (-inf at zero, NaN below)", _unary_math("log", np.log)),
         Helper("iff", ("cond", "a", "b"), 3, "a where cond is true, b where it is false", _iff),
         Helper("nz", ("x", "value"), 1, "x with missing values (NaN) replaced by value", _nz),
         Helper("input", ("name", "default"), 2, "a tunable parameter callers may override by name", None),

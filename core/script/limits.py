@@ -1,4 +1,4 @@
-"""The limits of SCRIPT.md ("Safety") and the run deadline, in one place.
+"""The limits of the script language (``docs/script.md``, *Limits*) and the run deadline, in one place.
 
 Scripts come from strangers in chat and run on shared workers, so every dimension a script
 controls is bounded: its size, its tree, its nesting (checked while parsing so a pathological

@@ -130,7 +130,7 @@ class Program:
 
     @property
     def is_indicator(self) -> bool:
-        """A script that opens no positions only draws (SCRIPT.md, Outputs)."""
+        """A script that opens no positions only draws (``docs/script.md``, *Outputs*)."""
         return not (self.outputs & {"buy", "sell", "short"})
 
 

@@ -270,8 +270,11 @@ async def test_dictionary_lists_script_builtins_and_fundamental_metrics(console)
     script = await console.handle("/dict script")
     assert "crossover: a was <= b on the previous bar and is > b now (crossover(a, b))" in script.text
     assert "stop_loss:" in script.text
+    assert script.text.endswith("The whole language, with precedence, limits and examples: docs/script.md in the "
+                                "Stoxlify repository")
     one = await console.handle("/dict script nz")
-    assert one.text.startswith("nz: x with missing values")
+    assert one.text.startswith("nz: x with missing values") and "docs/script.md" in one.text
+    assert "docs/script.md" not in (await console.handle("/dict range")).text
     metrics = await console.handle("/dict fundamental")
     assert "roe: return on equity (write it in percent: 15%)" in metrics.text
 

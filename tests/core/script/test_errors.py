@@ -1,4 +1,4 @@
-"""Error messages (line, column, caret, suggestions) and every limit of SCRIPT.md."""
+"""Error messages (line, column, caret, suggestions) and every limit of docs/script.md."""
 
 from __future__ import annotations
 

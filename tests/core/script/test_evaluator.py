@@ -49,10 +49,10 @@ def tiny(closes: list[float]) -> pd.DataFrame:
     return pd.DataFrame({"open": c, "high": c + 1, "low": c - 1, "close": c, "volume": np.ones_like(c)}, index=index)
 
 
-# ----------------------------------------------------------------------------- the SCRIPT.md example
+# ----------------------------------------------------------------------------- the first example of docs/script.md
 
 
-def test_script_md_example(frame: pd.DataFrame) -> None:
+def test_reference_first_example(frame: pd.DataFrame) -> None:
     program = parse(EXAMPLE)
     assert program.inputs == {"fast": 12, "slow": 26}
     assert program.outputs == {"buy", "sell", "stop_loss", "take_profit"}
