@@ -12,7 +12,9 @@ The picture has to read well as a Telegram photo on a phone: a white background 
 light and dark mode), TradingView-like green/red candles, a legend on every panel, prices with
 thousands separators on the right-hand axis, and a two-line heading that always says when the
 bars are sample data. Sizes stay far inside Telegram's photo limits (< 10 MB, width + height
-<= 10,000, aspect ratio <= 20); a typical chart is 100-200 KB.
+<= 10,000, aspect ratio <= 20); a typical chart is 100-200 KB. How each indicator is drawn (on the
+price panel or in its own, which fields, guide lines, a histogram) is its catalogue entry's
+``Drawing`` (``core.market.indicator_catalogue``): the chart keeps no table of its own.
 """
 
 from __future__ import annotations

@@ -5,8 +5,10 @@ function's signature gives the input series and the parameter names, and its sou
 defaults (pandas-ta declares every parameter ``= None`` and fills the real default inside the
 function, so the signature alone is useless for that). The chat command, the chart and the script
 language all read this one table, so the same name, parameters and short field names
-(``macd.signal``, ``bbands.upper``) mean the same thing everywhere. Parsing ``rsi:21`` is
-``core.market.indicator_specs``; computing is ``core.market.indicator_compute``.
+(``macd.signal``, ``bbands.upper``) mean the same thing everywhere. Each entry also carries its
+``Drawing`` (price panel or a panel of its own, guide lines, a histogram), so charts keep no table
+of their own. Parsing ``rsi:21`` is ``core.market.indicator_specs``; computing is
+``core.market.indicator_compute``.
 
 pandas-ta (and with it numba and TA-Lib) is imported lazily: a ``/market BBCA 1d`` without
 indicators must not pay its import.
@@ -340,6 +342,7 @@ _DRAWINGS: dict[str, Drawing] = {
 
 
 def _drawing(name: str, category: str) -> Drawing:
+    """The table's hints, or the default: pandas-ta's "overlap" category belongs on the price panel."""
     return _DRAWINGS.get(name) or Drawing(overlay=category == "overlap")
 
 

@@ -19,9 +19,9 @@ import numpy as np
 import pandas as pd
 
 from core.errors import Invalid
+from core.market import indicator_talib
 from core.market.indicator_catalogue import Entry, IndicatorInfo, Number, find_entry, pandas_ta
 from core.market.indicator_specs import IndicatorSpec, make_spec, parse_spec, validate
-from core.market.indicator_talib import TwinFn, talib, twin
 
 _PANDAS_TA_NAME = {"open": "open_"}  # frame column -> pandas-ta parameter, where they differ
 
@@ -200,7 +200,7 @@ def _run(
         else:
             kwargs[pname] = float(v) if pname in entry.passed_as_float else v
     every = _all_values(entry, values)
-    talib_fn = twin(inf.name, every)
+    talib_fn = indicator_talib.twin(inf.name, every)
     if talib_fn is not None:
         return _run_twin(talib_fn, entry, label, kwargs, every)
     forced = entry.forced
@@ -246,7 +246,7 @@ def _all_values(entry: Entry, values: Mapping[str, Number]) -> dict[str, Number]
 
 
 def _run_twin(
-    fn: TwinFn,
+    fn: indicator_talib.TwinFn,
     entry: Entry,
     label: str,
     kwargs: Mapping[str, Any],
@@ -259,7 +259,7 @@ def _run_twin(
     if windows and len(index) < max(windows):
         raise Invalid(f"{label} needs more bars than the {len(index)} available")
     arrays = {col: kwargs[_PANDAS_TA_NAME.get(col, col)].to_numpy(dtype="float64") for col in inf.inputs}
-    t = talib()
+    t = indicator_talib.talib()
     try:
         with np.errstate(divide="ignore", invalid="ignore"):
             out = fn(t, arrays, values)

@@ -3,7 +3,8 @@
 pandas-ta silently replaces parameters of the wrong type or out of range by its defaults; here they
 are validated first (lengths whole numbers 1..5000, multipliers positive, bounded ones within their
 bounds) and the error says what is wrong and how the indicator is written. A spec's canonical text
-leaves out trailing parameters equal to their defaults, so ``rsi:14`` and ``rsi`` are one spec.
+shows the leading parameters people expect (``rsi:14``, ``macd:12:26:9``) and leaves out trailing
+ones equal to their defaults, so ``rsi`` and ``rsi:14`` are one spec, computed once.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ MAX_LENGTH = 5000
 """Longest window a user may ask for (SCRIPT.md: indicator lengths 1..5,000)."""
 
 MAX_FLOAT = 1e9
+"""Largest value a scale parameter (a multiplier, a level) may take."""
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,7 @@ def _number(text: str, inf: IndicatorInfo, pname: str | None) -> Number:
 
 
 def make_spec(entry: Entry, positional: Sequence[Number], named: Mapping[str, Number]) -> IndicatorSpec:
-    """The canonical spec for these parameters: ``positional`` in ``IndicatorInfo.params`` order, then ``named``."""
+    """The canonical spec for ``positional`` parameters (in ``IndicatorInfo.params`` order), then ``named``."""
     inf = entry.info
     params = inf.params
     if len(positional) > len(params):

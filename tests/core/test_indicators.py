@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from core.errors import Invalid, NotFound
-from core.market.indicator_catalogue import CONVENTIONS, EXCLUDED, catalogue
+from core.market.indicator_catalogue import _DRAWINGS, CONVENTIONS, EXCLUDED, catalogue
 from core.market.indicator_catalogue import info as indicator_info
 from core.market.indicator_compute import IndicatorResult, call, compute, compute_many, derive_fields
 from core.market.indicator_specs import parse_spec
@@ -91,6 +91,26 @@ def test_documented_fields_and_params_of_the_common_indicators() -> None:
     assert cat["mfi"].inputs == ("high", "low", "close", "volume")
     assert cat["ema"].overlay and cat["bbands"].overlay and cat["supertrend"].overlay and cat["vwap"].overlay
     assert not cat["rsi"].overlay and not cat["macd"].overlay and not cat["obv"].overlay
+
+
+def test_drawing_hints_name_catalogued_indicators_and_their_fields() -> None:
+    """Charts draw from the entry's hints alone, so a hint naming a missing field would draw nothing."""
+    cat = catalogue()
+    assert set(_DRAWINGS) <= set(cat)
+    for name, info in cat.items():
+        drawing = info.drawing
+        assert set(drawing.fields) <= set(info.fields), name
+        if drawing.overlay:  # price-panel styles only; guides, limits and bars belong to a panel of its own
+            assert (drawing.histogram, drawing.guides, drawing.limits) == (None, (), None), name
+        else:
+            assert drawing.style == "lines", name
+        if drawing.histogram:
+            assert drawing.histogram in (drawing.fields or info.fields), name
+        if drawing.limits:
+            lo, hi = drawing.limits
+            assert all(lo <= level <= hi for level in drawing.guides), name
+    assert cat["rsi"].drawing.guides == (30, 70) and cat["rsi"].drawing.limits == (0, 100)
+    assert cat["macd"].drawing.histogram == "hist" and cat["bbands"].drawing.style == "band"
 
 
 def test_info_suggests_the_nearest_name() -> None:
