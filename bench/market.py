@@ -87,10 +87,10 @@ async def in_process(
 async def _chart_only(core: object, runs: int, peer: object | None) -> dict[str, list[float]]:
     """The chart of the same reply alone (same bars, same indicators), ours and the peer's."""
     from core.charts.candles import render_candles
-    from core.market import indicators as ta
+    from core.market.indicator_compute import compute_many
 
     candles = await core.market.candles("BBCA", "1d", "1y")  # type: ignore[attr-defined]
-    results = ta.compute_many(candles.frame, ["rsi", "macd", "ema:50"])
+    results = compute_many(candles.frame, ["rsi", "macd", "ema:50"])
     settings = core.settings  # type: ignore[attr-defined]
     size = {"width_px": settings.chart_width_px, "height_px": settings.chart_height_px,
             "max_candles": settings.chart_max_candles}  # fmt: skip

@@ -18,14 +18,6 @@ import numpy as np
 import pandas as pd
 
 from core.charts.candles import (
-    _BANDS,
-    _DOTS,
-    _GUIDES,
-    _HISTOGRAMS,
-    _LIMITS,
-    _LONG_SHORT,
-    _OVERLAY_FIELDS,
-    _PANEL_FIELDS,
     DOWN,
     DPI,
     EQUITY,
@@ -56,7 +48,7 @@ from core.market.types import Candles, exchange_time, exchange_timezone, timezon
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from core.market.indicators import IndicatorResult
+    from core.market.indicator_compute import IndicatorResult
 
 
 def render_candles(
@@ -205,8 +197,8 @@ def _build_figure(
     first_panel = 2 if has_volume else 1
     panels: list[_Panel] = []
     for offset, result in enumerate(oscillators):
-        name = result.info.name
-        panel = _Panel(first_panel + offset, [], _GUIDES.get(name, ()), _LIMITS.get(name))
+        drawing = result.info.drawing
+        panel = _Panel(first_panel + offset, [], drawing.guides, drawing.limits)
         plots += _oscillator_plots(mpf, result, chart, panel)
         panels.append(panel)
     if own_panel:
@@ -286,19 +278,19 @@ def _build_figure(
 def _overlay_plots(
     mpf: Any, result: IndicatorResult, chart: ChartData, colours: Any, legend: list[tuple[str, str]]
 ) -> list[dict[str, Any]]:
-    name = result.info.name
-    wanted = _OVERLAY_FIELDS.get(name, result.info.fields)
+    drawing = result.info.drawing
+    wanted = drawing.fields or result.info.fields
     series = {f: chart.cut(result.fields[f]) for f in wanted if f in result.fields}
     series = {f: v for f, v in series.items() if _price_scale(v, chart.frame)}
     if not series:
         return []
     plots: list[dict[str, Any]] = []
-    if name in _LONG_SHORT:
+    if drawing.style in ("stops", "dots"):
         for f, v in series.items():
             colour = UP if f == "long" else DOWN
             if not np.isfinite(v).any():
                 continue
-            if name in _DOTS:
+            if drawing.style == "dots":
                 plots.append(
                     mpf.make_addplot(
                         v, panel=0, type="scatter", markersize=6, marker=".", color=colour, secondary_y=False
@@ -309,7 +301,7 @@ def _overlay_plots(
         legend.append((result.label, UP))
         return plots
     colour = next(colours)
-    if name in _BANDS and len(series) >= 2:
+    if drawing.style == "band" and len(series) >= 2:
         names = list(series)
         upper, lower = series[names[0]], series[names[-1]]
         for f, v in series.items():
@@ -334,9 +326,9 @@ def _overlay_plots(
 def _oscillator_plots(
     mpf: Any, result: IndicatorResult, chart: ChartData, panel: _Panel
 ) -> list[dict[str, Any]]:
-    name = result.info.name
-    wanted = _PANEL_FIELDS.get(name) or _non_flag_fields(result)
-    hist_field = _HISTOGRAMS.get(name)
+    drawing = result.info.drawing
+    wanted = drawing.fields or _non_flag_fields(result)
+    hist_field = drawing.histogram
     plots: list[dict[str, Any]] = []
     colours = iter(PALETTE)
     for f in wanted:

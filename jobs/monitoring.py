@@ -145,11 +145,11 @@ async def _chart(core: Core, crossing: Crossing) -> bytes | None:
     if len(frame) < 2:
         return None
     try:
-        from core.market import indicators as ta
+        from core.market.indicator_compute import compute_many
 
         specs = {spec.text: spec for spec in crossing.condition.indicator_specs()}
         task = Task(label="the alert's chart")
-        results = await core.compute.run(ta.compute_many, frame, list(specs.values()), task=task) if specs else []
+        results = await core.compute.run(compute_many, frame, list(specs.values()), task=task) if specs else []
         job = partial(
             render_candles,
             crossing.candles,

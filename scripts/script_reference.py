@@ -2,7 +2,7 @@
 
 The language reference is prose written by hand around tables the code owns: the built-in
 series, helpers and outputs (``core/script/builtins.py``), the limits (``core/script/limits.py``)
-and the indicator catalogue (``core/market/indicators.py``, introspecting pandas-ta). Each table
+and the indicator catalogue (``core/market/indicator_catalogue.py``, introspecting pandas-ta). Each table
 sits between ``<!-- generated:NAME -->`` and ``<!-- /generated:NAME -->``; this script rewrites
 what is between them, so a new helper or a new pandas-ta version cannot leave the reference
 behind (``tests/core/script/test_docs_script.py`` fails until it is re-run).
@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from core.market import indicators  # noqa: E402
+from core.market import indicator_catalogue as indicators  # noqa: E402
+from core.market.indicator_specs import MAX_FLOAT  # noqa: E402
 from core.script import limits  # noqa: E402
 from core.script.builtins import HELPERS, OUTPUTS, SERIES  # noqa: E402
 from core.script.lexer import _INSTEAD, FOREIGN_WORDS, KEYWORDS  # noqa: E402
@@ -79,7 +80,7 @@ def limits_table() -> str:
         ("Look-back", f"0 to {limits.MAX_LOOKBACK:,} bars", "`x[n]`; `highest`, `lowest`, `change` take 1 to "
          f"{limits.MAX_LOOKBACK:,}"),
         ("Indicator lengths", f"1 to {limits.MAX_INDICATOR_LENGTH:,}", "every whole-number indicator parameter"),
-        ("Other indicator numbers", f"above 0, at most {int(indicators.MAX_FLOAT):,}",
+        ("Other indicator numbers", f"above 0, at most {int(MAX_FLOAT):,}",
          "multipliers and scales, unless the indicator bounds them more tightly"),
         ("Strings", f"{limits.MAX_STRING} characters", "any text in quotes: plot titles, input names"),
         ("Run time", f"{limits.TIME_LIMIT:g} s", "one evaluation, checked before each statement and each call"),

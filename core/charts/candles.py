@@ -12,7 +12,9 @@ The picture has to read well as a Telegram photo on a phone: a white background 
 light and dark mode), TradingView-like green/red candles, a legend on every panel, prices with
 thousands separators on the right-hand axis, and a two-line heading that always says when the
 bars are sample data. Sizes stay far inside Telegram's photo limits (< 10 MB, width + height
-<= 10,000, aspect ratio <= 20); a typical chart is 100-200 KB.
+<= 10,000, aspect ratio <= 20); a typical chart is 100-200 KB. How each indicator is drawn (on the
+price panel or in its own, which fields, guide lines, a histogram) is its catalogue entry's
+``Drawing`` (``core.market.indicator_catalogue``): the chart keeps no table of its own.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ from core.script.limits import MAX_PLOTS
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from core.market.indicators import IndicatorResult
+    from core.market.indicator_compute import IndicatorResult
 
 UP = "#26a69a"  # teal-green: legible on white, and not confused with the red for colour-blind readers
 DOWN = "#ef5350"
@@ -66,70 +68,6 @@ EQUITY = "#1565c0"
 MAX_SIDE_SUM = 10_000
 MAX_ASPECT = 20.0
 MIN_SIDE = 300
-
-# Fields drawn for overlays whose other fields are not prices (bandwidth, direction, af...).
-_OVERLAY_FIELDS: dict[str, tuple[str, ...]] = {
-    "bbands": ("upper", "mid", "lower"),
-    "kc": ("upper", "basis", "lower"),
-    "donchian": ("upper", "mid", "lower"),
-    "accbands": ("upper", "mid", "lower"),
-    "aberration": ("upper", "mid", "lower"),
-    "hwc": ("upper", "mid", "lower"),
-    "supertrend": ("long", "short"),
-    "psar": ("long", "short"),
-    "chandelier_exit": ("long", "short"),
-    "cksp": ("long", "short"),
-    "ichimoku": ("tenkan", "kijun", "span_a", "span_b"),
-    "pivots": ("r2", "r1", "pivot", "s1", "s2"),
-    "ha": ("close",),
-    "hilo": ("hilo",),
-}
-_BANDS = frozenset({"bbands", "kc", "donchian", "accbands", "aberration", "hwc"})
-_LONG_SHORT = frozenset({"supertrend", "chandelier_exit", "cksp", "psar"})
-_DOTS = frozenset({"psar"})
-
-# Oscillator fields drawn, and the guide lines traders expect.
-_PANEL_FIELDS: dict[str, tuple[str, ...]] = {
-    "stoch": ("k", "d"),
-    "adx": ("adx", "dmp", "dmn"),
-    "squeeze": ("sqz",),
-    "squeeze_pro": ("sqz",),
-    "aroon": ("up", "down"),
-}
-_HISTOGRAMS: dict[str, str] = {
-    "macd": "hist",
-    "ppo": "hist",
-    "pvo": "hist",
-    "squeeze": "sqz",
-    "squeeze_pro": "sqz",
-}
-_GUIDES: dict[str, tuple[float, ...]] = {
-    "rsi": (30, 70),
-    "rsx": (30, 70),
-    "stoch": (20, 80),
-    "stochf": (20, 80),
-    "stochrsi": (20, 80),
-    "kdj": (20, 80),
-    "mfi": (20, 80),
-    "willr": (-80, -20),
-    "cci": (-100, 100),
-    "adx": (25,),
-    "macd": (0,),
-    "ppo": (0,),
-    "cmo": (-50, 50),
-    "uo": (30, 70),
-}
-# Oscillators with a fixed range are drawn on all of it, so 70 always sits at the same height.
-_LIMITS: dict[str, tuple[float, float]] = {
-    "rsi": (0, 100),
-    "rsx": (0, 100),
-    "stoch": (0, 100),
-    "stochf": (0, 100),
-    "stochrsi": (0, 100),
-    "mfi": (0, 100),
-    "uo": (0, 100),
-    "willr": (-100, 0),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -668,8 +606,8 @@ def _build_figure(
     panels: list[_Panel] = []
     first_panel = 2 if has_volume else 1
     for result in oscillators:
-        name = result.info.name
-        panels.append(_Panel(first_panel + len(panels), [], _GUIDES.get(name, ()), _LIMITS.get(name)))
+        drawing = result.info.drawing
+        panels.append(_Panel(first_panel + len(panels), [], drawing.guides, drawing.limits))
     if own_panel:
         panels.append(_Panel(first_panel + len(panels), []))
     if chart.equity is not None:
@@ -820,25 +758,25 @@ def _draw_overlay(
 ) -> None:
     """An indicator on the price panel: bands filled between their edges, long/short stops in the
     candle colours (parabolic SAR as dots), other fields as lines."""
-    name = result.info.name
-    wanted = _OVERLAY_FIELDS.get(name, result.info.fields)
+    drawing = result.info.drawing
+    wanted = drawing.fields or result.info.fields
     series = {f: chart.cut(result.fields[f]) for f in wanted if f in result.fields}
     series = {f: v for f, v in series.items() if _price_scale(v, chart.frame)}
     if not series:
         return
-    if name in _LONG_SHORT:
+    if drawing.style in ("stops", "dots"):
         for f, v in series.items():
             colour = UP if f == "long" else DOWN
             if not np.isfinite(v).any():
                 continue
-            if name in _DOTS:
+            if drawing.style == "dots":
                 ax.scatter(x, v, s=6, marker=".", color=colour)
             else:
                 ax.plot(x, v, color=colour, linewidth=1.2)
         legend.append((result.label, UP))
         return
     colour = next(colours)
-    if name in _BANDS and len(series) >= 2:
+    if drawing.style == "band" and len(series) >= 2:
         names = list(series)
         upper, lower = series[names[0]], series[names[-1]]
         for f, v in series.items():
@@ -875,9 +813,9 @@ def _price_scale(values: np.ndarray, window: pd.DataFrame) -> bool:
 def _draw_oscillator(ax: Any, x: np.ndarray, result: IndicatorResult, chart: ChartData, panel: _Panel) -> None:
     """An oscillator's fields as lines in its panel; a histogram field (MACD's) is kept in
     ``panel.bars`` and drawn as one collection."""
-    name = result.info.name
-    wanted = _PANEL_FIELDS.get(name) or _non_flag_fields(result)
-    hist_field = _HISTOGRAMS.get(name)
+    drawing = result.info.drawing
+    wanted = drawing.fields or _non_flag_fields(result)
+    hist_field = drawing.histogram
     colours = iter(PALETTE)
     for f in wanted:
         v = chart.cut(result.fields[f])

@@ -48,7 +48,7 @@ WINDOW_S = 60.0
 
 # Imported once per worker (in the fork server every worker is forked from), so no task pays them.
 WARM_MODULES = (
-    "numpy", "pandas", "talib", "matplotlib", "core.market.indicators", "core.market.conditions",
+    "numpy", "pandas", "talib", "matplotlib", "core.market.indicator_compute", "core.market.conditions",
     "core.script", "core.backtest.engine", "core.charts.candles",
 )  # fmt: skip
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from core.dictionary import glossary
 from core.errors import NotFound
 from core.labels import did_you_mean
-from core.market import indicators as ta
+from core.market import indicator_catalogue
 from core.market.types import DEFAULT_RANGE, INTERVALS, RANGE_CODES, Source
 
 
@@ -56,7 +56,7 @@ def categories() -> dict[str, str]:
 def entries(category: str, source_intervals: dict[str, list[str]] | None = None) -> list[Entry]:
     category = _category(category)
     if category == "indicator":
-        return [Entry(i.name, i.description or i.category, _indicator_detail(i)) for i in ta.catalogue().values()]
+        return [Entry(i.name, i.description or i.category, _indicator_detail(i)) for i in indicator_catalogue.catalogue().values()]
     if category == "interval":
         served = source_intervals or {}
         return [
@@ -87,7 +87,7 @@ def entries(category: str, source_intervals: dict[str, list[str]] | None = None)
 def entry(category: str, label: str, source_intervals: dict[str, list[str]] | None = None) -> Entry:
     category = _category(category)
     if category == "indicator":
-        found = ta.info(label)  # raises with a suggestion on a misspelling
+        found = indicator_catalogue.info(label)  # raises with a suggestion on a misspelling
         return Entry(found.name, found.description or found.category, _indicator_detail(found))
     if category == "glossary":
         term = glossary.lookup(label)
@@ -117,7 +117,7 @@ def _category(name: str) -> str:
     return key
 
 
-def _indicator_detail(info: ta.IndicatorInfo) -> str:
+def _indicator_detail(info: indicator_catalogue.IndicatorInfo) -> str:
     params = ", ".join(f"{p.name}={p.default}" for p in info.params) or "none"
     lines = [
         f"inputs: {', '.join(info.inputs)}",

@@ -7,7 +7,7 @@ Grammar: ``LHS OP RHS`` where OP is ``< <= > >= == !=`` (``=`` means ``==``) or
 - a field of the last bar: ``price`` (= ``close``), ``open high low close volume``, or
   ``change`` (percent change against the previous close);
 - an indicator spec ``name[:p1[:p2..]][.field]``: ``rsi``, ``rsi:21``, ``ema:50``,
-  ``bbands:20:2.lower``, validated by ``core.market.indicators.parse_spec``.
+  ``bbands:20:2.lower``, validated by ``core.market.indicator_specs.parse_spec``.
 
 A condition with a number on the left is turned round (``30>rsi`` is ``rsi<30``) so the
 left-hand value is always the series worth showing and equal conditions compare equal
@@ -28,6 +28,8 @@ from core.errors import Invalid
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from core.market.indicator_specs import IndicatorSpec
 
 _LENGTHS = {"adx": 3}  # indicator lengths to fetch, by name (default 2)
 EXAMPLES = "rsi<30, rsi:21<30, price>9500, close>=ema:50, price<bbands:20:2.lower, change>5, volume>1m"
@@ -75,13 +77,6 @@ _SCALE = {"": 1.0, "k": 1e3, "m": 1e6, "b": 1e9, "t": 1e12}
 _SPEC_SHAPE = re.compile(r"^[a-z_][a-z0-9_]*(?:[:(][a-z0-9_.,:=+()-]*)?$")
 
 
-def _indicators() -> Any:
-    """The indicator library, imported on first use: it pulls in pandas-ta."""
-    from core.market import indicators
-
-    return indicators
-
-
 def _format_number(value: float) -> str:
     if value.is_integer() and abs(value) < 1e15:
         return str(int(value))
@@ -109,7 +104,7 @@ class Field:
 
 @dataclass(frozen=True, slots=True)
 class Indicator:
-    spec: Any = field(compare=False)  # core.market.indicators.IndicatorSpec
+    spec: IndicatorSpec = field(compare=False)
     spec_text: str  # canonical spec text, without the field
     field: str | None = None
     params: tuple[float, ...] = ()
@@ -147,7 +142,7 @@ class Condition:
     def __str__(self) -> str:
         return self.text
 
-    def indicator_specs(self) -> list[Any]:
+    def indicator_specs(self) -> list[IndicatorSpec]:
         """The ``IndicatorSpec`` of each side that is an indicator (for charts and prefetching)."""
         return [side.spec for side in (self.lhs, self.rhs) if isinstance(side, Indicator)]
 
@@ -259,12 +254,15 @@ def _indicator(token: str, typed: str) -> Indicator:
     if not _SPEC_SHAPE.match(spec_text):
         fields = " ".join([*FIELDS, CHANGE])
         raise _invalid(f"'{typed.strip()}' is not a number, a field ({fields}) or an indicator like ema:50")
-    ta = _indicators()
+    # the indicator modules are imported on first use: they load numpy and pandas
+    from core.market.indicator_catalogue import info
+    from core.market.indicator_specs import parse_spec
+
     try:
-        spec = ta.parse_spec(spec_text)
+        spec = parse_spec(spec_text)
     except Invalid as exc:  # it names the problem (unknown name, bad parameter); add an example
         raise Invalid(exc.message, hint=exc.hint or f"examples: {EXAMPLES}") from None
-    fields = tuple(ta.info(spec.name).fields)
+    fields = tuple(info(spec.name).fields)
     if field_name and fields and field_name not in fields:
         raise _invalid(f"{spec.name} has no field '{field_name}'; its fields: {' '.join(fields)}")
     if len(fields) <= 1 and field_name in fields:
@@ -284,7 +282,9 @@ def _series_or_scalar(side: Operand, frame: pd.DataFrame, computed: dict[str, An
         return frame[FIELDS[side.name]]
     result = computed.get(side.spec_text)
     if result is None:
-        result = computed[side.spec_text] = _indicators().compute(frame, side.spec)
+        from core.market.indicator_compute import compute
+
+        result = computed[side.spec_text] = compute(frame, side.spec)
     if side.field is None:
         return result.primary
     if side.field not in result.fields:

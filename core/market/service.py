@@ -19,9 +19,10 @@ import pandas as pd
 from core.compute import Compute, InlineCompute, Task
 from core.config import Settings
 from core.errors import Invalid
-from core.market import indicators as ta
 from core.market.cache import CandleCache
 from core.market.fundamentals import Fundamentals
+from core.market.indicator_compute import IndicatorResult, compute_many
+from core.market.indicator_specs import parse_spec
 from core.market.sources.base import MarketSource, check_interval, guess_source
 from core.market.types import (
     Candles,
@@ -72,7 +73,7 @@ class Quote:
 class MarketInfo:
     candles: Candles
     quote: Quote
-    indicators: list[ta.IndicatorResult]
+    indicators: list[IndicatorResult]
     chart: bytes | None = None
 
 
@@ -191,10 +192,10 @@ class MarketService:
         chart are computed on the compute plane, on ``user_id``'s share."""
         if len(indicators) > MAX_INDICATORS:
             raise Invalid(f"at most {MAX_INDICATORS} indicators per chart, got {len(indicators)}")
-        specs = [ta.parse_spec(text) for text in indicators]  # fail before any fetch
+        specs = [parse_spec(text) for text in indicators]  # fail before any fetch
         if specs:  # indicators settle on a longer history, then show on the asked-for range
             candles, history = await self.candles_with_history(ticker, interval, range_, source)
-            results = await self.compute.run(ta.compute_many, history.frame, specs,
+            results = await self.compute.run(compute_many, history.frame, specs,
                                              task=Task(user_id, label="the indicators"))  # fmt: skip
         else:
             candles, results = await self.candles(ticker, interval, range_, source), []
@@ -241,7 +242,7 @@ class MarketService:
                 pass
         return await self.candles(ticker, interval, shown, source, fresh_after=fresh_after)
 
-    async def _chart(self, candles: Candles, results: list[ta.IndicatorResult], user_id: int | None = None) -> bytes:
+    async def _chart(self, candles: Candles, results: list[IndicatorResult], user_id: int | None = None) -> bytes:
         """Render, or reuse the PNG of identical bars and indicators (many users, one candle)."""
         from core.charts.candles import render_candles
 

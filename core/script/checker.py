@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 
 from core.labels import did_you_mean
-from core.market import indicators
+from core.market.indicator_catalogue import EXCLUDED, NAME_ALIASES, catalogue
 from core.script import tree as t
 from core.script.builtins import HELPERS, OUTPUTS, SERIES, bind
 from core.script.errors import ScriptError
@@ -25,13 +25,13 @@ _INPUT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 
 
 def indicator_names() -> set[str]:
-    return set(indicators.catalogue())
+    return set(catalogue())
 
 
 def resolve_indicator(name: str) -> str | None:
     """The catalogue name ``name`` calls (aliases such as ``bb`` included), or None."""
-    key = indicators.NAME_ALIASES.get(name, name)
-    return key if key in indicators.catalogue() else None
+    key = NAME_ALIASES.get(name, name)
+    return key if key in catalogue() else None
 
 
 def _children(node: t.Expr) -> Iterator[t.Expr]:
@@ -117,7 +117,7 @@ class Checker:
             raise self.error(f"'{ident}' is a function: call it, e.g. {HELPERS[ident].usage}", node)
         target = resolve_indicator(ident)
         if target is not None:
-            info = indicators.catalogue()[target]
+            info = catalogue()[target]
             raise self.error(
                 f"'{ident}' is an indicator: call it, e.g. {ident}({', '.join(info.inputs)})", node
             )
@@ -144,8 +144,8 @@ class Checker:
             raise self.error(
                 f"'{name}' is a series, not a function: write {name}, or {name}[1] for the previous bar", node
             )
-        if name in indicators.EXCLUDED:
-            raise self.error(f"indicator '{name}' is not available: {indicators.EXCLUDED[name]}", node)
+        if name in EXCLUDED:
+            raise self.error(f"indicator '{name}' is not available: {EXCLUDED[name]}", node)
         if name in self.scope:
             raise self.error(f"'{name}' is a variable, not a function", node)
         known = [*HELPERS, *indicator_names(), *KEYWORDS]

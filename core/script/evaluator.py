@@ -18,7 +18,8 @@ import pandas as pd
 
 from core.errors import Invalid
 from core.labels import did_you_mean
-from core.market import indicators
+from core.market import indicator_compute
+from core.market.indicator_catalogue import catalogue
 from core.script import tree as t
 from core.script import values as v
 from core.script.builtins import HELPERS, OUTPUTS, SERIES, SIGNALS, bind, frame_series
@@ -241,7 +242,7 @@ class Evaluator:
         return None
 
     def indicator(self, node: t.Call, name: str) -> Any:
-        info = indicators.catalogue()[name]
+        info = catalogue()[name]
         args = [self.indicator_arg(a) for a in node.args]
         kwargs = {k.name: self.indicator_arg(k.value) for k in node.keywords}
         if not any(isinstance(a, pd.Series) for a in [*args, *kwargs.values()]):
@@ -249,7 +250,7 @@ class Evaluator:
                 f"{node.func} needs the series first: {node.func}({', '.join(info.inputs)}, ...)"
             )
         try:
-            result = indicators.call(name, *args, **kwargs)
+            result = indicator_compute.call(name, *args, **kwargs)
         except Invalid as e:
             usage = ", ".join([*info.inputs, *(p.name for p in info.params)])
             raise self.error(e.message, node, f"usage: {node.func}({usage})") from None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-from core.market.indicators import MAX_LENGTH as MAX_INDICATOR_LENGTH
+from core.market.indicator_specs import MAX_LENGTH as MAX_INDICATOR_LENGTH
 
 MAX_SOURCE_BYTES = 16 * 1024
 MAX_NODES = 5000

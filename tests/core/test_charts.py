@@ -12,7 +12,7 @@ from PIL import Image
 from core.charts import ChartMarker, chart_heading, format_price, render_candles
 from core.charts.candles import _build_figure, _pyplot
 from core.errors import Invalid
-from core.market import indicators as ind
+from core.market.indicator_compute import IndicatorResult, compute_many
 from core.market.types import INTERVALS, Candles, Instrument, Source
 from tests.sample_bars import sample_bars
 
@@ -37,9 +37,9 @@ def btc() -> Candles:
 
 
 @pytest.fixture(scope="module")
-def three(bbca: Candles) -> list[ind.IndicatorResult]:
+def three(bbca: Candles) -> list[IndicatorResult]:
     """One overlay and two oscillators, computed on the full series."""
-    return ind.compute_many(bbca.frame, ["ema:20", "rsi:14", "macd"])
+    return compute_many(bbca.frame, ["ema:20", "rsi:14", "macd"])
 
 
 def open_png(data: bytes) -> Image.Image:
@@ -58,7 +58,7 @@ def close(fig: object) -> None:
     fig.clear()  # type: ignore[attr-defined]  # a plain Figure: nothing registered anywhere to close
 
 
-def test_renders_a_png_within_telegram_photo_limits(bbca: Candles, three: list[ind.IndicatorResult]) -> None:
+def test_renders_a_png_within_telegram_photo_limits(bbca: Candles, three: list[IndicatorResult]) -> None:
     data = render_candles(bbca, three)
     image = open_png(data)
     assert image.size == (1200, 800)
@@ -84,7 +84,7 @@ def test_panels_price_and_volume_without_indicators(bbca: Candles) -> None:
 
 
 def test_an_overlay_shares_the_price_panel_and_each_oscillator_gets_its_own(
-    bbca: Candles, three: list[ind.IndicatorResult]
+    bbca: Candles, three: list[IndicatorResult]
 ) -> None:
     fig = _build_figure(bbca, three, title=None, width_px=1200, height_px=800, max_candles=120, markers=None)
     try:
@@ -110,7 +110,7 @@ def test_an_overlay_shares_the_price_panel_and_each_oscillator_gets_its_own(
         close(fig)
 
 
-def test_only_the_last_max_candles_are_drawn(bbca: Candles, three: list[ind.IndicatorResult]) -> None:
+def test_only_the_last_max_candles_are_drawn(bbca: Candles, three: list[IndicatorResult]) -> None:
     fig = _build_figure(bbca, three, title=None, width_px=1200, height_px=800, max_candles=50, markers=None)
     try:
         bodies = [len(c.get_paths()) for c in fig.axes[0].collections]
@@ -138,7 +138,7 @@ def test_heading_names_ticker_interval_price_provider_and_sample(bbca: Candles, 
 
 
 def test_overlays_markers_and_an_intraday_crypto_chart(btc: Candles) -> None:
-    results = ind.compute_many(btc.frame, ["bbands:20:2", "supertrend:7:3", "psar", "vwap", "stoch", "adx"])
+    results = compute_many(btc.frame, ["bbands:20:2", "supertrend:7:3", "psar", "vwap", "stoch", "adx"])
     idx = btc.frame.index
     markers = [ChartMarker(idx[-40], "buy"), ChartMarker(idx[-12].to_pydatetime(), "sell", price=60_000.0)]
     image = open_png(render_candles(btc, results, max_candles=150, markers=markers))
@@ -146,24 +146,24 @@ def test_overlays_markers_and_an_intraday_crypto_chart(btc: Candles) -> None:
 
 
 def test_too_many_oscillator_panels_is_refused(bbca: Candles) -> None:
-    many = ind.compute_many(bbca.frame, ["rsi", "macd", "stoch", "adx", "cci", "mfi"])
+    many = compute_many(bbca.frame, ["rsi", "macd", "stoch", "adx", "cci", "mfi"])
     with pytest.raises(Invalid, match="at most 5"):
         render_candles(bbca, many)
 
 
-def test_many_renders_leave_no_figure_open(bbca: Candles, three: list[ind.IndicatorResult]) -> None:
+def test_many_renders_leave_no_figure_open(bbca: Candles, three: list[IndicatorResult]) -> None:
     plt = _pyplot()
     render_candles(bbca, three, max_candles=60)
     before = len(plt.get_fignums())
     for _ in range(5):
         render_candles(bbca, three, max_candles=60)
     with pytest.raises(Invalid):
-        render_candles(bbca, ind.compute_many(bbca.frame, ["rsi"] * 6))
+        render_candles(bbca, compute_many(bbca.frame, ["rsi"] * 6))
     assert len(plt.get_fignums()) == before == 0
 
 
 async def test_renders_on_the_compute_plane_in_threads_at_once_share_kept_figures_safely(
-    bbca: Candles, three: list[ind.IndicatorResult]
+    bbca: Candles, three: list[IndicatorResult]
 ) -> None:
     from functools import partial
 
@@ -203,7 +203,7 @@ def test_format_price() -> None:
     assert format_price(float("nan"), usd) == "-"
 
 
-def test_rendering_is_deterministic(bbca: Candles, three: list[ind.IndicatorResult]) -> None:
+def test_rendering_is_deterministic(bbca: Candles, three: list[IndicatorResult]) -> None:
     """The same bars give the same bytes, so a rendered chart can be reused for every user asking
     (timing lives in bench/market.py: tests never time things)."""
     first = render_candles(bbca, three, max_candles=120)
@@ -253,7 +253,7 @@ def test_candles_markers_bands_and_dates_are_drawn(btc: Candles) -> None:
 
     from core.charts.candles import DOWN, UP
 
-    results = ind.compute_many(btc.frame, ["bbands:20:2", "psar", "rsi"])
+    results = compute_many(btc.frame, ["bbands:20:2", "psar", "rsi"])
     idx = btc.frame.index
     markers = [ChartMarker(idx[-40], "buy"), ChartMarker(idx[-40], "buy"), ChartMarker(idx[-12], "sell")]
     fig = _build_figure(btc, results, title=None, width_px=1200, height_px=800, max_candles=150, markers=markers)
@@ -286,8 +286,8 @@ def test_a_kept_figure_draws_the_same_bytes_as_a_new_one(bbca: Candles, btc: Can
     """Renders reuse a figure of the same layout; whatever it drew before leaves no trace."""
     from core.charts import candles as charts
 
-    three = ind.compute_many(bbca.frame, ["ema:20", "rsi:14", "macd"])
-    other = ind.compute_many(btc.frame, ["bbands:20:2", "stoch", "adx"])
+    three = compute_many(bbca.frame, ["ema:20", "rsi:14", "macd"])
+    other = compute_many(btc.frame, ["bbands:20:2", "stoch", "adx"])
     markers = [ChartMarker(btc.frame.index[-30], "buy")]
     charts._FREE.clear()
     fresh = render_candles(bbca, three, max_candles=120)

@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from core.errors import Invalid
-from core.market import indicators as ta
 from core.market.conditions import Condition, ConditionStatus, Field, Indicator, Number, parse_condition
+from core.market.indicator_compute import compute
+from core.market.indicator_specs import parse_spec
 from tests.sample_bars import sample_bars
 
 
@@ -118,10 +119,10 @@ def test_fields_on_the_last_bar(bbca):
 
 def test_indicators_agree_with_the_indicator_library(bbca):
     rsi = parse_condition("rsi<30").evaluate(bbca)
-    expected = ta.compute(bbca, ta.parse_spec("rsi:14")).primary.iloc[-1]
+    expected = compute(bbca, parse_spec("rsi:14")).primary.iloc[-1]
     assert rsi.lhs_value == pytest.approx(expected) and rsi.met is bool(expected < 30)
     bands = parse_condition("price<bbands:20:2.lower").evaluate(bbca)
-    lower = ta.compute(bbca, ta.parse_spec("bbands:20:2")).fields["lower"].iloc[-1]
+    lower = compute(bbca, parse_spec("bbands:20:2")).fields["lower"].iloc[-1]
     assert bands.rhs_value == pytest.approx(lower)
     assert bands.met is bool(bbca.close.iloc[-1] < lower)
 

@@ -11,7 +11,10 @@ import pandas as pd
 import pytest
 
 from core.errors import Invalid, NotFound
-from core.market import indicators as ind
+from core.market.indicator_catalogue import _DRAWINGS, CONVENTIONS, EXCLUDED, catalogue
+from core.market.indicator_catalogue import info as indicator_info
+from core.market.indicator_compute import IndicatorResult, call, compute, compute_many, derive_fields
+from core.market.indicator_specs import parse_spec
 from tests.sample_bars import sample_bars
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,13 +31,13 @@ def bars() -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def every_result(bars: pd.DataFrame) -> dict[str, ind.IndicatorResult]:
-    return {name: ind.compute(bars, name) for name in ind.catalogue()}
+def every_result(bars: pd.DataFrame) -> dict[str, IndicatorResult]:
+    return {name: compute(bars, name) for name in catalogue()}
 
 
 def test_importing_the_modules_loads_no_heavy_library() -> None:
     code = (
-        "import sys, core.market.indicators, core.charts, core.charts.candles\n"
+        "import sys, core.market.indicator_compute, core.charts, core.charts.candles\n"
         "heavy = [m for m in ('pandas_ta', 'talib', 'numba', 'mplfinance', 'matplotlib') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )
@@ -45,19 +48,19 @@ def test_importing_the_modules_loads_no_heavy_library() -> None:
 
 
 def test_catalogue_covers_the_usual_indicators_and_leaves_out_the_unsafe() -> None:
-    cat = ind.catalogue()
+    cat = catalogue()
     assert len(cat) >= 120
     for name in ["rsi", "macd", "bbands", "ema", "sma", "stoch", "atr", "supertrend", "vwap", "obv", "adx"]:
         assert name in cat
     for name in ["cci", "mfi", "willr", "kc", "donchian", "aroon", "stochrsi", "ichimoku", "psar"]:
         assert name in cat
-    for name in ind.EXCLUDED:
+    for name in EXCLUDED:
         assert name not in cat
 
 
 def test_catalogue_entries_are_well_formed() -> None:
     allowed_inputs = {"open", "high", "low", "close", "volume"}
-    for name, info in ind.catalogue().items():
+    for name, info in catalogue().items():
         assert info.name == name
         assert info.inputs and set(info.inputs) <= allowed_inputs, name
         assert info.fields and len(set(info.fields)) == len(info.fields), name
@@ -70,7 +73,7 @@ def test_catalogue_entries_are_well_formed() -> None:
 
 
 def test_documented_fields_and_params_of_the_common_indicators() -> None:
-    cat = ind.catalogue()
+    cat = catalogue()
     assert cat["macd"].fields == ("macd", "hist", "signal")
     assert [p.name for p in cat["macd"].params] == ["fast", "slow", "signal"]
     assert cat["bbands"].fields == ("lower", "mid", "upper", "bandwidth", "percent")
@@ -90,23 +93,43 @@ def test_documented_fields_and_params_of_the_common_indicators() -> None:
     assert not cat["rsi"].overlay and not cat["macd"].overlay and not cat["obv"].overlay
 
 
+def test_drawing_hints_name_catalogued_indicators_and_their_fields() -> None:
+    """Charts draw from the entry's hints alone, so a hint naming a missing field would draw nothing."""
+    cat = catalogue()
+    assert set(_DRAWINGS) <= set(cat)
+    for name, info in cat.items():
+        drawing = info.drawing
+        assert set(drawing.fields) <= set(info.fields), name
+        if drawing.overlay:  # price-panel styles only; guides, limits and bars belong to a panel of its own
+            assert (drawing.histogram, drawing.guides, drawing.limits) == (None, (), None), name
+        else:
+            assert drawing.style == "lines", name
+        if drawing.histogram:
+            assert drawing.histogram in (drawing.fields or info.fields), name
+        if drawing.limits:
+            lo, hi = drawing.limits
+            assert all(lo <= level <= hi for level in drawing.guides), name
+    assert cat["rsi"].drawing.guides == (30, 70) and cat["rsi"].drawing.limits == (0, 100)
+    assert cat["macd"].drawing.histogram == "hist" and cat["bbands"].drawing.style == "band"
+
+
 def test_info_suggests_the_nearest_name() -> None:
-    assert ind.info("RSI").name == "rsi"
-    assert ind.info("bb").name == "bbands"
+    assert indicator_info("RSI").name == "rsi"
+    assert indicator_info("bb").name == "bbands"
     with pytest.raises(NotFound, match="did you mean 'macd'"):
-        ind.info("macdd")
+        indicator_info("macdd")
     with pytest.raises(NotFound, match="not available"):
-        ind.info("zigzag")
+        indicator_info("zigzag")
 
 
 # --------------------------------------------------------------------------- every indicator
 
 
 def test_every_catalogued_indicator_computes_on_sample_data(
-    bars: pd.DataFrame, every_result: dict[str, ind.IndicatorResult]
+    bars: pd.DataFrame, every_result: dict[str, IndicatorResult]
 ) -> None:
     for name, result in every_result.items():
-        info = ind.catalogue()[name]
+        info = catalogue()[name]
         assert tuple(result.fields) == info.fields, name  # the alias table matches pandas-ta's columns
         for field, series in result.fields.items():
             assert series.index.equals(bars.index), (name, field)
@@ -115,12 +138,12 @@ def test_every_catalogued_indicator_computes_on_sample_data(
         assert result.primary is result.fields[info.fields[0]]
 
 
-def test_no_indicator_looks_ahead(bars: pd.DataFrame, every_result: dict[str, ind.IndicatorResult]) -> None:
+def test_no_indicator_looks_ahead(bars: pd.DataFrame, every_result: dict[str, IndicatorResult]) -> None:
     """A value on bar i must not change when later bars arrive: what a backtest sees is what was knowable."""
     cut = 600
     early = bars.iloc[:cut]
     for name, full in every_result.items():
-        part = ind.compute(early, name)
+        part = compute(early, name)
         for field, series in part.fields.items():
             np.testing.assert_allclose(
                 series.to_numpy(),
@@ -133,23 +156,23 @@ def test_no_indicator_looks_ahead(bars: pd.DataFrame, every_result: dict[str, in
 
 def test_too_few_bars_is_a_clear_error_never_a_crash(bars: pd.DataFrame) -> None:
     for n in (5, 30):
-        for name in ind.catalogue():
+        for name in catalogue():
             try:
-                result = ind.compute(bars.iloc[:n], name)
+                result = compute(bars.iloc[:n], name)
             except Invalid as e:
                 assert name.upper() in str(e)
                 continue
             assert all(len(s) == n for s in result.fields.values()), name
     with pytest.raises(Invalid, match="needs more bars than the 10 available"):
-        ind.compute(bars.iloc[:10], "sma:50")
+        compute(bars.iloc[:10], "sma:50")
 
 
 def test_derive_fields_strips_parameters_and_the_shared_prefix() -> None:
-    assert ind.derive_fields("macd", ["MACD_12_26_9", "MACDh_12_26_9", "MACDs_12_26_9"]) == ("macd", "h", "s")
-    assert ind.derive_fields("stoch", ["STOCHk_14_3_3", "STOCHd_14_3_3"]) == ("k", "d")
-    assert ind.derive_fields("rsi", ["RSI_14"]) == ("rsi",)
-    assert ind.derive_fields("bbands", ["BBL_5_2.0", "BBM_5_2.0", "BBU_5_2.0"]) == ("l", "m", "u")
-    twins = ind.derive_fields("aobv", ["OBV", "OBVe_4", "OBVe_12"])
+    assert derive_fields("macd", ["MACD_12_26_9", "MACDh_12_26_9", "MACDs_12_26_9"]) == ("macd", "h", "s")
+    assert derive_fields("stoch", ["STOCHk_14_3_3", "STOCHd_14_3_3"]) == ("k", "d")
+    assert derive_fields("rsi", ["RSI_14"]) == ("rsi",)
+    assert derive_fields("bbands", ["BBL_5_2.0", "BBM_5_2.0", "BBU_5_2.0"]) == ("l", "m", "u")
+    twins = derive_fields("aobv", ["OBV", "OBVe_4", "OBVe_12"])
     assert len(set(twins)) == 3  # names stay unique even when only parameters told columns apart
 
 
@@ -182,15 +205,15 @@ def test_derive_fields_strips_parameters_and_the_shared_prefix() -> None:
     ],
 )
 def test_parse_spec_accepts_what_people_type(text: str, canonical: str, label: str) -> None:
-    spec = ind.parse_spec(text)
+    spec = parse_spec(text)
     assert spec.text == canonical
     assert str(spec) == canonical
     assert spec.label == label
-    assert ind.parse_spec(canonical) == spec
+    assert parse_spec(canonical) == spec
 
 
 def test_parse_spec_keeps_lengths_whole_and_multipliers_float() -> None:
-    spec = ind.parse_spec("bbands:20:2")
+    spec = parse_spec("bbands:20:2")
     assert spec.args == (20, 2.0)
     assert isinstance(spec.args[0], int) and isinstance(spec.args[1], float)
 
@@ -218,7 +241,7 @@ def test_parse_spec_keeps_lengths_whole_and_multipliers_float() -> None:
 )
 def test_parse_spec_explains_what_is_wrong(text: str, message: str) -> None:
     with pytest.raises(Invalid) as caught:
-        ind.parse_spec(text)
+        parse_spec(text)
     assert message in str(caught.value)
 
 
@@ -226,7 +249,7 @@ def test_parse_spec_explains_what_is_wrong(text: str, message: str) -> None:
 
 
 def test_result_last_skips_trailing_gaps(bars: pd.DataFrame) -> None:
-    result = ind.compute(bars, "macd")
+    result = compute(bars, "macd")
     last = result.last()
     assert set(last) == {"macd", "hist", "signal"}
     assert last["hist"] == pytest.approx(last["macd"] - last["signal"])
@@ -239,7 +262,7 @@ def test_result_last_skips_trailing_gaps(bars: pd.DataFrame) -> None:
 
 
 def test_compute_many_computes_a_repeated_spec_once(bars: pd.DataFrame) -> None:
-    results = ind.compute_many(bars, ["rsi", "rsi:14", ind.parse_spec("ema:20")])
+    results = compute_many(bars, ["rsi", "rsi:14", parse_spec("ema:20")])
     assert results[0] is results[1]
     assert [r.spec.text for r in results] == ["rsi:14", "rsi:14", "ema:20"]
 
@@ -248,13 +271,13 @@ def test_bbands_and_supertrend_follow_the_traps_in_facts(bars: pd.DataFrame) -> 
     import pandas_ta as ta
     import talib
 
-    bb = ind.compute(bars, "bbands:20:2")
+    bb = compute(bars, "bbands:20:2")
     upper, middle, lower = talib.BBANDS(bars["close"], 20, 2.0, 2.0)
     np.testing.assert_allclose(bb.fields["upper"].iloc[-50:], upper.iloc[-50:], rtol=1e-6)
     np.testing.assert_allclose(bb.fields["lower"].iloc[-50:], lower.iloc[-50:], rtol=1e-6)
     np.testing.assert_allclose(bb.fields["mid"].iloc[-50:], middle.iloc[-50:], rtol=1e-6)
 
-    st = ind.compute(bars, "supertrend:7:3")
+    st = compute(bars, "supertrend:7:3")
     ref = ta.supertrend(bars["high"], bars["low"], bars["close"], length=7, multiplier=3.0)
     np.testing.assert_allclose(st.fields["trend"], ref.iloc[:, 0], rtol=1e-12)
     assert set(st.fields["direction"].dropna().unique()) <= {-1.0, 1.0}
@@ -262,8 +285,8 @@ def test_bbands_and_supertrend_follow_the_traps_in_facts(bars: pd.DataFrame) -> 
 
 @pytest.mark.parametrize("spec", ["rsi:14", "ema:20", "sma:20", "macd", "bbands:20:2", "atr:14"])
 def test_talib_and_pandas_ta_paths_agree(bars: pd.DataFrame, spec: str) -> None:
-    with_talib = ind.compute(bars, spec, talib=True)
-    without = ind.compute(bars, spec, talib=False)
+    with_talib = compute(bars, spec, talib=True)
+    without = compute(bars, spec, talib=False)
     for field in with_talib.fields:
         np.testing.assert_allclose(
             without.fields[field].iloc[-50:], with_talib.fields[field].iloc[-50:], rtol=1e-6, err_msg=field
@@ -276,19 +299,19 @@ def test_cci_adx_and_wcp_match_talib_on_both_paths(bars: pd.DataFrame, use_talib
     import talib
 
     h, low, c = bars["high"], bars["low"], bars["close"]
-    cci = ind.compute(bars, "cci:14", talib=use_talib).primary
+    cci = compute(bars, "cci:14", talib=use_talib).primary
     np.testing.assert_allclose(cci.iloc[-50:], talib.CCI(h, low, c, 14).iloc[-50:], rtol=1e-6)
-    adx = ind.compute(bars, "adx:14", talib=use_talib).fields
+    adx = compute(bars, "adx:14", talib=use_talib).fields
     np.testing.assert_allclose(adx["adx"].iloc[-50:], talib.ADX(h, low, c, 14).iloc[-50:], rtol=1e-6)
     np.testing.assert_allclose(adx["dmp"].iloc[-50:], talib.PLUS_DI(h, low, c, 14).iloc[-50:], rtol=1e-6)
     np.testing.assert_allclose(adx["dmn"].iloc[-50:], talib.MINUS_DI(h, low, c, 14).iloc[-50:], rtol=1e-6)
-    wcp = ind.compute(bars, "wcp", talib=use_talib).primary
+    wcp = compute(bars, "wcp", talib=use_talib).primary
     np.testing.assert_allclose(wcp.iloc[-50:], talib.WCLPRICE(h, low, c).iloc[-50:], rtol=1e-9)
 
 
 def test_vwap_on_intraday_bars() -> None:
     hourly = load_sample("BTCUSDT_1h.csv")
-    vwap = ind.compute(hourly, "vwap").primary
+    vwap = compute(hourly, "vwap").primary
     assert vwap.notna().all()
     assert (vwap <= hourly["high"].cummax()).all()
 
@@ -298,22 +321,22 @@ def test_vwap_on_intraday_bars() -> None:
 
 def test_call_returns_a_series_or_named_fields(bars: pd.DataFrame) -> None:
     c = bars["close"]
-    rsi = ind.call("rsi", c, 14)
+    rsi = call("rsi", c, 14)
     assert isinstance(rsi, pd.Series) and rsi.index.equals(c.index)
-    pd.testing.assert_series_equal(rsi, ind.compute(bars, "rsi:14").primary)
-    pd.testing.assert_series_equal(ind.call("rsi", c, length=14), rsi)
-    pd.testing.assert_series_equal(ind.call("rsi", close=c), rsi)
+    pd.testing.assert_series_equal(rsi, compute(bars, "rsi:14").primary)
+    pd.testing.assert_series_equal(call("rsi", c, length=14), rsi)
+    pd.testing.assert_series_equal(call("rsi", close=c), rsi)
 
-    macd = ind.call("macd", c, 12, 26, signal=9)
+    macd = call("macd", c, 12, 26, signal=9)
     assert isinstance(macd, dict) and list(macd) == ["macd", "hist", "signal"]
-    bb = ind.call("bbands", c, 20, 2)
+    bb = call("bbands", c, 20, 2)
     assert isinstance(bb, dict) and (bb["upper"].dropna() >= bb["lower"].dropna()).all()
-    st = ind.call("supertrend", bars["high"], bars["low"], c, 7, 3)
-    pd.testing.assert_series_equal(st["direction"], ind.compute(bars, "supertrend:7:3").fields["direction"])
-    atr = ind.call("atr", bars["high"], bars["low"], c, 14.0)  # whole floats are fine for lengths
+    st = call("supertrend", bars["high"], bars["low"], c, 7, 3)
+    pd.testing.assert_series_equal(st["direction"], compute(bars, "supertrend:7:3").fields["direction"])
+    atr = call("atr", bars["high"], bars["low"], c, 14.0)  # whole floats are fine for lengths
     assert isinstance(atr, pd.Series)
     # an indicator of an indicator, with its warm-up NaNs
-    smoothed = ind.call("ema", rsi, 9)
+    smoothed = call("ema", rsi, 9)
     assert isinstance(smoothed, pd.Series) and smoothed.notna().sum() > 600
 
 
@@ -338,7 +361,7 @@ def test_call_errors_are_invalid_with_a_reason(
     name, *rest = args
     real = [bars["close"] if isinstance(a, str) and a == "close" else a for a in rest]  # "14" stays a string
     with pytest.raises(Invalid) as caught:
-        ind.call(name, *real, **kwargs)  # type: ignore[arg-type]
+        call(name, *real, **kwargs)  # type: ignore[arg-type]
     assert message in str(caught.value)
 
 
@@ -486,7 +509,7 @@ def test_indicator_starts_on_talibs_first_valid_bar_and_equals_it(
     datasets: dict[str, pd.DataFrame], spec: str, data: str
 ) -> None:
     frame = datasets[data]
-    result = ind.compute(frame, spec)
+    result = compute(frame, spec)
     for field, expected_of in _talib_expected()[spec].items():
         expected = np.asarray(expected_of(frame), dtype="float64")  # type: ignore[operator]
         ours = result.fields[field].to_numpy()
@@ -497,8 +520,8 @@ def test_indicator_starts_on_talibs_first_valid_bar_and_equals_it(
 
 
 def test_every_talib_computed_indicator_is_checked_against_talib() -> None:
-    checked = {ind.parse_spec(spec).name for spec in TALIB_CASES}
-    computed_by_talib = {name for name, info in ind.catalogue().items() if info.talib}
+    checked = {parse_spec(spec).name for spec in TALIB_CASES}
+    computed_by_talib = {name for name, info in catalogue().items() if info.talib}
     assert computed_by_talib <= checked
     assert {"rsi", "ema", "sma", "wma", "macd", "bbands", "atr", "adx", "stoch", "cci", "mfi", "obv"} <= checked
     assert {"willr", "roc", "mom", "natr", "trix", "dema", "tema", "kama"} <= computed_by_talib
@@ -509,7 +532,7 @@ def test_adx_of_the_issue_starts_on_bar_27_with_talibs_value(bars: pd.DataFrame)
     import talib
 
     h, low, c = bars["high"], bars["low"], bars["close"]
-    adx = ind.compute(bars, "adx").fields
+    adx = compute(bars, "adx").fields
     assert adx["adx"].iloc[:27].isna().all()
     assert adx["adx"].iloc[27] == pytest.approx(float(talib.ADX(h, low, c, 14).iloc[27]), rel=1e-12)
     assert adx["dmp"].iloc[:14].isna().all() and adx["dmp"].iloc[14:].notna().all()
@@ -519,12 +542,12 @@ def test_adx_of_the_issue_starts_on_bar_27_with_talibs_value(bars: pd.DataFrame)
     assert adx["adxr"].iloc[:first].isna().all()
     expected = (adx["adx"] + adx["adx"].shift(13)) / 2.0
     np.testing.assert_allclose(adx["adxr"].iloc[first:], expected.iloc[first:], rtol=1e-12)
-    assert [p.name for p in ind.info("adx").params] == ["length", "scalar"]
+    assert [p.name for p in indicator_info("adx").params] == ["length", "scalar"]
 
 
 def test_talib_switch_does_not_change_an_indicator_talib_computes(bars: pd.DataFrame) -> None:
     for spec in ("rsi", "adx", "stoch", "macd", "natr", "cci"):
-        on, off = ind.compute(bars, spec, talib=True), ind.compute(bars, spec, talib=False)
+        on, off = compute(bars, spec, talib=True), compute(bars, spec, talib=False)
         for field in on.fields:
             pd.testing.assert_series_equal(on.fields[field], off.fields[field])
 
@@ -534,7 +557,7 @@ def test_script_call_and_watch_conditions_use_the_same_talib_values(bars: pd.Dat
 
     from core.market.conditions import parse_condition
 
-    adx = ind.call("adx", bars["high"], bars["low"], bars["close"], 14)
+    adx = call("adx", bars["high"], bars["low"], bars["close"], 14)
     assert isinstance(adx, dict)
     np.testing.assert_allclose(adx["adx"].iloc[27:], talib.ADX(bars["high"], bars["low"], bars["close"], 14).iloc[27:])
     rsi = talib.RSI(bars["close"], 14)
@@ -554,9 +577,9 @@ def test_dict_indicator_says_where_values_come_from_and_where_they_differ_on_pur
     assert "TA-Lib's ADX, ADXR, PLUS_DI and MINUS_DI" in adx
     rsi = service.entry("indicator", "rsi").detail
     assert "values: TA-Lib's" in rsi
-    for name in ind.CONVENTIONS:
-        assert ind.info(name).note == ind.CONVENTIONS[name]
-        assert ind.CONVENTIONS[name] in service.entry("indicator", name).detail
+    for name in CONVENTIONS:
+        assert indicator_info(name).note == CONVENTIONS[name]
+        assert CONVENTIONS[name] in service.entry("indicator", name).detail
 
 
 # --------------------------------------------------------------------------- supertrend
@@ -605,7 +628,7 @@ def test_supertrend_follows_its_definition_and_never_carries_a_band_across_a_fli
     datasets: dict[str, pd.DataFrame], data: str
 ) -> None:
     frame = datasets[data]
-    st = ind.compute(frame, "supertrend:7:3").fields
+    st = compute(frame, "supertrend:7:3").fields
     ref = reference_supertrend(frame, 7, 3.0)
     for field in ("trend", "direction", "long", "short"):
         np.testing.assert_allclose(st[field].to_numpy(), ref[field].to_numpy(), rtol=1e-9, err_msg=field)
@@ -617,12 +640,12 @@ def test_supertrend_follows_its_definition_and_never_carries_a_band_across_a_fli
 
 
 def test_supertrend_latest_values_never_show_a_band_from_an_earlier_trend(bars: pd.DataFrame) -> None:
-    st = ind.compute(bars, "supertrend:7:3")
+    st = compute(bars, "supertrend:7:3")
     direction = st.fields["direction"]
     flips = np.flatnonzero(direction.diff().fillna(0).to_numpy() != 0)
     assert len(flips) >= 2
     for end in flips[-4:] + 1:  # the bar a trend starts, as the latest bar
-        last = ind.IndicatorResult(st.spec, st.info, {k: v.iloc[:end] for k, v in st.fields.items()}).last()
+        last = IndicatorResult(st.spec, st.info, {k: v.iloc[:end] for k, v in st.fields.items()}).last()
         if last["direction"] == 1:
             assert last["short"] is None and last["long"] == last["trend"]
         else:

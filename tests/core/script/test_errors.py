@@ -274,10 +274,10 @@ def test_builtin_names_and_descriptions() -> None:
 
 
 def test_helpers_never_collide_with_indicators() -> None:
-    from core.market import indicators
+    from core.market.indicator_catalogue import catalogue
 
-    assert not set(HELPERS) & set(indicators.catalogue())
-    assert set(SERIES) & set(indicators.catalogue()) == {"hl2", "hlc3", "ohlc4"}
+    assert not set(HELPERS) & set(catalogue())
+    assert set(SERIES) & set(catalogue()) == {"hl2", "hlc3", "ohlc4"}
 
 
 def test_condition_error_positions() -> None:

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.market import indicators
+from core.market.indicator_compute import call
 from core.script import (
     ScriptError,
     evaluate,
@@ -58,9 +58,9 @@ def test_reference_first_example(frame: pd.DataFrame) -> None:
     assert program.outputs == {"buy", "sell", "stop_loss", "take_profit"}
     assert program.plot_count == 2
     result = evaluate(program, frame)
-    fast = indicators.call("ema", frame["close"], 12).to_numpy()
-    slow = indicators.call("ema", frame["close"], 26).to_numpy()
-    rsi = indicators.call("rsi", frame["close"], 14).to_numpy()
+    fast = call("ema", frame["close"], 12).to_numpy()
+    slow = call("ema", frame["close"], 26).to_numpy()
+    rsi = call("rsi", frame["close"], 14).to_numpy()
     prev_fast, prev_slow = np.r_[np.nan, fast[:-1]], np.r_[np.nan, slow[:-1]]
     with np.errstate(invalid="ignore"):
         up = (prev_fast <= prev_slow) & (fast > slow)
@@ -84,7 +84,7 @@ def test_inputs_override_by_name(frame: pd.DataFrame) -> None:
     result = run(EXAMPLE, frame, fast=5)
     assert result.inputs == {"fast": 5, "slow": 26}
     np.testing.assert_allclose(
-        result.plots[0].values, indicators.call("ema", frame["close"], 5).to_numpy(), equal_nan=True
+        result.plots[0].values, call("ema", frame["close"], 5).to_numpy(), equal_nan=True
     )
 
 
@@ -132,32 +132,32 @@ def test_indicators_match_pandas(frame: pd.DataFrame) -> None:
     c = frame["close"]
     np.testing.assert_allclose(plotted("plot(sma(close, 20))", frame), c.rolling(20).mean(), equal_nan=True)
     np.testing.assert_allclose(
-        plotted("plot(ema(close, length=10))", frame), indicators.call("ema", c, 10), equal_nan=True
+        plotted("plot(ema(close, length=10))", frame), call("ema", c, 10), equal_nan=True
     )
     np.testing.assert_allclose(
-        plotted("plot(rsi(close, 14))", frame), indicators.call("rsi", c, 14), equal_nan=True
+        plotted("plot(rsi(close, 14))", frame), call("rsi", c, 14), equal_nan=True
     )
     np.testing.assert_allclose(
         plotted("plot(atr(high, low, close, 14))", frame),
-        indicators.call("atr", frame["high"], frame["low"], frame["close"], 14),
+        call("atr", frame["high"], frame["low"], frame["close"], 14),
         equal_nan=True,
     )
     np.testing.assert_allclose(plotted("plot(sma(hl2, 5))", frame), ((frame["high"] + frame["low"]) / 2).rolling(5).mean(), equal_nan=True)
 
 
 def test_multi_output_fields(frame: pd.DataFrame) -> None:
-    m = indicators.call("macd", frame["close"])
+    m = call("macd", frame["close"])
     assert isinstance(m, dict)
     r = run("m = macd(close)\nplot(m.signal)\nplot(m.hist[1])\nplot(bbands(close, 20, 2).upper)", frame)
     np.testing.assert_allclose(r.plots[0].values, m["signal"], equal_nan=True)
     np.testing.assert_allclose(r.plots[1].values, m["hist"].shift(1), equal_nan=True)
-    bb = indicators.call("bbands", frame["close"], 20, 2)
+    bb = call("bbands", frame["close"], 20, 2)
     np.testing.assert_allclose(r.plots[2].values, bb["upper"], equal_nan=True)
 
 
 def test_indicator_name_can_be_a_variable(frame: pd.DataFrame) -> None:
     r = run("rsi = rsi(close, 14)\nbuy = rsi < 50\nplot(rsi)", frame)
-    np.testing.assert_array_equal(r.buy, (indicators.call("rsi", frame["close"], 14) < 50).to_numpy())
+    np.testing.assert_array_equal(r.buy, (call("rsi", frame["close"], 14) < 50).to_numpy())
 
 
 def test_indicator_alias_is_callable(frame: pd.DataFrame) -> None:
@@ -322,7 +322,7 @@ def test_variables_can_be_reassigned_and_outputs_read_back() -> None:
 
 
 def test_condition_rule(frame: pd.DataFrame) -> None:
-    rsi = indicators.call("rsi", frame["close"], 14).to_numpy()
+    rsi = call("rsi", frame["close"], 14).to_numpy()
     with np.errstate(invalid="ignore"):
         np.testing.assert_array_equal(flags("rsi(close, 14) < 40", frame), rsi < 40)
     cond = parse_condition("crossover(ema(close, 5), ema(close, 20))")
@@ -359,6 +359,6 @@ def test_warmup_is_the_first_bar_every_indicator_has_a_value():
     assert run("buy = close > sma(close, 20)\nsell = close < sma(close, 5)", frame).warmup == 19  # the slowest
     assert run("hi = highest(high, 10)\nbuy = close > hi[1]\nsell = false", frame).warmup == 9
     macd = run("m = macd(close)\nbuy = crossover(m.macd, m.signal)\nsell = false", frame)
-    assert macd.warmup == int(indicators.call("macd", frame["close"])["signal"].isna().sum())  # the record's slowest
+    assert macd.warmup == int(call("macd", frame["close"])["signal"].isna().sum())  # the record's slowest
     holds, warm = evaluate_condition_warmup(parse_condition("rsi(close, 14) < 30"), frame)
     assert (warm, len(holds)) == (14, 80)

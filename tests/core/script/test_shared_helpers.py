@@ -16,10 +16,10 @@ def test_did_you_mean_keeps_each_callers_wording():
     assert did_you_mean("emaa", ["ema"], rename=str.upper) == " — did you mean 'EMA'?"
     with pytest.raises(ScriptError, match="unknown function 'emaa' — did you mean 'ema'"):
         parse("x = emaa(close, 3)")
-    from core.market import indicators
+    from core.market.indicator_specs import parse_spec
 
     with pytest.raises(Invalid, match="unknown indicator 'rsii' — did you mean 'rsi'"):
-        indicators.parse_spec("rsii")
+        parse_spec("rsii")
 
 
 def test_labels_are_sized_by_max_label():
