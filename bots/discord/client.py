@@ -27,12 +27,21 @@ from core.state.buttons import ButtonStore
 
 log = get_logger(__name__)
 
+# Replies echo what users typed (names, descriptions, shared cards): none of it may ping @everyone,
+# a role or a user. A reply that means to ping someone names them itself (``pinging``).
+NO_PINGS = discord.AllowedMentions.none()
+
+
+def pinging(user: discord.abc.Snowflake) -> discord.AllowedMentions:
+    """Mentions allowed for a message that addresses ``user``: that user, nobody else."""
+    return discord.AllowedMentions(everyone=False, roles=False, users=[user], replied_user=False)
+
 
 class StoxlifyClient(discord.Client):
     """A ``discord.Client`` with the registry's slash commands and persistent token buttons."""
 
     def __init__(self, runtime: Runtime, *, intents: discord.Intents | None = None) -> None:
-        super().__init__(intents=intents or discord.Intents.default())
+        super().__init__(intents=intents or discord.Intents.default(), allowed_mentions=NO_PINGS)
         self.runtime = runtime
         self.tree = app_commands.CommandTree(self)
         self.tree.on_error = self._on_tree_error
@@ -62,7 +71,8 @@ class StoxlifyClient(discord.Client):
         with contextlib.suppress(discord.HTTPException):
             await message.channel.send(
                 f"{message.author.mention} that message looked like an API key or token. {removed} "
-                "treat it as leaked: revoke it at its issuer now. Share keys with me only in a private message."
+                "treat it as leaked: revoke it at its issuer now. Share keys with me only in a private message.",
+                allowed_mentions=pinging(message.author),
             )
 
     async def _on_tree_error(
