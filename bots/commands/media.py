@@ -7,7 +7,7 @@ from bots.paging import paged_reply
 from bots.registry import Arg, ArgKind, Context
 from bots.reply import Button, Image, Reply
 from core.media import service as media
-from core.media.service import human_size
+from core.media.service import human_size, served_name
 from core.media.sniff import IMAGES
 
 PAGE_SIZE = 10
@@ -93,7 +93,7 @@ async def media_(ctx: Context, action: str | None, number: int | None, confirmed
             return Reply(f"{describe(view)}\nThis kind of file cannot be shown in chat.", ephemeral=True)
         view, data = await media.fetch(core.db, core.settings, ctx.actor, number)
         if view.content_type in IMAGES:
-            return Reply(describe(view), images=[Image(data, view.name, view.name)], ephemeral=True)
+            return Reply(describe(view), images=[Image(data, served_name(view), view.name)], ephemeral=True)
         if view.content_type == "text/plain":
             text = data.decode("utf-8-sig", errors="replace")
             cut = "\n[… cut]" if len(text) > MAX_TEXT_SHOWN else ""

@@ -25,7 +25,7 @@ from core.db import Database, utcnow
 from core.errors import Invalid, NotFound
 from core.logging import get_logger
 from core.media.models import Media
-from core.media.sniff import EXTENSIONS, require_type
+from core.media.sniff import EXTENSIONS, extension_of, require_type
 from core.media.storage import ObjectStorage, new_key, storage_for
 from core.paging import Page, check_page
 
@@ -61,6 +61,14 @@ def clean_name(name: str | None, content_type: str) -> str:
     raw = unicodedata.normalize("NFKC", name or "").replace("\\", "/").rsplit("/", 1)[-1]
     cleaned = " ".join(_NAME_DROP.sub("_", raw).split()).strip(" .")
     return cleaned[:MAX_NAME] or f"file.{EXTENSIONS[content_type]}"
+
+
+def served_name(view: MediaView) -> str:
+    """The name a file is handed back under: its display name with the extension of its sniffed
+    type in place of any the user gave (``evil.html`` holding a GIF comes back as ``evil.gif``;
+    a type without a known extension as ``.bin``), so no client opens it as markup."""
+    stem = view.name.rsplit(".", 1)[0].strip(" .")
+    return f"{stem or 'file'}.{extension_of(view.content_type)}"
 
 
 def decode_base64(content: str) -> bytes:
