@@ -98,6 +98,9 @@ class Settings(BaseSettings):
     free_max_deployments: int = 3
     free_live_trading: bool = False
     free_max_position_value: float | None = None
+    # media storage per user (plans raise them with max_media_files / max_media_bytes); 0: no limit
+    free_max_media_files: int = Field(default=20, ge=0)
+    free_max_media_bytes: int = Field(default=25 * 1024 * 1024, ge=0)
 
     # brokers: exchange keys are stored encrypted with the first of these Fernet keys (newest first);
     # older keys still decrypt, so a new key can be put in front and ``rotate`` run at leisure.

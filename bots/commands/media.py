@@ -23,6 +23,14 @@ _KINDS = {
 }  # fmt: skip
 
 
+def usage_line(used: media.MediaUsage) -> str:
+    """``Using 3 of 20 files · 1.2 MB of 25.0 MB (Free plan)``: what the quota leaves, at a glance."""
+    files = f"{used.files} of {used.max_files} files" if used.max_files else f"{used.files} files"
+    size = human_size(used.bytes, "bytes")
+    room = f"{size} of {human_size(used.max_bytes, 'bytes')}" if used.max_bytes else size
+    return f"Using {files} · {room} ({used.plan} plan)"
+
+
 def describe(view: media.MediaView) -> str:
     kind = _KINDS.get(view.content_type, view.content_type)
     return f"#{view.id} {view.name} · {kind} · {human_size(view.size, "bytes")} · {view.created_at:%Y-%m-%d}"
@@ -111,8 +119,9 @@ async def media_(ctx: Context, action: str | None, number: int | None, confirmed
         return Reply(f"Removed file #{gone.id} ({gone.name}).", ephemeral=True)
     page = number or 1
     found = await media.list_media(core.db, ctx.actor, page, PAGE_SIZE)
+    used = usage_line(await media.usage(core.db, core.settings, ctx.actor))
     return paged_reply(
         found, title="Your files", command="/media", line=lambda view: f"• {describe(view)}",
         empty="You have no files yet.\n" + UPLOAD_HELP, ephemeral=True,
-        footer="Show one: /media show ID · remove: /media rm ID",
+        footer=f"{used}\nShow one: /media show ID · remove: /media rm ID",
     )
