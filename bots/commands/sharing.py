@@ -7,6 +7,7 @@ from bots.commands.market import INTERVAL, RANGE, TICKER
 from bots.commands.results import heading, rule_lines, share_command, stat_lines
 from bots.registry import Arg, ArgKind, Context
 from bots.reply import Button, Image, Reply
+from core.account.membership import MembershipCheck
 from core.errors import NotFound, Unavailable
 from core.model import service as models
 from core.model.execute import execute_script
@@ -133,7 +134,10 @@ async def _card(ctx: Context, name: str, ticker: str, interval: str, range_: str
     examples=("/copy 12", "/copy 12 my_ema"),
 )
 async def copy(ctx: Context, share: int, name: str | None) -> Reply:
-    result = await sharing.copy_share(ctx.core.db, ctx.actor, share, name)
+    # the platform (through its notifier) confirms a stored membership: leaves are not always reported
+    platform = ctx.core.notifiers.get(ctx.actor.platform)
+    membership = platform if isinstance(platform, MembershipCheck) else None
+    result = await sharing.copy_share(ctx.core.db, ctx.actor, share, name, membership)
     if isinstance(result, models.Saved):
         label = result.model.label
         return Reply(
