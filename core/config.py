@@ -76,6 +76,7 @@ class Settings(BaseSettings):
     discord_sync: Literal["guild", "global"] = "global"  # guild: instant sync to DISCORD_GUILD_IDS (development)
     discord_guild_ids: list[int] = Field(default_factory=list)
     discord_message_content: bool = False  # privileged intent: lets the bot delete keys pasted in servers
+    discord_members_intent: bool = False  # privileged intent: a member leaving a server revokes /copy at once
     rate_limit_per_minute: int = 12  # expensive commands (charts, backtests) per user per minute
 
     # administrators: platform identities ("telegram:123456", "discord:987654321", "console:alice")

@@ -15,6 +15,7 @@ import secrets
 import discord
 from discord import app_commands
 
+from bots.discord import members
 from bots.discord.buttons import TokenButton
 from bots.discord.commands import Runtime, add_commands
 from bots.discord.render import render
@@ -50,6 +51,14 @@ class StoxlifyClient(discord.Client):
 
     async def setup_hook(self) -> None:
         await sync_commands(self)
+
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        """Removed from a server: nobody may /copy from its channels any more."""
+        await members.guild_removed(self.runtime.core, guild)
+
+    async def on_raw_member_remove(self, payload: discord.RawMemberRemoveEvent) -> None:
+        """A member left a server (sent only with the Members intent): they may no longer /copy there."""
+        await members.member_removed(self.runtime.core, self, payload)
 
     async def on_message(self, message: discord.Message) -> None:
         """Delete API keys or tokens pasted in a server channel and tell the author to revoke them.
@@ -102,6 +111,7 @@ def build_client(core: Core, registry: Registry, *, buttons: ButtonStore | None 
     """The client, its command tree (one slash command per registry command) and the button handler."""
     intents = discord.Intents.default()
     intents.message_content = core.settings.discord_message_content  # privileged: only when asked for
+    intents.members = core.settings.discord_members_intent  # privileged: member removals reported at once
     client = StoxlifyClient(Runtime(core=core, registry=registry, buttons=buttons or core.state.buttons), intents=intents)
     from bots.discord.notifier import DiscordNotifier
 
