@@ -131,14 +131,22 @@ async def get_share(
         if not here and not await _is_member(session, actor, chat):
             raise Forbidden(f"shared result #{share_id} was posted in a group you are not in")
         view = _view(row, chat)
-    # asked outside the transaction: a platform round trip must not hold the database
-    left = not here and membership is not None and await membership.still_member(
-        chat.external_id, actor.platform_user_id
-    ) is False
-    if left:
-        await member_left(db, actor.platform, actor.platform_user_id, [chat.external_id])
-        raise Forbidden(f"shared result #{share_id} was posted in a group you are no longer in")
+    if not here:  # asked outside the transaction: a platform round trip must not hold the database
+        await confirm_member(db, actor, view.group, membership,
+                             f"shared result #{share_id} was posted in a group you are no longer in")  # fmt: skip
     return view
+
+
+async def confirm_member(
+    db: Database, actor: Actor, group: GroupView, membership: MembershipCheck | None, refusal: str
+) -> None:
+    """Forbidden(``refusal``) when the platform says the actor is no longer in ``group``; their
+    stored membership is forgotten then. Nothing happens when it cannot tell or is not asked."""
+    if membership is None:
+        return
+    if await membership.still_member(group.external_id, actor.platform_user_id) is False:
+        await member_left(db, actor.platform, actor.platform_user_id, [group.external_id])
+        raise Forbidden(refusal)
 
 
 async def copy_share(

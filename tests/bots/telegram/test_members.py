@@ -103,3 +103,18 @@ async def test_copy_is_refused_when_the_bot_was_removed_unnoticed(tg):
     tg.rec.fail_once("getChatMember", 403, {"ok": False, "error_code": 403,
                                             "description": "Forbidden: bot was kicked from the supergroup chat"})  # fmt: skip
     assert "no longer in" in await _copy_as_bob(tg, share)
+
+
+async def test_share_into_a_group_left_unreported_is_refused(tg):
+    await _group_with_a_share(tg)
+    async with tg.core.db.session() as session:
+        from core.account.models import Chat
+
+        group_id = await session.scalar(select(Chat.id).where(Chat.external_id == str(tg.GROUP["id"])))
+    tg.rec.member_status = "left"
+    bob_private = {"id": tg.BOB["id"], "type": "private", "first_name": "Bob"}
+    calls = await tg.say(f"/share ema BBCA 1d 1y to={group_id}", user=tg.BOB, chat=bob_private)
+    [reply] = [c for c in calls if c.method == "sendMessage"]
+    assert "you are no longer in Traders &lt;&amp;&gt; Co" in reply.text
+    assert not [c for c in calls if c.method in ("sendPhoto", "sendMessage") and c.params["chat_id"] == tg.GROUP["id"]]
+    assert await _members(tg) == {str(tg.ALICE["id"])}
