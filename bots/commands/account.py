@@ -47,14 +47,15 @@ def _confirm_owner(ctx: Context) -> str:
 async def _ask_to_link(ctx: Context, preview: link.LinkPreview) -> Reply:
     token = await ctx.core.state.buttons.bind(_confirm_owner(ctx), f"/link {preview.code}")
     moves = ", ".join(f"{count} {what}" for what, count in preview.moves) or "nothing yet"
+    whose = f"{preview.target_name[:40]}'s account" if preview.target_name else "an account without a name"
     text = (
-        f"Join this {ctx.actor.platform} account to {preview.target_name}'s account?\n"
+        f"Join this {ctx.actor.platform} account to {whose}?\n"
         f"That account logs in on {', '.join(preview.target_logins) or 'no platform yet'}.\n"
         f"Everything this account has moves there for good: {moves}. Its owner then sees and uses all "
         "of it, your exchange keys and deployments included.\n"
         "Only go on if that account is yours: nobody from Stoxlify ever asks you to link."
     )
-    buttons = [[Button(f"Yes, join {preview.target_name[:40]}'s account", f"/link {preview.code} {token}"),
+    buttons = [[Button(f"Yes, join {whose}", f"/link {preview.code} {token}"),
                 Button("Cancel", "/me")]]  # fmt: skip
     return Reply(text, buttons=buttons, ephemeral=True)
 

@@ -71,7 +71,6 @@ class TelegramNotifier:
                 return False
         return False
 
-
     async def still_member(self, chat_external_id: str, user_external_id: str) -> bool | None:
         """getChatMember: False when the user is out of the group, or the bot is (Telegram then
         refuses with Forbidden, or BadRequest for a chat or user it does not know); None when

@@ -6,8 +6,9 @@ multi-line reply is bold. Telegram caps a message at 4,096 characters and a capt
 in UTF-16 units): longer texts are split on line boundaries, and a reply whose text does not fit a
 photo caption is sent as the photo with its short ``Image.caption`` followed by the text. Several
 images go out as media groups. An image Telegram would refuse as a photo (``PHOTO_INVALID_DIMENSIONS``:
-width + height over 10,000 or sides over 20:1; or over 10 MB) goes out as a document instead. Buttons become an inline keyboard whose ``callback_data`` is an opaque
-``ButtonStore`` token bound to the user who asked.
+width + height over 10,000 or sides over 20:1; or over 10 MB) goes out as a document instead.
+Buttons become an inline keyboard whose ``callback_data`` is an opaque ``ButtonStore`` token bound
+to the user who asked.
 """
 
 from __future__ import annotations

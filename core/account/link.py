@@ -50,7 +50,7 @@ class LinkPreview:
     """What ``redeem_code`` would do: whose account the redeemer joins, and what moves there."""
 
     code: str  # normalised: the 8 letters and digits
-    target_name: str  # the account's name, or its first login's display name
+    target_name: str  # the account's name, or its first login's display name; "" when it has neither
     target_logins: tuple[str, ...]  # "telegram (Ana)": how the platforms know the account
     moves: tuple[tuple[str, int], ...]  # ("exchange keys", 2), ...: what the redeemer has, non-zero only
 
@@ -114,7 +114,7 @@ async def preview_link(db: Database, actor: Actor, code: str, now: datetime | No
             )
         ).all()
         moves = await _owned_counts(session, actor.user_id)
-    name = (target.name if target is not None else "") or next((n for _, n in logins if n), "") or "an unnamed account"
+    name = (target.name if target is not None else "") or next((n for _, n in logins if n), "")
     return LinkPreview(
         cleaned, name, tuple(f"{platform} ({shown})" if shown else platform for platform, shown in logins), moves
     )

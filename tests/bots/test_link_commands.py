@@ -81,3 +81,11 @@ async def test_an_unknown_code_is_refused_before_any_question(two):
     _, ana = two
     bad = await ana.handle("/link ABCD-2345")
     assert bad.error and "unknown or has expired" in bad.text and not bad.buttons
+
+
+async def test_an_account_without_a_name_is_called_so(two, tmp_path):
+    _, ana = two
+    nameless = Console(ana.core, await actor_for(ana.core.db, platform="telegram", external_id="555"), tmp_path / "n")
+    ask = await ana.handle(f"/link {await _code(nameless)}")
+    assert ask.text.splitlines()[0] == "Join this discord account to an account without a name?"
+    assert ask.buttons[0][0].label == "Yes, join an account without a name"
