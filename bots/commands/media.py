@@ -53,6 +53,8 @@ def describe(view: media.MediaView) -> str:
 async def upload(ctx: Context, content: str | None) -> Reply:
     core = ctx.core
     words = (content or "").split()
+    # a full quota refuses before an attached file is downloaded (upload checks again, with its size)
+    media.check_quota(await media.usage(core.db, core.settings, ctx.actor), 0)
     loader = ctx.extras.get("attached_file")
     attached = await loader() if loader is not None else None
     if attached is not None:
