@@ -88,3 +88,15 @@ async def test_a_pressed_photo_is_not_edited_into_one_telegram_refuses(tg):
     with pytest.raises(tg_error.BadRequest):
         await edit_photo(tg.app.bot, message, reply)
     assert not tg.rec.api("editMessageMedia")
+
+
+async def test_in_an_album_only_the_refused_image_becomes_a_document(tg):
+    from bots.reply import Image, Reply
+    from bots.telegram.render import send_reply
+
+    images = [Image(picture(800, 600), "a.png"), Image(picture(100, 2500), "tall.png"), Image(picture(600, 800), "b.png")]
+    await send_reply(tg.app.bot, tg.PRIVATE["id"], Reply("three charts", images=images))
+    [album] = tg.rec.api("sendMediaGroup")
+    assert len(album.params["media"]) == 2
+    [document] = tg.rec.api("sendDocument")
+    assert [name for name, *_ in document.files.values()] == ["tall.png"]
