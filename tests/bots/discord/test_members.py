@@ -116,3 +116,13 @@ async def test_member_events_need_the_opt_in_privileged_intent(core):
     assert not build_client(core, load()).intents.members
     core.settings = core.settings.model_copy(update={"discord_members_intent": True})
     assert build_client(core, load()).intents.members
+
+
+async def test_a_server_outage_forgets_nobody(bot, dk):
+    await _server_with_a_share(bot, dk)
+    state = bot.client._connection
+    state.parse_guild_create(guild_payload(dk))
+    await settle(bot)
+    state.parse_guild_delete({"id": str(dk.GUILD_ID), "unavailable": True})  # Discord's outage, not a removal
+    await settle(bot)
+    assert await _members(bot) == {str(dk.OWNER_ID), str(dk.OTHER_ID)}
