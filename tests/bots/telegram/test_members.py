@@ -118,3 +118,15 @@ async def test_share_into_a_group_left_unreported_is_refused(tg):
     assert "you are no longer in Traders &lt;&amp;&gt; Co" in reply.text
     assert not [c for c in calls if c.method in ("sendPhoto", "sendMessage") and c.params["chat_id"] == tg.GROUP["id"]]
     assert await _members(tg) == {str(tg.ALICE["id"])}
+
+
+async def test_a_restricted_user_who_is_no_member_is_forgotten(tg):
+    await _group_with_a_share(tg)
+    update = member_update("chat_member", tg.BOB, tg.GROUP, "member", "restricted")
+    rights = ["can_send_messages", "can_send_audios", "can_send_documents", "can_send_photos", "can_send_videos",
+              "can_send_video_notes", "can_send_voice_notes", "can_send_polls", "can_send_other_messages",
+              "can_add_web_page_previews", "can_change_info", "can_invite_users", "can_pin_messages",
+              "can_manage_topics", "can_edit_tag"]  # fmt: skip
+    update["chat_member"]["new_chat_member"].update(dict.fromkeys(rights, False), is_member=False, until_date=0)
+    await tg.feed(update)
+    assert await _members(tg) == {str(tg.ALICE["id"])}
