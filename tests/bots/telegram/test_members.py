@@ -126,7 +126,7 @@ async def test_a_restricted_user_who_is_no_member_is_forgotten(tg):
     rights = ["can_send_messages", "can_send_audios", "can_send_documents", "can_send_photos", "can_send_videos",
               "can_send_video_notes", "can_send_voice_notes", "can_send_polls", "can_send_other_messages",
               "can_add_web_page_previews", "can_change_info", "can_invite_users", "can_pin_messages",
-              "can_manage_topics", "can_edit_tag"]  # fmt: skip
+              "can_manage_topics", "can_edit_tag", "can_react_to_messages"]  # fmt: skip
     update["chat_member"]["new_chat_member"].update(dict.fromkeys(rights, False), is_member=False, until_date=0)
     await tg.feed(update)
     assert await _members(tg) == {str(tg.ALICE["id"])}
