@@ -77,6 +77,7 @@ class Settings(BaseSettings):
     discord_sync: Literal["guild", "global"] = "global"  # guild: instant sync to DISCORD_GUILD_IDS (development)
     discord_guild_ids: list[int] = Field(default_factory=list)
     discord_message_content: bool = False  # privileged intent: lets the bot delete keys pasted in servers
+    discord_members_intent: bool = False  # privileged intent: a member leaving a server revokes /copy at once
     rate_limit_per_minute: int = 12  # expensive commands (charts, backtests) per user per minute
 
     # administrators: platform identities ("telegram:123456", "discord:987654321", "console:alice")
@@ -99,6 +100,9 @@ class Settings(BaseSettings):
     free_max_deployments: int = 3
     free_live_trading: bool = False
     free_max_position_value: float | None = None
+    # media storage per user (plans raise them with max_media_files / max_media_bytes); 0: no limit
+    free_max_media_files: int = Field(default=20, ge=0)
+    free_max_media_bytes: int = Field(default=25 * 1024 * 1024, ge=0)
 
     # brokers: exchange keys are stored encrypted with the first of these Fernet keys (newest first);
     # older keys still decrypt, so a new key can be put in front and ``rotate`` run at leisure.

@@ -11,6 +11,7 @@ from bots.paging import paged_reply
 from bots.registry import Arg, ArgKind, Context, UsageError, split_words, whole
 from bots.reply import Button, Reply
 from core.account.admin import require_admin
+from core.media.service import human_size
 from core.product import service as products
 from core.purchase import service as purchases
 from core.purchase.pricing import Quote
@@ -38,6 +39,10 @@ def _feature_text(features: dict[str, Any]) -> str:
     if "max_position_value" in features:
         cap = features["max_position_value"]
         parts.append("no position cap" if cap is None else f"positions up to {cap:,.0f}")
+    if "max_media_files" in features:
+        parts.append(f"{features['max_media_files']} stored files")
+    if "max_media_bytes" in features:
+        parts.append(f"{human_size(int(features['max_media_bytes']))} of file storage")
     return ", ".join(parts)
 
 

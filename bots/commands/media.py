@@ -7,7 +7,7 @@ from bots.paging import paged_reply
 from bots.registry import Arg, ArgKind, Context
 from bots.reply import Button, Image, Reply
 from core.media import service as media
-from core.media.service import human_size
+from core.media.service import human_size, served_name
 from core.media.sniff import IMAGES
 
 PAGE_SIZE = 10
@@ -21,6 +21,14 @@ _KINDS = {
     "image/png": "PNG image", "image/jpeg": "JPEG image", "image/gif": "GIF image", "image/webp": "WEBP image",
     "application/pdf": "PDF", "text/plain": "text",
 }  # fmt: skip
+
+
+def usage_line(used: media.MediaUsage) -> str:
+    """``Using 3 of 20 files · 1.2 MB of 25.0 MB (Free plan)``: what the quota leaves, at a glance."""
+    files = f"{used.files} of {used.max_files} files" if used.max_files else f"{used.files} files"
+    size = human_size(used.bytes, "bytes")
+    room = f"{size} of {human_size(used.max_bytes, 'bytes')}" if used.max_bytes else size
+    return f"Using {files} · {room} ({used.plan} plan)"
 
 
 def describe(view: media.MediaView) -> str:
@@ -45,6 +53,8 @@ def describe(view: media.MediaView) -> str:
 async def upload(ctx: Context, content: str | None) -> Reply:
     core = ctx.core
     words = (content or "").split()
+    # a full quota refuses before an attached file is downloaded (upload checks again, with its size)
+    media.check_quota(await media.usage(core.db, core.settings, ctx.actor), 0)
     loader = ctx.extras.get("attached_file")
     attached = await loader() if loader is not None else None
     if attached is not None:
@@ -93,7 +103,7 @@ async def media_(ctx: Context, action: str | None, number: int | None, confirmed
             return Reply(f"{describe(view)}\nThis kind of file cannot be shown in chat.", ephemeral=True)
         view, data = await media.fetch(core.db, core.settings, ctx.actor, number)
         if view.content_type in IMAGES:
-            return Reply(describe(view), images=[Image(data, view.name, view.name)], ephemeral=True)
+            return Reply(describe(view), images=[Image(data, served_name(view), view.name)], ephemeral=True)
         if view.content_type == "text/plain":
             text = data.decode("utf-8-sig", errors="replace")
             cut = "\n[… cut]" if len(text) > MAX_TEXT_SHOWN else ""
@@ -111,8 +121,9 @@ async def media_(ctx: Context, action: str | None, number: int | None, confirmed
         return Reply(f"Removed file #{gone.id} ({gone.name}).", ephemeral=True)
     page = number or 1
     found = await media.list_media(core.db, ctx.actor, page, PAGE_SIZE)
+    used = usage_line(await media.usage(core.db, core.settings, ctx.actor))
     return paged_reply(
         found, title="Your files", command="/media", line=lambda view: f"• {describe(view)}",
         empty="You have no files yet.\n" + UPLOAD_HELP, ephemeral=True,
-        footer="Show one: /media show ID · remove: /media rm ID",
+        footer=f"{used}\nShow one: /media show ID · remove: /media rm ID",
     )

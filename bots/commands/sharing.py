@@ -7,6 +7,7 @@ from bots.commands.market import INTERVAL, RANGE, TICKER
 from bots.commands.results import heading, rule_lines, share_command, stat_lines
 from bots.registry import Arg, ArgKind, Context
 from bots.reply import Button, Image, Reply
+from core.account.membership import MembershipCheck
 from core.errors import NotFound, Unavailable
 from core.model import service as models
 from core.model.execute import execute_script
@@ -15,6 +16,13 @@ from core.sharing import service as sharing
 from core.simulation.service import simulate
 from core.strategy import service as strategies
 from core.strategy.rules import Analytic
+
+
+def _membership(ctx: Context) -> MembershipCheck | None:
+    """The platform's own answer to "still in that group?" (its notifier), to confirm a stored
+    membership: leaves are not always reported (bots/telegram/members.py, bots/discord/members.py)."""
+    platform = ctx.core.notifiers.get(ctx.actor.platform)
+    return platform if isinstance(platform, MembershipCheck) else None
 
 
 def _is_target(token: str) -> bool:
@@ -55,6 +63,7 @@ async def share(ctx: Context, name: str, ticker: str, interval: str, range: str 
         group = next((g for g in await sharing.share_targets(db, actor) if g.id == int(wanted)), None)
         if group is None:
             raise NotFound("that group is not one you can share into")
+        await sharing.confirm_member(db, actor, group, _membership(ctx), f"you are no longer in {group.title}")
 
     card = await _card(ctx, name, ticker, interval, range)
     record = await sharing.record_share(
@@ -133,7 +142,7 @@ async def _card(ctx: Context, name: str, ticker: str, interval: str, range_: str
     examples=("/copy 12", "/copy 12 my_ema"),
 )
 async def copy(ctx: Context, share: int, name: str | None) -> Reply:
-    result = await sharing.copy_share(ctx.core.db, ctx.actor, share, name)
+    result = await sharing.copy_share(ctx.core.db, ctx.actor, share, name, _membership(ctx))
     if isinstance(result, models.Saved):
         label = result.model.label
         return Reply(

@@ -15,6 +15,7 @@ import secrets
 import discord
 from discord import app_commands
 
+from bots.discord import members
 from bots.discord.buttons import TokenButton
 from bots.discord.commands import Runtime, add_commands
 from bots.discord.render import render
@@ -27,12 +28,21 @@ from core.state.buttons import ButtonStore
 
 log = get_logger(__name__)
 
+# Replies echo what users typed (names, descriptions, shared cards): none of it may ping @everyone,
+# a role or a user. A reply that means to ping someone names them itself (``pinging``).
+NO_PINGS = discord.AllowedMentions.none()
+
+
+def pinging(user: discord.abc.Snowflake) -> discord.AllowedMentions:
+    """Mentions allowed for a message that addresses ``user``: that user, nobody else."""
+    return discord.AllowedMentions(everyone=False, roles=False, users=[user], replied_user=False)
+
 
 class StoxlifyClient(discord.Client):
     """A ``discord.Client`` with the registry's slash commands and persistent token buttons."""
 
     def __init__(self, runtime: Runtime, *, intents: discord.Intents | None = None) -> None:
-        super().__init__(intents=intents or discord.Intents.default())
+        super().__init__(intents=intents or discord.Intents.default(), allowed_mentions=NO_PINGS)
         self.runtime = runtime
         self.tree = app_commands.CommandTree(self)
         self.tree.on_error = self._on_tree_error
@@ -41,6 +51,14 @@ class StoxlifyClient(discord.Client):
 
     async def setup_hook(self) -> None:
         await sync_commands(self)
+
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        """Removed from a server: nobody may /copy from its channels any more."""
+        await members.guild_removed(self.runtime.core, guild)
+
+    async def on_raw_member_remove(self, payload: discord.RawMemberRemoveEvent) -> None:
+        """A member left a server (sent only with the Members intent): they may no longer /copy there."""
+        await members.member_removed(self.runtime.core, self, payload)
 
     async def on_message(self, message: discord.Message) -> None:
         """Delete API keys or tokens pasted in a server channel and tell the author to revoke them.
@@ -62,7 +80,8 @@ class StoxlifyClient(discord.Client):
         with contextlib.suppress(discord.HTTPException):
             await message.channel.send(
                 f"{message.author.mention} that message looked like an API key or token. {removed} "
-                "treat it as leaked: revoke it at its issuer now. Share keys with me only in a private message."
+                "treat it as leaked: revoke it at its issuer now. Share keys with me only in a private message.",
+                allowed_mentions=pinging(message.author),
             )
 
     async def _on_tree_error(
@@ -92,6 +111,7 @@ def build_client(core: Core, registry: Registry, *, buttons: ButtonStore | None 
     """The client, its command tree (one slash command per registry command) and the button handler."""
     intents = discord.Intents.default()
     intents.message_content = core.settings.discord_message_content  # privileged: only when asked for
+    intents.members = core.settings.discord_members_intent  # privileged: member removals reported at once
     client = StoxlifyClient(Runtime(core=core, registry=registry, buttons=buttons or core.state.buttons), intents=intents)
     from bots.discord.notifier import DiscordNotifier
 

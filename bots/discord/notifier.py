@@ -50,6 +50,35 @@ class DiscordNotifier:
         )
         self.retry_delays = tuple(retry_delays)
 
+    async def still_member(self, chat_external_id: str, user_external_id: str) -> bool | None:
+        """``core.account.membership.MembershipCheck``: whether the user is in the server of the
+        channel ``chat_external_id``, asked over REST (no privileged intent needed). False when
+        Discord says the member, the channel or the bot's access is gone (404, 403); None when it
+        cannot tell (a group DM has no server; other failures)."""
+        try:
+            guild_id = await self._guild_of(int(chat_external_id))
+            if guild_id is None:
+                return None
+            await self.client.http.get_member(guild_id, int(user_external_id))
+        except discord.HTTPException as exc:
+            if exc.status in (403, 404):
+                log.info("discord_membership_denied", chat=chat_external_id, status=exc.status)
+                return False
+            log.warning("discord_membership_unknown", chat=chat_external_id, status=exc.status)
+            return None
+        except ValueError:
+            return None
+        return True
+
+    async def _guild_of(self, channel_id: int) -> int | None:
+        """The server of a channel: from the cache, else from Discord (GET /channels/{id})."""
+        channel = self.client.get_channel(channel_id)
+        if channel is not None:
+            guild = getattr(channel, "guild", None)
+            return guild.id if guild is not None else None
+        data = await self.client.http.get_channel(channel_id)
+        return int(data["guild_id"]) if data.get("guild_id") else None
+
     async def send(self, target: ChatTarget, notice: Notice) -> bool:
         if target.platform != self.platform:
             log.warning("notice_wrong_platform", platform=target.platform)

@@ -47,7 +47,7 @@ from telegram.request import BaseRequest
 from bots.registry import MAX_ATTACHED_TEXT_BYTES, Command, Context, Registry, UsageError, file_too_big
 from bots.reply import Reply
 from bots.secrets_guard import looks_like_secret
-from bots.telegram import render
+from bots.telegram import members, render
 from bots.telegram.notifier import TelegramNotifier
 from core.account.service import actor_for
 from core.app import Core
@@ -78,7 +78,8 @@ ACTION_EVERY_S = 4.0  # a chat action shows for about 5 s
 TYPING_AFTER_S = 1.0  # quick commands answer before "typing..." would even show
 ADMIN_CACHE_S = 60.0
 RATE_LIMIT_RETRIES = 3
-ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
+# chat_member arrives only while the bot is a group admin; my_chat_member always (bots/telegram/members.py)
+ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "my_chat_member", "chat_member")
 BOT_COMMAND = re.compile(r"^[a-z0-9_]{1,32}$")
 MAX_MENU_COMMANDS = 100
 DESCRIPTION_LIMIT = 256
@@ -122,6 +123,7 @@ class TelegramTransport:
             )
         )
         app.add_handler(CallbackQueryHandler(self.on_button))
+        app.add_handler(members.handler(self.core))  # members leaving, the bot removed: /copy revoked
         app.add_error_handler(self.on_error)
 
     def notifier(self, app: Application) -> TelegramNotifier:

@@ -9,6 +9,7 @@ from telegram import error as tg_error
 
 from bots.reply import Button, Image, Reply
 from bots.telegram import render
+from bots.telegram.members import is_gone
 from core.logging import get_logger
 from core.notify import ChatTarget, Notice
 from core.state.buttons import ButtonStore
@@ -27,6 +28,8 @@ class TelegramNotifier:
     ``AIORateLimiter``, or here for a plain ``Bot``), never dropped. Buttons are attached only when a
     ``ButtonStore`` is given and the target is a private chat, whose id is its user's id (the
     button's owner).
+
+    It also answers ``core.account.membership.MembershipCheck`` (is a user still in a group?).
     """
 
     platform = "telegram"
@@ -67,6 +70,20 @@ class TelegramNotifier:
                 log.warning("telegram_notice_failed", chat=target.chat_id, error=type(exc).__name__)
                 return False
         return False
+
+    async def still_member(self, chat_external_id: str, user_external_id: str) -> bool | None:
+        """getChatMember: False when the user is out of the group, or the bot is (Telegram then
+        refuses with Forbidden, or BadRequest for a chat or user it does not know); None when
+        Telegram cannot be asked now (network, flood wait)."""
+        try:
+            member = await self.bot.get_chat_member(_chat_id(chat_external_id), int(user_external_id))
+        except (tg_error.Forbidden, tg_error.BadRequest) as exc:
+            log.info("telegram_membership_denied", chat=chat_external_id, error=exc.message)
+            return False
+        except (tg_error.TelegramError, ValueError) as exc:
+            log.warning("telegram_membership_unknown", chat=chat_external_id, error=type(exc).__name__)
+            return None
+        return not is_gone(member)
 
 
 def _chat_id(raw: str) -> int | str:

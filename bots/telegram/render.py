@@ -5,12 +5,15 @@ found in data can never break the formatting) and sent with ``parse_mode=HTML``;
 multi-line reply is bold. Telegram caps a message at 4,096 characters and a caption at 1,024 (counted
 in UTF-16 units): longer texts are split on line boundaries, and a reply whose text does not fit a
 photo caption is sent as the photo with its short ``Image.caption`` followed by the text. Several
-images go out as media groups. Buttons become an inline keyboard whose ``callback_data`` is an opaque
-``ButtonStore`` token bound to the user who asked.
+images go out as media groups. An image Telegram would refuse as a photo (``PHOTO_INVALID_DIMENSIONS``:
+width + height over 10,000 or sides over 20:1; or over 10 MB) goes out as a document instead.
+Buttons become an inline keyboard whose ``callback_data`` is an opaque ``ButtonStore`` token bound
+to the user who asked.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 from collections.abc import Callable, Sequence
@@ -24,10 +27,12 @@ from telegram import (
     Message,
     ReplyParameters,
 )
+from telegram import error as tg_error
 from telegram.constants import ParseMode
 
-from bots.reply import Button, Image, Reply
+from bots.reply import Button, Document, Image, Reply
 from core.logging import get_logger
+from core.media.sniff import image_size, sniff
 
 log = get_logger(__name__)
 
@@ -39,6 +44,37 @@ BUTTONS_PER_ROW = 8
 BUTTONS_MAX = 100
 _BOLD = len("<b></b>")
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+# sendPhoto's limits (Bot API): larger or odder images must go as documents
+PHOTO_MAX_BYTES = 10 * 1024 * 1024
+PHOTO_MAX_SIDES = 10_000  # width + height
+PHOTO_MAX_RATIO = 20  # longer side over shorter side
+
+
+def fits_photo(data: bytes) -> bool:
+    """Whether Telegram accepts ``data`` as a photo, judged from its size and its header.
+
+    An image whose header cannot be read is left to Telegram (sent as a photo, as before).
+    """
+    if len(data) > PHOTO_MAX_BYTES:
+        return False
+    size = image_size(data)
+    if size is None:
+        return True
+    width, height = size
+    return width + height <= PHOTO_MAX_SIDES and max(width, height) <= PHOTO_MAX_RATIO * min(width, height)
+
+
+def photos_or_documents(reply: Reply) -> Reply:
+    """``reply`` with each image Telegram would refuse as a photo moved to its files (documents)."""
+    refused = [image for image in reply.images if not fits_photo(image.data)]
+    if not refused:
+        return reply
+    documents = [
+        Document(image.data, image.filename, image.caption, mime=sniff(image.data) or "application/octet-stream")
+        for image in refused
+    ]
+    kept = [image for image in reply.images if fits_photo(image.data)]
+    return dataclasses.replace(reply, images=kept, files=[*documents, *reply.files])
 
 
 def escape(text: str) -> str:
@@ -228,6 +264,7 @@ async def send_reply(
 ) -> list[Message]:
     """Deliver ``reply`` to ``chat_id``: text messages, a photo, or media groups, then the text;
     its files follow as documents."""
+    reply = photos_or_documents(reply)
     sent = await _send_content(bot, chat_id, reply, markup=markup, reply_to=reply_to, thread_id=thread_id)
     for document in reply.files:
         sent.append(
@@ -323,6 +360,8 @@ async def edit_photo(
     follows as new messages. Raises ``telegram.error.TelegramError`` when Telegram refuses the edit.
     """
     image = reply.images[0]
+    if not fits_photo(image.data):  # no photo can hold it: the caller answers anew, as a document
+        raise tg_error.BadRequest("Photo_invalid_dimensions")
     caption, complete = caption_for(reply.text, image.caption)
     media = InputMediaPhoto(
         image.data, filename=image.filename, caption=caption or None, parse_mode=ParseMode.HTML

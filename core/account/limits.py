@@ -1,7 +1,8 @@
 """What a user may do: the free tier from settings, raised by active subscriptions.
 
 A settled subscription product carries ``features`` such as ``{"max_deployments": 20,
-"live_trading": true, "max_position_value": 50000000, "compute_cpu_s_per_minute": 300}``; while ``starts_at <= now < ends_at`` the
+"live_trading": true, "max_position_value": 50000000, "compute_cpu_s_per_minute": 300,
+"max_media_files": 200, "max_media_bytes": 524288000}``; while ``starts_at <= now < ends_at`` the
 most generous value of each feature applies. Expiry needs no job: limits are computed per call.
 """
 
@@ -25,6 +26,8 @@ class Limits:
     plan: str  # "Free" or the subscription's name
     ends_at: datetime | None = None  # when the last active subscription ends; None on the free tier
     cpu_s_per_minute: float = 0.0  # the compute plane's budget (core.compute); 0: unbounded
+    media_files: int = 0  # files a user may keep in media storage (core.media); 0: unbounded
+    media_bytes: int = 0  # their total size in bytes; 0: unbounded
 
 
 async def limits_for(db: Database, settings: Settings, user_id: int, now: datetime | None = None) -> Limits:
@@ -35,6 +38,8 @@ async def limits_for(db: Database, settings: Settings, user_id: int, now: dateti
         max_position_value=settings.free_max_position_value,
         plan="Free",
         cpu_s_per_minute=settings.compute_cpu_s_per_minute,
+        media_files=settings.free_max_media_files,
+        media_bytes=settings.free_max_media_bytes,
     )
     async with db.session() as session:
         active = list(
@@ -57,12 +62,14 @@ async def limits_for(db: Database, settings: Settings, user_id: int, now: dateti
             plan=sub.name if best.plan == "Free" else best.plan,
             ends_at=max(best.ends_at, sub.ends_at) if best.ends_at is not None else sub.ends_at,
             cpu_s_per_minute=_more_compute(best.cpu_s_per_minute, features.get("compute_cpu_s_per_minute")),
+            media_files=int(_more_compute(best.media_files, features.get("max_media_files"))),
+            media_bytes=int(_more_compute(best.media_bytes, features.get("max_media_bytes"))),
         )
     return best
 
 
 def _more_compute(current: float, offered: object) -> float:
-    """The larger budget, 0 meaning unbounded (so it beats any number)."""
+    """The larger budget (or quota), 0 meaning unbounded (so it beats any number)."""
     if offered is None:
         return current
     value = float(offered)  # type: ignore[arg-type]

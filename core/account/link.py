@@ -2,6 +2,11 @@
 
 ``/link`` on one platform issues a short one-time code; ``/link CODE`` on the other moves that
 identity, and everything its user owned, onto the code's user, in one transaction.
+
+Redeeming hands the redeemer's whole account (exchange keys, deployments, models...) to whoever
+issued the code, so someone tricked into redeeming another person's code would lose it: adapters
+first show ``preview_link`` (whose account it joins, and what moves) and redeem only once the
+user confirms.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import MetaData, Table, delete, select, update
+from sqlalchemy import MetaData, Table, and_, delete, func, not_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -40,6 +45,30 @@ class LinkResult:
     platforms: tuple[str, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class LinkPreview:
+    """What ``redeem_code`` would do: whose account the redeemer joins, and what moves there."""
+
+    code: str  # normalised: the 8 letters and digits
+    target_name: str  # the account's name, or its first login's display name; "" when it has neither
+    target_logins: tuple[str, ...]  # "telegram (Ana)": how the platforms know the account
+    moves: tuple[tuple[str, int], ...]  # ("exchange keys", 2), ...: what the redeemer has, non-zero only
+
+
+# What a merge moves, as a user would name it: (table, one, many). Other owned rows move too
+# (orders, chat memberships...); these are the ones a user would miss.
+MOVED = (
+    ("credentials", "exchange key", "exchange keys"),
+    ("deployments", "deployment", "deployments"),
+    ("models", "model", "models"),
+    ("strategies", "strategy", "strategies"),
+    ("watches", "watch", "watches"),
+    ("trades", "trade", "trades"),
+    ("media", "file", "files"),
+    ("subscriptions", "plan subscription", "plan subscriptions"),
+)
+
+
 def _hash(code: str) -> str:
     return hashlib.sha256(code.encode()).hexdigest()
 
@@ -63,28 +92,81 @@ async def issue_code(db: Database, actor: Actor, now: datetime | None = None) ->
     return IssuedCode(f"{raw[:4]}-{raw[4:]}", now + CODE_LIFETIME)
 
 
-async def redeem_code(db: Database, actor: Actor, code: str, now: datetime | None = None) -> LinkResult:
-    """Join ``actor``'s identity (and what its user owns) to the user who issued ``code``."""
-    now = now or utcnow()
+def normalise_code(code: str) -> str:
+    """The code's 8 letters and digits (dashes, spaces and case dropped); Invalid otherwise."""
     cleaned = _normalise(code)
     if len(cleaned) != _CODE_LENGTH:
         raise Invalid("a link code has 8 letters and digits, like ABCD-2345")
+    return cleaned
+
+
+async def preview_link(db: Database, actor: Actor, code: str, now: datetime | None = None) -> LinkPreview:
+    """What redeeming ``code`` would do, changing nothing: the same checks as ``redeem_code``."""
+    cleaned = normalise_code(code)
     async with db.session() as session:
-        link = await session.scalar(select(LinkCode).where(LinkCode.code_hash == _hash(cleaned)))
-        if link is None or link.expires_at <= now:
-            raise NotFound("that link code is unknown or has expired: send /link again to get a new one")
+        link = await _usable_code(session, actor, cleaned, now or utcnow())
+        target = await session.get(User, link.user_id)
+        logins = (
+            await session.execute(
+                select(Identity.platform, Identity.display_name)
+                .where(Identity.user_id == link.user_id)
+                .order_by(Identity.first_seen_at)
+            )
+        ).all()
+        moves = await _owned_counts(session, actor.user_id)
+    name = (target.name if target is not None else "") or next((n for _, n in logins if n), "")
+    return LinkPreview(
+        cleaned, name, tuple(f"{platform} ({shown})" if shown else platform for platform, shown in logins), moves
+    )
+
+
+async def redeem_code(db: Database, actor: Actor, code: str, now: datetime | None = None) -> LinkResult:
+    """Join ``actor``'s identity (and what its user owns) to the user who issued ``code``.
+
+    Adapters call it only after the user confirmed what ``preview_link`` showed."""
+    cleaned = normalise_code(code)
+    async with db.session() as session:
+        link = await _usable_code(session, actor, cleaned, now or utcnow())
         target = link.user_id
-        if target == actor.user_id:
-            raise Conflict("this code is yours already: send /link CODE from your other platform")
-        platforms = set(
-            await session.scalars(select(Identity.platform).where(Identity.user_id == target))
-        )
-        if actor.platform in platforms:
-            raise Conflict(f"that account already has a {actor.platform} identity linked")
+        platforms = set(await session.scalars(select(Identity.platform).where(Identity.user_id == target)))
         await session.delete(link)
         await _merge_user(session, source=actor.user_id, target=target)
         platforms.add(actor.platform)
     return LinkResult(target, tuple(sorted(platforms)))
+
+
+async def _usable_code(session: AsyncSession, actor: Actor, cleaned: str, now: datetime) -> LinkCode:
+    """The live code row ``actor`` may redeem, or the error that says why not."""
+    link = await session.scalar(select(LinkCode).where(LinkCode.code_hash == _hash(cleaned)))
+    if link is None or link.expires_at <= now:
+        raise NotFound("that link code is unknown or has expired: send /link again to get a new one")
+    if link.user_id == actor.user_id:
+        raise Conflict("this code is yours already: send /link CODE from your other platform")
+    taken = await session.scalar(
+        select(Identity.id).where(Identity.user_id == link.user_id, Identity.platform == actor.platform)
+    )
+    if taken is not None:
+        raise Conflict(f"that account already has a {actor.platform} identity linked")
+    return link
+
+
+async def _owned_counts(session: AsyncSession, user_id: int) -> tuple[tuple[str, int], ...]:
+    """How many of each ``MOVED`` kind ``user_id`` owns (the built-in paper account is no key)."""
+    from core.broker.service import PAPER_LABEL
+    from core.broker.types import BrokerName
+
+    tables = import_models().tables
+    counts = []
+    for name, one, many in MOVED:
+        table = tables[name]
+        query = select(func.count()).select_from(table).where(table.c.user_id == user_id)
+        if name == "credentials":
+            paper = and_(table.c.broker == BrokerName.PAPER.value, table.c.label_key == PAPER_LABEL)
+            query = query.where(not_(paper))
+        found = int(await session.scalar(query) or 0)
+        if found:
+            counts.append((one if found == 1 else many, found))
+    return tuple(counts)
 
 
 async def _merge_user(session: AsyncSession, *, source: int, target: int) -> None:

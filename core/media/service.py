@@ -5,6 +5,10 @@ whose they are, what they are (sniffed, never declared) and how big. Only the ow
 row: someone else's id answers "not found", so ids cannot be probed. Storage and database are
 kept in step in the safe order: bytes are written before the row exists, and deleted only
 after the row is gone (a failure then leaves an orphan file, logged, never a dangling row).
+
+Each user keeps at most their plan's number of files and bytes (``core.account.limits``): checked
+before the bytes are written, and again under the user's lock when the row is added, so uploads
+racing each other cannot overrun it.
 """
 
 from __future__ import annotations
@@ -17,15 +21,18 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.account.limits import Limits, limits_for
 from core.account.models import User
+from core.account.service import lock_user
 from core.actor import Actor
 from core.config import Settings
 from core.db import Database, utcnow
-from core.errors import Invalid, NotFound
+from core.errors import Invalid, LimitExceeded, NotFound
 from core.logging import get_logger
 from core.media.models import Media
-from core.media.sniff import EXTENSIONS, require_type
+from core.media.sniff import EXTENSIONS, extension_of, require_type
 from core.media.storage import ObjectStorage, new_key, storage_for
 from core.paging import Page, check_page
 
@@ -51,6 +58,17 @@ class MediaView:
         return f"{REF_PREFIX}{self.id}"
 
 
+@dataclass(frozen=True, slots=True)
+class MediaUsage:
+    """What a user keeps in media storage, against their plan's quota (0: unbounded)."""
+
+    files: int
+    bytes: int
+    max_files: int
+    max_bytes: int
+    plan: str
+
+
 def view_of(row: Media) -> MediaView:
     return MediaView(row.id, row.name, row.content_type, row.size, row.created_at)
 
@@ -61,6 +79,14 @@ def clean_name(name: str | None, content_type: str) -> str:
     raw = unicodedata.normalize("NFKC", name or "").replace("\\", "/").rsplit("/", 1)[-1]
     cleaned = " ".join(_NAME_DROP.sub("_", raw).split()).strip(" .")
     return cleaned[:MAX_NAME] or f"file.{EXTENSIONS[content_type]}"
+
+
+def served_name(view: MediaView) -> str:
+    """The name a file is handed back under: its display name with the extension of its sniffed
+    type in place of any the user gave (``evil.html`` holding a GIF comes back as ``evil.gif``;
+    a type without a known extension as ``.bin``), so no client opens it as markup."""
+    stem = view.name.rsplit(".", 1)[0].strip(" .")
+    return f"{stem or 'file'}.{extension_of(view.content_type)}"
 
 
 def decode_base64(content: str) -> bytes:
@@ -104,11 +130,16 @@ async def upload(
             f"that file is {human_size(len(data))}; the largest accepted is {human_size(settings.media_max_bytes)}"
         )
     content_type = require_type(data)
+    limits = await limits_for(db, settings, actor.user_id)
+    async with db.session() as session:  # refused before any bytes are written
+        check_quota(await _usage(session, actor.user_id, limits), len(data))
     storage = storage or storage_for(settings)
     key = new_key()
     await storage.put(key, data, content_type)
     try:
         async with db.session() as session:
+            await lock_user(session, actor.user_id)  # concurrent uploads of this user wait here
+            check_quota(await _usage(session, actor.user_id, limits), len(data))
             row = Media(
                 user_id=actor.user_id, key=key, content_type=content_type, size=len(data),
                 name=clean_name(name, content_type), created_at=utcnow(),
@@ -131,6 +162,39 @@ async def upload_base64(
     if len(content or "") > settings.media_max_bytes * 4 // 3 + 1024:
         raise Invalid(f"that content is over the {human_size(settings.media_max_bytes)} limit")
     return await upload(db, settings, actor, decode_base64(content), name, storage=storage)
+
+
+async def usage(db: Database, settings: Settings, actor: Actor) -> MediaUsage:
+    """The actor's files and bytes in storage, and their plan's quota."""
+    limits = await limits_for(db, settings, actor.user_id)
+    async with db.session() as session:
+        return await _usage(session, actor.user_id, limits)
+
+
+async def _usage(session: AsyncSession, user_id: int, limits: Limits) -> MediaUsage:
+    files, size = (
+        await session.execute(
+            select(func.count(Media.id), func.coalesce(func.sum(Media.size), 0)).where(Media.user_id == user_id)
+        )
+    ).one()
+    return MediaUsage(int(files), int(size), limits.media_files, limits.media_bytes, limits.plan)
+
+
+def check_quota(used: MediaUsage, size: int) -> None:
+    """LimitExceeded, saying the quota and the use, when one more file of ``size`` bytes is too much."""
+    hint = "remove files you no longer need: /media rm ID (see /media)"
+    if used.max_files and used.files >= used.max_files:
+        raise LimitExceeded(
+            f"you keep {used.files} of {used.max_files} files on your {used.plan} plan "
+            f"({human_size(used.bytes)} used): no room for another",
+            hint=hint,
+        )
+    if used.max_bytes and used.bytes + size > used.max_bytes:
+        raise LimitExceeded(
+            f"that file ({human_size(size)}) does not fit: you use {human_size(used.bytes)} of "
+            f"{human_size(used.max_bytes)} on your {used.plan} plan",
+            hint=hint,
+        )
 
 
 async def get_media(db: Database, actor: Actor, media_id: int) -> MediaView:

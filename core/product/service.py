@@ -35,7 +35,10 @@ MAX_PRICE = 1_000_000_000  # Rp 1 billion: anything above is a typo
 MAX_DAYS = 3660
 MAX_BP = 10_000  # 100 % in basis points
 # feature name -> the kind of value it takes (see core.account.limits)
-FEATURES: dict[str, type] = {"max_deployments": int, "live_trading": bool, "max_position_value": float}
+FEATURES: dict[str, type] = {
+    "max_deployments": int, "live_trading": bool, "max_position_value": float,
+    "max_media_files": int, "max_media_bytes": int,
+}  # fmt: skip
 _CODE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{2,31}$")
 
 # The plans /product seed creates (prices in rupiah, before tax).

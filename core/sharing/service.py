@@ -4,6 +4,8 @@ A share records the card's figures and a snapshot of the model's script (or the 
 rules), so group members can ``/copy`` it into their own account later, whatever the author
 does to the original. Only members of the group a share went to may copy it; a user may share
 into a group they have written in (where the bot has seen them), if the group allows sharing.
+A stored membership is checked with the platform before a copy (``MembershipCheck``): someone who
+left the group can no longer copy from it, even when the platform never reported the leave.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from core.account.membership import MembershipCheck, member_left
 from core.account.models import Chat, ChatMember
 from core.actor import Actor
 from core.db import Database, utcnow
@@ -112,24 +115,46 @@ async def record_share(
         return _view(row, chat)
 
 
-async def get_share(db: Database, actor: Actor, share_id: int) -> ShareView:
-    """A share, for members of the group it went to."""
+async def get_share(
+    db: Database, actor: Actor, share_id: int, membership: MembershipCheck | None = None
+) -> ShareView:
+    """A share, for members of the group it went to.
+
+    Asked from outside that group, the stored membership is confirmed with ``membership`` (the
+    platform) when given: a member who has left loses the row and is refused."""
     async with db.session() as session:
         row = await session.get(Share, share_id)
         chat = await session.get(Chat, row.chat_id) if row is not None else None
         if row is None or chat is None or chat.platform != actor.platform:
             raise NotFound(f"there is no shared result #{share_id}")
-        if not await _is_member(session, actor, chat):
+        here = _writing_in(actor, chat)
+        if not here and not await _is_member(session, actor, chat):
             raise Forbidden(f"shared result #{share_id} was posted in a group you are not in")
-        return _view(row, chat)
+        view = _view(row, chat)
+    if not here:  # asked outside the transaction: a platform round trip must not hold the database
+        await confirm_member(db, actor, view.group, membership,
+                             f"shared result #{share_id} was posted in a group you are no longer in")  # fmt: skip
+    return view
+
+
+async def confirm_member(
+    db: Database, actor: Actor, group: GroupView, membership: MembershipCheck | None, refusal: str
+) -> None:
+    """Forbidden(``refusal``) when the platform says the actor is no longer in ``group``; their
+    stored membership is forgotten then. Nothing happens when it cannot tell or is not asked."""
+    if membership is None:
+        return
+    if await membership.still_member(group.external_id, actor.platform_user_id) is False:
+        await member_left(db, actor.platform, actor.platform_user_id, [group.external_id])
+        raise Forbidden(refusal)
 
 
 async def copy_share(
-    db: Database, actor: Actor, share_id: int, label: str | None = None
+    db: Database, actor: Actor, share_id: int, label: str | None = None, membership: MembershipCheck | None = None
 ) -> Saved | tuple[StrategyView, bool]:
     """Copy a shared model (or strategy with its rules) into the actor's own, under ``label``
     (default: the shared label). Returns what the model or strategy service returns."""
-    share = await get_share(db, actor, share_id)
+    share = await get_share(db, actor, share_id, membership)
     name = label or share.label
     payload = share.payload
     if share.kind == "model":
@@ -148,8 +173,13 @@ async def copy_share(
     return view, created
 
 
+def _writing_in(actor: Actor, chat: Chat) -> bool:
+    """The actor is writing in ``chat`` right now: the platform vouches for the membership."""
+    return actor.is_group and str(actor.chat_id) == chat.external_id and actor.platform == chat.platform
+
+
 async def _is_member(session: Any, actor: Actor, chat: Chat) -> bool:
-    if actor.is_group and str(actor.chat_id) == chat.external_id and actor.platform == chat.platform:
+    if _writing_in(actor, chat):
         return True
     found = await session.scalar(
         select(ChatMember.id).where(ChatMember.chat_id == chat.id, ChatMember.user_id == actor.user_id)

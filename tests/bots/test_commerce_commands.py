@@ -238,3 +238,11 @@ async def test_money_typed_in_chat_is_whole_rupiah(console):
     codes = {r.code: r.amount_idr for r in await _rows(console, DiscountCode)}
     assert codes == {"DOT": 25_000, "COMMA": 25_000, "PLAIN": 25_000}
     assert [p.price_idr for p in await _rows(console, Product)] == [1_250_000]
+
+
+def test_a_plan_may_sell_media_storage():
+    from bots.commands.commerce import _feature_text
+    from core.product.service import check_features
+
+    features = check_features({"max_media_files": 200, "max_media_bytes": 524_288_000})
+    assert _feature_text(features) == "200 stored files, 500.0 MB of file storage"

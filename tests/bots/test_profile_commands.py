@@ -205,3 +205,15 @@ async def test_dict_brokers_and_glossary(bot):
     assert "rsi" in (await console.handle("/dict indicator rsi")).text
     bad = await console.handle("/dict glossary stop los")
     assert bad.error and "did you mean 'stop loss'" in bad.text
+
+
+async def test_upload_over_the_quota_says_the_quota_and_the_use(bot):
+    console, _ = bot
+    console.core.settings = console.core.settings.model_copy(update={"free_max_media_files": 2})
+    for _ in range(2):
+        assert not (await console.handle(f"/upload {base64.b64encode(b'hello BBCA').decode()}")).error
+    refused = await console.handle(f"/upload {base64.b64encode(b'hello BBCA').decode()}")
+    assert refused.error and "you keep 2 of 2 files on your Free plan (20 B used)" in refused.text
+    assert "/media rm ID" in refused.text
+    listing = await console.handle("/media")
+    assert "Using 2 of 2 files · 20 bytes of 25.0 MB (Free plan)" in listing.text

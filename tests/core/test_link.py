@@ -122,3 +122,47 @@ async def test_clashing_labels_are_renamed_within_the_label_rules_and_paper_acco
     assert markers == [(papers[tg.user_id], "fill:0123456789abcdef0123:q")]  # the order's fill moved with it
     assert (moved.user_id, moved.credential_id) == (tg.user_id, papers[tg.user_id])
     assert (order.user_id, order.credential_id) == (tg.user_id, papers[tg.user_id])
+
+
+async def test_preview_names_the_account_and_counts_what_moves_changing_nothing(db):
+    from core.broker.models import Credential
+    from core.deployment.models import Deployment
+    from core.model.models import Model
+
+    owner = await actor_for(db, platform="telegram", external_id="111", display_name="Mallory T")
+    await link_profile_name(db, owner.user_id, "Mallory")
+    victim = await actor_for(db, platform="discord", external_id="222", display_name="ana#1")
+    async with db.session() as session:
+        paper = Credential(user_id=victim.user_id, broker="Paper", label="paper", label_key="paper")
+        session.add(paper)
+        for label in ("main", "alt"):
+            session.add(Credential(user_id=victim.user_id, broker="Binance", label=label, label_key=label))
+        session.add(Model(user_id=victim.user_id, label="ema", label_key="ema", source="x"))
+        await session.flush()
+        session.add(Deployment(user_id=victim.user_id, credential_id=paper.id, label="ema", source="x",
+                               market="YFinance", ticker="BBCA.JK", interval="1d"))  # fmt: skip
+    await _watch(db, victim.user_id, "BBCA")
+    issued = await link.issue_code(db, owner)
+
+    preview = await link.preview_link(db, victim, issued.code.lower())
+    assert preview.target_name == "Mallory" and preview.target_logins == ("telegram (Mallory T)",)
+    assert preview.moves == (("exchange keys", 2), ("deployment", 1), ("model", 1), ("watch", 1))
+    again = await actor_for(db, platform="discord", external_id="222")
+    assert again.user_id == victim.user_id  # nothing moved
+    async with db.session() as session:
+        assert await session.scalar(select(func.count()).select_from(LinkCode)) == 1  # the code still works
+
+
+async def test_preview_refuses_what_redeem_refuses(db):
+    first = await actor_for(db, platform="telegram", external_id="111")
+    second = await actor_for(db, platform="telegram", external_id="999")
+    issued = await link.issue_code(db, first)
+    with pytest.raises(Conflict, match="already has a telegram identity"):
+        await link.preview_link(db, second, issued.code)
+    with pytest.raises(NotFound, match="unknown or has expired"):
+        await link.preview_link(db, second, "ABCD-2345")
+
+
+async def link_profile_name(db, user_id: int, name: str) -> None:
+    async with db.session() as session:
+        (await session.get(User, user_id)).name = name

@@ -80,3 +80,17 @@ async def test_serve_reports_a_failed_login(core, monkeypatch):
 async def test_serve_needs_a_token(core):
     with pytest.raises(ValueError, match="DISCORD_TOKEN"):
         await serve(core, load(), asyncio.Event())
+
+
+async def test_client_never_pings_everyone_roles_or_users_by_default(bot):
+    """A safeguard under every reply: text echoed from users (a model's description holding
+    ``@everyone`` or ``<@&role>``) cannot ping anyone, whatever path sends it."""
+    mentions = bot.client.allowed_mentions
+    assert mentions is not None
+    assert mentions.to_dict() == {"parse": []}
+
+
+async def test_a_reply_carries_the_safeguard_in_its_request(bot):
+    calls = await bot.slash("help")
+    (response,) = calls
+    assert response.json["data"]["allowed_mentions"] == {"parse": []}

@@ -38,3 +38,9 @@ async def test_pasted_key_is_deleted_and_not_echoed(bot, dk):
 
 async def test_ordinary_message_is_left_alone(bot, dk):
     assert await _deliver(bot, dk, "BBCA looks strong today") == []
+
+
+async def test_the_warning_pings_only_its_author(bot, dk):
+    calls = await _deliver(bot, dk, f"@everyone here is my key {KEY}")
+    allowed = calls[1].json["allowed_mentions"]
+    assert allowed["parse"] == [] and allowed["users"] == [dk.OWNER_ID]

@@ -177,3 +177,15 @@ async def test_a_script_file_captioned_model_save_is_saved_as_a_model(tg):
     async with tg.core.db.session() as session:
         [row] = list(await session.scalars(select(Model)))
     assert row.source == script.decode()
+
+
+async def test_an_upload_over_the_quota_is_refused_before_downloading(tg):
+    tg.core.settings = tg.core.settings.model_copy(update={"free_max_media_files": 1})
+    await tg.feed(photo_message("/upload first"))
+    before = len(tg.rec.calls)
+    await tg.feed(photo_message("/upload second"))
+    calls = [c for c in tg.rec.calls[before:] if c.ok]
+    assert not [c for c in calls if c.method == "getFile"]
+    (reply,) = [c for c in calls if c.method == "sendMessage"]
+    assert "you keep 1 of 1 files on your Free plan" in reply.text and "/media rm ID" in reply.text
+    assert len(await _media(tg.core)) == 1

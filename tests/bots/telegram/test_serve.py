@@ -55,7 +55,9 @@ async def test_polling_until_stopped(core, rec, offline):
     stop.set()
     await asyncio.wait_for(task, 5)
     polls = [c for c in offline.calls if c.method == "getUpdates"]
-    assert polls[0].params["allowed_updates"] == ["message", "edited_message", "callback_query"]
+    assert polls[0].params["allowed_updates"] == [
+        "message", "edited_message", "callback_query", "my_chat_member", "chat_member"
+    ]
 
 
 async def test_webhook_needs_a_url(core, rec, offline):

@@ -152,3 +152,31 @@ def test_storage_choice_and_default_folder(tmp_path):
 
     store = storage_for(s3)
     assert isinstance(store, S3Storage) and store.url_of("a" * 32) == f"http://127.0.0.1:9000/b/{'a' * 32}"
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "GIF", "WEBP"])
+def test_image_size_from_the_header(fmt):
+    import io
+
+    from PIL import Image as Picture
+
+    from core.media.sniff import image_size
+
+    for size in ((1, 1), (640, 480), (9000, 1100), (100, 2100)):
+        out = io.BytesIO()
+        Picture.new("RGB", size, "white").save(out, fmt)
+        assert image_size(out.getvalue()) == size
+    assert image_size(PNG) is None and image_size(b"\xff\xd8\xff\xe0") is None and image_size(b"text") is None
+
+
+@pytest.mark.parametrize(
+    ("name", "content_type", "served"),
+    [("evil.html", "image/png", "evil.png"), ("evil.svg", "image/gif", "evil.gif"), ("report", "application/pdf",
+     "report.pdf"), ("a.b.html", "text/plain", "a.b.txt"), (".html", "image/jpeg", "file.jpg"),
+     ("x.svg", "image/svg+xml", "x.bin")],
+)  # fmt: skip
+def test_served_name_takes_the_extension_of_the_sniffed_type(name, content_type, served):
+    from datetime import UTC, datetime
+
+    view = media.MediaView(1, name, content_type, 10, datetime(2026, 1, 1, tzinfo=UTC))
+    assert media.served_name(view) == served
