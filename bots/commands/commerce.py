@@ -43,6 +43,9 @@ def _feature_text(features: dict[str, Any]) -> str:
         parts.append(f"{features['max_media_files']} stored files")
     if "max_media_bytes" in features:
         parts.append(f"{human_size(int(features['max_media_bytes']))} of file storage")
+    if "compute_cpu_s_per_minute" in features:
+        cpu = float(features["compute_cpu_s_per_minute"])
+        parts.append("unmetered computing" if cpu == 0 else f"{cpu:g} s of computing a minute")
     return ", ".join(parts)
 
 

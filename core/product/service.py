@@ -37,7 +37,7 @@ MAX_BP = 10_000  # 100 % in basis points
 # feature name -> the kind of value it takes (see core.account.limits)
 FEATURES: dict[str, type] = {
     "max_deployments": int, "live_trading": bool, "max_position_value": float,
-    "max_media_files": int, "max_media_bytes": int,
+    "max_media_files": int, "max_media_bytes": int, "compute_cpu_s_per_minute": float,
 }  # fmt: skip
 _CODE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{2,31}$")
 

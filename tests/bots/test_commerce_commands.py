@@ -246,3 +246,13 @@ def test_a_plan_may_sell_media_storage():
 
     features = check_features({"max_media_files": 200, "max_media_bytes": 524_288_000})
     assert _feature_text(features) == "200 stored files, 500.0 MB of file storage"
+
+
+def test_a_plan_may_sell_a_larger_compute_budget():
+    from bots.commands.commerce import _feature_text
+    from core.product.service import check_features
+
+    features = check_features({"compute_cpu_s_per_minute": 300})
+    assert features == {"compute_cpu_s_per_minute": 300.0}
+    assert _feature_text(features) == "300 s of computing a minute"
+    assert _feature_text(check_features({"compute_cpu_s_per_minute": 0})) == "unmetered computing"
