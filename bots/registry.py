@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from bots.reply import Reply
 from core.db.base import ID_MAX
-from core.errors import Invalid, StoxlifyError
+from core.errors import EXCERPT_CHARS, Invalid, StoxlifyError, excerpt
 from core.logging import get_logger
 from core.state.ratelimit import RateLimiter
 
@@ -220,12 +220,11 @@ class Registry:
             kwargs = clean_values(kwargs)
         except UsageError as exc:
             return Reply.fail(exc.message, command.usage)
-        reply = await self._run(ctx, command, kwargs)
-        if reply.error:  # a refusal may quote what was typed: a few words of it, not 5,000 characters
-            reply.text = shorten_quotes(reply.text, typed_text(kwargs))
-        return reply
+        refused = await self._refusal(ctx, command)
+        return refused if refused is not None else await self._run(ctx, command, kwargs)
 
-    async def _run(self, ctx: Context, command: Command, kwargs: dict[str, Any]) -> Reply:
+    async def _refusal(self, ctx: Context, command: Command) -> Reply | None:
+        """Why ``ctx`` may not run ``command`` now (where, who, how often), or None."""
         if command.private_only and ctx.actor.is_group:
             return Reply.fail(f"/{command.name} works only in a private chat with the bot: it touches private data.")
         if command.admin_only and ctx.actor.is_group and not ctx.actor.is_admin:
@@ -236,17 +235,31 @@ class Registry:
                 return Reply.fail(
                     f"You're going fast: please wait {math.ceil(wait)} s before the next chart or backtest."
                 )
+        return None
+
+    async def _run(self, ctx: Context, command: Command, kwargs: dict[str, Any]) -> Reply:
+        """The handler's reply, every failure a short one. Failures quote names and values freely
+        ("you have no model 'x'"): ``brief`` cuts what repeats the user's input to an excerpt, in
+        the message only (hints and usages are ours, and may well repeat a correct input)."""
+
+        def brief(message: str) -> str:
+            return shorten_quotes(message, kwargs)
+
         try:
-            return await command.handler(ctx, **kwargs)
+            reply = await command.handler(ctx, **kwargs)
         except UsageError as exc:
-            return Reply.fail(exc.message, command.usage)
+            return Reply.fail(brief(exc.message), command.usage)
         except StoxlifyError as exc:
-            message = exc.message if exc.hint is None else f"{exc.message}\n{exc.hint}"
+            message = brief(exc.message) if exc.hint is None else f"{brief(exc.message)}\n{exc.hint}"
             return Reply.fail(message, command.usage if _wants_usage(exc) else None)
         except Exception:
             ref = secrets.token_hex(3)
             log.exception("command_failed", command=command.name, ref=ref, user=ctx.actor.user_id)
             return Reply.fail(f"Something went wrong (ref {ref}). It has been logged; please try again later.")
+        if reply.error:
+            message, usage, rest = reply.text.partition("\nUsage: ")
+            reply.text = brief(message) + usage + rest
+        return reply
 
     def groups(self) -> dict[str, list[Command]]:
         """Commands by group, in the order a new user meets them (unlisted groups last)."""
@@ -400,14 +413,8 @@ def _int_token(arg: Arg, token: str) -> int:
 
 # -- what users type, normalised where it enters ------------------------------------------------
 
-EXCERPT_CHARS = 40  # the most a reply quotes of one thing the user typed
 NUL_REFUSED = "the text has a NUL character (\\x00), which cannot be stored: remove it and send it again"
 _SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
-    """At most ``limit`` characters of something the user typed, for quoting in a reply."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def mend_surrogates(text: str) -> str:
@@ -441,7 +448,7 @@ def _clean_value(value: Any) -> Any:
     return value
 
 
-def typed_text(kwargs: dict[str, Any]) -> str:
+def _typed_text(kwargs: dict[str, Any]) -> str:
     """Everything the user typed into a command's arguments, lowered, for ``shorten_quotes``."""
     parts = [v for value in kwargs.values() for v in (value if isinstance(value, list) else [value])]
     return "\n".join(p for p in parts if isinstance(p, str)).lower()
@@ -452,17 +459,20 @@ _LONG_QUOTE = re.compile(f"'([^'\\n]{{{EXCERPT_CHARS + 1},}})'|\"([^\"\\n]{{{EXC
 _LONG_WORD = re.compile(f"[^\\s'\"]{{{EXCERPT_CHARS + 1},}}")
 
 
-def shorten_quotes(text: str, typed: str) -> str:
-    """``text`` with every long stretch that repeats what the user typed (``typed``, lowered) cut to
-    an excerpt. Handlers and the core quote names and values freely ("you have no model 'x'");
-    doing the cutting here, once, keeps a 5,000-character name from coming back in full."""
-    if not typed or len(text) <= EXCERPT_CHARS:
+def shorten_quotes(text: str, kwargs: dict[str, Any]) -> str:
+    """``text`` with every long word or quoted span that repeats what the user typed (the values
+    of ``kwargs``) cut to an excerpt. Handlers and the core quote names and values freely; doing
+    the cutting here, once, keeps a 5,000-character name from coming back in full."""
+    if len(text) <= EXCERPT_CHARS:
         return text
+    typed: list[str] = []  # built on the first long stretch only: most replies have none
 
     def cut(match: re.Match[str]) -> str:
         whole_match = match.group(0)
         inner = next((g for g in match.groups() if g is not None), whole_match)  # the quoted part, or the word
-        if inner.lower() not in typed:
+        if not typed:
+            typed.append(_typed_text(kwargs))
+        if inner.lower() not in typed[0]:
             return whole_match
         return whole_match.replace(inner, excerpt(inner))
 

@@ -131,3 +131,34 @@ def test_parse_refuses_nul_with_the_commands_usage(db_console):
     with pytest.raises(UsageError) as err:
         db_console.registry.parse("/contact a\x00b")
     assert NUL_REPLY in err.value.message and err.value.hint == "/contact MESSAGE"
+
+
+BANDAR_HEADER = "date,broker,investor,buy_lot,buy_value,sell_lot,sell_value"
+
+
+async def _bandar_rows(console) -> int:
+    from core.bandarmology.models import BrokerActivity
+
+    return await _count(console, BrokerActivity)
+
+
+async def test_bandar_import_refuses_a_far_future_day_naming_the_row(db_console):
+    csv_text = f"{BANDAR_HEADER}\n2024-06-03,AK,F,10,9500000,0,0\n9999-12-31,YP,D,10,9500000,0,0\n"
+    reply = await db_console.handle("/bandar import BBCA\n" + csv_text)
+    assert reply.error and "1 bad row, nothing imported" in reply.text
+    assert "line 3: date 9999-12-31 is after" in reply.text and "cannot be in the future" in reply.text
+    assert await _bandar_rows(db_console) == 0
+
+
+async def test_bandar_file_with_a_huge_field_names_the_line(db_console):
+    big = f"{BANDAR_HEADER}\n2024-06-03,\"{'Y' * 140_000}\",F,10,9500000,0,0\n".encode()
+
+    async def attached() -> bytes:
+        return big
+
+    ctx = Context(core=db_console.core, actor=db_console.actor, transport="telegram",
+                  extras={"attached_text": attached})  # fmt: skip
+    reply = await db_console.registry.dispatch(ctx, "/bandar import BBCA")
+    assert reply.error and "line 2: a value is over 131,072 characters" in reply.text
+    assert "Something went wrong" not in reply.text and len(reply.text) < 500
+    assert await _bandar_rows(db_console) == 0

@@ -166,9 +166,9 @@ def test_each_line_is_split_once(monkeypatch):
     calls = []
     real = csvio._cells
 
-    def counting(line, delimiter):
+    def counting(number, line, delimiter):
         calls.append(line)
-        return real(line, delimiter)
+        return real(number, line, delimiter)
 
     monkeypatch.setattr(csvio, "_cells", counting)
     rows = parse_activity("date,broker,investor,buy_lot,buy_value,sell_lot,sell_value\n"
@@ -176,3 +176,57 @@ def test_each_line_is_split_once(monkeypatch):
     assert [r.broker for r in rows] == ["YP", "CC"] and len(calls) == 3
     with pytest.raises(Exception, match="line 2: 3 values, the header has 7"):
         parse_activity("date,broker,investor,buy_lot,buy_value,sell_lot,sell_value\n2024-06-03,YP,D\n")
+
+
+HEADER = "date,broker,investor,buy_lot,buy_value,sell_lot,sell_value\n"
+
+
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        ("9999-12-31,AK,F,1,950000,0,0", "line 2: date 9999-12-31 is after 2024-06-11"),
+        ("2024-06-12,AK,F,1,950000,0,0", "line 2: date 2024-06-12 is after 2024-06-11"),
+        ("0001-01-01,AK,F,1,950000,0,0", "line 2: date 0001-01-01 is before 1990-01-01"),
+        ("1989-12-29,AK,F,1,950000,0,0", "line 2: date 1989-12-29 is before 1990-01-01"),
+    ],
+)
+def test_dates_outside_a_trading_history_are_refused_naming_the_row(row: str, expected: str) -> None:
+    """A typo such as 9999-12-31 would be the latest day and pull every default window to it."""
+    with pytest.raises(Invalid) as caught:
+        parse_activity(HEADER + row + "\n", today=date(2024, 6, 10))
+    assert expected in caught.value.message
+
+
+def test_the_newest_and_oldest_allowed_days_import() -> None:
+    text = HEADER + "2024-06-11,AK,F,1,950000,0,0\n1990-01-01,AK,F,1,950000,0,0\n"
+    assert [r.day for r in parse_activity(text, today=date(2024, 6, 10))] == [date(2024, 6, 11), date(1990, 1, 1)]
+
+
+def test_a_field_over_the_csv_limit_names_its_line() -> None:
+    text = HEADER + "2024-06-03,AK,F,1,950000,0,0\n" + '2024-06-03,"' + "Y" * 200_000 + '",F,1,950000,0,0\n'
+    with pytest.raises(Invalid) as caught:
+        parse_activity(text)
+    assert "line 3: a value is over 131,072 characters" in caught.value.message
+    assert len(caught.value.message) < 300
+
+
+@pytest.mark.parametrize(
+    ("cells", "expected"),
+    [
+        ("²,950000,0,0", "buy_lot '²' is not a whole number of lots"),
+        ("٣,950000,0,0", "buy_lot '٣' is not a whole number of lots"),
+        ("9" * 5000 + ",950000,0,0", "buy_lot is too large"),
+        ("99999999999999999999,950000,0,0", "buy_lot is too large"),
+    ],
+)
+def test_lots_are_ascii_digits_of_a_sane_size(cells: str, expected: str) -> None:
+    with pytest.raises(Invalid) as caught:
+        parse_activity(HEADER + "2024-06-03,AK,F," + cells + "\n")
+    assert expected in caught.value.message
+    assert len(caught.value.message) < 300
+
+
+def test_long_cells_are_quoted_as_an_excerpt() -> None:
+    with pytest.raises(Invalid) as caught:
+        parse_activity(HEADER + "2024-06-03," + "Z" * 5000 + ",F,1,950000,0,0\n")
+    assert "broker 'ZZZ" in caught.value.message and "Z" * 41 not in caught.value.message
