@@ -162,3 +162,8 @@ async def test_bandar_file_with_a_huge_field_names_the_line(db_console):
     assert reply.error and "line 2: a value is over 131,072 characters" in reply.text
     assert "Something went wrong" not in reply.text and len(reply.text) < 500
     assert await _bandar_rows(db_console) == 0
+
+
+async def test_a_search_that_finds_nothing_quotes_an_excerpt(db_console):
+    reply = await db_console.handle("/search " + "q" * 5000)
+    assert reply.text.startswith("No ticker matches 'qqq") and _longest_run(reply.text, "q") <= EXCERPT_CHARS
