@@ -23,6 +23,7 @@ from core.db.base import ID_MAX
 from core.errors import EXCERPT_CHARS, Invalid, StoxlifyError, excerpt
 from core.logging import get_logger
 from core.state.ratelimit import RateLimiter
+from core.text import mend_surrogates
 
 if TYPE_CHECKING:
     from core.actor import Actor
@@ -414,22 +415,12 @@ def _int_token(arg: Arg, token: str) -> int:
 # -- what users type, normalised where it enters ------------------------------------------------
 
 NUL_REFUSED = "the text has a NUL character (\\x00), which cannot be stored: remove it and send it again"
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def mend_surrogates(text: str) -> str:
-    """``text`` with lone surrogates as U+FFFD. JSON escapes such as ``"\\ud800"`` (Telegram's and
-    Discord's payloads are JSON) decode to them, and UTF-8 cannot encode them: every database
-    driver, log line and chat API call with them fails. A pair sent as two escapes becomes the
-    character it encodes."""
-    if _SURROGATE.search(text) is None:
-        return text
-    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 def clean_text(text: str) -> str:
-    """Text a user sent, fit for storage: surrogates mended, NUL refused (PostgreSQL rejects it in
-    text; dropping it silently would store something the user did not write)."""
+    """Text a user sent, fit for storage: lone surrogates (from JSON escapes; UTF-8 cannot encode
+    them, so every driver, log line and chat API call with them fails) mended, NUL refused
+    (PostgreSQL rejects it in text; dropping it silently would store something the user did not write)."""
     if "\x00" in text:
         raise UsageError(NUL_REFUSED)
     return mend_surrogates(text)
