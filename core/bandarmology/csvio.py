@@ -71,7 +71,7 @@ def normalize_ticker(text: str) -> str:
 def parse_activity(data: str | bytes, *, today: date | None = None) -> list[ActivityRow]:
     """Every row of a broker activity CSV; Invalid listing the bad lines otherwise. ``today``
     (UTC's by default) bounds the dates a row may have."""
-    latest = (today or datetime.now(UTC).date()) + timedelta(days=DAYS_AHEAD)
+    latest = latest_day(today or datetime.now(UTC).date())
     text = _decode(data)
     lines = [
         (n, line)
@@ -121,6 +121,11 @@ def parse_activity(data: str | bytes, *, today: date | None = None) -> list[Acti
     if not rows:
         raise Invalid("the CSV has a header but no rows", hint=FORMAT_HINT)
     return rows
+
+
+def latest_day(today: date) -> date:
+    """The last day broker data can be about, ``today`` being UTC's."""
+    return today + timedelta(days=DAYS_AHEAD)
 
 
 def _decode(data: str | bytes) -> str:

@@ -230,3 +230,15 @@ def test_long_cells_are_quoted_as_an_excerpt() -> None:
     with pytest.raises(Invalid) as caught:
         parse_activity(HEADER + "2024-06-03," + "Z" * 5000 + ",F,1,950000,0,0\n")
     assert "broker 'ZZZ" in caught.value.message and "Z" * 41 not in caught.value.message
+
+
+async def test_future_rows_stored_before_dates_were_bounded_do_not_pull_the_default_window(db) -> None:
+    alice, _ = await _users(db)
+    await import_activity(db, alice, GOOD, "BBCA")
+    async with db.session() as session:  # as an import before the bound could have stored it
+        session.add(BrokerActivity(user_id=alice.user_id, ticker="BBCA", day=date(9999, 12, 31), broker="ZZ",
+                                   investor="", buy_lot=1, buy_value=1.0, sell_lot=0, sell_value=0.0))  # fmt: skip
+    latest = await StoredProvider(db, alice).summary("BBCA", parse_period(None), datetime.now(UTC))
+    assert latest.start == latest.end == date(2024, 6, 4)
+    week = await StoredProvider(db, alice).summary("BBCA", parse_period("1w"), datetime.now(UTC))
+    assert week.end == date(2024, 6, 4) and "ZZ" not in [p.code for p in week.buyers]
