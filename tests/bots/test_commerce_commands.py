@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from pydantic import SecretStr
 from sqlalchemy import select, update
 
@@ -238,3 +239,11 @@ async def test_money_typed_in_chat_is_whole_rupiah(console):
     codes = {r.code: r.amount_idr for r in await _rows(console, DiscountCode)}
     assert codes == {"DOT": 25_000, "COMMA": 25_000, "PLAIN": 25_000}
     assert [p.price_idr for p in await _rows(console, Product)] == [1_250_000]
+
+
+@pytest.mark.parametrize("dates", ["until=9999-12-31", "from=0001-01-01", "from=1999-12-31 until=2025-01-01"])
+async def test_discount_dates_far_off_are_a_usage_reply(console, dates):
+    _make_admin(console)
+    reply = await console.handle(f"/discount add FAR percent 10 {dates}")
+    assert reply.error and "is outside 2000-01-01 to 2099-12-31" in reply.text and "Usage: /discount" in reply.text
+    assert await _rows(console, DiscountCode) == []
