@@ -26,7 +26,10 @@ PAYLOADS = {
     "huge float": "1e309",
 }  # fmt: skip
 # More of the same kinds, for the random lines only (the sweep stays a few seconds per database).
-VARIANTS = ["\ud83d\ude00", "\udfff", "-" + "9" * 5000, "99999999999999999999999", "9" * 400, "𝟗", "1_000"]
+VARIANTS = [
+    "\ud83d\ude00", "\udfff", "-" + "9" * 5000, "99999999999999999999999", "9" * 400, "𝟗", "1_000", "2147483647",
+    "until=9999-12-31", "from=0001-01-01", "uses=" + "9" * 30,
+]  # fmt: skip
 
 TOKENS = [
     "BBCA", "BTCUSDT", "1d", "1h", "4h", "1y", "6mo", "x", "0", "-1", "99999999999999999999", "save", "show", "rm",
@@ -45,13 +48,17 @@ SCRIPT_WINDOW = 80
 _LONG_RUN = re.compile(f"(q|1|9|6|7|8)\\1{{{max(EXCERPT_CHARS, SCRIPT_WINDOW)},}}", re.I)
 
 
-SWEEP_LINES = 1000  # at least, per database: every command (46) meets every payload in a few places
+SWEEP_LINES = 1000  # at least, per database: every command meets every payload in a few places
 RANDOM_LINES = 150  # per seed and database
 
 
 async def _prepare(console) -> list[str]:
-    """Something to act on (a model, a strategy with a rule), and the command names to try."""
+    """Something to act on (a model, a strategy with a rule, plans) and the command names to try.
+    The user is one of the bot's admins, so that admin commands parse their arguments too."""
+    core = console.core
+    core.settings = core.settings.model_copy(update={"admin_ids": [f"console:{console.actor.platform_user_id}"]})
     console.registry.rate_limiter.per_minute = 1_000_000
+    await console.handle("/product seed")
     await console.handle("/model save m\nbuy = close > sma(close, 5)\nsell = close < sma(close, 5)")
     await console.handle("/strategy new s")
     await console.handle("/rule add s buy rsi(close, 14) < 40")
@@ -70,16 +77,18 @@ async def _crashes(console, lines: list[str]) -> list[tuple[str, str]]:
 
 
 def payload_lines(console) -> list[str]:
-    """Every payload in the first argument of every command, and after each of its sub-commands
-    (``/model show PAYLOAD``) and each sub-command and a name (``/profile set name PAYLOAD``)."""
+    """Every payload in the first argument of every command and after each of its sub-commands
+    (``/model show PAYLOAD``), and in place of the last word of each of its examples (deeper:
+    ``/profile set name PAYLOAD``, ``/watch BBCA price > PAYLOAD``)."""
     lines = []
     for command in console.registry:
         if command.name == "deleteaccount":
             continue
         first = command.args[0] if command.args else None
         subs = first.choices if first is not None and first.kind is ArgKind.CHOICE else ()
-        heads = [""] + [f"{s} " for s in subs] + [f"{s} name " for s in subs] if subs else ["", "s "]
-        lines += [f"/{command.name} {head}{payload}" for head in heads for payload in PAYLOADS.values()]
+        heads = [f"/{command.name} ", *(f"/{command.name} {s} " for s in subs)]
+        heads += [example.rpartition(" ")[0] + " " for example in command.examples if " " in example]
+        lines += [head + payload for head in dict.fromkeys(heads) for payload in PAYLOADS.values()]
     return lines
 
 
