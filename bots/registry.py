@@ -448,6 +448,7 @@ def _typed_text(kwargs: dict[str, Any]) -> str:
 # A long word, or a long quoted span (which may hold spaces), in a reply.
 _LONG_QUOTE = re.compile(f"'([^'\\n]{{{EXCERPT_CHARS + 1},}})'|\"([^\"\\n]{{{EXCERPT_CHARS + 1},}})\"")
 _LONG_WORD = re.compile(f"[^\\s'\"]{{{EXCERPT_CHARS + 1},}}")
+_CARET = re.compile(r"\s*\^\s*")  # the line under a script's source line, pointing at the mistake
 
 
 def shorten_quotes(text: str, kwargs: dict[str, Any]) -> str:
@@ -467,4 +468,11 @@ def shorten_quotes(text: str, kwargs: dict[str, Any]) -> str:
             return whole_match
         return whole_match.replace(inner, excerpt(inner))
 
-    return _LONG_WORD.sub(cut, _LONG_QUOTE.sub(cut, text))
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        # A source line with a caret under it is the script language's own window on the mistake
+        # (at most 80 characters): cutting a word of it would move the caret off the mistake.
+        if i + 1 < len(lines) and _CARET.fullmatch(lines[i + 1]):
+            continue
+        lines[i] = _LONG_WORD.sub(cut, _LONG_QUOTE.sub(cut, line))
+    return "\n".join(lines)

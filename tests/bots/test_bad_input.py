@@ -167,3 +167,15 @@ async def test_bandar_file_with_a_huge_field_names_the_line(db_console):
 async def test_a_search_that_finds_nothing_quotes_an_excerpt(db_console):
     reply = await db_console.handle("/search " + "q" * 5000)
     assert reply.text.startswith("No ticker matches 'qqq") and _longest_run(reply.text, "q") <= EXCERPT_CHARS
+
+
+async def test_a_script_error_keeps_its_source_line_whole_above_the_caret(db_console):
+    """The script language shows the line of a mistake (windowed to 80 characters) with a caret
+    under it; cutting a long word of it to an excerpt would move the caret off the mistake."""
+    line = "buy=crossover(ema(close,12),ema(close,26))and(nosuchname>1)"
+    reply = await db_console.handle(f"/model save m\n{line}\nsell = close < open")
+    assert reply.error
+    lines = reply.text.splitlines()
+    source = next(i for i, text in enumerate(lines) if text.strip().startswith("buy="))
+    assert lines[source] == "  " + line
+    assert lines[source + 1].strip() == "^" and line[len(lines[source + 1]) - 3] == "n"  # under nosuchname
