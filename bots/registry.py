@@ -9,6 +9,7 @@ mistake is the same everywhere.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import secrets
@@ -173,7 +174,8 @@ class Registry:
         """Split ``/name args...`` into a command and its keyword arguments.
 
         Every transport's command line (typed, or stored behind a button) enters here: it is
-        normalised once (``clean_text``), before any word of it reaches a handler or a database.
+        normalised once by ``clean_text``'s rules (lone surrogates mended, NUL refused) before any
+        word of it reaches a handler, a reply or a database.
         """
         line = mend_surrogates(line)
         has_nul = "\x00" in line
@@ -257,10 +259,10 @@ class Registry:
             ref = secrets.token_hex(3)
             log.exception("command_failed", command=command.name, ref=ref, user=ctx.actor.user_id)
             return Reply.fail(f"Something went wrong (ref {ref}). It has been logged; please try again later.")
-        if reply.error:
-            message, usage, rest = reply.text.partition("\nUsage: ")
-            reply.text = brief(message) + usage + rest
-        return reply
+        if not reply.error:
+            return reply
+        message, usage, rest = reply.text.partition("\nUsage: ")
+        return dataclasses.replace(reply, text=brief(message) + usage + rest)
 
     def groups(self) -> dict[str, list[Command]]:
         """Commands by group, in the order a new user meets them (unlisted groups last)."""
