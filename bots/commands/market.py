@@ -5,7 +5,7 @@ from __future__ import annotations
 from bots import format as fmt
 from bots.commands import registry
 from bots.paging import paged_reply
-from bots.registry import Arg, ArgKind, Context
+from bots.registry import Arg, ArgKind, Context, excerpt
 from bots.reply import Button, Image, Reply
 from core.market import watchlist
 from core.market.service import MarketInfo
@@ -105,8 +105,8 @@ def _interval_buttons(ticker: str, interval: str, indicators: list[str], served:
 async def search(ctx: Context, query: str) -> Reply:
     hits = await ctx.core.market.search(query)
     if not hits:
-        return Reply(f"No ticker matches '{query}'. Try a shorter part of the name or the symbol.")
-    lines = [f"Results for '{query}':"]
+        return Reply(f"No ticker matches '{excerpt(query)}'. Try a shorter part of the name or the symbol.")
+    lines = [f"Results for '{excerpt(query)}':"]
     lines += [f"{i}. {h.symbol} · {h.name} ({h.exchange})" for i, h in enumerate(hits, 1)]
     buttons = [[Button(h.symbol, f"/market {h.symbol}") for h in hits[:5]]]
     return Reply("\n".join(lines), buttons=buttons)
