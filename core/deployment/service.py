@@ -42,6 +42,7 @@ from core.deployment.models import Deployment
 from core.deployment.status import ACTIVE, ENDED, RUNNING, Status
 from core.errors import Conflict, Forbidden, Invalid, LimitExceeded, NotFound
 from core.market.service import MarketService
+from core.market.symbols import IDX_SUFFIX, Market, without_idx_suffix
 from core.market.types import Instrument, Source, parse_interval
 from core.paging import Page, check_page
 from core.trade.executor import UNRESOLVED
@@ -151,16 +152,15 @@ def broker_symbol(instrument: Instrument) -> str:
 
     Invalid for anything a spot broker here cannot trade (indices, other stock markets).
     """
-    from core.broker.symbols import is_idx, unified
+    from core.broker.symbols import unified
     from core.broker.types import OrderRejected
 
-    symbol = instrument.symbol.upper()
-    if is_idx(symbol) or (instrument.lot_size == 100 and symbol.isalnum()):
-        return symbol if is_idx(symbol) else f"{symbol}.JK"
-    if instrument.lot_size == 1 and (instrument.currency or "").upper() == "IDR" and "/" not in symbol:
+    if instrument.market is Market.IDX_STOCK:
+        return without_idx_suffix(instrument.symbol) + IDX_SUFFIX
+    if instrument.market is Market.IDX_INDEX:
         raise Invalid(f"{instrument.display} is an index: it cannot be traded", hint="deploy on a stock such as BBCA")
     try:
-        return unified(symbol)
+        return unified(instrument.symbol)
     except OrderRejected:
         raise Invalid(
             f"{instrument.display} cannot be traded here: deployments trade IDX stocks and crypto pairs",

@@ -21,7 +21,8 @@ from curl_cffi import requests as curl_requests
 from core.config import Settings
 from core.errors import Invalid, NotFound, Unavailable
 from core.market.sources.base import MarketSource
-from core.market.sources.yahoo import YahooSource, typed_symbol
+from core.market.sources.yahoo import YahooSource
+from core.market.symbols import typed_stock_ticker
 from core.market.types import CANDLE_COLUMNS, INTERVALS, Range, Source
 
 pytestmark = pytest.mark.filterwarnings("ignore:The inplace keyword")
@@ -152,7 +153,7 @@ def test_resolve_empty_is_invalid() -> None:
 
 @pytest.mark.parametrize("yahoo", ["BBCA.JK", "^JKSE", "AAPL", "IBM", "BTC-USD", "CENTRALBK.NS", "BBCA-R.JK"])
 def test_typed_symbol_round_trips(yahoo: str) -> None:
-    assert YahooSource(Settings(_env_file=None)).resolve(typed_symbol(yahoo)).symbol == yahoo
+    assert YahooSource(Settings(_env_file=None)).resolve(typed_stock_ticker(yahoo)).symbol == yahoo
 
 
 def test_meets_the_protocol() -> None:
