@@ -42,7 +42,7 @@ from core.deployment.models import Deployment
 from core.deployment.status import ACTIVE, ENDED, RUNNING, Status
 from core.errors import Conflict, Forbidden, Invalid, LimitExceeded, NotFound
 from core.market.service import MarketService
-from core.market.symbols import IDX_SUFFIX, Market, without_idx_suffix
+from core.market.symbols import IDX_CURRENCY, IDX_SUFFIX, Market, money_decimals, without_idx_suffix
 from core.market.types import Instrument, Source, parse_interval
 from core.paging import Page, check_page
 from core.trade.executor import UNRESOLVED
@@ -118,11 +118,11 @@ class DeployPlan:
 def quote_currency(ticker: str, market: str = "") -> str:
     """The currency a deployment's stake is in: IDR for an IDX stock, the pair's quote for crypto."""
     if market == Source.YFINANCE.value or is_idx(ticker):
-        return "IDR"
+        return IDX_CURRENCY
     try:
         return split_symbol(ticker)[1]
     except OrderRejected:
-        return "IDR"  # a bare IDX ticker (BBCA) from another source: the only other kind deployed
+        return IDX_CURRENCY  # a bare IDX ticker (BBCA) from another source: the only other kind deployed
 
 
 def check_stake(size: float | None, stake_amount: float | None, currency: str) -> float:
@@ -138,7 +138,7 @@ def check_stake(size: float | None, stake_amount: float | None, currency: str) -
             raise Invalid(f"the stake must be an amount above 0 {currency}".rstrip())
         if stake_amount >= 1e15:
             raise Invalid(f"the stake {stake_amount:.3g} is out of range")
-        if currency == "IDR" and not float(stake_amount).is_integer():
+        if money_decimals(currency) == 0 and not float(stake_amount).is_integer():
             raise Invalid(f"rupiah stakes are whole rupiah, not {stake_amount:,.2f}")
         return 1.0
     size = 1.0 if size is None else size

@@ -25,8 +25,9 @@ from enum import StrEnum
 IDX_SUFFIX = ".JK"  # Yahoo's suffix for the Indonesia Stock Exchange
 IDX_CURRENCY = "IDR"
 IDX_LOT = 100  # shares in one IDX lot: the smallest quantity an order may have
-IDX_COMPOSITE = "^JKSE"
-IDX_INDEX_ALIASES = frozenset({"JKSE", "IHSG", IDX_COMPOSITE})  # what people type for the Composite
+IDX_COMPOSITE = "^JKSE"  # Yahoo's symbol of the IDX Composite (IHSG)
+IDX_COMPOSITE_CODE = "JKSE"  # how it is typed, shown and named in offline files
+IDX_INDEX_ALIASES = frozenset({IDX_COMPOSITE_CODE, "IHSG", "COMPOSITE", IDX_COMPOSITE})  # what people type for it
 US_SUFFIXES = (".US", ":US")  # a typed marker only: Yahoo spells US listings without a suffix
 FOREX_SUFFIX = "=X"
 
@@ -125,7 +126,7 @@ def read_stock_ticker(typed: str) -> Ticker:
     """
     raw = typed.strip().upper()
     if raw in IDX_INDEX_ALIASES:
-        return Ticker(Market.IDX_INDEX, IDX_COMPOSITE, "JKSE", IDX_CURRENCY)
+        return Ticker(Market.IDX_INDEX, IDX_COMPOSITE, IDX_COMPOSITE_CODE, IDX_CURRENCY)
     if raw.endswith(US_SUFFIXES) and len(raw) > 3:
         sym = raw[:-3]
         return Ticker(Market.US_STOCK, sym, sym, "USD")
@@ -142,7 +143,7 @@ def typed_stock_ticker(symbol: str) -> str:
     ``BBCA``, ``^JKSE`` -> ``JKSE``, a four-letter US ``MSFT`` -> ``MSFT.US`` (else it reads as IDX)."""
     sym = symbol.strip().upper()
     if sym == IDX_COMPOSITE:
-        return "JKSE"
+        return IDX_COMPOSITE_CODE
     code = without_idx_suffix(sym)
     if is_idx_symbol(sym) and _IDX_CODE.match(code):
         return code

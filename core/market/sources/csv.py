@@ -54,7 +54,9 @@ from core.market.fundamentals import Fundamentals, from_file
 from core.market.sample_feed import SampleFeed
 from core.market.sources.ranking import Candidate, rank, squash
 from core.market.symbols import (
+    IDX_COMPOSITE_CODE,
     IDX_CURRENCY,
+    IDX_INDEX_ALIASES,
     IDX_LOT,
     is_idx_symbol,
     looks_like_pair,
@@ -75,7 +77,6 @@ from core.market.types import (
 
 log = get_logger(__name__)
 
-_ALIASES = {"IHSG": "JKSE", "COMPOSITE": "JKSE"}
 _DATE_COLUMNS = ("date", "datetime", "date time", "time", "timestamp", "open time")
 _INDEX_COLUMNS = ("", "index", "price")  # pandas' to_csv of an unnamed index; yfinance's "Price" header
 METADATA_FILE = "instruments.csv"
@@ -119,7 +120,7 @@ def can_derive(target: str, base: str) -> bool:
 def _key(ticker: str) -> str:
     """The file key for what a user typed: ``BBCA.JK`` -> ``BBCA``, ``BTC/USDT`` -> ``BTCUSDT``."""
     key = squash(without_idx_suffix(ticker))
-    return _ALIASES.get(key, key)
+    return IDX_COMPOSITE_CODE if key in IDX_INDEX_ALIASES else key  # ^JKSE squashes to JKSE
 
 
 def _interval_in_name(suffix: str) -> str | None:

@@ -122,6 +122,7 @@ def _chart(symbol: str, interval: str = "1d") -> dict[str, Any]:
         ("BBCA", "BBCA.JK", "BBCA", "IDR", 100),
         ("tlkm", "TLKM.JK", "TLKM", "IDR", 100),
         ("BBCA.JK", "BBCA.JK", "BBCA", "IDR", 100),
+        ("BBCA-R.JK", "BBCA-R.JK", "BBCA-R.JK", "IDR", 100),  # a right trades in IDX lots as well
         ("JKSE", "^JKSE", "JKSE", "IDR", 1),
         ("IHSG", "^JKSE", "JKSE", "IDR", 1),
         ("^JKSE", "^JKSE", "JKSE", "IDR", 1),

@@ -101,6 +101,7 @@ def test_looks_like_pair(typed: str, pair: bool):
         ("^JKSE", Ticker(Market.IDX_INDEX, "^JKSE", "JKSE", "IDR", 1)),
         ("jkse", Ticker(Market.IDX_INDEX, "^JKSE", "JKSE", "IDR", 1)),
         ("IHSG", Ticker(Market.IDX_INDEX, "^JKSE", "JKSE", "IDR", 1)),
+        ("Composite", Ticker(Market.IDX_INDEX, "^JKSE", "JKSE", "IDR", 1)),
         ("AAPL.US", Ticker(Market.US_STOCK, "AAPL", "AAPL", "USD", 1)),
         ("msft:us", Ticker(Market.US_STOCK, "MSFT", "MSFT", "USD", 1)),
         ("IBM", Ticker(Market.US_STOCK, "IBM", "IBM")),
