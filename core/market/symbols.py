@@ -9,7 +9,7 @@ Spellings this module knows:
 
 - ``BBCA.JK``: a stock on the Indonesia Stock Exchange (Yahoo's suffix), in whole rupiah, lots of 100;
   typed as the bare four-letter code ``BBCA``;
-- ``^JKSE`` (typed ``JKSE`` or ``IHSG``): the IDX Composite, an index, not tradeable;
+- ``^JKSE`` (typed ``JKSE``, ``IHSG`` or ``COMPOSITE``): the IDX Composite, an index, not tradeable;
 - ``AAPL.US`` / ``AAPL:US``: a US stock typed with its market, ``AAPL`` once resolved;
 - ``BTC/USDT``, ``BTC-USDT``, ``BTCUSDT``: a crypto pair, priced in its quote;
 - ``EURUSD=X``: a Yahoo forex rate.
