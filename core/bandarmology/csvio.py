@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from core.errors import Invalid, excerpt
+from core.market.symbols import without_idx_suffix
 
 COLUMNS = ("date", "broker", "investor", "buy_lot", "buy_value", "sell_lot", "sell_value")
 REQUIRED = frozenset({"date", "broker", "buy_lot", "buy_value", "sell_lot", "sell_value"})
@@ -62,7 +63,7 @@ class ActivityRow:
 
 def normalize_ticker(text: str) -> str:
     """``bbca``, ``BBCA.JK`` -> ``BBCA``; Invalid for anything that is not an IDX-like code."""
-    code = text.strip().upper().removesuffix(".JK")
+    code = without_idx_suffix(text)
     if not _TICKER.match(code):
         raise Invalid(f"'{text}' is not an IDX ticker", hint="e.g. BBCA or BBCA.JK")
     return code
