@@ -21,7 +21,7 @@ from datetime import date, time, timedelta
 from decimal import Decimal
 from enum import Enum
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 import structlog
 
@@ -152,7 +152,7 @@ def configure(
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
-        logger_factory=structlog.PrintLoggerFactory(file=_sink),
+        logger_factory=structlog.PrintLoggerFactory(file=cast(TextIO, _sink)),  # it writes and flushes
         cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler(_sink)

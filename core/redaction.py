@@ -103,7 +103,8 @@ def _mask_commands(text: str) -> str:
         if match.start() < done:  # inside what an earlier match already masked
             continue
         quote = text[match.start() - 1] if match.start() > 0 else ""
-        end = _REST_OF[quote].match(text, match.end()).end() if quote in _REST_OF else len(text)
+        rest = _REST_OF[quote].match(text, match.end()) if quote in _REST_OF else None  # ``*``: always matches
+        end = rest.end() if rest is not None else len(text)
         parts.append(text[done : match.end()])
         if text[match.end() : end].strip():
             parts.append(" " + MASK)

@@ -318,14 +318,14 @@ def run_backtest(
     E, X, S, hits = plan
 
     int_sizes = config.unit == int(config.unit)
-    e_arr = np.array(E, dtype=np.int64)
-    x_arr = np.array(X, dtype=np.int64)
-    s_arr = np.array(S, dtype=np.int64 if int_sizes else np.float64)
+    e_arr: np.ndarray = np.array(E, dtype=np.int64)
+    x_arr: np.ndarray = np.array(X, dtype=np.int64)
+    s_arr: np.ndarray = np.array(S, dtype=np.int64 if int_sizes else np.float64)
     m = len(E)
     is_open = bool(m) and X[-1] == n
-    ep = open_[e_arr]
-    xp = open_[np.minimum(x_arr, n - 1)]
-    reasons = np.full(m, "signal", dtype=object)
+    ep: np.ndarray = open_[e_arr]
+    xp: np.ndarray = open_[np.minimum(x_arr, n - 1)]
+    reasons: np.ndarray = np.full(m, "signal", dtype=object)
     for t, (hit_price, reason) in hits.items():
         xp[t] = hit_price
         reasons[t] = reason
@@ -333,8 +333,8 @@ def run_backtest(
         xp[-1] = nan
         reasons[-1] = None
     long = s_arr > 0
-    stop = np.where(long, ep * long_stop, ep * short_stop)
-    target = np.where(long, ep * long_target, ep * short_target)
+    stop: np.ndarray = np.where(long, ep * long_stop, ep * short_stop)
+    target: np.ndarray = np.where(long, ep * long_target, ep * short_target)
 
     # cash: start, minus each entry commission, plus each closed trade's PnL net of the exit commission;
     # a running sum over those terms in order (np.cumsum adds left to right, as the loop did)
@@ -534,10 +534,10 @@ def _equity(n, close, cash0, e, x, s, ep, cae, cax) -> np.ndarray:
     the entry commission and the position ``s`` at ``ep``; at an exit bar the cash after the exit and no
     position (an entry on the same bar, a reversal, comes later and wins)."""
     m = len(e)
-    at = np.empty(2 * m + 1, dtype=np.int64)
-    cash = np.empty(2 * m + 1, dtype=np.float64)
-    size = np.zeros(2 * m + 1, dtype=np.float64)
-    value = np.zeros(2 * m + 1, dtype=np.float64)
+    at: np.ndarray = np.empty(2 * m + 1, dtype=np.int64)
+    cash: np.ndarray = np.empty(2 * m + 1, dtype=np.float64)
+    size: np.ndarray = np.zeros(2 * m + 1, dtype=np.float64)
+    value: np.ndarray = np.zeros(2 * m + 1, dtype=np.float64)
     at[0], cash[0] = 0, cash0
     at[1::2], at[2::2] = e, x
     cash[1::2], cash[2::2] = cae, cax

@@ -105,10 +105,9 @@ def _values(user_id: int, ticker: str, row: ActivityRow) -> dict:
 
 def _upsert(dialect: str, values: list[dict]) -> Any:
     """INSERT ... ON CONFLICT (the unique key) DO UPDATE, for SQLite or PostgreSQL."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = insert(BrokerActivity).values(values)
     changed = ("buy_lot", "buy_value", "sell_lot", "sell_value", "imported_at")
     return stmt.on_conflict_do_update(

@@ -276,7 +276,7 @@ def render_candles(
         )
         try:
             fig.canvas.draw()
-            return _png(np.asarray(fig.canvas.buffer_rgba()))
+            return _png(np.asarray(fig.canvas.buffer_rgba()))  # type: ignore[attr-defined]  # an Agg canvas
         finally:
             _release(m, fig)
 
@@ -301,7 +301,7 @@ def chart_heading(
     second = " · ".join(x for x in (candles.provider, candles.name or "", when, f"time {timezone_label(zone)}") if x)
     if candles.sample:
         second = f"{second} · SAMPLE DATA"
-    out = (first, second)
+    out: tuple[str, ...] = (first, second)
     if subtitle:
         out += (subtitle,)
     if notes:
@@ -402,10 +402,11 @@ def _canvas_class(base: Any) -> Any:
                     ("OS/2", "sTypoLineGap", "sTypoAscender", "sTypoDescender"),
                     ("hhea", "lineGap", "ascent", "descent"),
                 ):
-                    table = font.get_sfnt_table(table_name)
+                    table: Any = font.get_sfnt_table(table_name)  # type: ignore[call-overload]  # a table name
                     if table is None:
                         continue
-                    scale = 1 / font.get_sfnt_table("head")["unitsPerEm"] * prop.get_size_in_points() * self.dpi / 72
+                    head: Any = font.get_sfnt_table("head")  # every font matplotlib loads has one
+                    scale = 1 / head["unitsPerEm"] * prop.get_size_in_points() * self.dpi / 72
                     found = (table[ascent] * scale, -table[descent] * scale, table[gap] * scale)
                     break
                 if len(heights) > 256:
@@ -720,8 +721,8 @@ def _draw_candles(m: SimpleNamespace, ax: Any, frame: pd.DataFrame) -> None:
 def _draw_equity(ax: Any, values: np.ndarray, start: float | None) -> None:
     """The equity curve, beginning at the starting cash half a candle before the first close, with
     a dashed guide at the starting cash."""
-    x = np.arange(len(values), dtype=float)
-    y = np.asarray(values, dtype=float)
+    x: np.ndarray = np.arange(len(values), dtype=float)
+    y: np.ndarray = np.asarray(values, dtype=float)
     if start is not None:
         x = np.concatenate([[-0.5], x])
         y = np.concatenate([[start], y])
@@ -749,7 +750,7 @@ def _draw_bars(ax: Any, values: np.ndarray, up: np.ndarray, *, width: float = 0.
         axis=1,
     )
     colours = np.where(np.asarray(up, dtype=bool)[:, None], to_rgba(UP), to_rgba(DOWN))
-    ax.add_collection(PolyCollection(verts, facecolors=colours, edgecolors="none", alpha=alpha))
+    ax.add_collection(PolyCollection(list(verts), facecolors=colours, edgecolors="none", alpha=alpha))
 
 
 def _draw_overlay(

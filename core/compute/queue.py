@@ -91,7 +91,7 @@ def make_broker(settings: Settings) -> Any:
     _Stream = _stream_broker()
     url = broker_url(settings)
     prefix = settings.redis_prefix
-    results = RedisAsyncResultBackend(url, result_ex_time=3600, prefix_str=f"{prefix}compute-result")
+    results: Any = RedisAsyncResultBackend(url, result_ex_time=3600, prefix_str=f"{prefix}compute-result")
     broker = _Stream(
         url,
         queue_name=f"{prefix}compute",

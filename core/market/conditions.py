@@ -252,8 +252,8 @@ def _indicator(token: str, typed: str) -> Indicator:
     if not dot or not field_name[:1].isalpha():  # no field, or the dot was a decimal point
         spec_text, field_name = token, ""
     if not _SPEC_SHAPE.match(spec_text):
-        fields = " ".join([*FIELDS, CHANGE])
-        raise _invalid(f"'{typed.strip()}' is not a number, a field ({fields}) or an indicator like ema:50")
+        known = " ".join([*FIELDS, CHANGE])
+        raise _invalid(f"'{typed.strip()}' is not a number, a field ({known}) or an indicator like ema:50")
     # the indicator modules are imported on first use: they load numpy and pandas
     from core.market.indicator_catalogue import info
     from core.market.indicator_specs import parse_spec

@@ -407,7 +407,8 @@ def _entries() -> dict[str, Entry]:
 
 def _build_entry(name: str, category: str, fn: Callable[..., Any]) -> Entry | None:
     sig = inspect.signature(fn)
-    required, optional = [], []
+    required: list[str] = []
+    optional: list[str] = []
     for p in sig.parameters.values():
         if p.name in _SERIES_PARAMS:
             (required if p.default is inspect.Parameter.empty else optional).append(_SERIES_PARAMS[p.name])

@@ -114,17 +114,17 @@ def make_spec(entry: Entry, positional: Sequence[Number], named: Mapping[str, Nu
             hint=f"usage: {inf.usage}",
         )
     given: dict[str, Number] = {p.name: v for p, v in zip(params, positional, strict=False)}
-    for k, v in named.items():
+    for k, named_value in named.items():
         if k in given:
             raise Invalid(f"{inf.name}: parameter '{k}' given twice", hint=f"usage: {inf.usage}")
-        given[k] = v
+        given[k] = named_value
     values = validate(entry, given)
 
     last_given = max((i for i, p in enumerate(params) if p.name in given), default=-1)
     count = max(entry.headline, last_given + 1)
     args: list[Number] = []
     for p in params[:count]:
-        v = values.get(p.name)
+        v: Number | None = values.get(p.name)
         if v is None:
             v = entry.default(p.name, values)
         if v is None:

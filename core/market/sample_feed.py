@@ -104,7 +104,7 @@ class _Run:
     frame: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def __post_init__(self) -> None:
-        self.log_anchor = math.log(self.anchor) - self._swing(self._epoch_minute(self.first) - 1)
+        self.log_anchor = math.log(self.anchor) - float(self._swing(self._epoch_minute(self.first) - 1))
         self.last_close = self.anchor
         self.next_day = self.first.floor("D")
         self.frame = _empty()

@@ -16,9 +16,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import CursorResult, Table, bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -143,7 +143,7 @@ async def remove_watch(db: Database, actor: Actor, ticker: str, condition: str |
             texts.add(parse_condition(condition).text)
         stmt = stmt.where(Watch.condition.in_(texts))
     async with db.session() as session:
-        removed = (await session.execute(stmt)).rowcount
+        removed = cast(CursorResult[Any], await session.execute(stmt)).rowcount  # a DELETE: a cursor result
     if not removed:
         what = f"{symbol} with {condition.strip()}" if condition and condition.strip() else symbol
         raise NotFound(f"you are not watching {what}", hint="see your watchlist with /watchlist")
@@ -227,8 +227,8 @@ async def evaluate_watches(
         """The ticker's watches against its candles, on the compute plane (indicators are CPU work)."""
         if isinstance(result, str):
             return []
-        todo = [(w.id, w.ticker, Source(w.source), conditions[w.id]) for w in groups[key]
-                if not isinstance(conditions[w.id], StoxlifyError)]  # fmt: skip
+        todo = [(w.id, w.ticker, Source(w.source), found) for w in groups[key]
+                if not isinstance(found := conditions[w.id], StoxlifyError)]  # fmt: skip
         if compute is None:
             return check_against(todo, result, now)
         try:
@@ -295,7 +295,7 @@ async def store_checks(
     if not rows:
         return
     # Core executemany: a watch removed meanwhile (another request) simply updates nothing.
-    table = Watch.__table__
+    table = cast(Table, Watch.__table__)
     stmt = update(table).where(table.c.id == bindparam("watch_id"))
     if user_id is not None:
         stmt = stmt.where(table.c.user_id == user_id)

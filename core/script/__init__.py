@@ -186,7 +186,7 @@ def check_inputs(declared: Mapping[str, Any], given: Mapping[str, Any] | None) -
             raise ScriptError(f"input '{name}' must be a finite number, got {value!r}")
         if isinstance(value, int | np.integer):
             values[name] = int(value) if abs(int(value)) <= 2**53 else float(value)
-        elif isinstance(default, int) and float(value).is_integer() and abs(value) <= 2**53:
+        elif isinstance(default, int) and float(value).is_integer() and abs(float(value)) <= 2**53:
             values[name] = int(value)  # fast=10.0 for a whole-number input is 10
         else:
             values[name] = float(value)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal
 
 from core.script.errors import ScriptError, describe_char
@@ -139,7 +140,7 @@ def tokenize(source: str, lines: tuple[str, ...]) -> list[Token]:
         if _is_digit(ch) or (ch == "." and i + 1 < n and _is_digit(source[i + 1])):
             i = _number_end(source, i)
             text = source[start:i]
-            add("number", text, start, _number_value(text, lambda r, s=start: fail(r, s)))
+            add("number", text, start, _number_value(text, partial(fail, at=start)))
             if i < n and _is_name_start(source[i]):
                 raise fail(f"a number cannot run into a name: '{text}{source[i]}'", i)
             continue

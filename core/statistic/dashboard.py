@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import partial
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
@@ -38,6 +39,9 @@ from core.deployment.models import Deployment
 from core.deployment.status import RUNNING
 from core.errors import Invalid
 from core.trade.models import Trade
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsRichComparison
 
 
 class Period(StrEnum):
@@ -151,10 +155,10 @@ async def dashboard(
         active = await session.scalar(
             select(func.count()).select_from(Deployment).where(mine, Deployment.status.in_(RUNNING))
         ) or 0
-    currencies = [_totals(Totals, currency, group) for currency, group in _by(closing, "currency")]
+    currencies = [_totals(Totals, currency, group) for currency, group in _grouped(closing, _currency)]
     models = [
         _totals(ModelTotals, currency, group, label=label)
-        for (label, currency), group in _by(closing, "label", "currency")  # type: ignore[misc]
+        for (label, currency), group in _grouped(closing, _model)
     ]
     return Dashboard(
         period=chosen,
@@ -172,18 +176,28 @@ async def dashboard(
 
 
 def _closing(
-    at: datetime, label: str, currency: str, side: str, qty: float, price: float, pnl: float
+    at: datetime, label: str, currency: str, side: str, qty: float, price: float, pnl: float | None
 ) -> _Closing:
+    assert pnl is not None  # only closing fills are read
     notional = abs(qty) * price
     basis = notional - pnl if side.lower() == "sell" else notional + pnl
     return _Closing(at, label or "(unnamed)", currency or "", pnl, basis)
 
 
-def _by(closing: Iterable[_Closing], *keys: str) -> list[tuple[object, list[_Closing]]]:
-    groups: dict[object, list[_Closing]] = defaultdict(list)
+def _currency(c: _Closing) -> str:
+    return c.currency
+
+
+def _model(c: _Closing) -> tuple[str, str]:
+    return c.label, c.currency
+
+
+def _grouped[K: SupportsRichComparison](
+    closing: Iterable[_Closing], key: Callable[[_Closing], K]
+) -> list[tuple[K, list[_Closing]]]:
+    groups: dict[K, list[_Closing]] = defaultdict(list)
     for c in closing:
-        key = tuple(getattr(c, k) for k in keys)
-        groups[key if len(key) > 1 else key[0]].append(c)
+        groups[key(c)].append(c)
     return sorted(groups.items(), key=lambda item: item[0])
 
 
