@@ -1,7 +1,7 @@
 """The command registry shared by every transport.
 
 A command is declared once: its name, its arguments (with types and help), the coroutine that
-calls the core, and how it renders into a ``Reply``. Telegram, Discord and the console only
+calls the core, and how it renders into a ``Message``. Telegram, Discord and the console only
 translate between their library and this registry, so a command added here appears on all of
 them. Argument parsing for text transports lives here too, so the usage a user sees on a
 mistake is the same everywhere.
@@ -10,16 +10,15 @@ mistake is the same everywhere.
 from __future__ import annotations
 
 import math
-import secrets
 import shlex
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from bots.reply import Reply
 from core.errors import Invalid, StoxlifyError
 from core.logging import get_logger
+from core.message import Message, new_ref
 from core.state.ratelimit import RateLimiter
 
 if TYPE_CHECKING:
@@ -65,7 +64,7 @@ class Arg:
         return word if self.required else f"[{word}]"
 
 
-Handler = Callable[..., Awaitable[Reply]]
+Handler = Callable[..., Awaitable[Message]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +141,7 @@ class Registry:
         confirmable: bool = False,
         reads_file: bool = False,
     ) -> Callable[[Handler], Handler]:
-        """Declare a command; the decorated coroutine takes ``(ctx, **args)`` and returns a Reply."""
+        """Declare a command; the decorated coroutine takes ``(ctx, **args)`` and returns a Message."""
 
         def register(handler: Handler) -> Handler:
             if name in self._commands:
@@ -193,36 +192,36 @@ class Registry:
             raise UsageError(f"unknown command /{name}: see /help")
         return command, rest
 
-    async def dispatch(self, ctx: Context, line: str) -> Reply:
+    async def dispatch(self, ctx: Context, line: str) -> Message:
         try:
             command, kwargs = self.parse(line)
         except UsageError as exc:
-            return Reply.fail(exc.message, exc.hint)
+            return Message.fail(exc.message, exc.hint)
         return await self.invoke(ctx, command, kwargs)
 
-    async def invoke(self, ctx: Context, command: Command, kwargs: dict[str, Any]) -> Reply:
+    async def invoke(self, ctx: Context, command: Command, kwargs: dict[str, Any]) -> Message:
         """Run a command, turning every failure into a short reply."""
         if command.private_only and ctx.actor.is_group:
-            return Reply.fail(f"/{command.name} works only in a private chat with the bot: it touches private data.")
+            return Message.fail(f"/{command.name} works only in a private chat with the bot: it touches private data.")
         if command.admin_only and ctx.actor.is_group and not ctx.actor.is_admin:
-            return Reply.fail(f"only this group's admins can use /{command.name}.")
+            return Message.fail(f"only this group's admins can use /{command.name}.")
         if command.expensive:
             wait = await self.rate_limiter.retry_after(ctx.actor.user_id)
             if wait > 0:
-                return Reply.fail(
+                return Message.fail(
                     f"You're going fast: please wait {math.ceil(wait)} s before the next chart or backtest."
                 )
         try:
             return await command.handler(ctx, **kwargs)
         except UsageError as exc:
-            return Reply.fail(exc.message, command.usage)
+            return Message.fail(exc.message, command.usage)
         except StoxlifyError as exc:
             message = exc.message if exc.hint is None else f"{exc.message}\n{exc.hint}"
-            return Reply.fail(message, command.usage if _wants_usage(exc) else None)
+            return Message.fail(message, command.usage if _wants_usage(exc) else None)
         except Exception:
-            ref = secrets.token_hex(3)
+            ref = new_ref()
             log.exception("command_failed", command=command.name, ref=ref, user=ctx.actor.user_id)
-            return Reply.fail(f"Something went wrong (ref {ref}). It has been logged; please try again later.")
+            return Message.crashed(ref)
 
     def groups(self) -> dict[str, list[Command]]:
         """Commands by group, in the order a new user meets them (unlisted groups last)."""

@@ -34,7 +34,7 @@ from core.market import watchlist
 from core.market.conditions import Condition
 from core.market.models import Watch
 from core.market.types import Candles
-from core.notify import Notice, NoticeImage
+from core.message import Image, Message
 
 if TYPE_CHECKING:
     from core.app import Core
@@ -118,15 +118,15 @@ async def _alert_all(core: Core, crossings: list[Crossing], now: datetime) -> No
     async def send(crossing: Crossing) -> None:
         key = (crossing.view.source.value, crossing.view.ticker, crossing.view.condition)
         chart = charts[key]
-        notice = Notice(
+        message = Message.with_commands(
             alert_text(crossing.view, crossing.condition, crossing.candles, now),
-            images=(NoticeImage(chart, f"{crossing.view.ticker}_alert.png"),) if chart else (),
+            images=(Image(chart, f"{crossing.view.ticker}_alert.png"),) if chart else (),
             commands=(("Chart", f"/market {crossing.view.ticker}"), ("Watchlist", "/watchlist")),
         )
         async with gate:
             try:
                 targets = await alerts.user_targets(core.db, crossing.user_id, "watch")
-                queued = await outbox.enqueue(core.db, targets, notice)
+                queued = await outbox.enqueue(core.db, targets, message)
             except Exception:
                 log.exception("watch_alert_failed", watch=crossing.watch_id)
                 return

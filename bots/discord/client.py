@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
 
 import discord
 from discord import app_commands
@@ -20,10 +19,10 @@ from bots.discord.buttons import TokenButton
 from bots.discord.commands import Runtime, add_commands
 from bots.discord.render import render
 from bots.registry import Registry
-from bots.reply import Reply
 from bots.secrets_guard import looks_like_secret
 from core.app import Core
 from core.logging import get_logger, register_secret
+from core.message import Message, new_ref
 from core.state.buttons import ButtonStore
 
 log = get_logger(__name__)
@@ -88,7 +87,7 @@ class StoxlifyClient(discord.Client):
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
         """Failures outside our callbacks (a stale command Discord still shows): a short private answer."""
-        ref = secrets.token_hex(3)
+        ref = new_ref()
         log.error(
             "discord_tree_error",
             ref=ref,
@@ -98,11 +97,9 @@ class StoxlifyClient(discord.Client):
         if interaction.type is discord.InteractionType.autocomplete or interaction.response.is_done():
             return
         if isinstance(error, app_commands.CommandNotFound):
-            reply = Reply.fail("this command is not available any more: see /help")
+            reply = Message.fail("this command is not available any more: see /help")
         else:
-            reply = Reply.fail(
-                f"Something went wrong (ref {ref}). It has been logged; please try again later."
-            )
+            reply = Message.crashed(ref)
         with contextlib.suppress(discord.HTTPException):
             await interaction.response.send_message(**render(reply)[0].send_kwargs(), ephemeral=True)
 

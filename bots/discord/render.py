@@ -1,4 +1,4 @@
-"""A ``Reply`` as Discord messages: embeds, attached images and a view of token buttons.
+"""A ``Message`` as Discord messages: embeds, attached images and a view of token buttons.
 
 The first line of the reply becomes the embed title, the rest its description (escaped: replies
 are plain text). Text longer than one embed continues in further messages (``pages[1:]``); the
@@ -17,7 +17,7 @@ from typing import Any
 import discord
 
 from bots.discord.buttons import TokenButton
-from bots.reply import Button, Document, Image, Reply
+from core.message import Button, Document, Image, Message
 
 COLOUR = discord.Colour(0x2F80ED)
 ERROR_COLOUR = discord.Colour.red()
@@ -59,7 +59,7 @@ class Page:
         return {"embeds": self.embeds, "attachments": self.files(), "view": self.view}
 
 
-def render(reply: Reply, *, bind: Callable[[Button], str] | None = None) -> list[Page]:
+def render(reply: Message, *, bind: Callable[[Button], str] | None = None) -> list[Page]:
     """The messages showing ``reply``; ``bind(button)`` gives each button's token (from
     ``ButtonStore.binder``, bound to the user the reply is for); without it, no buttons."""
     colour = ERROR_COLOUR if reply.error else COLOUR

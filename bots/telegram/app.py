@@ -26,9 +26,11 @@ from telegram import (
     Chat,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
-    Message,
     Update,
     User,
+)
+from telegram import (
+    Message as TelegramMessage,
 )
 from telegram import error as tg_error
 from telegram.constants import ChatAction, ChatMemberStatus, ParseMode
@@ -45,7 +47,6 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bots.registry import MAX_ATTACHED_TEXT_BYTES, Command, Context, Registry, UsageError, file_too_big
-from bots.reply import Reply
 from bots.secrets_guard import looks_like_secret
 from bots.telegram import members, render
 from bots.telegram.notifier import TelegramNotifier
@@ -53,6 +54,7 @@ from core.account.service import actor_for
 from core.app import Core
 from core.errors import Forbidden, NotFound, StoxlifyError, Unavailable
 from core.logging import get_logger, register_secret
+from core.message import Message, new_ref, went_wrong
 from core.state.buttons import ButtonStore
 
 if TYPE_CHECKING:
@@ -243,7 +245,7 @@ class TelegramTransport:
             await query.answer("This button can't be used here: run the command yourself.", show_alert=True)
             return
         await query.answer()
-        message = original if isinstance(original, Message) else None
+        message = original if isinstance(original, TelegramMessage) else None
         await self._run_line(context, line, presser, original.chat, pressed=message)
 
     # -- the common path --------------------------------------------------------------------
@@ -255,8 +257,8 @@ class TelegramTransport:
         user: User,
         chat: Chat,
         *,
-        source: Message | None = None,
-        pressed: Message | None = None,
+        source: TelegramMessage | None = None,
+        pressed: TelegramMessage | None = None,
     ) -> None:
         """Parse and run one command line for ``user`` in ``chat`` and send the reply.
 
@@ -278,12 +280,12 @@ class TelegramTransport:
                 is_group=group,
             )
         except StoxlifyError as exc:
-            await self._send(context, chat.id, Reply.fail(exc.message), None, source, thread)
+            await self._send(context, chat.id, Message.fail(exc.message), None, source, thread)
             return
         try:
             command, kwargs = self._parse(line)
         except UsageError as exc:
-            await self._send(context, chat.id, Reply.fail(exc.message, exc.hint), None, source, thread)
+            await self._send(context, chat.id, Message.fail(exc.message, exc.hint), None, source, thread)
             return
         if command.admin_only and group:
             actor = dataclasses.replace(actor, is_admin=await self._is_admin(bot, chat.id, user.id))
@@ -347,9 +349,9 @@ class TelegramTransport:
         self,
         context: ContextTypes.DEFAULT_TYPE,
         chat_id: int,
-        reply: Reply,
+        reply: Message,
         markup: InlineKeyboardMarkup | None,
-        source: Message | None,
+        source: TelegramMessage | None,
         thread: int | None,
     ) -> None:
         quote = source.message_id if source is not None and source.chat.type != Chat.PRIVATE else None
@@ -360,7 +362,7 @@ class TelegramTransport:
         context: ContextTypes.DEFAULT_TYPE,
         chat_id: int,
         html_text: str,
-        source: Message | None,
+        source: TelegramMessage | None,
         *,
         thread: int | None = None,
     ) -> None:
@@ -373,7 +375,7 @@ class TelegramTransport:
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log with a reference id (never the update's text) and tell the chat, without a trace."""
-        ref = secrets.token_hex(3)
+        ref = new_ref()
         chat = update.effective_chat if isinstance(update, Update) else None
         log.error(
             "telegram_update_failed",
@@ -385,17 +387,16 @@ class TelegramTransport:
         )
         if chat is None:
             return
-        text = f"Something went wrong (ref {ref}). It has been logged; please try again later."
         with contextlib.suppress(tg_error.TelegramError):
-            await context.bot.send_message(chat.id, render.escape(text), parse_mode=ParseMode.HTML)
+            await context.bot.send_message(chat.id, render.escape(went_wrong(ref)), parse_mode=ParseMode.HTML)
 
 
-def _impersonal(message: Message, user: User | None) -> bool:
+def _impersonal(message: TelegramMessage, user: User | None) -> bool:
     """Sent anonymously by a group admin, on behalf of a channel, or by Telegram itself: not a person."""
     return user is None or user.id in IMPERSONAL_SENDERS or message.sender_chat is not None
 
 
-def _thread(message: Message) -> int | None:
+def _thread(message: TelegramMessage) -> int | None:
     return message.message_thread_id if message.is_topic_message else None
 
 
@@ -434,7 +435,7 @@ def transport_of(app: Application) -> TelegramTransport:
     return app.bot_data[TRANSPORT_KEY]
 
 
-async def attached_text(message: Message | None) -> str | bytes | None:
+async def attached_text(message: TelegramMessage | None) -> str | bytes | None:
     """What a command refers to besides its own text: the message it replies to (its text or
     caption), or a small text file sent with or replied to (a model's script, say)."""
     if message is None:
@@ -453,7 +454,7 @@ async def attached_text(message: Message | None) -> str | bytes | None:
     return None
 
 
-async def delete_message(message: Message | None) -> bool:
+async def delete_message(message: TelegramMessage | None) -> bool:
     """Delete the user's own message (one holding a key); False when Telegram refuses (too old, no rights)."""
     if message is None:
         return False
@@ -464,7 +465,7 @@ async def delete_message(message: Message | None) -> bool:
         return False
 
 
-async def attached_file(message: Message | None, limit: int) -> tuple[bytes, str] | None:
+async def attached_file(message: TelegramMessage | None, limit: int) -> tuple[bytes, str] | None:
     """The photo (its largest size) or file sent with, or replied to by, ``message``: (bytes, name)."""
     if message is None:
         return None
