@@ -16,7 +16,7 @@ from discord import app_commands
 
 from bots.discord import members
 from bots.discord.buttons import TokenButton
-from bots.discord.commands import Runtime, add_commands
+from bots.discord.commands import Runtime, add_commands, press
 from bots.discord.render import render
 from bots.registry import Registry
 from bots.secrets_guard import looks_like_secret
@@ -50,6 +50,10 @@ class StoxlifyClient(discord.Client):
 
     async def setup_hook(self) -> None:
         await sync_commands(self)
+
+    async def press_token(self, interaction: discord.Interaction, token: str) -> None:
+        """A ``TokenButton`` pressed on any message of this bot (``bots.discord.buttons.PressHandler``)."""
+        await press(interaction, token)
 
     async def on_guild_remove(self, guild: discord.Guild) -> None:
         """Removed from a server: nobody may /copy from its channels any more."""

@@ -54,7 +54,7 @@ from core.account.service import actor_for
 from core.app import Core
 from core.errors import Forbidden, NotFound, StoxlifyError, Unavailable
 from core.logging import get_logger, register_secret
-from core.message import Message, new_ref, went_wrong
+from core.message import Message, new_ref
 from core.state.buttons import ButtonStore
 
 if TYPE_CHECKING:
@@ -388,7 +388,7 @@ class TelegramTransport:
         if chat is None:
             return
         with contextlib.suppress(tg_error.TelegramError):
-            await context.bot.send_message(chat.id, render.escape(went_wrong(ref)), parse_mode=ParseMode.HTML)
+            await context.bot.send_message(chat.id, render.escape(Message.crashed(ref).text), parse_mode=ParseMode.HTML)
 
 
 def _impersonal(message: TelegramMessage, user: User | None) -> bool:
