@@ -199,12 +199,33 @@ class Registry:
             return Message.fail(exc.message, exc.hint)
         return await self.invoke(ctx, command, kwargs)
 
+    # -- who may run what, where: every transport asks here ------------------------------------
+
+    @staticmethod
+    def needs_admin_check(command: Command, in_group: bool) -> bool:
+        """Whether a transport must find out if the user administers the chat (``Actor.is_admin``)
+        before asking ``refusal``: only admin-only commands in groups depend on it, and the lookup
+        may cost a request (Telegram's getChatMember)."""
+        return command.admin_only and in_group
+
+    @staticmethod
+    def refusal(command: Command, actor: Actor) -> Message | None:
+        """Why ``actor`` may not run ``command`` where they are, or None when they may.
+
+        Private-only commands touch secrets or private data: never in a group. Admin-only ones
+        change a group's settings: in a group, only its admins.
+        """
+        if command.private_only and actor.is_group:
+            return Message.fail(f"/{command.name} works only in a private chat with the bot: it touches private data.")
+        if command.admin_only and actor.is_group and not actor.is_admin:
+            return Message.fail(f"only this group's admins can use /{command.name}.")
+        return None
+
     async def invoke(self, ctx: Context, command: Command, kwargs: dict[str, Any]) -> Message:
         """Run a command, turning every failure into a short reply."""
-        if command.private_only and ctx.actor.is_group:
-            return Message.fail(f"/{command.name} works only in a private chat with the bot: it touches private data.")
-        if command.admin_only and ctx.actor.is_group and not ctx.actor.is_admin:
-            return Message.fail(f"only this group's admins can use /{command.name}.")
+        refused = self.refusal(command, ctx.actor)
+        if refused is not None:
+            return refused
         if command.expensive:
             wait = await self.rate_limiter.retry_after(ctx.actor.user_id)
             if wait > 0:

@@ -17,6 +17,7 @@ import re
 import secrets
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -150,44 +151,35 @@ class TelegramTransport:
     # -- messages ---------------------------------------------------------------------------
 
     async def on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        message, user, chat = update.effective_message, update.effective_user, update.effective_chat
-        if message is None or chat is None or not message.text:
-            return
-        if _impersonal(message, user):
-            await self._say(context, chat.id, render.escape(ANONYMOUS_REFUSAL), message)
-            return
-        assert user is not None
-        await self._run_line(context, message.text, user, chat, source=message)
+        line = command_line(update)
+        if line is not None:
+            await self._run_typed(context, line)
 
     async def on_unknown_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A command the registry lacks: answered in private, or in a group when addressed to this bot."""
-        message, user, chat = update.effective_message, update.effective_user, update.effective_chat
-        if message is None or chat is None or not message.text:
+        line = command_line(update)
+        if line is None:
             return
-        head = message.text.split(maxsplit=1)[0]
-        _, _, addressee = head.partition("@")
-        if chat.type != Chat.PRIVATE and addressee.lower() != (context.bot.username or "").lower():
+        if line.chat.type != Chat.PRIVATE and line.addressee.lower() != (context.bot.username or "").lower():
             return  # another bot's command
-        if _impersonal(message, user):
-            await self._say(context, chat.id, render.escape(ANONYMOUS_REFUSAL), message)
-            return
-        assert user is not None
-        await self._run_line(context, message.text, user, chat, source=message)
+        await self._run_typed(context, line)
 
     async def on_upload(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A photo or file captioned with a file-reading command (``/upload NAME``,
         ``/model save NAME``): run it like the command, with the file."""
-        message, user, chat = update.effective_message, update.effective_user, update.effective_chat
-        if message is None or chat is None or not message.caption:
+        line = command_line(update, caption=True)
+        if line is None:
             return
-        _, _, addressee = message.caption.split(maxsplit=1)[0].partition("@")
-        if addressee and addressee.lower() != (context.bot.username or "").lower():
+        if line.addressee and line.addressee.lower() != (context.bot.username or "").lower():
             return  # another bot's command
-        if _impersonal(message, user):
-            await self._say(context, chat.id, render.escape(ANONYMOUS_REFUSAL), message)
+        await self._run_typed(context, line)
+
+    async def _run_typed(self, context: ContextTypes.DEFAULT_TYPE, line: CommandLine) -> None:
+        """Run a command someone sent; refused for senders that are not a person (whom to act for?)."""
+        if line.user is None or _impersonal(line.message, line.user):
+            await self._say(context, line.chat.id, render.escape(ANONYMOUS_REFUSAL), line.message)
             return
-        assert user is not None
-        await self._run_line(context, message.caption, user, chat, source=message)
+        await self._run_line(context, line.text, line.user, line.chat, source=line.message)
 
     async def on_chatter(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Plain text in a private chat: point at the commands."""
@@ -287,9 +279,9 @@ class TelegramTransport:
         except UsageError as exc:
             await self._send(context, chat.id, Message.fail(exc.message, exc.hint), None, source, thread)
             return
-        if command.admin_only and group:
+        if self.registry.needs_admin_check(command, group):
             actor = dataclasses.replace(actor, is_admin=await self._is_admin(bot, chat.id, user.id))
-        refused = group and (command.private_only or (command.admin_only and not actor.is_admin))
+        refused = self.registry.refusal(command, actor)
         ctx = Context(
             core=self.core, actor=actor, transport=PLATFORM,
             extras={
@@ -301,8 +293,8 @@ class TelegramTransport:
         log.info(
             "telegram_command", command=command.name, user=user.id, chat=chat.id, button=pressed is not None
         )
-        if refused:
-            reply = await self.registry.invoke(ctx, command, kwargs)
+        if refused is not None:  # answered at once: no "typing..." for a refusal
+            reply = refused
         else:
             async with _chat_action(bot, chat.id, command, thread):
                 reply = await self.registry.invoke(ctx, command, kwargs)
@@ -389,6 +381,33 @@ class TelegramTransport:
             return
         with contextlib.suppress(tg_error.TelegramError):
             await context.bot.send_message(chat.id, render.escape(Message.crashed(ref).text), parse_mode=ParseMode.HTML)
+
+
+@dataclass(frozen=True, slots=True)
+class CommandLine:
+    """A command as it arrived: the message carrying it, its chat, its sender and the line itself."""
+
+    message: TelegramMessage
+    chat: Chat
+    user: User | None
+    text: str
+
+    @property
+    def addressee(self) -> str:
+        """The bot a group command names (``/market@StoxlifyBot``), or ""."""
+        return self.text.split(maxsplit=1)[0].partition("@")[2]
+
+
+def command_line(update: Update, *, caption: bool = False) -> CommandLine | None:
+    """The command line of an update (a message's text, or a photo's or file's ``caption``), or None
+    when there is none to run: the one reading of an update that every command handler shares."""
+    message, chat = update.effective_message, update.effective_chat
+    if message is None or chat is None:
+        return None
+    text = message.caption if caption else message.text
+    if not text:
+        return None
+    return CommandLine(message, chat, update.effective_user, text)
 
 
 def _impersonal(message: TelegramMessage, user: User | None) -> bool:
