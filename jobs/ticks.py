@@ -13,6 +13,7 @@ from functools import partial
 import pandas as pd
 from sqlalchemy import select
 
+from core import format as fmt
 from core.alerts import chat_target, user_targets
 from core.app import Core
 from core.broker.symbols import split_symbol
@@ -34,13 +35,11 @@ CHART_CANDLES = 120
 
 def _money(value: float, symbol: str) -> str:
     """An amount in the symbol's quote currency, as charts show prices: ``7,125`` for IDR."""
-    from core.market.types import format_price
-
     try:
         quote: str | None = split_symbol(symbol)[1]
     except OrderRejected:
         quote = None
-    return format_price(value, currency=quote, symbol=symbol)
+    return fmt.price(value, quote, symbol=symbol)
 
 
 def event_text(event: Event) -> str:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 
-from bots import format as fmt
 from bots.attachments import given_or_attached
 from bots.commands import registry
 from bots.registry import Arg, ArgKind, Context, UsageError
+from core import format as fmt
 from core.bandarmology import chart as bandar_chart
 from core.bandarmology.chart import window_text
 from core.bandarmology.csvio import FORMAT_HINT, HEADER, normalize_ticker

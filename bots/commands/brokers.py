@@ -9,9 +9,9 @@ delete it.
 
 from __future__ import annotations
 
-from bots import format as fmt
 from bots.commands import registry
 from bots.registry import Arg, ArgKind, Context
+from core import format as fmt
 from core.broker import service as brokers
 from core.broker.paper import PaperBroker
 from core.broker.types import BrokerName

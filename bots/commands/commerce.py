@@ -9,8 +9,8 @@ from typing import Any
 from bots.commands import registry
 from bots.paging import paged_reply
 from bots.registry import Arg, ArgKind, Context, UsageError, split_words, whole
+from core import format as fmt
 from core.account.admin import require_admin
-from core.media.service import human_size
 from core.message import Button, Message
 from core.product import service as products
 from core.purchase import service as purchases
@@ -26,10 +26,6 @@ _RUPIAH = re.compile(r"^(?:\d+|\d{1,3}(?:\.\d{3})+|\d{1,3}(?:,\d{3})+|\d{1,3}(?:
 _PERCENT = re.compile(r"^(?P<whole>\d{1,6})(?:[.,](?P<decimals>\d{1,2}))?\s*%?$")
 
 
-def rupiah(amount: int) -> str:
-    return f"Rp {amount:,}"
-
-
 def _feature_text(features: dict[str, Any]) -> str:
     parts = []
     if "max_deployments" in features:
@@ -42,7 +38,7 @@ def _feature_text(features: dict[str, Any]) -> str:
     if "max_media_files" in features:
         parts.append(f"{features['max_media_files']} stored files")
     if "max_media_bytes" in features:
-        parts.append(f"{human_size(int(features['max_media_bytes']))} of file storage")
+        parts.append(f"{fmt.size(int(features['max_media_bytes']))} of file storage")
     if "compute_cpu_s_per_minute" in features:
         cpu = float(features["compute_cpu_s_per_minute"])
         parts.append("unmetered computing" if cpu == 0 else f"{cpu:g} s of computing a minute")
@@ -52,14 +48,14 @@ def _feature_text(features: dict[str, Any]) -> str:
 def quote_lines(quote: Quote) -> list[str]:
     lines = [f"• {line.name} ×{line.quantity}"
              + (f" ({line.duration_days * line.quantity} days)" if line.duration_days else "")
-             + f": {rupiah(line.amount)}" for line in quote.lines]
-    lines.append(f"Subtotal: {rupiah(quote.subtotal)}")
+             + f": {fmt.rupiah(line.amount)}" for line in quote.lines]
+    lines.append(f"Subtotal: {fmt.rupiah(quote.subtotal)}")
     if quote.discount_code:
-        lines.append(f"Discount ({quote.discount_code}): -{rupiah(quote.discount)}")
+        lines.append(f"Discount ({quote.discount_code}): -{fmt.rupiah(quote.discount)}")
     if quote.tax_percent:
         included = " (included)" if quote.tax_included else ""
-        lines.append(f"VAT {quote.tax_percent}%{included}: {rupiah(quote.tax)}")
-    lines.append(f"Total: {rupiah(quote.total)}")
+        lines.append(f"VAT {quote.tax_percent}%{included}: {fmt.rupiah(quote.tax)}")
+    lines.append(f"Total: {fmt.rupiah(quote.total)}")
     return lines
 
 
@@ -73,7 +69,7 @@ async def plans(ctx: Context) -> Message:
     lines = [f"Plans (prices {note}):"]
     for plan in found.items:
         features = _feature_text(plan.features)
-        lines.append(f"• {plan.name}: {rupiah(plan.price_idr)} / {plan.duration_days} days"
+        lines.append(f"• {plan.name}: {fmt.rupiah(plan.price_idr)} / {plan.duration_days} days"
                      + (f" · {features}" if features else "") + (f" — {plan.description}" if plan.description else ""))
     subs = await purchases.subscriptions(ctx.core.db, ctx.actor)
     if subs:
@@ -102,17 +98,17 @@ async def buy(ctx: Context, plan: str, code: str | None, confirmed: bool = False
     if not confirmed:
         quote = await purchases.precalculate(db, settings, ctx.actor, items, code)
         lines = [f"{product.name}:", *quote_lines(quote)]
-        return Message("\n".join(lines), buttons=[[Button(f"Pay {rupiah(quote.total)}", f"/buy {product.id}{code_part} --yes")]])
+        return Message("\n".join(lines), buttons=[[Button(f"Pay {fmt.rupiah(quote.total)}", f"/buy {product.id}{code_part} --yes")]])
     done = await purchases.purchase(db, settings, ctx.actor, items, code)
     bought = done.purchase
     if done.settled:
         how = {"Mock": " (development payments: nothing was charged)", "Free": " (nothing to pay)"}.get(bought.provider, "")
-        lines = [f"Paid {rupiah(bought.total)}{how}. Purchase #{bought.id}."]
+        lines = [f"Paid {fmt.rupiah(bought.total)}{how}. Purchase #{bought.id}."]
         lines += [f"{s.name}: {s.starts_at:%Y-%m-%d} to {s.ends_at:%Y-%m-%d %H:%M} UTC" for s in done.subscriptions]
         return Message("\n".join(lines), buttons=[[Button("My purchases", "/purchases")]])
     expires = f" before {bought.expires_at:%Y-%m-%d %H:%M} UTC" if bought.expires_at else ""
     return Message(
-        f"Purchase #{bought.id}: pay {rupiah(bought.total)}{expires} here:\n{done.payment_link}\n"
+        f"Purchase #{bought.id}: pay {fmt.rupiah(bought.total)}{expires} here:\n{done.payment_link}\n"
         "Your plan starts as soon as the payment is confirmed; see /purchases.",
         buttons=[[Button("Check payment", "/purchases")]],
     )
@@ -138,7 +134,7 @@ async def purchases_(ctx: Context, page: int) -> Message:
 
 def _purchase_line(p: purchases.PurchaseView) -> str:
     names = ", ".join(f"{i.name} ×{i.quantity}" if i.quantity > 1 else i.name for i in p.items)
-    line = f"• #{p.id} {p.created_at:%Y-%m-%d} {names}: {rupiah(p.total)} · {p.status}"
+    line = f"• #{p.id} {p.created_at:%Y-%m-%d} {names}: {fmt.rupiah(p.total)} · {p.status}"
     if p.status == "Pending" and p.payment_link:
         line += f" · pay: {p.payment_link}"
     return line
@@ -253,7 +249,7 @@ async def product(ctx: Context, action: str, details: str | None) -> Message:
         if not found.total:
             return Message("No products yet: /product seed creates the default plans.")
         return Message("\n".join(
-            f"#{p.id} {p.category} · {p.name}: {rupiah(p.price_idr)}"
+            f"#{p.id} {p.category} · {p.name}: {fmt.rupiah(p.price_idr)}"
             + (f" / {p.duration_days} days" if p.duration_days else "")
             + (f" · {_feature_text(p.features)}" if p.features else "")
             for p in found.items
@@ -273,7 +269,7 @@ async def product(ctx: Context, action: str, details: str | None) -> Message:
     made = await products.create_product(db, settings, actor, **fields)
     span = f" / {made.duration_days} days" if made.duration_days else ""
     features = f" · {_feature_text(made.features)}" if made.features else ""
-    return Message(f"Added #{made.id} {made.category} · {made.name}: {rupiah(made.price_idr)}{span}{features}.")
+    return Message(f"Added #{made.id} {made.category} · {made.name}: {fmt.rupiah(made.price_idr)}{span}{features}.")
 
 
 @registry.command(

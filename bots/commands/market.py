@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from bots import format as fmt
 from bots.commands import registry
 from bots.paging import paged_reply
 from bots.registry import Arg, ArgKind, Context
+from core import format as fmt
 from core.market import watchlist
 from core.market.service import MarketInfo
 from core.market.types import INTERVALS, looks_like_interval, looks_like_range

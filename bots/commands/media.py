@@ -5,8 +5,9 @@ from __future__ import annotations
 from bots.commands import registry
 from bots.paging import paged_reply
 from bots.registry import Arg, ArgKind, Context
+from core import format as fmt
 from core.media import service as media
-from core.media.service import human_size, served_name
+from core.media.service import served_name
 from core.media.sniff import IMAGES
 from core.message import Button, Image, Message
 
@@ -26,14 +27,14 @@ _KINDS = {
 def usage_line(used: media.MediaUsage) -> str:
     """``Using 3 of 20 files · 1.2 MB of 25.0 MB (Free plan)``: what the quota leaves, at a glance."""
     files = f"{used.files} of {used.max_files} files" if used.max_files else f"{used.files} files"
-    size = human_size(used.bytes, "bytes")
-    room = f"{size} of {human_size(used.max_bytes, 'bytes')}" if used.max_bytes else size
+    size = fmt.size(used.bytes, "bytes")
+    room = f"{size} of {fmt.size(used.max_bytes, 'bytes')}" if used.max_bytes else size
     return f"Using {files} · {room} ({used.plan} plan)"
 
 
 def describe(view: media.MediaView) -> str:
     kind = _KINDS.get(view.content_type, view.content_type)
-    return f"#{view.id} {view.name} · {kind} · {human_size(view.size, "bytes")} · {view.created_at:%Y-%m-%d}"
+    return f"#{view.id} {view.name} · {kind} · {fmt.size(view.size, "bytes")} · {view.created_at:%Y-%m-%d}"
 
 
 @registry.command(

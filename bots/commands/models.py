@@ -6,13 +6,13 @@ import dataclasses
 import re
 from typing import Any
 
-from bots import format as fmt
 from bots.attachments import given_or_attached
 from bots.commands import registry
 from bots.commands.market import INTERVAL, RANGE, TICKER
 from bots.commands.results import backtest_lines, heading, share_command
 from bots.paging import paged_reply
 from bots.registry import Arg, ArgKind, Context, UsageError, split_words
+from core import format as fmt
 from core.backtest.report import BACKTEST_CSV_COLUMNS, trades_csv, trades_csv_name
 from core.message import Button, Document, Image, Message
 from core.model import service as models

@@ -5,12 +5,12 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from bots import format as fmt
 from bots.commands import registry
 from bots.commands.market import INTERVAL, RANGE, TICKER
 from bots.commands.results import backtest_lines, heading, rule_lines, share_command
 from bots.paging import paged_reply
 from bots.registry import Arg, ArgKind, Context, whole
+from core import format as fmt
 from core.market.fundamentals import METRICS
 from core.message import Button, Image, Message
 from core.simulation.service import Simulation, simulate

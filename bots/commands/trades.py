@@ -8,9 +8,9 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, timedelta
 
-from bots import format as fmt
 from bots.commands import registry
 from bots.registry import Arg, ArgKind, Context, UsageError, whole
+from core import format as fmt
 from core.message import Button, Document, Image, Message
 from core.statistic import dashboard as dash
 from core.trade import service as trades
@@ -28,10 +28,6 @@ def _money(value: float | None, currency: str, signed: bool = False) -> str:
     text = fmt.price(abs(value), currency)
     sign = ("+" if value > 0 else "-" if value < 0 else "") if signed else ("-" if value < 0 else "")
     return f"{sign}{text} {currency}".rstrip()
-
-
-def _qty(value: float) -> str:
-    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.8f}".rstrip("0").rstrip(".")
 
 
 # -- /trades -------------------------------------------------------------------------------------
@@ -136,7 +132,7 @@ def _span(since: date | None, until: date | None) -> str:
 
 def _trade_line(t: TradeView) -> str:
     line = (
-        f"• {t.time:%Y-%m-%d %H:%M} · {t.label or '-'} · {t.side.upper()} {_qty(t.qty)} {t.symbol} "
+        f"• {t.time:%Y-%m-%d %H:%M} · {t.label or '-'} · {t.side.upper()} {fmt.quantity(t.qty)} {t.symbol} "
         f"@ {fmt.price(t.price, t.quote_currency, symbol=t.symbol)} · fee {_money(t.fee, t.quote_currency)}"
     )
     if t.pnl is not None:
@@ -166,7 +162,7 @@ async def positions_(ctx: Context) -> Message:
 def _position_line(p: PositionView) -> str:
     side = "long" if p.qty > 0 else "short"
     entry = fmt.price(p.entry_price, p.quote_currency, symbol=p.symbol) if p.entry_price is not None else "n/a"
-    line = f"• {p.label} · {p.symbol} {p.interval} · {side} {_qty(abs(p.qty))} @ {entry}"
+    line = f"• {p.label} · {p.symbol} {p.interval} · {side} {fmt.quantity(abs(p.qty))} @ {entry}"
     if p.last_price is not None:
         line += f" → {fmt.price(p.last_price, p.quote_currency, symbol=p.symbol)}"
         if p.unrealised_pnl is not None:
