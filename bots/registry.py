@@ -237,8 +237,7 @@ class Registry:
         except UsageError as exc:
             return Message.fail(exc.message, command.usage)
         except StoxlifyError as exc:
-            message = exc.message if exc.hint is None else f"{exc.message}\n{exc.hint}"
-            return Message.fail(message, command.usage if _wants_usage(exc) else None)
+            return Message.fail(exc.explained, command.usage if _wants_usage(exc) else None)
         except Exception:
             ref = new_ref()
             log.exception("command_failed", command=command.name, ref=ref, user=ctx.actor.user_id)

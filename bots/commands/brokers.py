@@ -95,8 +95,7 @@ async def connect(
             settings=ctx.core.settings,
         )  # fmt: skip
     except StoxlifyError as exc:
-        message = exc.message if exc.hint is None else f"{exc.message}\n{exc.hint}"
-        return _refuse(message, note, usage=isinstance(exc, Invalid))
+        return _refuse(exc.explained, note, usage=isinstance(exc, Invalid))
     lines = [f"Connected {view.broker.value} key '{view.label}'{_hint(view.hint)}."]
     if view.verified_at is not None:
         withdrawals = "withdrawals are off" if view.can_withdraw is False else f"{view.broker.value} does not say about withdrawals"

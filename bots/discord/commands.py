@@ -341,13 +341,9 @@ async def _answer(
     except UsageError as exc:
         return Message.fail(exc.message, command.usage)
     except StoxlifyError as exc:
-        return Message.fail(_with_hint(exc))
+        return Message.fail(exc.explained)
     except Exception:
         return _oops("discord_command_failed", command=command.name, user=interaction.user.id)
-
-
-def _with_hint(exc: StoxlifyError) -> str:
-    return exc.message if exc.hint is None else f"{exc.message}\n{exc.hint}"
 
 
 def _oops(event: str, **fields: Any) -> Message:
@@ -494,7 +490,7 @@ async def press(interaction: discord.Interaction, token: str) -> None:
         await _tell_privately(interaction, Message.fail(exc.message, exc.hint))
         return
     except StoxlifyError as exc:  # expired, or someone else's
-        await _tell_privately(interaction, Message.fail(_with_hint(exc)))
+        await _tell_privately(interaction, Message.fail(exc.explained))
         return
     try:
         await _rerun(runtime, interaction, command, kwargs)
