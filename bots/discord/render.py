@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,7 +83,7 @@ def render(reply: Message, *, bind: Callable[[Button], str] | None = None) -> li
     return pages
 
 
-def button_view(rows: list[list[Button]], bind: Callable[[Button], str]) -> discord.ui.View | None:
+def button_view(rows: Sequence[Sequence[Button]], bind: Callable[[Button], str]) -> discord.ui.View | None:
     """A view of ``TokenButton``s (at most 5 rows of 5), each carrying the token ``bind`` gives it."""
     view = discord.ui.View(timeout=None)
     row_index = 0
@@ -153,7 +153,7 @@ def _split(text: str, limit: int) -> list[str]:
     return chunks
 
 
-def _attachments(images: list[Image]) -> list[Image]:
+def _attachments(images: Sequence[Image]) -> list[Image]:
     """The images under unique, safe attachment names (``attachment://`` needs plain names)."""
     seen: set[str] = set()
     named = []
@@ -169,7 +169,7 @@ def _attachments(images: list[Image]) -> list[Image]:
     return named
 
 
-def _documents(files: list[Document], taken: set[str]) -> list[Document]:
+def _documents(files: Sequence[Document], taken: set[str]) -> list[Document]:
     """The files under safe names that no image already uses."""
     named = []
     for index, doc in enumerate(files):
