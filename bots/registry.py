@@ -4,7 +4,8 @@ A command is declared once: its name, its arguments (with types and help), the c
 calls the core, and how it renders into a ``Message``. Telegram, Discord and the console only
 translate between their library and this registry, so a command added here appears on all of
 them. Argument parsing for text transports lives here too, so the usage a user sees on a
-mistake is the same everywhere.
+mistake is the same everywhere, and so does who may run what where (``Registry.refusal``):
+transports only find out the facts it needs (is this a group, does the user administer it).
 """
 
 from __future__ import annotations
