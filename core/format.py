@@ -29,11 +29,30 @@ def price(
     return format_price(value, instrument, currency=currency, symbol=symbol)
 
 
+def money(value: float | None, currency: str, signed: bool = False) -> str:
+    """An amount with its currency, at that currency's precision: ``1,250,000 IDR``; ``signed`` shows
+    a gain's ``+`` too (a P&L)."""
+    if value is None:
+        return "n/a"
+    text = price(abs(value), currency)
+    sign = ("+" if value > 0 else "-" if value < 0 else "") if signed else ("-" if value < 0 else "")
+    return f"{sign}{text} {currency}".rstrip()
+
+
 def signed(value: float | None, digits: int = 2, suffix: str = "") -> str:
     """``+1,234.50``, ``-0.75%``: a change, always with its sign."""
     if value is None or math.isnan(value):
         return "n/a"
     return f"{value:+,.{digits}f}{suffix}"
+
+
+def net(value: float | None, digits: int = 0) -> str:
+    """A net flow, signed: ``+1.23M`` from a million up, ``-45,000`` (``digits`` decimals) below."""
+    if value is None:
+        return "n/a"
+    sign = "+" if value >= 0 else "-"
+    shown = compact(abs(value)) if abs(value) >= 1e6 else f"{abs(value):,.{digits}f}"
+    return sign + shown
 
 
 def change(value: float | None, digits: int = 2) -> str:

@@ -125,17 +125,17 @@ def render_summary(s: BrokerSummary) -> str:
         f"{who[1]} {fmt.compact(s.top_sell_value)} {s.currency} (ratio {shown_ratio})"
     )
     lines.append(
-        f"Net flow{' (large takers)' if crypto else ' (top 3)'}: {_signed(s.net_value)} {s.currency} · "
-        f"{_signed(s.net_volume, 4 if crypto else 0)} {s.volume_unit}"
+        f"Net flow{' (large takers)' if crypto else ' (top 3)'}: {fmt.net(s.net_value)} {s.currency} · "
+        f"{fmt.net(s.net_volume, 4 if crypto else 0)} {s.volume_unit}"
     )
     if s.foreign_net is not None or s.domestic_net is not None:
         lines.append(
-            f"Foreign net {_signed(s.foreign_net)} · domestic net {_signed(s.domestic_net)} {s.currency}"
+            f"Foreign net {fmt.net(s.foreign_net)} · domestic net {fmt.net(s.domestic_net)} {s.currency}"
         )
     lines.append(f"Value traded: {fmt.compact(s.total_value)} {s.currency}")
     if crypto:
         all_net = sum(p.value for p in s.buyers) - sum(p.value for p in s.sellers)
-        lines.append(f"All takers net: {_signed(all_net)} {s.currency}")
+        lines.append(f"All takers net: {fmt.net(all_net)} {s.currency}")
     for heading, players in (("Buyers" if crypto else "Top buyers (net)", s.buyers),
                              ("Sellers" if crypto else "Top sellers (net)", s.sellers)):  # fmt: skip
         lines.append(f"{heading}:")
@@ -162,11 +162,3 @@ def _row(rank: int, p: Player, s: BrokerSummary) -> str:
     investor = f" ({p.investor})" if p.investor else ""
     avg = f" · avg {fmt.price(p.avg_price, 'IDR')}" if p.avg_price is not None else ""
     return f"  {rank}. {p.code}{investor} {p.lots:,.0f} lots · {fmt.compact(p.value)}{avg}"
-
-
-def _signed(value: float | None, digits: int = 0) -> str:
-    if value is None:
-        return "n/a"
-    sign = "+" if value >= 0 else "-"
-    shown = fmt.compact(abs(value)) if abs(value) >= 1e6 else f"{abs(value):,.{digits}f}"
-    return sign + shown

@@ -22,14 +22,6 @@ LAST_DAY = date(9998, 12, 31)
 DATES_HELP = "from=YYYY-MM-DD to=YYYY-MM-DD (either or both; 'to' includes that whole day, UTC)"
 
 
-def _money(value: float | None, currency: str, signed: bool = False) -> str:
-    if value is None:
-        return "n/a"
-    text = fmt.price(abs(value), currency)
-    sign = ("+" if value > 0 else "-" if value < 0 else "") if signed else ("-" if value < 0 else "")
-    return f"{sign}{text} {currency}".rstrip()
-
-
 # -- /trades -------------------------------------------------------------------------------------
 
 
@@ -133,10 +125,10 @@ def _span(since: date | None, until: date | None) -> str:
 def _trade_line(t: TradeView) -> str:
     line = (
         f"• {t.time:%Y-%m-%d %H:%M} · {t.label or '-'} · {t.side.upper()} {fmt.quantity(t.qty)} {t.symbol} "
-        f"@ {fmt.price(t.price, t.quote_currency, symbol=t.symbol)} · fee {_money(t.fee, t.quote_currency)}"
+        f"@ {fmt.price(t.price, t.quote_currency, symbol=t.symbol)} · fee {fmt.money(t.fee, t.quote_currency)}"
     )
     if t.pnl is not None:
-        line += f" · P&L {_money(t.pnl, t.quote_currency, signed=True)}"
+        line += f" · P&L {fmt.money(t.pnl, t.quote_currency, signed=True)}"
     return line
 
 
@@ -166,7 +158,7 @@ def _position_line(p: PositionView) -> str:
     if p.last_price is not None:
         line += f" → {fmt.price(p.last_price, p.quote_currency, symbol=p.symbol)}"
         if p.unrealised_pnl is not None:
-            line += f" · unrealised {_money(p.unrealised_pnl, p.quote_currency, signed=True)}"
+            line += f" · unrealised {fmt.money(p.unrealised_pnl, p.quote_currency, signed=True)}"
             if p.unrealised_pct is not None:
                 line += f" ({fmt.signed(p.unrealised_pct, 2, '%')})"
     elif p.price_error:
@@ -205,7 +197,7 @@ def render_dashboard(d: dash.Dashboard) -> str:
     else:
         for totals in d.currencies or ():
             lines.append(
-                f"P&L {_money(totals.pnl, totals.currency, signed=True)} · "
+                f"P&L {fmt.money(totals.pnl, totals.currency, signed=True)} · "
                 f"return {fmt.signed(totals.return_pct, 2, '%')}"
             )
         if not d.currencies:
@@ -221,4 +213,4 @@ def render_dashboard(d: dash.Dashboard) -> str:
 
 
 def _model(m: dash.ModelTotals) -> str:
-    return f"{m.label} {_money(m.pnl, m.currency, signed=True)} ({fmt.signed(m.return_pct, 2, '%')})"
+    return f"{m.label} {fmt.money(m.pnl, m.currency, signed=True)} ({fmt.signed(m.return_pct, 2, '%')})"
