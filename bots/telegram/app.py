@@ -346,7 +346,7 @@ class TelegramTransport:
         source: TelegramMessage | None,
         thread: int | None,
     ) -> None:
-        quote = source.message_id if source is not None and source.chat.type != Chat.PRIVATE else None
+        quote = _quoted(source)
         await render.send_reply(context.bot, chat_id, reply, markup=markup, reply_to=quote, thread_id=thread)
 
     async def _say(
@@ -358,7 +358,7 @@ class TelegramTransport:
         *,
         thread: int | None = None,
     ) -> None:
-        quote = source.message_id if source is not None and source.chat.type != Chat.PRIVATE else None
+        quote = _quoted(source)
         if source is not None:
             thread = _thread(source)
         await render.send_html(context.bot, chat_id, [html_text], reply_to=quote, thread_id=thread)
@@ -413,6 +413,11 @@ def command_line(update: Update, *, caption: bool = False) -> CommandLine | None
 def _impersonal(message: TelegramMessage, user: User | None) -> bool:
     """Sent anonymously by a group admin, on behalf of a channel, or by Telegram itself: not a person."""
     return user is None or user.id in IMPERSONAL_SENDERS or message.sender_chat is not None
+
+
+def _quoted(source: TelegramMessage | None) -> int | None:
+    """The message an answer quotes: the command's, in groups (where several people talk at once)."""
+    return source.message_id if source is not None and source.chat.type != Chat.PRIVATE else None
 
 
 def _thread(message: TelegramMessage) -> int | None:
