@@ -7,7 +7,6 @@ with a reference to quote, never the exception's text or a stack trace.
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from fastapi import Request
@@ -17,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.errors import Conflict, Forbidden, Invalid, LimitExceeded, NotFound, StoxlifyError, Unavailable
 from core.logging import get_logger
+from core.message import new_ref, went_wrong
 
 log = get_logger(__name__)
 
@@ -74,9 +74,9 @@ async def _http(_request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _bug(_request: Request, exc: Exception) -> JSONResponse:
-    ref = secrets.token_hex(4)
+    ref = new_ref()
     log.error("api_request_failed", ref=ref, error=type(exc).__name__, exc_info=exc)
-    return problem(500, "Internal Server Error", f"something went wrong on our side (ref {ref})", ref=ref)
+    return problem(500, "Internal Server Error", went_wrong(ref), ref=ref)
 
 
 _TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",

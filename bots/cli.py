@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-DEFAULT_OUT = Path("var/out")
+from bots.console import DEFAULT_OUT
 
 
 def secret_values(settings: Any) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from bots.reply import Button, Reply
+from core.message import Button, Message
 from core.paging import Page
 
 
@@ -18,7 +18,7 @@ def paged_reply[T](
     buttons: Sequence[Button] = (),
     ephemeral: bool = False,
     footer: str | None = None,
-) -> Reply:
+) -> Message:
     """``title`` ("Your models") with the page's items, one ``line`` each; ``empty`` when there are none.
 
     ``command`` is what the nav buttons run with the page number appended (``/models``);
@@ -26,13 +26,13 @@ def paged_reply[T](
     (and the ``empty`` one) as seen only by the asker where the platform allows it.
     """
     if not found.total:
-        return Reply(empty, ephemeral=ephemeral)
+        return Message(empty, ephemeral=ephemeral)
     if found.page > found.pages:
         verb = "is" if found.pages == 1 else "are"
-        return Reply.fail(f"there {verb} {found.pages} page{'s' * (found.pages != 1)}, not {found.page}")
+        return Message.fail(f"there {verb} {found.pages} page{'s' * (found.pages != 1)}, not {found.page}")
     heading = f"{title}:" if found.pages == 1 else f"{title} (page {found.page} of {found.pages}):"
     nav = [Button("◀ Prev", f"{command} {found.page - 1}")] if found.page > 1 else []
     nav += [Button("Next ▶", f"{command} {found.page + 1}")] if found.has_next else []
     rows = [row for row in (nav, list(buttons)) if row]
     lines = [heading, *(line(item) for item in found.items), *([footer] if footer else [])]
-    return Reply("\n".join(lines), buttons=rows, ephemeral=ephemeral)
+    return Message("\n".join(lines), buttons=rows, ephemeral=ephemeral)

@@ -1,10 +1,11 @@
 """The command registry shared by every transport.
 
 A command is declared once: its name, its arguments (with types and help), the coroutine that
-calls the core, and how it renders into a ``Reply``. Telegram, Discord and the console only
+calls the core, and how it renders into a ``Message``. Telegram, Discord and the console only
 translate between their library and this registry, so a command added here appears on all of
 them. Argument parsing for text transports lives here too, so the usage a user sees on a
-mistake is the same everywhere.
+mistake is the same everywhere, and so does who may run what where (``Registry.refusal``):
+transports only find out the facts it needs (is this a group, does the user administer it).
 """
 
 from __future__ import annotations
@@ -12,17 +13,16 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-import secrets
 import shlex
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from bots.reply import Reply
 from core.db.base import ID_MAX
 from core.errors import EXCERPT_CHARS, Invalid, StoxlifyError, excerpt
 from core.logging import get_logger
+from core.message import Message, new_ref
 from core.state.ratelimit import RateLimiter
 from core.text import mend_surrogates
 
@@ -69,7 +69,7 @@ class Arg:
         return word if self.required else f"[{word}]"
 
 
-Handler = Callable[..., Awaitable[Reply]]
+Handler = Callable[..., Awaitable[Message]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +146,7 @@ class Registry:
         confirmable: bool = False,
         reads_file: bool = False,
     ) -> Callable[[Handler], Handler]:
-        """Declare a command; the decorated coroutine takes ``(ctx, **args)`` and returns a Reply."""
+        """Declare a command; the decorated coroutine takes ``(ctx, **args)`` and returns a Message."""
 
         def register(handler: Handler) -> Handler:
             if name in self._commands:
@@ -206,14 +206,36 @@ class Registry:
             raise UsageError(f"unknown command /{excerpt(name)}: see /help")
         return command, rest
 
-    async def dispatch(self, ctx: Context, line: str) -> Reply:
+    async def dispatch(self, ctx: Context, line: str) -> Message:
         try:
             command, kwargs = self.parse(line)
         except UsageError as exc:
-            return Reply.fail(exc.message, exc.hint)
+            return Message.fail(exc.message, exc.hint)
         return await self.invoke(ctx, command, kwargs)
 
-    async def invoke(self, ctx: Context, command: Command, kwargs: dict[str, Any]) -> Reply:
+    # -- who may run what, where: every transport asks here ------------------------------------
+
+    @staticmethod
+    def needs_admin_check(command: Command, in_group: bool) -> bool:
+        """Whether a transport must find out if the user administers the chat (``Actor.is_admin``)
+        before asking ``refusal``: only admin-only commands in groups depend on it, and the lookup
+        may cost a request (Telegram's getChatMember)."""
+        return command.admin_only and in_group
+
+    @staticmethod
+    def refusal(command: Command, actor: Actor) -> Message | None:
+        """Why ``actor`` may not run ``command`` where they are, or None when they may.
+
+        Private-only commands touch secrets or private data: never in a group. Admin-only ones
+        change a group's settings: in a group, only its admins.
+        """
+        if command.private_only and actor.is_group:
+            return Message.fail(f"/{command.name} works only in a private chat with the bot: it touches private data.")
+        if command.admin_only and actor.is_group and not actor.is_admin:
+            return Message.fail(f"only this group's admins can use /{command.name}.")
+        return None
+
+    async def invoke(self, ctx: Context, command: Command, kwargs: dict[str, Any]) -> Message:
         """Run a command, turning every failure into a short reply.
 
         ``kwargs`` from ``parse`` are clean already; values from forms (Discord's slash options and
@@ -222,25 +244,19 @@ class Registry:
         try:
             kwargs = clean_values(kwargs)
         except UsageError as exc:
-            return Reply.fail(exc.message, command.usage)
-        refused = await self._refusal(ctx, command)
-        return refused if refused is not None else await self._run(ctx, command, kwargs)
-
-    async def _refusal(self, ctx: Context, command: Command) -> Reply | None:
-        """Why ``ctx`` may not run ``command`` now (where, who, how often), or None."""
-        if command.private_only and ctx.actor.is_group:
-            return Reply.fail(f"/{command.name} works only in a private chat with the bot: it touches private data.")
-        if command.admin_only and ctx.actor.is_group and not ctx.actor.is_admin:
-            return Reply.fail(f"only this group's admins can use /{command.name}.")
+            return Message.fail(exc.message, command.usage)
+        refused = self.refusal(command, ctx.actor)
+        if refused is not None:
+            return refused
         if command.expensive:
             wait = await self.rate_limiter.retry_after(ctx.actor.user_id)
             if wait > 0:
-                return Reply.fail(
+                return Message.fail(
                     f"You're going fast: please wait {math.ceil(wait)} s before the next chart or backtest."
                 )
-        return None
+        return await self._run(ctx, command, kwargs)
 
-    async def _run(self, ctx: Context, command: Command, kwargs: dict[str, Any]) -> Reply:
+    async def _run(self, ctx: Context, command: Command, kwargs: dict[str, Any]) -> Message:
         """The handler's reply, every failure a short one. Failures quote names and values freely
         ("you have no model 'x'"): ``brief`` cuts what repeats the user's input to an excerpt, in
         the message only (hints and usages are ours, and may well repeat a correct input)."""
@@ -251,14 +267,14 @@ class Registry:
         try:
             reply = await command.handler(ctx, **kwargs)
         except UsageError as exc:
-            return Reply.fail(brief(exc.message), command.usage)
+            return Message.fail(brief(exc.message), command.usage)
         except StoxlifyError as exc:
             message = brief(exc.message) if exc.hint is None else f"{brief(exc.message)}\n{exc.hint}"
-            return Reply.fail(message, command.usage if _wants_usage(exc) else None)
+            return Message.fail(message, command.usage if _wants_usage(exc) else None)
         except Exception:
-            ref = secrets.token_hex(3)
+            ref = new_ref()
             log.exception("command_failed", command=command.name, ref=ref, user=ctx.actor.user_id)
-            return Reply.fail(f"Something went wrong (ref {ref}). It has been logged; please try again later.")
+            return Message.crashed(ref)
         if not reply.error:
             return reply
         message, usage, rest = reply.text.partition("\nUsage: ")

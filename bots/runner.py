@@ -41,7 +41,7 @@ def configured_transports(settings: Settings) -> dict[str, Serve]:
 async def run(settings: Settings) -> int:
     transports = configured_transports(settings)
     if not transports:
-        from bots.cli import DEFAULT_OUT
+        from bots.console import DEFAULT_OUT
         from bots.console.transport import chat
 
         log.info("no_chat_token", detail="TELEGRAM_TOKEN and DISCORD_TOKEN are unset: starting the console chat")

@@ -15,7 +15,8 @@ from sqlalchemy import select
 
 from core.account.models import Chat, Identity, User
 from core.db import Database
-from core.notify import ChatTarget, Notice, Notifier, private_target
+from core.message import Message
+from core.notify import ChatTarget, Notifier, private_target
 
 log = logging.getLogger(__name__)
 
@@ -43,14 +44,14 @@ async def chat_target(db: Database, chat_id: int) -> ChatTarget | None:
     return ChatTarget(chat.platform, chat.external_id)
 
 
-async def deliver(notifiers: Mapping[str, Notifier], targets: list[ChatTarget], notice: Notice) -> int:
-    """Send ``notice`` to every target whose platform has a notifier; the number delivered."""
+async def deliver(notifiers: Mapping[str, Notifier], targets: list[ChatTarget], message: Message) -> int:
+    """Send ``message`` to every target whose platform has a notifier; the number delivered."""
     delivered = 0
     for target in targets:
         notifier = notifiers.get(target.platform)
         if notifier is None:
             log.info("alert_no_notifier", extra={"platform": target.platform})
             continue
-        if await notifier.send(target, notice):
+        if await notifier.send(target, message):
             delivered += 1
     return delivered

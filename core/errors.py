@@ -26,6 +26,11 @@ class StoxlifyError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    @property
+    def explained(self) -> str:
+        """The message with its hint under it: what every transport shows."""
+        return self.message if self.hint is None else f"{self.message}\n{self.hint}"
+
 
 class NotFound(StoxlifyError):
     """The thing asked for does not exist (or is not the asker's)."""

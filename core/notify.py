@@ -1,29 +1,20 @@
 """The Notifier port: how jobs push messages into chats without knowing the transport.
 
 Each chat transport implements ``Notifier``; jobs receive one (or a ``Notifiers`` fan-out) and
-call ``send`` with a platform-neutral ``Notice``.
+call ``send`` with a ``core.message.Message``, the same model commands answer with.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from core.message import Image, Message
 
-@dataclass(frozen=True, slots=True)
-class NoticeImage:
-    data: bytes
-    filename: str = "chart.png"
-
-
-@dataclass(frozen=True, slots=True)
-class Notice:
-    """Plain text with optional images, sent to one chat."""
-
-    text: str
-    images: tuple[NoticeImage, ...] = ()
-    commands: tuple[tuple[str, str], ...] = field(default=())  # (label, command line) buttons
-    public: bool = False  # the buttons may be pressed by anyone in the chat, each acting for themselves
+# Transition names from before notices and replies were one model (bench/fanout.py builds them):
+# ``Notice(text, images, commands, public)`` is ``Message.with_commands``, its images are ``Image``s.
+Notice = Message.with_commands
+NoticeImage = Image
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,8 +29,8 @@ class ChatTarget:
 class Notifier(Protocol):
     platform: str
 
-    async def send(self, target: ChatTarget, notice: Notice) -> bool:
-        """Deliver ``notice``; True when the platform accepted it. Rate limits are waited out, not dropped."""
+    async def send(self, target: ChatTarget, message: Message) -> bool:
+        """Deliver ``message``; True when the platform accepted it. Rate limits are waited out, not dropped."""
         ...
 
 

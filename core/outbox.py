@@ -21,7 +21,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from core.db import Database
 from core.db.base import Base, UTCDateTime, utcnow
 from core.logging import get_logger
-from core.notify import ChatTarget, Notice, NoticeImage, Notifier
+from core.message import Image, Message
+from core.notify import ChatTarget, Notifier
 
 log = get_logger(__name__)
 
@@ -51,18 +52,19 @@ class OutboxMessage(Base):
     error: Mapped[str] = mapped_column(String(300), default="")  # the last failure; "undeliverable" kept for good
 
 
-async def enqueue(db: Database, targets: Sequence[ChatTarget], notice: Notice) -> int:
-    """Queue ``notice`` for each target (its first image only: alerts carry one chart); rows queued."""
+async def enqueue(db: Database, targets: Sequence[ChatTarget], message: Message) -> int:
+    """Queue ``message`` for each target (its first image only: alerts carry one chart; its buttons as
+    ``(label, command)`` pairs, all public or none); rows queued."""
     if not targets:
         return 0
-    image = notice.images[0] if notice.images else None
+    image = message.images[0] if message.images else None
     now = utcnow()
     async with db.session() as session:
         for target in targets:
             session.add(OutboxMessage(
-                platform=target.platform, chat_id=target.chat_id, text=notice.text,
+                platform=target.platform, chat_id=target.chat_id, text=message.text,
                 image=image.data if image else None, image_name=image.filename if image else "chart.png",
-                commands=[list(c) for c in notice.commands], public=notice.public, created_at=now, due_at=now,
+                commands=[list(c) for c in message.commands], public=message.public, created_at=now, due_at=now,
             ))  # fmt: skip
     return len(targets)
 
@@ -115,10 +117,10 @@ async def _claim(db: Database, platforms: list[str], now: datetime) -> list[Outb
 
 
 async def _send(db: Database, notifier: Notifier, row: OutboxMessage, now: datetime) -> int:
-    images = (NoticeImage(row.image, row.image_name),) if row.image else ()
-    notice = Notice(row.text, images=images, commands=tuple((c[0], c[1]) for c in row.commands), public=row.public)
+    images = (Image(row.image, row.image_name),) if row.image else ()
+    message = Message.with_commands(row.text, images, ((c[0], c[1]) for c in row.commands), public=row.public)
     try:
-        sent = await notifier.send(ChatTarget(row.platform, row.chat_id), notice)
+        sent = await notifier.send(ChatTarget(row.platform, row.chat_id), message)
     except Exception as exc:  # the chat is down or slow: try again later, then give up loudly
         attempts = row.attempts + 1
         done = attempts >= RETRIES

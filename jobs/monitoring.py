@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING, Literal
 from sqlalchemy import select, update
 
 from core import alerts, outbox
+from core import format as fmt
 from core.account.models import User
-from core.charts.candles import ChartMarker, format_price, render_candles
+from core.charts.candles import ChartMarker, render_candles
 from core.compute import Task
 from core.db import Database, utcnow
 from core.logging import get_logger
@@ -34,7 +35,7 @@ from core.market import watchlist
 from core.market.conditions import Condition
 from core.market.models import Watch
 from core.market.types import Candles
-from core.notify import Notice, NoticeImage
+from core.message import Image, Message
 
 if TYPE_CHECKING:
     from core.app import Core
@@ -44,7 +45,6 @@ log = get_logger(__name__)
 
 CHART_CANDLES = 120  # about six months of daily bars around the crossing
 MAX_CONCURRENT_SENDS = 32  # the transports' own rate limiters pace the actual sending
-SAMPLE_NOTE = "SAMPLE DATA: synthetic prices for trying the bot, not real quotes."
 _UPWARD = frozenset({">", ">=", "crosses above", "==", "!="})
 
 
@@ -118,15 +118,15 @@ async def _alert_all(core: Core, crossings: list[Crossing], now: datetime) -> No
     async def send(crossing: Crossing) -> None:
         key = (crossing.view.source.value, crossing.view.ticker, crossing.view.condition)
         chart = charts[key]
-        notice = Notice(
+        message = Message.with_commands(
             alert_text(crossing.view, crossing.condition, crossing.candles, now),
-            images=(NoticeImage(chart, f"{crossing.view.ticker}_alert.png"),) if chart else (),
+            images=(Image(chart, f"{crossing.view.ticker}_alert.png"),) if chart else (),
             commands=(("Chart", f"/market {crossing.view.ticker}"), ("Watchlist", "/watchlist")),
         )
         async with gate:
             try:
                 targets = await alerts.user_targets(core.db, crossing.user_id, "watch")
-                queued = await outbox.enqueue(core.db, targets, notice)
+                queued = await outbox.enqueue(core.db, targets, message)
             except Exception:
                 log.exception("watch_alert_failed", watch=crossing.watch_id)
                 return
@@ -176,22 +176,16 @@ def alert_text(view: WatchView, condition: Condition, candles: Candles, now: dat
     currency = candles.instrument.currency or ""
     lines = [f"🔔 {view.ticker}: {view.condition} is met"]
     if view.lhs_value is not None and condition.lhs.text not in ("price", "close"):  # the price line says it
-        compared = f" (vs {_number(view.rhs_value)})" if view.rhs_value is not None else ""
-        lines.append(f"{condition.lhs.text} now {_number(view.lhs_value)}{compared}")
+        compared = f" (vs {fmt.number(view.rhs_value)})" if view.rhs_value is not None else ""
+        lines.append(f"{condition.lhs.text} now {fmt.number(view.lhs_value)}{compared}")
     if view.price is not None:
-        price = f"Price {format_price(view.price, candles.instrument)} {currency}".rstrip()
+        price = f"Price {fmt.price(view.price, instrument=candles.instrument)} {currency}".rstrip()
         if view.change_pct is not None and math.isfinite(view.change_pct):
-            price += f" ({view.change_pct:+.2f}%)"
+            price += f" ({fmt.change(view.change_pct)})"
         lines.append(price)
     bar = candles.frame.index[-1] if len(candles.frame) else None
     when = f"{bar:%d %b %Y}" if bar is not None else ""
     lines.append(f"{candles.provider} · {candles.interval} bar of {when} · checked {now:%H:%M} UTC")
     if candles.sample:
-        lines.append(SAMPLE_NOTE)
+        lines.append(fmt.SAMPLE_NOTE)
     return "\n".join(lines)
-
-
-def _number(value: float | None) -> str:
-    if value is None or not math.isfinite(value):
-        return "n/a"
-    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.2f}"

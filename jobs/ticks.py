@@ -13,6 +13,7 @@ from functools import partial
 import pandas as pd
 from sqlalchemy import select
 
+from core import format as fmt
 from core.alerts import chat_target, user_targets
 from core.app import Core
 from core.broker.symbols import split_symbol
@@ -22,7 +23,8 @@ from core.deployment.models import Deployment
 from core.deployment.tick import Event, SeriesKey, TickReport, event_kind
 from core.logging import get_logger
 from core.market.types import Candles
-from core.notify import ChatTarget, Notice, NoticeImage
+from core.message import Image, Message
+from core.notify import ChatTarget
 from core.outbox import enqueue
 from core.trade.executor import Outcome
 
@@ -33,13 +35,11 @@ CHART_CANDLES = 120
 
 def _money(value: float, symbol: str) -> str:
     """An amount in the symbol's quote currency, as charts show prices: ``7,125`` for IDR."""
-    from core.market.types import format_price
-
     try:
         quote: str | None = split_symbol(symbol)[1]
     except OrderRejected:
         quote = None
-    return format_price(value, currency=quote, symbol=symbol)
+    return fmt.price(value, quote, symbol=symbol)
 
 
 def event_text(event: Event) -> str:
@@ -86,19 +86,19 @@ async def queue_events(core: Core, events: Sequence[Event], charts: dict[SeriesK
             targets = await _targets(core, event)
             if not targets:
                 continue
-            images: tuple[NoticeImage, ...] = ()
+            images: tuple[Image, ...] = ()
             candles = (charts or {}).get(event.series)
             if candles is not None and event.bar_open is not None:
                 side = event.decision.side if event.decision is not None else "sell"
                 key = (event.series, event.bar_open, side)
                 if key not in rendered:
                     rendered[key] = await _chart(core, candles, event, side)
-                images = (NoticeImage(rendered[key], "signal.png"),)
+                images = (Image(rendered[key], "signal.png"),)
             buttons = (("Resume", f"/resume {event.deployment_id}"),) if event.kind == "paused" else (
                 ("Deployments", "/deployments"),
             )
-            notice = Notice(event_text(event), images=images, commands=buttons)
-            queued += await enqueue(core.db, targets, notice)
+            message = Message.with_commands(event_text(event), images=images, commands=buttons)
+            queued += await enqueue(core.db, targets, message)
         except Exception:  # an alert failing must not stop the others
             log.exception("alert_failed", deployment=event.deployment_id)
     return queued

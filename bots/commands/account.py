@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from bots.commands import registry
 from bots.registry import Arg, ArgKind, Context
-from bots.reply import Button, Reply
 from core.account import groups, link
 from core.errors import Forbidden, NotFound
+from core.message import Button, Message
 
 
 @registry.command(
@@ -18,13 +18,13 @@ from core.errors import Forbidden, NotFound
     examples=("/link", "/link ABCD-2345"),
     private_only=True,
 )
-async def link_(ctx: Context, code: str | None, confirm: str | None = None) -> Reply:
+async def link_(ctx: Context, code: str | None, confirm: str | None = None) -> Message:
     """``/link`` issues a code; ``/link CODE`` shows whose account this one would join and what
     moves there, and links only when its button is pressed."""
     if code is None:
         issued = await link.issue_code(ctx.core.db, ctx.actor)
         minutes = int(link.CODE_LIFETIME.total_seconds() // 60)
-        return Reply(
+        return Message(
             f"Your link code: {issued.code}\n"
             f"On your other platform (Telegram or Discord), send /link {issued.code} to the bot within "
             f"{minutes} minutes. Both will then share your models, watches and deployments.",
@@ -34,7 +34,7 @@ async def link_(ctx: Context, code: str | None, confirm: str | None = None) -> R
     if confirm is None or not await _confirmed(ctx, preview.code, confirm):
         return await _ask_to_link(ctx, preview)
     result = await link.redeem_code(ctx.core.db, ctx.actor, code)
-    return Reply(f"Linked: this account now spans {', '.join(result.platforms)}.", ephemeral=True)
+    return Message(f"Linked: this account now spans {', '.join(result.platforms)}.", ephemeral=True)
 
 
 # The confirmation is a one-off token the preview's button carries, bound to the asker and the code,
@@ -44,7 +44,7 @@ def _confirm_owner(ctx: Context) -> str:
     return f"link:{ctx.actor.user_id}"
 
 
-async def _ask_to_link(ctx: Context, preview: link.LinkPreview) -> Reply:
+async def _ask_to_link(ctx: Context, preview: link.LinkPreview) -> Message:
     token = await ctx.core.state.buttons.bind(_confirm_owner(ctx), f"/link {preview.code}")
     moves = ", ".join(f"{count} {what}" for what, count in preview.moves) or "nothing yet"
     whose = f"{preview.target_name[:40]}'s account" if preview.target_name else "an account without a name"
@@ -57,7 +57,7 @@ async def _ask_to_link(ctx: Context, preview: link.LinkPreview) -> Reply:
     )
     buttons = [[Button(f"Yes, join {whose}", f"/link {preview.code} {token}"),
                 Button("Cancel", "/me")]]  # fmt: skip
-    return Reply(text, buttons=buttons, ephemeral=True)
+    return Message(text, buttons=buttons, ephemeral=True)
 
 
 async def _confirmed(ctx: Context, code: str, token: str) -> bool:
@@ -82,11 +82,11 @@ def _on_off(value: bool) -> str:
     examples=("/group", "/group alerts off", "/group shared on"),
     admin_only=True,
 )
-async def group_(ctx: Context, setting: str | None, value: str | None) -> Reply:
+async def group_(ctx: Context, setting: str | None, value: str | None) -> Message:
     if setting is None:
         current = await groups.group_settings(ctx.core.db, ctx.actor)
     elif value is None:
-        return Reply.fail(f"say on or off: /group {setting} on")
+        return Message.fail(f"say on or off: /group {setting} on")
     else:
         current = await groups.change_group_setting(ctx.core.db, ctx.actor, setting, value == "on")
     lines = [f"Settings of {current.title or 'this group'}:"]
@@ -94,4 +94,4 @@ async def group_(ctx: Context, setting: str | None, value: str | None) -> Reply:
         f"  {name}: {_on_off(getattr(current, name))} ({summary})"
         for name, (_, summary) in groups.SETTINGS.items()
     ]
-    return Reply("\n".join(lines))
+    return Message("\n".join(lines))

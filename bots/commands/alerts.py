@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from bots.commands import registry
 from bots.registry import Arg, ArgKind, Context
-from bots.reply import Button, Reply
 from core.account import preferences
+from core.message import Button, Message
 
 GROUP_HINT = (
     "In a group, its admins choose with /group alerts on|off. Your own alerts are set with /alerts "
@@ -25,14 +25,14 @@ GROUP_HINT = (
     group="Account",
     examples=("/alerts", "/alerts watch off", "/alerts trades on", "/alerts all off"),
 )
-async def alerts_(ctx: Context, kind: str | None, value: str | None) -> Reply:
+async def alerts_(ctx: Context, kind: str | None, value: str | None) -> Message:
     if ctx.actor.is_group:
-        return Reply.fail(GROUP_HINT)
+        return Message.fail(GROUP_HINT)
     if kind is None:
         choices = await preferences.alert_choices(ctx.core.db, ctx.actor)
         heading = "Your alerts:"
     elif value is None:
-        return Reply.fail(f"say on or off: /alerts {kind} off", "/alerts [trades|watch|all] [on|off]")
+        return Message.fail(f"say on or off: /alerts {kind} off", "/alerts [trades|watch|all] [on|off]")
     else:
         choices = await preferences.set_alert_choice(ctx.core.db, ctx.actor, kind, value == "on")
         heading = f"{'All alerts' if kind == 'all' else kind.capitalize() + ' alerts'} turned {value}. Your alerts:"
@@ -43,4 +43,4 @@ async def alerts_(ctx: Context, kind: str | None, value: str | None) -> Reply:
         lines.append(f"  {name}: {'on' if on else 'off'} ({summary})")
         flip = "off" if on else "on"
         buttons.append(Button(f"{name.capitalize()} {flip}", f"/alerts {name} {flip}"))
-    return Reply("\n".join(lines), buttons=[buttons])
+    return Message("\n".join(lines), buttons=[buttons])

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import math
 
-from bots import format as fmt
 from bots.attachments import given_or_attached
 from bots.commands import registry
 from bots.registry import Arg, ArgKind, Context, UsageError
-from bots.reply import Button, Image, Reply
+from core import format as fmt
 from core.bandarmology import chart as bandar_chart
 from core.bandarmology.chart import window_text
 from core.bandarmology.csvio import FORMAT_HINT, HEADER, normalize_ticker
@@ -16,6 +15,7 @@ from core.bandarmology.service import DEFAULT_CRYPTO, DEFAULT_IDX, BandarService
 from core.bandarmology.store import ImportResult, remove_activity
 from core.bandarmology.types import BrokerSummary, Player
 from core.compute import Task
+from core.message import Button, Image, Message
 
 SAMPLE_NOTE = "SAMPLE DATA: synthetic broker activity for trying the bot, not real trades."
 IMPORT_HELP = (
@@ -46,7 +46,7 @@ def _asks_for_csv(raw: dict) -> bool:
     confirmable=True,
     reads_file=True,
 )  # fmt: skip
-async def bandar(ctx: Context, ticker: str, when: str | None, confirmed: bool = False) -> Reply:
+async def bandar(ctx: Context, ticker: str, when: str | None, confirmed: bool = False) -> Message:
     service = BandarService(ctx.core.settings, ctx.core.db, compute=ctx.core.compute)
     if ticker.lower() == "import":
         return await _import(ctx, service, when)
@@ -65,10 +65,10 @@ async def bandar(ctx: Context, ticker: str, when: str | None, confirmed: bool = 
     periods = CRYPTO_PERIODS if summary.market == "crypto" else IDX_PERIODS
     chosen = words[0].lower() if words else (DEFAULT_CRYPTO if summary.market == "crypto" else DEFAULT_IDX)
     buttons = [Button(p, f"/bandar {ticker} {p}") for p in periods if p != chosen]
-    return Reply(render_summary(summary), images=[Image(chart, name, caption)], buttons=[buttons])
+    return Message(render_summary(summary), images=[Image(chart, name, caption)], buttons=[buttons])
 
 
-async def _import(ctx: Context, service: BandarService, rest: str | None) -> Reply:
+async def _import(ctx: Context, service: BandarService, rest: str | None) -> Message:
     text = (rest or "").strip()
     ticker: str | None = None
     first, _, tail = text.partition("\n")
@@ -77,28 +77,28 @@ async def _import(ctx: Context, service: BandarService, rest: str | None) -> Rep
         ticker, text = head, tail  # "/bandar import BBCA" then the CSV on the next lines
     data = await given_or_attached(ctx, text.strip(), decode=False)  # a file's bytes: import_csv decodes
     if not data:
-        return Reply.fail("no CSV given", IMPORT_HELP)
+        return Message.fail("no CSV given", IMPORT_HELP)
     result = await service.import_csv(ctx.actor, data, ticker)
     return _imported(result)
 
 
-async def _remove(ctx: Context, rest: str | None, confirmed: bool) -> Reply:
+async def _remove(ctx: Context, rest: str | None, confirmed: bool) -> Message:
     words = (rest or "").split()
     if len(words) != 1:
-        return Reply.fail("name the ticker whose imported data to delete", "/bandar rm BBCA")
+        return Message.fail("name the ticker whose imported data to delete", "/bandar rm BBCA")
     code = normalize_ticker(words[0])
     if not confirmed:
-        return Reply(
+        return Message(
             f"Delete all your imported broker data for {code}?",
             buttons=[[Button("Yes, delete", f"/bandar rm {code} --yes"), Button("Keep", f"/bandar {code}")]],
         )
     removed = await remove_activity(ctx.core.db, ctx.actor, code)
     if not removed:
-        return Reply(f"You had no imported broker data for {code}.")
-    return Reply(f"Deleted {removed:,} imported row(s) for {code}.")
+        return Message(f"You had no imported broker data for {code}.")
+    return Message(f"Deleted {removed:,} imported row(s) for {code}.")
 
 
-def _imported(result: ImportResult) -> Reply:
+def _imported(result: ImportResult) -> Message:
     tickers = ", ".join(result.tickers)
     span = str(result.first) if result.first == result.last else f"{result.first} to {result.last}"
     lines = [
@@ -107,7 +107,7 @@ def _imported(result: ImportResult) -> Reply:
     ]
     first = result.tickers[0]
     lines.append(f"See the summary: /bandar {first} {result.last}")
-    return Reply(
+    return Message(
         "\n".join(lines), buttons=[[Button(f"Summary of {first}", f"/bandar {first} {result.last}")]]
     )
 
@@ -125,17 +125,17 @@ def render_summary(s: BrokerSummary) -> str:
         f"{who[1]} {fmt.compact(s.top_sell_value)} {s.currency} (ratio {shown_ratio})"
     )
     lines.append(
-        f"Net flow{' (large takers)' if crypto else ' (top 3)'}: {_signed(s.net_value)} {s.currency} · "
-        f"{_signed(s.net_volume, 4 if crypto else 0)} {s.volume_unit}"
+        f"Net flow{' (large takers)' if crypto else ' (top 3)'}: {fmt.net(s.net_value)} {s.currency} · "
+        f"{fmt.net(s.net_volume, 4 if crypto else 0)} {s.volume_unit}"
     )
     if s.foreign_net is not None or s.domestic_net is not None:
         lines.append(
-            f"Foreign net {_signed(s.foreign_net)} · domestic net {_signed(s.domestic_net)} {s.currency}"
+            f"Foreign net {fmt.net(s.foreign_net)} · domestic net {fmt.net(s.domestic_net)} {s.currency}"
         )
     lines.append(f"Value traded: {fmt.compact(s.total_value)} {s.currency}")
     if crypto:
         all_net = sum(p.value for p in s.buyers) - sum(p.value for p in s.sellers)
-        lines.append(f"All takers net: {_signed(all_net)} {s.currency}")
+        lines.append(f"All takers net: {fmt.net(all_net)} {s.currency}")
     for heading, players in (("Buyers" if crypto else "Top buyers (net)", s.buyers),
                              ("Sellers" if crypto else "Top sellers (net)", s.sellers)):  # fmt: skip
         lines.append(f"{heading}:")
@@ -162,11 +162,3 @@ def _row(rank: int, p: Player, s: BrokerSummary) -> str:
     investor = f" ({p.investor})" if p.investor else ""
     avg = f" · avg {fmt.price(p.avg_price, 'IDR')}" if p.avg_price is not None else ""
     return f"  {rank}. {p.code}{investor} {p.lots:,.0f} lots · {fmt.compact(p.value)}{avg}"
-
-
-def _signed(value: float | None, digits: int = 0) -> str:
-    if value is None:
-        return "n/a"
-    sign = "+" if value >= 0 else "-"
-    shown = fmt.compact(abs(value)) if abs(value) >= 1e6 else f"{abs(value):,.{digits}f}"
-    return sign + shown

@@ -9,14 +9,14 @@ delete it.
 
 from __future__ import annotations
 
-from bots import format as fmt
 from bots.commands import registry
 from bots.registry import Arg, ArgKind, Context
-from bots.reply import Button, Reply
+from core import format as fmt
 from core.broker import service as brokers
 from core.broker.paper import PaperBroker
 from core.broker.types import BrokerName
 from core.errors import Invalid, StoxlifyError
+from core.message import Button, Message
 
 PAGE_SIZE = 10
 CONNECT_USAGE = "/connect BROKER LABEL CLIENT_ID SECRET [PASSPHRASE or SUBACCOUNT]"
@@ -66,7 +66,7 @@ def _is_page(token: str) -> bool:
 )
 async def connect(
     ctx: Context, broker: str, label: str, client_id: str, secret: str | None, passphrase: str | None
-) -> Reply:
+) -> Message:
     note = await _key_message_note(ctx)
     name = _broker_word(broker)
     if name is None or name is BrokerName.PAPER:
@@ -95,8 +95,7 @@ async def connect(
             settings=ctx.core.settings,
         )  # fmt: skip
     except StoxlifyError as exc:
-        message = exc.message if exc.hint is None else f"{exc.message}\n{exc.hint}"
-        return _refuse(message, note, usage=isinstance(exc, Invalid))
+        return _refuse(exc.explained, note, usage=isinstance(exc, Invalid))
     lines = [f"Connected {view.broker.value} key '{view.label}'{_hint(view.hint)}."]
     if view.verified_at is not None:
         withdrawals = "withdrawals are off" if view.can_withdraw is False else f"{view.broker.value} does not say about withdrawals"
@@ -104,7 +103,7 @@ async def connect(
     lines.append("It is stored encrypted; I never show it again. See your keys with /credentials.")
     if note:
         lines.append(note)
-    return Reply("\n".join(lines), ephemeral=True)
+    return Message("\n".join(lines), ephemeral=True)
 
 
 async def _key_message_note(ctx: Context) -> str | None:
@@ -118,11 +117,11 @@ async def _key_message_note(ctx: Context) -> str | None:
     return DELETE_NOTE
 
 
-def _refuse(message: str, note: str | None, *, usage: bool = True) -> Reply:
+def _refuse(message: str, note: str | None, *, usage: bool = True) -> Message:
     text = message + (f"\nUsage: {CONNECT_USAGE}" if usage else "")
     if note:
         text += "\nNothing was stored. " + note
-    return Reply(text, error=True, ephemeral=True)
+    return Message(text, error=True, ephemeral=True)
 
 
 def _hint(hint: str) -> str:
@@ -138,12 +137,12 @@ def _hint(hint: str) -> str:
     examples=("/credentials", "/credentials binance", "/credentials 2"),
     private_only=True,
 )
-async def credentials(ctx: Context, broker: str | None, page: int) -> Reply:
+async def credentials(ctx: Context, broker: str | None, page: int) -> Message:
     found = await brokers.list_credentials(ctx.core.db, ctx.actor, page, PAGE_SIZE, broker)
     if page > found.pages:
-        return Reply.fail(f"there {'is' if found.pages == 1 else 'are'} {found.pages} page(s), not {page}")
+        return Message.fail(f"there {'is' if found.pages == 1 else 'are'} {found.pages} page(s), not {page}")
     if not found.total:
-        return Reply(f"You have no {broker} keys. Connect one with {CONNECT_USAGE}", ephemeral=True)
+        return Message(f"You have no {broker} keys. Connect one with {CONNECT_USAGE}", ephemeral=True)
     title = "Your broker accounts:" if found.pages == 1 else f"Your broker accounts (page {page} of {found.pages}):"
     lines = [title]
     for view in found.items:
@@ -153,7 +152,7 @@ async def credentials(ctx: Context, broker: str | None, page: int) -> Reply:
     where = f" {broker}" if broker else ""
     nav = [Button("◀ Prev", f"/credentials{where} {page - 1}")] if page > 1 else []
     nav += [Button("Next ▶", f"/credentials{where} {page + 1}")] if found.has_next else []
-    return Reply("\n".join(lines), buttons=[nav] if nav else [], ephemeral=True)
+    return Message("\n".join(lines), buttons=[nav] if nav else [], ephemeral=True)
 
 
 def _balances(balances: dict[str, float]) -> str:
@@ -189,19 +188,19 @@ async def _line(ctx: Context, view: brokers.CredentialView) -> str:
     private_only=True,
     confirmable=True,
 )
-async def disconnect(ctx: Context, label: str, confirmed: bool = False) -> Reply:
+async def disconnect(ctx: Context, label: str, confirmed: bool = False) -> Message:
     if not confirmed:
         view = await brokers.get_credential(ctx.core.db, ctx.actor, label)
         if view.paper:
-            return Reply.fail("the paper account is built in and stays: there is nothing to disconnect")
-        return Reply(
+            return Message.fail("the paper account is built in and stays: there is nothing to disconnect")
+        return Message(
             f"Disconnect {view.broker.value} key '{view.label}'{_hint(view.hint)}? I delete it here; "
             f"revoke it at {view.broker.value} too if you no longer use it.",
             buttons=[[Button("Yes, disconnect", f"/disconnect {view.label} --yes"), Button("Keep", "/credentials")]],
             ephemeral=True,
         )
     gone = await brokers.disconnect(ctx.core.db, ctx.actor, label)
-    return Reply(
+    return Message(
         f"Disconnected {gone.broker.value} key '{gone.label}'. Revoke it at {gone.broker.value} if you no longer use it.",
         ephemeral=True,
     )
@@ -217,11 +216,11 @@ async def disconnect(ctx: Context, label: str, confirmed: bool = False) -> Reply
     private_only=True,
     confirmable=True,
 )  # fmt: skip
-async def paper(ctx: Context, action: str, confirmed: bool = False) -> Reply:
+async def paper(ctx: Context, action: str, confirmed: bool = False) -> Message:
     core = ctx.core
     if action == "show":
         account = await brokers.paper_account(core.db, core.settings, ctx.actor)
-        return Reply(
+        return Message(
             f"Your paper account: {_balances(account.balances)}.\n"
             f"It started with {_balances(account.starting)}; /paper reset restores that.",
             ephemeral=True,
@@ -229,7 +228,7 @@ async def paper(ctx: Context, action: str, confirmed: bool = False) -> Reply:
     try:
         if not confirmed:
             check = await brokers.reset_paper(core.db, core.settings, ctx.actor, check_only=True)
-            return Reply(
+            return Message(
                 f"Reset your paper account to {_balances(check.account.starting)}?\n"
                 f"It holds {_balances(check.before)} now; everything else on it goes. Your trades stay in "
                 "/trades, and flat paper deployments keep running on the fresh balances.",
@@ -240,10 +239,10 @@ async def paper(ctx: Context, action: str, confirmed: bool = False) -> Reply:
     except brokers.PaperResetBlocked as exc:
         ids = exc.deployment_ids
         ways = [f"/stop {ids[0]}"] + ([f"/close {ids[0]}"] if "close" in registry else [])
-        return Reply.fail(f"{exc.message}.\nTry {' or '.join(ways)}, then /paper reset again.")
+        return Message.fail(f"{exc.message}.\nTry {' or '.join(ways)}, then /paper reset again.")
     cleared = (
         f"\nThe leftover holdings of stopped deployment(s) {', '.join(f'#{i}' for i in done.cleared)} went with it."
         if done.cleared else ""
     )  # fmt: skip
-    return Reply(f"Your paper account is back to its starting balances: {_balances(done.account.balances)}.{cleared}",
+    return Message(f"Your paper account is back to its starting balances: {_balances(done.account.balances)}.{cleared}",
                  ephemeral=True)  # fmt: skip

@@ -9,9 +9,9 @@ from typing import Any
 from bots.commands import registry
 from bots.paging import paged_reply
 from bots.registry import Arg, ArgKind, Context, UsageError, split_words, whole
-from bots.reply import Button, Reply
+from core import format as fmt
 from core.account.admin import require_admin
-from core.media.service import human_size
+from core.message import Button, Message
 from core.product import service as products
 from core.purchase import service as purchases
 from core.purchase.pricing import Quote
@@ -26,10 +26,6 @@ _RUPIAH = re.compile(r"^(?:\d+|\d{1,3}(?:\.\d{3})+|\d{1,3}(?:,\d{3})+|\d{1,3}(?:
 _PERCENT = re.compile(r"^(?P<whole>\d{1,6})(?:[.,](?P<decimals>\d{1,2}))?\s*%?$")
 
 
-def rupiah(amount: int) -> str:
-    return f"Rp {amount:,}"
-
-
 def _feature_text(features: dict[str, Any]) -> str:
     parts = []
     if "max_deployments" in features:
@@ -42,7 +38,7 @@ def _feature_text(features: dict[str, Any]) -> str:
     if "max_media_files" in features:
         parts.append(f"{features['max_media_files']} stored files")
     if "max_media_bytes" in features:
-        parts.append(f"{human_size(int(features['max_media_bytes']))} of file storage")
+        parts.append(f"{fmt.size(int(features['max_media_bytes']))} of file storage")
     if "compute_cpu_s_per_minute" in features:
         cpu = float(features["compute_cpu_s_per_minute"])
         parts.append("unmetered computing" if cpu == 0 else f"{cpu:g} s of computing a minute")
@@ -52,28 +48,28 @@ def _feature_text(features: dict[str, Any]) -> str:
 def quote_lines(quote: Quote) -> list[str]:
     lines = [f"• {line.name} ×{line.quantity}"
              + (f" ({line.duration_days * line.quantity} days)" if line.duration_days else "")
-             + f": {rupiah(line.amount)}" for line in quote.lines]
-    lines.append(f"Subtotal: {rupiah(quote.subtotal)}")
+             + f": {fmt.rupiah(line.amount)}" for line in quote.lines]
+    lines.append(f"Subtotal: {fmt.rupiah(quote.subtotal)}")
     if quote.discount_code:
-        lines.append(f"Discount ({quote.discount_code}): -{rupiah(quote.discount)}")
+        lines.append(f"Discount ({quote.discount_code}): -{fmt.rupiah(quote.discount)}")
     if quote.tax_percent:
         included = " (included)" if quote.tax_included else ""
-        lines.append(f"VAT {quote.tax_percent}%{included}: {rupiah(quote.tax)}")
-    lines.append(f"Total: {rupiah(quote.total)}")
+        lines.append(f"VAT {quote.tax_percent}%{included}: {fmt.rupiah(quote.tax)}")
+    lines.append(f"Total: {fmt.rupiah(quote.total)}")
     return lines
 
 
 @registry.command("plans", "Subscription plans and prices", group="Plans")
-async def plans(ctx: Context) -> Reply:
+async def plans(ctx: Context) -> Message:
     found = await products.list_products(ctx.core.db, subscriptions_only=True, page_size=20)
     if not found.total:
-        return Reply("No plans are on sale yet.")
+        return Message("No plans are on sale yet.")
     tax = ctx.core.settings.tax_percent
     note = f"VAT {tax}% included" if ctx.core.settings.prices_include_tax else f"plus VAT {tax}%"
     lines = [f"Plans (prices {note}):"]
     for plan in found.items:
         features = _feature_text(plan.features)
-        lines.append(f"• {plan.name}: {rupiah(plan.price_idr)} / {plan.duration_days} days"
+        lines.append(f"• {plan.name}: {fmt.rupiah(plan.price_idr)} / {plan.duration_days} days"
                      + (f" · {features}" if features else "") + (f" — {plan.description}" if plan.description else ""))
     subs = await purchases.subscriptions(ctx.core.db, ctx.actor)
     if subs:
@@ -81,7 +77,7 @@ async def plans(ctx: Context) -> Reply:
         lines += [f"Yours: {s.name} until {s.ends_at:%Y-%m-%d %H:%M} UTC" for s in subs]
     lines.append("Buy one with /buy PLAN [CODE].")
     buttons = [Button(f"Buy {p.name}", f"/buy {p.id}") for p in found.items]
-    return Reply("\n".join(lines), buttons=[buttons[i:i + 3] for i in range(0, len(buttons), 3)])
+    return Message("\n".join(lines), buttons=[buttons[i:i + 3] for i in range(0, len(buttons), 3)])
 
 
 @registry.command(
@@ -94,7 +90,7 @@ async def plans(ctx: Context) -> Reply:
     private_only=True,
     confirmable=True,
 )
-async def buy(ctx: Context, plan: str, code: str | None, confirmed: bool = False) -> Reply:
+async def buy(ctx: Context, plan: str, code: str | None, confirmed: bool = False) -> Message:
     db, settings = ctx.core.db, ctx.core.settings
     product = await products.get_product(db, plan)
     items = [purchases.Item(product.id, 1)]
@@ -102,17 +98,17 @@ async def buy(ctx: Context, plan: str, code: str | None, confirmed: bool = False
     if not confirmed:
         quote = await purchases.precalculate(db, settings, ctx.actor, items, code)
         lines = [f"{product.name}:", *quote_lines(quote)]
-        return Reply("\n".join(lines), buttons=[[Button(f"Pay {rupiah(quote.total)}", f"/buy {product.id}{code_part} --yes")]])
+        return Message("\n".join(lines), buttons=[[Button(f"Pay {fmt.rupiah(quote.total)}", f"/buy {product.id}{code_part} --yes")]])
     done = await purchases.purchase(db, settings, ctx.actor, items, code)
     bought = done.purchase
     if done.settled:
         how = {"Mock": " (development payments: nothing was charged)", "Free": " (nothing to pay)"}.get(bought.provider, "")
-        lines = [f"Paid {rupiah(bought.total)}{how}. Purchase #{bought.id}."]
+        lines = [f"Paid {fmt.rupiah(bought.total)}{how}. Purchase #{bought.id}."]
         lines += [f"{s.name}: {s.starts_at:%Y-%m-%d} to {s.ends_at:%Y-%m-%d %H:%M} UTC" for s in done.subscriptions]
-        return Reply("\n".join(lines), buttons=[[Button("My purchases", "/purchases")]])
+        return Message("\n".join(lines), buttons=[[Button("My purchases", "/purchases")]])
     expires = f" before {bought.expires_at:%Y-%m-%d %H:%M} UTC" if bought.expires_at else ""
-    return Reply(
-        f"Purchase #{bought.id}: pay {rupiah(bought.total)}{expires} here:\n{done.payment_link}\n"
+    return Message(
+        f"Purchase #{bought.id}: pay {fmt.rupiah(bought.total)}{expires} here:\n{done.payment_link}\n"
         "Your plan starts as soon as the payment is confirmed; see /purchases.",
         buttons=[[Button("Check payment", "/purchases")]],
     )
@@ -125,7 +121,7 @@ async def buy(ctx: Context, plan: str, code: str | None, confirmed: bool = False
     group="Plans",
     private_only=True,
 )
-async def purchases_(ctx: Context, page: int) -> Reply:
+async def purchases_(ctx: Context, page: int) -> Message:
     found = await purchases.list_purchases(
         ctx.core.db, ctx.core.settings, ctx.actor, page=page, page_size=PAGE_SIZE,
         latest=page == 1,  # asking Mayar about pending invoices once, not on every page turned
@@ -138,7 +134,7 @@ async def purchases_(ctx: Context, page: int) -> Reply:
 
 def _purchase_line(p: purchases.PurchaseView) -> str:
     names = ", ".join(f"{i.name} ×{i.quantity}" if i.quantity > 1 else i.name for i in p.items)
-    line = f"• #{p.id} {p.created_at:%Y-%m-%d} {names}: {rupiah(p.total)} · {p.status}"
+    line = f"• #{p.id} {p.created_at:%Y-%m-%d} {names}: {fmt.rupiah(p.total)} · {p.status}"
     if p.status == "Pending" and p.payment_link:
         line += f" · pay: {p.payment_link}"
     return line
@@ -252,18 +248,18 @@ def parse_discount(text: str) -> dict[str, Any]:
     examples=('/product add Subscription "Pro" 149000 30 max_deployments=20 live_trading=true',
               "/product rm 3", "/product list", "/product seed"),
 )
-async def product(ctx: Context, action: str, details: str | None) -> Reply:
+async def product(ctx: Context, action: str, details: str | None) -> Message:
     db, settings, actor = ctx.core.db, ctx.core.settings, ctx.actor
     if action == "seed":
         created = await products.seed_default_plans(db, settings, actor)
-        return Reply("Created " + ", ".join(p.name for p in created) + "." if created else "The default plans exist already.")
+        return Message("Created " + ", ".join(p.name for p in created) + "." if created else "The default plans exist already.")
     if action == "list":
         require_admin(settings, actor)
         found = await products.list_products(db, page_size=100)
         if not found.total:
-            return Reply("No products yet: /product seed creates the default plans.")
-        return Reply("\n".join(
-            f"#{p.id} {p.category} · {p.name}: {rupiah(p.price_idr)}"
+            return Message("No products yet: /product seed creates the default plans.")
+        return Message("\n".join(
+            f"#{p.id} {p.category} · {p.name}: {fmt.rupiah(p.price_idr)}"
             + (f" / {p.duration_days} days" if p.duration_days else "")
             + (f" · {_feature_text(p.features)}" if p.features else "")
             for p in found.items
@@ -271,19 +267,19 @@ async def product(ctx: Context, action: str, details: str | None) -> Reply:
     if action == "rm":
         text = (details or "").strip()
         if not text.isdigit():
-            return Reply.fail("give the product's id (see /product list)", PRODUCT_RM)
+            return Message.fail("give the product's id (see /product list)", PRODUCT_RM)
         removed = await products.delete_product(db, settings, actor, whole(text, "ID"))
         verb = "Deactivated (it has purchases, which keep it)" if removed.deactivated else "Deleted"
-        return Reply(f"{verb}: #{removed.product.id} {removed.product.name}.")
+        return Message(f"{verb}: #{removed.product.id} {removed.product.name}.")
     require_admin(settings, actor)
     try:
         fields = parse_product(details or "")
     except UsageError as exc:
-        return Reply.fail(exc.message, PRODUCT_ADD)
+        return Message.fail(exc.message, PRODUCT_ADD)
     made = await products.create_product(db, settings, actor, **fields)
     span = f" / {made.duration_days} days" if made.duration_days else ""
     features = f" · {_feature_text(made.features)}" if made.features else ""
-    return Reply(f"Added #{made.id} {made.category} · {made.name}: {rupiah(made.price_idr)}{span}{features}.")
+    return Message(f"Added #{made.id} {made.category} · {made.name}: {fmt.rupiah(made.price_idr)}{span}{features}.")
 
 
 @registry.command(
@@ -297,26 +293,26 @@ async def product(ctx: Context, action: str, details: str | None) -> Reply:
               "/discount add POTONG fixed 25.000",
               "/discount rm HEMAT10"),
 )
-async def discount(ctx: Context, action: str, details: str | None) -> Reply:
+async def discount(ctx: Context, action: str, details: str | None) -> Message:
     db, settings, actor = ctx.core.db, ctx.core.settings, ctx.actor
     if action == "list":
         codes = await products.list_discounts(db, settings, actor)
         if not codes:
-            return Reply("No discount codes yet.")
-        return Reply("\n".join(_discount_line(c) for c in codes))
+            return Message("No discount codes yet.")
+        return Message("\n".join(_discount_line(c) for c in codes))
     if action == "rm":
         words = split_words(details or "")
         if len(words) != 1:
-            return Reply.fail("give one code", DISCOUNT_RM)
+            return Message.fail("give one code", DISCOUNT_RM)
         gone = await products.deactivate_discount(db, settings, actor, words[0])
-        return Reply(f"Discount code {gone.code} no longer works (used {gone.used_count} times).")
+        return Message(f"Discount code {gone.code} no longer works (used {gone.used_count} times).")
     require_admin(settings, actor)
     try:
         fields = parse_discount(details or "")
     except UsageError as exc:
-        return Reply.fail(exc.message, DISCOUNT_ADD)
+        return Message.fail(exc.message, DISCOUNT_ADD)
     made = await products.create_discount(db, settings, actor, **fields)
-    return Reply(f"Added {_discount_line(made)}.")
+    return Message(f"Added {_discount_line(made)}.")
 
 
 def _discount_line(code: products.DiscountView) -> str:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from bots.commands import registry
 from bots.paging import paged_reply
 from bots.registry import Arg, ArgKind, Context, whole
-from bots.reply import Reply
 from core.contact import service as contact
+from core.message import Message
 
 PAGE_SIZE = 10
 PREVIEW = 300
@@ -19,7 +19,7 @@ PREVIEW = 300
     group="General",
     examples=("/contact the BBCA chart shows no volume", "/contact list"),
 )
-async def contact_(ctx: Context, message: str) -> Reply:
+async def contact_(ctx: Context, message: str) -> Message:
     words = message.split()
     if words and words[0].lower() == "list" and (len(words) == 1 or (len(words) == 2 and words[1].isdigit())):
         return await _list(ctx, whole(words[1], "PAGE") if len(words) == 2 else 1)
@@ -29,7 +29,7 @@ async def contact_(ctx: Context, message: str) -> Reply:
         text = f"Thank you: your message #{sent.message.id} has reached the team."
     else:
         text = f"Thank you: your message #{sent.message.id} is saved and the team will read it."
-    return Reply(text, ephemeral=True)
+    return Message(text, ephemeral=True)
 
 
 def _line(item: contact.ContactView) -> str:
@@ -40,7 +40,7 @@ def _line(item: contact.ContactView) -> str:
     return f"#{item.id} {item.created_at:%Y-%m-%d %H:%M} · {who} ({user}) · {state}\n  {text}"
 
 
-async def _list(ctx: Context, page: int) -> Reply:
+async def _list(ctx: Context, page: int) -> Message:
     found = await contact.list_messages(ctx.core.db, ctx.core.settings, ctx.actor, page, PAGE_SIZE)
     return paged_reply(found, title="Contact Us messages, newest first", command="/contact list", line=_line,
                        empty="No Contact Us messages yet.", ephemeral=True)  # fmt: skip

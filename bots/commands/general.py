@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from bots.commands import registry
 from bots.registry import Arg, ArgKind, Context
-from bots.reply import Button, Reply
 from core.dictionary import service as dictionary
+from core.message import Button, Message
 
 WELCOME = """Welcome to Stoxlify: quotes, charts, trading models and alerts, right in this chat.
 
@@ -45,7 +45,7 @@ def _deploy_interval(ctx: Context) -> str:
 
 
 @registry.command("start", "What this bot does and the first commands to try")
-async def start(ctx: Context) -> Reply:
+async def start(ctx: Context) -> Message:
     interval = _deploy_interval(ctx)
     deploy = f"/deploy {SAMPLE_MODEL} BTCUSDT {interval}"
     soon = " in the next few minutes" if interval == "1m" else ""
@@ -54,7 +54,7 @@ async def start(ctx: Context) -> Reply:
         [Button("BBCA chart", "/market BBCA 1d rsi"), Button("Help", "/help")],
         [Button("Save the model", SAMPLE_SCRIPT), Button(f"Deploy it ({interval})", deploy)],
     ]
-    return Reply(text, buttons=buttons)
+    return Message(text, buttons=buttons)
 
 
 @registry.command(
@@ -63,16 +63,16 @@ async def start(ctx: Context) -> Reply:
     Arg("command", "a command name (market) or a group (models)", kind=ArgKind.REST, required=False),
     examples=("/help", "/help market", "/help models"),
 )
-async def help_(ctx: Context, command: str | None) -> Reply:
+async def help_(ctx: Context, command: str | None) -> Message:
     if command is None:
-        return Reply(registry.help_text())
+        return Message(registry.help_text())
     found = registry.get(command.lstrip("/").lower())
     if found is None:
         group = registry.group_help(command)
         if group is not None:
-            return Reply(group)
+            return Message(group)
         groups = ", ".join(g.lower() for g in registry.groups())
-        return Reply.fail(f"no command or group '{command.lstrip('/')}': see /help", f"groups: {groups}")
+        return Message.fail(f"no command or group '{command.lstrip('/')}': see /help", f"groups: {groups}")
     lines = [found.usage, found.summary]
     lines += [f"  {arg.name.upper()}: {arg.help}" for arg in found.args]
     if found.examples:
@@ -80,7 +80,7 @@ async def help_(ctx: Context, command: str | None) -> Reply:
     siblings = [f"/{c.name}" for c in registry.groups().get(found.group, []) if c is not found]
     if siblings:
         lines.append(f"Also in {found.group}: {' '.join(siblings)}")
-    return Reply("\n".join(lines))
+    return Message("\n".join(lines))
 
 
 @registry.command(
@@ -91,26 +91,26 @@ async def help_(ctx: Context, command: str | None) -> Reply:
     examples=("/dict", "/dict indicator", "/dict indicator macd", "/dict script", "/dict interval", "/dict broker",
               "/dict glossary", "/dict glossary stop loss", "/dict glossary bandar"),
 )
-async def dict_(ctx: Context, category: str | None, label: str | None) -> Reply:
+async def dict_(ctx: Context, category: str | None, label: str | None) -> Message:
     if category is None:
         lines = ["Dictionary categories:"]
         lines += [f"  {name}: {summary}" for name, summary in dictionary.categories().items()]
         lines.append("Open one with /dict CATEGORY [LABEL], for example /dict indicator rsi")
-        return Reply("\n".join(lines))
+        return Message("\n".join(lines))
     served = ctx.core.market.intervals_by_source()
     label = " ".join((label or "").split()) or None
     more = dictionary.reference(category)
     if label is not None:
         item = dictionary.entry(category, label, served)
-        return Reply("\n".join(filter(None, [f"{item.label}: {item.summary}", item.detail, more])))
+        return Message("\n".join(filter(None, [f"{item.label}: {item.summary}", item.detail, more])))
     items = dictionary.entries(category, served)
     kind = category.lower()
     if kind.startswith("indicator"):
         names = ", ".join(item.label for item in items)
-        return Reply(f"{len(items)} indicators: {names}\nDetails: /dict indicator NAME")
+        return Message(f"{len(items)} indicators: {names}\nDetails: /dict indicator NAME")
     if kind.startswith("glossar"):
         lines = [f"{len(items)} trading terms, English: Indonesian (look up either: /dict glossary TERM):"]
         lines += [f"  {item.label}: {item.summary.removeprefix('ID: ')}" for item in items]
-        return Reply("\n".join(lines))
+        return Message("\n".join(lines))
     lines = [f"{item.label}: {item.summary}" + (f" ({item.detail})" if item.detail else "") for item in items]
-    return Reply("\n".join(filter(None, [*lines, more])))
+    return Message("\n".join(filter(None, [*lines, more])))

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from bots import format as fmt
 from bots.commands import registry
 from bots.paging import paged_reply
 from bots.registry import Arg, ArgKind, Context, excerpt
-from bots.reply import Button, Image, Reply
+from core import format as fmt
 from core.market import watchlist
 from core.market.service import MarketInfo
 from core.market.symbols import money_decimals
 from core.market.types import INTERVALS, looks_like_interval, looks_like_range
+from core.message import Button, Image, Message
 from core.paging import Page, check_page
 
 QUICK_INTERVALS = ("15m", "1h", "4h", "1d", "1w", "1mo")
@@ -43,12 +43,12 @@ INDICATORS = Arg(
     examples=("/market BBCA", "/market BBCA 1d 1y rsi macd", "/market BTCUSDT 4h 3mo ema:50 bbands:20:2"),
     expensive=True,
 )
-async def market(ctx: Context, ticker: str, interval: str, range: str | None, indicators: list[str]) -> Reply:
+async def market(ctx: Context, ticker: str, interval: str, range: str | None, indicators: list[str]) -> Message:
     info = await ctx.core.market.market_info(ticker, interval, range, indicators, user_id=ctx.actor.user_id)
     images = [Image(info.chart, f"{ticker.replace('/', '')}_{interval}.png", _caption(info))] if info.chart else []
     served = ctx.core.market.served_intervals(ticker)
     buttons = _interval_buttons(ticker, interval, indicators, served)
-    return Reply(text=render_market(info), images=images, buttons=[buttons] if buttons else [])
+    return Message(text=render_market(info), images=images, buttons=[buttons] if buttons else [])
 
 
 def render_market(info: MarketInfo) -> str:
@@ -103,14 +103,14 @@ def _interval_buttons(ticker: str, interval: str, indicators: list[str], served:
     group="Market",
     examples=("/search bank central", "/search BTC"),
 )
-async def search(ctx: Context, query: str) -> Reply:
+async def search(ctx: Context, query: str) -> Message:
     hits = await ctx.core.market.search(query)
     if not hits:
-        return Reply(f"No ticker matches '{excerpt(query)}'. Try a shorter part of the name or the symbol.")
+        return Message(f"No ticker matches '{excerpt(query)}'. Try a shorter part of the name or the symbol.")
     lines = [f"Results for '{excerpt(query)}':"]
     lines += [f"{i}. {h.symbol} · {h.name} ({h.exchange})" for i, h in enumerate(hits, 1)]
     buttons = [[Button(h.symbol, f"/market {h.symbol}") for h in hits[:5]]]
-    return Reply("\n".join(lines), buttons=buttons)
+    return Message("\n".join(lines), buttons=buttons)
 
 
 @registry.command(
@@ -121,10 +121,10 @@ async def search(ctx: Context, query: str) -> Reply:
     group="Monitoring",
     examples=("/watch BBCA", "/watch BBCA price>9500", "/watch BTCUSDT rsi<30"),
 )
-async def watch(ctx: Context, ticker: str, condition: str | None) -> Reply:
+async def watch(ctx: Context, ticker: str, condition: str | None) -> Message:
     view = await watchlist.add_watch(ctx.core.db, ctx.actor, ctx.core.market, ticker, condition or None)
     what = f"{view.ticker} when {view.condition}" if view.condition else view.ticker
-    return Reply(f"Watching {what}. See /watchlist for the latest status.")
+    return Message(f"Watching {what}. See /watchlist for the latest status.")
 
 
 @registry.command(
@@ -136,17 +136,17 @@ async def watch(ctx: Context, ticker: str, condition: str | None) -> Reply:
     examples=("/unwatch BBCA", "/unwatch BBCA price>9500"),
     confirmable=True,
 )
-async def unwatch(ctx: Context, ticker: str, condition: str | None, confirmed: bool = False) -> Reply:
+async def unwatch(ctx: Context, ticker: str, condition: str | None, confirmed: bool = False) -> Message:
     if not condition and not confirmed:
         count = await watchlist.count_watches(ctx.core.db, ctx.actor, ticker)
         if count > 1:
-            return Reply(
+            return Message(
                 f"This removes all {count} watches on {ticker}. Remove them?",
                 buttons=[[Button(f"Yes, remove {count}", f"/unwatch {ticker} --yes"), Button("Keep", "/watchlist")]],
             )
     removed = await watchlist.remove_watch(ctx.core.db, ctx.actor, ticker, condition or None)
     plural = "watch" if removed == 1 else "watches"
-    return Reply(f"Removed {removed} {plural} on {ticker}.")
+    return Message(f"Removed {removed} {plural} on {ticker}.")
 
 
 PAGE_SIZE = 10
@@ -158,7 +158,7 @@ PAGE_SIZE = 10
     Arg("page", "page number", kind=ArgKind.INT, required=False, default=1),
     group="Monitoring",
 )
-async def watchlist_(ctx: Context, page: int) -> Reply:
+async def watchlist_(ctx: Context, page: int) -> Message:
     check_page(page, PAGE_SIZE)
     views = await watchlist.list_watches(ctx.core.db, ctx.actor, ctx.core.market, compute=ctx.core.compute)
     found = Page(views[(page - 1) * PAGE_SIZE : page * PAGE_SIZE], page, PAGE_SIZE, len(views))

@@ -5,10 +5,11 @@ from __future__ import annotations
 from bots.commands import registry
 from bots.paging import paged_reply
 from bots.registry import Arg, ArgKind, Context
-from bots.reply import Button, Image, Reply
+from core import format as fmt
 from core.media import service as media
-from core.media.service import human_size, served_name
+from core.media.service import served_name
 from core.media.sniff import IMAGES
+from core.message import Button, Image, Message
 
 PAGE_SIZE = 10
 ACTIONS = ("list", "show", "rm")
@@ -26,14 +27,14 @@ _KINDS = {
 def usage_line(used: media.MediaUsage) -> str:
     """``Using 3 of 20 files · 1.2 MB of 25.0 MB (Free plan)``: what the quota leaves, at a glance."""
     files = f"{used.files} of {used.max_files} files" if used.max_files else f"{used.files} files"
-    size = human_size(used.bytes, "bytes")
-    room = f"{size} of {human_size(used.max_bytes, 'bytes')}" if used.max_bytes else size
+    size = fmt.size(used.bytes, "bytes")
+    room = f"{size} of {fmt.size(used.max_bytes, 'bytes')}" if used.max_bytes else size
     return f"Using {files} · {room} ({used.plan} plan)"
 
 
 def describe(view: media.MediaView) -> str:
     kind = _KINDS.get(view.content_type, view.content_type)
-    return f"#{view.id} {view.name} · {kind} · {human_size(view.size, "bytes")} · {view.created_at:%Y-%m-%d}"
+    return f"#{view.id} {view.name} · {kind} · {fmt.size(view.size, "bytes")} · {view.created_at:%Y-%m-%d}"
 
 
 @registry.command(
@@ -50,7 +51,7 @@ def describe(view: media.MediaView) -> str:
     private_only=True,
     reads_file=True,
 )
-async def upload(ctx: Context, content: str | None) -> Reply:
+async def upload(ctx: Context, content: str | None) -> Message:
     core = ctx.core
     words = (content or "").split()
     # a full quota refuses before an attached file is downloaded (upload checks again, with its size)
@@ -62,7 +63,7 @@ async def upload(ctx: Context, content: str | None) -> Reply:
         name = " ".join(words) or filename
         view = await media.upload(core.db, core.settings, ctx.actor, data, name)
     elif not words:
-        return Reply.fail("nothing to upload", UPLOAD_HELP)
+        return Message.fail("nothing to upload", UPLOAD_HELP)
     else:
         name, encoded = (None, words[0]) if len(words) == 1 else (words[0], "".join(words[1:]))
         view = await media.upload_base64(core.db, core.settings, ctx.actor, encoded, name)
@@ -71,7 +72,7 @@ async def upload(ctx: Context, content: str | None) -> Reply:
     if view.content_type in IMAGES:
         lines.append(f"Make it your profile image: /profile set image {view.ref}")
         buttons[0].append(Button("Use as profile image", f"/profile set image {view.ref}"))
-    return Reply("\n".join(lines), buttons=buttons, ephemeral=True)
+    return Message("\n".join(lines), buttons=buttons, ephemeral=True)
 
 
 @registry.command(
@@ -91,34 +92,34 @@ async def upload(ctx: Context, content: str | None) -> Reply:
     private_only=True,
     confirmable=True,
 )
-async def media_(ctx: Context, action: str | None, number: int | None, confirmed: bool = False) -> Reply:
+async def media_(ctx: Context, action: str | None, number: int | None, confirmed: bool = False) -> Message:
     core = ctx.core
     if action in ("show", "rm") and number is None:
-        return Reply.fail(
+        return Message.fail(
             f"say which file: /media {action} ID (see /media for the ids)", f"/media {action} ID"
         )
     if action == "show":
         view = await media.get_media(core.db, ctx.actor, number)
         if view.content_type not in IMAGES and view.content_type != "text/plain":  # no need for its bytes
-            return Reply(f"{describe(view)}\nThis kind of file cannot be shown in chat.", ephemeral=True)
+            return Message(f"{describe(view)}\nThis kind of file cannot be shown in chat.", ephemeral=True)
         view, data = await media.fetch(core.db, core.settings, ctx.actor, number)
         if view.content_type in IMAGES:
-            return Reply(describe(view), images=[Image(data, served_name(view), view.name)], ephemeral=True)
+            return Message(describe(view), images=[Image(data, served_name(view), view.name)], ephemeral=True)
         if view.content_type == "text/plain":
             text = data.decode("utf-8-sig", errors="replace")
             cut = "\n[… cut]" if len(text) > MAX_TEXT_SHOWN else ""
-            return Reply(f"{describe(view)}\n\n{text[:MAX_TEXT_SHOWN]}{cut}", ephemeral=True)
-        return Reply(f"{describe(view)}\nThis kind of file cannot be shown in chat.", ephemeral=True)
+            return Message(f"{describe(view)}\n\n{text[:MAX_TEXT_SHOWN]}{cut}", ephemeral=True)
+        return Message(f"{describe(view)}\nThis kind of file cannot be shown in chat.", ephemeral=True)
     if action == "rm":
         if not confirmed:
             view = await media.get_media(core.db, ctx.actor, number)
-            return Reply(
+            return Message(
                 f"Remove {describe(view)}? The file is deleted for good.",
                 buttons=[[Button("Yes, remove", f"/media rm {view.id} --yes"), Button("Keep", "/media")]],
                 ephemeral=True,
             )
         gone = await media.remove(core.db, core.settings, ctx.actor, number)
-        return Reply(f"Removed file #{gone.id} ({gone.name}).", ephemeral=True)
+        return Message(f"Removed file #{gone.id} ({gone.name}).", ephemeral=True)
     page = number or 1
     found = await media.list_media(core.db, ctx.actor, page, PAGE_SIZE)
     used = usage_line(await media.usage(core.db, core.settings, ctx.actor))

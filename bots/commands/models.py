@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
-from bots import format as fmt
 from bots.attachments import given_or_attached
 from bots.commands import registry
 from bots.commands.market import INTERVAL, RANGE, TICKER
 from bots.commands.results import backtest_lines, heading, share_command
 from bots.paging import paged_reply
 from bots.registry import Arg, ArgKind, Context, UsageError, split_words
-from bots.reply import Button, Document, Image, Reply
+from core import format as fmt
 from core.backtest.report import BACKTEST_CSV_COLUMNS, trades_csv, trades_csv_name
+from core.message import Button, Document, Image, Message
 from core.model import service as models
 from core.model.execute import Execution, execute_script
 
@@ -49,25 +50,25 @@ async def _script_from(ctx: Context, script: str | None) -> str | bytes | None:
     confirmable=True,
     reads_file=True,
 )
-async def model(ctx: Context, action: str, name: str, script: str | None, confirmed: bool = False) -> Reply:
+async def model(ctx: Context, action: str, name: str, script: str | None, confirmed: bool = False) -> Message:
     if action == "show":
         return _show(await models.get_model(ctx.core.db, ctx.actor, name))
     if action == "set":
         return await _set(ctx, name, script or "")
     if action == "rm":
         if script:
-            return Reply.fail(f"unexpected '{script[:40]}' after the name", "/model rm NAME")
+            return Message.fail(f"unexpected '{script[:40]}' after the name", "/model rm NAME")
         if not confirmed:
             found = await models.get_model(ctx.core.db, ctx.actor, name)
-            return Reply(
+            return Message(
                 f"Remove model '{found.label}'? Its script is deleted for good.",
                 buttons=[[Button("Yes, remove", f"/model rm {found.label} --yes"), Button("Keep", "/models")]],
             )
         gone = await models.remove_model(ctx.core.db, ctx.actor, name)
-        return Reply(f"Removed model '{gone.label}'.")
+        return Message(f"Removed model '{gone.label}'.")
     source = await _script_from(ctx, script)
     if source is None:
-        return Reply.fail("no script given", SAVE_HELP)
+        return Message.fail("no script given", SAVE_HELP)
     description = _description(source) if isinstance(source, str) else None
     saved = await models.save_model(ctx.core.db, ctx.actor, name, source, description=description)
     view = saved.model
@@ -76,25 +77,25 @@ async def model(ctx: Context, action: str, name: str, script: str | None, confir
     if view.declared:
         lines.append("Inputs: " + ", ".join(f"{k}={_value(v)}" for k, v in view.declared.items()))
     lines.append(f"Try it: /run {view.label} BBCA 1d 1y")
-    return Reply("\n".join(lines), buttons=[[Button("Run on BBCA", f"/run {view.label} BBCA 1d 1y")]])
+    return Message("\n".join(lines), buttons=[[Button("Run on BBCA", f"/run {view.label} BBCA 1d 1y")]])
 
 
-async def _set(ctx: Context, name: str, text: str) -> Reply:
+async def _set(ctx: Context, name: str, text: str) -> Message:
     words = split_words(text)
     if not words:
-        return Reply.fail("nothing to set", '/model set NAME fast=10 overlay=false description="what it does"')
+        return Message.fail("nothing to set", '/model set NAME fast=10 overlay=false description="what it does"')
     description: str | None = None
     overlay: bool | None = None
     inputs: list[str] = []
     for word in words:
         key, eq, value = word.partition("=")
         if not eq:
-            return Reply.fail(f"'{word}' is not a setting: write name=value", "/model set NAME fast=10 overlay=false")
+            return Message.fail(f"'{word}' is not a setting: write name=value", "/model set NAME fast=10 overlay=false")
         if key == "description":
             description = value
         elif key == "overlay":
             if value.lower() not in ("true", "false"):
-                return Reply.fail(f"overlay is true or false, not '{value}'")
+                return Message.fail(f"overlay is true or false, not '{value}'")
             overlay = value.lower() == "true"
         else:
             inputs.append(word)
@@ -117,7 +118,7 @@ def _description(source: str) -> str | None:
     return None
 
 
-def _show(view: models.ModelView) -> Reply:
+def _show(view: models.ModelView) -> Message:
     panel = "on the price chart" if view.overlay else "in their own panel"
     lines = [f"Model '{view.label}' · {view.kind} · plots {panel}"]
     if view.description:
@@ -128,7 +129,7 @@ def _show(view: models.ModelView) -> Reply:
     lines.append(f"Updated {view.updated_at:%Y-%m-%d %H:%M} UTC")
     lines.append("")
     lines += view.source.splitlines()
-    return Reply("\n".join(lines), buttons=[[Button("Run on BBCA", f"/run {view.label} BBCA 1d 1y")]])
+    return Message("\n".join(lines), buttons=[[Button("Run on BBCA", f"/run {view.label} BBCA 1d 1y")]])
 
 
 @registry.command(
@@ -137,7 +138,7 @@ def _show(view: models.ModelView) -> Reply:
     Arg("page", "page number", kind=ArgKind.INT, required=False, default=1),
     group="Models",
 )
-async def models_(ctx: Context, page: int) -> Reply:
+async def models_(ctx: Context, page: int) -> Message:
     found = await models.list_models(ctx.core.db, ctx.actor, page, PAGE_SIZE)
     return paged_reply(
         found, title="Your models", command="/models", line=_model_line,
@@ -183,7 +184,7 @@ def parse_inputs(words: list[str]) -> dict[str, Any]:
     examples=("/run ema_cross BBCA", "/run ema_cross BTCUSDT 4h 3mo fast=8 slow=21", "/run ema_cross BBCA 1d 1y export"),
     expensive=True,
 )
-async def run(ctx: Context, name: str, ticker: str, interval: str, range: str | None, inputs: list[str]) -> Reply:
+async def run(ctx: Context, name: str, ticker: str, interval: str, range: str | None, inputs: list[str]) -> Message:
     view = await models.get_model(ctx.core.db, ctx.actor, name)
     export = any(word.lower() == "export" for word in inputs)
     inputs = [word for word in inputs if word.lower() != "export"]
@@ -193,10 +194,9 @@ async def run(ctx: Context, name: str, ticker: str, interval: str, range: str | 
         label=view.label, inputs=overrides, overlay=view.overlay, user_id=ctx.actor.user_id,
     )  # fmt: skip
     reply = render_execution(execution, range)
-    if export:
-        reply.files.append(export_document(execution))
-    reply.buttons.append([Button("Share to a group", share_command(view.label, ticker, interval, range))])
-    return reply
+    share = [Button("Share to a group", share_command(view.label, ticker, interval, range))]
+    files = [*reply.files, export_document(execution)] if export else reply.files
+    return dataclasses.replace(reply, files=files, buttons=[*reply.buttons, share])
 
 
 def export_document(execution: Execution) -> Document:
@@ -211,7 +211,7 @@ def export_document(execution: Execution) -> Document:
                     f"{candles.instrument.display} {candles.interval}")  # fmt: skip
 
 
-def render_execution(execution: Execution, range_: str | None) -> Reply:
+def render_execution(execution: Execution, range_: str | None) -> Message:
     candles = execution.candles
     lines = [heading(execution.label, candles, range_)]
     if execution.inputs:
@@ -230,7 +230,7 @@ def render_execution(execution: Execution, range_: str | None) -> Reply:
     if execution.chart:
         caption = f"{execution.label} on {candles.instrument.display} {candles.interval}"
         images.append(Image(execution.chart, f"{execution.label}_{candles.instrument.display}.png", caption))
-    return Reply("\n".join(lines), images=images)
+    return Message("\n".join(lines), images=images)
 
 
 def _value(value: Any) -> str:

@@ -6,8 +6,8 @@ from datetime import datetime
 
 from bots.commands import registry
 from bots.registry import Arg, ArgKind, Context
-from bots.reply import Button, Reply
 from core.account import deletion, profile
+from core.message import Button, Message
 
 FIELD_NAMES = tuple(profile.FIELDS)
 _TABLE_WORDS = {
@@ -38,7 +38,7 @@ def _when(at: datetime | None) -> str:
     return f"{at:%Y-%m-%d %H:%M} UTC" if at else "—"
 
 
-def render_profile(view: profile.Profile, heading: str = "Your profile") -> Reply:
+def render_profile(view: profile.Profile, heading: str = "Your profile") -> Message:
     limits = view.limits
     plan = f"{view.plan} · up to {limits.max_deployments} deployments · live trading {'on' if limits.live_trading else 'off'}"
     if view.plan_ends_at is not None:
@@ -60,13 +60,13 @@ def render_profile(view: profile.Profile, heading: str = "Your profile") -> Repl
     ] or ["  —"]
     lines.append(f"Member since {view.created_at:%Y-%m-%d}")
     lines.append("Change a field: /profile set email ana@example.com · remove one: /profile clear phone")
-    return Reply("\n".join(lines), ephemeral=True)
+    return Message("\n".join(lines), ephemeral=True)
 
 
 @registry.command(
     "me", "Your profile, plan and logins", group="Account", private_only=True
 )
-async def me(ctx: Context) -> Reply:
+async def me(ctx: Context) -> Message:
     return render_profile(await profile.get_profile(ctx.core.db, ctx.core.settings, ctx.actor))
 
 
@@ -96,22 +96,22 @@ async def me(ctx: Context) -> Reply:
     ),
     private_only=True,
 )
-async def profile_(ctx: Context, action: str | None, field: str | None, value: str | None) -> Reply:
+async def profile_(ctx: Context, action: str | None, field: str | None, value: str | None) -> Message:
     core = ctx.core
     if action in (None, "show"):
         if field or value:
-            return Reply.fail("/profile show takes nothing more", "/profile [set|clear FIELD [VALUE]]")
+            return Message.fail("/profile show takes nothing more", "/profile [set|clear FIELD [VALUE]]")
         return render_profile(await profile.get_profile(core.db, core.settings, ctx.actor))
     if field is None:
         fields = "\n".join(f"  {name}: {what}" for name, what in profile.FIELDS.items())
-        return Reply.fail(
+        return Message.fail(
             f"say which field to {action}:\n{fields}",
             f"/profile {action} FIELD" + (" VALUE" if action == "set" else ""),
         )
     if action == "set" and not (value or "").strip():
-        return Reply.fail(f"give the new {field}: {profile.FIELDS[field]}", f"/profile set {field} VALUE")
+        return Message.fail(f"give the new {field}: {profile.FIELDS[field]}", f"/profile set {field} VALUE")
     if action == "clear" and value:
-        return Reply.fail(f"/profile clear {field} takes no value", f"/profile clear {field}")
+        return Message.fail(f"/profile clear {field} takes no value", f"/profile clear {field}")
     view = await profile.set_field(
         core.db, core.settings, ctx.actor, field, value if action == "set" else None
     )
@@ -126,7 +126,7 @@ async def profile_(ctx: Context, action: str | None, field: str | None, value: s
     private_only=True,
     confirmable=True,
 )
-async def deleteaccount(ctx: Context, confirmed: bool = False) -> Reply:
+async def deleteaccount(ctx: Context, confirmed: bool = False) -> Message:
     core = ctx.core
     if not confirmed:
         counts = await deletion.summary(core.db, ctx.actor)
@@ -142,10 +142,10 @@ async def deleteaccount(ctx: Context, confirmed: bool = False) -> Reply:
         buttons = [
             [Button("Yes, delete everything", "/deleteaccount --yes"), Button("Keep my account", "/me")]
         ]
-        return Reply("\n".join(lines), buttons=buttons, ephemeral=True)
+        return Message("\n".join(lines), buttons=buttons, ephemeral=True)
     report = await deletion.delete_account(core.db, core.settings, ctx.actor)
     files = f" and {report.files_deleted} file(s)" if report.files_deleted else ""
-    return Reply(
+    return Message(
         f"Your account is deleted: {report.total} stored item(s){files} removed. "
         "Send any command to start afresh as a new user.",
         ephemeral=True,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from bots import format as fmt
+from core import format as fmt
 from core.backtest.engine import BacktestConfig, BacktestResult
 from core.market.symbols import IDX_LOT
 from core.market.types import Candles, exchange_time, exchange_timezone, format_price, timezone_label

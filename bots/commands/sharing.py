@@ -6,13 +6,13 @@ from bots.commands import registry
 from bots.commands.market import INTERVAL, RANGE, TICKER
 from bots.commands.results import heading, rule_lines, share_command, stat_lines
 from bots.registry import Arg, ArgKind, Context
-from bots.reply import Button, Image, Reply
 from core.account.membership import MembershipCheck
 from core.db import parse_id
 from core.errors import NotFound, Unavailable
+from core.message import Button, Image, Message
 from core.model import service as models
 from core.model.execute import execute_script
-from core.notify import ChatTarget, Notice, NoticeImage
+from core.notify import ChatTarget
 from core.sharing import service as sharing
 from core.simulation.service import simulate
 from core.strategy import service as strategies
@@ -43,7 +43,7 @@ def _is_target(token: str) -> bool:
     examples=("/share ema_cross BBCA", "/share dip BTCUSDT 4h 6mo"),
     expensive=True,
 )  # fmt: skip
-async def share(ctx: Context, name: str, ticker: str, interval: str, range: str | None, to: str | None) -> Reply:
+async def share(ctx: Context, name: str, ticker: str, interval: str, range: str | None, to: str | None) -> Message:
     db, actor = ctx.core.db, ctx.actor
     line = share_command(name, ticker, interval, range)
     if actor.is_group:
@@ -51,17 +51,17 @@ async def share(ctx: Context, name: str, ticker: str, interval: str, range: str 
     elif to is None:
         groups = await sharing.share_targets(db, actor)
         if not groups:
-            return Reply.fail(
+            return Message.fail(
                 "I have not seen you in a group that allows sharing. Send /share there, or any command in the "
                 "group first so I know you are a member."
             )
         rows = [[Button(g.title[:60], f"{line} to={g.id}")] for g in groups[:10]]
-        return Reply("Which group should get the card?", buttons=rows, ephemeral=True)
+        return Message("Which group should get the card?", buttons=rows, ephemeral=True)
     else:
         wanted = to.partition("=")[2]
         group_id = parse_id(wanted)
         if group_id is None:
-            return Reply.fail(f"'{to}' does not name a group", "pick one of the groups /share offers")
+            return Message.fail(f"'{to}' does not name a group", "pick one of the groups /share offers")
         group = next((g for g in await sharing.share_targets(db, actor) if g.id == group_id), None)
         if group is None:
             raise NotFound("that group is not one you can share into")
@@ -75,17 +75,16 @@ async def share(ctx: Context, name: str, ticker: str, interval: str, range: str 
     text = card.text + f"\nShared by {actor.display_name or 'a member'} · /copy {record.id} to get this {card.kind}"
     copy = Button(f"Copy this {card.kind}", f"/copy {record.id}", public=True)
     if actor.is_group:
-        return Reply(text, images=card.images, buttons=[[copy]])
+        return Message(text, images=card.images, buttons=[[copy]])
     notifier = ctx.core.notifiers.get(actor.platform)
     if notifier is None:
         raise Unavailable(f"cannot post into {group.title} from here")
-    notice = Notice(
-        text, tuple(NoticeImage(i.data, i.filename) for i in card.images), ((copy.label, copy.command),), public=True
-    )
-    delivered = await notifier.send(ChatTarget(group.platform, group.external_id), notice)
+    # posted as an alert is: the images without their captions (the card's text says it all)
+    post = Message(text, images=tuple(Image(i.data, i.filename) for i in card.images), buttons=((copy,),))
+    delivered = await notifier.send(ChatTarget(group.platform, group.external_id), post)
     if not delivered:
         raise Unavailable(f"{group.title} did not take the card (was the bot removed there?)")
-    return Reply(f"Shared '{card.label}' on {ticker.upper()} into {group.title}.", ephemeral=True)
+    return Message(f"Shared '{card.label}' on {ticker.upper()} into {group.title}.", ephemeral=True)
 
 
 class _Card:
@@ -143,13 +142,13 @@ async def _card(ctx: Context, name: str, ticker: str, interval: str, range_: str
     group="Sharing",
     examples=("/copy 12", "/copy 12 my_ema"),
 )
-async def copy(ctx: Context, share: int, name: str | None) -> Reply:
+async def copy(ctx: Context, share: int, name: str | None) -> Message:
     result = await sharing.copy_share(ctx.core.db, ctx.actor, share, name, _membership(ctx))
     if isinstance(result, models.Saved):
         label = result.model.label
-        return Reply(
+        return Message(
             f"Copied model '{label}' into your models. Run it: /run {label} BBCA",
             buttons=[[Button("Run on BBCA", f"/run {label} BBCA 1d 1y")]],
         )
     view, _ = result
-    return Reply(f"Copied strategy '{view.label}' with {len(view.rules)} rule(s). Try /simulate {view.label} BBCA")
+    return Message(f"Copied strategy '{view.label}' with {len(view.rules)} rule(s). Try /simulate {view.label} BBCA")

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
-from bots import format as fmt
 from bots.commands import registry
 from bots.commands.market import INTERVAL, RANGE, TICKER
 from bots.commands.results import backtest_lines, heading, rule_lines, share_command
 from bots.paging import paged_reply
 from bots.registry import Arg, ArgKind, Context, whole
-from bots.reply import Button, Image, Reply
+from core import format as fmt
 from core.market.fundamentals import METRICS
+from core.message import Button, Image, Message
 from core.simulation.service import Simulation, simulate
 from core.strategy import service as strategies
 from core.strategy.rules import Analytic
@@ -34,7 +35,7 @@ ANALYTICS = tuple(a.value.lower() for a in Analytic)
 )  # fmt: skip
 async def strategy(
     ctx: Context, action: str, name: str, analytic: str | None, description: str | None, confirmed: bool = False
-) -> Reply:
+) -> Message:
     db, actor = ctx.core.db, ctx.actor
     if action == "new":
         view, created = await strategies.save_strategy(
@@ -42,17 +43,17 @@ async def strategy(
         )
         verb = "Created" if created else "Updated"
         example = _example(view.analytic, view.label)
-        return Reply(f"{verb} {view.analytic.value} strategy '{view.label}'. Add rules: {example}")
+        return Message(f"{verb} {view.analytic.value} strategy '{view.label}'. Add rules: {example}")
     if action == "show":
         return _show(await strategies.get_strategy(db, actor, name))
     if not confirmed:
         found = await strategies.get_strategy(db, actor, name)
-        return Reply(
+        return Message(
             f"Remove strategy '{found.label}' and its {len(found.rules)} rule(s)?",
             buttons=[[Button("Yes, remove", f"/strategy rm {found.label} --yes"), Button("Keep", "/strategies")]],
         )
     gone = await strategies.remove_strategy(db, actor, name)
-    return Reply(f"Removed strategy '{gone.label}'.")
+    return Message(f"Removed strategy '{gone.label}'.")
 
 
 def _example(analytic: Analytic, label: str) -> str:
@@ -63,7 +64,7 @@ def _example(analytic: Analytic, label: str) -> str:
     return f"/rule add {label} net_value > 0; top3_ratio > 1.5"
 
 
-def _show(view: strategies.StrategyView) -> Reply:
+def _show(view: strategies.StrategyView) -> Message:
     lines = [f"Strategy '{view.label}' · {view.analytic.value}"]
     if view.description:
         lines.append(view.description)
@@ -74,7 +75,7 @@ def _show(view: strategies.StrategyView) -> Reply:
     for rule in view.rules:
         lines.append(f"  {rule.number}. {rule.action} {rule.condition}")
     buttons = [[Button("Simulate on BBCA", f"/simulate {view.label} BBCA 1d 1y")]] if view.rules else []
-    return Reply("\n".join(lines), buttons=buttons)
+    return Message("\n".join(lines), buttons=buttons)
 
 
 @registry.command(
@@ -83,7 +84,7 @@ def _show(view: strategies.StrategyView) -> Reply:
     Arg("page", "page number", kind=ArgKind.INT, required=False, default=1),
     group="Strategies",
 )
-async def strategies_(ctx: Context, page: int) -> Reply:
+async def strategies_(ctx: Context, page: int) -> Message:
     found = await strategies.list_strategies(ctx.core.db, ctx.actor, page, PAGE_SIZE)
     return paged_reply(
         found, title="Your strategies", command="/strategies",
@@ -103,24 +104,24 @@ async def strategies_(ctx: Context, page: int) -> Reply:
     examples=("/rule add dip buy rsi(close, 14) < 30; sell rsi(close, 14) > 70", "/rule add value pe < 15; roe > 15%",
               "/rule rm dip 2"),
 )  # fmt: skip
-async def rule(ctx: Context, action: str, strategy: str, rules: str) -> Reply:
+async def rule(ctx: Context, action: str, strategy: str, rules: str) -> Message:
     db, actor = ctx.core.db, ctx.actor
     if action == "add":
         view, added = await strategies.add_rules(db, actor, strategy, rules, compute=ctx.core.compute)
         if not added:
-            return Reply(f"'{view.label}' already has those rules.")
+            return Message(f"'{view.label}' already has those rules.")
         lines = [f"Added {len(added)} rule(s) to '{view.label}':"]
         lines += [f"  {r.number}. {r.action} {r.condition}" for r in view.rules[-len(added):]]
-        return Reply("\n".join(lines), buttons=[[Button("Simulate on BBCA", f"/simulate {view.label} BBCA 1d 1y")]])
+        return Message("\n".join(lines), buttons=[[Button("Simulate on BBCA", f"/simulate {view.label} BBCA 1d 1y")]])
     numbers = []
     for word in rules.replace(",", " ").split():
         if not word.isdigit():
-            return Reply.fail(f"'{word}' is not a rule number", "/rule rm STRATEGY NUMBER...")
+            return Message.fail(f"'{word}' is not a rule number", "/rule rm STRATEGY NUMBER...")
         numbers.append(whole(word, "rule number"))
     view, gone = await strategies.remove_rules(db, actor, strategy, numbers)
     lines = [f"Removed {len(gone)} rule(s) from '{view.label}'. Remaining:"]
     lines += [f"  {r.number}. {r.action} {r.condition}" for r in view.rules] or ["  none"]
-    return Reply("\n".join(lines))
+    return Message("\n".join(lines))
 
 
 @registry.command(
@@ -134,18 +135,18 @@ async def rule(ctx: Context, action: str, strategy: str, rules: str) -> Reply:
     examples=("/simulate dip BBCA", "/simulate dip BTCUSDT 4h 6mo", "/simulate value TLKM"),
     expensive=True,
 )
-async def simulate_(ctx: Context, strategy: str, ticker: str, interval: str, range: str | None) -> Reply:
+async def simulate_(ctx: Context, strategy: str, ticker: str, interval: str, range: str | None) -> Message:
     result = await simulate(
         ctx.core.db, ctx.core.market, ctx.core.settings, ctx.actor, strategy, ticker, interval, range
     )
     reply = render_simulation(result, range)
     if result.backtest is not None:
         line = share_command(result.strategy.label, ticker, interval, range)
-        reply.buttons.append([Button("Share to a group", line)])
+        reply = dataclasses.replace(reply, buttons=[*reply.buttons, [Button("Share to a group", line)]])
     return reply
 
 
-def render_simulation(result: Simulation, range_: str | None) -> Reply:
+def render_simulation(result: Simulation, range_: str | None) -> Message:
     view = result.strategy
     if result.screen:
         verdict = {True: "PASSES", False: "FAILS", None: "INCOMPLETE (some data missing)"}[result.passed]
@@ -166,7 +167,7 @@ def render_simulation(result: Simulation, range_: str | None) -> Reply:
             from bots.commands.bandar import SAMPLE_NOTE as BANDAR_SAMPLE_NOTE
 
             lines.append(BANDAR_SAMPLE_NOTE)
-        return Reply("\n".join(lines))
+        return Message("\n".join(lines))
     candles, backtest = result.candles, result.backtest
     assert candles is not None and backtest is not None
     lines = [heading(view.label, candles, range_), *rule_lines(view)]
@@ -177,7 +178,7 @@ def render_simulation(result: Simulation, range_: str | None) -> Reply:
     if result.chart:
         images.append(Image(result.chart, f"{view.label}_{candles.instrument.display}.png",
                             f"{view.label} on {candles.instrument.display} {candles.interval}"))  # fmt: skip
-    return Reply("\n".join(lines), images=images)
+    return Message("\n".join(lines), images=images)
 
 
 def _metric_value(metric: str, value: float | None) -> str:

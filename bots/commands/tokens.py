@@ -6,8 +6,8 @@ from datetime import datetime
 
 from bots.commands import registry
 from bots.registry import Arg, ArgKind, Context, UsageError
-from bots.reply import Reply
 from core.db import utcnow
+from core.message import Message
 from core.tokens import service as tokens
 from core.tokens.service import Scope, TokenView
 
@@ -24,22 +24,22 @@ USAGE = "/token new NAME [read|trade|admin] [expires=90d|12w|6mo|1y|never] · /t
     examples=("/token new my-script", "/token new trader trade expires=30d", "/token list", "/token revoke my-script"),
     private_only=True,
 )  # fmt: skip
-async def token(ctx: Context, action: str, details: str | None) -> Reply:
+async def token(ctx: Context, action: str, details: str | None) -> Message:
     words = (details or "").split()
     if action == "list":
         if words:
             raise UsageError(f"'/token list' takes nothing more; {USAGE}")
-        return Reply(render_list(await tokens.list_tokens(ctx.core.db, ctx.actor)), ephemeral=True)
+        return Message(render_list(await tokens.list_tokens(ctx.core.db, ctx.actor)), ephemeral=True)
     if not words:
         raise UsageError(f"which token? {USAGE}")
     if action == "revoke":
         if len(words) > 1:
             raise UsageError(f"one name at a time; {USAGE}")
         gone = await tokens.revoke_token(ctx.core.db, ctx.actor, words[0])
-        return Reply(f"Revoked token '{gone.label}' ({gone.hint}): it no longer works.", ephemeral=True)
+        return Message(f"Revoked token '{gone.label}' ({gone.hint}): it no longer works.", ephemeral=True)
     name, scope, expires = _new_args(words)
     made = await tokens.create_token(ctx.core.db, ctx.core.settings, ctx.actor, name, scope, expires)
-    return Reply(render_new(made), ephemeral=True)
+    return Message(render_new(made), ephemeral=True)
 
 
 def _new_args(words: list[str]) -> tuple[str, Scope, str | None]:

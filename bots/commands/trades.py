@@ -8,10 +8,10 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, timedelta
 
-from bots import format as fmt
 from bots.commands import registry
 from bots.registry import Arg, ArgKind, Context, UsageError, whole
-from bots.reply import Button, Document, Image, Reply
+from core import format as fmt
+from core.message import Button, Document, Image, Message
 from core.statistic import dashboard as dash
 from core.trade import service as trades
 from core.trade.service import PositionView, TradeView
@@ -20,18 +20,6 @@ PAGE_SIZE = 10
 _FILTER = re.compile(r"^(from|to)=(.*)$", re.I)
 LAST_DAY = date(9998, 12, 31)
 DATES_HELP = "from=YYYY-MM-DD to=YYYY-MM-DD (either or both; 'to' includes that whole day, UTC)"
-
-
-def _money(value: float | None, currency: str, signed: bool = False) -> str:
-    if value is None:
-        return "n/a"
-    text = fmt.price(abs(value), currency)
-    sign = ("+" if value > 0 else "-" if value < 0 else "") if signed else ("-" if value < 0 else "")
-    return f"{sign}{text} {currency}".rstrip()
-
-
-def _qty(value: float) -> str:
-    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.8f}".rstrip("0").rstrip(".")
 
 
 # -- /trades -------------------------------------------------------------------------------------
@@ -78,7 +66,7 @@ def _midnight(day: date) -> datetime:
     examples=("/trades", "/trades 2", "/trades from=2026-01-01 to=2026-01-31", "/trades export from=2026-01-01"),
     private_only=True,
 )
-async def trades_(ctx: Context, page: int, dates: list[str]) -> Reply:
+async def trades_(ctx: Context, page: int, dates: list[str]) -> Message:
     export = any(w.lower() == "export" for w in dates)
     since, until, late_page = parse_dates([w for w in dates if w.lower() != "export"])
     if export:
@@ -95,21 +83,21 @@ async def trades_(ctx: Context, page: int, dates: list[str]) -> Reply:
     span = _span(since, until)
     if not found.total:
         if span:
-            return Reply(f"No trades {span}.")
-        return Reply("No trades yet. They appear here once your deployed models trade.")
+            return Message(f"No trades {span}.")
+        return Message("No trades yet. They appear here once your deployed models trade.")
     if page > found.pages:
         pages = "is only 1 page" if found.pages == 1 else f"are {found.pages} pages"
-        return Reply.fail(f"there {pages} of trades, not {page}")
+        return Message.fail(f"there {pages} of trades, not {page}")
     heading = f"Your trades{' ' + span if span else ''}"
     heading += f" ({found.total} in all):" if found.pages == 1 else f" (page {page} of {found.pages}, {found.total} in all):"
     lines = [heading, *(_trade_line(t) for t in found.items)]
     filters = " ".join(w for w in (f"from={since}" if since else "", f"to={until}" if until else "") if w)
     nav = [Button("◀ Prev", f"/trades {page - 1} {filters}".rstrip())] if page > 1 else []
     nav += [Button("Next ▶", f"/trades {page + 1} {filters}".rstrip())] if found.has_next else []
-    return Reply("\n".join(lines), buttons=[nav] if nav else [])
+    return Message("\n".join(lines), buttons=[nav] if nav else [])
 
 
-async def _export(ctx: Context, since: date | None, until: date | None) -> Reply:
+async def _export(ctx: Context, since: date | None, until: date | None) -> Message:
     """Every fill in the span (all pages) as one CSV file."""
     fills = await trades.all_trades(
         ctx.core.db,
@@ -119,11 +107,11 @@ async def _export(ctx: Context, since: date | None, until: date | None) -> Reply
     )
     span = _span(since, until)
     if not fills:
-        return Reply(f"No trades {span} to export." if span else "No trades to export yet.")
+        return Message(f"No trades {span} to export." if span else "No trades to export yet.")
     name = "trades" + (f"_from_{since}" if since else "") + (f"_to_{until}" if until else "") + ".csv"
     count = f"{len(fills)} trade{'s' if len(fills) != 1 else ''}"
     text = f"Your trades{' ' + span if span else ''}: {count} in {name} (times in UTC)."
-    return Reply(text, files=[Document(trades.fills_csv(fills), name, f"{count}{' ' + span if span else ''}")])
+    return Message(text, files=[Document(trades.fills_csv(fills), name, f"{count}{' ' + span if span else ''}")])
 
 
 def _span(since: date | None, until: date | None) -> str:
@@ -136,11 +124,11 @@ def _span(since: date | None, until: date | None) -> str:
 
 def _trade_line(t: TradeView) -> str:
     line = (
-        f"• {t.time:%Y-%m-%d %H:%M} · {t.label or '-'} · {t.side.upper()} {_qty(t.qty)} {t.symbol} "
-        f"@ {fmt.price(t.price, t.quote_currency, symbol=t.symbol)} · fee {_money(t.fee, t.quote_currency)}"
+        f"• {t.time:%Y-%m-%d %H:%M} · {t.label or '-'} · {t.side.upper()} {fmt.quantity(t.qty)} {t.symbol} "
+        f"@ {fmt.price(t.price, t.quote_currency, symbol=t.symbol)} · fee {fmt.money(t.fee, t.quote_currency)}"
     )
     if t.pnl is not None:
-        line += f" · P&L {_money(t.pnl, t.quote_currency, signed=True)}"
+        line += f" · P&L {fmt.money(t.pnl, t.quote_currency, signed=True)}"
     return line
 
 
@@ -153,24 +141,24 @@ def _trade_line(t: TradeView) -> str:
     group="Trading",
     private_only=True,
 )
-async def positions_(ctx: Context) -> Reply:
+async def positions_(ctx: Context) -> Message:
     held = await trades.positions(ctx.core.db, ctx.actor, ctx.core.market)
     if not held:
-        return Reply("No open positions. Your deployed models hold nothing right now.")
+        return Message("No open positions. Your deployed models hold nothing right now.")
     lines = ["Your open positions:", *(_position_line(p) for p in held)]
     if any(p.sample for p in held):
         lines.append(fmt.SAMPLE_NOTE)
-    return Reply("\n".join(lines))
+    return Message("\n".join(lines))
 
 
 def _position_line(p: PositionView) -> str:
     side = "long" if p.qty > 0 else "short"
     entry = fmt.price(p.entry_price, p.quote_currency, symbol=p.symbol) if p.entry_price is not None else "n/a"
-    line = f"• {p.label} · {p.symbol} {p.interval} · {side} {_qty(abs(p.qty))} @ {entry}"
+    line = f"• {p.label} · {p.symbol} {p.interval} · {side} {fmt.quantity(abs(p.qty))} @ {entry}"
     if p.last_price is not None:
         line += f" → {fmt.price(p.last_price, p.quote_currency, symbol=p.symbol)}"
         if p.unrealised_pnl is not None:
-            line += f" · unrealised {_money(p.unrealised_pnl, p.quote_currency, signed=True)}"
+            line += f" · unrealised {fmt.money(p.unrealised_pnl, p.quote_currency, signed=True)}"
             if p.unrealised_pct is not None:
                 line += f" ({fmt.signed(p.unrealised_pct, 2, '%')})"
     elif p.price_error:
@@ -190,7 +178,7 @@ def _position_line(p: PositionView) -> str:
     examples=("/dashboard", "/dashboard day", "/dashboard month"),
     private_only=True,
 )  # fmt: skip
-async def dashboard_(ctx: Context, period: str) -> Reply:
+async def dashboard_(ctx: Context, period: str) -> Message:
     figures = await dash.dashboard(ctx.core.db, ctx.actor, period)
     settings = ctx.core.settings
     chart = await dash.dashboard_chart(figures, width_px=settings.chart_width_px, height_px=settings.chart_height_px,
@@ -199,7 +187,7 @@ async def dashboard_(ctx: Context, period: str) -> Reply:
     buttons = [
         Button(p.value.capitalize(), f"/dashboard {p.value}") for p in dash.Period if p is not figures.period
     ]
-    return Reply(render_dashboard(figures), images=images if chart else [], buttons=[buttons])
+    return Message(render_dashboard(figures), images=images if chart else [], buttons=[buttons])
 
 
 def render_dashboard(d: dash.Dashboard) -> str:
@@ -209,7 +197,7 @@ def render_dashboard(d: dash.Dashboard) -> str:
     else:
         for totals in d.currencies or ():
             lines.append(
-                f"P&L {_money(totals.pnl, totals.currency, signed=True)} · "
+                f"P&L {fmt.money(totals.pnl, totals.currency, signed=True)} · "
                 f"return {fmt.signed(totals.return_pct, 2, '%')}"
             )
         if not d.currencies:
@@ -225,4 +213,4 @@ def render_dashboard(d: dash.Dashboard) -> str:
 
 
 def _model(m: dash.ModelTotals) -> str:
-    return f"{m.label} {_money(m.pnl, m.currency, signed=True)} ({fmt.signed(m.return_pct, 2, '%')})"
+    return f"{m.label} {fmt.money(m.pnl, m.currency, signed=True)} ({fmt.signed(m.return_pct, 2, '%')})"

@@ -6,7 +6,8 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from core.notify import ChatTarget, Notice
+from core.message import Message
+from core.notify import ChatTarget
 
 
 class ConsoleNotifier:
@@ -16,15 +17,15 @@ class ConsoleNotifier:
         self.out_dir = out_dir
         self.stream = stream
 
-    async def send(self, target: ChatTarget, notice: Notice) -> bool:
+    async def send(self, target: ChatTarget, message: Message) -> bool:
         stream = self.stream or sys.stdout
-        print(f"\n[alert for {target.chat_id}] {notice.text}", file=stream)
-        if notice.images:
+        print(f"\n[alert for {target.chat_id}] {message.text}", file=stream)
+        if message.images:
             self.out_dir.mkdir(parents=True, exist_ok=True)
-        for index, image in enumerate(notice.images):
+        for index, image in enumerate(message.images):
             path = self.out_dir / f"alert_{index}_{Path(image.filename).name}"
             path.write_bytes(image.data)
             print(f"[image] {path}", file=stream)
-        for label, command in notice.commands:
+        for label, command in message.commands:
             print(f"  [{label}] {command}", file=stream)
         return True

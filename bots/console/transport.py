@@ -12,10 +12,10 @@ from typing import TextIO
 from bots.bootstrap import build
 from bots.commands import load
 from bots.registry import Context, Registry
-from bots.reply import Reply
 from core.account.service import actor_for
 from core.actor import Actor
 from core.app import Core
+from core.message import Message
 
 PLATFORM = "console"
 
@@ -36,7 +36,7 @@ class Console:
         actor = await actor_for(core.db, platform=PLATFORM, external_id=user, display_name=user)
         return cls(core, actor, out_dir, registry)
 
-    async def handle(self, line: str) -> Reply:
+    async def handle(self, line: str) -> Message:
         line = line.strip()
         if line.isascii() and line.isdigit() and 0 < int(line) <= len(self._buttons):  # pressing a listed button
             line = self._buttons[int(line) - 1]
@@ -45,7 +45,7 @@ class Console:
         self._buttons = [b.command for row in reply.buttons for b in row]
         return reply
 
-    def show(self, reply: Reply, stream: TextIO | None = None) -> list[Path]:
+    def show(self, reply: Message, stream: TextIO | None = None) -> list[Path]:
         stream = stream or sys.stdout  # looked up now: whatever stdout is when the reply comes
         print(reply.text, file=stream)
         written = []

@@ -10,20 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
 
 import discord
 from discord import app_commands
 
 from bots.discord import members
 from bots.discord.buttons import TokenButton
-from bots.discord.commands import Runtime, add_commands
+from bots.discord.commands import Runtime, add_commands, press
 from bots.discord.render import render
 from bots.registry import Registry
-from bots.reply import Reply
 from bots.secrets_guard import looks_like_secret
 from core.app import Core
 from core.logging import get_logger, register_secret
+from core.message import Message, new_ref
 from core.state.buttons import ButtonStore
 
 log = get_logger(__name__)
@@ -51,6 +50,10 @@ class StoxlifyClient(discord.Client):
 
     async def setup_hook(self) -> None:
         await sync_commands(self)
+
+    async def press_token(self, interaction: discord.Interaction, token: str) -> None:
+        """A ``TokenButton`` pressed on any message of this bot (``bots.discord.buttons.PressHandler``)."""
+        await press(interaction, token)
 
     async def on_guild_remove(self, guild: discord.Guild) -> None:
         """Removed from a server: nobody may /copy from its channels any more."""
@@ -88,7 +91,7 @@ class StoxlifyClient(discord.Client):
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
         """Failures outside our callbacks (a stale command Discord still shows): a short private answer."""
-        ref = secrets.token_hex(3)
+        ref = new_ref()
         log.error(
             "discord_tree_error",
             ref=ref,
@@ -98,11 +101,9 @@ class StoxlifyClient(discord.Client):
         if interaction.type is discord.InteractionType.autocomplete or interaction.response.is_done():
             return
         if isinstance(error, app_commands.CommandNotFound):
-            reply = Reply.fail("this command is not available any more: see /help")
+            reply = Message.fail("this command is not available any more: see /help")
         else:
-            reply = Reply.fail(
-                f"Something went wrong (ref {ref}). It has been logged; please try again later."
-            )
+            reply = Message.crashed(ref)
         with contextlib.suppress(discord.HTTPException):
             await interaction.response.send_message(**render(reply)[0].send_kwargs(), ephemeral=True)
 

@@ -20,7 +20,6 @@ import dataclasses
 import inspect
 import keyword
 import re
-import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,13 +43,13 @@ from bots.registry import (
     file_too_big,
     split_words,
 )
-from bots.reply import Reply
 from core.account.service import actor_for
 from core.actor import Actor
 from core.app import Core
 from core.errors import StoxlifyError
 from core.logging import get_logger
 from core.market.types import INTERVALS, RANGE_CODES
+from core.message import Message, new_ref
 from core.state.buttons import ButtonStore, MemoryButtonStore
 
 log = get_logger(__name__)
@@ -328,7 +327,7 @@ async def _answer(
     raw: dict[str, Any],
     *,
     converted: bool = False,
-) -> Reply:
+) -> Message:
     """The command's reply; never raises."""
     try:
         kwargs = raw if converted else convert(command, raw)
@@ -340,25 +339,21 @@ async def _answer(
         ctx = Context(core=runtime.core, actor=actor, transport=PLATFORM, extras=extras)
         return await runtime.registry.invoke(ctx, command, kwargs)
     except UsageError as exc:
-        return Reply.fail(exc.message, command.usage)
+        return Message.fail(exc.message, command.usage)
     except StoxlifyError as exc:
-        return Reply.fail(_with_hint(exc))
+        return Message.fail(exc.explained)
     except Exception:
         return _oops("discord_command_failed", command=command.name, user=interaction.user.id)
 
 
-def _with_hint(exc: StoxlifyError) -> str:
-    return exc.message if exc.hint is None else f"{exc.message}\n{exc.hint}"
-
-
-def _oops(event: str, **fields: Any) -> Reply:
-    ref = secrets.token_hex(3)
+def _oops(event: str, **fields: Any) -> Message:
+    ref = new_ref()
     log.exception(event, ref=ref, **fields)
-    return Reply.fail(f"Something went wrong (ref {ref}). It has been logged; please try again later.")
+    return Message.crashed(ref)
 
 
 async def _in_time(
-    interaction: discord.Interaction, work: asyncio.Future[Reply], *, defer_now: bool, **defer: Any
+    interaction: discord.Interaction, work: asyncio.Future[Message], *, defer_now: bool, **defer: Any
 ) -> bool:
     """Defer now (slow commands), or once ``work`` outlives ``DEFER_AFTER_S``; True when deferred."""
     if not defer_now:
@@ -461,7 +456,7 @@ async def _send_rest(interaction: discord.Interaction, pages: list[Page], *, eph
 
 async def _tell_privately(
     interaction: discord.Interaction,
-    reply: Reply,
+    reply: Message,
     *,
     owner: str | None = None,
     buttons: ButtonStore | None = None,
@@ -492,10 +487,10 @@ async def press(interaction: discord.Interaction, token: str) -> None:
         line = await runtime.buttons.resolve(token, str(interaction.user.id))
         command, kwargs = runtime.registry.parse(line)
     except UsageError as exc:  # a stored command line that no longer parses
-        await _tell_privately(interaction, Reply.fail(exc.message, exc.hint))
+        await _tell_privately(interaction, Message.fail(exc.message, exc.hint))
         return
     except StoxlifyError as exc:  # expired, or someone else's
-        await _tell_privately(interaction, Reply.fail(_with_hint(exc)))
+        await _tell_privately(interaction, Message.fail(exc.explained))
         return
     try:
         await _rerun(runtime, interaction, command, kwargs)

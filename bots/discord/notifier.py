@@ -22,9 +22,9 @@ from typing import TypeVar
 import discord
 
 from bots.discord.render import Page, render
-from bots.reply import Button, Image, Reply
 from core.logging import get_logger
-from core.notify import ChatTarget, Notice
+from core.message import Message
+from core.notify import ChatTarget
 from core.state.buttons import ANYONE, ButtonStore
 
 log = get_logger(__name__)
@@ -79,12 +79,12 @@ class DiscordNotifier:
         data = await self.client.http.get_channel(channel_id)
         return int(data["guild_id"]) if data.get("guild_id") else None
 
-    async def send(self, target: ChatTarget, notice: Notice) -> bool:
+    async def send(self, target: ChatTarget, message: Message) -> bool:
         if target.platform != self.platform:
             log.warning("notice_wrong_platform", platform=target.platform)
             return False
         try:
-            destination, owner = await self._destination(target.chat_id, wants_owner=bool(notice.commands))
+            destination, owner = await self._destination(target.chat_id, wants_owner=bool(message.commands))
         except ValueError:
             log.warning("notice_bad_target", chat_id=target.chat_id)
             return False
@@ -93,19 +93,12 @@ class DiscordNotifier:
             return False
         if destination is None:
             return False
-        reply = Reply(
-            text=notice.text,
-            images=[Image(image.data, image.filename) for image in notice.images],
-            buttons=[[Button(label, command, public=notice.public) for label, command in notice.commands]]
-            if notice.commands
-            else [],
-        )
-        if owner is None and notice.public:
+        if owner is None and message.public:
             # a group's shared card: its buttons are public (binder binds them to ANYONE, so every
             # member may press them for themselves); buttons are rendered only for an owner
             owner = ANYONE
-        bind = await self.buttons.binder(owner, reply.buttons) if owner is not None and self.buttons else None
-        for page in render(reply, bind=bind):
+        bind = await self.buttons.binder(owner, message.buttons) if owner is not None and self.buttons else None
+        for page in render(message, bind=bind):
             if not await self._deliver(destination, page, target.chat_id):
                 return False
         return True

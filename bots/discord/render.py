@@ -1,4 +1,4 @@
-"""A ``Reply`` as Discord messages: embeds, attached images and a view of token buttons.
+"""A ``Message`` as Discord messages: embeds, attached images and a view of token buttons.
 
 The first line of the reply becomes the embed title, the rest its description (escaped: replies
 are plain text). Text longer than one embed continues in further messages (``pages[1:]``); the
@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import discord
 
 from bots.discord.buttons import TokenButton
-from bots.reply import Button, Document, Image, Reply
+from core.message import Button, Document, Image, Message
 
 COLOUR = discord.Colour(0x2F80ED)
 ERROR_COLOUR = discord.Colour.red()
@@ -59,7 +59,7 @@ class Page:
         return {"embeds": self.embeds, "attachments": self.files(), "view": self.view}
 
 
-def render(reply: Reply, *, bind: Callable[[Button], str] | None = None) -> list[Page]:
+def render(reply: Message, *, bind: Callable[[Button], str] | None = None) -> list[Page]:
     """The messages showing ``reply``; ``bind(button)`` gives each button's token (from
     ``ButtonStore.binder``, bound to the user the reply is for); without it, no buttons."""
     colour = ERROR_COLOUR if reply.error else COLOUR
@@ -83,7 +83,7 @@ def render(reply: Reply, *, bind: Callable[[Button], str] | None = None) -> list
     return pages
 
 
-def button_view(rows: list[list[Button]], bind: Callable[[Button], str]) -> discord.ui.View | None:
+def button_view(rows: Sequence[Sequence[Button]], bind: Callable[[Button], str]) -> discord.ui.View | None:
     """A view of ``TokenButton``s (at most 5 rows of 5), each carrying the token ``bind`` gives it."""
     view = discord.ui.View(timeout=None)
     row_index = 0
@@ -153,7 +153,7 @@ def _split(text: str, limit: int) -> list[str]:
     return chunks
 
 
-def _attachments(images: list[Image]) -> list[Image]:
+def _attachments(images: Sequence[Image]) -> list[Image]:
     """The images under unique, safe attachment names (``attachment://`` needs plain names)."""
     seen: set[str] = set()
     named = []
@@ -169,7 +169,7 @@ def _attachments(images: list[Image]) -> list[Image]:
     return named
 
 
-def _documents(files: list[Document], taken: set[str]) -> list[Document]:
+def _documents(files: Sequence[Document], taken: set[str]) -> list[Document]:
     """The files under safe names that no image already uses."""
     named = []
     for index, doc in enumerate(files):

@@ -17,6 +17,7 @@ import re
 import secrets
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -26,9 +27,11 @@ from telegram import (
     Chat,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
-    Message,
     Update,
     User,
+)
+from telegram import (
+    Message as TelegramMessage,
 )
 from telegram import error as tg_error
 from telegram.constants import ChatAction, ChatMemberStatus, ParseMode
@@ -45,7 +48,6 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bots.registry import MAX_ATTACHED_TEXT_BYTES, Command, Context, Registry, UsageError, file_too_big
-from bots.reply import Reply
 from bots.secrets_guard import looks_like_secret
 from bots.telegram import members, render
 from bots.telegram.notifier import TelegramNotifier
@@ -53,6 +55,7 @@ from core.account.service import actor_for
 from core.app import Core
 from core.errors import Forbidden, NotFound, StoxlifyError, Unavailable
 from core.logging import get_logger, register_secret
+from core.message import Message, new_ref
 from core.state.buttons import ButtonStore
 
 if TYPE_CHECKING:
@@ -148,44 +151,35 @@ class TelegramTransport:
     # -- messages ---------------------------------------------------------------------------
 
     async def on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        message, user, chat = update.effective_message, update.effective_user, update.effective_chat
-        if message is None or chat is None or not message.text:
-            return
-        if _impersonal(message, user):
-            await self._say(context, chat.id, render.escape(ANONYMOUS_REFUSAL), message)
-            return
-        assert user is not None
-        await self._run_line(context, message.text, user, chat, source=message)
+        line = command_line(update)
+        if line is not None:
+            await self._run_typed(context, line)
 
     async def on_unknown_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A command the registry lacks: answered in private, or in a group when addressed to this bot."""
-        message, user, chat = update.effective_message, update.effective_user, update.effective_chat
-        if message is None or chat is None or not message.text:
+        line = command_line(update)
+        if line is None:
             return
-        head = message.text.split(maxsplit=1)[0]
-        _, _, addressee = head.partition("@")
-        if chat.type != Chat.PRIVATE and addressee.lower() != (context.bot.username or "").lower():
+        if line.chat.type != Chat.PRIVATE and line.addressee.lower() != (context.bot.username or "").lower():
             return  # another bot's command
-        if _impersonal(message, user):
-            await self._say(context, chat.id, render.escape(ANONYMOUS_REFUSAL), message)
-            return
-        assert user is not None
-        await self._run_line(context, message.text, user, chat, source=message)
+        await self._run_typed(context, line)
 
     async def on_upload(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A photo or file captioned with a file-reading command (``/upload NAME``,
         ``/model save NAME``): run it like the command, with the file."""
-        message, user, chat = update.effective_message, update.effective_user, update.effective_chat
-        if message is None or chat is None or not message.caption:
+        line = command_line(update, caption=True)
+        if line is None:
             return
-        _, _, addressee = message.caption.split(maxsplit=1)[0].partition("@")
-        if addressee and addressee.lower() != (context.bot.username or "").lower():
+        if line.addressee and line.addressee.lower() != (context.bot.username or "").lower():
             return  # another bot's command
-        if _impersonal(message, user):
-            await self._say(context, chat.id, render.escape(ANONYMOUS_REFUSAL), message)
+        await self._run_typed(context, line)
+
+    async def _run_typed(self, context: ContextTypes.DEFAULT_TYPE, line: CommandLine) -> None:
+        """Run a command someone sent; refused for senders that are not a person (whom to act for?)."""
+        if line.user is None or _impersonal(line.message, line.user):
+            await self._say(context, line.chat.id, render.escape(ANONYMOUS_REFUSAL), line.message)
             return
-        assert user is not None
-        await self._run_line(context, message.caption, user, chat, source=message)
+        await self._run_line(context, line.text, line.user, line.chat, source=line.message)
 
     async def on_chatter(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Plain text in a private chat: point at the commands."""
@@ -243,7 +237,7 @@ class TelegramTransport:
             await query.answer("This button can't be used here: run the command yourself.", show_alert=True)
             return
         await query.answer()
-        message = original if isinstance(original, Message) else None
+        message = original if isinstance(original, TelegramMessage) else None
         await self._run_line(context, line, presser, original.chat, pressed=message)
 
     # -- the common path --------------------------------------------------------------------
@@ -255,8 +249,8 @@ class TelegramTransport:
         user: User,
         chat: Chat,
         *,
-        source: Message | None = None,
-        pressed: Message | None = None,
+        source: TelegramMessage | None = None,
+        pressed: TelegramMessage | None = None,
     ) -> None:
         """Parse and run one command line for ``user`` in ``chat`` and send the reply.
 
@@ -278,16 +272,16 @@ class TelegramTransport:
                 is_group=group,
             )
         except StoxlifyError as exc:
-            await self._send(context, chat.id, Reply.fail(exc.message), None, source, thread)
+            await self._send(context, chat.id, Message.fail(exc.message), None, source, thread)
             return
         try:
             command, kwargs = self._parse(line)
         except UsageError as exc:
-            await self._send(context, chat.id, Reply.fail(exc.message, exc.hint), None, source, thread)
+            await self._send(context, chat.id, Message.fail(exc.message, exc.hint), None, source, thread)
             return
-        if command.admin_only and group:
+        if self.registry.needs_admin_check(command, group):
             actor = dataclasses.replace(actor, is_admin=await self._is_admin(bot, chat.id, user.id))
-        refused = group and (command.private_only or (command.admin_only and not actor.is_admin))
+        refused = self.registry.refusal(command, actor)
         ctx = Context(
             core=self.core, actor=actor, transport=PLATFORM,
             extras={
@@ -299,8 +293,8 @@ class TelegramTransport:
         log.info(
             "telegram_command", command=command.name, user=user.id, chat=chat.id, button=pressed is not None
         )
-        if refused:
-            reply = await self.registry.invoke(ctx, command, kwargs)
+        if refused is not None:  # answered at once: no "typing..." for a refusal
+            reply = refused
         else:
             async with _chat_action(bot, chat.id, command, thread):
                 reply = await self.registry.invoke(ctx, command, kwargs)
@@ -347,12 +341,12 @@ class TelegramTransport:
         self,
         context: ContextTypes.DEFAULT_TYPE,
         chat_id: int,
-        reply: Reply,
+        reply: Message,
         markup: InlineKeyboardMarkup | None,
-        source: Message | None,
+        source: TelegramMessage | None,
         thread: int | None,
     ) -> None:
-        quote = source.message_id if source is not None and source.chat.type != Chat.PRIVATE else None
+        quote = _quoted(source)
         await render.send_reply(context.bot, chat_id, reply, markup=markup, reply_to=quote, thread_id=thread)
 
     async def _say(
@@ -360,11 +354,11 @@ class TelegramTransport:
         context: ContextTypes.DEFAULT_TYPE,
         chat_id: int,
         html_text: str,
-        source: Message | None,
+        source: TelegramMessage | None,
         *,
         thread: int | None = None,
     ) -> None:
-        quote = source.message_id if source is not None and source.chat.type != Chat.PRIVATE else None
+        quote = _quoted(source)
         if source is not None:
             thread = _thread(source)
         await render.send_html(context.bot, chat_id, [html_text], reply_to=quote, thread_id=thread)
@@ -373,7 +367,7 @@ class TelegramTransport:
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log with a reference id (never the update's text) and tell the chat, without a trace."""
-        ref = secrets.token_hex(3)
+        ref = new_ref()
         chat = update.effective_chat if isinstance(update, Update) else None
         log.error(
             "telegram_update_failed",
@@ -385,17 +379,48 @@ class TelegramTransport:
         )
         if chat is None:
             return
-        text = f"Something went wrong (ref {ref}). It has been logged; please try again later."
         with contextlib.suppress(tg_error.TelegramError):
-            await context.bot.send_message(chat.id, render.escape(text), parse_mode=ParseMode.HTML)
+            await context.bot.send_message(chat.id, render.escape(Message.crashed(ref).text), parse_mode=ParseMode.HTML)
 
 
-def _impersonal(message: Message, user: User | None) -> bool:
+@dataclass(frozen=True, slots=True)
+class CommandLine:
+    """A command as it arrived: the message carrying it, its chat, its sender and the line itself."""
+
+    message: TelegramMessage
+    chat: Chat
+    user: User | None
+    text: str
+
+    @property
+    def addressee(self) -> str:
+        """The bot a group command names (``/market@StoxlifyBot``), or ""."""
+        return self.text.split(maxsplit=1)[0].partition("@")[2]
+
+
+def command_line(update: Update, *, caption: bool = False) -> CommandLine | None:
+    """The command line of an update (a message's text, or a photo's or file's ``caption``), or None
+    when there is none to run: the one reading of an update that every command handler shares."""
+    message, chat = update.effective_message, update.effective_chat
+    if message is None or chat is None:
+        return None
+    text = message.caption if caption else message.text
+    if not text:
+        return None
+    return CommandLine(message, chat, update.effective_user, text)
+
+
+def _impersonal(message: TelegramMessage, user: User | None) -> bool:
     """Sent anonymously by a group admin, on behalf of a channel, or by Telegram itself: not a person."""
     return user is None or user.id in IMPERSONAL_SENDERS or message.sender_chat is not None
 
 
-def _thread(message: Message) -> int | None:
+def _quoted(source: TelegramMessage | None) -> int | None:
+    """The message an answer quotes: the command's, in groups (where several people talk at once)."""
+    return source.message_id if source is not None and source.chat.type != Chat.PRIVATE else None
+
+
+def _thread(message: TelegramMessage) -> int | None:
     return message.message_thread_id if message.is_topic_message else None
 
 
@@ -434,7 +459,7 @@ def transport_of(app: Application) -> TelegramTransport:
     return app.bot_data[TRANSPORT_KEY]
 
 
-async def attached_text(message: Message | None) -> str | bytes | None:
+async def attached_text(message: TelegramMessage | None) -> str | bytes | None:
     """What a command refers to besides its own text: the message it replies to (its text or
     caption), or a small text file sent with or replied to (a model's script, say)."""
     if message is None:
@@ -453,7 +478,7 @@ async def attached_text(message: Message | None) -> str | bytes | None:
     return None
 
 
-async def delete_message(message: Message | None) -> bool:
+async def delete_message(message: TelegramMessage | None) -> bool:
     """Delete the user's own message (one holding a key); False when Telegram refuses (too old, no rights)."""
     if message is None:
         return False
@@ -464,7 +489,7 @@ async def delete_message(message: Message | None) -> bool:
         return False
 
 
-async def attached_file(message: Message | None, limit: int) -> tuple[bytes, str] | None:
+async def attached_file(message: TelegramMessage | None, limit: int) -> tuple[bytes, str] | None:
     """The photo (its largest size) or file sent with, or replied to by, ``message``: (bytes, name)."""
     if message is None:
         return None

@@ -7,11 +7,11 @@ import asyncio
 from telegram import Bot
 from telegram import error as tg_error
 
-from bots.reply import Button, Image, Reply
 from bots.telegram import render
 from bots.telegram.members import is_gone
 from core.logging import get_logger
-from core.notify import ChatTarget, Notice
+from core.message import Message
+from core.notify import ChatTarget
 from core.state.buttons import ButtonStore
 
 log = get_logger(__name__)
@@ -38,25 +38,18 @@ class TelegramNotifier:
         self.bot = bot
         self.buttons = buttons
 
-    async def send(self, target: ChatTarget, notice: Notice) -> bool:
+    async def send(self, target: ChatTarget, message: Message) -> bool:
         if target.platform != self.platform:
             log.warning("telegram_notice_wrong_platform", platform=target.platform)
             return False
         chat_id = _chat_id(target.chat_id)
-        reply = Reply(
-            text=notice.text,
-            images=[Image(image.data, image.filename) for image in notice.images],
-            buttons=[[Button(label, command, public=notice.public) for label, command in notice.commands]]
-            if notice.commands
-            else [],
-        )
         markup = None
         private = isinstance(chat_id, int) and chat_id > 0
-        if self.buttons is not None and reply.buttons and (private or notice.public):
-            markup = render.keyboard(reply.buttons, await self.buttons.binder(str(chat_id), reply.buttons))
+        if self.buttons is not None and message.buttons and (private or message.public):
+            markup = render.keyboard(message.buttons, await self.buttons.binder(str(chat_id), message.buttons))
         for attempt in range(RETRY_AFTER_ATTEMPTS + 1):
             try:
-                await render.send_reply(self.bot, chat_id, reply, markup=markup)
+                await render.send_reply(self.bot, chat_id, message, markup=markup)
                 return True
             except tg_error.RetryAfter as exc:
                 if attempt == RETRY_AFTER_ATTEMPTS:

@@ -1,6 +1,6 @@
-"""A ``Reply`` as Telegram messages.
+"""A ``Message`` as Telegram messages.
 
-Reply text is plain: here it is HTML-escaped (so ``<b>``, ``&``, ``*`` or ``_`` typed by a user or
+Message text is plain: here it is HTML-escaped (so ``<b>``, ``&``, ``*`` or ``_`` typed by a user or
 found in data can never break the formatting) and sent with ``parse_mode=HTML``; the first line of a
 multi-line reply is bold. Telegram caps a message at 4,096 characters and a caption at 1,024 (counted
 in UTF-16 units): longer texts are split on line boundaries, and a reply whose text does not fit a
@@ -24,15 +24,17 @@ from telegram import (
     InlineKeyboardMarkup,
     InputMediaPhoto,
     LinkPreviewOptions,
-    Message,
     ReplyParameters,
+)
+from telegram import (
+    Message as TelegramMessage,
 )
 from telegram import error as tg_error
 from telegram.constants import ParseMode
 
-from bots.reply import Button, Document, Image, Reply
 from core.logging import get_logger
 from core.media.sniff import image_size, sniff
+from core.message import Button, Document, Image, Message
 
 log = get_logger(__name__)
 
@@ -64,7 +66,7 @@ def fits_photo(data: bytes) -> bool:
     return width + height <= PHOTO_MAX_SIDES and max(width, height) <= PHOTO_MAX_RATIO * min(width, height)
 
 
-def photos_or_documents(reply: Reply) -> Reply:
+def photos_or_documents(reply: Message) -> Message:
     """``reply`` with each image Telegram would refuse as a photo moved to its files (documents)."""
     refused = [image for image in reply.images if not fits_photo(image.data)]
     if not refused:
@@ -234,9 +236,9 @@ async def send_html(
     markup: InlineKeyboardMarkup | None = None,
     reply_to: int | None = None,
     thread_id: int | None = None,
-) -> list[Message]:
+) -> list[TelegramMessage]:
     """Send already-escaped HTML chunks; the keyboard goes under the last one."""
-    sent: list[Message] = []
+    sent: list[TelegramMessage] = []
     for index, chunk in enumerate(chunks):
         last = index == len(chunks) - 1
         sent.append(
@@ -256,12 +258,12 @@ async def send_html(
 async def send_reply(
     bot: Bot,
     chat_id: int | str,
-    reply: Reply,
+    reply: Message,
     *,
     markup: InlineKeyboardMarkup | None = None,
     reply_to: int | None = None,
     thread_id: int | None = None,
-) -> list[Message]:
+) -> list[TelegramMessage]:
     """Deliver ``reply`` to ``chat_id``: text messages, a photo, or media groups, then the text;
     its files follow as documents."""
     reply = photos_or_documents(reply)
@@ -283,12 +285,12 @@ async def send_reply(
 async def _send_content(
     bot: Bot,
     chat_id: int | str,
-    reply: Reply,
+    reply: Message,
     *,
     markup: InlineKeyboardMarkup | None,
     reply_to: int | None,
     thread_id: int | None,
-) -> list[Message]:
+) -> list[TelegramMessage]:
     chunks = html_chunks(reply.text)
     if not reply.images:
         if not chunks and markup is not None:
@@ -317,8 +319,8 @@ async def _send_content(
 
 async def _send_albums(
     bot: Bot, chat_id: int | str, images: Sequence[Image], *, reply_to: int | None, thread_id: int | None
-) -> list[Message]:
-    sent: list[Message] = []
+) -> list[TelegramMessage]:
+    sent: list[TelegramMessage] = []
     for start in range(0, len(images), MEDIA_GROUP_MAX):
         batch = images[start : start + MEDIA_GROUP_MAX]
         quote = _reply_to(reply_to) if start == 0 else None
@@ -352,8 +354,8 @@ async def _send_albums(
 
 
 async def edit_photo(
-    bot: Bot, message: Message, reply: Reply, *, markup: InlineKeyboardMarkup | None = None
-) -> Message:
+    bot: Bot, message: TelegramMessage, reply: Message, *, markup: InlineKeyboardMarkup | None = None
+) -> TelegramMessage:
     """Re-render ``message`` (a photo) in place with the reply's one image, caption and keyboard.
 
     When the text does not fit a caption, the photo gets the image's short caption and the text
@@ -371,8 +373,8 @@ async def edit_photo(
     )
     if not complete:
         await send_html(bot, message.chat_id, html_chunks(reply.text), thread_id=_thread(message))
-    return edited if isinstance(edited, Message) else message
+    return edited if isinstance(edited, TelegramMessage) else message
 
 
-def _thread(message: Message) -> int | None:
+def _thread(message: TelegramMessage) -> int | None:
     return message.message_thread_id if message.is_topic_message else None

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from core import format as fmt
 from core.bandarmology.period import Period, resolve_instants
 from core.bandarmology.provider import summarised
 from core.bandarmology.summary import verdict_of
@@ -297,8 +298,4 @@ def _translate(exc: Exception, subject: str) -> StoxlifyError:
 
 
 def _span(ms: float) -> str:
-    minutes = ms / 60_000
-    if minutes < 90:
-        return f"{minutes:.0f} min"
-    hours = minutes / 60
-    return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} days"
+    return fmt.duration(ms / 1000)

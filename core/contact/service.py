@@ -22,7 +22,8 @@ from core.contact.models import ContactMessage
 from core.db import Database, utcnow
 from core.errors import Invalid, LimitExceeded
 from core.logging import get_logger
-from core.notify import ChatTarget, Notice, Notifier
+from core.message import Message
+from core.notify import ChatTarget, Notifier
 from core.paging import Page, check_page
 
 log = get_logger(__name__)
@@ -137,7 +138,7 @@ async def _forward(
     who = view.name or "someone"
     text = f"Contact #{view.id} from {who} ({actor.platform}:{actor.platform_user_id}, user {actor.user_id}):\n{view.text}"
     try:
-        return await deliver(notifiers, [target], Notice(text)) == 1
+        return await deliver(notifiers, [target], Message(text)) == 1
     except Exception as exc:  # a transport failure must not lose the stored message
         log.warning("contact_forward_failed", message=view.id, error=type(exc).__name__)
         return False

@@ -23,6 +23,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core import format as fmt
 from core.account.limits import Limits, limits_for
 from core.account.models import User
 from core.account.service import lock_user
@@ -130,7 +131,7 @@ async def upload(
     """Store ``data`` for the actor: size checked, type sniffed, a random key, the name sanitised."""
     if len(data) > settings.media_max_bytes:
         raise Invalid(
-            f"that file is {human_size(len(data))}; the largest accepted is {human_size(settings.media_max_bytes)}"
+            f"that file is {fmt.size(len(data))}; the largest accepted is {fmt.size(settings.media_max_bytes)}"
         )
     content_type = require_type(data)
     limits = await limits_for(db, settings, actor.user_id)
@@ -163,7 +164,7 @@ async def upload_base64(
 ) -> MediaView:  # fmt: skip
     """``upload`` of base64 text; a too-long text is refused before it is decoded."""
     if len(content or "") > settings.media_max_bytes * 4 // 3 + 1024:
-        raise Invalid(f"that content is over the {human_size(settings.media_max_bytes)} limit")
+        raise Invalid(f"that content is over the {fmt.size(settings.media_max_bytes)} limit")
     return await upload(db, settings, actor, decode_base64(content), name, storage=storage)
 
 
@@ -189,13 +190,13 @@ def check_quota(used: MediaUsage, size: int) -> None:
     if used.max_files and used.files >= used.max_files:
         raise LimitExceeded(
             f"you keep {used.files} of {used.max_files} files on your {used.plan} plan "
-            f"({human_size(used.bytes)} used): no room for another",
+            f"({fmt.size(used.bytes)} used): no room for another",
             hint=hint,
         )
     if used.max_bytes and used.bytes + size > used.max_bytes:
         raise LimitExceeded(
-            f"that file ({human_size(size)}) does not fit: you use {human_size(used.bytes)} of "
-            f"{human_size(used.max_bytes)} on your {used.plan} plan",
+            f"that file ({fmt.size(size)}) does not fit: you use {fmt.size(used.bytes)} of "
+            f"{fmt.size(used.max_bytes)} on your {used.plan} plan",
             hint=hint,
         )
 
@@ -267,10 +268,3 @@ async def discard(storage: ObjectStorage, key: str) -> bool:
     return True
 
 
-def human_size(n: int, byte_unit: str = "B") -> str:
-    """``12 B``, ``3 KB``, ``1.5 MB``; ``byte_unit`` names the bytes below 1 KB (``bytes`` in lists)."""
-    if n >= 1024 * 1024:
-        return f"{n / (1024 * 1024):.1f} MB"
-    if n >= 1024:
-        return f"{n / 1024:.0f} KB"
-    return f"{n} {byte_unit}"

@@ -25,6 +25,7 @@ from core.actor import Actor
 from core.config import Settings
 from core.db import Database, insert_ignoring_conflicts, parse_id
 from core.errors import Conflict, Invalid, NotFound
+from core.format import percent_text, rupiah
 from core.labels import did_you_mean
 from core.paging import Page, check_page
 from core.product.models import DiscountCode, Product, ProductCategory
@@ -91,14 +92,7 @@ class DiscountView:
     @property
     def off(self) -> str:
         """What the code takes off: ``2.5 %`` or ``Rp 25,000``."""
-        return percent_text(self.percent_bp or 0) if self.kind == "percent" else f"Rp {self.amount_idr or 0:,}"
-
-
-def percent_text(bp: int) -> str:
-    """Basis points as a percentage with only the decimals it needs: 1000 -> ``10 %``, 250 -> ``2.5 %``."""
-    whole, rest = divmod(abs(bp), 100)
-    sign = "-" if bp < 0 else ""
-    return f"{sign}{whole} %" if not rest else f"{sign}{whole}.{rest:02d}".rstrip("0") + " %"
+        return percent_text(self.percent_bp or 0) if self.kind == "percent" else rupiah(self.amount_idr or 0)
 
 
 def check_money(value: object, field: str, *, low: int = 1, high: int = MAX_PRICE) -> int:

@@ -130,3 +130,25 @@ async def test_public_buttons_bind_to_anyone_the_rest_to_their_owner():
     with pytest.raises(Forbidden):
         await store.resolve(mine, "bob")
     assert await store.resolve(shared, "bob") == "/copy 7"
+
+
+def test_the_registry_refuses_private_and_admin_commands_in_groups():
+    registry = Registry()
+
+    @registry.command("keys", "Private", private_only=True)
+    async def keys(ctx) -> Reply:
+        return Reply("k")
+
+    @registry.command("settings", "Admins", admin_only=True)
+    async def settings(ctx) -> Reply:
+        return Reply("s")
+
+    private, admin = registry.get("keys"), registry.get("settings")
+    assert private is not None and admin is not None
+    member, chief, alone = Actor(1, is_group=True), Actor(1, is_group=True, is_admin=True), Actor(1)
+    assert "works only in a private chat" in registry.refusal(private, member).text
+    assert registry.refusal(private, chief) is not None and registry.refusal(private, alone) is None
+    assert "only this group's admins" in registry.refusal(admin, member).text
+    assert registry.refusal(admin, chief) is None and registry.refusal(admin, alone) is None
+    assert registry.needs_admin_check(admin, True) and not registry.needs_admin_check(admin, False)
+    assert not registry.needs_admin_check(private, True)
