@@ -1,4 +1,4 @@
-"""The ``stoxlify`` command: run, chat, say, worker."""
+"""The ``stoxlify`` command: run, chat, say, worker, api."""
 
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     say.add_argument("line", help='a command line, such as "/market BBCA 1d"')
     say.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where chart images are written")
     sub.add_parser("worker", help="compute for the bots of this installation (COMPUTE=queue), until stopped")
+    sub.add_parser("api", help="serve the HTTP API alone (API_LISTEN:API_PORT), until stopped")
     args = parser.parse_args(argv)
 
     from core.config import get_settings
@@ -62,9 +63,30 @@ def _start(args: argparse.Namespace, settings: Any) -> int:
         return asyncio.run(transport.chat(args.out))
     if args.cmd == "worker":
         return _worker(settings)
+    if args.cmd == "api":
+        return asyncio.run(_api(settings))
     from bots.runner import run
 
     return asyncio.run(run(settings))
+
+
+async def _api(settings: Any) -> int:
+    """The HTTP API without chat transports or jobs (another process runs those), until SIGINT or SIGTERM."""
+    import signal
+
+    from api.server import serve
+    from bots.bootstrap import build
+
+    app = await build(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await serve(app.core, stop)
+    finally:
+        await app.core.close()
+    return 0
 
 
 def _worker(settings: Any) -> int:

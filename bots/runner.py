@@ -18,7 +18,8 @@ Serve = Callable[[Core, Registry, asyncio.Event], Awaitable[None]]
 
 
 def configured_transports(settings: Settings) -> dict[str, Serve]:
-    """The transports whose token is set, by name; imported only when configured."""
+    """The transports whose token is set (and the HTTP API when enabled), by name; imported only
+    when configured."""
     transports: dict[str, Serve] = {}
     if settings.telegram_token is not None:
         from bots.telegram.app import serve as serve_telegram
@@ -28,6 +29,8 @@ def configured_transports(settings: Settings) -> dict[str, Serve]:
         from bots.discord.client import serve as serve_discord
 
         transports["discord"] = serve_discord
+    if settings.api_enabled:  # the HTTP API in this process, on the same core
+        transports["api"] = serve_api
     if settings.mayar_webhook_enabled and transports:  # payment events, beside a chat transport
         from bots.webhooks import check_settings
         from bots.webhooks import serve as serve_webhooks
@@ -36,6 +39,12 @@ def configured_transports(settings: Settings) -> dict[str, Serve]:
 
         transports["mayar_webhook"] = serve_webhooks
     return transports
+
+
+async def serve_api(core: Core, _registry: Registry, stop: asyncio.Event) -> None:
+    from api.server import serve
+
+    await serve(core, stop)
 
 
 async def run(settings: Settings) -> int:
