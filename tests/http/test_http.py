@@ -139,3 +139,29 @@ async def test_a_tokens_rate_limit_answers_429_with_retry_after(api):
     assert [a.status_code for a in answers] == [200, 200, 429]
     assert int(answers[-1].headers["retry-after"]) >= 1
     assert "too many requests" in json.loads(answers[-1].text)["detail"]
+
+
+async def test_dictionaries_broker_summary_and_contact_answer_as_chat_does(api):
+    console, client = api
+    headers = _auth(await _token(console))
+    categories = (await client.get("/v1/dictionaries", headers=headers)).json()
+    assert "indicator" in [c["label"] for c in categories]
+    rsi = (await client.get("/v1/dictionaries", headers=headers, params={"category": "indicator", "label": "rsi"})).json()
+    assert rsi[0]["label"].lower().startswith("rsi") and rsi[0]["summary"] in (await console.handle("/dict indicator rsi")).text
+    unknown = await client.get("/v1/dictionaries", headers=headers, params={"category": "nope"})
+    assert unknown.status_code in (404, 422) and unknown.json()["detail"]
+
+    summary = await client.get("/v1/bandarmology/summary", headers=headers, params={"ticker": "BBCA"})
+    assert summary.status_code == 200, summary.text
+    body = summary.json()
+    assert body["ticker"] == "BBCA" and body["sample"] is True and body["buyers"] and body["verdict"]
+    assert f"Verdict: {body['verdict']} (" in (await console.handle("/bandar BBCA")).text
+
+    sent = await client.post("/v1/contact", headers=headers,
+                             json={"name": "Ana", "email": "ana@example.com", "message": "the chart has no volume"})  # fmt: skip
+    assert sent.status_code == 200 and sent.json()["id"] > 0
+    from core.contact.models import ContactMessage
+
+    async with console.core.db.session() as session:
+        row = await session.get(ContactMessage, sent.json()["id"])
+    assert row.user_id == console.actor.user_id and row.name == "Ana" and "ana@example.com" in row.text
