@@ -13,7 +13,7 @@ from core.model import service as models
 from core.model.execute import execute_script
 from core.notify import ChatTarget, Notice, NoticeImage
 from core.sharing import service as sharing
-from core.simulation.service import simulate
+from core.simulation.service import SimulationRequest, simulate
 from core.strategy import service as strategies
 from core.strategy.rules import Analytic
 
@@ -119,7 +119,7 @@ async def _card(ctx: Context, name: str, ticker: str, interval: str, range_: str
         raise NotFound(f"you have no model or strategy '{name}'", hint="see /models and /strategies") from None
     if found.analytic is not Analytic.TECHNICAL:
         raise NotFound(f"'{found.label}' is a {found.analytic.value} strategy: only backtests can be shared")
-    result = await simulate(db, core.market, core.settings, actor, found.label, ticker, interval, range_)
+    result = await simulate(core, actor, SimulationRequest(found.label, ticker, interval, range_))
     assert result.candles is not None
     lines = [f"📊 Strategy {heading(found.label, result.candles, range_)}"]
     lines += rule_lines(found)

@@ -12,7 +12,7 @@ from bots.paging import paged_reply
 from bots.registry import Arg, ArgKind, Context, whole
 from bots.reply import Button, Image, Reply
 from core.market.fundamentals import METRICS
-from core.simulation.service import Simulation, simulate
+from core.simulation.service import Simulation, SimulationRequest, simulate
 from core.strategy import service as strategies
 from core.strategy.rules import Analytic
 
@@ -135,9 +135,7 @@ async def rule(ctx: Context, action: str, strategy: str, rules: str) -> Reply:
     expensive=True,
 )
 async def simulate_(ctx: Context, strategy: str, ticker: str, interval: str, range: str | None) -> Reply:
-    result = await simulate(
-        ctx.core.db, ctx.core.market, ctx.core.settings, ctx.actor, strategy, ticker, interval, range
-    )
+    result = await simulate(ctx.core, ctx.actor, SimulationRequest(strategy, ticker, interval, range))
     reply = render_simulation(result, range)
     if result.backtest is not None:
         line = share_command(result.strategy.label, ticker, interval, range)

@@ -10,7 +10,8 @@ from core.account.service import actor_for
 from core.config import Settings
 from core.market.service import MarketService
 from core.model.execute import execute_script
-from core.simulation.service import simulate
+from core.services import ServiceSet
+from core.simulation.service import SimulationRequest, simulate
 from core.strategy import service as strategies
 
 RULES = "buy rsi(close, 14) < 40; sell rsi(close, 14) > 60"
@@ -45,7 +46,7 @@ async def test_a_strategy_trades_like_the_same_logic_written_as_a_script(market,
     actor = await actor_for(sqlite_db, platform="console", external_id="me")
     await strategies.save_strategy(sqlite_db, actor, "dip")
     await strategies.add_rules(sqlite_db, actor, "dip", RULES)
-    sim = await simulate(sqlite_db, service, settings, actor, "dip", "BBCA", "1d", "2y", chart=False)
+    sim = await simulate(ServiceSet(sqlite_db, settings, service), actor, SimulationRequest("dip", "BBCA", "1d", "2y", chart=False))
     run = await execute_script(service, settings, SCRIPT, "BBCA", "1d", "2y", chart=False)
     pd.testing.assert_frame_equal(sim.backtest.trades, run.backtest.trades)
     assert np.allclose(sim.backtest.equity.to_numpy(), run.backtest.equity.to_numpy())
@@ -90,7 +91,7 @@ async def test_the_shown_candles_keep_every_field_of_the_fetched_ones(market, sq
     actor = await actor_for(sqlite_db, platform="console", external_id="me")
     await strategies.save_strategy(sqlite_db, actor, "dip")
     await strategies.add_rules(sqlite_db, actor, "dip", RULES)
-    sim = await simulate(sqlite_db, service, settings, actor, "dip", "BBCA", "1d", "1y", chart=False)
+    sim = await simulate(ServiceSet(sqlite_db, settings, service), actor, SimulationRequest("dip", "BBCA", "1d", "1y", chart=False))
     for candles in (run.candles, sim.candles):
         assert candles.extra == {"note": "kept"} and candles.name == "Bank Central Asia"
         assert candles.frame.index[0] == run.signals.index[0]
@@ -118,5 +119,5 @@ async def test_buy_and_hold_starts_where_the_indicators_have_values(market, sqli
     actor = await actor_for(sqlite_db, platform="console", external_id="me")
     await strategies.save_strategy(sqlite_db, actor, "trend")
     await strategies.add_rules(sqlite_db, actor, "trend", "buy close > sma(close, 200); sell close < sma(close, 200)")
-    sim = await simulate(sqlite_db, service, settings, actor, "trend", "BBCA", "1d", "6mo", chart=False)
+    sim = await simulate(ServiceSet(sqlite_db, settings, service), actor, SimulationRequest("trend", "BBCA", "1d", "6mo", chart=False))
     assert sim.stats["Buy & Hold Return [%]"] == pytest.approx(held, rel=1e-12)
