@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -48,29 +48,29 @@ class ModelView:
             return "indicator"
         return "long/short" if "short" in self.outputs else "long-only"
 
+    @classmethod
+    def from_row(cls, row: Model) -> Self:
+        from core.script import program_of
+
+        program = program_of(row.source)  # parsed once per distinct script, not per row and call
+        return cls(
+            id=row.id,
+            label=row.label,
+            description=row.description,
+            overlay=row.overlay,
+            source=row.source,
+            inputs=dict(row.inputs or {}),
+            declared=dict(program.inputs),
+            outputs=frozenset(program.outputs),
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Saved:
     model: ModelView
     created: bool  # False: an existing model of that name was replaced
-
-
-def view_of(row: Model) -> ModelView:
-    from core.script import program_of
-
-    program = program_of(row.source)  # parsed once per distinct script, not per row and call
-    return ModelView(
-        id=row.id,
-        label=row.label,
-        description=row.description,
-        overlay=row.overlay,
-        source=row.source,
-        inputs=dict(row.inputs or {}),
-        declared=dict(program.inputs),
-        outputs=frozenset(program.outputs),
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
 
 
 def check_inputs(declared: dict[str, Any], given: dict[str, Any] | None) -> dict[str, Any]:
@@ -137,7 +137,7 @@ async def save_model(
             if overlay is not None:
                 row.overlay = overlay
         await session.flush()
-        return Saved(view_of(row), created)
+        return Saved(ModelView.from_row(row), created)
 
 
 async def list_models(db: Database, actor: Actor, page: int = 1, page_size: int = 10) -> Page[ModelView]:
@@ -147,19 +147,19 @@ async def list_models(db: Database, actor: Actor, page: int = 1, page_size: int 
         rows = await session.scalars(
             select(Model).where(Model.user_id == actor.user_id).order_by(Model.label_key).offset(offset).limit(page_size)
         )
-        items = [view_of(r) for r in rows]
+        items = [ModelView.from_row(r) for r in rows]
     return Page(items, page, page_size, total or 0)
 
 
 async def get_model(db: Database, actor: Actor, label: str) -> ModelView:
     async with db.session() as session:
-        return view_of(await _get(session, actor, label))
+        return ModelView.from_row(await _get(session, actor, label))
 
 
 async def remove_model(db: Database, actor: Actor, label: str) -> ModelView:
     async with db.session() as session:
         row = await _get(session, actor, label)
-        view = view_of(row)
+        view = ModelView.from_row(row)
         await session.delete(row)
     return view
 
@@ -179,7 +179,7 @@ async def update_model(
         raise Invalid(f"a description has at most {MAX_DESCRIPTION} characters")
     async with db.session() as session:
         row = await _get(session, actor, label)
-        view = view_of(row)
+        view = ModelView.from_row(row)
         if inputs:
             row.inputs = {**row.inputs, **check_inputs(view.declared, inputs)}
         if description is not None:
@@ -188,7 +188,7 @@ async def update_model(
             row.overlay = overlay
         row.updated_at = utcnow()
         await session.flush()
-        return view_of(row)
+        return ModelView.from_row(row)
 
 
 async def model_labels(db: Database, actor: Actor) -> list[str]:

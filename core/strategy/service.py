@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Self
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -48,6 +49,19 @@ class StrategyView:
 
     def of(self, action: str) -> list[RuleView]:
         return [r for r in self.rules if r.action == action]
+
+    @classmethod
+    def from_row(cls, row: Strategy, rules: list[Rule]) -> Self:
+        """The strategy with its rules in the order they were added (numbered from 1)."""
+        return cls(
+            id=row.id,
+            label=row.label,
+            description=row.description,
+            analytic=Analytic(row.analytic),
+            rules=tuple(RuleView(r.id, i, r.action, r.condition) for i, r in enumerate(rules, 1)),
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
 
 
 async def save_strategy(
@@ -195,16 +209,7 @@ async def _rules(session: AsyncSession, strategy_id: int) -> list[Rule]:
 
 
 async def _view(session: AsyncSession, row: Strategy) -> StrategyView:
-    rules = await _rules(session, row.id)
-    return StrategyView(
-        id=row.id,
-        label=row.label,
-        description=row.description,
-        analytic=Analytic(row.analytic),
-        rules=tuple(RuleView(r.id, i, r.action, r.condition) for i, r in enumerate(rules, 1)),
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
+    return StrategyView.from_row(row, await _rules(session, row.id))
 
 
 async def _find(session: AsyncSession, actor: Actor, label: str) -> Strategy | None:

@@ -13,7 +13,7 @@ import logging
 import math
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Protocol, Self
 
 from sqlalchemy import ColumnElement, func, select
 
@@ -51,6 +51,22 @@ class TradeView:
     quote_currency: str
     deployment_id: int | None = None
 
+    @classmethod
+    def from_row(cls, t: Trade) -> Self:
+        return cls(
+            id=t.id,
+            time=t.executed_at,
+            label=t.label,
+            symbol=t.symbol,
+            side=t.side,
+            qty=t.quantity,
+            price=t.price,
+            fee=t.fee,
+            pnl=t.pnl,
+            quote_currency=t.quote_currency,
+            deployment_id=t.deployment_id,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class PositionView:
@@ -74,6 +90,21 @@ class PositionView:
     price_error: str | None = None
     sample: bool = False
     entry_fee: float = 0.0  # the share of the entries' fees (quote currency) paid for the held quantity
+
+    @classmethod
+    def from_row(cls, d: Deployment, currency: str, entry_fee: float = 0.0) -> Self:
+        """The deployment's holding, unvalued; ``currency`` and ``entry_fee`` come from its fills."""
+        return cls(
+            deployment_id=d.id,
+            label=d.label,
+            symbol=d.ticker,
+            interval=d.interval,
+            qty=d.position_qty,
+            entry_price=d.entry_price,
+            quote_currency=currency,
+            status=d.status,
+            entry_fee=entry_fee,
+        )
 
     @property
     def entry_value(self) -> float | None:
@@ -127,7 +158,7 @@ async def list_trades(
             .offset(offset)
             .limit(page_size)
         )
-        items = [_trade_view(t) for t in rows]
+        items = [TradeView.from_row(t) for t in rows]
     return Page(items=items, page=page, page_size=page_size, total=total)
 
 
@@ -163,23 +194,7 @@ async def all_trades(
         raise LimitExceeded(
             f"more than {EXPORT_MAX_TRADES:,} trades to export", hint="narrow it: from=YYYY-MM-DD to=YYYY-MM-DD"
         )
-    return [_trade_view(t) for t in rows]
-
-
-def _trade_view(t: Trade) -> TradeView:
-    return TradeView(
-        id=t.id,
-        time=t.executed_at,
-        label=t.label,
-        symbol=t.symbol,
-        side=t.side,
-        qty=t.quantity,
-        price=t.price,
-        fee=t.fee,
-        pnl=t.pnl,
-        quote_currency=t.quote_currency,
-        deployment_id=t.deployment_id,
-    )
+    return [TradeView.from_row(t) for t in rows]
 
 
 async def positions(db: Database, actor: Actor, prices: PriceProvider | None = None) -> list[PositionView]:
@@ -198,7 +213,7 @@ async def positions(db: Database, actor: Actor, prices: PriceProvider | None = N
         )
         currencies = await _quote_currencies(session, [d.id for d in deployments])
         fees = await _entry_fees(session, deployments)
-    views = [_position_view(d, currencies.get(d.id, ""), fees.get(d.id, 0.0)) for d in deployments]
+    views = [PositionView.from_row(d, currencies.get(d.id, ""), fees.get(d.id, 0.0)) for d in deployments]
     if prices is None or not views:
         return views
     keys = sorted({(d.market, d.ticker, d.interval) for d in deployments})
@@ -254,20 +269,6 @@ async def _entry_fees(session, deployments: list[Deployment]) -> dict[int, float
                 book[1] = 0.0
     # the whole carried fee, even when a fee paid in the base asset left a little less held than bought
     return {deployment_id: fee for deployment_id, (quantity, fee) in books.items() if quantity > 0 and fee}
-
-
-def _position_view(d: Deployment, currency: str, entry_fee: float = 0.0) -> PositionView:
-    return PositionView(
-        deployment_id=d.id,
-        label=d.label,
-        symbol=d.ticker,
-        interval=d.interval,
-        qty=d.position_qty,
-        entry_price=d.entry_price,
-        quote_currency=currency,
-        status=d.status,
-        entry_fee=entry_fee,
-    )
 
 
 @dataclass(frozen=True, slots=True)
