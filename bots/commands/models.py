@@ -15,7 +15,7 @@ from bots.registry import Arg, ArgKind, Context, UsageError, split_words
 from bots.reply import Button, Document, Image, Reply
 from core.backtest.report import BACKTEST_CSV_COLUMNS, trades_csv, trades_csv_name
 from core.model import service as models
-from core.model.execute import Execution, execute_script
+from core.model.execute import Execution, ScriptRun, execute_script
 
 PAGE_SIZE = 10
 _INPUT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.+)$")
@@ -187,11 +187,8 @@ async def run(ctx: Context, name: str, ticker: str, interval: str, range: str | 
     view = await models.get_model(ctx.core.db, ctx.actor, name)
     export = any(word.lower() == "export" for word in inputs)
     inputs = [word for word in inputs if word.lower() != "export"]
-    overrides = {**view.inputs, **parse_inputs(inputs)}  # checked once, by the script run itself
-    execution = await execute_script(
-        ctx.core.market, ctx.core.settings, view.source, ticker, interval, range,
-        label=view.label, inputs=overrides, overlay=view.overlay, user_id=ctx.actor.user_id,
-    )  # fmt: skip
+    overrides = parse_inputs(inputs)  # checked once, by the script run itself
+    execution = await execute_script(ctx.core, ctx.actor, ScriptRun.of_model(view, ticker, interval, range, overrides))
     reply = render_execution(execution, range)
     if export:
         reply.files.append(export_document(execution))

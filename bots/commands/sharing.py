@@ -10,7 +10,7 @@ from bots.reply import Button, Image, Reply
 from core.account.membership import MembershipCheck
 from core.errors import NotFound, Unavailable
 from core.model import service as models
-from core.model.execute import execute_script
+from core.model.execute import ScriptRun, execute_script
 from core.notify import ChatTarget, Notice, NoticeImage
 from core.sharing import service as sharing
 from core.simulation.service import SimulationRequest, simulate
@@ -101,10 +101,7 @@ async def _card(ctx: Context, name: str, ticker: str, interval: str, range_: str
     except NotFound:
         view = None
     if view is not None:
-        execution = await execute_script(
-            core.market, core.settings, view.source, ticker, interval, range_,
-            label=view.label, inputs={**view.inputs}, overlay=view.overlay, user_id=ctx.actor.user_id,
-        )  # fmt: skip
+        execution = await execute_script(core, actor, ScriptRun.of_model(view, ticker, interval, range_))
         lines = [f"📊 Model {heading(view.label, execution.candles, range_)}"]
         if execution.backtest is None:
             lines.append("Indicator model (no trades)")
