@@ -271,7 +271,7 @@ async def plan_deployment(services: Services, actor: Actor, request: DeployReque
             "where selling short is not possible",
             hint="deploy a copy without short/cover, or /run it to backtest both sides",
         )
-    candles = await market.candles(request.ticker, request.interval)  # NotFound for an unknown ticker, Invalid for the interval
+    candles = await market.candles(request.ticker, request.interval)  # NotFound for an unknown ticker
     symbol = broker_symbol(candles.instrument)
     size = check_stake(size, stake_amount, split_symbol(symbol)[1])
     cred = await _credential(db, actor, request.credential)
@@ -297,7 +297,7 @@ async def plan_deployment(services: Services, actor: Actor, request: DeployReque
         kind=model.kind,
         ticker=candles.instrument.display,
         interval=request.interval,
-        timing=request.timing,
+        timing=Timing(request.timing),  # a Timing since the request was built: typed as one here
         instrument=candles.instrument,
         symbol=symbol,
         credential_id=cred.id,
