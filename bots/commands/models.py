@@ -69,7 +69,8 @@ async def model(ctx: Context, action: str, name: str, script: str | None, confir
     if source is None:
         return Reply.fail("no script given", SAVE_HELP)
     description = _description(source) if isinstance(source, str) else None
-    saved = await models.save_model(ctx.core.db, ctx.actor, name, source, description=description)
+    request = models.ModelRequest(name, source, description=description)
+    saved = await models.save_model(ctx.core.db, ctx.actor, request)
     view = saved.model
     verb = "Saved" if saved.created else "Updated"
     lines = [f"{verb} model '{view.label}' ({view.kind})."]

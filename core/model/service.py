@@ -7,7 +7,8 @@ first, so a stored model always parses; running it is ``core.model.execute``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Self
 
@@ -23,6 +24,34 @@ from core.paging import Page, check_page
 
 MAX_MODELS = 100
 MAX_DESCRIPTION = 500
+
+
+def check_description(description: str | None) -> None:
+    if description is not None and len(description) > MAX_DESCRIPTION:
+        raise Invalid(f"a description has at most {MAX_DESCRIPTION} characters")
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRequest:
+    """A model to save, as ``/model save`` or the API's Save Model body gives it (plain values).
+
+    ``source``: the script, or a file's bytes (checked as UTF-8 without NULs when parsed).
+    ``description``/``overlay`` None: a new model's defaults (none, on the price panel), an
+    existing one's kept. ``inputs``: saved values over the script's ``input()`` defaults, checked
+    against the script when saving. Construction checks what needs no script: the label's form
+    and the description's length.
+    """
+
+    label: str
+    source: str | bytes
+    description: str | None = None
+    overlay: bool | None = None
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "label", check_label(self.label, "model name"))  # frozen: normalised once
+        object.__setattr__(self, "inputs", dict(self.inputs or {}))
+        check_description(self.description)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,29 +111,18 @@ def check_inputs(declared: dict[str, Any], given: dict[str, Any] | None) -> dict
 
 
 async def save_model(
-    db: Database,
-    actor: Actor,
-    label: str,
-    source: str | bytes,
-    *,
-    description: str | None = None,
-    overlay: bool | None = None,
-    inputs: dict[str, Any] | None = None,
-    copied_from: int | None = None,
-    create_only: bool = False,
+    db: Database, actor: Actor, request: ModelRequest, *, copied_from: int | None = None, create_only: bool = False
 ) -> Saved:
     """Create the model, or replace the script of the actor's model of that label
-    (Conflict instead when ``create_only``)."""
+    (Conflict instead when ``create_only``). ``copied_from``: the share it was copied from."""
     from core.script import parse, program_of
 
-    label = check_label(label, "model name")
-    if description is not None and len(description) > MAX_DESCRIPTION:
-        raise Invalid(f"a description has at most {MAX_DESCRIPTION} characters")
+    label, source, description, overlay = request.label, request.source, request.description, request.overlay
     # A ScriptError (Invalid) with line, column and caret; a file's bytes are checked (UTF-8, no NULs) by parse.
     program = parse(source) if isinstance(source, bytes) else program_of(source)
     if isinstance(source, bytes):  # a file's bytes: parse() has checked they are UTF-8 without NULs
         source = source.decode("utf-8")
-    values = check_inputs(dict(program.inputs), inputs)
+    values = check_inputs(dict(program.inputs), dict(request.inputs))
     now = utcnow()
     async with db.session() as session:
         row = await _find(session, actor, label)
@@ -175,8 +193,7 @@ async def update_model(
 ) -> ModelView:
     """Change a model's description, overlay flag or saved input values (``/run`` overrides are
     per run; these persist). The script is changed by saving it again."""
-    if description is not None and len(description) > MAX_DESCRIPTION:
-        raise Invalid(f"a description has at most {MAX_DESCRIPTION} characters")
+    check_description(description)
     async with db.session() as session:
         row = await _get(session, actor, label)
         view = ModelView.from_row(row)

@@ -21,7 +21,7 @@ from core.account.models import Chat, ChatMember
 from core.actor import Actor
 from core.db import Database, utcnow
 from core.errors import Forbidden, Invalid, NotFound
-from core.model.service import Saved, save_model
+from core.model.service import ModelRequest, Saved, save_model
 from core.sharing.models import Share
 from core.strategy.rules import Analytic
 from core.strategy.service import StrategyView, add_rules, save_strategy
@@ -158,11 +158,11 @@ async def copy_share(
     name = label or share.label
     payload = share.payload
     if share.kind == "model":
-        return await save_model(
-            db, actor, name, payload["source"], description=payload.get("description") or f"copied from {share.author}",
-            overlay=payload.get("overlay"), inputs=payload.get("inputs") or {}, copied_from=share.id,
-            create_only=True,
+        request = ModelRequest(
+            name, payload["source"], description=payload.get("description") or f"copied from {share.author}",
+            overlay=payload.get("overlay"), inputs=payload.get("inputs") or {},
         )  # fmt: skip
+        return await save_model(db, actor, request, copied_from=share.id, create_only=True)
     view, created = await save_strategy(
         db, actor, name, Analytic(payload["analytic"]), payload.get("description") or f"copied from {share.author}",
         create_only=True,

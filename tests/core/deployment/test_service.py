@@ -10,7 +10,7 @@ from core.deployment import service
 from core.deployment.models import Deployment
 from core.deployment.service import DeployRequest
 from core.errors import Conflict, Forbidden, Invalid, LimitExceeded, NotFound
-from core.model.service import save_model
+from core.model.service import ModelRequest, save_model
 from core.services import ServiceSet
 from core.trade.models import Order
 from tests.core.deployment.kit import (
@@ -40,11 +40,12 @@ async def test_deploy_copies_the_script_and_starts_at_the_next_close(db, market_
     settings, market, clock = market_env
     services = ServiceSet(db, settings, market)
     actor = await make_user(db)
-    await save_model(db, actor, "ema", EMA, inputs={"fast": 5})
+    await save_model(db, actor, ModelRequest("ema", EMA, inputs={"fast": 5}))
     view = await service.deploy(services, actor, DeployRequest("ema", "btcusdt", "1h"), now=clock.now)
     assert (view.label, view.ticker, view.interval, view.timing, view.status) == ("ema", "BTCUSDT", "1h", "OnTime", "TaskPending")
     assert view.paper and view.credential_label.lower() == "paper"  # the built-in paper account by default
-    await save_model(db, actor, "ema", "buy = close > open\nsell = close < open")  # editing the model later...
+    edited = ModelRequest("ema", "buy = close > open\nsell = close < open")
+    await save_model(db, actor, edited)  # editing the model later...
     [row] = await load(db, Deployment)
     assert row.source == EMA and row.inputs == {"fast": 5}  # ...does not change the deployment
     assert row.last_bar_at == clock.now.replace(minute=0, second=0, microsecond=0)
@@ -58,9 +59,9 @@ async def test_models_that_cannot_trade_spot_are_refused(db, market_env):
     settings, market, _ = market_env
     services = ServiceSet(db, settings, market)
     actor = await make_user(db)
-    await save_model(db, actor, "ls", "buy = close > open\nshort = close < open")
-    await save_model(db, actor, "ind", "plot(sma(close, 5))")
-    await save_model(db, actor, "ok", "buy = close > open\nsell = close < open")
+    await save_model(db, actor, ModelRequest("ls", "buy = close > open\nshort = close < open"))
+    await save_model(db, actor, ModelRequest("ind", "plot(sma(close, 5))"))
+    await save_model(db, actor, ModelRequest("ok", "buy = close > open\nsell = close < open"))
     with pytest.raises(Invalid, match="long/short model"):
         await service.deploy(services, actor, DeployRequest("ls", "BTCUSDT", "1h"))
     with pytest.raises(Invalid, match="indicator"):
@@ -78,7 +79,7 @@ async def test_live_deployments_need_the_plan_and_a_confirmation(db, market_env)
     settings, market, _ = market_env
     services = ServiceSet(db, settings, market)
     actor = await make_user(db)
-    await save_model(db, actor, "ok", "buy = close > open\nsell = close < open")
+    await save_model(db, actor, ModelRequest("ok", "buy = close > open\nsell = close < open"))
     await make_credential(db, actor.user_id, "Binance", "bin")
     with pytest.raises(Forbidden, match="live trading is not included"):
         await service.deploy(services, actor, DeployRequest("ok", "BTCUSDT", "1h", credential="bin"))
@@ -97,7 +98,7 @@ async def test_pause_resume_stop_stopall_list_and_delete(db, market_env):
     services = ServiceSet(db, settings, market)
     actor = await make_user(db)
     other = await make_user(db, "bob")
-    await save_model(db, actor, "ok", "buy = close > open\nsell = close < open")
+    await save_model(db, actor, ModelRequest("ok", "buy = close > open\nsell = close < open"))
     a = await service.deploy(services, actor, DeployRequest("ok", "BTCUSDT", "1h"), now=clock.now)
     b = await service.deploy(services, actor, DeployRequest("ok", "BBCA", "1d"), now=clock.now)
     with pytest.raises(NotFound):
@@ -153,7 +154,7 @@ async def test_simultaneous_deploys_never_exceed_the_plans_limit(db, market_env)
     settings, market, clock = market_env  # the plan allows 2
     services = ServiceSet(db, settings, market)
     actor = await make_user(db)
-    await save_model(db, actor, "ema", EMA)
+    await save_model(db, actor, ModelRequest("ema", EMA))
     intervals = ("1h", "4h", "15m", "1d")
     results = await asyncio.gather(
         *(service.deploy(services, actor, DeployRequest("ema", "BTCUSDT", i), now=clock.now) for i in intervals),
@@ -171,7 +172,7 @@ async def test_a_double_pressed_deploy_creates_one_deployment(db, market_env):
     settings = make_settings(free_max_deployments=10)
     services = ServiceSet(db, settings, market)
     actor = await make_user(db)
-    await save_model(db, actor, "ema", EMA)
+    await save_model(db, actor, ModelRequest("ema", EMA))
     plans = [await service.plan_deployment(services, actor, DeployRequest("ema", "BTCUSDT", "1h")) for _ in range(3)]
     results = await asyncio.gather(
         *(service.deploy(services, actor, p, now=clock.now) for p in plans),
@@ -192,7 +193,7 @@ async def test_deploy_with_a_plan_does_not_plan_again(db, market_env, monkeypatc
     settings, market, clock = market_env
     services = ServiceSet(db, settings, market)
     actor = await make_user(db)
-    await save_model(db, actor, "ema", EMA)
+    await save_model(db, actor, ModelRequest("ema", EMA))
     plan = await service.plan_deployment(services, actor, DeployRequest("ema", "BTCUSDT", "1h"))
 
     async def no_planning(*args, **kwargs):
@@ -208,7 +209,7 @@ async def test_idx_stocks_are_refused_on_an_exchange_key(db, market_env):
     live = make_settings(free_live_trading=True)
     live_services = ServiceSet(db, live, market)
     actor = await make_user(db)
-    await save_model(db, actor, "ok", "buy = close > open\nsell = close < open")
+    await save_model(db, actor, ModelRequest("ok", "buy = close > open\nsell = close < open"))
     await make_credential(db, actor.user_id, "Binance", "bin")
     with pytest.raises(Invalid, match="IDX stock"):
         await service.plan_deployment(live_services, actor, DeployRequest("ok", "BBCA", "1d", credential="bin"))
@@ -225,7 +226,7 @@ async def test_stake_and_input_overrides_are_checked_and_stored(db, market_env):
     settings, market, clock = market_env
     services = ServiceSet(db, settings, market)
     actor = await make_user(db)
-    await save_model(db, actor, "ema", EMA)
+    await save_model(db, actor, ModelRequest("ema", EMA))
     fixed = await service.deploy(
         services, actor, DeployRequest("ema", "BTCUSDT", "1h", stake_amount=250.5, inputs={"fast": 4}), now=clock.now
     )
