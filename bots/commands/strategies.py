@@ -37,9 +37,8 @@ async def strategy(
 ) -> Reply:
     db, actor = ctx.core.db, ctx.actor
     if action == "new":
-        view, created = await strategies.save_strategy(
-            db, actor, name, Analytic.parse(analytic or "technical"), description
-        )
+        request = strategies.StrategyRequest(name, Analytic.parse(analytic or "technical"), description)
+        view, created = await strategies.save_strategy(db, actor, request)
         verb = "Created" if created else "Updated"
         example = _example(view.analytic, view.label)
         return Reply(f"{verb} {view.analytic.value} strategy '{view.label}'. Add rules: {example}")

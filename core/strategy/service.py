@@ -30,6 +30,28 @@ MAX_DESCRIPTION = 500
 
 
 @dataclass(frozen=True, slots=True)
+class StrategyRequest:
+    """A strategy to save, as ``/strategy new`` or the API's Save Strategy body gives it.
+
+    ``analytic``: an ``Analytic`` or its name in any case (``technical``); ``description`` None
+    keeps an existing strategy's. Construction checks the label's form, the analytic and the
+    description's length; whether the analytic may change is the service's (it reads the rules).
+    """
+
+    label: str
+    analytic: Analytic | str = Analytic.TECHNICAL
+    description: str | None = None
+
+    def __post_init__(self) -> None:
+        # frozen: the normalised values replace the given ones once, before anything reads them
+        object.__setattr__(self, "label", check_label(self.label, "strategy name"))
+        if not isinstance(self.analytic, Analytic):
+            object.__setattr__(self, "analytic", Analytic.parse(self.analytic))
+        if self.description is not None and len(self.description) > MAX_DESCRIPTION:
+            raise Invalid(f"a description has at most {MAX_DESCRIPTION} characters")
+
+
+@dataclass(frozen=True, slots=True)
 class RuleView:
     id: int
     number: int  # 1-based position in the strategy, what users type to remove one
@@ -65,22 +87,13 @@ class StrategyView:
 
 
 async def save_strategy(
-    db: Database,
-    actor: Actor,
-    label: str,
-    analytic: Analytic | str = Analytic.TECHNICAL,
-    description: str | None = None,
-    *,
-    create_only: bool = False,
+    db: Database, actor: Actor, request: StrategyRequest, *, create_only: bool = False
 ) -> tuple[StrategyView, bool]:
     """Create a strategy, or update the description of one with that label. Returns (view, created).
 
     Changing an existing strategy's analytic is refused while it has rules: they would not read.
     """
-    label = check_label(label, "strategy name")
-    analytic = analytic if isinstance(analytic, Analytic) else Analytic.parse(analytic)
-    if description is not None and len(description) > MAX_DESCRIPTION:
-        raise Invalid(f"a description has at most {MAX_DESCRIPTION} characters")
+    label, analytic, description = request.label, Analytic(request.analytic), request.description
     now = utcnow()
     async with db.session() as session:
         row = await _find(session, actor, label)

@@ -49,7 +49,7 @@ async def test_fills_are_at_the_open_after_the_signal(services):
 
 async def test_a_strategy_trades_like_the_same_logic_written_as_a_script(sqlite_db, services):
     actor = await actor_for(sqlite_db, platform="console", external_id="me")
-    await strategies.save_strategy(sqlite_db, actor, "dip")
+    await strategies.save_strategy(sqlite_db, actor, strategies.StrategyRequest("dip"))
     await strategies.add_rules(sqlite_db, actor, "dip", RULES)
     sim = await simulate(services, actor, SimulationRequest("dip", "BBCA", "1d", "2y", chart=False))
     run = await execute_script(services, None, ScriptRun(SCRIPT, "BBCA", "1d", "2y", chart=False))
@@ -93,7 +93,7 @@ async def test_the_shown_candles_keep_every_field_of_the_fetched_ones(sqlite_db,
     monkeypatch.setattr(service, "candles_with_history", with_extra)
     run = await execute_script(services, None, ScriptRun(SCRIPT, "BBCA", "1d", "1y", chart=False))
     actor = await actor_for(sqlite_db, platform="console", external_id="me")
-    await strategies.save_strategy(sqlite_db, actor, "dip")
+    await strategies.save_strategy(sqlite_db, actor, strategies.StrategyRequest("dip"))
     await strategies.add_rules(sqlite_db, actor, "dip", RULES)
     sim = await simulate(services, actor, SimulationRequest("dip", "BBCA", "1d", "1y", chart=False))
     for candles in (run.candles, sim.candles):
@@ -120,7 +120,7 @@ async def test_buy_and_hold_starts_where_the_indicators_have_values(sqlite_db, s
     assert (run.backtest.trades["EntryBar"] > first).all()
 
     actor = await actor_for(sqlite_db, platform="console", external_id="me")
-    await strategies.save_strategy(sqlite_db, actor, "trend")
+    await strategies.save_strategy(sqlite_db, actor, strategies.StrategyRequest("trend"))
     await strategies.add_rules(sqlite_db, actor, "trend", "buy close > sma(close, 200); sell close < sma(close, 200)")
     sim = await simulate(services, actor, SimulationRequest("trend", "BBCA", "1d", "6mo", chart=False))
     assert sim.stats["Buy & Hold Return [%]"] == pytest.approx(held, rel=1e-12)

@@ -80,7 +80,7 @@ async def test_copy_never_overwrites(db):
 
 async def test_strategies_rules_all_or_nothing(db):
     ana, ben = await _actor(db, "1"), await _actor(db, "2")
-    view, created = await strategies.save_strategy(db, ana, "dip", "technical", "buy dips")
+    view, created = await strategies.save_strategy(db, ana, strategies.StrategyRequest("dip", "technical", "buy dips"))
     assert created and view.analytic is Analytic.TECHNICAL
     view, added = await strategies.add_rules(db, ana, "dip", "buy rsi(close, 14) < 30\nbuy close > sma(close, 200)")
     assert [r.number for r in view.rules] == [1, 2] and len(added) == 2
@@ -88,7 +88,7 @@ async def test_strategies_rules_all_or_nothing(db):
         await strategies.add_rules(db, ana, "dip", "sell rsi(close, 14) > 70; sell rsi(close 14) > 80")
     assert len((await strategies.get_strategy(db, ana, "dip")).rules) == 2
     with pytest.raises(Conflict, match="remove them before changing its analytic"):
-        await strategies.save_strategy(db, ana, "dip", Analytic.FUNDAMENTAL)
+        await strategies.save_strategy(db, ana, strategies.StrategyRequest("dip", Analytic.FUNDAMENTAL))
     with pytest.raises(NotFound):
         await strategies.add_rules(db, ben, "dip", "sell rsi(close, 14) > 70")
 
@@ -108,7 +108,7 @@ async def test_link_keeps_both_models_of_the_same_name(db):
     dc = await _actor(db, "222", "discord")
     await models.save_model(db, tg, models.ModelRequest("cross", CROSS))
     await models.save_model(db, dc, models.ModelRequest("Cross", "plot(close)"))
-    await strategies.save_strategy(db, dc, "dip")
+    await strategies.save_strategy(db, dc, strategies.StrategyRequest("dip"))
     issued = await link.issue_code(db, tg)
     await link.redeem_code(db, dc, issued.code)
     labels = [m.label for m in (await models.list_models(db, tg)).items]
@@ -123,7 +123,7 @@ async def test_rules_are_checked_off_the_event_loop_and_outside_a_session(db, mo
     from core.strategy import rules as rule_module
 
     ana = await _actor(db, "1")
-    await strategies.save_strategy(db, ana, "dip", "technical")
+    await strategies.save_strategy(db, ana, strategies.StrategyRequest("dip", "technical"))
     seen: list[bool] = []
     real = rule_module.split_rules
 

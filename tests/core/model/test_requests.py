@@ -43,3 +43,23 @@ def test_a_saved_models_run_keeps_its_script_and_puts_the_overrides_over_its_sav
     )
     assert run.inputs == {"fast": 5, "slow": 30}
     assert ScriptRun.of_model(model, "BBCA").inputs == {"fast": 5, "slow": 20}
+
+
+def test_a_strategy_request_is_checked_where_it_is_built():
+    from core.strategy.rules import Analytic
+    from core.strategy.service import StrategyRequest
+
+    assert StrategyRequest(" dip ", "fundamental").label == "dip"
+    assert StrategyRequest("dip", "FUNDAMENTAL").analytic is Analytic.FUNDAMENTAL
+    assert StrategyRequest("dip").analytic is Analytic.TECHNICAL
+    with pytest.raises(Invalid) as refused:
+        StrategyRequest("dip", "astrology")
+    assert (refused.value.message, refused.value.hint) == (
+        "unknown analytic 'astrology'", "one of: Technical, Fundamental, Bandarmology"
+    )
+    with pytest.raises(Invalid) as refused:
+        StrategyRequest("a b")
+    assert refused.value.message == "'a b' is not a valid strategy name"
+    with pytest.raises(Invalid) as refused:
+        StrategyRequest("dip", description="x" * 501)
+    assert refused.value.message == "a description has at most 500 characters"
