@@ -9,7 +9,9 @@ mistake is the same everywhere.
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import re
 import secrets
 import shlex
 from collections.abc import Awaitable, Callable, Sequence
@@ -18,9 +20,11 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from bots.reply import Reply
-from core.errors import Invalid, StoxlifyError
+from core.db.base import ID_MAX
+from core.errors import EXCERPT_CHARS, Invalid, StoxlifyError, excerpt
 from core.logging import get_logger
 from core.state.ratelimit import RateLimiter
+from core.text import mend_surrogates
 
 if TYPE_CHECKING:
     from core.actor import Actor
@@ -167,8 +171,17 @@ class Registry:
     # -- text transports -------------------------------------------------------------------
 
     def parse(self, line: str) -> tuple[Command, dict[str, Any]]:
-        """Split ``/name args...`` into a command and its keyword arguments."""
-        command, rest = self._find(line)
+        """Split ``/name args...`` into a command and its keyword arguments.
+
+        Every transport's command line (typed, or stored behind a button) enters here: it is
+        normalised once by ``clean_text``'s rules (lone surrogates mended, NUL refused) before any
+        word of it reaches a handler, a reply or a database.
+        """
+        line = mend_surrogates(line)
+        has_nul = "\x00" in line
+        command, rest = self._find(line.replace("\x00", "") if has_nul else line)
+        if has_nul:  # refused after finding the command, so the reply carries its usage
+            raise UsageError(NUL_REFUSED, hint=command.usage)
         confirmed = False
         if command.confirmable:
             # Confirmation buttons re-send the command with --yes; typing it works the same.
@@ -190,7 +203,7 @@ class Registry:
         name = head[1:].split("@", 1)[0].lower()  # Telegram groups send /market@StoxlifyBot
         command = self._commands.get(name)
         if command is None:
-            raise UsageError(f"unknown command /{name}: see /help")
+            raise UsageError(f"unknown command /{excerpt(name)}: see /help")
         return command, rest
 
     async def dispatch(self, ctx: Context, line: str) -> Reply:
@@ -201,7 +214,20 @@ class Registry:
         return await self.invoke(ctx, command, kwargs)
 
     async def invoke(self, ctx: Context, command: Command, kwargs: dict[str, Any]) -> Reply:
-        """Run a command, turning every failure into a short reply."""
+        """Run a command, turning every failure into a short reply.
+
+        ``kwargs`` from ``parse`` are clean already; values from forms (Discord's slash options and
+        modals) arrive here without a command line, so they are normalised here the same way.
+        """
+        try:
+            kwargs = clean_values(kwargs)
+        except UsageError as exc:
+            return Reply.fail(exc.message, command.usage)
+        refused = await self._refusal(ctx, command)
+        return refused if refused is not None else await self._run(ctx, command, kwargs)
+
+    async def _refusal(self, ctx: Context, command: Command) -> Reply | None:
+        """Why ``ctx`` may not run ``command`` now (where, who, how often), or None."""
         if command.private_only and ctx.actor.is_group:
             return Reply.fail(f"/{command.name} works only in a private chat with the bot: it touches private data.")
         if command.admin_only and ctx.actor.is_group and not ctx.actor.is_admin:
@@ -212,17 +238,31 @@ class Registry:
                 return Reply.fail(
                     f"You're going fast: please wait {math.ceil(wait)} s before the next chart or backtest."
                 )
+        return None
+
+    async def _run(self, ctx: Context, command: Command, kwargs: dict[str, Any]) -> Reply:
+        """The handler's reply, every failure a short one. Failures quote names and values freely
+        ("you have no model 'x'"): ``brief`` cuts what repeats the user's input to an excerpt, in
+        the message only (hints and usages are ours, and may well repeat a correct input)."""
+
+        def brief(message: str) -> str:
+            return shorten_quotes(message, kwargs)
+
         try:
-            return await command.handler(ctx, **kwargs)
+            reply = await command.handler(ctx, **kwargs)
         except UsageError as exc:
-            return Reply.fail(exc.message, command.usage)
+            return Reply.fail(brief(exc.message), command.usage)
         except StoxlifyError as exc:
-            message = exc.message if exc.hint is None else f"{exc.message}\n{exc.hint}"
+            message = brief(exc.message) if exc.hint is None else f"{brief(exc.message)}\n{exc.hint}"
             return Reply.fail(message, command.usage if _wants_usage(exc) else None)
         except Exception:
             ref = secrets.token_hex(3)
             log.exception("command_failed", command=command.name, ref=ref, user=ctx.actor.user_id)
             return Reply.fail(f"Something went wrong (ref {ref}). It has been logged; please try again later.")
+        if not reply.error:
+            return reply
+        message, usage, rest = reply.text.partition("\nUsage: ")
+        return dataclasses.replace(reply, text=brief(message) + usage + rest)
 
     def groups(self) -> dict[str, list[Command]]:
         """Commands by group, in the order a new user meets them (unlisted groups last)."""
@@ -288,7 +328,7 @@ def bind_args(command: Command, rest: str) -> dict[str, Any]:
             continue
         kwargs[arg.name], text = convert_arg(arg, token), tail
     if text:
-        raise UsageError(f"unexpected '{text}'")
+        raise UsageError(f"unexpected '{excerpt(text)}'")
     return kwargs
 
 
@@ -325,7 +365,11 @@ def file_too_big(limit: int, what: str = "limit for a file a command reads") -> 
     return Invalid(f"that file is over the {size} {what}")
 
 
-MAX_INT = 2**31 - 1  # page numbers and ids: anything larger is a typo (and overflows database integers)
+MAX_INT = ID_MAX  # page numbers and ids: anything larger is a typo (and overflows database integers)
+# The most digits a number typed in a command may have: past it, no conversion is even tried
+# (Python refuses to convert integers of more than 4,300 digits, and none of ours needs 19).
+MAX_DIGITS = 18
+_SIGNED_DIGITS = re.compile(r"[+-]?[0-9]+")
 
 
 def whole(digits: str, what: str, limit: int = MAX_INT) -> int:
@@ -335,31 +379,102 @@ def whole(digits: str, what: str, limit: int = MAX_INT) -> int:
     digits are a number here, anything else is a usage mistake rather than a crash in ``int``.
     """
     if not (digits.isascii() and digits.isdigit()):
-        raise UsageError(f"{what} must be a whole number, not '{digits[:20]}'")
-    value = int(digits)
-    if value > limit:
-        raise UsageError(f"{what} is out of range: {digits[:20]}…")
-    return value
+        raise UsageError(f"{what} must be a whole number, not '{excerpt(digits)}'")
+    if len(digits.lstrip("0")) > MAX_DIGITS or int(digits) > limit:
+        raise UsageError(f"{what} is out of range: {excerpt(digits, 20)}")
+    return int(digits)
 
 
 def check_int(arg: Arg, value: int) -> int:
     if not -MAX_INT <= value <= MAX_INT:
-        raise UsageError(f"{arg.name.upper()} is out of range: {str(value)[:20]}…")
+        raise UsageError(f"{arg.name.upper()} is out of range: {excerpt(str(value), 20)}")
     return value
 
 
 def convert_arg(arg: Arg, token: str) -> Any:
     if arg.kind is ArgKind.INT:
-        try:
-            value = int(token)
-        except ValueError:
-            raise UsageError(f"{arg.name.upper()} must be a whole number, not '{token}'") from None
-        return check_int(arg, value)
+        return check_int(arg, _int_token(arg, token))
     if arg.kind is ArgKind.CHOICE:
         lowered = token.lower()
         if lowered not in arg.choices:
-            raise UsageError(f"{arg.name.upper()} must be one of {', '.join(arg.choices)}, not '{token}'")
+            raise UsageError(f"{arg.name.upper()} must be one of {', '.join(arg.choices)}, not '{excerpt(token)}'")
         return lowered
     if arg.kind is ArgKind.TICKER:
         return token.upper()
     return token
+
+
+def _int_token(arg: Arg, token: str) -> int:
+    """An INT argument: ASCII digits with an optional sign (``int`` would also take "٣", "1_000" and
+    " 7 "), and no more than ``MAX_DIGITS`` of them, checked before converting."""
+    if not _SIGNED_DIGITS.fullmatch(token):
+        raise UsageError(f"{arg.name.upper()} must be a whole number, not '{excerpt(token)}'")
+    if len(token.lstrip("+-").lstrip("0")) > MAX_DIGITS:
+        raise UsageError(f"{arg.name.upper()} is out of range: {excerpt(token, 20)}")
+    return int(token)
+
+
+# -- what users type, normalised where it enters ------------------------------------------------
+
+NUL_REFUSED = "the text has a NUL character (\\x00), which cannot be stored: remove it and send it again"
+
+
+def clean_text(text: str) -> str:
+    """Text a user sent, fit for storage: lone surrogates (from JSON escapes; UTF-8 cannot encode
+    them, so every driver, log line and chat API call with them fails) mended, NUL refused
+    (PostgreSQL rejects it in text; dropping it silently would store something the user did not write)."""
+    if "\x00" in text:
+        raise UsageError(NUL_REFUSED)
+    return mend_surrogates(text)
+
+
+def clean_values(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """A command's arguments with every string (and every string in a list) through ``clean_text``."""
+    return {name: _clean_value(value) for name, value in kwargs.items()}
+
+
+def _clean_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, list):
+        return [clean_text(v) if isinstance(v, str) else v for v in value]
+    return value
+
+
+def _typed_text(kwargs: dict[str, Any]) -> str:
+    """Everything the user typed into a command's arguments, lowered, for ``shorten_quotes``."""
+    parts = [v for value in kwargs.values() for v in (value if isinstance(value, list) else [value])]
+    return "\n".join(p for p in parts if isinstance(p, str)).lower()
+
+
+# A long word, or a long quoted span (which may hold spaces), in a reply.
+_LONG_QUOTE = re.compile(f"'([^'\\n]{{{EXCERPT_CHARS + 1},}})'|\"([^\"\\n]{{{EXCERPT_CHARS + 1},}})\"")
+_LONG_WORD = re.compile(f"[^\\s'\"]{{{EXCERPT_CHARS + 1},}}")
+_CARET = re.compile(r"\s*\^\s*")  # the line under a script's source line, pointing at the mistake
+
+
+def shorten_quotes(text: str, kwargs: dict[str, Any]) -> str:
+    """``text`` with every long word or quoted span that repeats what the user typed (the values
+    of ``kwargs``) cut to an excerpt. Handlers and the core quote names and values freely; doing
+    the cutting here, once, keeps a 5,000-character name from coming back in full."""
+    if len(text) <= EXCERPT_CHARS:
+        return text
+    typed: list[str] = []  # built on the first long stretch only: most replies have none
+
+    def cut(match: re.Match[str]) -> str:
+        whole_match = match.group(0)
+        inner = next((g for g in match.groups() if g is not None), whole_match)  # the quoted part, or the word
+        if not typed:
+            typed.append(_typed_text(kwargs))
+        if inner.lower() not in typed[0]:
+            return whole_match
+        return whole_match.replace(inner, excerpt(inner))
+
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        # A source line with a caret under it is the script language's own window on the mistake
+        # (at most 80 characters): cutting a word of it would move the caret off the mistake.
+        if i + 1 < len(lines) and _CARET.fullmatch(lines[i + 1]):
+            continue
+        lines[i] = _LONG_WORD.sub(cut, _LONG_QUOTE.sub(cut, line))
+    return "\n".join(lines)

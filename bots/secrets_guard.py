@@ -1,10 +1,13 @@
-"""Spot exchange keys and bot tokens pasted into group chats, so the bot can delete them."""
+"""Spot exchange keys, bot tokens and access tokens pasted into group chats, so the bot can delete them."""
 
 from __future__ import annotations
 
 import re
 
+from core.redaction import ACCESS_TOKEN
+
 _SHAPES = [
+    ACCESS_TOKEN,  # a Stoxlify personal access token (/token new)
     re.compile(r"\b\d{6,12}:[A-Za-z0-9_-]{34,}\b"),  # Telegram bot token
     re.compile(r"\b[A-Za-z0-9]{64}\b"),  # Binance / Tokocrypto API key or secret
     re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I),  # OKX API key

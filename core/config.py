@@ -145,6 +145,13 @@ class Settings(BaseSettings):
     compute_queue_slots: int = Field(default=16, ge=1)  # tasks on the queue at once (the rest wait, fairly)
     compute_queue_retry_s: float = Field(default=30.0, gt=0)  # a dead worker's task goes to another after this
 
+    # the HTTP API (api/): the Stoxlify Core API over HTTP, bearer tokens from /token new
+    api_enabled: bool = False  # stoxlify run serves it too; stoxlify api serves it alone
+    api_listen: str = "127.0.0.1"  # loopback by default: put a TLS proxy in front to expose it
+    api_port: int = Field(default=8080, ge=1, le=65535)
+    api_max_body_bytes: int = Field(default=1_000_000, ge=1024)  # refused with 413 before the body is read
+    api_rate_limit_per_minute: int = Field(default=120, ge=0)  # requests per token per minute; 0: unlimited
+
     # jobs
     jobs_enabled: bool = True
 

@@ -6,6 +6,14 @@ is a bug and is reported with a reference id instead of its text.
 
 from __future__ import annotations
 
+EXCERPT_CHARS = 40  # the most a message quotes of one thing a user typed or sent
+
+
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """At most ``limit`` characters of something a user typed or sent, for quoting in a message:
+    a 100,000-character CSV cell or name comes back as its start and an ellipsis."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
 
 class StoxlifyError(Exception):
     """Base of every error a user may see."""

@@ -60,7 +60,10 @@ _QUOTED_OR_BARE = r"""(?:'(?:\\.|[^\\'])*'|"(?:\\.|[^\\"])*"|\S+)"""
 # Keys and tokens are long runs of these characters: only such runs are matched against their
 # shapes, so an ordinary line (short words, timestamps) costs one scan.
 _LONG_RUN = re.compile(r"[A-Za-z0-9_:.\-]{30,}")
+# Our own personal access tokens (core.tokens): "stx_" and 43 URL-safe characters.
+ACCESS_TOKEN = re.compile(r"stx_[A-Za-z0-9_-]{43}")
 _TOKEN_SHAPES: tuple[re.Pattern[str], ...] = (
+    ACCESS_TOKEN,
     re.compile(r"(?<![0-9])\d{6,12}:[A-Za-z0-9_-]{30,}"),  # Telegram bot token, also in /bot<token>/
     re.compile(r"\b[MNO][A-Za-z\d_-]{23,25}\.[A-Za-z\d_-]{6}\.[A-Za-z\d_-]{27,}\b"),  # Discord bot token
     re.compile(r"\b[A-Za-z0-9]{64}\b"),  # Binance / Tokocrypto API key or secret

@@ -24,6 +24,7 @@ def load() -> Registry:
         profile,
         sharing,
         strategies,
+        tokens,
         trades,
     )
 

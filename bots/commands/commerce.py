@@ -198,13 +198,23 @@ def parse_product(text: str) -> dict[str, Any]:
     return out
 
 
+# A discount's dates: "until=9999-12-31" meant as "forever" would overflow when a day is added to
+# reach its end; leaving until= out is how a code never expires.
+FIRST_DAY, LAST_DAY = datetime(2000, 1, 1, tzinfo=UTC), datetime(2099, 12, 31, tzinfo=UTC)
+
+
 def _day(value: str, what: str) -> datetime:
     if not _DATE.match(value):
         raise UsageError(f"{what} is a date YYYY-MM-DD, not '{value}'")
     try:
-        return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
+        day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError:
         raise UsageError(f"'{value}' is not a date") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise UsageError(
+            f"{what} {value} is outside {FIRST_DAY:%Y-%m-%d} to {LAST_DAY:%Y-%m-%d} (without until=, a code never expires)"
+        )
+    return day
 
 
 def parse_discount(text: str) -> dict[str, Any]:

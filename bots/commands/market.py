@@ -5,10 +5,11 @@ from __future__ import annotations
 from bots import format as fmt
 from bots.commands import registry
 from bots.paging import paged_reply
-from bots.registry import Arg, ArgKind, Context
+from bots.registry import Arg, ArgKind, Context, excerpt
 from bots.reply import Button, Image, Reply
 from core.market import watchlist
 from core.market.service import MarketInfo
+from core.market.symbols import money_decimals
 from core.market.types import INTERVALS, looks_like_interval, looks_like_range
 from core.paging import Page, check_page
 
@@ -60,7 +61,7 @@ def render_market(info: MarketInfo) -> str:
         title,
         f"{candles.provider} · {candles.interval} · {quote.as_of:%Y-%m-%d %H:%M} UTC",
         f"Price   {fmt.price(quote.price, instrument=candles.instrument)} {currency or ''}".rstrip(),
-        f"Change  {fmt.arrow(quote.change)} {fmt.signed(quote.change, 0 if currency == 'IDR' else 2)} "
+        f"Change  {fmt.arrow(quote.change)} {fmt.signed(quote.change, money_decimals(currency))} "
         f"({fmt.signed(quote.change_pct, 2, '%')})",
         f"{quote.range_label.capitalize():<7} {fmt.price(quote.range_low, instrument=candles.instrument)} – {fmt.price(quote.range_high, instrument=candles.instrument)}",
         f"Volume  {fmt.compact(quote.volume)}",
@@ -105,8 +106,8 @@ def _interval_buttons(ticker: str, interval: str, indicators: list[str], served:
 async def search(ctx: Context, query: str) -> Reply:
     hits = await ctx.core.market.search(query)
     if not hits:
-        return Reply(f"No ticker matches '{query}'. Try a shorter part of the name or the symbol.")
-    lines = [f"Results for '{query}':"]
+        return Reply(f"No ticker matches '{excerpt(query)}'. Try a shorter part of the name or the symbol.")
+    lines = [f"Results for '{excerpt(query)}':"]
     lines += [f"{i}. {h.symbol} · {h.name} ({h.exchange})" for i, h in enumerate(hits, 1)]
     buttons = [[Button(h.symbol, f"/market {h.symbol}") for h in hits[:5]]]
     return Reply("\n".join(lines), buttons=buttons)

@@ -30,6 +30,7 @@ _TABLE_WORDS = {
     "identities": "linked platforms",
     "contact_messages": "Contact Us messages",
     "broker_activity": "imported broker data",
+    "access_tokens": "access tokens",
 }
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 
 from bots import format as fmt
 from core.backtest.engine import BacktestConfig, BacktestResult
+from core.market.symbols import IDX_LOT
 from core.market.types import Candles, exchange_time, exchange_timezone, format_price, timezone_label
 
 if TYPE_CHECKING:
@@ -136,7 +137,7 @@ def heading(label: str, candles: Candles, range_: str | None) -> str:
 
 
 def account_line(cash: float, commission: float, unit: float, currency: str | None) -> str:
-    unit_text = "lots of 100" if unit == 100 else "whole units" if unit == 1 else f"steps of {unit:g}"
+    unit_text = f"lots of {IDX_LOT}" if unit == IDX_LOT else "whole units" if unit == 1 else f"steps of {unit:g}"
     return (
         f"Start {fmt.price(cash, currency)} {currency or ''} · commission {commission * 100:g} % a leg · "
         f"{unit_text}"

@@ -8,6 +8,7 @@ from bots.commands.results import heading, rule_lines, share_command, stat_lines
 from bots.registry import Arg, ArgKind, Context
 from bots.reply import Button, Image, Reply
 from core.account.membership import MembershipCheck
+from core.db import parse_id
 from core.errors import NotFound, Unavailable
 from core.model import service as models
 from core.model.execute import ScriptRun, execute_script
@@ -58,9 +59,10 @@ async def share(ctx: Context, name: str, ticker: str, interval: str, range: str 
         return Reply("Which group should get the card?", buttons=rows, ephemeral=True)
     else:
         wanted = to.partition("=")[2]
-        if not wanted.isdigit():
+        group_id = parse_id(wanted)
+        if group_id is None:
             return Reply.fail(f"'{to}' does not name a group", "pick one of the groups /share offers")
-        group = next((g for g in await sharing.share_targets(db, actor) if g.id == int(wanted)), None)
+        group = next((g for g in await sharing.share_targets(db, actor) if g.id == group_id), None)
         if group is None:
             raise NotFound("that group is not one you can share into")
         await sharing.confirm_member(db, actor, group, _membership(ctx), f"you are no longer in {group.title}")

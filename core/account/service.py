@@ -17,6 +17,7 @@ from core.account.models import PLATFORMS, Chat, ChatMember, Identity, User
 from core.actor import Actor
 from core.db import Database, insert_ignoring_conflicts, utcnow
 from core.errors import Invalid, NotFound, Unavailable
+from core.text import storable_name
 
 SEEN_RESOLUTION = timedelta(minutes=1)
 _ATTEMPTS = 3
@@ -46,7 +47,8 @@ async def actor_for(
     external_id = str(external_id).strip()
     if not external_id:
         raise Invalid("empty platform user id")
-    display_name = display_name.strip()[:128]
+    display_name = storable_name(display_name).strip()[:128]
+    chat_title = storable_name(chat_title) if chat_title is not None else None
     chat = str(chat_id) if chat_id is not None else None
     now = now or utcnow()
 

@@ -19,7 +19,8 @@ import pandas as pd
 
 from core.backtest.engine import BacktestConfig, BacktestResult, run_backtest
 from core.compute import Compute, Task
-from core.market.types import Candles, Instrument, Source, exchange_timezone
+from core.market.symbols import IDX_CURRENCY
+from core.market.types import Candles, Instrument, exchange_timezone
 
 if TYPE_CHECKING:
     from core.charts.candles import ChartLine
@@ -38,10 +39,6 @@ KEY_STATS = (
 )
 
 
-def is_crypto(instrument: Instrument) -> bool:
-    return instrument.source is Source.BINANCE or "/" in instrument.symbol
-
-
 def config_for(
     instrument: Instrument,
     settings: Settings,
@@ -51,10 +48,9 @@ def config_for(
 ) -> BacktestConfig:
     """Cash in the instrument's currency, the market's commission, and its trading unit:
     IDX lots of 100 shares, whole shares elsewhere, fractional crypto in the configured step."""
-    crypto = is_crypto(instrument)
-    idr = (instrument.currency or "").upper() == "IDR" or instrument.symbol.upper().endswith(".JK")
+    crypto = instrument.is_crypto
     return BacktestConfig(
-        cash=settings.backtest_cash_idr if idr else settings.backtest_cash_usd,
+        cash=settings.backtest_cash_idr if instrument.price_currency == IDX_CURRENCY else settings.backtest_cash_usd,
         commission=settings.commission(crypto=crypto),
         unit=settings.backtest_crypto_step if crypto else float(max(1, instrument.lot_size)),
         stop_loss=stop_loss,

@@ -37,7 +37,7 @@ from core.bandarmology.types import BrokerSummary, Player
 from core.compute import Compute, Task
 from core.config import Settings
 from core.errors import Invalid, NotFound, StoxlifyError, Unavailable
-from core.market.sources.base import split_pair
+from core.market.symbols import split_pair
 
 log = logging.getLogger(__name__)
 
@@ -233,7 +233,7 @@ class TradeFlowProvider:
             cls._markets, cls._markets_at = exchange.markets, time.monotonic()
         else:
             exchange.set_markets(cls._markets)
-        pair = split_pair(ticker.strip().upper().replace("-", "/"))
+        pair = split_pair(ticker)
         if pair is None:
             raise Invalid(f"'{ticker}' is not a crypto pair", hint="e.g. BTCUSDT or BTC/USDT")
         symbol = f"{pair[0]}/{pair[1]}"

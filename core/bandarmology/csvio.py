@@ -5,7 +5,7 @@ One row per broker, investor type and day::
     date,broker,investor,buy_lot,buy_value,sell_lot,sell_value
     2024-06-03,YP,D,12500,118750000000,9800,93100000000
 
-- ``date``: YYYY-MM-DD (the trading day).
+- ``date``: YYYY-MM-DD (the trading day), from 1990 to tomorrow (UTC; Jakarta is ahead of it).
 - ``broker``: the IDX broker code, 2 to 4 letters or digits (YP, CC, AK...).
 - ``investor`` (optional column, may be empty): F foreign, D domestic, empty unknown.
 - ``buy_lot``/``sell_lot``: whole lots (1 lot = 100 shares), ``buy_value``/``sell_value``: IDR.
@@ -21,15 +21,21 @@ from __future__ import annotations
 import csv
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
-from core.errors import Invalid
+from core.errors import Invalid, excerpt
+from core.market.symbols import without_idx_suffix
 
 COLUMNS = ("date", "broker", "investor", "buy_lot", "buy_value", "sell_lot", "sell_value")
 REQUIRED = frozenset({"date", "broker", "buy_lot", "buy_value", "sell_lot", "sell_value"})
 KNOWN = frozenset({*COLUMNS, "ticker"})
 MAX_ROWS = 10_000
 MAX_ERRORS = 8
+# Days a broker summary can be about. A typo such as 9999-12-31 would otherwise be stored as the
+# latest day and pull every default window (the latest day, "1w", ...) to it.
+EARLIEST_DAY = date(1990, 1, 1)
+DAYS_AHEAD = 1  # the IDX trading day starts 7 hours before UTC's
+MAX_LOT_DIGITS = 15  # a quadrillion lots is no day's trade; the column holds 18 digits
 HEADER = ",".join(COLUMNS)
 FORMAT_HINT = f"columns: {HEADER} (investor F, D or empty; lots whole, values in IDR)"
 
@@ -57,14 +63,16 @@ class ActivityRow:
 
 def normalize_ticker(text: str) -> str:
     """``bbca``, ``BBCA.JK`` -> ``BBCA``; Invalid for anything that is not an IDX-like code."""
-    code = text.strip().upper().removesuffix(".JK")
+    code = without_idx_suffix(text)
     if not _TICKER.match(code):
         raise Invalid(f"'{text}' is not an IDX ticker", hint="e.g. BBCA or BBCA.JK")
     return code
 
 
-def parse_activity(data: str | bytes) -> list[ActivityRow]:
-    """Every row of a broker activity CSV; Invalid listing the bad lines otherwise."""
+def parse_activity(data: str | bytes, *, today: date | None = None) -> list[ActivityRow]:
+    """Every row of a broker activity CSV; Invalid listing the bad lines otherwise. ``today``
+    (UTC's by default) bounds the dates a row may have."""
+    latest = latest_day(today or datetime.now(UTC).date())
     text = _decode(data)
     lines = [
         (n, line)
@@ -75,12 +83,12 @@ def parse_activity(data: str | bytes) -> list[ActivityRow]:
         raise Invalid("the CSV is empty", hint=FORMAT_HINT)
     header_line, header_text = lines[0]
     delimiter = ";" if header_text.count(";") > header_text.count(",") else ","
-    columns = [c.strip().lower() for c in _cells(header_text, delimiter)]
+    columns = [c.strip().lower() for c in _cells(header_line, header_text, delimiter)]
     unknown = [c for c in columns if c not in KNOWN]
     missing = sorted(REQUIRED - set(columns))
     if unknown or missing or len(set(columns)) != len(columns):
         problem = (
-            f"unknown column '{unknown[0]}'" if unknown
+            f"unknown column '{excerpt(unknown[0])}'" if unknown
             else f"missing column{'s' * (len(missing) > 1)} {', '.join(missing)}" if missing
             else "a column appears twice"
         )  # fmt: skip
@@ -92,7 +100,7 @@ def parse_activity(data: str | bytes) -> list[ActivityRow]:
     seen: dict[tuple, int] = {}
     for number, line in lines[1:]:
         try:
-            row = _row(number, columns, _cells(line, delimiter))
+            row = _row(number, columns, _cells(number, line, delimiter), latest)
         except Invalid as exc:
             errors.append(exc.message)
             continue
@@ -116,6 +124,11 @@ def parse_activity(data: str | bytes) -> list[ActivityRow]:
     return rows
 
 
+def latest_day(today: date) -> date:
+    """The last day broker data can be about, ``today`` being UTC's."""
+    return today + timedelta(days=DAYS_AHEAD)
+
+
 def _decode(data: str | bytes) -> str:
     if isinstance(data, str):
         return data.removeprefix("\ufeff")
@@ -125,34 +138,37 @@ def _decode(data: str | bytes) -> str:
         raise Invalid("the file is not UTF-8 text: save it as CSV (UTF-8)") from None
 
 
-def _cells(line: str, delimiter: str) -> list[str]:
-    return next(csv.reader([line], delimiter=delimiter), [])
+def _cells(number: int, line: str, delimiter: str) -> list[str]:
+    try:
+        return next(csv.reader([line], delimiter=delimiter), [])
+    except csv.Error as exc:  # the only one a single line can raise: a cell over csv's field limit
+        limit = csv.field_size_limit()
+        reason = f"a value is over {limit:,} characters" if "field limit" in str(exc) else "not a CSV line"
+        raise Invalid(f"line {number}: {reason}", hint=FORMAT_HINT) from None
 
 
-def _row(number: int, columns: list[str], values: list[str]) -> ActivityRow:
-    """One data line, from its cells (split once) under the header's ``columns``."""
+def _row(number: int, columns: list[str], values: list[str], latest: date) -> ActivityRow:
+    """One data line, from its cells (split once) under the header's ``columns``; its day is at
+    most ``latest``."""
     if len(values) != len(columns):
         raise Invalid(f"line {number}: {len(values)} values, the header has {len(columns)}")
     cells = dict(zip(columns, values, strict=True))
     where = f"line {number}"
-    try:
-        day = date.fromisoformat(cells["date"].strip())
-    except ValueError:
-        raise Invalid(f"{where}: date '{cells['date'].strip()}' is not YYYY-MM-DD") from None
+    day = _day(where, cells["date"].strip(), latest)
     broker = cells["broker"].strip().upper()
     if not _BROKER.match(broker):
         raise Invalid(
-            f"{where}: broker '{cells['broker'].strip()}' is not a broker code (2-4 letters or digits)"
+            f"{where}: broker '{excerpt(cells['broker'].strip())}' is not a broker code (2-4 letters or digits)"
         )
     investor_text = cells.get("investor", "").strip().upper()
     if investor_text not in _INVESTORS:
-        raise Invalid(f"{where}: investor '{cells['investor'].strip()}' is not F, D or empty")
+        raise Invalid(f"{where}: investor '{excerpt(cells['investor'].strip())}' is not F, D or empty")
     ticker = None
     if "ticker" in cells:
         try:
             ticker = normalize_ticker(cells["ticker"])
         except Invalid:
-            raise Invalid(f"{where}: ticker '{cells['ticker'].strip()}' is not an IDX ticker") from None
+            raise Invalid(f"{where}: ticker '{excerpt(cells['ticker'].strip())}' is not an IDX ticker") from None
     buy_lot, sell_lot = _lots(where, "buy_lot", cells), _lots(where, "sell_lot", cells)
     buy_value, sell_value = _value(where, "buy_value", cells), _value(where, "sell_value", cells)
     for side, lots, value in (("buy", buy_lot, buy_value), ("sell", sell_lot, sell_value)):
@@ -167,10 +183,26 @@ def _row(number: int, columns: list[str], values: list[str]) -> ActivityRow:
     )
 
 
+def _day(where: str, text: str, latest: date) -> date:
+    if not text.isascii():  # fromisoformat would read other scripts' digits
+        raise Invalid(f"{where}: date '{excerpt(text)}' is not YYYY-MM-DD")
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise Invalid(f"{where}: date '{excerpt(text)}' is not YYYY-MM-DD") from None
+    if day < EARLIEST_DAY:
+        raise Invalid(f"{where}: date {day} is before {EARLIEST_DAY}, earlier than any broker summary")
+    if day > latest:
+        raise Invalid(f"{where}: date {day} is after {latest}: a trading day cannot be in the future")
+    return day
+
+
 def _lots(where: str, name: str, cells: dict[str, str]) -> int:
     text = cells[name].strip()
-    if not text.isdigit():
-        raise Invalid(f"{where}: {name} '{text}' is not a whole number of lots (no separators)")
+    if not (text.isascii() and text.isdigit()):  # isdigit alone takes "²" (int refuses it) and "٣"
+        raise Invalid(f"{where}: {name} '{excerpt(text)}' is not a whole number of lots (no separators)")
+    if len(text.lstrip("0")) > MAX_LOT_DIGITS:
+        raise Invalid(f"{where}: {name} is too large ({len(text):,} digits)")
     return int(text)
 
 
@@ -179,7 +211,7 @@ def _value(where: str, name: str, cells: dict[str, str]) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise Invalid(f"{where}: {name} '{text}' is not a number (IDR, no separators)") from None
+        raise Invalid(f"{where}: {name} '{excerpt(text)}' is not a number (IDR, no separators)") from None
     if not value >= 0 or value == float("inf"):
-        raise Invalid(f"{where}: {name} '{text}' must be zero or more")
+        raise Invalid(f"{where}: {name} '{excerpt(text)}' must be zero or more")
     return value

@@ -24,15 +24,15 @@ from core.compute import Compute, InlineCompute, Task
 from core.config import Settings
 from core.db import Database, utcnow
 from core.errors import Invalid, NotFound, Unavailable
-from core.market.sources.base import guess_source
-from core.market.types import Source
+from core.market.symbols import looks_like_pair
 
 DEFAULT_IDX = "1d"
 DEFAULT_CRYPTO = "1h"
 
 
 def is_crypto(ticker: str) -> bool:
-    return guess_source(ticker.strip().upper().replace("-", "/")) is Source.BINANCE
+    """``BTCUSDT``, ``BTC/USDT`` and, unlike for charts, ``BTC-USDT``: no Yahoo crypto rate here."""
+    return looks_like_pair(ticker.strip().replace("-", "/"))
 
 
 class BandarService:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select
 
 from core.actor import Actor
-from core.bandarmology.csvio import ActivityRow, normalize_ticker, parse_activity
+from core.bandarmology.csvio import ActivityRow, latest_day, normalize_ticker, parse_activity
 from core.bandarmology.models import BrokerActivity
 from core.bandarmology.period import Period, resolve_days
 from core.bandarmology.provider import summarised
@@ -140,7 +140,9 @@ class StoredProvider:
             days = list(
                 await session.scalars(
                     select(BrokerActivity.day)
-                    .where(*self._mine(code))
+                    # rows imported before dates were bounded may lie in the future: they would
+                    # pull every default window ("the latest day") to themselves
+                    .where(*self._mine(code), BrokerActivity.day <= latest_day(now.astimezone(UTC).date()))
                     .distinct()
                     .order_by(BrokerActivity.day)
                 )

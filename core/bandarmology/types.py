@@ -14,7 +14,9 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Literal
 
-SHARES_PER_LOT = 100  # IDX: one lot is 100 shares
+from core.market.symbols import IDX_CURRENCY, IDX_LOT
+
+SHARES_PER_LOT = IDX_LOT  # every source here reports IDX flows: one lot is 100 shares
 
 
 class Verdict(StrEnum):
@@ -105,7 +107,7 @@ class BrokerSummary:
     total_value: float  # gross value traded in the window
     verdict: Verdict
     basis: str
-    currency: str = "IDR"
+    currency: str = IDX_CURRENCY
     volume_unit: str = "lots"
     days: int | None = None  # trading days covered (IDX)
     foreign: tuple[float, float] | None = None  # (buy value, sell value) of foreign investors, when known

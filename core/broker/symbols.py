@@ -1,23 +1,18 @@
-"""What a broker symbol trades: its base asset and the currency it is paid in.
+"""A broker symbol's base asset and the currency it is paid in, as orders need them.
 
-Kept apart from ``core.market`` (which loads pandas) so a broker can be used without it.
+The facts themselves (what is IDX, which quotes a pair may have) live in ``core.market.symbols``,
+which loads no pandas; this module adds what a broker needs on top: a refusal for a symbol no
+balance can pay for, and ccxt's spelling.
 """
 
 from __future__ import annotations
 
-import re
-
 from core.broker.types import OrderRejected
+from core.market.symbols import IDX_CURRENCY, IDX_LOT, is_idx_symbol, split_pair
 
-# Longest first, so BTCFDUSD is FDUSD-quoted rather than USD-quoted.
-_QUOTES = ("FDUSD", "USDT", "USDC", "BUSD", "TUSD", "BIDR", "IDR", "USD", "EUR", "TRY", "BTC", "ETH", "BNB")
-_PAIR = re.compile(r"^([A-Z0-9]{2,12})[/\-]([A-Z0-9]{2,8})$")
-IDX_SUFFIX = ".JK"
-IDX_LOT = 100
+__all__ = ["IDX_LOT", "is_idx", "split_symbol", "unified"]
 
-
-def is_idx(symbol: str) -> bool:
-    return symbol.strip().upper().endswith(IDX_SUFFIX)
+is_idx = is_idx_symbol  # BBCA.JK: whole lots of IDX_LOT shares, paid in rupiah
 
 
 def split_symbol(symbol: str) -> tuple[str, str]:
@@ -25,17 +20,12 @@ def split_symbol(symbol: str) -> tuple[str, str]:
 
     OrderRejected for anything else: an order must know which balance pays for it.
     """
-    text = symbol.strip().upper()
-    if text.endswith(IDX_SUFFIX) and len(text) > len(IDX_SUFFIX):
-        return text, "IDR"
-    match = _PAIR.match(text)
-    if match:
-        return match.group(1), match.group(2)
-    if text.isalnum():
-        for quote in _QUOTES:
-            if text.endswith(quote) and len(text) >= len(quote) + 2:
-                return text[: -len(quote)], quote
-    raise OrderRejected(f"'{symbol[:32]}' is neither an IDX stock (BBCA.JK) nor a crypto pair (BTC/USDT)")
+    if is_idx_symbol(symbol):
+        return symbol.strip().upper(), IDX_CURRENCY
+    pair = split_pair(symbol)
+    if pair is None:
+        raise OrderRejected(f"'{symbol[:32]}' is neither an IDX stock (BBCA.JK) nor a crypto pair (BTC/USDT)")
+    return pair
 
 
 def unified(symbol: str) -> str:

@@ -44,7 +44,6 @@ from core.market.types import (
     exchange_time,
     exchange_timezone,
     format_price,
-    is_idx,
     timezone_label,
 )
 from core.script.limits import MAX_PLOTS
@@ -896,7 +895,7 @@ def _decorate(
 
 def _axis_price(ax: Any, instrument: Instrument, value: float, _pos: object) -> str:
     """Tick labels with thousands separators and only the decimals the tick step needs."""
-    if is_idx(instrument):
+    if instrument.is_idx:
         return f"{value:,.0f}"
     locs = ax.yaxis.get_majorticklocs()
     step = float(np.min(np.abs(np.diff(locs)))) if len(locs) > 1 else 0.0

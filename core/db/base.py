@@ -22,6 +22,21 @@ NAMING_CONVENTION = {
 }
 
 
+# Row ids are ``integer`` columns (PostgreSQL int4): a larger number cannot name a row, and passing
+# it to the driver fails ("value out of int32 range") instead of matching nothing.
+ID_MAX = 2**31 - 1
+
+
+def parse_id(text: str) -> int | None:
+    """The row id ``text`` writes ("12"), or None when it cannot be one: ASCII digits only
+    (``str.isdigit`` is also true for "²", which ``int`` refuses) and within ``ID_MAX``."""
+    digits = text.strip()
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > len(str(ID_MAX)):
+        return None
+    value = int(digits)
+    return value if value <= ID_MAX else None
+
+
 def utcnow() -> datetime:
     """The current instant, timezone-aware in UTC: the only kind of time we store."""
     return datetime.now(UTC)

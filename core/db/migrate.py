@@ -49,6 +49,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "core.contact.models",
     "core.bandarmology.models",
     "core.outbox",
+    "core.tokens.models",
 )
 
 _REVISION = re.compile(r"""^revision(?:\s*:[^=\n]+)?\s*=\s*["']([^"']+)["']""", re.M)

@@ -45,6 +45,7 @@ from core.deployment.bars import Timing, expected_close
 from core.deployment.models import Deployment
 from core.deployment.status import ACTIVE, ENDED, RUNNING, Status
 from core.errors import Conflict, Forbidden, Invalid, LimitExceeded, NotFound
+from core.market.symbols import IDX_CURRENCY, IDX_SUFFIX, Market, money_decimals, without_idx_suffix
 from core.market.types import Instrument, Source, parse_interval
 from core.paging import Page, check_page
 from core.services import Services
@@ -199,11 +200,11 @@ class DeployPlan:
 def quote_currency(ticker: str, market: str = "") -> str:
     """The currency a deployment's stake is in: IDR for an IDX stock, the pair's quote for crypto."""
     if market == Source.YFINANCE.value or is_idx(ticker):
-        return "IDR"
+        return IDX_CURRENCY
     try:
         return split_symbol(ticker)[1]
     except OrderRejected:
-        return "IDR"  # a bare IDX ticker (BBCA) from another source: the only other kind deployed
+        return IDX_CURRENCY  # a bare IDX ticker (BBCA) from another source: the only other kind deployed
 
 
 def check_stake(size: float | None, stake_amount: float | None, currency: str) -> float:
@@ -219,7 +220,7 @@ def check_stake(size: float | None, stake_amount: float | None, currency: str) -
             raise Invalid(f"the stake must be an amount above 0 {currency}".rstrip())
         if stake_amount >= 1e15:
             raise Invalid(f"the stake {stake_amount:.3g} is out of range")
-        if currency == "IDR" and not float(stake_amount).is_integer():
+        if money_decimals(currency) == 0 and not float(stake_amount).is_integer():
             raise Invalid(f"rupiah stakes are whole rupiah, not {stake_amount:,.2f}")
         return 1.0
     size = 1.0 if size is None else size
@@ -233,16 +234,15 @@ def broker_symbol(instrument: Instrument) -> str:
 
     Invalid for anything a spot broker here cannot trade (indices, other stock markets).
     """
-    from core.broker.symbols import is_idx, unified
+    from core.broker.symbols import unified
     from core.broker.types import OrderRejected
 
-    symbol = instrument.symbol.upper()
-    if is_idx(symbol) or (instrument.lot_size == 100 and symbol.isalnum()):
-        return symbol if is_idx(symbol) else f"{symbol}.JK"
-    if instrument.lot_size == 1 and (instrument.currency or "").upper() == "IDR" and "/" not in symbol:
+    if instrument.market is Market.IDX_STOCK:
+        return without_idx_suffix(instrument.symbol) + IDX_SUFFIX
+    if instrument.market is Market.IDX_INDEX:
         raise Invalid(f"{instrument.display} is an index: it cannot be traded", hint="deploy on a stock such as BBCA")
     try:
-        return unified(symbol)
+        return unified(instrument.symbol)
     except OrderRejected:
         raise Invalid(
             f"{instrument.display} cannot be traded here: deployments trade IDX stocks and crypto pairs",

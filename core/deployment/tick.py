@@ -45,6 +45,7 @@ from core.deployment.status import RUNNING, Status
 from core.errors import NotFound, StoxlifyError, TooLong
 from core.logging import get_logger
 from core.market.service import MarketService
+from core.market.symbols import is_idx_symbol
 from core.market.types import INTERVALS, Candles, Interval, Source, default_range, parse_interval
 from core.script.limits import TIME_LIMIT
 from core.trade.brokers import BrokerPool
@@ -441,7 +442,7 @@ class Tick:
                 return stopped
         balance = await broker.fetch_balance()
         if decision.side == "buy":
-            fee = rules.fee if rules.fee is not None else self.settings.commission(crypto="/" in rules.symbol)
+            fee = rules.fee if rules.fee is not None else self.settings.commission(crypto=not is_idx_symbol(rules.symbol))
             sized = size_buy(balance.get(rules.quote, 0.0), price, rules, fee=fee, fraction=row.size, stake=row.stake_amount,
                              cap=row.max_position_value)  # fmt: skip
         else:

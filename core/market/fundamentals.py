@@ -16,6 +16,7 @@ from typing import Any
 
 from core.errors import NotFound, Unavailable
 from core.logging import get_logger
+from core.market.symbols import without_idx_suffix
 
 log = get_logger(__name__)
 
@@ -82,7 +83,7 @@ def from_file(directory: Path, ticker: str, provider: str, *, sample: bool) -> F
     except Unavailable as exc:  # the operator's file: named in the log, never in a reply
         log.warning("market_fundamentals_unreadable", file=str(path), error=exc.message)
         raise Unavailable(f"fundamentals for {ticker} are unavailable right now") from None
-    key = ticker.upper().removesuffix(".JK")
+    key = without_idx_suffix(ticker)
     if key.startswith("_") or not isinstance(table.get(key), dict):
         known = sorted(k for k in table if not k.startswith("_"))  # "_note" and the like are comments
         raise NotFound(f"{provider} has no fundamentals for {ticker}", hint="known: " + ", ".join(known))

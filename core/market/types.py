@@ -11,6 +11,8 @@ from enum import StrEnum
 import pandas as pd
 
 from core.errors import Invalid
+from core.market.symbols import IDX_SUFFIX, Market, currency_of, market_of
+from core.market.symbols import price_decimals as _decimals
 
 
 class Source(StrEnum):
@@ -168,6 +170,30 @@ class Instrument:
     currency: str | None = None
     lot_size: int = 1  # IDX trades in lots of 100 shares
 
+    # The facts below are decided in core.market.symbols; ask the instrument rather than its spelling.
+
+    @property
+    def market(self) -> Market:
+        """Where it trades. Anything Binance serves is a crypto pair, even a bare ``BTC`` whose quote
+        is settled at fetch time."""
+        if self.source is Source.BINANCE:
+            return Market.CRYPTO
+        return market_of(self.symbol, self.currency, self.lot_size)
+
+    @property
+    def is_idx(self) -> bool:
+        """Listed on the Indonesia Stock Exchange (prices in whole rupiah, stocks in lots of 100)."""
+        return self.market.idx
+
+    @property
+    def is_crypto(self) -> bool:
+        return self.market is Market.CRYPTO
+
+    @property
+    def price_currency(self) -> str | None:
+        """``currency`` when known, else what the symbol implies: IDR on IDX, a pair's quote."""
+        return currency_of(self.symbol, self.currency)
+
 
 CANDLE_COLUMNS = ["open", "high", "low", "close", "volume"]
 
@@ -212,7 +238,7 @@ class SearchHit:
 
 # Yahoo's suffix for a listing -> the exchange's time zone. No suffix is a US listing.
 _SUFFIX_ZONES = {
-    ".JK": "Asia/Jakarta",
+    IDX_SUFFIX: "Asia/Jakarta",
     ".L": "Europe/London",
     ".T": "Asia/Tokyo",
     ".HK": "Asia/Hong_Kong",
@@ -227,29 +253,15 @@ _SUFFIX_ZONES = {
 _ZONE_NAMES = {"Asia/Jakarta": "WIB", "America/New_York": "ET", "UTC": "UTC"}
 
 
-def is_idx(instrument: Instrument) -> bool:
-    """Listed on the Indonesia Stock Exchange (prices in whole rupiah, lots of 100)."""
-    symbol = instrument.symbol.upper()
-    return (instrument.currency or "").upper() == "IDR" or symbol.endswith(".JK") or symbol == "^JKSE"
-
-
-def is_crypto_instrument(instrument: Instrument) -> bool:
-    return instrument.source is Source.BINANCE or "/" in instrument.symbol
-
-
-def is_forex(instrument: Instrument) -> bool:
-    return instrument.symbol.upper().endswith("=X")
-
-
 def exchange_timezone(instrument: Instrument) -> str:
     """The IANA zone an instrument's exchange keeps time in: what charts and trade lists show.
 
     IDX is Asia/Jakarta (WIB); crypto and forex trade around the clock and read in UTC; a Yahoo
     listing follows its suffix (none: a US exchange, America/New_York).
     """
-    if is_idx(instrument):
+    if instrument.is_idx:
         return "Asia/Jakarta"
-    if is_crypto_instrument(instrument) or is_forex(instrument):
+    if instrument.market in (Market.CRYPTO, Market.FOREX):
         return "UTC"
     symbol = instrument.symbol.upper()
     for suffix, zone in _SUFFIX_ZONES.items():
@@ -283,26 +295,15 @@ def exchange_time(index: pd.Index, instrument: Instrument, intraday: bool = True
 
 def price_decimals(value: float, instrument: Instrument | None = None, *, currency: str | None = None,
                    symbol: str | None = None) -> int:  # fmt: skip
-    """How many decimals a price of this instrument prints with: whole rupiah on IDX, five
-    significant digits for forex (EURUSD 1.2345, USDJPY 155.23), cents for stocks and large crypto
-    prices, four significant digits for anything below 1."""
-    currency = (currency or (instrument.currency if instrument else None) or "").upper()
-    symbol = (symbol or (instrument.symbol if instrument else "") or "").upper()
-    if (instrument is not None and is_idx(instrument)) or currency == "IDR" or symbol.endswith(".JK"):
-        return 0
-    magnitude = abs(value)
-    if magnitude == 0:
-        return 2
-    digits = math.floor(math.log10(magnitude))
-    if symbol.endswith("=X"):  # forex: five significant digits, as dealers quote
-        return max(0, 4 - digits)
-    # An amount in a currency alone (a fee, a P&L) is money: cents. A crypto pair's price gets more.
-    crypto = (instrument is not None and is_crypto_instrument(instrument)) or "/" in symbol
-    if magnitude >= 1000 or (magnitude >= 1 and not crypto):
-        return 2
-    if magnitude >= 1:
-        return 4
-    return min(10, 3 - digits)  # four significant digits below 1
+    """How many decimals a price of this instrument prints with (``core.market.symbols.price_decimals``):
+    whole rupiah on IDX, five significant digits for forex, cents for stocks and large crypto prices,
+    four significant digits for anything below 1. ``currency`` and ``symbol`` stand in for an instrument."""
+    currency = currency or (instrument.currency if instrument else None)
+    if instrument is not None and symbol is None:
+        market = instrument.market
+    else:
+        market = market_of(symbol or (instrument.symbol if instrument else ""), currency)
+    return _decimals(value, market, currency)
 
 
 def format_price(value: float | None, instrument: Instrument | None = None, *, currency: str | None = None,

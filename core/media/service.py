@@ -28,7 +28,7 @@ from core.account.models import User
 from core.account.service import lock_user
 from core.actor import Actor
 from core.config import Settings
-from core.db import Database, utcnow
+from core.db import Database, parse_id, utcnow
 from core.errors import Invalid, LimitExceeded, NotFound
 from core.logging import get_logger
 from core.media.models import Media
@@ -110,9 +110,12 @@ def parse_ref(ref: str) -> int | None:
     if not text.lower().startswith(REF_PREFIX):
         return None
     number = text[len(REF_PREFIX) :].strip().lstrip("#")
-    if not number.isdigit():
+    if not (number.isascii() and number.isdigit()):
         raise Invalid(f"'{ref}' is not a media reference: write media:ID, e.g. media:12")
-    return int(number)
+    media_id = parse_id(number)
+    if media_id is None:  # more digits than an id holds: no such file (not a driver overflow)
+        raise NotFound(f"you have no file #{number}", hint="see /media")
+    return media_id
 
 
 async def upload(

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.account.admin import require_admin
 from core.actor import Actor
 from core.config import Settings
-from core.db import Database, insert_ignoring_conflicts
+from core.db import Database, insert_ignoring_conflicts, parse_id
 from core.errors import Conflict, Invalid, NotFound
 from core.labels import did_you_mean
 from core.paging import Page, check_page
@@ -189,8 +189,9 @@ async def get_product(db: Database, product: int | str, *, active_only: bool = T
     async with db.session() as session:
         query = select(Product, ProductCategory.name).join(ProductCategory, Product.category_id == ProductCategory.id)
         key = str(product).strip()
-        if key.isdigit():
-            query = query.where(Product.id == int(key))
+        ident = parse_id(key)  # a name is never all digits (``check_name``), so no digits look one up
+        if ident is not None:
+            query = query.where(Product.id == ident)
         else:
             query = query.where(func.lower(Product.name) == key.lower())
         if active_only:

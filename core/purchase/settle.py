@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.account.service import lock_user
 from core.config import Settings
-from core.db import Database, insert_ignoring_conflicts, utcnow
+from core.db import Database, insert_ignoring_conflicts, parse_id, utcnow
 from core.errors import Invalid, LimitExceeded, Unavailable
 from core.logging import get_logger
 from core.product.models import DiscountCode, Product
@@ -175,8 +175,9 @@ async def _find_purchase(db: Database, data: dict[str, Any], transaction: str) -
         found = await session.scalar(base.where(Purchase.transaction_id == transaction))
         if found is None and isinstance(invoice, str) and invoice:
             found = await session.scalar(base.where(Purchase.invoice_id == invoice))
-        if found is None and str(extra.get("purchaseId", "")).isdigit():
-            found = await session.scalar(base.where(Purchase.id == int(extra["purchaseId"])))
+        purchase_id = parse_id(str(extra.get("purchaseId", "")))  # the event's JSON is anyone's to write
+        if found is None and purchase_id is not None:
+            found = await session.scalar(base.where(Purchase.id == purchase_id))
         return found
 
 

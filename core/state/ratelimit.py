@@ -22,8 +22,9 @@ NAMESPACE = "expensive"
 class RateLimiter:
     """At most ``per_minute`` expensive commands per user in any 60-second window."""
 
-    def __init__(self, per_minute: int = 12, storage: Storage | None = None) -> None:
+    def __init__(self, per_minute: int = 12, storage: Storage | None = None, *, namespace: str = NAMESPACE) -> None:
         self.storage = storage if storage is not None else MemoryStorage()
+        self.namespace = namespace  # one window per (namespace, key): users' commands, API tokens
         self._limiter = MovingWindowRateLimiter(self.storage)
         self.per_minute = per_minute
 
@@ -34,7 +35,7 @@ class RateLimiter:
     @per_minute.setter
     def per_minute(self, value: int) -> None:
         self._per_minute = value
-        self._item = RateLimitItemPerMinute(max(value, 1), namespace=NAMESPACE)
+        self._item = RateLimitItemPerMinute(max(value, 1), namespace=self.namespace)
 
     async def retry_after(self, user_id: int) -> float:
         """Seconds until ``user_id`` may run another expensive command; 0 records this one as allowed."""

@@ -13,6 +13,7 @@ from io import BytesIO
 from typing import Any
 
 from core.charts.candles import DOWN, DPI, EQUITY, UP, _pyplot, one_render_at_a_time
+from core.market.symbols import money_decimals
 
 Curve = list[tuple[datetime, float]]
 
@@ -79,7 +80,7 @@ def _draw(ax: Any, currency: str, curve: Curve, formatter: Any) -> None:
 def _decimals(currency: str, curve: Curve) -> int:
     """Cents only where they matter: never for rupiah, not once the curve reaches the thousands."""
     biggest = max((abs(value) for _, value in curve), default=0.0)
-    return 0 if currency.upper() == "IDR" or biggest >= 1000 else 2
+    return 0 if money_decimals(currency) == 0 or biggest >= 1000 else 2
 
 
 def _money(decimals: int, value: float, _pos: object) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from pydantic import SecretStr
 from sqlalchemy import select, update
 
@@ -256,3 +257,11 @@ def test_a_plan_may_sell_a_larger_compute_budget():
     assert features == {"compute_cpu_s_per_minute": 300.0}
     assert _feature_text(features) == "300 s of computing a minute"
     assert _feature_text(check_features({"compute_cpu_s_per_minute": 0})) == "unmetered computing"
+
+
+@pytest.mark.parametrize("dates", ["until=9999-12-31", "from=0001-01-01", "from=1999-12-31 until=2025-01-01"])
+async def test_discount_dates_far_off_are_a_usage_reply(console, dates):
+    _make_admin(console)
+    reply = await console.handle(f"/discount add FAR percent 10 {dates}")
+    assert reply.error and "is outside 2000-01-01 to 2099-12-31" in reply.text and "Usage: /discount" in reply.text
+    assert await _rows(console, DiscountCode) == []

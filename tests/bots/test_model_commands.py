@@ -314,3 +314,14 @@ async def test_a_run_without_trades_says_n_a_without_a_percent_sign(console):
     run = await console.handle("/run never BBCA 1d 6mo")
     assert not run.error, run.text
     assert "Trades 0 · Win rate n/a" in run.text and "n/a %" not in run.text
+
+
+@pytest.mark.parametrize("to", ["to=²", "to=" + "9" * 5000, "to=99999999999"])
+async def test_share_into_a_group_named_by_a_bad_number_is_a_short_reply(console, to):
+    await _in_group(console, "alice", "Alice")
+    alice = Context(core=console.core, actor=await actor_for(console.core.db, platform="console",
+                                                             external_id="alice", display_name="Alice"))  # fmt: skip
+    await console.registry.dispatch(alice, "/strategy new dip")
+    reply = await console.registry.dispatch(alice, f"/share dip BBCA 1d 1y {to}")
+    assert reply.error and ("does not name a group" in reply.text or "not one you can share into" in reply.text)
+    assert len(reply.text) < 200

@@ -110,3 +110,13 @@ async def test_deleting_a_user_cascades_to_identities_and_watches(db):
         assert (await s.scalars(select(Watch.user_id))).all() == [kept.user_id]
     with pytest.raises(NotFound):
         await get_user(db, gone)
+
+
+async def test_names_a_platform_reports_are_stored_without_nul_or_lone_surrogates(db):
+    """A name comes from a JSON payload, where "\\u0000" and "\\ud800" are valid escapes."""
+    actor = await actor_for(db, platform="telegram", external_id=9, display_name="A\x00na\ud800",
+                            chat_id=-100, chat_title="Tra\x00ders \udc80", is_group=True)  # fmt: skip
+    assert actor.display_name == "Ana\ufffd"
+    async with db.session() as s:
+        assert await s.scalar(select(User.name).where(User.id == actor.user_id)) == "Ana\ufffd"
+        assert await s.scalar(select(Chat.title)) == "Traders \ufffd"

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from core.errors import Invalid
+from core.market.symbols import looks_like_pair
 from core.market.types import Candles, Instrument, Interval, Range, SearchHit, Source
 
 
@@ -49,27 +49,6 @@ def check_interval(source: MarketSource, interval: Interval) -> None:
         )
 
 
-_CRYPTO_QUOTES = ("USDT", "USDC", "FDUSD", "BUSD", "TUSD", "BTC", "ETH", "BNB", "EUR", "TRY", "IDR")
-_CRYPTO_PAIR = re.compile(r"^[A-Z0-9]{2,12}/[A-Z0-9]{2,8}$")
-
-
 def guess_source(ticker: str) -> Source:
     """Pick a source by ticker shape: pairs (``BTC/USDT``, ``ETHUSDT``) are Binance, the rest Yahoo."""
-    t = ticker.strip().upper()
-    if _CRYPTO_PAIR.match(t):
-        return Source.BINANCE
-    if t.isalnum() and any(t.endswith(q) and len(t) > len(q) + 1 for q in _CRYPTO_QUOTES) and len(t) >= 6:
-        return Source.BINANCE
-    return Source.YFINANCE
-
-
-def split_pair(ticker: str) -> tuple[str, str] | None:
-    """``BTCUSDT`` or ``BTC/USDT`` -> ``("BTC", "USDT")``; None when it is not a pair."""
-    t = ticker.strip().upper()
-    if "/" in t:
-        base, _, quote = t.partition("/")
-        return (base, quote) if base and quote else None
-    for quote in _CRYPTO_QUOTES:
-        if t.endswith(quote) and len(t) > len(quote) + 1:
-            return t[: -len(quote)], quote
-    return None
+    return Source.BINANCE if looks_like_pair(ticker) else Source.YFINANCE

@@ -20,8 +20,9 @@ import pandas as pd
 
 from core.config import Settings, get_settings
 from core.errors import Invalid, NotFound, StoxlifyError, Unavailable
-from core.market.sources.base import check_interval, split_pair
+from core.market.sources.base import check_interval
 from core.market.sources.ranking import Candidate, rank, squash
+from core.market.symbols import split_pair
 from core.market.types import CANDLE_COLUMNS, Candles, Instrument, Interval, Range, SearchHit, Source
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ class BinanceSource:
         return list(_TIMEFRAMES)
 
     def resolve(self, ticker: str) -> Instrument:
-        raw = ticker.strip().upper().replace("-", "/")
+        raw = ticker.strip().upper()
         if not raw:
             raise Invalid("give a pair, for example BTCUSDT or BTC/USDT")
         pair = split_pair(raw)

@@ -52,8 +52,17 @@ from core.errors import Invalid, NotFound, StoxlifyError, Unavailable
 from core.logging import get_logger
 from core.market.fundamentals import Fundamentals, from_file
 from core.market.sample_feed import SampleFeed
-from core.market.sources.base import guess_source, split_pair
 from core.market.sources.ranking import Candidate, rank, squash
+from core.market.symbols import (
+    IDX_COMPOSITE_CODE,
+    IDX_CURRENCY,
+    IDX_INDEX_ALIASES,
+    IDX_LOT,
+    is_idx_symbol,
+    looks_like_pair,
+    split_pair,
+    without_idx_suffix,
+)
 from core.market.types import (
     CANDLE_COLUMNS,
     INTERVALS,
@@ -68,7 +77,6 @@ from core.market.types import (
 
 log = get_logger(__name__)
 
-_ALIASES = {"IHSG": "JKSE", "COMPOSITE": "JKSE"}
 _DATE_COLUMNS = ("date", "datetime", "date time", "time", "timestamp", "open time")
 _INDEX_COLUMNS = ("", "index", "price")  # pandas' to_csv of an unnamed index; yfinance's "Price" header
 METADATA_FILE = "instruments.csv"
@@ -111,11 +119,8 @@ def can_derive(target: str, base: str) -> bool:
 
 def _key(ticker: str) -> str:
     """The file key for what a user typed: ``BBCA.JK`` -> ``BBCA``, ``BTC/USDT`` -> ``BTCUSDT``."""
-    raw = ticker.strip().upper()
-    if raw.endswith(".JK"):
-        raw = raw[:-3]
-    key = squash(raw)
-    return _ALIASES.get(key, key)
+    key = squash(without_idx_suffix(ticker))
+    return IDX_COMPOSITE_CODE if key in IDX_INDEX_ALIASES else key  # ^JKSE squashes to JKSE
 
 
 def _interval_in_name(suffix: str) -> str | None:
@@ -277,7 +282,7 @@ class CsvSource:
             kind = _kind(inst, meta)
             if kind == "CRYPTO":
                 exchange = "Crypto"
-            elif kind in ("INDEX", "EQUITY") and (inst.currency == "IDR" or inst.lot_size == 100):
+            elif kind in ("INDEX", "EQUITY") and inst.is_idx:
                 exchange = "IDX"
             else:
                 exchange = (meta.exchange if meta else None) or self.provider
@@ -319,7 +324,7 @@ class CsvSource:
                     ticker, interval = head, _interval_in_name(tail)
             key = _key(ticker)
             if key:
-                found.append((Path(entry.path), key, interval, ticker.upper().endswith(".JK")))
+                found.append((Path(entry.path), key, interval, is_idx_symbol(ticker)))
         return found
 
     def _metadata(self) -> dict[str, Meta]:
@@ -427,7 +432,7 @@ class CsvSource:
 
 def instrument_for(key: str, meta: Meta | None) -> Instrument:
     """The instrument a CSV ticker is, from its metadata (or, without any, its pair shape)."""
-    pair = split_pair(key) if guess_source(key) is Source.BINANCE else None
+    pair = split_pair(key) if looks_like_pair(key) else None
     kind = meta.kind if meta else None
     exchange = (meta.exchange or "").upper() if meta else ""
     currency = meta.currency if meta else None
@@ -436,8 +441,8 @@ def instrument_for(key: str, meta: Meta | None) -> Instrument:
         quote = pair[1] if pair else None
         return Instrument(Source.BINANCE, key, key, currency=currency or quote)
     if exchange == "IDX":
-        lot = meta.lot if meta and meta.lot else (1 if kind == "index" else 100)
-        return Instrument(Source.YFINANCE, key, key, currency=currency or "IDR", lot_size=lot)
+        lot = meta.lot if meta and meta.lot else (1 if kind == "index" else IDX_LOT)
+        return Instrument(Source.YFINANCE, key, key, currency=currency or IDX_CURRENCY, lot_size=lot)
     lot = meta.lot if meta and meta.lot else 1
     return Instrument(Source.YFINANCE, key, key, currency=currency, lot_size=lot)
 

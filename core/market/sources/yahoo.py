@@ -1,13 +1,8 @@
 """Yahoo Finance through yfinance: IDX stocks, indices, US stocks, FX and more.
 
-Ticker rule (no setting needed, the product is Indonesian-first):
-
-- a plain four-letter code is an IDX stock: ``BBCA`` -> ``BBCA.JK`` (IDR, lots of 100);
-- ``JKSE``, ``IHSG`` and ``^JKSE`` are the IDX Composite ``^JKSE``;
-- a ``.US`` or ``:US`` suffix marks a US ticker and is stripped: ``AAPL.US`` -> ``AAPL``
-  (four-letter US tickers need it, the others may use it);
-- anything else passes through as Yahoo spells it: ``BBCA.JK``, ``^GSPC``, ``BTC-USD``,
-  ``USDIDR=X``, ``MSFT``... (one to three or five letters is never taken for IDX).
+Ticker rule (``core.market.symbols.read_stock_ticker``): a plain four-letter code is an IDX stock
+(``BBCA`` -> ``BBCA.JK``), ``JKSE``/``IHSG`` the IDX Composite ``^JKSE``, ``AAPL.US`` a US ticker,
+anything else passes through as Yahoo spells it (``^GSPC``, ``BTC-USD``, ``USDIDR=X``, ``MSFT``).
 
 yfinance is blocking, so every call runs in a worker thread under
 ``settings.market_timeout_s``. yfinance is imported on first use only.
@@ -17,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -30,6 +24,7 @@ from core.errors import Invalid, NotFound, StoxlifyError, Unavailable
 from core.market.fundamentals import Fundamentals, from_yahoo
 from core.market.sources.base import check_interval
 from core.market.sources.ranking import Candidate, rank
+from core.market.symbols import market_of, read_stock_ticker, typed_stock_ticker
 from core.market.types import (
     CANDLE_COLUMNS,
     RANGE_CODES,
@@ -67,26 +62,8 @@ _HISTORY_LIMIT = {
     "1h": timedelta(days=730),
 }
 
-_IDX_CODE = re.compile(r"^[A-Z]{4}$")
-_INDEX_ALIASES = {"JKSE", "IHSG", "^JKSE"}
 _TIMEOUT_NAMES = {"Timeout", "TimeoutError", "ReadTimeout", "ConnectTimeout", "RequestTimeout"}
 _KINDS = {"CRYPTOCURRENCY": "CRYPTO"}
-
-
-def _idx(code: str) -> Instrument:
-    return Instrument(Source.YFINANCE, f"{code}.JK", code, currency="IDR", lot_size=100)
-
-
-def typed_symbol(yahoo_symbol: str) -> str:
-    """What a user types to get ``yahoo_symbol`` back through ``resolve`` (``BBCA.JK`` -> ``BBCA``)."""
-    sym = yahoo_symbol.upper()
-    if sym == "^JKSE":
-        return "JKSE"
-    if sym.endswith(".JK") and _IDX_CODE.match(sym[:-3]):
-        return sym[:-3]
-    if _IDX_CODE.match(sym):
-        return f"{sym}.US"  # else it would read as an IDX code
-    return sym
 
 
 def _yf() -> Any:
@@ -124,20 +101,10 @@ class YahooSource:
         return list(_YF_INTERVALS)
 
     def resolve(self, ticker: str) -> Instrument:
-        raw = ticker.strip().upper()
-        if not raw:
+        if not ticker.strip():
             raise Invalid("give a ticker, for example BBCA or AAPL.US")
-        if raw in _INDEX_ALIASES:
-            return Instrument(Source.YFINANCE, "^JKSE", "JKSE", currency="IDR")
-        if raw.endswith((".US", ":US")) and len(raw) > 3:
-            sym = raw[:-3]
-            return Instrument(Source.YFINANCE, sym, sym, currency="USD")
-        if raw.endswith(".JK") and _IDX_CODE.match(raw[:-3]):
-            return _idx(raw[:-3])
-        if _IDX_CODE.match(raw):
-            return _idx(raw)
-        currency = "IDR" if raw.endswith(".JK") else None
-        return Instrument(Source.YFINANCE, raw, raw, currency=currency)
+        read = read_stock_ticker(ticker)
+        return Instrument(Source.YFINANCE, read.symbol, read.display, currency=read.currency, lot_size=read.lot_size)
 
     async def fetch(
         self, instrument: Instrument, interval: Interval, range_: Range, now: datetime
@@ -181,7 +148,7 @@ class YahooSource:
             sym = str(quote.get("symbol") or "")
             if not sym:
                 continue
-            typed = typed_symbol(sym)
+            typed = typed_stock_ticker(sym)
             name = str(quote.get("longname") or quote.get("shortname") or sym)
             hit = SearchHit(
                 symbol=typed,
@@ -190,7 +157,7 @@ class YahooSource:
                 source=Source.YFINANCE,
                 kind=_KINDS.get(str(quote.get("quoteType") or ""), str(quote.get("quoteType") or "")),
             )
-            home = sym.upper().endswith(".JK") or sym.upper() == "^JKSE"
+            home = market_of(sym).idx
             candidates.append(
                 Candidate(hit, symbols=(typed, sym), name=name, bias=0 if home else 1, keep_unmatched=True)
             )

@@ -166,9 +166,9 @@ def test_each_line_is_split_once(monkeypatch):
     calls = []
     real = csvio._cells
 
-    def counting(line, delimiter):
+    def counting(number, line, delimiter):
         calls.append(line)
-        return real(line, delimiter)
+        return real(number, line, delimiter)
 
     monkeypatch.setattr(csvio, "_cells", counting)
     rows = parse_activity("date,broker,investor,buy_lot,buy_value,sell_lot,sell_value\n"
@@ -205,3 +205,69 @@ async def test_imports_and_summaries_are_computed_on_the_compute_plane_on_the_us
     assert result.rows == 4 and [p.code for p in summary.buyers] == ["AK"]
     assert compute.tasks == [("parse_activity", alice.user_id, "the import"),
                              ("summarize_flows", alice.user_id, "the broker summary")]  # fmt: skip
+
+
+HEADER = "date,broker,investor,buy_lot,buy_value,sell_lot,sell_value\n"
+
+
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        ("9999-12-31,AK,F,1,950000,0,0", "line 2: date 9999-12-31 is after 2024-06-11"),
+        ("2024-06-12,AK,F,1,950000,0,0", "line 2: date 2024-06-12 is after 2024-06-11"),
+        ("0001-01-01,AK,F,1,950000,0,0", "line 2: date 0001-01-01 is before 1990-01-01"),
+        ("1989-12-29,AK,F,1,950000,0,0", "line 2: date 1989-12-29 is before 1990-01-01"),
+    ],
+)
+def test_dates_outside_a_trading_history_are_refused_naming_the_row(row: str, expected: str) -> None:
+    """A typo such as 9999-12-31 would be the latest day and pull every default window to it."""
+    with pytest.raises(Invalid) as caught:
+        parse_activity(HEADER + row + "\n", today=date(2024, 6, 10))
+    assert expected in caught.value.message
+
+
+def test_the_newest_and_oldest_allowed_days_import() -> None:
+    text = HEADER + "2024-06-11,AK,F,1,950000,0,0\n1990-01-01,AK,F,1,950000,0,0\n"
+    assert [r.day for r in parse_activity(text, today=date(2024, 6, 10))] == [date(2024, 6, 11), date(1990, 1, 1)]
+
+
+def test_a_field_over_the_csv_limit_names_its_line() -> None:
+    text = HEADER + "2024-06-03,AK,F,1,950000,0,0\n" + '2024-06-03,"' + "Y" * 200_000 + '",F,1,950000,0,0\n'
+    with pytest.raises(Invalid) as caught:
+        parse_activity(text)
+    assert "line 3: a value is over 131,072 characters" in caught.value.message
+    assert len(caught.value.message) < 300
+
+
+@pytest.mark.parametrize(
+    ("cells", "expected"),
+    [
+        ("²,950000,0,0", "buy_lot '²' is not a whole number of lots"),
+        ("٣,950000,0,0", "buy_lot '٣' is not a whole number of lots"),
+        ("9" * 5000 + ",950000,0,0", "buy_lot is too large"),
+        ("99999999999999999999,950000,0,0", "buy_lot is too large"),
+    ],
+)
+def test_lots_are_ascii_digits_of_a_sane_size(cells: str, expected: str) -> None:
+    with pytest.raises(Invalid) as caught:
+        parse_activity(HEADER + "2024-06-03,AK,F," + cells + "\n")
+    assert expected in caught.value.message
+    assert len(caught.value.message) < 300
+
+
+def test_long_cells_are_quoted_as_an_excerpt() -> None:
+    with pytest.raises(Invalid) as caught:
+        parse_activity(HEADER + "2024-06-03," + "Z" * 5000 + ",F,1,950000,0,0\n")
+    assert "broker 'ZZZ" in caught.value.message and "Z" * 41 not in caught.value.message
+
+
+async def test_future_rows_stored_before_dates_were_bounded_do_not_pull_the_default_window(db) -> None:
+    alice, _ = await _users(db)
+    await import_activity(db, alice, GOOD, "BBCA")
+    async with db.session() as session:  # as an import before the bound could have stored it
+        session.add(BrokerActivity(user_id=alice.user_id, ticker="BBCA", day=date(9999, 12, 31), broker="ZZ",
+                                   investor="", buy_lot=1, buy_value=1.0, sell_lot=0, sell_value=0.0))  # fmt: skip
+    latest = await StoredProvider(db, alice).summary("BBCA", parse_period(None), datetime.now(UTC))
+    assert latest.start == latest.end == date(2024, 6, 4)
+    week = await StoredProvider(db, alice).summary("BBCA", parse_period("1w"), datetime.now(UTC))
+    assert week.end == date(2024, 6, 4) and "ZZ" not in [p.code for p in week.buyers]

@@ -59,7 +59,7 @@ class StubSource:
         key = ticker.upper().replace("/", "")
         if key.endswith("USDT"):
             return Instrument(Source.BINANCE, f"{key[:-4]}/USDT", key, currency="USDT")
-        return Instrument(Source.BINANCE, key, key, currency="IDR", lot_size=100)
+        return Instrument(Source.YFINANCE, key, key, currency="IDR", lot_size=100)  # an IDX stock, as an offline file serves it
 
     async def fetch(self, instrument: Instrument, interval: Interval, range_: Range, now: datetime) -> Candles:
         from core.errors import NotFound

@@ -112,6 +112,8 @@ def test_source_guess_by_ticker_shape():
     assert guess_source("BTCUSDT") is Source.BINANCE
     assert guess_source("BTC/USDT") is Source.BINANCE
     assert guess_source("ethbtc") is Source.BINANCE
+    assert guess_source("BTCFDUSD") is Source.BINANCE
+    assert guess_source("BTCUSD") is Source.BINANCE  # one quote list with the brokers' (Coinbase's USD)
     for ticker in ("BBCA", "BBCA.JK", "^JKSE", "AAPL", "BTC-USD", "GOTO"):
         assert guess_source(ticker) is Source.YFINANCE, ticker
 

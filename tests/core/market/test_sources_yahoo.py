@@ -21,7 +21,8 @@ from curl_cffi import requests as curl_requests
 from core.config import Settings
 from core.errors import Invalid, NotFound, Unavailable
 from core.market.sources.base import MarketSource
-from core.market.sources.yahoo import YahooSource, typed_symbol
+from core.market.sources.yahoo import YahooSource
+from core.market.symbols import typed_stock_ticker
 from core.market.types import CANDLE_COLUMNS, INTERVALS, Range, Source
 
 pytestmark = pytest.mark.filterwarnings("ignore:The inplace keyword")
@@ -121,6 +122,7 @@ def _chart(symbol: str, interval: str = "1d") -> dict[str, Any]:
         ("BBCA", "BBCA.JK", "BBCA", "IDR", 100),
         ("tlkm", "TLKM.JK", "TLKM", "IDR", 100),
         ("BBCA.JK", "BBCA.JK", "BBCA", "IDR", 100),
+        ("BBCA-R.JK", "BBCA-R.JK", "BBCA-R.JK", "IDR", 100),  # a right trades in IDX lots as well
         ("JKSE", "^JKSE", "JKSE", "IDR", 1),
         ("IHSG", "^JKSE", "JKSE", "IDR", 1),
         ("^JKSE", "^JKSE", "JKSE", "IDR", 1),
@@ -152,7 +154,7 @@ def test_resolve_empty_is_invalid() -> None:
 
 @pytest.mark.parametrize("yahoo", ["BBCA.JK", "^JKSE", "AAPL", "IBM", "BTC-USD", "CENTRALBK.NS", "BBCA-R.JK"])
 def test_typed_symbol_round_trips(yahoo: str) -> None:
-    assert YahooSource(Settings(_env_file=None)).resolve(typed_symbol(yahoo)).symbol == yahoo
+    assert YahooSource(Settings(_env_file=None)).resolve(typed_stock_ticker(yahoo)).symbol == yahoo
 
 
 def test_meets_the_protocol() -> None:

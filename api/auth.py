@@ -1,0 +1,89 @@
+"""Who calls: a bearer token (``/token new``) checked on every route but the health check.
+
+An unknown, revoked or expired token is 401 alike (a client learns nothing about which tokens
+exist); a token whose scope is too small is 403. An ``admin`` token acts as its owner's admin
+identity, and only while that identity is still listed in ``ADMIN_IDS``: dropping an admin from
+the settings disables their admin tokens too. Each token has its own request window
+(``API_RATE_LIMIT_PER_MINUTE``, shared across replicas through the shared state).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from fastapi import Request
+from sqlalchemy import select
+
+from core.account.admin import is_admin
+from core.account.models import Identity, User
+from core.actor import Actor
+from core.app import Core
+from core.errors import LimitExceeded
+from core.state.ratelimit import RateLimiter
+from core.tokens.service import Grant, Scope, authenticate
+
+
+class Unauthenticated(Exception):
+    """No usable bearer token: 401."""
+
+
+class TooSmallScope(Exception):
+    """The token may not do this: 403."""
+
+    def __init__(self, needed: Scope) -> None:
+        super().__init__(f"this token's scope does not allow this: it needs a {needed.word} token")
+
+
+class RateLimited(LimitExceeded):
+    def __init__(self, retry_after_s: float) -> None:
+        super().__init__(f"too many requests with this token: try again in {max(1, round(retry_after_s))} s")
+        self.retry_after_s = retry_after_s
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The actor a request acts as, and its token's grant."""
+
+    actor: Actor
+    grant: Grant
+
+
+def bearer(request: Request) -> str:
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise Unauthenticated("send Authorization: Bearer <token> (make one in a private chat: /token new NAME)")
+    return value.strip()
+
+
+def requires(scope: Scope) -> Callable[[Request], Awaitable[Caller]]:
+    """A route dependency: the caller, once its token is valid, wide enough and within its rate."""
+
+    async def caller(request: Request) -> Caller:
+        core: Core = request.app.state.core
+        grant = await authenticate(core.db, bearer(request))
+        if grant is None:
+            raise Unauthenticated("this token is unknown, revoked or expired")
+        if not grant.allows(scope):
+            raise TooSmallScope(scope)
+        limiter: RateLimiter = request.app.state.rate_limiter
+        wait = await limiter.retry_after(grant.token_id)
+        if wait > 0:
+            raise RateLimited(wait)
+        return Caller(await _actor(core, grant), grant)
+
+    return caller
+
+
+async def _actor(core: Core, grant: Grant) -> Actor:
+    async with core.db.session() as session:
+        user = await session.get(User, grant.user_id)
+        identities = list(await session.scalars(select(Identity).where(Identity.user_id == grant.user_id)))
+    name = (user.name if user else "") or next((i.display_name for i in identities if i.display_name), "")
+    actor = Actor(user_id=grant.user_id, platform="http", platform_user_id=f"token:{grant.token_id}", display_name=name)
+    if grant.scope is Scope.ADMIN:
+        for identity in identities:  # act as the identity that makes the owner an admin, if one still does
+            candidate = Actor(grant.user_id, identity.platform, identity.external_id, name, is_admin=True)
+            if is_admin(core.settings, candidate):
+                return candidate
+    return actor

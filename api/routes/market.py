@@ -1,0 +1,109 @@
+"""Market: Get Market Info, Search Market Ticker."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from api.auth import Caller, requires
+from core.app import Core
+from core.market.service import MarketInfo
+from core.market.types import Source
+from core.tokens.service import Scope
+
+router = APIRouter(prefix="/v1/market", tags=["Market"])
+Reader = Annotated[Caller, Depends(requires(Scope.READ))]
+
+
+class MarketInfoRequest(BaseModel):
+    """The specification's request body, field for field."""
+
+    ticker: str = Field(min_length=1, max_length=32, examples=["BBCA"], description="the product code, e.g. BBCA, BTCUSDT")
+    range: str | None = Field(default=None, max_length=8, examples=["1y"], description="how far back: 1mo 3mo 6mo 1y 5y max")
+    interval: str = Field(default="1d", max_length=4, examples=["1d"], description="candle width: 15m 1h 4h 1d 1w 1mo")
+    indicator: str | None = Field(default=None, max_length=200, examples=["rsi macd ema:50"],
+                                  description="indicators by name with parameters, separated by spaces or commas")
+    source: Source = Field(default=Source.UNKNOWN, description="the data source; UnknwonSource picks by the ticker's shape")
+
+
+class QuoteOut(BaseModel):
+    price: float
+    previous_close: float | None
+    change: float | None
+    change_pct: float | None
+    range_low: float
+    range_high: float
+    range_label: str
+    volume: float
+    as_of: datetime
+
+
+class IndicatorOut(BaseModel):
+    spec: str
+    label: str
+    last: dict[str, float | None]
+
+
+class MarketInfoOut(BaseModel):
+    ticker: str
+    name: str | None
+    source: Source
+    currency: str | None
+    interval: str
+    provider: str
+    sample: bool = Field(description="true on the shipped sample data, never real prices")
+    quote: QuoteOut
+    indicators: list[IndicatorOut]
+    bars: int
+
+
+class SearchHitOut(BaseModel):
+    symbol: str
+    name: str
+    exchange: str
+    source: Source
+    kind: str
+
+
+PNG = {"content": {"image/png": {}}, "description": "the chart, when the request asks for Accept: image/png"}
+
+
+@router.post("/info", summary="Get Market Info", response_model=MarketInfoOut, responses={200: PNG})
+async def market_info(body: MarketInfoRequest, request: Request, caller: Reader) -> MarketInfoOut | Response:
+    """Quote, indicator values and, with ``Accept: image/png``, the candlestick chart a chat reply shows."""
+    core: Core = request.app.state.core
+    wants_png = "image/png" in request.headers.get("accept", "")
+    specs = (body.indicator or "").replace(",", " ").split()
+    info = await core.market.market_info(body.ticker, body.interval, body.range, specs, body.source,
+                                         chart=wants_png, user_id=caller.actor.user_id)  # fmt: skip
+    if wants_png and info.chart is not None:
+        return Response(info.chart, media_type="image/png")
+    return render(info)
+
+
+def render(info: MarketInfo) -> MarketInfoOut:
+    candles, quote = info.candles, info.quote
+    return MarketInfoOut(
+        ticker=candles.instrument.display, name=candles.name or None, source=candles.instrument.source,
+        currency=candles.instrument.currency, interval=candles.interval.code, provider=candles.provider,
+        sample=candles.sample, bars=len(candles.frame),
+        quote=QuoteOut(price=quote.price, previous_close=quote.previous_close, change=quote.change,
+                       change_pct=quote.change_pct, range_low=quote.range_low, range_high=quote.range_high,
+                       range_label=quote.range_label, volume=quote.volume, as_of=quote.as_of),
+        indicators=[IndicatorOut(spec=str(r.spec), label=r.spec.label, last=r.last()) for r in info.indicators],
+    )  # fmt: skip
+
+
+@router.get("/search", summary="Search Market Ticker", response_model=list[SearchHitOut])
+async def search(
+    request: Request, caller: Reader,
+    query: Annotated[str, Query(min_length=2, max_length=64, description="the symbol or keyword to search for")],
+    source: Source = Source.UNKNOWN,
+) -> list[SearchHitOut]:  # fmt: skip
+    core: Core = request.app.state.core
+    hits = await core.market.search(query, source)
+    return [SearchHitOut(symbol=h.symbol, name=h.name, exchange=h.exchange, source=h.source, kind=h.kind) for h in hits]

@@ -1,0 +1,47 @@
+"""Serving the app with uvicorn inside the bot's own event loop (``stoxlify run``) or alone
+(``stoxlify api``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+
+import uvicorn
+
+from api.app import create_app
+from core.app import Core
+from core.logging import get_logger
+
+log = get_logger(__name__)
+
+
+class _Embedded(uvicorn.Server):
+    """uvicorn inside a process that owns its signals: the bot's own shutdown stops the server
+    (``should_exit``), so uvicorn must not take SIGINT/SIGTERM for itself."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def server(core: Core, *, host: str | None = None, port: int | None = None) -> uvicorn.Server:
+    settings = core.settings
+    config = uvicorn.Config(create_app(core), host=host or settings.api_listen, port=settings.api_port if port is None
+                            else port, log_config=None, access_log=False, lifespan="off", server_header=False)  # fmt: skip
+    return _Embedded(config)
+
+
+async def serve(core: Core, stop: asyncio.Event | None = None) -> None:
+    """Serve until ``stop`` is set (or the task is cancelled)."""
+    http = server(core)
+    task = asyncio.create_task(http.serve())
+    log.info("api_started", listen=core.settings.api_listen, port=core.settings.api_port)
+    try:
+        if stop is None:
+            await task
+        else:
+            await stop.wait()
+    finally:
+        http.should_exit = True
+        await asyncio.wait_for(task, 10)
