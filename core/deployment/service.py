@@ -106,6 +106,21 @@ class Action(StrEnum):
         except ValueError:
             raise Invalid(f"a deployment can be paused, resumed or stopped, not '{text}'") from None
 
+    @classmethod
+    def to_reach(cls, status: str) -> Action:
+        """The action the API's Update Status means by the status it asks for (``modelTaskStatus``):
+        Paused pauses, TaskCanceled stops, NoPosition or OpenPosition resumes (which of the two it
+        becomes is the position's). The other statuses are reached only by the deployment itself."""
+        if status == Status.PAUSED:
+            return cls.PAUSE
+        if status == Status.CANCELED:
+            return cls.STOP
+        if status in (Status.FLAT, Status.LONG):
+            return cls.RESUME
+        raise Invalid(
+            f"a deployment can be set to Paused, NoPosition or OpenPosition (resumed) or TaskCanceled, not '{status}'"
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class DeploymentView:

@@ -64,3 +64,15 @@ def test_status_actions():
     with pytest.raises(Invalid) as refused:
         Action.parse("restart")
     assert refused.value.message == "a deployment can be paused, resumed or stopped, not 'restart'"
+
+
+def test_the_apis_status_names_map_to_actions():
+    assert [Action.to_reach(s) for s in ("Paused", "NoPosition", "OpenPosition", "TaskCanceled")] == [
+        Action.PAUSE, Action.RESUME, Action.RESUME, Action.STOP
+    ]
+    for status in ("UnknownStatus", "TaskPending", "TaskDone"):
+        with pytest.raises(Invalid) as refused:
+            Action.to_reach(status)
+        assert refused.value.message == (
+            f"a deployment can be set to Paused, NoPosition or OpenPosition (resumed) or TaskCanceled, not '{status}'"
+        )
