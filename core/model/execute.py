@@ -102,16 +102,13 @@ async def execute_script(services: Services, actor: Actor | None, run: ScriptRun
     from core.script import evaluate_source, program_of
     from core.script.limits import TIME_LIMIT
 
-    settings, market = services.settings, services.market
-    source, ticker, interval, range_ = run.source, run.ticker, run.interval, run.range
-    label, inputs, overlay, chart = run.label, dict(run.inputs), run.overlay, run.chart
-    market_source, user_id = run.market_source, actor.user_id if actor is not None else None
-
-    program_of(source)  # fail before any fetch (a short parse, cached: /run's get_model parsed it already)
-    shown, history = await market.candles_with_history(ticker, interval, range_, market_source)
+    market = services.market
+    user_id = actor.user_id if actor is not None else None
+    program_of(run.source)  # fail before any fetch (a short parse, cached: /run's get_model parsed it already)
+    shown, history = await market.candles_with_history(run.ticker, run.interval, run.range, run.market_source)
     frame = history.frame
     compute = market.compute
-    result = await compute.run(evaluate_source, source, frame, inputs or {},
+    result = await compute.run(evaluate_source, run.source, frame, dict(run.inputs),
                                task=Task(user_id, limit_s=TIME_LIMIT + 1, label="the script"))  # fmt: skip
     start = trading_start(shown, frame)
     index = frame.index[start:]
@@ -122,20 +119,20 @@ async def execute_script(services: Services, actor: Actor | None, run: ScriptRun
         index=index,
     )
     report = await backtest_report(
-        shown, frame, start, settings,
-        title=label,
+        shown, frame, start, services.settings,
+        title=run.label,
         signals=None if result.is_indicator else tuple(_signal(signals, name) for name in SIGNALS),
-        lines=[ChartLine(p.title, p.values, overlay) for p in plots],
+        lines=[ChartLine(p.title, p.values, run.overlay) for p in plots],
         stop_loss=result.stop_loss,
         take_profit=result.take_profit,
-        chart=chart,
+        chart=run.chart,
         warmup=result.warmup,
-        range_=range_,
+        range_=run.range,
         compute=compute,
         user_id=user_id,
     )  # fmt: skip
     return Execution(
-        label=label,
+        label=run.label,
         candles=report.candles,
         inputs=dict(result.inputs),
         plots=plots,
