@@ -181,10 +181,11 @@ async def deploy(
     if len(sizes) > 1:
         raise UsageError("give size= once")
     fraction, amount = parse_size(sizes[0]) if sizes else (None, None)
-    plan = await deployments.plan_deployment(
-        core.db, core.settings, core.market, ctx.actor, model, ticker, interval, credential=credential, timing=timing,
-        size=fraction, stake_amount=amount, inputs=overrides,
-    )  # fmt: skip
+    request = deployments.DeployRequest(
+        model, ticker, interval, credential=credential, timing=timing, size=fraction, stake_amount=amount,
+        inputs=overrides,
+    )
+    plan = await deployments.plan_deployment(core, ctx.actor, request)
     currency = plan.quote_currency
     stake = stake_text(plan.size, plan.stake_amount, currency, plan.max_position_value)
     inputs_line = f"\nInputs: {inputs_text(plan.inputs)}" if plan.inputs else ""
@@ -201,10 +202,7 @@ async def deploy(
             f"{inputs_line}",
             buttons=[[Button("Yes, trade live", f"{line} --yes"), Button("Cancel", "/deployments")]],
         )
-    view = await deployments.deploy(
-        core.db, core.settings, core.market, ctx.actor, plan.label, plan.ticker, plan.interval,
-        credential=credential, timing=timing, confirmed=confirmed, plan=plan,
-    )  # fmt: skip
+    view = await deployments.deploy(core, ctx.actor, plan, confirmed=confirmed)
     where = "your paper account" if view.paper else f"{view.broker} '{view.credential_label}' (live)"
     when = "at each candle close" if view.timing == "OnTime" else "a grace delay after each candle close"
     return Reply(
@@ -222,7 +220,7 @@ async def deploy(
     group=GROUP,
 )
 async def deployments_(ctx: Context, page: int) -> Reply:
-    found = await deployments.list_deployments(ctx.core.db, ctx.actor, page, PAGE_SIZE)
+    found = await deployments.list_deployments(ctx.core, ctx.actor, page, PAGE_SIZE)
     running = any(v.status in RUNNING for v in found.items)
     return paged_reply(
         found, title="Your deployments", command="/deployments", line=_line,
@@ -232,7 +230,7 @@ async def deployments_(ctx: Context, page: int) -> Reply:
 
 
 async def _set(ctx: Context, deployment_id: str, action: str) -> DeploymentView:
-    return await deployments.update_status(ctx.core.db, ctx.core.settings, ctx.actor, _number(deployment_id), action)
+    return await deployments.update_status(ctx.core, ctx.actor, _number(deployment_id), action)
 
 
 @registry.command("pause", "Pause a deployment", ID, group=GROUP, examples=("/pause 3",))
@@ -253,7 +251,7 @@ async def resume(ctx: Context, id: str) -> Reply:
 )  # fmt: skip
 async def stop(ctx: Context, id: str, confirmed: bool = False) -> Reply:
     if not confirmed:
-        view = await deployments.get_deployment(ctx.core.db, ctx.actor, _number(id))
+        view = await deployments.get_deployment(ctx.core, ctx.actor, _number(id))
         if view.status in ENDED:
             return Reply.fail(f"deployment #{view.id} has already ended ({view.status})")
         return stop_question(view)
@@ -302,11 +300,11 @@ async def close(ctx: Context, id: str, then: str, confirmed: bool = False) -> Re
 
     core = ctx.core
     stop_after = then.lower() == "stop"
-    ids = await holding(core.db, ctx.actor) if id.lower() == "all" else [_number(id)]
+    ids = await holding(core, ctx.actor) if id.lower() == "all" else [_number(id)]
     if id.lower() == "all" and not ids:
         return Reply("None of your deployments holds a position.")
     if not confirmed:
-        views = [await deployments.get_deployment(core.db, ctx.actor, i) for i in ids]
+        views = [await deployments.get_deployment(core, ctx.actor, i) for i in ids]
         for view in views:
             if view.position_qty <= 0:
                 return Reply.fail(f"deployment #{view.id} holds nothing to close", "/positions")
@@ -321,7 +319,7 @@ async def close(ctx: Context, id: str, then: str, confirmed: bool = False) -> Re
         )  # fmt: skip
     lines = []
     for deployment_id in ids:
-        done = await close_position(core.db, core.settings, core.market, ctx.actor, deployment_id, stop=stop_after)
+        done = await close_position(core, ctx.actor, deployment_id, stop=stop_after)
         lines.append(closed_line(done))
     return Reply("\n".join(lines))
 
@@ -347,7 +345,7 @@ async def stopall(ctx: Context, confirmed: bool = False) -> Reply:
             "Pause all your running deployments now? Positions are kept; /resume ID continues one.",
             buttons=[[Button("Yes, pause all", "/stopall --yes"), Button("Cancel", "/deployments")]],
         )
-    paused = await deployments.stop_all(ctx.core.db, ctx.actor)
+    paused = await deployments.stop_all(ctx.core, ctx.actor)
     if not paused:
         return Reply("No deployment was running.")
     return Reply(f"Paused {len(paused)} deployment(s): " + ", ".join(f"#{i}" for i in paused) + ".")
@@ -359,10 +357,10 @@ async def stopall(ctx: Context, confirmed: bool = False) -> Reply:
 )  # fmt: skip
 async def undeploy(ctx: Context, id: str, confirmed: bool = False) -> Reply:
     if not confirmed:
-        view = await deployments.get_deployment(ctx.core.db, ctx.actor, _number(id))
+        view = await deployments.get_deployment(ctx.core, ctx.actor, _number(id))
         return Reply(
             f"Delete #{view.id} {view.label} on {view.ticker} {view.interval}? Its trades stay in /trades.",
             buttons=[[Button("Yes, delete", f"/undeploy {view.id} --yes"), Button("Keep", "/deployments")]],
         )
-    gone = await deployments.delete_deployment(ctx.core.db, ctx.actor, _number(id))
+    gone = await deployments.delete_deployment(ctx.core, ctx.actor, _number(id))
     return Reply(f"Deleted deployment #{gone.id} {gone.label}.")

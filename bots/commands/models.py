@@ -16,7 +16,7 @@ from core import format as fmt
 from core.backtest.report import BACKTEST_CSV_COLUMNS, trades_csv, trades_csv_name
 from core.message import Button, Document, Image, Message
 from core.model import service as models
-from core.model.execute import Execution, execute_script
+from core.model.execute import Execution, ScriptRun, execute_script
 
 PAGE_SIZE = 10
 _INPUT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.+)$")
@@ -70,7 +70,8 @@ async def model(ctx: Context, action: str, name: str, script: str | None, confir
     if source is None:
         return Message.fail("no script given", SAVE_HELP)
     description = _description(source) if isinstance(source, str) else None
-    saved = await models.save_model(ctx.core.db, ctx.actor, name, source, description=description)
+    request = models.ModelRequest(name, source, description=description)
+    saved = await models.save_model(ctx.core.db, ctx.actor, request)
     view = saved.model
     verb = "Saved" if saved.created else "Updated"
     lines = [f"{verb} model '{view.label}' ({view.kind})."]
@@ -188,11 +189,8 @@ async def run(ctx: Context, name: str, ticker: str, interval: str, range: str | 
     view = await models.get_model(ctx.core.db, ctx.actor, name)
     export = any(word.lower() == "export" for word in inputs)
     inputs = [word for word in inputs if word.lower() != "export"]
-    overrides = {**view.inputs, **parse_inputs(inputs)}  # checked once, by the script run itself
-    execution = await execute_script(
-        ctx.core.market, ctx.core.settings, view.source, ticker, interval, range,
-        label=view.label, inputs=overrides, overlay=view.overlay, user_id=ctx.actor.user_id,
-    )  # fmt: skip
+    overrides = parse_inputs(inputs)  # checked once, by the script run itself
+    execution = await execute_script(ctx.core, ctx.actor, ScriptRun.of_model(view, ticker, interval, range, overrides))
     reply = render_execution(execution, range)
     share = [Button("Share to a group", share_command(view.label, ticker, interval, range))]
     files = [*reply.files, export_document(execution)] if export else reply.files

@@ -11,10 +11,10 @@ from core.db import parse_id
 from core.errors import NotFound, Unavailable
 from core.message import Button, Image, Message
 from core.model import service as models
-from core.model.execute import execute_script
+from core.model.execute import ScriptRun, execute_script
 from core.notify import ChatTarget
 from core.sharing import service as sharing
-from core.simulation.service import simulate
+from core.simulation.service import SimulationRequest, simulate
 from core.strategy import service as strategies
 from core.strategy.rules import Analytic
 
@@ -102,10 +102,7 @@ async def _card(ctx: Context, name: str, ticker: str, interval: str, range_: str
     except NotFound:
         view = None
     if view is not None:
-        execution = await execute_script(
-            core.market, core.settings, view.source, ticker, interval, range_,
-            label=view.label, inputs={**view.inputs}, overlay=view.overlay, user_id=ctx.actor.user_id,
-        )  # fmt: skip
+        execution = await execute_script(core, actor, ScriptRun.of_model(view, ticker, interval, range_))
         lines = [f"📊 Model {heading(view.label, execution.candles, range_)}"]
         if execution.backtest is None:
             lines.append("Indicator model (no trades)")
@@ -120,7 +117,7 @@ async def _card(ctx: Context, name: str, ticker: str, interval: str, range_: str
         raise NotFound(f"you have no model or strategy '{name}'", hint="see /models and /strategies") from None
     if found.analytic is not Analytic.TECHNICAL:
         raise NotFound(f"'{found.label}' is a {found.analytic.value} strategy: only backtests can be shared")
-    result = await simulate(db, core.market, core.settings, actor, found.label, ticker, interval, range_)
+    result = await simulate(core, actor, SimulationRequest(found.label, ticker, interval, range_))
     assert result.candles is not None
     lines = [f"📊 Strategy {heading(found.label, result.candles, range_)}"]
     lines += rule_lines(found)

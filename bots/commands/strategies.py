@@ -13,7 +13,7 @@ from bots.registry import Arg, ArgKind, Context, whole
 from core import format as fmt
 from core.market.fundamentals import METRICS
 from core.message import Button, Image, Message
-from core.simulation.service import Simulation, simulate
+from core.simulation.service import Simulation, SimulationRequest, simulate
 from core.strategy import service as strategies
 from core.strategy.rules import Analytic
 
@@ -38,9 +38,8 @@ async def strategy(
 ) -> Message:
     db, actor = ctx.core.db, ctx.actor
     if action == "new":
-        view, created = await strategies.save_strategy(
-            db, actor, name, Analytic.parse(analytic or "technical"), description
-        )
+        request = strategies.StrategyRequest(name, Analytic.parse(analytic or "technical"), description)
+        view, created = await strategies.save_strategy(db, actor, request)
         verb = "Created" if created else "Updated"
         example = _example(view.analytic, view.label)
         return Message(f"{verb} {view.analytic.value} strategy '{view.label}'. Add rules: {example}")
@@ -136,9 +135,7 @@ async def rule(ctx: Context, action: str, strategy: str, rules: str) -> Message:
     expensive=True,
 )
 async def simulate_(ctx: Context, strategy: str, ticker: str, interval: str, range: str | None) -> Message:
-    result = await simulate(
-        ctx.core.db, ctx.core.market, ctx.core.settings, ctx.actor, strategy, ticker, interval, range
-    )
+    result = await simulate(ctx.core, ctx.actor, SimulationRequest(strategy, ticker, interval, range))
     reply = render_simulation(result, range)
     if result.backtest is not None:
         line = share_command(result.strategy.label, ticker, interval, range)

@@ -57,6 +57,13 @@ def _midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
+def _query(since: date | None, until: date | None) -> trades.TradeQuery:
+    """The days as typed, both included: from ``since``'s midnight to the midnight after ``until``."""
+    return trades.TradeQuery(
+        since=_midnight(since) if since else None, until=_midnight(until) + timedelta(days=1) if until else None
+    )
+
+
 @registry.command(
     "trades",
     "Your deployed models' trades, newest first, with fees and P&L",
@@ -72,14 +79,7 @@ async def trades_(ctx: Context, page: int, dates: list[str]) -> Message:
     if export:
         return await _export(ctx, since, until)
     page = late_page or page
-    found = await trades.list_trades(
-        ctx.core.db,
-        ctx.actor,
-        page=page,
-        page_size=PAGE_SIZE,
-        since=_midnight(since) if since else None,
-        until=_midnight(until) + timedelta(days=1) if until else None,
-    )
+    found = await trades.list_trades(ctx.core.db, ctx.actor, _query(since, until), page=page, page_size=PAGE_SIZE)
     span = _span(since, until)
     if not found.total:
         if span:
@@ -99,12 +99,7 @@ async def trades_(ctx: Context, page: int, dates: list[str]) -> Message:
 
 async def _export(ctx: Context, since: date | None, until: date | None) -> Message:
     """Every fill in the span (all pages) as one CSV file."""
-    fills = await trades.all_trades(
-        ctx.core.db,
-        ctx.actor,
-        since=_midnight(since) if since else None,
-        until=_midnight(until) + timedelta(days=1) if until else None,
-    )
+    fills = await trades.all_trades(ctx.core.db, ctx.actor, _query(since, until))
     span = _span(since, until)
     if not fills:
         return Message(f"No trades {span} to export." if span else "No trades to export yet.")

@@ -9,13 +9,35 @@ delayed feeds have published the final bar.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 
 import pandas as pd
 
+from core.errors import Invalid
 from core.market.types import Interval
 
-ON_TIME = "OnTime"
-LATE = "Late"
+
+class Timing(StrEnum):
+    """When a deployment evaluates a bar, spelled as the API's ``modelTradeTiming`` names it."""
+
+    ON_TIME = "OnTime"
+    LATE = "Late"
+
+    @classmethod
+    def parse(cls, text: str | None) -> Timing:
+        """What a user or a request gives (``OnTime``, ``ontime``, ``on-time``, ``now``; ``late``,
+        ``delayed``; nothing means OnTime); Invalid, naming both choices, for anything else."""
+        lowered = (text or cls.ON_TIME).strip().lower().replace("_", "").replace("-", "")
+        if lowered in ("ontime", "now"):
+            return cls.ON_TIME
+        if lowered in ("late", "delayed"):
+            return cls.LATE
+        raise Invalid(f"timing is OnTime or Late, not '{text}'")
+
+
+# the stored spellings, as plain strings (rows and the tick compare against these)
+ON_TIME = Timing.ON_TIME.value
+LATE = Timing.LATE.value
 TIMINGS = (ON_TIME, LATE)
 
 

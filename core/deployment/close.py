@@ -26,8 +26,8 @@ from core.deployment.models import Deployment
 from core.deployment.service import DeploymentView, broker_symbol, get_deployment
 from core.deployment.status import ENDED, Status
 from core.errors import Conflict, Invalid, NotFound
-from core.market.service import MarketService
 from core.market.types import Source
+from core.services import Services
 from core.trade.executor import UNRESOLVED, Outcome, client_order_id, send_order, why
 from core.trade.models import Order
 from core.trade.sizing import size_sell
@@ -43,13 +43,12 @@ class Closed:
     stopped: bool
 
 
-async def close_position(
-    db: Database, settings: Settings, market: MarketService, actor: Actor, deployment_id: int, *, stop: bool
-) -> Closed:
+async def close_position(services: Services, actor: Actor, deployment_id: int, *, stop: bool) -> Closed:
     """Sell what the deployment holds at market now; then stop it when ``stop``."""
     from core.broker.service import open_broker
 
-    view = await get_deployment(db, actor, deployment_id)
+    db, settings, market = services.db, services.settings, services.market
+    view = await get_deployment(services, actor, deployment_id)
     if view.position_qty <= 0:
         raise Invalid(f"deployment #{view.id} holds nothing to close", hint="see /positions")
     try:
@@ -78,12 +77,12 @@ async def close_position(
         raise Invalid(f"#{view.id} cannot be closed now: {why(exc)}") from None
     if stop:
         await _stop(db, view.id)
-    return Closed(await get_deployment(db, actor, view.id), outcome, stop)
+    return Closed(await get_deployment(services, actor, view.id), outcome, stop)
 
 
-async def holding(db: Database, actor: Actor) -> list[int]:
+async def holding(services: Services, actor: Actor) -> list[int]:
     """The actor's deployments holding a position, oldest first (``/close all``)."""
-    async with db.session() as session:
+    async with services.db.session() as session:
         rows = await session.scalars(
             select(Deployment.id)
             .where(Deployment.user_id == actor.user_id, Deployment.position_qty > 0)

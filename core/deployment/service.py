@@ -6,6 +6,10 @@ refused on every broker, the paper account included, so that a paper result is o
 deployment could reproduce live. Live (non-paper) deployments need an explicit confirmation and
 the user's plan to allow live trading; the per-user limits come from ``core.account.limits``.
 
+Every function takes the ``Services`` (database, settings, market) first, then the ``Actor``; a
+deployment is described by a ``DeployRequest``, checked once where it is built, so that a chat
+command and an HTTP route refuse the same things with the same words.
+
 The stake of each entry is either ``size``, a fraction of the free quote balance (1.0, all of it,
 by default), or ``stake_amount``, a fixed amount in the quote currency (USDT for BTCUSDT, whole
 rupiah for an IDX stock); exactly one applies, and the plan's ``max_position_value`` caps both.
@@ -24,7 +28,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Self
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,22 +40,86 @@ from core.actor import Actor
 from core.broker.models import Credential
 from core.broker.symbols import is_idx, split_symbol
 from core.broker.types import BrokerName, OrderRejected
-from core.config import Settings
 from core.db import Database, utcnow
-from core.deployment.bars import LATE, ON_TIME, expected_close
+from core.deployment.bars import Timing, expected_close
 from core.deployment.models import Deployment
 from core.deployment.status import ACTIVE, ENDED, RUNNING, Status
 from core.errors import Conflict, Forbidden, Invalid, LimitExceeded, NotFound
-from core.market.service import MarketService
 from core.market.symbols import IDX_CURRENCY, IDX_SUFFIX, Market, money_decimals, without_idx_suffix
 from core.market.types import Instrument, Source, parse_interval
 from core.paging import Page, check_page
+from core.services import Services
 from core.trade.executor import UNRESOLVED
 from core.trade.models import Order
 
 if TYPE_CHECKING:
     from core.account.limits import Limits
     from core.broker.service import CredentialView
+
+
+@dataclass(frozen=True, slots=True)
+class DeployRequest:
+    """A deployment as ``/deploy``'s words or an HTTP body give it: plain values, checked here.
+
+    ``label``: the model's. ``credential``: a connected credential's label; None for the user's
+    paper account. ``size`` or ``stake_amount``: the stake of each entry (at most one; neither is
+    the whole free balance). ``inputs``: overrides of the script's inputs, checked against the
+    script when planning. Construction normalises the timing (``Timing``) and the interval (its
+    code) and refuses what is wrong whatever the model and market: an unknown timing or interval,
+    a share outside (0, 100 %], both stakes at once, a cap not above 0. What depends on the
+    instrument (an amount in rupiah must be whole) is checked by ``check_stake`` when planning.
+    """
+
+    label: str
+    ticker: str
+    interval: str = "1d"
+    credential: str | None = None
+    timing: Timing | str = Timing.ON_TIME
+    size: float | None = None
+    stake_amount: float | None = None
+    max_position_value: float | None = None
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # frozen: the normalised values replace the given ones once, before anything reads them
+        object.__setattr__(self, "timing", Timing.parse(self.timing))
+        object.__setattr__(self, "interval", parse_interval(self.interval).code)
+        object.__setattr__(self, "credential", self.credential or None)
+        object.__setattr__(self, "inputs", dict(self.inputs or {}))
+        if self.size is not None:
+            check_stake(self.size, self.stake_amount, "")
+        if self.max_position_value is not None and self.max_position_value <= 0:
+            raise Invalid("the position cap must be above 0")
+
+
+class Action(StrEnum):
+    """What ``update_status`` does to a deployment."""
+
+    PAUSE = "pause"
+    RESUME = "resume"
+    STOP = "stop"
+
+    @classmethod
+    def parse(cls, text: str) -> Action:
+        try:
+            return cls(text)
+        except ValueError:
+            raise Invalid(f"a deployment can be paused, resumed or stopped, not '{text}'") from None
+
+    @classmethod
+    def to_reach(cls, status: str) -> Action:
+        """The action the API's Update Status means by the status it asks for (``modelTaskStatus``):
+        Paused pauses, TaskCanceled stops, NoPosition or OpenPosition resumes (which of the two it
+        becomes is the position's). The other statuses are reached only by the deployment itself."""
+        if status == Status.PAUSED:
+            return cls.PAUSE
+        if status == Status.CANCELED:
+            return cls.STOP
+        if status in (Status.FLAT, Status.LONG):
+            return cls.RESUME
+        raise Invalid(
+            f"a deployment can be set to Paused, NoPosition or OpenPosition (resumed) or TaskCanceled, not '{status}'"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +154,34 @@ class DeploymentView:
     def running(self) -> bool:
         return self.status in RUNNING
 
+    @classmethod
+    def from_row(cls, row: Deployment, credential_label: str, broker: str) -> Self:
+        """The row as shown, with its credential's label and broker (read by the caller: one join
+        for a whole page)."""
+        return cls(
+            id=row.id,
+            label=row.label,
+            ticker=row.ticker,
+            interval=row.interval,
+            market=row.market,
+            timing=row.timing,
+            status=row.status,
+            status_reason=row.status_reason,
+            credential_id=row.credential_id,
+            credential_label=credential_label,
+            broker=broker,
+            size=row.size,
+            max_position_value=row.max_position_value,
+            position_qty=row.position_qty,
+            entry_price=row.entry_price,
+            last_bar_at=row.last_bar_at,
+            last_signal=row.last_signal,
+            created_at=row.created_at,
+            stake_amount=row.stake_amount,
+            inputs=dict(row.inputs or {}),
+            quote_currency=quote_currency(row.ticker, row.market),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class DeployPlan:
@@ -94,7 +191,7 @@ class DeployPlan:
     kind: str
     ticker: str
     interval: str
-    timing: str
+    timing: Timing
     instrument: Instrument
     symbol: str  # what orders name at the broker
     credential_id: int
@@ -168,39 +265,19 @@ def broker_symbol(instrument: Instrument) -> str:
         ) from None
 
 
-async def plan_deployment(
-    db: Database,
-    settings: Settings,
-    market: MarketService,
-    actor: Actor,
-    model_label: str,
-    ticker: str,
-    interval: str = "1d",
-    *,
-    credential: str | None = None,
-    timing: str = ON_TIME,
-    size: float | None = None,
-    max_position_value: float | None = None,
-    stake_amount: float | None = None,
-    inputs: Mapping[str, Any] | None = None,
-) -> DeployPlan:
-    """Check everything a deployment needs, without creating it.
+async def plan_deployment(services: Services, actor: Actor, request: DeployRequest) -> DeployPlan:
+    """Check everything the requested deployment needs, without creating it.
 
-    ``size``: the fraction of the free quote balance each entry uses (all of it when left out);
-    ``stake_amount``: a fixed amount in the quote currency instead. ``inputs``: overrides of the
-    script's inputs, checked like ``/run`` checks them (unknown names suggest the right one).
+    The request's ``inputs`` are checked like ``/run`` checks them (unknown names suggest the
+    right one); the plan's cap is the smaller of the request's and the user's plan's.
     """
     from core.account.limits import limits_for
     from core.model.service import check_inputs, get_model
 
-    timing = _timing(timing)
-    parsed = parse_interval(interval)
-    if size is not None and stake_amount is None:
-        check_stake(size, None, "")
-    if max_position_value is not None and max_position_value <= 0:
-        raise Invalid("the position cap must be above 0")
-    model = await get_model(db, actor, model_label)
-    overrides = check_inputs(model.declared, dict(inputs or {}))
+    db, settings, market = services.db, services.settings, services.market
+    size, stake_amount, max_position_value = request.size, request.stake_amount, request.max_position_value
+    model = await get_model(db, actor, request.label)
+    overrides = check_inputs(model.declared, dict(request.inputs))
     if model.is_indicator:
         raise Invalid(f"'{model.label}' is an indicator (no buy/sell): there is nothing to trade")
     if "short" in model.outputs or "cover" in model.outputs:
@@ -209,10 +286,10 @@ async def plan_deployment(
             "where selling short is not possible",
             hint="deploy a copy without short/cover, or /run it to backtest both sides",
         )
-    candles = await market.candles(ticker, parsed)  # NotFound for an unknown ticker, Invalid for the interval
+    candles = await market.candles(request.ticker, request.interval)  # NotFound for an unknown ticker
     symbol = broker_symbol(candles.instrument)
     size = check_stake(size, stake_amount, split_symbol(symbol)[1])
-    cred = await _credential(db, actor, credential)
+    cred = await _credential(db, actor, request.credential)
     limits = await limits_for(db, settings, actor.user_id)
     paper = cred.broker == BrokerName.PAPER
     if not paper and (is_idx(symbol) or candles.instrument.source == Source.YFINANCE):
@@ -227,15 +304,15 @@ async def plan_deployment(
         max_position_value = min(max_position_value or limits.max_position_value, limits.max_position_value)
     async with db.session() as session:
         await _check_capacity(
-            session, actor, limits, label=model.label, ticker=candles.instrument.display, interval=parsed.code,
+            session, actor, limits, label=model.label, ticker=candles.instrument.display, interval=request.interval,
             credential_id=cred.id,
         )  # fmt: skip
     return DeployPlan(
         label=model.label,
         kind=model.kind,
         ticker=candles.instrument.display,
-        interval=parsed.code,
-        timing=timing,
+        interval=request.interval,
+        timing=Timing(request.timing),  # a Timing since the request was built: typed as one here
         instrument=candles.instrument,
         symbol=symbol,
         credential_id=cred.id,
@@ -250,39 +327,24 @@ async def plan_deployment(
 
 
 async def deploy(
-    db: Database,
-    settings: Settings,
-    market: MarketService,
+    services: Services,
     actor: Actor,
-    model_label: str,
-    ticker: str,
-    interval: str = "1d",
+    request: DeployRequest | DeployPlan,
     *,
-    credential: str | None = None,
-    timing: str = ON_TIME,
-    size: float | None = None,
-    max_position_value: float | None = None,
-    stake_amount: float | None = None,
-    inputs: Mapping[str, Any] | None = None,
     confirmed: bool = False,
     now: datetime | None = None,
-    plan: DeployPlan | None = None,
 ) -> DeploymentView:
     """Deploy a saved model. A live credential needs ``confirmed=True`` (Forbidden otherwise).
 
-    ``plan``: one ``plan_deployment`` already made for these arguments (the confirmation shown to
-    the user), used instead of planning again. The limit and the duplicate check are repeated
-    under the user's lock either way: a double-pressed /deploy creates one deployment.
+    A ``DeployPlan`` already made (the confirmation shown to the user) is used as it is instead of
+    planning the request again. The limit and the duplicate check are repeated under the user's
+    lock either way: a double-pressed /deploy creates one deployment.
     """
     from core.account.limits import limits_for
     from core.model.service import get_model
 
-    if plan is None:
-        plan = await plan_deployment(
-            db, settings, market, actor, model_label, ticker, interval,
-            credential=credential, timing=timing, size=size, max_position_value=max_position_value,
-            stake_amount=stake_amount, inputs=inputs,
-        )  # fmt: skip
+    db, settings = services.db, services.settings
+    plan = request if isinstance(request, DeployPlan) else await plan_deployment(services, actor, request)
     if not plan.paper and not confirmed:
         raise Forbidden("a live deployment trades real money: confirm it first", hint="add --yes to confirm")
     model = await get_model(db, actor, plan.label)
@@ -319,10 +381,12 @@ async def deploy(
         return await _view(session, row)
 
 
-async def list_deployments(db: Database, actor: Actor, page: int = 1, page_size: int = 10) -> Page[DeploymentView]:
+async def list_deployments(
+    services: Services, actor: Actor, page: int = 1, page_size: int = 10
+) -> Page[DeploymentView]:
     """The actor's deployments, running ones first, newest first within each group."""
     offset = check_page(page, page_size)
-    async with db.session() as session:
+    async with services.db.session() as session:
         total = await session.scalar(
             select(func.count()).select_from(Deployment).where(Deployment.user_id == actor.user_id)
         )
@@ -335,35 +399,36 @@ async def list_deployments(db: Database, actor: Actor, page: int = 1, page_size:
             .offset(offset)
             .limit(page_size)
         )
-        items = [_make_view(d, label, broker) for d, label, broker in rows]
+        items = [DeploymentView.from_row(d, label, broker) for d, label, broker in rows]
     return Page(items, page, page_size, total or 0)
 
 
-async def get_deployment(db: Database, actor: Actor, deployment_id: int) -> DeploymentView:
-    async with db.session() as session:
+async def get_deployment(services: Services, actor: Actor, deployment_id: int) -> DeploymentView:
+    async with services.db.session() as session:
         return await _view(session, await _own(session, actor, deployment_id))
 
 
 async def update_status(
-    db: Database, settings: Settings, actor: Actor, deployment_id: int, action: str, *, now: datetime | None = None
+    services: Services, actor: Actor, deployment_id: int, action: Action | str, *, now: datetime | None = None
 ) -> DeploymentView:
     """``pause``, ``resume`` or ``stop`` (TaskCanceled: final; any holding stays in the account)."""
-    if action not in ("pause", "resume", "stop"):
-        raise Invalid(f"a deployment can be paused, resumed or stopped, not '{action}'")
-    async with db.session() as session:
+    action = Action.parse(action)
+    async with services.db.session() as session:
         row = await _own(session, actor, deployment_id, lock=True)
         if row.status in ENDED:
             raise Conflict(f"deployment #{row.id} has ended ({row.status}): deploy the model again to restart it")
-        if action == "pause":
+        if action is Action.PAUSE:
             if row.status == Status.PAUSED:
                 raise Conflict(f"deployment #{row.id} is already paused")
             row.status, row.status_reason = Status.PAUSED, "paused by you"
-        elif action == "resume":
+        elif action is Action.RESUME:
             if row.status != Status.PAUSED:
                 raise Conflict(f"deployment #{row.id} is not paused ({row.status})")
             if row.credential_id is not None:
                 await _check_credential_usable(session, row.credential_id)
-            boundary = expected_close(now or utcnow(), parse_interval(row.interval), row.timing, settings.late_grace_s)
+            boundary = expected_close(
+                now or utcnow(), parse_interval(row.interval), row.timing, services.settings.late_grace_s
+            )
             row.last_bar_at = max(row.last_bar_at, boundary) if row.last_bar_at else boundary
             row.status = Status.LONG if row.position_qty > 0 else Status.FLAT
             row.status_reason = ""
@@ -375,9 +440,9 @@ async def update_status(
         return await _view(session, row)
 
 
-async def stop_all(db: Database, actor: Actor) -> list[int]:
+async def stop_all(services: Services, actor: Actor) -> list[int]:
     """Pause every running deployment of the actor at once (``/stopall``); the ids paused."""
-    async with db.session() as session:
+    async with services.db.session() as session:
         rows = await session.execute(
             update(Deployment)
             .where(Deployment.user_id == actor.user_id, Deployment.status.in_(RUNNING))
@@ -388,9 +453,9 @@ async def stop_all(db: Database, actor: Actor) -> list[int]:
         return sorted(rows.scalars())
 
 
-async def delete_deployment(db: Database, actor: Actor, deployment_id: int) -> DeploymentView:
+async def delete_deployment(services: Services, actor: Actor, deployment_id: int) -> DeploymentView:
     """Remove a deployment that holds nothing and has no order in flight (its orders and trades stay)."""
-    async with db.session() as session:
+    async with services.db.session() as session:
         row = await _own(session, actor, deployment_id, lock=True)
         if row.position_qty > 0 and row.status not in ENDED:
             raise Conflict(
@@ -411,15 +476,6 @@ async def delete_deployment(db: Database, actor: Actor, deployment_id: int) -> D
 
 
 # --- helpers -------------------------------------------------------------------------------------
-
-
-def _timing(text: str) -> str:
-    lowered = (text or ON_TIME).strip().lower().replace("_", "").replace("-", "")
-    if lowered in ("ontime", "now"):
-        return ON_TIME
-    if lowered in ("late", "delayed"):
-        return LATE
-    raise Invalid(f"timing is OnTime or Late, not '{text}'")
 
 
 async def _credential(db: Database, actor: Actor, label: str | None) -> CredentialView:
@@ -497,37 +553,13 @@ async def _own(session: AsyncSession, actor: Actor, deployment_id: int, *, lock:
 
 async def _view(session: AsyncSession, row: Deployment) -> DeploymentView:
     cred = await session.get(Credential, row.credential_id)
-    return _make_view(row, cred.label if cred else "?", cred.broker if cred else "?")
-
-
-def _make_view(row: Deployment, credential_label: str, broker: str) -> DeploymentView:
-    return DeploymentView(
-        id=row.id,
-        label=row.label,
-        ticker=row.ticker,
-        interval=row.interval,
-        market=row.market,
-        timing=row.timing,
-        status=row.status,
-        status_reason=row.status_reason,
-        credential_id=row.credential_id,
-        credential_label=credential_label,
-        broker=broker,
-        size=row.size,
-        max_position_value=row.max_position_value,
-        position_qty=row.position_qty,
-        entry_price=row.entry_price,
-        last_bar_at=row.last_bar_at,
-        last_signal=row.last_signal,
-        created_at=row.created_at,
-        stake_amount=row.stake_amount,
-        inputs=dict(row.inputs or {}),
-        quote_currency=quote_currency(row.ticker, row.market),
-    )
+    return DeploymentView.from_row(row, cred.label if cred else "?", cred.broker if cred else "?")
 
 
 __all__ = [
+    "Action",
     "DeployPlan",
+    "DeployRequest",
     "DeploymentView",
     "check_stake",
     "delete_deployment",

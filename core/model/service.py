@@ -7,9 +7,10 @@ first, so a stored model always parses; running it is ``core.model.execute``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +24,34 @@ from core.paging import Page, check_page
 
 MAX_MODELS = 100
 MAX_DESCRIPTION = 500
+
+
+def check_description(description: str | None) -> None:
+    if description is not None and len(description) > MAX_DESCRIPTION:
+        raise Invalid(f"a description has at most {MAX_DESCRIPTION} characters")
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRequest:
+    """A model to save, as ``/model save`` or the API's Save Model body gives it (plain values).
+
+    ``source``: the script, or a file's bytes (checked as UTF-8 without NULs when parsed).
+    ``description``/``overlay`` None: a new model's defaults (none, on the price panel), an
+    existing one's kept. ``inputs``: saved values over the script's ``input()`` defaults, checked
+    against the script when saving. Construction checks what needs no script: the label's form
+    and the description's length.
+    """
+
+    label: str
+    source: str | bytes
+    description: str | None = None
+    overlay: bool | None = None
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "label", check_label(self.label, "model name"))  # frozen: normalised once
+        object.__setattr__(self, "inputs", dict(self.inputs or {}))
+        check_description(self.description)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,29 +77,29 @@ class ModelView:
             return "indicator"
         return "long/short" if "short" in self.outputs else "long-only"
 
+    @classmethod
+    def from_row(cls, row: Model) -> Self:
+        from core.script import program_of
+
+        program = program_of(row.source)  # parsed once per distinct script, not per row and call
+        return cls(
+            id=row.id,
+            label=row.label,
+            description=row.description,
+            overlay=row.overlay,
+            source=row.source,
+            inputs=dict(row.inputs or {}),
+            declared=dict(program.inputs),
+            outputs=frozenset(program.outputs),
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Saved:
     model: ModelView
     created: bool  # False: an existing model of that name was replaced
-
-
-def view_of(row: Model) -> ModelView:
-    from core.script import program_of
-
-    program = program_of(row.source)  # parsed once per distinct script, not per row and call
-    return ModelView(
-        id=row.id,
-        label=row.label,
-        description=row.description,
-        overlay=row.overlay,
-        source=row.source,
-        inputs=dict(row.inputs or {}),
-        declared=dict(program.inputs),
-        outputs=frozenset(program.outputs),
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
 
 
 def check_inputs(declared: dict[str, Any], given: dict[str, Any] | None) -> dict[str, Any]:
@@ -82,29 +111,18 @@ def check_inputs(declared: dict[str, Any], given: dict[str, Any] | None) -> dict
 
 
 async def save_model(
-    db: Database,
-    actor: Actor,
-    label: str,
-    source: str | bytes,
-    *,
-    description: str | None = None,
-    overlay: bool | None = None,
-    inputs: dict[str, Any] | None = None,
-    copied_from: int | None = None,
-    create_only: bool = False,
+    db: Database, actor: Actor, request: ModelRequest, *, copied_from: int | None = None, create_only: bool = False
 ) -> Saved:
     """Create the model, or replace the script of the actor's model of that label
-    (Conflict instead when ``create_only``)."""
+    (Conflict instead when ``create_only``). ``copied_from``: the share it was copied from."""
     from core.script import parse, program_of
 
-    label = check_label(label, "model name")
-    if description is not None and len(description) > MAX_DESCRIPTION:
-        raise Invalid(f"a description has at most {MAX_DESCRIPTION} characters")
+    label, source, description, overlay = request.label, request.source, request.description, request.overlay
     # A ScriptError (Invalid) with line, column and caret; a file's bytes are checked (UTF-8, no NULs) by parse.
     program = parse(source) if isinstance(source, bytes) else program_of(source)
     if isinstance(source, bytes):  # a file's bytes: parse() has checked they are UTF-8 without NULs
         source = source.decode("utf-8")
-    values = check_inputs(dict(program.inputs), inputs)
+    values = check_inputs(dict(program.inputs), dict(request.inputs))
     now = utcnow()
     async with db.session() as session:
         row = await _find(session, actor, label)
@@ -137,7 +155,7 @@ async def save_model(
             if overlay is not None:
                 row.overlay = overlay
         await session.flush()
-        return Saved(view_of(row), created)
+        return Saved(ModelView.from_row(row), created)
 
 
 async def list_models(db: Database, actor: Actor, page: int = 1, page_size: int = 10) -> Page[ModelView]:
@@ -147,19 +165,19 @@ async def list_models(db: Database, actor: Actor, page: int = 1, page_size: int 
         rows = await session.scalars(
             select(Model).where(Model.user_id == actor.user_id).order_by(Model.label_key).offset(offset).limit(page_size)
         )
-        items = [view_of(r) for r in rows]
+        items = [ModelView.from_row(r) for r in rows]
     return Page(items, page, page_size, total or 0)
 
 
 async def get_model(db: Database, actor: Actor, label: str) -> ModelView:
     async with db.session() as session:
-        return view_of(await _get(session, actor, label))
+        return ModelView.from_row(await _get(session, actor, label))
 
 
 async def remove_model(db: Database, actor: Actor, label: str) -> ModelView:
     async with db.session() as session:
         row = await _get(session, actor, label)
-        view = view_of(row)
+        view = ModelView.from_row(row)
         await session.delete(row)
     return view
 
@@ -175,11 +193,10 @@ async def update_model(
 ) -> ModelView:
     """Change a model's description, overlay flag or saved input values (``/run`` overrides are
     per run; these persist). The script is changed by saving it again."""
-    if description is not None and len(description) > MAX_DESCRIPTION:
-        raise Invalid(f"a description has at most {MAX_DESCRIPTION} characters")
+    check_description(description)
     async with db.session() as session:
         row = await _get(session, actor, label)
-        view = view_of(row)
+        view = ModelView.from_row(row)
         if inputs:
             row.inputs = {**row.inputs, **check_inputs(view.declared, inputs)}
         if description is not None:
@@ -188,7 +205,7 @@ async def update_model(
             row.overlay = overlay
         row.updated_at = utcnow()
         await session.flush()
-        return view_of(row)
+        return ModelView.from_row(row)
 
 
 async def model_labels(db: Database, actor: Actor) -> list[str]:

@@ -21,10 +21,10 @@ from core.account.models import Chat, ChatMember
 from core.actor import Actor
 from core.db import Database, utcnow
 from core.errors import Forbidden, Invalid, NotFound
-from core.model.service import Saved, save_model
+from core.model.service import ModelRequest, Saved, save_model
 from core.sharing.models import Share
 from core.strategy.rules import Analytic
-from core.strategy.service import StrategyView, add_rules, save_strategy
+from core.strategy.service import StrategyRequest, StrategyView, add_rules, save_strategy
 
 KINDS = ("model", "strategy")
 
@@ -158,15 +158,15 @@ async def copy_share(
     name = label or share.label
     payload = share.payload
     if share.kind == "model":
-        return await save_model(
-            db, actor, name, payload["source"], description=payload.get("description") or f"copied from {share.author}",
-            overlay=payload.get("overlay"), inputs=payload.get("inputs") or {}, copied_from=share.id,
-            create_only=True,
+        request = ModelRequest(
+            name, payload["source"], description=payload.get("description") or f"copied from {share.author}",
+            overlay=payload.get("overlay"), inputs=payload.get("inputs") or {},
         )  # fmt: skip
-    view, created = await save_strategy(
-        db, actor, name, Analytic(payload["analytic"]), payload.get("description") or f"copied from {share.author}",
-        create_only=True,
-    )  # fmt: skip
+        return await save_model(db, actor, request, copied_from=share.id, create_only=True)
+    request = StrategyRequest(
+        name, Analytic(payload["analytic"]), payload.get("description") or f"copied from {share.author}"
+    )
+    view, created = await save_strategy(db, actor, request, create_only=True)
     rules = "\n".join(f"{r['action']} {r['condition']}" for r in payload.get("rules", []))
     if rules:
         view, _ = await add_rules(db, actor, view.label, rules)

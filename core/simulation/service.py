@@ -6,6 +6,9 @@ strategy and the equivalent script give the same result). Fundamental strategies
 ticker's fundamentals: each rule passes, fails, or has no data. Bandarmology strategies screen
 the ticker's broker summary the same way (``core.bandarmology``), over the simulation's range
 when it names a broker-summary window (``5d``, ``1mo``) and the latest day otherwise.
+
+``simulate`` takes the ``Services`` (database, settings, market), the ``Actor`` and a
+``SimulationRequest``, as the deployment domain's functions do.
 """
 
 from __future__ import annotations
@@ -28,8 +31,27 @@ from core.market.fundamentals import Fundamentals
 from core.market.service import MarketService
 from core.market.types import Candles, Source
 from core.script.limits import TIME_LIMIT
+from core.services import Services
 from core.strategy.rules import Analytic, compare, metric_condition
 from core.strategy.service import StrategyView, get_strategy
+
+
+@dataclass(frozen=True, slots=True)
+class SimulationRequest:
+    """A strategy run as ``/simulate``'s words or an HTTP body give it (plain values).
+
+    ``label``: the strategy's. ``range``: how far back the backtest (or a broker-summary screen)
+    looks, the interval's default when None. ``source``: the market to read, any that serves the
+    ticker by default. ``chart``: draw the backtest (a screen draws nothing). The interval and
+    range are checked by the market when the candles are read, as ``/run``'s are.
+    """
+
+    label: str
+    ticker: str
+    interval: str = "1d"
+    range: str | None = None
+    source: Source = Source.UNKNOWN
+    chart: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,27 +84,19 @@ class Simulation:
         return True if all(line.passed for line in self.screen) else None
 
 
-async def simulate(
-    db: Database,
-    market: MarketService,
-    settings: Settings,
-    actor: Actor,
-    label: str,
-    ticker: str,
-    interval: str = "1d",
-    range_: str | None = None,
-    *,
-    source: Source = Source.UNKNOWN,
-    chart: bool = True,
-) -> Simulation:
-    strategy = await get_strategy(db, actor, label)
+async def simulate(services: Services, actor: Actor, request: SimulationRequest) -> Simulation:
+    db, settings, market = services.db, services.settings, services.market
+    strategy = await get_strategy(db, actor, request.label)
     if not strategy.rules:
         raise Invalid(f"'{strategy.label}' has no rules yet", hint=f"add some: /rule add {strategy.label} ...")
+    ticker, range_ = request.ticker, request.range
     if strategy.analytic is Analytic.BANDARMOLOGY:
         return await _bandar_screen(db, market, settings, actor, strategy, ticker, range_)
     if strategy.analytic is Analytic.FUNDAMENTAL:
-        return await _screen(market, strategy, ticker, source)
-    return await _backtest(market, settings, strategy, ticker, interval, range_, source, chart, actor.user_id)
+        return await _screen(market, strategy, ticker, request.source)
+    return await _backtest(
+        market, settings, strategy, ticker, request.interval, range_, request.source, request.chart, actor.user_id
+    )
 
 
 def technical_signals(strategy: StrategyView, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, int]:

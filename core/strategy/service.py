@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Self
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,6 +27,28 @@ from core.strategy.rules import MAX_RULES, Analytic, RuleSpec, split_rules
 
 MAX_STRATEGIES = 100
 MAX_DESCRIPTION = 500
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyRequest:
+    """A strategy to save, as ``/strategy new`` or the API's Save Strategy body gives it.
+
+    ``analytic``: an ``Analytic`` or its name in any case (``technical``); ``description`` None
+    keeps an existing strategy's. Construction checks the label's form, the analytic and the
+    description's length; whether the analytic may change is the service's (it reads the rules).
+    """
+
+    label: str
+    analytic: Analytic | str = Analytic.TECHNICAL
+    description: str | None = None
+
+    def __post_init__(self) -> None:
+        # frozen: the normalised values replace the given ones once, before anything reads them
+        object.__setattr__(self, "label", check_label(self.label, "strategy name"))
+        if not isinstance(self.analytic, Analytic):
+            object.__setattr__(self, "analytic", Analytic.parse(self.analytic))
+        if self.description is not None and len(self.description) > MAX_DESCRIPTION:
+            raise Invalid(f"a description has at most {MAX_DESCRIPTION} characters")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,24 +72,28 @@ class StrategyView:
     def of(self, action: str) -> list[RuleView]:
         return [r for r in self.rules if r.action == action]
 
+    @classmethod
+    def from_row(cls, row: Strategy, rules: list[Rule]) -> Self:
+        """The strategy with its rules in the order they were added (numbered from 1)."""
+        return cls(
+            id=row.id,
+            label=row.label,
+            description=row.description,
+            analytic=Analytic(row.analytic),
+            rules=tuple(RuleView(r.id, i, r.action, r.condition) for i, r in enumerate(rules, 1)),
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
 
 async def save_strategy(
-    db: Database,
-    actor: Actor,
-    label: str,
-    analytic: Analytic | str = Analytic.TECHNICAL,
-    description: str | None = None,
-    *,
-    create_only: bool = False,
+    db: Database, actor: Actor, request: StrategyRequest, *, create_only: bool = False
 ) -> tuple[StrategyView, bool]:
     """Create a strategy, or update the description of one with that label. Returns (view, created).
 
     Changing an existing strategy's analytic is refused while it has rules: they would not read.
     """
-    label = check_label(label, "strategy name")
-    analytic = analytic if isinstance(analytic, Analytic) else Analytic.parse(analytic)
-    if description is not None and len(description) > MAX_DESCRIPTION:
-        raise Invalid(f"a description has at most {MAX_DESCRIPTION} characters")
+    label, analytic, description = request.label, Analytic(request.analytic), request.description
     now = utcnow()
     async with db.session() as session:
         row = await _find(session, actor, label)
@@ -195,16 +222,7 @@ async def _rules(session: AsyncSession, strategy_id: int) -> list[Rule]:
 
 
 async def _view(session: AsyncSession, row: Strategy) -> StrategyView:
-    rules = await _rules(session, row.id)
-    return StrategyView(
-        id=row.id,
-        label=row.label,
-        description=row.description,
-        analytic=Analytic(row.analytic),
-        rules=tuple(RuleView(r.id, i, r.action, r.condition) for i, r in enumerate(rules, 1)),
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
+    return StrategyView.from_row(row, await _rules(session, row.id))
 
 
 async def _find(session: AsyncSession, actor: Actor, label: str) -> Strategy | None:

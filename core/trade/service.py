@@ -13,9 +13,10 @@ import logging
 import math
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Protocol, Self
 
 from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.actor import Actor
 from core.db import Database
@@ -51,6 +52,22 @@ class TradeView:
     quote_currency: str
     deployment_id: int | None = None
 
+    @classmethod
+    def from_row(cls, t: Trade) -> Self:
+        return cls(
+            id=t.id,
+            time=t.executed_at,
+            label=t.label,
+            symbol=t.symbol,
+            side=t.side,
+            qty=t.quantity,
+            price=t.price,
+            fee=t.fee,
+            pnl=t.pnl,
+            quote_currency=t.quote_currency,
+            deployment_id=t.deployment_id,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class PositionView:
@@ -75,6 +92,21 @@ class PositionView:
     sample: bool = False
     entry_fee: float = 0.0  # the share of the entries' fees (quote currency) paid for the held quantity
 
+    @classmethod
+    def from_row(cls, d: Deployment, currency: str, entry_fee: float = 0.0) -> Self:
+        """The deployment's holding, unvalued; ``currency`` and ``entry_fee`` come from its fills."""
+        return cls(
+            deployment_id=d.id,
+            label=d.label,
+            symbol=d.ticker,
+            interval=d.interval,
+            qty=d.position_qty,
+            entry_price=d.entry_price,
+            quote_currency=currency,
+            status=d.status,
+            entry_fee=entry_fee,
+        )
+
     @property
     def entry_value(self) -> float | None:
         return None if self.entry_price is None else abs(self.qty) * self.entry_price
@@ -96,29 +128,40 @@ def _utc(value: datetime | None, name: str) -> datetime | None:
     return value.astimezone(UTC)
 
 
-async def list_trades(
-    db: Database,
-    actor: Actor,
-    page: int = 1,
-    page_size: int = 10,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    deployment_id: int | None = None,
-) -> Page[TradeView]:
-    """The actor's fills, newest first: ``since <= executed_at < until`` (either bound optional).
+@dataclass(frozen=True, slots=True)
+class TradeQuery:
+    """Which fills: ``since <= executed_at < until`` (either bound optional), of one deployment or all.
 
     ``until`` is exclusive so that consecutive windows never count a fill twice; a caller that
-    means "up to and including 31 Jan" passes 1 Feb. ``deployment_id`` narrows to one of the
-    actor's deployments (``NotFound`` for anyone else's, which is not told apart from a missing one).
+    means "up to and including 31 Jan" passes 1 Feb. Construction refuses a bound without a time
+    zone and an empty window, and keeps both bounds in UTC. ``deployment_id`` must be one of the
+    asking actor's deployments (checked when the fills are read: it needs the database).
     """
+
+    since: datetime | None = None
+    until: datetime | None = None
+    deployment_id: int | None = None
+
+    def __post_init__(self) -> None:
+        # frozen: the UTC bounds replace the given ones once, before anything reads them
+        since, until = _utc(self.since, "from"), _utc(self.until, "to")
+        if since is not None and until is not None and since >= until:
+            raise Invalid(f"'from' ({since:%Y-%m-%d}) must be before 'to' ({until:%Y-%m-%d})")
+        object.__setattr__(self, "since", since)
+        object.__setattr__(self, "until", until)
+
+
+ALL_TRADES = TradeQuery()
+
+
+async def list_trades(
+    db: Database, actor: Actor, query: TradeQuery = ALL_TRADES, page: int = 1, page_size: int = 10
+) -> Page[TradeView]:
+    """The actor's fills that ``query`` selects, newest first. A ``deployment_id`` of anyone else's
+    is ``NotFound``, not told apart from a missing one."""
     offset = check_page(page, page_size)
-    where = _window(actor, since, until)
     async with db.session() as session:
-        if deployment_id is not None:
-            owner = await session.scalar(select(Deployment.user_id).where(Deployment.id == deployment_id))
-            if not actor.owns(owner):
-                raise NotFound(f"no deployment #{deployment_id} of yours", hint="see your trades with /trades")
-            where.append(Trade.deployment_id == deployment_id)
+        where = await _where(session, actor, query)
         total = await session.scalar(select(func.count()).select_from(Trade).where(*where)) or 0
         rows = await session.scalars(
             select(Trade)
@@ -127,33 +170,33 @@ async def list_trades(
             .offset(offset)
             .limit(page_size)
         )
-        items = [_trade_view(t) for t in rows]
+        items = [TradeView.from_row(t) for t in rows]
     return Page(items=items, page=page, page_size=page_size, total=total)
 
 
-def _window(actor: Actor, since: datetime | None, until: datetime | None) -> list[ColumnElement[bool]]:
-    """The actor's fills in ``since <= executed_at < until`` (either bound optional), as conditions."""
-    since, until = _utc(since, "from"), _utc(until, "to")
-    if since is not None and until is not None and since >= until:
-        raise Invalid(f"'from' ({since:%Y-%m-%d}) must be before 'to' ({until:%Y-%m-%d})")
+async def _where(session: AsyncSession, actor: Actor, query: TradeQuery) -> list[ColumnElement[bool]]:
+    """The actor's fills that ``query`` selects, as conditions (NotFound for another's deployment)."""
     where = [Trade.user_id == actor.user_id]
-    if since is not None:
-        where.append(Trade.executed_at >= since)
-    if until is not None:
-        where.append(Trade.executed_at < until)
+    if query.since is not None:
+        where.append(Trade.executed_at >= query.since)
+    if query.until is not None:
+        where.append(Trade.executed_at < query.until)
+    if query.deployment_id is not None:
+        owner = await session.scalar(select(Deployment.user_id).where(Deployment.id == query.deployment_id))
+        if not actor.owns(owner):
+            raise NotFound(f"no deployment #{query.deployment_id} of yours", hint="see your trades with /trades")
+        where.append(Trade.deployment_id == query.deployment_id)
     return where
 
 
 EXPORT_MAX_TRADES = 100_000
 
 
-async def all_trades(
-    db: Database, actor: Actor, since: datetime | None = None, until: datetime | None = None
-) -> list[TradeView]:
-    """Every fill of the actor's in ``since <= executed_at < until``, oldest first, in one read (an
-    export: no page can shift under it). At most ``EXPORT_MAX_TRADES``; ``LimitExceeded`` beyond."""
-    where = _window(actor, since, until)
+async def all_trades(db: Database, actor: Actor, query: TradeQuery = ALL_TRADES) -> list[TradeView]:
+    """Every fill of the actor's that ``query`` selects, oldest first, in one read (an export: no
+    page can shift under it). At most ``EXPORT_MAX_TRADES``; ``LimitExceeded`` beyond."""
     async with db.session() as session:
+        where = await _where(session, actor, query)
         rows = list(
             await session.scalars(
                 select(Trade).where(*where).order_by(Trade.executed_at, Trade.id).limit(EXPORT_MAX_TRADES + 1)
@@ -163,23 +206,7 @@ async def all_trades(
         raise LimitExceeded(
             f"more than {EXPORT_MAX_TRADES:,} trades to export", hint="narrow it: from=YYYY-MM-DD to=YYYY-MM-DD"
         )
-    return [_trade_view(t) for t in rows]
-
-
-def _trade_view(t: Trade) -> TradeView:
-    return TradeView(
-        id=t.id,
-        time=t.executed_at,
-        label=t.label,
-        symbol=t.symbol,
-        side=t.side,
-        qty=t.quantity,
-        price=t.price,
-        fee=t.fee,
-        pnl=t.pnl,
-        quote_currency=t.quote_currency,
-        deployment_id=t.deployment_id,
-    )
+    return [TradeView.from_row(t) for t in rows]
 
 
 async def positions(db: Database, actor: Actor, prices: PriceProvider | None = None) -> list[PositionView]:
@@ -198,7 +225,7 @@ async def positions(db: Database, actor: Actor, prices: PriceProvider | None = N
         )
         currencies = await _quote_currencies(session, [d.id for d in deployments])
         fees = await _entry_fees(session, deployments)
-    views = [_position_view(d, currencies.get(d.id, ""), fees.get(d.id, 0.0)) for d in deployments]
+    views = [PositionView.from_row(d, currencies.get(d.id, ""), fees.get(d.id, 0.0)) for d in deployments]
     if prices is None or not views:
         return views
     keys = sorted({(d.market, d.ticker, d.interval) for d in deployments})
@@ -254,20 +281,6 @@ async def _entry_fees(session, deployments: list[Deployment]) -> dict[int, float
                 book[1] = 0.0
     # the whole carried fee, even when a fee paid in the base asset left a little less held than bought
     return {deployment_id: fee for deployment_id, (quantity, fee) in books.items() if quantity > 0 and fee}
-
-
-def _position_view(d: Deployment, currency: str, entry_fee: float = 0.0) -> PositionView:
-    return PositionView(
-        deployment_id=d.id,
-        label=d.label,
-        symbol=d.ticker,
-        interval=d.interval,
-        qty=d.position_qty,
-        entry_price=d.entry_price,
-        quote_currency=currency,
-        status=d.status,
-        entry_fee=entry_fee,
-    )
 
 
 @dataclass(frozen=True, slots=True)

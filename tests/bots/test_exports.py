@@ -10,7 +10,7 @@ import pytest
 
 from bots.commands.trades import PAGE_SIZE
 from core.backtest.report import BACKTEST_CSV_COLUMNS
-from core.model.execute import execute_script
+from core.model.execute import ScriptRun, execute_script
 from core.trade.service import FILLS_CSV_COLUMNS
 from tests.core.statistic.trade_rows import add_trade
 
@@ -36,7 +36,7 @@ async def test_run_export_sends_every_trade_of_the_backtest_as_csv(console):
     assert document.data.decode().splitlines()[0] == ",".join(BACKTEST_CSV_COLUMNS)
 
     execution = await execute_script(
-        console.core.market, console.core.settings, SCRIPT, "BBCA", "1d", "2y", label="cross", chart=False
+        console.core, None, ScriptRun(SCRIPT, "BBCA", "1d", "2y", label="cross", chart=False)
     )
     trades = execution.backtest.trades
     rows = rows_of(document.data)

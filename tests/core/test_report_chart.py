@@ -172,7 +172,7 @@ async def test_run_chart_gets_every_bar_every_fill_and_the_cash(tmp_path, monkey
     """What /run hands the renderer: the whole traded range, a marker per fill, the title and figures."""
     from core.app import Core
     from core.charts import candles as charts
-    from core.model.execute import execute_script
+    from core.model.execute import ScriptRun, execute_script
 
     seen: dict = {}
 
@@ -186,7 +186,7 @@ async def test_run_chart_gets_every_bar_every_fill_and_the_cash(tmp_path, monkey
     settings = Settings(_env_file=None, database_url=f"sqlite+aiosqlite:///{tmp_path / 't.db'}", market_offline=True)
     core = await Core.start(settings)
     try:
-        run = await execute_script(core.market, settings, SCRIPT, "BTCUSDT", "1h", "3mo", label="cross")
+        run = await execute_script(core, None, ScriptRun(SCRIPT, "BTCUSDT", "1h", "3mo", label="cross"))
     finally:
         await core.close()
     result = run.backtest

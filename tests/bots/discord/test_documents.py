@@ -10,10 +10,10 @@ SCRIPT = "fast = ema(close, 5)\nslow = ema(close, 20)\nbuy = crossover(fast, slo
 
 async def test_run_export_attaches_the_csv_beside_the_chart(bot, dk):
     from core.account.service import actor_for
-    from core.model.service import save_model
+    from core.model.service import ModelRequest, save_model
 
     me = await actor_for(bot.client.runtime.core.db, platform="discord", external_id=str(dk.OWNER_ID))
-    await save_model(bot.client.runtime.core.db, me, "cross", SCRIPT)
+    await save_model(bot.client.runtime.core.db, me, ModelRequest("cross", SCRIPT))
     calls = await bot.slash("run", name="cross", ticker="BBCA", interval="1d", range="1y", inputs="export")
     [answer] = [c for c in calls if c.files]
     names = [name for name, _ in answer.files]

@@ -300,13 +300,13 @@ async def test_model_save_without_script_opens_a_form_and_saving_it_stores_the_m
 
 async def test_run_autocompletes_the_users_own_model_names(bot, dk):
     from core.account.service import actor_for
-    from core.model.service import save_model
+    from core.model.service import ModelRequest, save_model
 
     me = await actor_for(bot.client.runtime.core.db, platform="discord", external_id=str(dk.OWNER_ID))
     other = await actor_for(bot.client.runtime.core.db, platform="discord", external_id="999")
     for label in ("ema_cross", "rsi_dip", "macd_cross"):
-        await save_model(bot.client.runtime.core.db, me, label, "plot(close)")
-    await save_model(bot.client.runtime.core.db, other, "cross_secret", "plot(close)")
+        await save_model(bot.client.runtime.core.db, me, ModelRequest(label, "plot(close)"))
+    await save_model(bot.client.runtime.core.db, other, ModelRequest("cross_secret", "plot(close)"))
 
     data = dk.slash("run")
     data["options"] = [{"name": "name", "type": 3, "value": "cro", "focused": True}]
@@ -374,7 +374,7 @@ async def test_an_attached_file_over_the_media_limit_is_refused(bot, dk):
 
 async def test_confirmable_commands_take_a_yes_option_that_confirms_directly(bot, dk):
     from core.account.service import actor_for
-    from core.model.service import save_model
+    from core.model.service import ModelRequest, save_model
 
     options = {c.name: [o.name for o in c.parameters] for c in bot.client.tree.get_commands()}
     assert "yes" in options["model"] and options["stop"][-1] == "yes"
@@ -382,7 +382,7 @@ async def test_confirmable_commands_take_a_yes_option_that_confirms_directly(bot
 
     me = await actor_for(bot.client.runtime.core.db, platform="discord", external_id=str(dk.OWNER_ID))
     for label in ("asked", "gone"):
-        await save_model(bot.client.runtime.core.db, me, label, "plot(close)")
+        await save_model(bot.client.runtime.core.db, me, ModelRequest(label, "plot(close)"))
 
     def text_of(calls):
         [answer] = [c for c in calls if c.path.endswith("/callback")]

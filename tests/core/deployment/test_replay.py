@@ -22,7 +22,8 @@ from core.deployment.models import Deployment
 from core.deployment.tick import Tick
 from core.market.service import MarketService
 from core.market.types import Candles, Instrument, Interval, Range, SearchHit, Source
-from core.model.execute import execute_script
+from core.model.execute import ScriptRun, execute_script
+from core.services import ServiceSet
 from core.trade.brokers import BrokerPool
 from core.trade.models import Order, Trade
 from tests.core.deployment.kit import load, make_credential, make_settings, make_user
@@ -133,11 +134,11 @@ async def _replay(db, instrument: Instrument, frame: pd.DataFrame, code: str, st
     return settings, shown, orders, kept, equity, deployment_id
 
 
-async def _run(settings, instrument: Instrument, shown: pd.DataFrame, code: str, step: timedelta):
+async def _run(db, settings, instrument: Instrument, shown: pd.DataFrame, code: str, step: timedelta):
     clock = Clock(shown.index[-1].to_pydatetime() + step + timedelta(seconds=5))
     market = _market(settings, Replay(instrument, shown, step, forming=False), clock)
-    return await execute_script(market, settings, MODEL, instrument.display, code, "max", label="cross",
-                                market_source=instrument.source, chart=False)  # fmt: skip
+    run = ScriptRun(MODEL, instrument.display, code, "max", label="cross", market_source=instrument.source, chart=False)
+    return await execute_script(ServiceSet(db, settings, market), None, run)
 
 
 def _pairs(trades: list[Trade]) -> tuple[list[tuple[Trade, Trade]], Trade | None]:
@@ -167,7 +168,7 @@ async def test_a_paper_deployment_trades_exactly_as_run_shows(db, case):
     instrument, code, step, index, start, tick_size, seed = CASES[case]
     frame = walk(len(index), start, seed, index, tick_size)
     settings, shown, orders, trades, equity, deployment_id = await _replay(db, instrument, frame, code, step)
-    run = await _run(settings, instrument, shown, code, step)
+    run = await _run(db, settings, instrument, shown, code, step)
     expected = run.backtest.trades
     assert len(expected) >= 6 and set(expected["ExitReason"]) == {"signal", "stop", "target"}  # every exit
     gapped = [x for x in expected.itertuples() if x.ExitReason != "signal" and x.ExitPrice == shown["open"].iloc[x.ExitBar]]

@@ -13,6 +13,7 @@ from core.db import Database
 from core.deployment.models import Deployment
 from core.deployment.service import update_status
 from core.deployment.tick import Tick
+from core.services import ServiceSet
 from core.trade.brokers import BrokerPool
 from core.trade.models import Order, Trade
 from jobs.ticks import event_text
@@ -232,7 +233,8 @@ async def test_a_delisting_ends_only_after_misses_on_every_check_over_the_window
     assert rows[held].status_reason == events[held].text
 
     source.frames["BTCUSDT"] = frame("ggggg.")  # the feed serves it again: the holder resumes
-    view = await update_status(db, settings, actor, held, "resume", now=clock.now)
+    services = ServiceSet(db, settings, make_market(settings, source, clock))
+    view = await update_status(services, actor, held, "resume", now=clock.now)
     assert view.status == "OpenPosition"
     clock.now = T0 + 5 * HOUR + timedelta(seconds=5)
     report = await tick.run(clock.now)

@@ -24,7 +24,8 @@ async def _actor(db, who: str, platform: str = "telegram"):
 
 async def test_models_belong_to_their_owner(db):
     ana, ben = await _actor(db, "1"), await _actor(db, "2")
-    saved = await models.save_model(db, ana, "Cross", CROSS, description="sma cross", inputs={"fast": 5})
+    request = models.ModelRequest("Cross", CROSS, description="sma cross", inputs={"fast": 5})
+    saved = await models.save_model(db, ana, request)
     assert saved.created and saved.model.declared == {"fast": 10} and saved.model.inputs == {"fast": 5}
     assert saved.model.kind == "long-only"
 
@@ -42,7 +43,7 @@ async def test_models_belong_to_their_owner(db):
 async def test_pagination_and_limits(db, monkeypatch):
     ana = await _actor(db, "1")
     for i in range(12):
-        await models.save_model(db, ana, f"m{i:02d}", "plot(close)")
+        await models.save_model(db, ana, models.ModelRequest(f"m{i:02d}", "plot(close)"))
     first, last = await models.list_models(db, ana, 1, 5), await models.list_models(db, ana, 3, 5)
     assert [m.label for m in first.items] == ["m00", "m01", "m02", "m03", "m04"] and first.pages == 3
     assert [m.label for m in last.items] == ["m10", "m11"] and not last.has_next
@@ -52,34 +53,34 @@ async def test_pagination_and_limits(db, monkeypatch):
 
     monkeypatch.setattr(models, "MAX_MODELS", 12)
     with pytest.raises(LimitExceeded):
-        await models.save_model(db, ana, "one_more", "plot(close)")
-    await models.save_model(db, ana, "m00", "plot(open)")  # replacing one is still allowed
+        await models.save_model(db, ana, models.ModelRequest("one_more", "plot(close)"))
+    await models.save_model(db, ana, models.ModelRequest("m00", "plot(open)"))  # replacing one is still allowed
 
 
 async def test_invalid_models_are_refused_before_anything_is_stored(db):
     ana = await _actor(db, "1")
     with pytest.raises(ScriptError, match="line 1"):
-        await models.save_model(db, ana, "bad", "buy = close >")
+        await models.save_model(db, ana, models.ModelRequest("bad", "buy = close >"))
     with pytest.raises(Invalid, match="not a valid model name"):
-        await models.save_model(db, ana, "two words", CROSS)
+        await models.save_model(db, ana, models.ModelRequest("two words", CROSS))
     with pytest.raises(Invalid, match="no input 'slow'"):
-        await models.save_model(db, ana, "x", CROSS, inputs={"slow": 3})
+        await models.save_model(db, ana, models.ModelRequest("x", CROSS, inputs={"slow": 3}))
     with pytest.raises(Invalid, match="input 'fast' must be a number, got 'ten'"):
-        await models.save_model(db, ana, "x", CROSS, inputs={"fast": "ten"})
+        await models.save_model(db, ana, models.ModelRequest("x", CROSS, inputs={"fast": "ten"}))
     async with db.session() as session:
         assert list(await session.scalars(select(Model))) == []
 
 
 async def test_copy_never_overwrites(db):
     ana = await _actor(db, "1")
-    await models.save_model(db, ana, "cross", CROSS)
+    await models.save_model(db, ana, models.ModelRequest("cross", CROSS))
     with pytest.raises(Conflict):
-        await models.save_model(db, ana, "CROSS", CROSS, create_only=True)
+        await models.save_model(db, ana, models.ModelRequest("CROSS", CROSS), create_only=True)
 
 
 async def test_strategies_rules_all_or_nothing(db):
     ana, ben = await _actor(db, "1"), await _actor(db, "2")
-    view, created = await strategies.save_strategy(db, ana, "dip", "technical", "buy dips")
+    view, created = await strategies.save_strategy(db, ana, strategies.StrategyRequest("dip", "technical", "buy dips"))
     assert created and view.analytic is Analytic.TECHNICAL
     view, added = await strategies.add_rules(db, ana, "dip", "buy rsi(close, 14) < 30\nbuy close > sma(close, 200)")
     assert [r.number for r in view.rules] == [1, 2] and len(added) == 2
@@ -87,7 +88,7 @@ async def test_strategies_rules_all_or_nothing(db):
         await strategies.add_rules(db, ana, "dip", "sell rsi(close, 14) > 70; sell rsi(close 14) > 80")
     assert len((await strategies.get_strategy(db, ana, "dip")).rules) == 2
     with pytest.raises(Conflict, match="remove them before changing its analytic"):
-        await strategies.save_strategy(db, ana, "dip", Analytic.FUNDAMENTAL)
+        await strategies.save_strategy(db, ana, strategies.StrategyRequest("dip", Analytic.FUNDAMENTAL))
     with pytest.raises(NotFound):
         await strategies.add_rules(db, ben, "dip", "sell rsi(close, 14) > 70")
 
@@ -105,9 +106,9 @@ async def test_strategies_rules_all_or_nothing(db):
 async def test_link_keeps_both_models_of_the_same_name(db):
     tg = await _actor(db, "111", "telegram")
     dc = await _actor(db, "222", "discord")
-    await models.save_model(db, tg, "cross", CROSS)
-    await models.save_model(db, dc, "Cross", "plot(close)")
-    await strategies.save_strategy(db, dc, "dip")
+    await models.save_model(db, tg, models.ModelRequest("cross", CROSS))
+    await models.save_model(db, dc, models.ModelRequest("Cross", "plot(close)"))
+    await strategies.save_strategy(db, dc, strategies.StrategyRequest("dip"))
     issued = await link.issue_code(db, tg)
     await link.redeem_code(db, dc, issued.code)
     labels = [m.label for m in (await models.list_models(db, tg)).items]
@@ -122,7 +123,7 @@ async def test_rules_are_checked_off_the_event_loop_and_outside_a_session(db, mo
     from core.strategy import rules as rule_module
 
     ana = await _actor(db, "1")
-    await strategies.save_strategy(db, ana, "dip", "technical")
+    await strategies.save_strategy(db, ana, strategies.StrategyRequest("dip", "technical"))
     seen: list[bool] = []
     real = rule_module.split_rules
 
@@ -152,8 +153,8 @@ async def test_inputs_are_checked_by_the_script_language_rules(db):
     ana = await _actor(db, "1")
     for bad in (float("nan"), float("inf"), -float("inf")):
         with pytest.raises(Invalid, match="input 'fast' must be a finite number"):
-            await models.save_model(db, ana, "Cross", CROSS, inputs={"fast": bad})
-    saved = await models.save_model(db, ana, "Cross", CROSS, inputs={"fast": 8.0})
+            await models.save_model(db, ana, models.ModelRequest("Cross", CROSS, inputs={"fast": bad}))
+    saved = await models.save_model(db, ana, models.ModelRequest("Cross", CROSS, inputs={"fast": 8.0}))
     assert saved.model.inputs == {"fast": 8} and isinstance(saved.model.inputs["fast"], int)
     with pytest.raises(Invalid, match="must be a finite number"):
         await models.update_model(db, ana, "Cross", inputs={"fast": float("nan")})

@@ -11,7 +11,7 @@ import pytest
 from core.account.service import actor_for
 from core.errors import Invalid, NotFound, Unavailable
 from core.market.types import INTERVALS, Candles, Instrument, Source
-from core.trade.service import list_trades, positions
+from core.trade.service import TradeQuery, all_trades, list_trades, positions
 from tests.core.statistic.trade_rows import add_deployment, add_trade
 
 T0 = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
@@ -58,22 +58,22 @@ async def test_newest_first_in_pages(db, ana):
 
 async def test_from_is_inclusive_and_to_exclusive(db, ana):
     ids = await _trades_daily(db, ana, 10)
-    page = await list_trades(db, ana, since=T0 + timedelta(days=2), until=T0 + timedelta(days=5))
+    page = await list_trades(db, ana, TradeQuery(since=T0 + timedelta(days=2), until=T0 + timedelta(days=5)))
     assert [t.id for t in page.items] == [ids[4], ids[3], ids[2]] and page.total == 3
-    since_only = await list_trades(db, ana, since=T0 + timedelta(days=8))
+    since_only = await list_trades(db, ana, TradeQuery(since=T0 + timedelta(days=8)))
     assert [t.id for t in since_only.items] == [ids[9], ids[8]]
-    until_only = await list_trades(db, ana, until=T0 + timedelta(days=1))
+    until_only = await list_trades(db, ana, TradeQuery(until=T0 + timedelta(days=1)))
     assert [t.id for t in until_only.items] == [ids[0]]
     # A bound in another zone means the same instant.
     wib = datetime(2026, 1, 9, 23, 0, tzinfo=ZoneInfo("Asia/Jakarta"))  # 16:00 UTC
-    assert (await list_trades(db, ana, since=wib)).total == 1
+    assert (await list_trades(db, ana, TradeQuery(since=wib))).total == 1
 
 
 async def test_bad_bounds_and_pages_are_refused(db, ana):
     with pytest.raises(Invalid, match="must be before"):
-        await list_trades(db, ana, since=T0, until=T0)
+        await list_trades(db, ana, TradeQuery(since=T0, until=T0))
     with pytest.raises(Invalid, match="time zone"):
-        await list_trades(db, ana, since=datetime(2026, 1, 1))
+        await list_trades(db, ana, TradeQuery(since=datetime(2026, 1, 1)))
     with pytest.raises(Invalid, match="page numbers start at 1"):
         await list_trades(db, ana, page=0)
     with pytest.raises(Invalid, match="page size"):
@@ -89,13 +89,28 @@ async def test_only_the_actors_trades_and_deployments(db, ana, budi):
     await _trades_daily(db, budi, 4, deployment_id=theirs)
     assert (await list_trades(db, ana)).total == 5
     assert (await list_trades(db, budi)).total == 4
-    narrowed = await list_trades(db, ana, deployment_id=mine)
+    narrowed = await list_trades(db, ana, TradeQuery(deployment_id=mine))
     assert [t.id for t in narrowed.items] == ids[::-1]
     assert all(t.deployment_id == mine for t in narrowed.items)
     with pytest.raises(NotFound, match=f"no deployment #{theirs} of yours"):
-        await list_trades(db, ana, deployment_id=theirs)
+        await list_trades(db, ana, TradeQuery(deployment_id=theirs))
     with pytest.raises(NotFound):
-        await list_trades(db, ana, deployment_id=9999)
+        await list_trades(db, ana, TradeQuery(deployment_id=9999))
+    exported = await all_trades(db, ana, TradeQuery(deployment_id=mine))  # an export narrows the same way
+    assert [t.id for t in exported] == ids
+    with pytest.raises(NotFound, match=f"no deployment #{theirs} of yours"):
+        await all_trades(db, ana, TradeQuery(deployment_id=theirs))
+
+
+def test_a_trade_query_is_checked_and_kept_in_utc_where_it_is_built():
+    wib = datetime(2026, 1, 9, 23, 0, tzinfo=ZoneInfo("Asia/Jakarta"))
+    assert TradeQuery(since=wib).since == datetime(2026, 1, 9, 16, 0, tzinfo=UTC)
+    with pytest.raises(Invalid) as refused:
+        TradeQuery(since=datetime(2026, 1, 2, tzinfo=UTC), until=datetime(2026, 1, 1, tzinfo=UTC))
+    assert refused.value.message == "'from' (2026-01-02) must be before 'to' (2026-01-01)"
+    with pytest.raises(Invalid) as refused:
+        TradeQuery(until=datetime(2026, 1, 1))
+    assert refused.value.message == "to must carry a time zone (UTC)"
 
 
 class Prices:
