@@ -11,16 +11,16 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from bots import format as fmt
 from bots.commands import registry
 from bots.commands.market import INTERVAL, TICKER
 from bots.commands.models import parse_inputs
 from bots.paging import paged_reply
 from bots.registry import Arg, ArgKind, Context, UsageError, whole
-from bots.reply import Button, Reply
+from core import format as fmt
 from core.deployment import service as deployments
 from core.deployment.service import DeploymentView
 from core.deployment.status import ENDED, RUNNING
+from core.message import Button, Message
 
 PAGE_SIZE = 10
 _TIMINGS = ("ontime", "late")
@@ -88,10 +88,6 @@ def _overrides(words: list[str]) -> tuple[list[str], dict[str, Any]]:
     return sizes, parse_inputs([w for w in words if not _is_size(w)])
 
 
-def _amount(value: float) -> str:
-    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.8f}".rstrip("0").rstrip(".")
-
-
 def _percent(fraction: float) -> str:
     return f"{fraction * 100:.4g}%"
 
@@ -109,10 +105,10 @@ def inputs_text(inputs: dict[str, Any]) -> str:
 def stake_text(size: float, stake_amount: float | None, currency: str, cap: float | None = None) -> str:
     """``25% of the free USDT balance`` or ``500 USDT``, with the plan's cap when there is one."""
     if stake_amount is not None:
-        text = f"{_amount(stake_amount)} {currency}"
+        text = f"{fmt.quantity(stake_amount)} {currency}"
     else:
         text = f"{_percent(size)} of the free {currency} balance"
-    return text + (f" (at most {_amount(cap)} {currency})" if cap is not None else "")
+    return text + (f" (at most {fmt.quantity(cap)} {currency})" if cap is not None else "")
 
 
 def _price(view: DeploymentView, value: float | None) -> str:
@@ -130,11 +126,11 @@ def _position(view: DeploymentView) -> str:
 def _stake(view: DeploymentView) -> str:
     currency = view.quote_currency
     if view.stake_amount is not None:
-        stake = f"stake {_amount(view.stake_amount)} {currency}".rstrip()
+        stake = f"stake {fmt.quantity(view.stake_amount)} {currency}".rstrip()
     else:
         stake = f"stake {_percent(view.size)}"
     if view.max_position_value is not None:
-        stake += f" (at most {_amount(view.max_position_value)} {currency})".replace(" )", ")")
+        stake += f" (at most {fmt.quantity(view.max_position_value)} {currency})".replace(" )", ")")
     return stake
 
 
@@ -174,7 +170,7 @@ def _line(view: DeploymentView) -> str:
 async def deploy(
     ctx: Context, model: str, ticker: str, interval: str, credential: str | None, timing: str,
     size: str | None = None, inputs: list[str] | None = None, confirmed: bool = False,
-) -> Reply:  # fmt: skip
+) -> Message:  # fmt: skip
     core = ctx.core
     more_sizes, overrides = _overrides(list(inputs or []))
     sizes = ([size] if size else []) + more_sizes
@@ -196,7 +192,7 @@ async def deploy(
         words = ("/deploy", plan.label, plan.ticker, plan.interval, credential or "", timing, size_word,
                  inputs_text(plan.overrides))  # fmt: skip
         line = " ".join(p for p in words if p)
-        return Reply(
+        return Message(
             f"Deploy '{plan.label}' on {plan.ticker} {plan.interval} with your LIVE {plan.broker} account "
             f"'{plan.credential_label}'?\nIt places real market orders at each signal, staking {stake} per entry."
             f"{inputs_line}",
@@ -205,7 +201,7 @@ async def deploy(
     view = await deployments.deploy(core, ctx.actor, plan, confirmed=confirmed)
     where = "your paper account" if view.paper else f"{view.broker} '{view.credential_label}' (live)"
     when = "at each candle close" if view.timing == "OnTime" else "a grace delay after each candle close"
-    return Reply(
+    return Message(
         f"Deployed '{view.label}' as #{view.id} on {view.ticker} {view.interval}, trading {where}.\n"
         f"It is evaluated {when}; the first decision comes on the next closed candle.\n"
         f"Stake per entry: {stake}.{inputs_line}",
@@ -219,7 +215,7 @@ async def deploy(
     Arg("page", "page number", kind=ArgKind.INT, required=False, default=1, matches=str.isdigit),
     group=GROUP,
 )
-async def deployments_(ctx: Context, page: int) -> Reply:
+async def deployments_(ctx: Context, page: int) -> Message:
     found = await deployments.list_deployments(ctx.core, ctx.actor, page, PAGE_SIZE)
     running = any(v.status in RUNNING for v in found.items)
     return paged_reply(
@@ -234,30 +230,30 @@ async def _set(ctx: Context, deployment_id: str, action: str) -> DeploymentView:
 
 
 @registry.command("pause", "Pause a deployment", ID, group=GROUP, examples=("/pause 3",))
-async def pause(ctx: Context, id: str) -> Reply:
+async def pause(ctx: Context, id: str) -> Message:
     view = await _set(ctx, id, "pause")
-    return Reply(f"Paused #{view.id} {view.label} ({_position(view)}).", buttons=[[Button("Resume", f"/resume {view.id}")]])
+    return Message(f"Paused #{view.id} {view.label} ({_position(view)}).", buttons=[[Button("Resume", f"/resume {view.id}")]])
 
 
 @registry.command("resume", "Resume a paused deployment", ID, group=GROUP, examples=("/resume 3",))
-async def resume(ctx: Context, id: str) -> Reply:
+async def resume(ctx: Context, id: str) -> Message:
     view = await _set(ctx, id, "resume")
-    return Reply(f"Resumed #{view.id} {view.label}: {view.status}, from the next closed candle.")
+    return Message(f"Resumed #{view.id} {view.label}: {view.status}, from the next closed candle.")
 
 
 @registry.command(
     "stop", "Stop a deployment for good", ID,
     group=GROUP, examples=("/stop 3",), confirmable=True,
 )  # fmt: skip
-async def stop(ctx: Context, id: str, confirmed: bool = False) -> Reply:
+async def stop(ctx: Context, id: str, confirmed: bool = False) -> Message:
     if not confirmed:
         view = await deployments.get_deployment(ctx.core, ctx.actor, _number(id))
         if view.status in ENDED:
-            return Reply.fail(f"deployment #{view.id} has already ended ({view.status})")
+            return Message.fail(f"deployment #{view.id} has already ended ({view.status})")
         return stop_question(view)
     view = await _set(ctx, id, "stop")
     kept = f" {_holding(view)} stays in your account: /close {view.id} sells it." if view.position_qty > 0 else ""
-    return Reply(f"Stopped #{view.id} {view.label} ({view.status}).{kept}")
+    return Message(f"Stopped #{view.id} {view.label} ({view.status}).{kept}")
 
 
 def _holding(view: DeploymentView) -> str:
@@ -265,15 +261,15 @@ def _holding(view: DeploymentView) -> str:
     return f"Its {view.position_qty:g} {view.ticker}{entry}"
 
 
-def stop_question(view: DeploymentView) -> Reply:
+def stop_question(view: DeploymentView) -> Message:
     """/stop's question: what happens to the position, and the choice to close it first."""
     if view.position_qty <= 0:
-        return Reply(
+        return Message(
             f"Stop #{view.id} {view.label} on {view.ticker} {view.interval} for good? It holds nothing.\n"
             "/pause keeps it resumable instead.",
             buttons=[[Button("Yes, stop", f"/stop {view.id} --yes"), Button("Pause instead", f"/pause {view.id}")]],
         )
-    return Reply(
+    return Message(
         f"Stop #{view.id} {view.label} on {view.ticker} {view.interval} for good?\n"
         f"{_holding(view)} is open. Stopping alone leaves it in your account and the bot will never sell it; "
         "close it to sell it at market now.",
@@ -295,22 +291,22 @@ _THEN = ("keep", "stop")
         required=False, default="keep", matches=lambda t: t.lower() in _THEN),
     group=GROUP, examples=("/close 3", "/close 3 stop", "/close all"), confirmable=True,
 )  # fmt: skip
-async def close(ctx: Context, id: str, then: str, confirmed: bool = False) -> Reply:
+async def close(ctx: Context, id: str, then: str, confirmed: bool = False) -> Message:
     from core.deployment.close import close_position, holding
 
     core = ctx.core
     stop_after = then.lower() == "stop"
     ids = await holding(core, ctx.actor) if id.lower() == "all" else [_number(id)]
     if id.lower() == "all" and not ids:
-        return Reply("None of your deployments holds a position.")
+        return Message("None of your deployments holds a position.")
     if not confirmed:
         views = [await deployments.get_deployment(core, ctx.actor, i) for i in ids]
         for view in views:
             if view.position_qty <= 0:
-                return Reply.fail(f"deployment #{view.id} holds nothing to close", "/positions")
+                return Message.fail(f"deployment #{view.id} holds nothing to close", "/positions")
         what = "\n".join(f"#{v.id} {v.label}: sell {v.position_qty:g} {v.ticker}" for v in views)
         target = "all" if id.lower() == "all" else str(views[0].id)
-        return Reply(
+        return Message(
             f"Close at market now?\n{what}\nAfterwards the deployment can go on (flat, it may buy again at its "
             "next signal) or stop.",
             buttons=[[Button("Close, keep running", f"/close {target} keep --yes"),
@@ -321,7 +317,7 @@ async def close(ctx: Context, id: str, then: str, confirmed: bool = False) -> Re
     for deployment_id in ids:
         done = await close_position(core, ctx.actor, deployment_id, stop=stop_after)
         lines.append(closed_line(done))
-    return Reply("\n".join(lines))
+    return Message("\n".join(lines))
 
 
 def closed_line(done) -> str:
@@ -339,28 +335,28 @@ def closed_line(done) -> str:
 @registry.command(
     "stopall", "Pause all running deployments", group=GROUP, confirmable=True
 )
-async def stopall(ctx: Context, confirmed: bool = False) -> Reply:
+async def stopall(ctx: Context, confirmed: bool = False) -> Message:
     if not confirmed:
-        return Reply(
+        return Message(
             "Pause all your running deployments now? Positions are kept; /resume ID continues one.",
             buttons=[[Button("Yes, pause all", "/stopall --yes"), Button("Cancel", "/deployments")]],
         )
     paused = await deployments.stop_all(ctx.core, ctx.actor)
     if not paused:
-        return Reply("No deployment was running.")
-    return Reply(f"Paused {len(paused)} deployment(s): " + ", ".join(f"#{i}" for i in paused) + ".")
+        return Message("No deployment was running.")
+    return Message(f"Paused {len(paused)} deployment(s): " + ", ".join(f"#{i}" for i in paused) + ".")
 
 
 @registry.command(
     "undeploy", "Delete a deployment that holds nothing", ID,
     group=GROUP, examples=("/undeploy 3",), confirmable=True,
 )  # fmt: skip
-async def undeploy(ctx: Context, id: str, confirmed: bool = False) -> Reply:
+async def undeploy(ctx: Context, id: str, confirmed: bool = False) -> Message:
     if not confirmed:
         view = await deployments.get_deployment(ctx.core, ctx.actor, _number(id))
-        return Reply(
+        return Message(
             f"Delete #{view.id} {view.label} on {view.ticker} {view.interval}? Its trades stay in /trades.",
             buttons=[[Button("Yes, delete", f"/undeploy {view.id} --yes"), Button("Keep", "/deployments")]],
         )
     gone = await deployments.delete_deployment(ctx.core, ctx.actor, _number(id))
-    return Reply(f"Deleted deployment #{gone.id} {gone.label}.")
+    return Message(f"Deleted deployment #{gone.id} {gone.label}.")

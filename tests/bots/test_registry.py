@@ -6,9 +6,9 @@ import pytest
 
 from bots.commands import load
 from bots.registry import Arg, ArgKind, Context, Registry, UsageError
-from bots.reply import Reply
 from core.actor import Actor
 from core.errors import NotFound
+from core.message import Message
 
 registry = load()
 
@@ -68,7 +68,7 @@ async def test_domain_error_becomes_short_reply_and_bug_becomes_reference():
     local = Registry()
 
     @local.command("boom", "fails", Arg("what", "which failure", kind=ArgKind.CHOICE, choices=("domain", "bug")))
-    async def boom(ctx: Context, what: str) -> Reply:
+    async def boom(ctx: Context, what: str) -> Message:
         if what == "domain":
             raise NotFound("no model called 'x'", hint="see /models")
         raise RuntimeError("secret internals /home/user/key.pem")
@@ -88,8 +88,8 @@ async def test_private_only_command_refused_in_group():
     local = Registry()
 
     @local.command("secret", "needs privacy", private_only=True)
-    async def secret(ctx: Context) -> Reply:
-        return Reply("ok")
+    async def secret(ctx: Context) -> Message:
+        return Message("ok")
 
     group_ctx = Context(core=None, actor=Actor(user_id=1, is_group=True))  # type: ignore[arg-type]
     reply = await local.dispatch(group_ctx, "/secret")
@@ -119,8 +119,8 @@ async def test_console_superscript_is_not_a_button_press(console):
 
 
 async def test_public_buttons_bind_to_anyone_the_rest_to_their_owner():
-    from bots.reply import Button
     from core.errors import Forbidden
+    from core.message import Button
     from core.state.buttons import MemoryButtonStore
 
     store = MemoryButtonStore()
@@ -136,12 +136,12 @@ def test_the_registry_refuses_private_and_admin_commands_in_groups():
     registry = Registry()
 
     @registry.command("keys", "Private", private_only=True)
-    async def keys(ctx) -> Reply:
-        return Reply("k")
+    async def keys(ctx) -> Message:
+        return Message("k")
 
     @registry.command("settings", "Admins", admin_only=True)
-    async def settings(ctx) -> Reply:
-        return Reply("s")
+    async def settings(ctx) -> Message:
+        return Message("s")
 
     private, admin = registry.get("keys"), registry.get("settings")
     assert private is not None and admin is not None

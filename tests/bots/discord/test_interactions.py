@@ -9,7 +9,7 @@ import pytest
 from bots.discord import commands as discord_commands
 from bots.discord.render import ERROR_COLOUR
 from bots.registry import Arg, ArgKind, Registry
-from bots.reply import Button, Reply
+from core.message import Button, Message
 
 PNG = b"\x89PNG\r\n\x1a\n"
 EPHEMERAL = 64
@@ -130,8 +130,8 @@ async def test_quick_command_press_edits_with_an_update_response(core, fake_disc
     @registry.command("count", "Counts", Arg("n", "a number", kind=ArgKind.INT))
     async def count(ctx, n):
         if n > 2:
-            return Reply.fail("that is enough counting")
-        return Reply(f"Count {n}", buttons=[[Button("next", f"/count {n + 1}")]])
+            return Message.fail("that is enough counting")
+        return Message(f"Count {n}", buttons=[[Button("next", f"/count {n + 1}")]])
 
     harness = await dk.make_harness(core, registry, fake_discord)
     (first,) = await harness.slash("count", n=1)
@@ -177,11 +177,11 @@ async def private_bot(core, fake_discord, dk):
 
     @registry.command("keys", "Your broker keys", private_only=True)
     async def keys(ctx):
-        return Reply(f"Keys of {ctx.actor.display_name}\nbinance: ****1234")
+        return Message(f"Keys of {ctx.actor.display_name}\nbinance: ****1234")
 
     @registry.command("settings", "Change this group's settings", admin_only=True)
     async def settings(ctx):
-        return Reply("Group settings changed")
+        return Message("Group settings changed")
 
     harness = await dk.make_harness(core, registry, fake_discord)
     try:
@@ -236,7 +236,7 @@ async def test_slow_quick_command_defers_before_the_deadline(core, fake_discord,
     @registry.command("slow", "Takes its time")
     async def slow(ctx):
         await asyncio.sleep(0.3)
-        return Reply("Done")
+        return Message("Done")
 
     harness = await dk.make_harness(core, registry, fake_discord)
     defer, followup = await harness.slash("slow")
@@ -250,7 +250,7 @@ async def test_long_reply_continues_in_follow_up_messages(core, fake_discord, dk
 
     @registry.command("long", "A long reply")
     async def long(ctx):
-        return Reply("Report\n" + "\n".join(f"line {i} " + "x" * 80 for i in range(120)))
+        return Message("Report\n" + "\n".join(f"line {i} " + "x" * 80 for i in range(120)))
 
     harness = await dk.make_harness(core, registry, fake_discord)
     first, *more = await harness.slash("long")

@@ -8,8 +8,8 @@ from discord import AppCommandOptionType
 
 from bots.commands import load
 from bots.registry import Arg, ArgKind, Registry
-from bots.reply import Reply
 from core.market.types import INTERVALS, RANGE_CODES
+from core.message import Message
 
 NAME = re.compile(r"^[-_a-z0-9]{1,32}$")
 
@@ -70,7 +70,7 @@ async def test_awkward_argument_names_and_kinds_map_and_convert(core, fake_disco
     )
     async def mixed(ctx, **kwargs):
         seen.update(kwargs)
-        return Reply("ok")
+        return Message("ok")
 
     harness = await dk.make_harness(core, registry, fake_discord)
     payload = _payloads(harness)["mixed"]

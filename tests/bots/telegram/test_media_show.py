@@ -77,25 +77,25 @@ def test_photo_limits_at_their_edges(width, height, photo):
 async def test_a_pressed_photo_is_not_edited_into_one_telegram_refuses(tg):
     """Re-rendering a photo in place (a button under a chart) never tries editMessageMedia with an
     image no photo can hold: the answer comes anew, as a document."""
-    from telegram import Message
+    from telegram import Message as TelegramMessage
     from telegram import error as tg_error
 
-    from bots.reply import Image, Reply
     from bots.telegram.render import edit_photo
+    from core.message import Image, Message
 
-    message = Message.de_json(tg.press("x")["callback_query"]["message"], tg.app.bot)
-    reply = Reply("wide", images=[Image(picture(9000, 1100), "wide.png")])
+    message = TelegramMessage.de_json(tg.press("x")["callback_query"]["message"], tg.app.bot)
+    reply = Message("wide", images=[Image(picture(9000, 1100), "wide.png")])
     with pytest.raises(tg_error.BadRequest):
         await edit_photo(tg.app.bot, message, reply)
     assert not tg.rec.api("editMessageMedia")
 
 
 async def test_in_an_album_only_the_refused_image_becomes_a_document(tg):
-    from bots.reply import Image, Reply
     from bots.telegram.render import send_reply
+    from core.message import Image, Message
 
     images = [Image(picture(800, 600), "a.png"), Image(picture(100, 2500), "tall.png"), Image(picture(600, 800), "b.png")]
-    await send_reply(tg.app.bot, tg.PRIVATE["id"], Reply("three charts", images=images))
+    await send_reply(tg.app.bot, tg.PRIVATE["id"], Message("three charts", images=images))
     [album] = tg.rec.api("sendMediaGroup")
     assert len(album.params["media"]) == 2
     [document] = tg.rec.api("sendDocument")

@@ -1,12 +1,12 @@
-"""Reply text as Telegram HTML: escaped, bold first line, split within Telegram's limits."""
+"""Message text as Telegram HTML: escaped, bold first line, split within Telegram's limits."""
 
 from __future__ import annotations
 
 import html
 from html.parser import HTMLParser
 
-from bots.reply import Button
 from bots.telegram import render
+from core.message import Button
 
 
 class _Tags(HTMLParser):

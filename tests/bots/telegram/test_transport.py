@@ -10,8 +10,8 @@ from html.parser import HTMLParser
 import pytest
 
 from bots.registry import Arg, ArgKind, Context, Registry
-from bots.reply import Button, Image, Reply
 from bots.telegram import app as tg_app
+from core.message import Button, Image, Message
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 KEY = "Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4zAb3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z"  # 64 alphanumerics
@@ -37,12 +37,12 @@ def local_registry() -> Registry:
     reg = Registry()
 
     @reg.command("echo", "Say it back", Arg("words", "anything", kind=ArgKind.REST))
-    async def echo(ctx: Context, words: str) -> Reply:
-        return Reply(f"You said:\n{words}")
+    async def echo(ctx: Context, words: str) -> Message:
+        return Message(f"You said:\n{words}")
 
     @reg.command("long", "A very long answer", Arg("lines", "how many", kind=ArgKind.INT))
-    async def long(ctx: Context, lines: int) -> Reply:
-        return Reply("\n".join(f"row {i:05d} " + "." * 80 for i in range(lines)))
+    async def long(ctx: Context, lines: int) -> Message:
+        return Message("\n".join(f"row {i:05d} " + "." * 80 for i in range(lines)))
 
     @reg.command(
         "chart",
@@ -50,33 +50,33 @@ def local_registry() -> Registry:
         Arg("size", "text lines", kind=ArgKind.INT, required=False, default=3),
         expensive=True,
     )
-    async def chart(ctx: Context, size: int) -> Reply:
+    async def chart(ctx: Context, size: int) -> Message:
         text = "\n".join(f"line {i}" + " <&>" * 20 for i in range(size))
         buttons = [[Button("1h", "/chart 2"), Button("4h", "/chart 300")]]
-        return Reply(text, images=[Image(PNG, "c.png", "SHORT <caption>")], buttons=buttons)
+        return Message(text, images=[Image(PNG, "c.png", "SHORT <caption>")], buttons=buttons)
 
     @reg.command("album", "Three images", expensive=True)
-    async def album(ctx: Context) -> Reply:
+    async def album(ctx: Context) -> Message:
         images = [Image(PNG, f"{i}.png", f"chart {i}") for i in range(3)]
-        return Reply("Three charts\nsee above", images=images, buttons=[[Button("again", "/album")]])
+        return Message("Three charts\nsee above", images=images, buttons=[[Button("again", "/album")]])
 
     @reg.command("settings", "Change the group settings", admin_only=True)
-    async def settings(ctx: Context) -> Reply:
-        return Reply(f"settings changed by admin={ctx.actor.is_admin}")
+    async def settings(ctx: Context) -> Message:
+        return Message(f"settings changed by admin={ctx.actor.is_admin}")
 
     @reg.command("keys", "Manage exchange keys", private_only=True)
-    async def keys(ctx: Context) -> Reply:
-        return Reply("your keys")
+    async def keys(ctx: Context) -> Message:
+        return Message("your keys")
 
     @reg.command("slow", "Takes a while")
-    async def slow(ctx: Context) -> Reply:
+    async def slow(ctx: Context) -> Message:
         await asyncio.sleep(0.2)
-        return Reply("done")
+        return Message("done")
 
     @reg.command("slowchart", "Takes a while, expensive", expensive=True)
-    async def slowchart(ctx: Context) -> Reply:
+    async def slowchart(ctx: Context) -> Message:
         await asyncio.sleep(0.2)
-        return Reply("done")
+        return Message("done")
 
     return reg
 
