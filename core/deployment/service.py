@@ -382,19 +382,24 @@ async def deploy(
 
 
 async def list_deployments(
-    services: Services, actor: Actor, page: int = 1, page_size: int = 10
-) -> Page[DeploymentView]:
-    """The actor's deployments, running ones first, newest first within each group."""
+    services: Services, actor: Actor, page: int = 1, page_size: int = 10, *,
+    ticker: str | None = None, market: str | None = None,
+) -> Page[DeploymentView]:  # fmt: skip
+    """The actor's deployments, running ones first, newest first within each group; only those
+    trading ``ticker`` (as deployed) or reading ``market`` (a ``Source`` value) when given."""
     offset = check_page(page, page_size)
+    mine = [Deployment.user_id == actor.user_id]
+    if ticker:
+        mine.append(func.upper(Deployment.ticker) == ticker.strip().upper())
+    if market:
+        mine.append(Deployment.market == market)
     async with services.db.session() as session:
-        total = await session.scalar(
-            select(func.count()).select_from(Deployment).where(Deployment.user_id == actor.user_id)
-        )
+        total = await session.scalar(select(func.count()).select_from(Deployment).where(*mine))
         ended = Deployment.status.in_(ENDED)
         rows = await session.execute(
             select(Deployment, Credential.label, Credential.broker)
             .join(Credential, Credential.id == Deployment.credential_id)
-            .where(Deployment.user_id == actor.user_id)
+            .where(*mine)
             .order_by(ended, Deployment.id.desc())
             .offset(offset)
             .limit(page_size)

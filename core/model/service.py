@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.actor import Actor
-from core.db import Database, utcnow
+from core.db import Database, parse_id, utcnow
 from core.errors import Conflict, Invalid, LimitExceeded, NotFound
 from core.labels import check_label, did_you_mean, label_key
 from core.model.models import Model
@@ -172,6 +172,19 @@ async def list_models(db: Database, actor: Actor, page: int = 1, page_size: int 
 async def get_model(db: Database, actor: Actor, label: str) -> ModelView:
     async with db.session() as session:
         return ModelView.from_row(await _get(session, actor, label))
+
+
+async def model_by_ref(db: Database, actor: Actor, ref: str) -> ModelView:
+    """The actor's model whose id or name ``ref`` is (the API's ``model_id`` may be either): an id
+    first, as lists show them, then a name (a model may be named ``2024``)."""
+    ref = ref.strip()
+    model_id = parse_id(ref)
+    if model_id is not None:
+        async with db.session() as session:
+            row = await session.scalar(select(Model).where(Model.user_id == actor.user_id, Model.id == model_id))
+            if row is not None:
+                return ModelView.from_row(row)
+    return await get_model(db, actor, ref)
 
 
 async def remove_model(db: Database, actor: Actor, label: str) -> ModelView:

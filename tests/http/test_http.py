@@ -165,3 +165,84 @@ async def test_dictionaries_broker_summary_and_contact_answer_as_chat_does(api):
     async with console.core.db.session() as session:
         row = await session.get(ContactMessage, sent.json()["id"])
     assert row.user_id == console.actor.user_id and row.name == "Ana" and "ana@example.com" in row.text
+
+
+CROSS = "f = ema(close, input(\"fast\", 5))\ns = ema(close, 20)\nbuy = crossover(f, s)\nsell = crossunder(f, s)\n"
+
+
+async def test_save_load_execute_deploy_and_stop_a_model_as_the_chat_would(api):
+    console, client = api
+    reader, trader = _auth(await _token(console, "/token new r")), _auth(await _token(console, "/token new t trade"))
+    body = {"label": "cross", "description": "EMA cross", "script": {"source": CROSS, "inputs": {"fast": 8}}}
+    refused = await client.post("/v1/models", headers=reader, json=body)
+    assert refused.status_code == 403 and "trade token" in refused.json()["detail"]  # reading never writes
+    saved = await client.post("/v1/models", headers=trader, json=body)
+    assert saved.status_code == 200 and saved.json()["created"] is True
+    model = saved.json()["model"]
+    assert model["kind"] == "long-only" and model["script"]["inputs"] == {"fast": 8}
+    assert "cross" in (await console.handle("/models")).text  # the chat sees what HTTP saved
+
+    listed = (await client.get("/v1/models", headers=reader)).json()
+    assert [m["label"] for m in listed["items"]] == ["cross"] and listed["total"] == 1
+    by_id = await client.get(f"/v1/models/{model['id']}", headers=reader)
+    assert by_id.json()["label"] == "cross" and (await client.get("/v1/models/cross", headers=reader)).status_code == 200
+
+    ran = await client.post("/v1/scripts/execute", headers=reader,
+                            json={"model_id": "cross", "ticker": "BBCA", "interval": "1d", "range": "1y"})  # fmt: skip
+    assert ran.status_code == 200, ran.text
+    figures = ran.json()
+    assert figures["inputs"]["fast"] == 8 and not figures["is_indicator"] and "Return [%]" in figures["stats"]
+    chat = await console.handle("/run cross BBCA 1d 1y")
+    assert f"Return {figures['stats']['Return [%]']:+.2f} %" in chat.text  # the same run as /run's
+    assert f"Trades {figures['stats']['# Trades']} " in chat.text
+    inline = await client.post("/v1/scripts/execute", headers=reader,
+                               json={"script": {"source": "plot(rsi(close, 14), \"rsi\")\n"}, "ticker": "BBCA"})  # fmt: skip
+    assert inline.status_code == 200 and inline.json()["is_indicator"] is True
+    broken = await client.post("/v1/scripts/execute", headers=reader,
+                               json={"script": {"source": "buy = close >\n"}, "ticker": "BBCA"})  # fmt: skip
+    assert broken.status_code == 422 and "line 1" in broken.json()["detail"]
+
+    deployed = await client.post("/v1/deployments", headers=trader,
+                                 json={"model_id": str(model["id"]), "ticker": "BTCUSDT", "interval": "1h"})  # fmt: skip
+    assert deployed.status_code == 200, deployed.text
+    task = deployed.json()
+    assert task["paper"] is True and task["timing"] == "OnTime" and task["status"] in ("TaskPending", "NoPosition")
+    assert f"#{task['task_id']} cross" in (await console.handle("/deployments")).text
+    page = (await client.get("/v1/deployments", headers=reader, params={"ticker": "btcusdt"})).json()
+    assert [d["task_id"] for d in page["items"]] == [task["task_id"]]
+    assert (await client.get("/v1/deployments", headers=reader, params={"ticker": "ETHUSDT"})).json()["items"] == []
+
+    paused = await client.put("/v1/deployments/status", headers=trader, json={"task_id": str(task["task_id"]),
+                                                                            "status": "Paused"})  # fmt: skip
+    assert paused.status_code == 200 and paused.json()["status"] == "Paused"
+    again = await client.put("/v1/deployments/status", headers=trader, json={"task_id": str(task["task_id"]),
+                                                                           "status": "Paused"})  # fmt: skip
+    assert again.status_code == 409 and "already paused" in again.json()["detail"]
+    odd = await client.put("/v1/deployments/status", headers=trader, json={"task_id": str(task["task_id"]),
+                                                                         "status": "TaskDone"})  # fmt: skip
+    assert odd.status_code == 422
+    gone = await client.delete(f"/v1/deployments/{task['task_id']}", headers=trader)
+    assert gone.status_code == 200
+    assert (await client.delete(f"/v1/deployments/{task['task_id']}", headers=trader)).status_code == 404
+    assert (await client.delete("/v1/models/cross", headers=trader)).status_code == 200
+    assert (await client.get("/v1/models/cross", headers=reader)).status_code == 404
+
+
+async def test_one_user_never_sees_anothers_objects(api):
+    console, client = api
+    alice = _auth(await _token(console, "/token new a trade"))
+    body = {"label": "secret-model", "script": {"source": CROSS}}
+    model = (await client.post("/v1/models", headers=alice, json=body)).json()["model"]
+    task = (await client.post("/v1/deployments", headers=alice, json={"model_id": "secret-model", "ticker": "BTCUSDT",
+                                                                      "interval": "1h"})).json()  # fmt: skip
+    from core.account.service import actor_for
+
+    bob_actor = await actor_for(console.core.db, platform="console", external_id="bob", display_name="Bob")
+    bob = _auth(await _token(Console(console.core, bob_actor, console.out_dir, console.registry), "/token new b trade"))
+    for method, path in (("GET", f"/v1/models/{model['id']}"), ("GET", "/v1/models/secret-model"),
+                         ("DELETE", f"/v1/models/{model['id']}"), ("DELETE", f"/v1/deployments/{task['task_id']}")):  # fmt: skip
+        answer = await client.request(method, path, headers=bob)
+        assert answer.status_code == 404, (method, path, answer.text)  # as if it did not exist: nothing leaks
+    assert (await client.get("/v1/models", headers=bob)).json()["items"] == []
+    assert (await client.get("/v1/deployments", headers=bob)).json()["items"] == []
+    assert (await client.get("/v1/models/secret-model", headers=alice)).status_code == 200  # still there
