@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.actor import Actor
 from core.compute import Compute, Task
-from core.db import Database, utcnow
+from core.db import Database, parse_id, utcnow
 from core.errors import Conflict, Invalid, LimitExceeded, NotFound
 from core.labels import check_label, did_you_mean, label_key
 from core.paging import Page, check_page
@@ -146,6 +146,35 @@ async def list_strategies(db: Database, actor: Actor, page: int = 1, page_size: 
 async def get_strategy(db: Database, actor: Actor, label: str) -> StrategyView:
     async with db.session() as session:
         return await _view(session, await _get(session, actor, label))
+
+
+async def strategy_by_ref(db: Database, actor: Actor, ref: str) -> StrategyView:
+    """The actor's strategy whose id or name ``ref`` is (the API's ``strategy_id``): an id first,
+    as lists show them, then a name."""
+    strategy_id = parse_id(ref)
+    if strategy_id is not None:
+        async with db.session() as session:
+            row = await session.scalar(
+                select(Strategy).where(Strategy.user_id == actor.user_id, Strategy.id == strategy_id)
+            )
+            if row is not None:
+                return await _view(session, row)
+    return await get_strategy(db, actor, ref.strip())
+
+
+async def remove_rule(db: Database, actor: Actor, rule_id: int) -> tuple[StrategyView, RuleView]:
+    """Remove one rule by its id (the API's ``rule_id``); another user's is not found, as a missing one."""
+    async with db.session() as session:
+        row = await session.scalar(
+            select(Strategy).join(Rule, Rule.strategy_id == Strategy.id)
+            .where(Rule.id == rule_id, Strategy.user_id == actor.user_id)
+        )  # fmt: skip
+        if row is None:
+            raise NotFound(f"you have no rule #{rule_id}")
+        label = row.label
+        number = next(r.number for r in (await _view(session, row)).rules if r.id == rule_id)
+    view, [gone] = await remove_rules(db, actor, label, [number])
+    return view, gone
 
 
 async def remove_strategy(db: Database, actor: Actor, label: str) -> StrategyView:

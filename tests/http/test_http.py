@@ -246,3 +246,43 @@ async def test_one_user_never_sees_anothers_objects(api):
     assert (await client.get("/v1/models", headers=bob)).json()["items"] == []
     assert (await client.get("/v1/deployments", headers=bob)).json()["items"] == []
     assert (await client.get("/v1/models/secret-model", headers=alice)).status_code == 200  # still there
+
+
+async def test_strategies_rules_simulation_trades_and_dashboard(api):
+    console, client = api
+    reader, trader = _auth(await _token(console, "/token new r")), _auth(await _token(console, "/token new t trade"))
+    made = await client.post("/v1/strategies", headers=trader, json={"label": "dip", "analytic": "Technical"})
+    assert made.status_code == 200 and made.json()["analytic"] == "Technical" and made.json()["rules"] == []
+    bad = await client.post("/v1/strategies/rules", headers=trader, json={
+        "strategy_id": "dip", "rules": [{"action": "buy", "condition": "rsi(close, 14) < 30"},
+                                        {"action": "sell", "condition": "rsi(close, 14) >"}]})  # fmt: skip
+    assert bad.status_code == 422 and (await client.get("/v1/strategies/rules", headers=reader,
+                                                        params={"strategy_id": "dip"})).json()["total"] == 0  # none added
+    added = await client.post("/v1/strategies/rules", headers=trader, json={
+        "strategy_id": str(made.json()["strategy_id"]),
+        "rules": [{"action": "buy", "condition": "rsi(close, 14) < 30"},
+                  {"action": "sell", "condition": "rsi(close, 14) > 70"}]})  # fmt: skip
+    assert added.status_code == 200, added.text
+    rules = (await client.get("/v1/strategies/rules", headers=reader, params={"strategy_id": "dip"})).json()
+    assert [(r["number"], r["action"]) for r in rules["items"]] == [(1, "buy"), (2, "sell")]
+    assert "rsi(close, 14) < 30" in (await console.handle("/strategy show dip")).text  # the chat sees them
+
+    simulated = await client.post("/v1/simulations", headers=reader,
+                                  json={"strategy_id": "dip", "ticker": "BBCA", "range": "1y"})  # fmt: skip
+    assert simulated.status_code == 200, simulated.text
+    chat = await console.handle("/simulate dip BBCA 1d 1y")
+    assert f"Trades {simulated.json()['stats']['# Trades']} " in chat.text
+
+    gone = await client.delete("/v1/strategies/rules", headers=trader, params={"rule_id": rules["items"][0]["rule_id"]})
+    assert gone.status_code == 200 and [r["action"] for r in gone.json()["rules"]] == ["sell"]
+    assert (await client.delete("/v1/strategies/rules", headers=trader,
+                                params={"rule_id": rules["items"][0]["rule_id"]})).status_code == 404  # fmt: skip
+    assert (await client.delete("/v1/strategies", headers=trader, params={"strategy_id": "dip"})).status_code == 200
+
+    trades = await client.get("/v1/trades", headers=reader, params={"from": "2026-01-01T00:00:00Z"})
+    assert trades.status_code == 200 and trades.json() == {"items": [], "page": 1, "limit": 10, "total": 0}
+    naive = await client.get("/v1/trades", headers=reader, params={"from": "2026-01-01T00:00:00"})
+    assert naive.status_code == 422
+    board = await client.get("/v1/dashboard", headers=reader, params={"range": "Month"})
+    assert board.status_code == 200 and board.json()["range"] == "Month" and board.json()["closed"] == 0
+    assert (await client.get("/v1/dashboard", headers=reader, params={"range": "Year"})).status_code == 422
