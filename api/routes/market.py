@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from api.auth import Caller, requires
 from core.app import Core
+from core.market import watchlist
 from core.market.service import MarketInfo
 from core.market.types import Source
 from core.tokens.service import Scope
@@ -107,3 +108,37 @@ async def search(
     core: Core = request.app.state.core
     hits = await core.market.search(query, source)
     return [SearchHitOut(symbol=h.symbol, name=h.name, exchange=h.exchange, source=h.source, kind=h.kind) for h in hits]
+
+
+class WatchStatus(BaseModel):
+    ticker: str
+    source: Source
+    condition: str = Field(description="the watch's condition, empty for a plain watch")
+    price: float | None
+    change_pct: float | None
+    value: float | None = Field(description="the condition's left-hand side now (e.g. the RSI)")
+    threshold: float | None
+    met: bool | None = Field(description="whether the condition holds now; null when undecided or none")
+    checked_at: datetime | None
+    error: str | None
+    sample: bool
+
+
+class MonitoringStatus(BaseModel):
+    """The specification's ``list``: the latest monitoring status of each watched ticker."""
+
+    list: dict[str, list[WatchStatus]]
+
+
+@router.get("/monitoring", summary="Market Monitoring Status", response_model=MonitoringStatus)
+async def monitoring(request: Request, caller: Reader) -> MonitoringStatus:
+    """The caller's watches, each ticker fetched once and every condition checked now (as ``/watchlist``)."""
+    core: Core = request.app.state.core
+    views = await watchlist.list_watches(core.db, caller.actor, core.market, compute=core.compute)
+    by_ticker: dict[str, list[WatchStatus]] = {}
+    for v in views:
+        by_ticker.setdefault(v.ticker, []).append(WatchStatus(
+            ticker=v.ticker, source=v.source, condition=v.condition, price=v.price, change_pct=v.change_pct,
+            value=v.lhs_value, threshold=v.rhs_value, met=v.met, checked_at=v.checked_at, error=v.error,
+            sample=v.sample))  # fmt: skip
+    return MonitoringStatus(list=by_ticker)

@@ -286,3 +286,17 @@ async def test_strategies_rules_simulation_trades_and_dashboard(api):
     board = await client.get("/v1/dashboard", headers=reader, params={"range": "Month"})
     assert board.status_code == 200 and board.json()["range"] == "Month" and board.json()["closed"] == 0
     assert (await client.get("/v1/dashboard", headers=reader, params={"range": "Year"})).status_code == 422
+
+
+async def test_market_monitoring_status_is_the_watchlist(api):
+    console, client = api
+    headers = _auth(await _token(console))
+    await console.handle("/watch BBCA rsi<101")
+    await console.handle("/watch BTCUSDT")
+    status = await client.get("/v1/market/monitoring", headers=headers)
+    assert status.status_code == 200, status.text
+    found = status.json()["list"]
+    assert sorted(found) == ["BBCA", "BTCUSDT"]
+    [rsi] = found["BBCA"]
+    assert rsi["condition"].startswith("rsi") and rsi["met"] is True and 0 <= rsi["value"] <= 100 and rsi["price"] > 0
+    assert found["BTCUSDT"][0]["condition"] == "" and found["BTCUSDT"][0]["met"] is None
