@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from api import problems
-from api.auth import TooSmallScope, Unauthenticated
+from api.auth import Grants, TooSmallScope, Unauthenticated
 from api.limits import BodyLimit
 from api.routes import market, models, reference, strategies
 from core.app import Core
@@ -25,6 +25,7 @@ def create_app(core: Core) -> FastAPI:
     app = FastAPI(title=TITLE, version=VERSION, description=__doc__, openapi_url="/openapi.json", docs_url="/docs",
                   redoc_url=None)  # fmt: skip
     app.state.core = core
+    app.state.grants = Grants()
     app.state.rate_limiter = RateLimiter(core.settings.api_rate_limit_per_minute, core.state.rate_limits.storage,
                                          namespace="api-token")  # fmt: skip
     for kind, handler in problems.HANDLERS:

@@ -9,6 +9,7 @@ the settings disables their admin tokens too. Each token has its own request win
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -21,7 +22,7 @@ from core.actor import Actor
 from core.app import Core
 from core.errors import LimitExceeded
 from core.state.ratelimit import RateLimiter
-from core.tokens.service import Grant, Scope, authenticate
+from core.tokens.service import REVOCATIONS, Grant, Scope, authenticate
 
 
 class Unauthenticated(Exception):
@@ -56,21 +57,50 @@ def bearer(request: Request) -> str:
     return value.strip()
 
 
+class Grants:
+    """Callers by token for ``ttl_s`` seconds, so a client's requests do not each read the token,
+    its user and their logins from the database. A revocation in this process empties it at once
+    (``REVOCATIONS``); another replica's revocation reaches this one within ``ttl_s``, and an
+    expiry within ``ttl_s`` of its time."""
+
+    def __init__(self, ttl_s: float = 2.0, size: int = 10_000) -> None:
+        self.ttl_s = ttl_s
+        self.size = size
+        self._found: dict[str, tuple[float, int, Caller]] = {}
+
+    async def caller(self, core: Core, token: str) -> Caller | None:
+        now = time.monotonic()
+        hit = self._found.get(token)
+        if hit is not None and hit[0] > now and hit[1] == REVOCATIONS.epoch:
+            return hit[2]
+        epoch = REVOCATIONS.epoch
+        grant = await authenticate(core.db, token)
+        if grant is None:
+            self._found.pop(token, None)
+            return None
+        found = Caller(await _actor(core, grant), grant)
+        if len(self._found) >= self.size:
+            self._found.clear()  # a flood of distinct valid tokens: start over rather than grow
+        self._found[token] = (now + self.ttl_s, epoch, found)
+        return found
+
+
 def requires(scope: Scope) -> Callable[[Request], Awaitable[Caller]]:
     """A route dependency: the caller, once its token is valid, wide enough and within its rate."""
 
     async def caller(request: Request) -> Caller:
         core: Core = request.app.state.core
-        grant = await authenticate(core.db, bearer(request))
-        if grant is None:
+        found = await request.app.state.grants.caller(core, bearer(request))
+        if found is None:
             raise Unauthenticated("this token is unknown, revoked or expired")
+        grant = found.grant
         if not grant.allows(scope):
             raise TooSmallScope(scope)
         limiter: RateLimiter = request.app.state.rate_limiter
         wait = await limiter.retry_after(grant.token_id)
         if wait > 0:
             raise RateLimited(wait)
-        return Caller(await _actor(core, grant), grant)
+        return found
 
     return caller
 

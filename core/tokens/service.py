@@ -37,6 +37,17 @@ SHAPE = ACCESS_TOKEN  # log redaction and the group-chat guard know the shape to
 MAX_TOKENS = 20  # live tokens per user
 DEFAULT_LIFETIME = "90d"
 TOUCH_EVERY = timedelta(minutes=1)  # last_used_at is written at most this often per token
+
+
+class _Revocations:
+    """How many tokens this process has revoked: a cache of grants (``api.auth``) drops every
+    entry made before the latest revocation, so a token revoked here stops at once (other
+    processes' caches forget it within their time to live)."""
+
+    epoch = 0
+
+
+REVOCATIONS = _Revocations()
 _LIFETIME = re.compile(r"^(\d{1,4})(d|w|mo|y)$")
 _DAYS = {"d": 1, "w": 7, "mo": 30, "y": 365}
 
@@ -164,6 +175,7 @@ async def revoke_token(db: Database, actor: Actor, label: str, *, now: datetime 
             raise NotFound(f"you have no token named {label.strip()[:64]}{did_you_mean(label, names)}",
                            hint="/token list shows yours")  # fmt: skip
         row.revoked_at = now or utcnow()
+        REVOCATIONS.epoch += 1
         # a revoked name may be used again: free the unique (user, name) by renaming the old row
         row.label_key = f"~{row.id}"
         return TokenView.from_row(row)

@@ -300,3 +300,12 @@ async def test_market_monitoring_status_is_the_watchlist(api):
     [rsi] = found["BBCA"]
     assert rsi["condition"].startswith("rsi") and rsi["met"] is True and 0 <= rsi["value"] <= 100 and rsi["price"] > 0
     assert found["BTCUSDT"][0]["condition"] == "" and found["BTCUSDT"][0]["met"] is None
+
+
+async def test_a_token_revoked_while_in_use_stops_at_once(api):
+    console, client = api
+    secret = await _token(console, "/token new busy")
+    for _ in range(3):  # in use: the server remembers it for a moment
+        assert (await client.get("/v1/dictionaries", headers=_auth(secret))).status_code == 200
+    await console.handle("/token revoke busy")
+    assert (await client.get("/v1/dictionaries", headers=_auth(secret))).status_code == 401
