@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import partial
 
-from core.account.limits import compute_budget
 from core.compute import Compute, InlineCompute, open_compute
 from core.config import Settings, get_settings
 from core.db import Database
 from core.market.service import MarketService
 from core.notify import Notifier
+from core.purchase.limits import compute_budget
 from core.state import SharedState, memory_state, open_state
 
 

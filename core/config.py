@@ -96,7 +96,7 @@ class Settings(BaseSettings):
     # Contact Us (core.contact): messages one user may send per hour
     contact_per_hour: int = 5
 
-    # the free tier's limits (a settled subscription raises them: core/account/limits.py)
+    # the free tier's limits (a settled subscription raises them: core/purchase/limits.py)
     free_max_deployments: int = 3
     free_live_trading: bool = False
     free_max_position_value: float | None = None

@@ -7,7 +7,7 @@ from datetime import datetime
 from bots.commands import registry
 from bots.registry import Arg, ArgKind, Context
 from bots.reply import Button, Reply
-from core.account import deletion, profile
+from core.lifecycle import deletion, profile
 
 FIELD_NAMES = tuple(profile.FIELDS)
 _TABLE_WORDS = {

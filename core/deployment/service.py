@@ -4,7 +4,7 @@ Deploying copies the model's script and inputs into the deployment, so editing t
 never changes what runs. Deployments trade spot, long only: a model that assigns ``short`` is
 refused on every broker, the paper account included, so that a paper result is one the same
 deployment could reproduce live. Live (non-paper) deployments need an explicit confirmation and
-the user's plan to allow live trading; the per-user limits come from ``core.account.limits``.
+the user's plan to allow live trading; the per-user limits come from ``core.purchase.limits``.
 
 The stake of each entry is either ``size``, a fraction of the free quote balance (1.0, all of it,
 by default), or ``stake_amount``, a fixed amount in the quote currency (USDT for BTCUSDT, whole
@@ -48,8 +48,8 @@ from core.trade.executor import UNRESOLVED
 from core.trade.models import Order
 
 if TYPE_CHECKING:
-    from core.account.limits import Limits
     from core.broker.service import CredentialView
+    from core.purchase.limits import Limits
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,8 +190,8 @@ async def plan_deployment(
     ``stake_amount``: a fixed amount in the quote currency instead. ``inputs``: overrides of the
     script's inputs, checked like ``/run`` checks them (unknown names suggest the right one).
     """
-    from core.account.limits import limits_for
     from core.model.service import check_inputs, get_model
+    from core.purchase.limits import limits_for
 
     timing = _timing(timing)
     parsed = parse_interval(interval)
@@ -274,8 +274,8 @@ async def deploy(
     the user), used instead of planning again. The limit and the duplicate check are repeated
     under the user's lock either way: a double-pressed /deploy creates one deployment.
     """
-    from core.account.limits import limits_for
     from core.model.service import get_model
+    from core.purchase.limits import limits_for
 
     if plan is None:
         plan = await plan_deployment(

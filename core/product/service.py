@@ -4,7 +4,7 @@ Deleting a product that appears in any purchase does not delete it: it is *deact
 (``active=False``), so it leaves the catalogue while old purchases, pending invoices and
 subscription renewals keep pointing at it. A product never bought is deleted outright.
 
-Product features are what ``core.account.limits`` reads (``FEATURES``); an unknown feature
+Product features are what ``core.purchase.limits`` reads (``FEATURES``); an unknown feature
 name is refused so that a typo cannot sell a plan that raises nothing.
 """
 
@@ -34,7 +34,7 @@ SUBSCRIPTION = "Subscription"
 MAX_PRICE = 1_000_000_000  # Rp 1 billion: anything above is a typo
 MAX_DAYS = 3660
 MAX_BP = 10_000  # 100 % in basis points
-# feature name -> the kind of value it takes (see core.account.limits)
+# feature name -> the kind of value it takes (see core.purchase.limits)
 FEATURES: dict[str, type] = {
     "max_deployments": int, "live_trading": bool, "max_position_value": float,
     "max_media_files": int, "max_media_bytes": int, "compute_cpu_s_per_minute": float,
