@@ -9,6 +9,7 @@ from core.compute import Compute, InlineCompute, open_compute
 from core.config import Settings, get_settings
 from core.db import Database
 from core.market.service import MarketService
+from core.market.shared_candles import shared_candles
 from core.notify import Notifier
 from core.purchase.limits import compute_budget
 from core.state import SharedState, memory_state, open_state
@@ -50,7 +51,7 @@ class Core:
             await db.dispose()
             raise
         compute = open_compute(settings, budget=partial(compute_budget, db, settings))
-        market = MarketService(settings, compute=compute, shared_candles=state.candles)
+        market = MarketService(settings, compute=compute, shared_candles=shared_candles(state, settings))
         return cls(settings=settings, db=db, market=market, compute=compute, state=state)
 
     async def close(self) -> None:

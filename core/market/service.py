@@ -23,6 +23,7 @@ from core.market.cache import CandleCache
 from core.market.fundamentals import Fundamentals
 from core.market.indicator_compute import IndicatorResult, compute_many
 from core.market.indicator_specs import parse_spec
+from core.market.shared_candles import SharedCandles
 from core.market.sources.base import MarketSource, check_interval, guess_source
 from core.market.types import (
     Candles,
@@ -34,7 +35,6 @@ from core.market.types import (
     parse_interval,
     parse_range,
 )
-from core.state.candles import SharedCandles
 
 MAX_INDICATORS = 6
 # The range fetched to warm indicators up when a chart shows the key range.
