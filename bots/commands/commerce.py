@@ -13,6 +13,7 @@ from bots.reply import Button, Reply
 from core.account.admin import require_admin
 from core.media.service import human_size
 from core.product import service as products
+from core.purchase import retire
 from core.purchase import service as purchases
 from core.purchase.pricing import Quote
 
@@ -272,7 +273,7 @@ async def product(ctx: Context, action: str, details: str | None) -> Reply:
         text = (details or "").strip()
         if not text.isdigit():
             return Reply.fail("give the product's id (see /product list)", PRODUCT_RM)
-        removed = await products.delete_product(db, settings, actor, whole(text, "ID"))
+        removed = await retire.delete_product(db, settings, actor, whole(text, "ID"))
         verb = "Deactivated (it has purchases, which keep it)" if removed.deactivated else "Deleted"
         return Reply(f"{verb}: #{removed.product.id} {removed.product.name}.")
     require_admin(settings, actor)
