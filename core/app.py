@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import partial
 
+from core.charts.service import ChartService
 from core.compute import Compute, InlineCompute, open_compute
 from core.config import Settings, get_settings
 from core.db import Database
@@ -26,12 +27,16 @@ class Core:
     compute: Compute = field(default=None)  # type: ignore[assignment]
     # Buttons, rate limits and the candle cache's shared layer: in memory unless REDIS_URL is set.
     state: SharedState = field(default=None)  # type: ignore[assignment]
+    # The charts of market data, drawn on ``compute`` (the market returns data, not pictures).
+    charts: ChartService = field(default=None)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         if self.compute is None:
             self.compute = getattr(self.market, "compute", None) or InlineCompute(self.settings)
         if self.state is None:
             self.state = memory_state(self.settings)
+        if self.charts is None:
+            self.charts = ChartService(self.settings, self.compute)
 
     @classmethod
     async def start(cls, settings: Settings | None = None, *, migrate: bool = True) -> Core:
