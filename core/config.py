@@ -148,7 +148,7 @@ class Settings(BaseSettings):
     # jobs
     jobs_enabled: bool = True
 
-    # deployments and the order executor (core.deployment, core.trade.executor, jobs.scheduler)
+    # deployments and the order executor (core.deployment, core.deployment.executor, jobs.scheduler)
     late_grace_s: int = 900  # Late timing: evaluate this long after the candle closes (delayed feeds)
     tick_every_s: int = 20  # how often the scheduler looks for newly closed candles
     # A feed's "no such ticker" ends a deployment only when every fetch said so for this many ticks

@@ -12,9 +12,9 @@ from bots import format as fmt
 from bots.commands import registry
 from bots.registry import Arg, ArgKind, Context, UsageError, whole
 from bots.reply import Button, Document, Image, Reply
+from core.deployment import history as trades
+from core.deployment.history import PositionView, TradeView
 from core.statistic import dashboard as dash
-from core.trade import service as trades
-from core.trade.service import PositionView, TradeView
 
 PAGE_SIZE = 10
 _FILTER = re.compile(r"^(from|to)=(.*)$", re.I)

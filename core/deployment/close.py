@@ -22,16 +22,16 @@ from core.actor import Actor
 from core.broker.types import AuthFailed, BrokerError, OrderRejected
 from core.config import Settings
 from core.db import Database, utcnow
+from core.deployment.executor import UNRESOLVED, Outcome, client_order_id, send_order, why
 from core.deployment.models import Deployment
 from core.deployment.service import DeploymentView, broker_symbol, get_deployment
+from core.deployment.sizing import size_sell
 from core.deployment.status import ENDED, Status
+from core.deployment.stops import lift_stop
 from core.errors import Conflict, Invalid, NotFound
 from core.market.service import MarketService
 from core.market.types import Source
-from core.trade.executor import UNRESOLVED, Outcome, client_order_id, send_order, why
 from core.trade.models import Order
-from core.trade.sizing import size_sell
-from core.trade.stops import lift_stop
 
 
 @dataclass(frozen=True, slots=True)

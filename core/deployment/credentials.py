@@ -26,13 +26,13 @@ from core.broker.service import (
 )
 from core.config import Settings
 from core.db import Database, insert_ignoring_conflicts, utcnow
+from core.deployment.executor import UNRESOLVED
 from core.deployment.models import Deployment
 from core.deployment.status import ENDED
 from core.deployment.status import RUNNING as RUNNING_DEPLOYMENTS
 from core.errors import Conflict, Invalid
 from core.labels import label_key
 from core.logging import get_logger
-from core.trade.executor import UNRESOLVED
 from core.trade.models import Order
 
 log = get_logger(__name__)

@@ -38,13 +38,13 @@ from core.broker.types import BrokerName, OrderRejected
 from core.config import Settings
 from core.db import Database, utcnow
 from core.deployment.bars import LATE, ON_TIME, expected_close
+from core.deployment.executor import UNRESOLVED
 from core.deployment.models import Deployment
 from core.deployment.status import ACTIVE, ENDED, RUNNING, Status
 from core.errors import Conflict, Forbidden, Invalid, LimitExceeded, NotFound
 from core.market.service import MarketService
 from core.market.types import Instrument, Source, parse_interval
 from core.paging import Page, check_page
-from core.trade.executor import UNRESOLVED
 from core.trade.models import Order
 
 if TYPE_CHECKING:
