@@ -25,6 +25,7 @@ from core.actor import Actor
 from core.broker.crypto import KeyMaterial, decrypt, encrypt, require_master_key
 from core.broker.exchanges import Verification
 from core.broker.models import Credential
+from core.broker.paper import PaperBroker, is_marker, starting_balances
 from core.broker.types import AuthFailed, Broker, BrokerName, OrderRejected, Transient
 from core.config import Settings, get_settings
 from core.db import Database, insert_ignoring_conflicts, utcnow
@@ -228,8 +229,6 @@ class PaperAccount:
 
 async def paper_account(db: Database, settings: Settings, actor: Actor) -> PaperAccount:
     """The actor's paper balances (created with the starting cash on first use)."""
-    from core.broker.paper import PaperBroker, starting_balances
-
     cred = await paper_credential(db, actor)
     balances = await PaperBroker(db, settings, cred.id).fetch_balance()
     return PaperAccount(cred.id, shown_balances(balances), starting_balances(settings))
@@ -237,8 +236,6 @@ async def paper_account(db: Database, settings: Settings, actor: Actor) -> Paper
 
 def shown_balances(balances: dict[str, float]) -> dict[str, float]:
     """Balances as a user sees them: no fill markers, cash first, then holdings by name."""
-    from core.broker.paper import is_marker
-
     cash = ("IDR", "USDT")
     kept = {a: v for a, v in balances.items() if not is_marker(a)}
     return {a: kept[a] for a in sorted(kept, key=lambda a: (a not in cash, a))}
@@ -250,8 +247,6 @@ async def get_broker(db: Database, settings: Settings, credential_id: int) -> Br
     AuthFailed for a revoked or disconnected key: nothing will work until the user connects one.
     """
     from core.broker.exchanges import ExchangeBroker, new_exchange
-    from core.broker.paper import PaperBroker
-
     async with db.session() as session:
         row = await session.get(Credential, credential_id)
         if row is None:

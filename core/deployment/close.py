@@ -19,6 +19,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 
 from core.actor import Actor
+from core.broker.service import open_broker
 from core.broker.types import AuthFailed, BrokerError, OrderRejected
 from core.config import Settings
 from core.db import Database, utcnow
@@ -47,8 +48,6 @@ async def close_position(
     db: Database, settings: Settings, market: MarketService, actor: Actor, deployment_id: int, *, stop: bool
 ) -> Closed:
     """Sell what the deployment holds at market now; then stop it when ``stop``."""
-    from core.broker.service import open_broker
-
     view = await get_deployment(db, actor, deployment_id)
     if view.position_qty <= 0:
         raise Invalid(f"deployment #{view.id} holds nothing to close", hint="see /positions")

@@ -24,7 +24,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,6 +33,7 @@ from core.account.models import Chat
 from core.account.service import lock_user
 from core.actor import Actor
 from core.broker.models import Credential
+from core.broker.service import CredentialView, get_credential, paper_credential
 from core.broker.symbols import is_idx, split_symbol
 from core.broker.types import BrokerName, OrderRejected
 from core.config import Settings
@@ -44,12 +45,10 @@ from core.deployment.status import ACTIVE, ENDED, RUNNING, Status
 from core.errors import Conflict, Forbidden, Invalid, LimitExceeded, NotFound
 from core.market.service import MarketService
 from core.market.types import Instrument, Source, parse_interval
+from core.model.service import check_inputs, get_model
 from core.paging import Page, check_page
+from core.purchase.limits import Limits, limits_for
 from core.trade.models import Order
-
-if TYPE_CHECKING:
-    from core.broker.service import CredentialView
-    from core.purchase.limits import Limits
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,9 +189,6 @@ async def plan_deployment(
     ``stake_amount``: a fixed amount in the quote currency instead. ``inputs``: overrides of the
     script's inputs, checked like ``/run`` checks them (unknown names suggest the right one).
     """
-    from core.model.service import check_inputs, get_model
-    from core.purchase.limits import limits_for
-
     timing = _timing(timing)
     parsed = parse_interval(interval)
     if size is not None and stake_amount is None:
@@ -274,9 +270,6 @@ async def deploy(
     the user), used instead of planning again. The limit and the duplicate check are repeated
     under the user's lock either way: a double-pressed /deploy creates one deployment.
     """
-    from core.model.service import get_model
-    from core.purchase.limits import limits_for
-
     if plan is None:
         plan = await plan_deployment(
             db, settings, market, actor, model_label, ticker, interval,
@@ -424,8 +417,6 @@ def _timing(text: str) -> str:
 
 async def _credential(db: Database, actor: Actor, label: str | None) -> CredentialView:
     """The named credential of the actor (it must be usable), or their paper account."""
-    from core.broker.service import get_credential, paper_credential
-
     if not label:
         return await paper_credential(db, actor)
     cred = await get_credential(db, actor, label)  # NotFound (hint: /credentials)
