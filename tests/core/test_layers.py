@@ -1,4 +1,4 @@
-"""The layers of DESIGN.md hold: core imports neither bots nor jobs, and loads no chat library; core's
+"""The layers hold (README, Layout): core imports neither bots nor jobs, and loads no chat library; core's
 packages import in the order core/layers.py declares."""
 
 from __future__ import annotations
