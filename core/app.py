@@ -25,7 +25,7 @@ class Core:
     notifiers: dict[str, Notifier] = field(default_factory=dict)
     # Where CPU work runs (``COMPUTE``): the market service's, so both hand work to one executor.
     compute: Compute = field(default=None)  # type: ignore[assignment]
-    # Buttons, rate limits and the candle cache's shared layer: in memory unless REDIS_URL is set.
+    # Buttons, rate limits and the Redis connection the candle cache shares: in memory unless REDIS_URL is set.
     state: SharedState = field(default=None)  # type: ignore[assignment]
     # The charts of market data, drawn on ``compute`` (the market returns data, not pictures).
     charts: ChartService = field(default=None)  # type: ignore[assignment]
