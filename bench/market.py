@@ -71,7 +71,7 @@ async def in_process(
             if renderer is None:
                 continue
             charts.render_candles = renderer  # render_candles_async looks it up at each call
-            core.market._charts.clear()
+            core.charts.forget()
             t0 = time.perf_counter()
             reply = await console.handle(LINE)
             times.append((time.perf_counter() - t0) * 1000)

@@ -150,13 +150,13 @@ async def tick_once(args: argparse.Namespace, workers: int, prefix: str) -> dict
     """One tick on a fresh database; ``workers`` > 0: on the queue, read by that many workers."""
     workdir = Path(tempfile.mkdtemp(prefix="bench-scheduler-"))
     url = args.database_url or f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
+    from core.broker.pool import BrokerPool
     from core.compute import open_compute
     from core.config import Settings
     from core.db import Database
     from core.deployment.tick import Tick
     from core.market.service import MarketService
     from core.market.types import Source
-    from core.trade.brokers import BrokerPool
 
     settings = Settings(_env_file=None, database_url=url, market_offline=False, compute=args.compute,
                         compute_cpu_s_per_minute=0, redis_url=args.redis if workers else None,

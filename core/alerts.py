@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Literal
 
 from sqlalchemy import select
 
 from core.account.models import Chat, Identity, User
+from core.account.preferences import AlertKind
 from core.db import Database
 from core.message import Message
 from core.notify import ChatTarget, Notifier, private_target
 
 log = logging.getLogger(__name__)
-
-AlertKind = Literal["trades", "watch"]
 
 
 async def user_targets(db: Database, user_id: int, kind: AlertKind) -> list[ChatTarget]:

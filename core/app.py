@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import partial
 
-from core.account.limits import compute_budget
+from core.charts.service import ChartService
 from core.compute import Compute, InlineCompute, open_compute
 from core.config import Settings, get_settings
 from core.db import Database
 from core.market.service import MarketService
+from core.market.shared_candles import shared_candles
 from core.notify import Notifier
+from core.purchase.limits import compute_budget
 from core.state import SharedState, memory_state, open_state
 
 
@@ -23,14 +25,18 @@ class Core:
     notifiers: dict[str, Notifier] = field(default_factory=dict)
     # Where CPU work runs (``COMPUTE``): the market service's, so both hand work to one executor.
     compute: Compute = field(default=None)  # type: ignore[assignment]
-    # Buttons, rate limits and the candle cache's shared layer: in memory unless REDIS_URL is set.
+    # Buttons, rate limits and the Redis connection the candle cache shares: in memory unless REDIS_URL is set.
     state: SharedState = field(default=None)  # type: ignore[assignment]
+    # The charts of market data, drawn on ``compute`` (the market returns data, not pictures).
+    charts: ChartService = field(default=None)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         if self.compute is None:
             self.compute = getattr(self.market, "compute", None) or InlineCompute(self.settings)
         if self.state is None:
             self.state = memory_state(self.settings)
+        if self.charts is None:
+            self.charts = ChartService(self.settings, self.compute)
 
     @classmethod
     async def start(cls, settings: Settings | None = None, *, migrate: bool = True) -> Core:
@@ -50,7 +56,7 @@ class Core:
             await db.dispose()
             raise
         compute = open_compute(settings, budget=partial(compute_budget, db, settings))
-        market = MarketService(settings, compute=compute, shared_candles=state.candles)
+        market = MarketService(settings, compute=compute, shared_candles=shared_candles(state, settings))
         return cls(settings=settings, db=db, market=market, compute=compute, state=state)
 
     async def close(self) -> None:

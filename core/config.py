@@ -96,7 +96,7 @@ class Settings(BaseSettings):
     # Contact Us (core.contact): messages one user may send per hour
     contact_per_hour: int = 5
 
-    # the free tier's limits (a settled subscription raises them: core/account/limits.py)
+    # the free tier's limits (a settled subscription raises them: core/purchase/limits.py)
     free_max_deployments: int = 3
     free_live_trading: bool = False
     free_max_position_value: float | None = None
@@ -155,7 +155,7 @@ class Settings(BaseSettings):
     # jobs
     jobs_enabled: bool = True
 
-    # deployments and the order executor (core.deployment, core.trade.executor, jobs.scheduler)
+    # deployments and the order executor (core.deployment, core.deployment.executor, jobs.scheduler)
     late_grace_s: int = 900  # Late timing: evaluate this long after the candle closes (delayed feeds)
     tick_every_s: int = 20  # how often the scheduler looks for newly closed candles
     # A feed's "no such ticker" ends a deployment only when every fetch said so for this many ticks

@@ -25,13 +25,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from core.app import Core
+from core.broker.pool import BrokerFactory, BrokerPool
 from core.db import utcnow
+from core.deployment.executor import Outcome
+from core.deployment.reconcile import reconcile
 from core.deployment.tick import Tick, TickReport
 from core.logging import get_logger
 from core.outbox import deliver_due, prune
-from core.trade.brokers import BrokerFactory, BrokerPool
-from core.trade.executor import Outcome
-from core.trade.reconcile import reconcile
 from jobs.ticks import outcome_events, queue_events, report_events
 
 log = get_logger(__name__)

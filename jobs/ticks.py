@@ -19,6 +19,7 @@ from core.app import Core
 from core.broker.symbols import split_symbol
 from core.broker.types import OrderRejected
 from core.compute import Task
+from core.deployment.executor import Outcome
 from core.deployment.models import Deployment
 from core.deployment.tick import Event, SeriesKey, TickReport, event_kind
 from core.logging import get_logger
@@ -26,7 +27,6 @@ from core.market.types import Candles
 from core.message import Image, Message
 from core.notify import ChatTarget
 from core.outbox import enqueue
-from core.trade.executor import Outcome
 
 log = get_logger(__name__)
 

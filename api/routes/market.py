@@ -80,9 +80,10 @@ async def market_info(body: MarketInfoRequest, request: Request, caller: Reader)
     wants_png = "image/png" in request.headers.get("accept", "")
     specs = (body.indicator or "").replace(",", " ").split()
     info = await core.market.market_info(body.ticker, body.interval, body.range, specs, body.source,
-                                         chart=wants_png, user_id=caller.actor.user_id)  # fmt: skip
-    if wants_png and info.chart is not None:
-        return Response(info.chart, media_type="image/png")
+                                         user_id=caller.actor.user_id)  # fmt: skip
+    if wants_png:
+        png = await core.charts.candles(info.candles, info.indicators, caller.actor.user_id)
+        return Response(png, media_type="image/png")
     return render(info)
 
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from api.auth import Caller, requires
 from core.app import Core
+from core.deployment.history import TradeQuery, list_trades
 from core.market.types import Source
 from core.simulation.service import SimulationRequest, simulate
 from core.statistic.dashboard import Dashboard, Period, dashboard
@@ -24,7 +25,6 @@ from core.strategy import service as strategies
 from core.strategy.rules import Analytic
 from core.strategy.service import StrategyRequest, StrategyView
 from core.tokens.service import Scope
-from core.trade.service import TradeQuery, list_trades
 
 router = APIRouter(prefix="/v1")
 Reader = Annotated[Caller, Depends(requires(Scope.READ))]

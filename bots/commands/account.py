@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from bots.commands import registry
 from bots.registry import Arg, ArgKind, Context
-from core.account import groups, link
+from core.account import groups
 from core.errors import Forbidden, NotFound
+from core.lifecycle import link
 from core.message import Button, Message
 
 

@@ -15,6 +15,7 @@ from core import format as fmt
 from core.broker import service as brokers
 from core.broker.paper import PaperBroker
 from core.broker.types import BrokerName
+from core.deployment import credentials as deployment_keys
 from core.errors import Invalid, StoxlifyError
 from core.message import Button, Message
 
@@ -199,7 +200,7 @@ async def disconnect(ctx: Context, label: str, confirmed: bool = False) -> Messa
             buttons=[[Button("Yes, disconnect", f"/disconnect {view.label} --yes"), Button("Keep", "/credentials")]],
             ephemeral=True,
         )
-    gone = await brokers.disconnect(ctx.core.db, ctx.actor, label)
+    gone = await deployment_keys.disconnect(ctx.core.db, ctx.actor, label)
     return Message(
         f"Disconnected {gone.broker.value} key '{gone.label}'. Revoke it at {gone.broker.value} if you no longer use it.",
         ephemeral=True,
@@ -227,7 +228,7 @@ async def paper(ctx: Context, action: str, confirmed: bool = False) -> Message:
         )
     try:
         if not confirmed:
-            check = await brokers.reset_paper(core.db, core.settings, ctx.actor, check_only=True)
+            check = await deployment_keys.reset_paper(core.db, core.settings, ctx.actor, check_only=True)
             return Message(
                 f"Reset your paper account to {_balances(check.account.starting)}?\n"
                 f"It holds {_balances(check.before)} now; everything else on it goes. Your trades stay in "
@@ -235,8 +236,8 @@ async def paper(ctx: Context, action: str, confirmed: bool = False) -> Message:
                 buttons=[[Button("Yes, reset", "/paper reset --yes"), Button("Keep", "/paper")]],
                 ephemeral=True,
             )
-        done = await brokers.reset_paper(core.db, core.settings, ctx.actor)
-    except brokers.PaperResetBlocked as exc:
+        done = await deployment_keys.reset_paper(core.db, core.settings, ctx.actor)
+    except deployment_keys.PaperResetBlocked as exc:
         ids = exc.deployment_ids
         ways = [f"/stop {ids[0]}"] + ([f"/close {ids[0]}"] if "close" in registry else [])
         return Message.fail(f"{exc.message}.\nTry {' or '.join(ways)}, then /paper reset again.")

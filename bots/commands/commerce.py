@@ -13,6 +13,7 @@ from core import format as fmt
 from core.account.admin import require_admin
 from core.message import Button, Message
 from core.product import service as products
+from core.purchase import retire
 from core.purchase import service as purchases
 from core.purchase.pricing import Quote
 
@@ -268,7 +269,7 @@ async def product(ctx: Context, action: str, details: str | None) -> Message:
         text = (details or "").strip()
         if not text.isdigit():
             return Message.fail("give the product's id (see /product list)", PRODUCT_RM)
-        removed = await products.delete_product(db, settings, actor, whole(text, "ID"))
+        removed = await retire.delete_product(db, settings, actor, whole(text, "ID"))
         verb = "Deactivated (it has purchases, which keep it)" if removed.deactivated else "Deleted"
         return Message(f"{verb}: #{removed.product.id} {removed.product.name}.")
     require_admin(settings, actor)

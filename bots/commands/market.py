@@ -45,7 +45,8 @@ INDICATORS = Arg(
 )
 async def market(ctx: Context, ticker: str, interval: str, range: str | None, indicators: list[str]) -> Message:
     info = await ctx.core.market.market_info(ticker, interval, range, indicators, user_id=ctx.actor.user_id)
-    images = [Image(info.chart, f"{ticker.replace('/', '')}_{interval}.png", _caption(info))] if info.chart else []
+    chart = await ctx.core.charts.candles(info.candles, info.indicators, ctx.actor.user_id)
+    images = [Image(chart, f"{ticker.replace('/', '')}_{interval}.png", _caption(info))]
     served = ctx.core.market.served_intervals(ticker)
     buttons = _interval_buttons(ticker, interval, indicators, served)
     return Message(text=render_market(info), images=images, buttons=[buttons] if buttons else [])

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from bots.commands import registry
 from bots.registry import Arg, ArgKind, Context
-from core.account import deletion, profile
+from core.lifecycle import deletion, profile
 from core.message import Button, Message
 
 FIELD_NAMES = tuple(profile.FIELDS)

@@ -11,10 +11,10 @@ from datetime import UTC, date, datetime, timedelta
 from bots.commands import registry
 from bots.registry import Arg, ArgKind, Context, UsageError, whole
 from core import format as fmt
+from core.deployment import history as trades
+from core.deployment.history import PositionView, TradeView
 from core.message import Button, Document, Image, Message
 from core.statistic import dashboard as dash
-from core.trade import service as trades
-from core.trade.service import PositionView, TradeView
 
 PAGE_SIZE = 10
 _FILTER = re.compile(r"^(from|to)=(.*)$", re.I)

@@ -7,14 +7,15 @@ reads the same columns); a group's alerts are its admins' setting (``core.accoun
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import get_args
+from typing import Literal, get_args
 
 from core.account.models import User
 from core.actor import Actor
-from core.alerts import AlertKind
 from core.db import Database
 from core.errors import Invalid, NotFound
 
+# The kinds a user chooses, one ``users.alerts_<kind>`` column each (``core.alerts`` delivers them).
+AlertKind = Literal["trades", "watch"]
 KINDS: tuple[str, ...] = get_args(AlertKind)  # ("trades", "watch")
 SUMMARIES = {
     "trades": "orders and fills of your deployed models, and why one paused",

@@ -242,7 +242,7 @@ def entry_units(cash: float, price: float, fraction: float, commission: float, u
     rounded down to ``unit`` (whole units, IDX lots of 100, or a fractional crypto step).
 
     The one sizing rule: the backtest sizes every entry with it and so does a deployment's order
-    (``core.trade.sizing``), which is why a paper deployment buys exactly what ``/run`` shows and a
+    (``core.deployment.sizing``), which is why a paper deployment buys exactly what ``/run`` shows and a
     100 % entry always leaves room for its fee. Float operations are backtesting.py's, in its order.
     """
     f, c = fraction, commission

@@ -1,6 +1,6 @@
 """What every broker (the paper account and the ccxt exchanges) offers the order executor.
 
-The executor (``core.trade``) records an order's intent with a deterministic client order id,
+The executor (``core.deployment.executor``) records an order's intent with a deterministic client order id,
 then calls ``Broker.create_order``; after a timeout, a crash or a restart it calls
 ``Broker.fetch_order`` with the same id to learn what happened, never ``create_order`` twice.
 Every failure is one of the ``BrokerError`` classes below, so the executor can decide: retry,

@@ -19,19 +19,20 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 
 from core.actor import Actor
+from core.broker.service import open_broker
 from core.broker.types import AuthFailed, BrokerError, OrderRejected
 from core.config import Settings
 from core.db import Database, utcnow
+from core.deployment.executor import UNRESOLVED, Outcome, client_order_id, send_order, why
 from core.deployment.models import Deployment
 from core.deployment.service import DeploymentView, broker_symbol, get_deployment
+from core.deployment.sizing import size_sell
 from core.deployment.status import ENDED, Status
+from core.deployment.stops import lift_stop
 from core.errors import Conflict, Invalid, NotFound
 from core.market.types import Source
 from core.services import Services
-from core.trade.executor import UNRESOLVED, Outcome, client_order_id, send_order, why
 from core.trade.models import Order
-from core.trade.sizing import size_sell
-from core.trade.stops import lift_stop
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +46,6 @@ class Closed:
 
 async def close_position(services: Services, actor: Actor, deployment_id: int, *, stop: bool) -> Closed:
     """Sell what the deployment holds at market now; then stop it when ``stop``."""
-    from core.broker.service import open_broker
-
     db, settings, market = services.db, services.settings, services.market
     view = await get_deployment(services, actor, deployment_id)
     if view.position_qty <= 0:

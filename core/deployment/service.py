@@ -4,7 +4,7 @@ Deploying copies the model's script and inputs into the deployment, so editing t
 never changes what runs. Deployments trade spot, long only: a model that assigns ``short`` is
 refused on every broker, the paper account included, so that a paper result is one the same
 deployment could reproduce live. Live (non-paper) deployments need an explicit confirmation and
-the user's plan to allow live trading; the per-user limits come from ``core.account.limits``.
+the user's plan to allow live trading; the per-user limits come from ``core.purchase.limits``.
 
 Every function takes the ``Services`` (database, settings, market) first, then the ``Actor``; a
 deployment is described by a ``DeployRequest``, checked once where it is built, so that a chat
@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any, Self
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,23 +38,22 @@ from core.account.models import Chat
 from core.account.service import lock_user
 from core.actor import Actor
 from core.broker.models import Credential
+from core.broker.service import CredentialView, get_credential, paper_credential
 from core.broker.symbols import is_idx, split_symbol
 from core.broker.types import BrokerName, OrderRejected
 from core.db import Database, utcnow
 from core.deployment.bars import Timing, expected_close
+from core.deployment.executor import UNRESOLVED
 from core.deployment.models import Deployment
 from core.deployment.status import ACTIVE, ENDED, RUNNING, Status
 from core.errors import Conflict, Forbidden, Invalid, LimitExceeded, NotFound
 from core.market.symbols import IDX_CURRENCY, IDX_SUFFIX, Market, money_decimals, without_idx_suffix
 from core.market.types import Instrument, Source, parse_interval
+from core.model.service import check_inputs, get_model
 from core.paging import Page, check_page
+from core.purchase.limits import Limits, limits_for
 from core.services import Services
-from core.trade.executor import UNRESOLVED
 from core.trade.models import Order
-
-if TYPE_CHECKING:
-    from core.account.limits import Limits
-    from core.broker.service import CredentialView
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,9 +270,6 @@ async def plan_deployment(services: Services, actor: Actor, request: DeployReque
     The request's ``inputs`` are checked like ``/run`` checks them (unknown names suggest the
     right one); the plan's cap is the smaller of the request's and the user's plan's.
     """
-    from core.account.limits import limits_for
-    from core.model.service import check_inputs, get_model
-
     db, settings, market = services.db, services.settings, services.market
     size, stake_amount, max_position_value = request.size, request.stake_amount, request.max_position_value
     model = await get_model(db, actor, request.label)
@@ -340,9 +336,6 @@ async def deploy(
     planning the request again. The limit and the duplicate check are repeated under the user's
     lock either way: a double-pressed /deploy creates one deployment.
     """
-    from core.account.limits import limits_for
-    from core.model.service import get_model
-
     db, settings = services.db, services.settings
     plan = request if isinstance(request, DeployPlan) else await plan_deployment(services, actor, request)
     if not plan.paper and not confirmed:
@@ -485,8 +478,6 @@ async def delete_deployment(services: Services, actor: Actor, deployment_id: int
 
 async def _credential(db: Database, actor: Actor, label: str | None) -> CredentialView:
     """The named credential of the actor (it must be usable), or their paper account."""
-    from core.broker.service import get_credential, paper_credential
-
     if not label:
         return await paper_credential(db, actor)
     cred = await get_credential(db, actor, label)  # NotFound (hint: /credentials)

@@ -15,7 +15,7 @@ order goes to the exchange as a market order at once.
 Only the latest closed bar is ever acted on: after a restart or a missed tick the bars in between
 are counted (``missed_bars``) and logged, not traded, so no burst of stale orders goes out.
 A deployment acting on nothing just advances ``last_bar_at`` (a compare-and-set per row); one
-acting claims its bar and records the order in one transaction (``core.trade.executor``), so two
+acting claims its bar and records the order in one transaction (``core.deployment.executor``), so two
 workers firing the same tick produce one order. A deployment with an order still unresolved is
 skipped until reconciliation settles it: its position is not known until then.
 """
@@ -33,23 +33,13 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import and_, or_, select, update
 
+from core.broker.pool import BrokerPool
 from core.broker.types import AuthFailed, Broker, MarketRules, OrderRejected
 from core.compute import Task
 from core.config import Settings
 from core.db import Database, utcnow
 from core.deployment.bars import LATE, TIMINGS, bar_close, bar_closes, closed_bars, expected_close
-from core.deployment.models import Deployment
-from core.deployment.service import broker_symbol
-from core.deployment.signals import BarSignals, Decision, Failure, decide, failure, signals_of_scripts
-from core.deployment.status import RUNNING, Status
-from core.errors import NotFound, StoxlifyError, TooLong
-from core.logging import get_logger
-from core.market.service import MarketService
-from core.market.symbols import is_idx_symbol
-from core.market.types import INTERVALS, Candles, Interval, Source, default_range, parse_interval
-from core.script.limits import TIME_LIMIT
-from core.trade.brokers import BrokerPool
-from core.trade.executor import (
+from core.deployment.executor import (
     UNRESOLVED,
     Intent,
     Outcome,
@@ -60,9 +50,19 @@ from core.trade.executor import (
     send_order,
     why,
 )
+from core.deployment.models import Deployment
+from core.deployment.service import broker_symbol
+from core.deployment.signals import BarSignals, Decision, Failure, decide, failure, signals_of_scripts
+from core.deployment.sizing import size_buy, size_sell
+from core.deployment.status import RUNNING, Status
+from core.deployment.stops import lift_stop, rest_stop, resting_deployments
+from core.errors import NotFound, StoxlifyError, TooLong
+from core.logging import get_logger
+from core.market.service import MarketService
+from core.market.symbols import is_idx_symbol
+from core.market.types import INTERVALS, Candles, Interval, Source, default_range, parse_interval
+from core.script.limits import TIME_LIMIT
 from core.trade.models import Order
-from core.trade.sizing import size_buy, size_sell
-from core.trade.stops import lift_stop, rest_stop, resting_deployments
 
 log = get_logger(__name__)
 

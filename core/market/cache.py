@@ -4,9 +4,9 @@ However many users or models ask for the same series, the provider is called onc
 bar that was forming at fetch time closes. Concurrent misses for one key share a single fetch.
 A request for a longer range than the cached one fetches again and replaces the entry.
 
-With a shared layer (``core.state.candles.SharedCandles``, when ``REDIS_URL`` is set) a miss here
-looks in Redis before fetching, and one replica fetches while the others wait for its result:
-N replicas fetch each series once. Without one (the embedded default) each process fetches its own.
+With a shared layer (``core.market.shared_candles.SharedCandles``, when ``REDIS_URL`` is set) a
+miss here looks in Redis before fetching, and one replica fetches while the others wait for its
+result: N replicas fetch each series once. Without one (the embedded default) each process fetches its own.
 """
 
 from __future__ import annotations
@@ -15,14 +15,10 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
 from core.logging import get_logger
+from core.market.shared_candles import SharedCandles, Stored
 from core.market.types import RANGE_SPANS, Candles, Interval, Range, Source
-from core.state.candles import Stored
-
-if TYPE_CHECKING:
-    from core.state.candles import SharedCandles
 
 log = get_logger(__name__)
 

@@ -8,11 +8,9 @@ series is fetched once per candle however many callers want it.
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
 
 import pandas as pd
 
@@ -23,6 +21,7 @@ from core.market.cache import CandleCache
 from core.market.fundamentals import Fundamentals
 from core.market.indicator_compute import IndicatorResult, compute_many
 from core.market.indicator_specs import parse_spec
+from core.market.shared_candles import SharedCandles
 from core.market.sources.base import MarketSource, check_interval, guess_source
 from core.market.types import (
     Candles,
@@ -34,7 +33,6 @@ from core.market.types import (
     parse_interval,
     parse_range,
 )
-from core.state.candles import SharedCandles
 
 MAX_INDICATORS = 6
 # The range fetched to warm indicators up when a chart shows the key range.
@@ -42,7 +40,6 @@ WARM_UP_RANGE = {
     "1d": "5d", "5d": "1mo", "1mo": "3mo", "3mo": "6mo", "6mo": "1y", "ytd": "2y", "1y": "2y", "2y": "5y",
     "5y": "10y", "10y": "max",
 }
-CHART_CACHE_SIZE = 256  # PNGs of ~150 KB: under 40 MB at most
 
 
 def utcnow() -> datetime:
@@ -74,7 +71,6 @@ class MarketInfo:
     candles: Candles
     quote: Quote
     indicators: list[IndicatorResult]
-    chart: bytes | None = None
 
 
 class MarketService:
@@ -92,7 +88,6 @@ class MarketService:
         self.compute: Compute = compute or InlineCompute(settings)
         # shared_candles: Redis (REDIS_URL) behind the in-process cache, so replicas fetch a series once
         self.cache = CandleCache(shared=shared_candles)
-        self._charts: OrderedDict[tuple, bytes] = OrderedDict()
         self._clock = clock
         self._sources: dict[Source, MarketSource] = dict(sources or {})
         self._offline: MarketSource | None = None
@@ -184,12 +179,12 @@ class MarketService:
         range_: str | None = None,
         indicators: Sequence[str] = (),
         source: Source = Source.UNKNOWN,
-        chart: bool = True,
         *,
         user_id: int | None = None,
     ) -> MarketInfo:
-        """Quote, indicator values and (optionally) a chart for one ticker; the indicators and the
-        chart are computed on the compute plane, on ``user_id``'s share."""
+        """Quote and indicator values for one ticker; the indicators are computed on the compute
+        plane, on ``user_id``'s share. The chart of them is the caller's to draw
+        (``core.charts.service``): the market knows nothing of pictures."""
         if len(indicators) > MAX_INDICATORS:
             raise Invalid(f"at most {MAX_INDICATORS} indicators per chart, got {len(indicators)}")
         specs = [parse_spec(text) for text in indicators]  # fail before any fetch
@@ -199,10 +194,7 @@ class MarketService:
                                              task=Task(user_id, label="the indicators"))  # fmt: skip
         else:
             candles, results = await self.candles(ticker, interval, range_, source), []
-        info = MarketInfo(candles, quote_of(candles), results)
-        if chart:
-            info.chart = await self._chart(candles, results, user_id)
-        return info
+        return MarketInfo(candles, quote_of(candles), results)
 
     async def candles_with_history(
         self,
@@ -241,32 +233,6 @@ class MarketService:
             except Invalid:
                 pass
         return await self.candles(ticker, interval, shown, source, fresh_after=fresh_after)
-
-    async def _chart(self, candles: Candles, results: list[IndicatorResult], user_id: int | None = None) -> bytes:
-        """Render, or reuse the PNG of identical bars and indicators (many users, one candle)."""
-        from core.charts.candles import render_candles
-
-        frame = candles.frame
-        key = (
-            candles.provider,
-            candles.instrument.symbol,
-            candles.interval.code,
-            len(frame),
-            frame.index[-1] if len(frame) else None,
-            tuple(frame[["close", "volume"]].iloc[-1]) if len(frame) else (),
-            tuple(r.spec.text for r in results),
-        )
-        png = self._charts.get(key)
-        if png is None:
-            job = partial(render_candles, candles, tuple(results), width_px=self.settings.chart_width_px,
-                          height_px=self.settings.chart_height_px, max_candles=self.settings.chart_max_candles)  # fmt: skip
-            png = await self.compute.run(job, task=Task(user_id, label="the chart"))
-            self._charts[key] = png
-            while len(self._charts) > CHART_CACHE_SIZE:
-                self._charts.popitem(last=False)
-        else:
-            self._charts.move_to_end(key)
-        return png
 
     # -- Search Market Ticker -------------------------------------------------------------------
 

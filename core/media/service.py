@@ -6,7 +6,7 @@ row: someone else's id answers "not found", so ids cannot be probed. Storage and
 kept in step in the safe order: bytes are written before the row exists, and deleted only
 after the row is gone (a failure then leaves an orphan file, logged, never a dangling row).
 
-Each user keeps at most their plan's number of files and bytes (``core.account.limits``): checked
+Each user keeps at most their plan's number of files and bytes (``core.purchase.limits``): checked
 before the bytes are written, and again under the user's lock when the row is added, so uploads
 racing each other cannot overrun it.
 """
@@ -24,7 +24,6 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import format as fmt
-from core.account.limits import Limits, limits_for
 from core.account.models import User
 from core.account.service import lock_user
 from core.actor import Actor
@@ -36,6 +35,7 @@ from core.media.models import Media
 from core.media.sniff import EXTENSIONS, extension_of, require_type
 from core.media.storage import ObjectStorage, new_key, storage_for
 from core.paging import Page, check_page
+from core.purchase.limits import Limits, limits_for
 
 log = get_logger(__name__)
 

@@ -1,10 +1,9 @@
 """Products (plans and one-off items) and discount codes: list for everyone, change for admins.
 
-Deleting a product that appears in any purchase does not delete it: it is *deactivated*
-(``active=False``), so it leaves the catalogue while old purchases, pending invoices and
-subscription renewals keep pointing at it. A product never bought is deleted outright.
+Removing a product asks whether anyone bought it, which is the purchases' to tell, so it lives
+with them (``core.purchase.retire``).
 
-Product features are what ``core.account.limits`` reads (``FEATURES``); an unknown feature
+Product features are what ``core.purchase.limits`` reads (``FEATURES``); an unknown feature
 name is refused so that a typo cannot sell a plan that raises nothing.
 """
 
@@ -29,13 +28,12 @@ from core.format import percent_text, rupiah
 from core.labels import did_you_mean
 from core.paging import Page, check_page
 from core.product.models import DiscountCode, Product, ProductCategory
-from core.purchase.models import PurchaseItem
 
 SUBSCRIPTION = "Subscription"
 MAX_PRICE = 1_000_000_000  # Rp 1 billion: anything above is a typo
 MAX_DAYS = 3660
 MAX_BP = 10_000  # 100 % in basis points
-# feature name -> the kind of value it takes (see core.account.limits)
+# feature name -> the kind of value it takes (see core.purchase.limits)
 FEATURES: dict[str, type] = {
     "max_deployments": int, "live_trading": bool, "max_position_value": float,
     "max_media_files": int, "max_media_bytes": int, "compute_cpu_s_per_minute": float,
@@ -71,12 +69,6 @@ class ProductView:
 
 
 @dataclass(frozen=True, slots=True)
-class Removed:
-    product: ProductView
-    deactivated: bool  # True: it had purchases, so it was hidden instead of deleted
-
-
-@dataclass(frozen=True, slots=True)
 class DiscountView:
     id: int
     code: str
@@ -108,7 +100,7 @@ def check_money(value: object, field: str, *, low: int = 1, high: int = MAX_PRIC
     return value
 
 
-def _view(row: Product, category: str) -> ProductView:
+def product_view(row: Product, category: str) -> ProductView:
     return ProductView(
         id=row.id, category=category, category_id=row.category_id, name=row.name, description=row.description,
         price_idr=row.price_idr, duration_days=row.duration_days, features=dict(row.features or {}),
@@ -174,7 +166,7 @@ async def list_products(
     async with db.session() as session:
         total = await session.scalar(select(func.count()).select_from(base.subquery()))
         rows = await session.execute(base.order_by(Product.price_idr, Product.id).offset(offset).limit(page_size))
-        items = [_view(row, category) for row, category in rows]
+        items = [product_view(row, category) for row, category in rows]
     return Page(items, page, page_size, total or 0)
 
 
@@ -194,7 +186,7 @@ async def get_product(db: Database, product: int | str, *, active_only: bool = T
         if found is None:
             names = list(await session.scalars(select(Product.name).where(Product.active.is_(True))))
             raise NotFound(f"there is no plan or product '{key}'{_suggest(key, names)}", hint="see /plans")
-        return _view(found[0], found[1])
+        return product_view(found[0], found[1])
 
 
 def _suggest(key: str, names: Sequence[str]) -> str:
@@ -275,33 +267,7 @@ async def create_product(
         session.add(row)
         await session.flush()
         category_name = await session.scalar(select(ProductCategory.name).where(ProductCategory.id == category_id))
-        return _view(row, category_name or category)
-
-
-async def delete_product(db: Database, settings: Settings, actor: Actor, product_id: int) -> Removed:
-    """Delete a never-bought product, or deactivate one that has purchases (admins only)."""
-    require_admin(settings, actor)
-    async with db.session() as session:
-        found = (
-            await session.execute(
-                select(Product, ProductCategory.name)
-                .join(ProductCategory, Product.category_id == ProductCategory.id)
-                .where(Product.id == product_id)
-            )
-        ).first()
-        if found is None:
-            raise NotFound(f"there is no product with id {product_id}", hint="see /plans")
-        row, category = found
-        bought = await session.scalar(
-            select(func.count()).select_from(PurchaseItem).where(PurchaseItem.product_id == product_id)
-        )
-        if bought:
-            row.active = False
-            await session.flush()
-            return Removed(_view(row, category), deactivated=True)
-        view = _view(row, category)
-        await session.delete(row)
-        return Removed(view, deactivated=False)
+        return product_view(row, category_name or category)
 
 
 async def seed_default_plans(db: Database, settings: Settings, actor: Actor) -> list[ProductView]:

@@ -1,7 +1,8 @@
-"""Shared state: button tokens, per-user rate limits and the candle cache's shared layer.
+"""Shared state: button tokens, per-user rate limits, and the Redis connection others share.
 
 ``open_state(settings)`` builds it once, for whoever needs it (the transports' buttons, the
-registry's rate limiter, the market's candle cache):
+registry's rate limiter, and over ``redis`` the market's shared candle layer,
+``core.market.shared_candles``, which belongs to the market and so is built there):
 
 - embedded (no ``REDIS_URL``, the default): in this process's memory, nothing to set up. Buttons
   stop working after a restart, each process counts rate limits on its own, and each process (each
@@ -18,7 +19,6 @@ from typing import TYPE_CHECKING
 
 from core.config import Settings
 from core.state.buttons import ButtonStore, MemoryButtonStore, RedisButtonStore
-from core.state.candles import SharedCandles
 from core.state.ratelimit import RateLimiter
 
 if TYPE_CHECKING:
@@ -31,7 +31,6 @@ __all__ = ["SharedState", "memory_state", "open_state"]
 class SharedState:
     buttons: ButtonStore
     rate_limits: RateLimiter
-    candles: SharedCandles | None = None  # None: each process caches candles on its own
     redis: Redis | None = None  # None: embedded
     _raw: Redis | None = None  # the rate limiter's connection (``limits`` wants undecoded replies)
 
@@ -78,7 +77,6 @@ async def open_state(settings: Settings) -> SharedState:
     return SharedState(
         buttons=RedisButtonStore(redis, prefix),
         rate_limits=RateLimiter(settings.rate_limit_per_minute, storage),
-        candles=SharedCandles(redis, prefix, lock_s=settings.market_timeout_s * 3),
         redis=redis,
         _raw=raw,
     )

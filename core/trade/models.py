@@ -35,7 +35,7 @@ class Order(Base):
     # signal | stop | target | manual (/close) | exchange-stop (a stop resting on the exchange)
     reason: Mapped[str] = mapped_column(String(16), default="signal")
     # Pending (recorded, not yet sent) | Sent (outcome unknown) | Open | Filled | Canceled | Rejected | Failed,
-    # and Resting: an exchange-stop waiting on the exchange for its price (core.trade.stops)
+    # and Resting: an exchange-stop waiting on the exchange for its price (core.deployment.stops)
     status: Mapped[str] = mapped_column(String(16), default="Pending", index=True)
     exchange_order_id: Mapped[str | None] = mapped_column(String(64), default=None)
     filled_qty: Mapped[float] = mapped_column(Double, default=0.0)

@@ -161,7 +161,7 @@ async def _bought(console, deployment_id: int, quantity: float, price: float) ->
     from datetime import UTC, datetime, timedelta
 
     from core.broker.paper import PaperBroker
-    from core.trade.executor import Intent, record_intent, send_order
+    from core.deployment.executor import Intent, record_intent, send_order
 
     core = console.core
     async with core.db.session() as session:

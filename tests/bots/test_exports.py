@@ -10,8 +10,8 @@ import pytest
 
 from bots.commands.trades import PAGE_SIZE
 from core.backtest.report import BACKTEST_CSV_COLUMNS
+from core.deployment.history import FILLS_CSV_COLUMNS
 from core.model.execute import ScriptRun, execute_script
-from core.trade.service import FILLS_CSV_COLUMNS
 from tests.core.statistic.trade_rows import add_trade
 
 SCRIPT = "fast = ema(close, 5)\nslow = ema(close, 20)\nbuy = crossover(fast, slow)\nsell = crossunder(fast, slow)"

@@ -10,9 +10,9 @@ from PIL import Image
 from core.account.models import Chat
 from core.app import Core
 from core.broker.types import AuthFailed, BrokerName
+from core.deployment.executor import Intent, record_intent
 from core.deployment.models import Deployment
 from core.notify import ChatTarget, Notice
-from core.trade.executor import Intent, record_intent
 from core.trade.models import Order
 from jobs.scheduler import DeploymentScheduler
 from tests.core.deployment.kit import (
@@ -134,8 +134,8 @@ async def test_start_reconciles_orders_left_by_a_crash_and_schedules_the_jobs(sq
 
 
 def test_alerts_show_amounts_as_their_currency_does():
+    from core.deployment.executor import Outcome
     from core.deployment.tick import Event, SeriesKey
-    from core.trade.executor import Outcome
     from jobs.ticks import event_text
 
     idr = Outcome(1, 2, 3, "Filled", "sell", "BBCA.JK", 100.0, 7125.0, fee=21.375, pnl=12500.0)
@@ -147,7 +147,7 @@ def test_alerts_show_amounts_as_their_currency_does():
 
 
 async def test_reconcile_outcomes_use_the_ticks_event_kinds(sqlite_db):
-    from core.trade.executor import Outcome
+    from core.deployment.executor import Outcome
     from jobs.ticks import outcome_events
 
     clock = Clock(T0)

@@ -6,9 +6,9 @@ import time
 
 from sqlalchemy import select
 
-from core.account import link
 from core.account.models import Identity
 from core.account.service import actor_for
+from core.lifecycle import link
 
 
 async def _telegram_owner(tg) -> int:

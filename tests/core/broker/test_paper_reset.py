@@ -9,6 +9,7 @@ from core.broker import service as brokers
 from core.broker.models import PaperBalance
 from core.broker.paper import MARKER_PREFIX, PaperBroker
 from core.broker.types import OrderRequest
+from core.deployment import credentials
 from core.deployment.models import Deployment
 from core.errors import Conflict
 from core.trade.models import Order
@@ -40,7 +41,7 @@ async def test_reset_restores_the_starting_cash_and_keeps_fills_exactly_once(db)
     assert list(shown) == ["IDR", "USDT", "BBCA.JK", "BTC"]  # cash first, never a fill marker
     assert shown["USDT"] == pytest.approx(10_000 - 5_000 - 5)
 
-    done = await brokers.reset_paper(db, settings, actor)
+    done = await credentials.reset_paper(db, settings, actor)
     assert done.before == shown and done.account.balances == START and done.cleared == (stopped,)
     assets = await _assets(db, cred.id)
     assert {a: v for a, v in assets.items() if not a.startswith(MARKER_PREFIX)} == START
@@ -58,7 +59,7 @@ async def test_reset_restores_the_starting_cash_and_keeps_fills_exactly_once(db)
 async def test_a_never_used_account_resets_to_the_start(db):
     settings = make_settings(paper_start_usdt=500.0)
     actor = await make_user(db)
-    done = await brokers.reset_paper(db, settings, actor)
+    done = await credentials.reset_paper(db, settings, actor)
     assert done.account.balances == {"IDR": 100_000_000.0, "USDT": 500.0}
 
 
@@ -73,8 +74,8 @@ async def test_refused_while_a_deployment_holds_a_position(db, status):
                                  label="ema")  # fmt: skip
     before = await _assets(db, cred.id)
     for check_only in (True, False):
-        with pytest.raises(brokers.PaperResetBlocked, match=rf"#{held} ema \(0.1 BTCUSDT\) holds a position") as caught:
-            await brokers.reset_paper(db, settings, actor, check_only=check_only)
+        with pytest.raises(credentials.PaperResetBlocked, match=rf"#{held} ema \(0.1 BTCUSDT\) holds a position") as caught:
+            await credentials.reset_paper(db, settings, actor, check_only=check_only)
         assert caught.value.deployment_ids == (held,)
     assert await _assets(db, cred.id) == before
 
@@ -87,4 +88,4 @@ async def test_refused_while_an_order_is_in_flight(db):
         session.add(Order(user_id=actor.user_id, credential_id=cred.id, broker="Paper", client_order_id="x-1",
                           symbol="BTC/USDT", side="buy", quantity=0.1, status="Sent"))  # fmt: skip
     with pytest.raises(Conflict, match="in flight"):
-        await brokers.reset_paper(db, settings, actor)
+        await credentials.reset_paper(db, settings, actor)

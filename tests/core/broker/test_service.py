@@ -14,6 +14,7 @@ from core.broker.exchanges import ExchangeBroker
 from core.broker.paper import PaperBroker
 from core.broker.types import AuthFailed, BrokerName
 from core.config import Settings
+from core.deployment import credentials
 from core.deployment.models import Deployment
 from core.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
 
@@ -140,10 +141,10 @@ async def test_disconnect_is_refused_while_a_running_deployment_uses_the_key(db,
     view = await brokers.connect(db, alice, "Binance", "main", CLIENT, SECRET, settings=settings, verify=None)
     await _deploy(db, alice, view.id, "OpenPosition")
     with pytest.raises(Conflict, match="used by 1 running deployment"):
-        await brokers.disconnect(db, alice, "MAIN")
+        await credentials.disconnect(db, alice, "MAIN")
     async with db.session() as session:
         await session.execute(text("UPDATE deployments SET status = 'TaskDone'"))
-    gone = await brokers.disconnect(db, alice, "main")
+    gone = await credentials.disconnect(db, alice, "main")
     assert gone.label == "main"
     assert [v.label for v in (await brokers.list_credentials(db, alice)).items] == ["paper"]
     dump = await _dump(db)  # the row stays for the finished deployment's history, without its key
@@ -156,12 +157,12 @@ async def test_disconnect_is_refused_while_a_running_deployment_uses_the_key(db,
 
 async def test_disconnect_deletes_an_unused_key_and_keeps_the_paper_account(db, settings, alice):
     await brokers.connect(db, alice, "Binance", "main", CLIENT, SECRET, settings=settings, verify=None)
-    await brokers.disconnect(db, alice, "main")
+    await credentials.disconnect(db, alice, "main")
     assert (await _dump(db)).count("Binance") == 0
     with pytest.raises(NotFound, match="no broker key 'main'"):
-        await brokers.disconnect(db, alice, "main")
+        await credentials.disconnect(db, alice, "main")
     with pytest.raises(Invalid, match="built in"):
-        await brokers.disconnect(db, alice, "paper")
+        await credentials.disconnect(db, alice, "paper")
 
 
 async def test_paper_credential_and_get_broker(db, settings, alice, new_actor, fake_binance):

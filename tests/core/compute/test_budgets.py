@@ -7,10 +7,10 @@ from functools import partial
 
 import pytest
 
-from core.account.limits import compute_budget, limits_for
 from core.compute import ComputeLimit, InlineCompute, Task
 from core.config import Settings
 from core.db import utcnow
+from core.purchase.limits import compute_budget, limits_for
 from core.purchase.models import Purchase, Subscription
 from tests import compute_probe as probe
 from tests.core.deployment.kit import make_user

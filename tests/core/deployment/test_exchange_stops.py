@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from core.broker.pool import BrokerPool
 from core.broker.types import BrokerName
 from core.deployment.models import Deployment
+from core.deployment.reconcile import reconcile
 from core.deployment.tick import Tick
-from core.trade.brokers import BrokerPool
 from core.trade.models import Order, Trade
-from core.trade.reconcile import reconcile
 from tests.core.deployment.kit import (
     T0,
     WITH_STOP,

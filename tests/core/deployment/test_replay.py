@@ -18,13 +18,13 @@ import pandas as pd
 import pytest
 
 from core.broker.models import PaperBalance
+from core.broker.pool import BrokerPool
 from core.deployment.models import Deployment
 from core.deployment.tick import Tick
 from core.market.service import MarketService
 from core.market.types import Candles, Instrument, Interval, Range, SearchHit, Source
 from core.model.execute import ScriptRun, execute_script
 from core.services import ServiceSet
-from core.trade.brokers import BrokerPool
 from core.trade.models import Order, Trade
 from tests.core.deployment.kit import load, make_credential, make_settings, make_user
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+from core.broker.pool import BrokerPool
 from core.broker.types import BrokerName
 from core.compute import open_compute
 from core.compute.queue import QueueCompute
@@ -13,7 +14,6 @@ from core.deployment.models import Deployment
 from core.deployment.tick import Tick
 from core.market.service import MarketService
 from core.market.types import Source
-from core.trade.brokers import BrokerPool
 from core.trade.models import Order, Trade
 from tests.core.deployment.kit import (
     LONG_ONLY,

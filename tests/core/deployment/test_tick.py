@@ -8,13 +8,13 @@ from datetime import timedelta
 import pytest
 
 from core.broker.models import Credential, PaperBalance
+from core.broker.pool import BrokerPool
 from core.broker.types import AuthFailed, BrokerName, InsufficientFunds
 from core.db import Database
 from core.deployment.models import Deployment
 from core.deployment.service import update_status
 from core.deployment.tick import Tick
 from core.services import ServiceSet
-from core.trade.brokers import BrokerPool
 from core.trade.models import Order, Trade
 from jobs.ticks import event_text
 from tests.core.deployment.kit import (

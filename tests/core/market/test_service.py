@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pandas as pd
 import pytest
 
+from core.charts.service import ChartService
 from core.config import Settings
 from core.errors import Invalid
 from core.market.service import MarketService, quote_of
@@ -60,7 +61,7 @@ def service() -> tuple[MarketService, FakeYahoo]:
 
 async def test_quote_compares_with_previous_close(service):
     market, fake = service
-    info = await market.market_info("BBCA", "1d", "1mo", chart=False)
+    info = await market.market_info("BBCA", "1d", "1mo")
     q = info.quote
     assert fake.fetched == [("BBCA.JK", "1d", "1mo")]
     assert q.price == 9475 and q.previous_close == 9300
@@ -120,12 +121,16 @@ def test_source_guess_by_ticker_shape():
 
 async def test_same_bars_and_indicators_reuse_the_chart_png(service):
     market, _ = service
-    first = await market.market_info("BBCA", "1d", "1mo", ["sma:2"])
-    second = await market.market_info("BBCA", "1d", "1mo", ["sma:2"])
-    other = await market.market_info("BBCA", "1d", "1mo", ["sma:3"])
-    assert first.chart is not None and first.chart[:8] == b"\x89PNG\r\n\x1a\n"
-    assert second.chart is first.chart
-    assert other.chart is not first.chart and other.chart != first.chart
+    charts = ChartService(market.settings, market.compute)
+
+    async def chart(indicator: str) -> bytes:
+        info = await market.market_info("BBCA", "1d", "1mo", [indicator])
+        return await charts.candles(info.candles, info.indicators)
+
+    first, second, other = await chart("sma:2"), await chart("sma:2"), await chart("sma:3")
+    assert first[:8] == b"\x89PNG\r\n\x1a\n"
+    assert second is first
+    assert other is not first and other != first
 
 
 async def test_indicators_are_warmed_up_on_longer_history_with_one_fetch(tmp_path):
@@ -133,7 +138,7 @@ async def test_indicators_are_warmed_up_on_longer_history_with_one_fetch(tmp_pat
 
     settings = Settings(_env_file=None, market_offline=True)
     market = MarketService(settings)
-    info = await market.market_info("BBCA", "1d", "6mo", ["ema:50"], chart=False)
+    info = await market.market_info("BBCA", "1d", "6mo", ["ema:50"])
     shown = info.candles.frame
     assert shown.index[-1] - shown.index[0] <= pd.Timedelta(days=184)  # the reply covers what was asked
     ema = info.indicators[0].primary.reindex(shown.index)

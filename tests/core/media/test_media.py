@@ -7,10 +7,10 @@ import base64
 import pytest
 from sqlalchemy import select
 
-from core.account import profile
 from core.account.service import actor_for
 from core.config import Settings
 from core.errors import Invalid, NotFound
+from core.lifecycle import profile
 from core.media import service as media
 from core.media.models import Media
 from core.media.sniff import sniff

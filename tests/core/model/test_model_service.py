@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from core.account import link
 from core.account.service import actor_for
 from core.errors import Conflict, Invalid, LimitExceeded, NotFound
+from core.lifecycle import link
 from core.model import service as models
 from core.model.models import Model
 from core.script import ScriptError

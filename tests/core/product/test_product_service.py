@@ -10,6 +10,7 @@ from core.config import Settings
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.product import service as products
 from core.product.models import DiscountCode, Product, ProductCategory
+from core.purchase import retire
 from core.purchase.models import Purchase, PurchaseItem
 
 SETTINGS = Settings(_env_file=None, admin_ids=["console:admin"])
@@ -75,7 +76,7 @@ async def test_only_admins_change_the_catalogue(db):
         await products.create_product(db, SETTINGS, user, category="Subscription", name="Hack", price_idr=1)
     made = await _catalogue(db, admin)
     with pytest.raises(Forbidden):
-        await products.delete_product(db, SETTINGS, user, made["Pro"].id)
+        await retire.delete_product(db, SETTINGS, user, made["Pro"].id)
     with pytest.raises(Forbidden):
         await products.create_discount(db, SETTINGS, user, code="FREE", percent_bp=10_000)
 
@@ -102,7 +103,7 @@ async def test_create_validates_and_refuses_duplicates(db):
 async def test_delete_removes_unbought_and_deactivates_bought(db):
     admin, user = await _actors(db)
     made = await _catalogue(db, admin)
-    gone = await products.delete_product(db, SETTINGS, admin, made["Basic"].id)
+    gone = await retire.delete_product(db, SETTINGS, admin, made["Basic"].id)
     assert not gone.deactivated
     async with db.session() as session:
         assert await session.get(Product, made["Basic"].id) is None
@@ -111,7 +112,7 @@ async def test_delete_removes_unbought_and_deactivates_bought(db):
         await session.flush()
         session.add(PurchaseItem(purchase_id=purchase.id, product_id=made["Pro"].id, name="Pro", quantity=1,
                                  unit_price=149_000, amount=149_000))
-    kept = await products.delete_product(db, SETTINGS, admin, made["Pro"].id)
+    kept = await retire.delete_product(db, SETTINGS, admin, made["Pro"].id)
     assert kept.deactivated
     async with db.session() as session:
         assert (await session.get(Product, made["Pro"].id)).active is False
@@ -120,7 +121,7 @@ async def test_delete_removes_unbought_and_deactivates_bought(db):
     with pytest.raises(NotFound):
         await products.get_product(db, "Pro")
     with pytest.raises(NotFound):
-        await products.delete_product(db, SETTINGS, admin, 9999)
+        await retire.delete_product(db, SETTINGS, admin, 9999)
     # a new active "Pro" may now be created
     await products.create_product(db, SETTINGS, admin, category="Subscription", name="Pro", price_idr=159_000,
                                   duration_days=30)

@@ -9,13 +9,13 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from core.account.limits import limits_for
 from core.app import Core
 from core.errors import Conflict, Invalid, Unavailable
 from core.market.service import MarketService
 from core.product import service as products
 from core.product.models import DiscountCode
 from core.purchase import service as purchases
+from core.purchase.limits import limits_for
 from core.purchase.models import PaymentEvent, Purchase, Subscription
 from core.purchase.settle import handle_mayar_event
 from jobs.payments import refresh_pending

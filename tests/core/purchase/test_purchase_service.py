@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from core.account.limits import limits_for
 from core.errors import Invalid
 from core.product import service as products
 from core.product.models import DiscountCode
 from core.purchase import service as purchases
+from core.purchase.limits import limits_for
 from core.purchase.models import Purchase, PurchaseItem, Subscription
 from tests.core.purchase.helpers import settings, shop
 

@@ -1,4 +1,5 @@
-"""Shared state: buttons, rate limits and candles, embedded (in memory) and in Redis (REDIS_URL).
+"""Shared state: buttons, rate limits and the market's shared candles over it, embedded (in memory) and
+in Redis (REDIS_URL).
 
 The Redis tests run against a real server (``redis_env`` in tests/conftest.py: a fresh key
 prefix per test, deleted after it; skipped only when no server answers).
@@ -15,10 +16,10 @@ import pytest
 from core.config import Settings
 from core.errors import Forbidden, NotFound
 from core.market.service import MarketService
+from core.market.shared_candles import SharedCandles, Stored, dumps, loads, shared_candles
 from core.market.types import Candles, Instrument, Interval, Range, Source
 from core.state import SharedState, memory_state, open_state
 from core.state.buttons import MemoryButtonStore
-from core.state.candles import Stored, dumps, loads
 
 NOW = datetime(2026, 11, 24, 10, 5, tzinfo=UTC)
 
@@ -157,26 +158,29 @@ class CountingSource:
         )
 
 
-def _market(state: SharedState, source: CountingSource) -> MarketService:
-    return MarketService(
-        _settings(), sources={Source.YFINANCE: source}, clock=lambda: NOW, shared_candles=state.candles
-    )
+def _market(
+    state: SharedState | SharedCandles | None, source: CountingSource, env: dict[str, str] | None = None
+) -> MarketService:
+    """A replica's market service over its state and ``env`` (as ``Core.start`` builds it), or over
+    ``state`` when it is that replica's shared candle layer already."""
+    layer = shared_candles(state, _settings(**(env or {}))) if isinstance(state, SharedState) else state
+    return MarketService(_settings(), sources={Source.YFINANCE: source}, clock=lambda: NOW, shared_candles=layer)
 
 
 async def test_two_replicas_fetch_a_series_once(redis_env):
     a, b = await _replicas(redis_env)
     source = CountingSource()
     try:
-        first = await _market(a, source).candles("BBCA", "1d", "3mo")
-        second = await _market(b, source).candles("BBCA", "1d", "3mo")
+        first = await _market(a, source, redis_env).candles("BBCA", "1d", "3mo")
+        second = await _market(b, source, redis_env).candles("BBCA", "1d", "3mo")
         assert source.calls == 1
         pd.testing.assert_frame_equal(second.frame, first.frame)
         assert (second.instrument, second.interval, second.name, second.extra, second.fetched_at) == (
             first.instrument, first.interval, first.name, first.extra, first.fetched_at,
         )
-        shorter = await _market(b, source).candles("BBCA", "1d", "1mo")  # sliced from the shared entry
+        shorter = await _market(b, source, redis_env).candles("BBCA", "1d", "1mo")  # sliced from the shared entry
         assert source.calls == 1 and shorter.frame.index[-1] == first.frame.index[-1] and len(shorter) < len(first)
-        await _market(b, source).candles("BBCA", "1d", "1y")  # a longer range fetches again
+        await _market(b, source, redis_env).candles("BBCA", "1d", "1y")  # a longer range fetches again
         assert source.calls == 2
     finally:
         await _close(a, b)
@@ -187,7 +191,8 @@ async def test_concurrent_misses_on_two_replicas_share_one_fetch(redis_env):
     gate = asyncio.Event()
     source = CountingSource(gate)
     refused = asyncio.Event()
-    lock = b.candles.lock
+    b_candles = shared_candles(b, _settings(**redis_env))
+    lock = b_candles.lock
 
     async def b_lock(key):  # replica B finds replica A's fetch under way
         token = await lock(key)
@@ -195,11 +200,11 @@ async def test_concurrent_misses_on_two_replicas_share_one_fetch(redis_env):
             refused.set()
         return token
 
-    b.candles.lock = b_lock
+    b_candles.lock = b_lock
     try:
-        on_a = asyncio.create_task(_market(a, source).candles("BBCA", "1d", "3mo"))
+        on_a = asyncio.create_task(_market(a, source, redis_env).candles("BBCA", "1d", "3mo"))
         await source.started.wait()  # A holds the lock and is fetching
-        on_b = asyncio.create_task(_market(b, source).candles("BBCA", "1d", "3mo"))
+        on_b = asyncio.create_task(_market(b_candles, source).candles("BBCA", "1d", "3mo"))
         await refused.wait()
         gate.set()
         first, second = await asyncio.gather(on_a, on_b)
@@ -220,12 +225,13 @@ async def test_a_failing_redis_falls_back_to_fetching(redis_env):
     (state,) = await _replicas(redis_env, 1)
     source = CountingSource()
     await state.close()
-    state.candles._redis = type(state.redis).from_url("redis://127.0.0.1:1", socket_connect_timeout=0.5)
+    layer = shared_candles(state, _settings(**redis_env))
+    layer._redis = type(state.redis).from_url("redis://127.0.0.1:1", socket_connect_timeout=0.5)
     try:
-        candles = await _market(state, source).candles("BBCA", "1d", "3mo")
+        candles = await _market(layer, source).candles("BBCA", "1d", "3mo")
         assert source.calls == 1 and len(candles) == 120
     finally:
-        await state.candles._redis.aclose()
+        await layer._redis.aclose()
 
 
 def test_stored_series_round_trips_as_json_never_pickle():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from core.broker.types import MarketRules
-from core.trade.executor import client_order_id, quote_of
-from core.trade.sizing import round_down, size_buy, size_sell
+from core.deployment.executor import client_order_id, quote_of
+from core.deployment.sizing import round_down, size_buy, size_sell
 
 CRYPTO = MarketRules("BTC/USDT", "BTC", "USDT", amount_step=0.001, min_amount=0.001, min_cost=10.0)
 IDX = MarketRules("BBCA.JK", "BBCA.JK", "IDR", amount_step=100, min_amount=100, lot=100)
@@ -77,7 +77,7 @@ def test_client_order_ids_are_deterministic_short_and_alphanumeric():
 def test_installations_tell_their_client_ids_apart_by_prefix():
     from datetime import UTC, datetime
 
-    from core.trade.executor import client_order_id
+    from core.deployment.executor import client_order_id
 
     bar = datetime(2026, 11, 24, 12, tzinfo=UTC)
     assert client_order_id(7, bar, "buy") == "sx7t1795521600b"

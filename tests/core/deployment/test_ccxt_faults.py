@@ -14,12 +14,12 @@ import ccxt
 import pytest
 
 from core.broker.exchanges import ExchangeBroker
+from core.broker.pool import BrokerPool
 from core.broker.types import BrokerName
+from core.deployment.executor import Intent, record_intent, send_order
 from core.deployment.models import Deployment
-from core.trade.brokers import BrokerPool
-from core.trade.executor import Intent, record_intent, send_order
+from core.deployment.reconcile import reconcile
 from core.trade.models import Order, Trade
-from core.trade.reconcile import reconcile
 from tests.core.deployment.kit import T0, load, make_credential, make_deployment, make_settings, make_user
 
 BAR = T0 + timedelta(hours=3)

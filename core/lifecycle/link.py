@@ -22,6 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.account.models import Identity, LinkCode, User
 from core.actor import Actor
+from core.broker.paper import MARKER_PREFIX
+from core.broker.service import MAX_LABEL as CREDENTIAL_LABEL
+from core.broker.service import PAPER_LABEL
+from core.broker.types import BrokerName
 from core.db import Database
 from core.db.base import utcnow
 from core.db.migrate import import_models
@@ -152,9 +156,6 @@ async def _usable_code(session: AsyncSession, actor: Actor, cleaned: str, now: d
 
 async def _owned_counts(session: AsyncSession, user_id: int) -> tuple[tuple[str, int], ...]:
     """How many of each ``MOVED`` kind ``user_id`` owns (the built-in paper account is no key)."""
-    from core.broker.service import PAPER_LABEL
-    from core.broker.types import BrokerName
-
     tables = import_models().tables
     counts = []
     for name, one, many in MOVED:
@@ -203,9 +204,6 @@ async def _merge_user(session: AsyncSession, *, source: int, target: int) -> Non
 
 async def _merge_paper(session: AsyncSession, metadata: MetaData, *, source: int, target: int) -> None:
     """Fold the source's built-in paper account into the target's, when both have one."""
-    from core.broker.service import PAPER_LABEL
-    from core.broker.types import BrokerName
-
     credentials = metadata.tables["credentials"]
 
     async def paper_of(user_id: int) -> int | None:
@@ -220,8 +218,6 @@ async def _merge_paper(session: AsyncSession, metadata: MetaData, *, source: int
         return  # at most one paper account: it simply moves with the other rows
     # The fill markers move with the orders they record (each order id is filled once, on the
     # account its order now names); they are bookkeeping, not balances, and are never shown.
-    from core.broker.paper import MARKER_PREFIX
-
     balances = metadata.tables["paper_balances"]
     await session.execute(
         update(balances)
@@ -241,8 +237,6 @@ async def _merge_paper(session: AsyncSession, metadata: MetaData, *, source: int
 
 def _label_limit(table: Table) -> int:
     """The longest label ``table`` takes: its column's length, and the label rule's limit."""
-    from core.broker.service import MAX_LABEL as CREDENTIAL_LABEL
-
     limit = min(table.c.label.type.length or MAX_LABEL, MAX_LABEL)
     return min(limit, CREDENTIAL_LABEL) if table.name == "credentials" else limit
 

@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 from sqlalchemy import Column, ForeignKey, Integer, MetaData, Table, event, func, insert, select
 
-from core.account import deletion
 from core.account.models import Chat, User
 from core.account.service import actor_for
 from core.config import Settings
 from core.db import utcnow
 from core.db.migrate import import_models
 from core.errors import NotFound
+from core.lifecycle import deletion
 from core.media import service as media
 from core.media.storage import LocalStorage
 

@@ -11,13 +11,13 @@ from datetime import timedelta
 
 import pytest
 
+from core.broker.pool import BrokerPool
 from core.broker.types import AuthFailed, InsufficientFunds, OrderRejected, OutcomeUnknown, Transient
 from core.db import utcnow
+from core.deployment.executor import Intent, record_intent, send_order
 from core.deployment.models import Deployment
-from core.trade.brokers import BrokerPool
-from core.trade.executor import Intent, record_intent, send_order
+from core.deployment.reconcile import reconcile
 from core.trade.models import Order, Trade
-from core.trade.reconcile import reconcile
 from tests.core.deployment.kit import (
     T0,
     FakeBroker,

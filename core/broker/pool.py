@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
+from core.broker.service import get_broker
 from core.broker.types import Broker
 from core.config import Settings
 from core.db import Database
@@ -38,8 +39,6 @@ class BrokerPool:
     async def _build(self, credential_id: int) -> Broker:
         if self._factory is not None:
             return await self._factory(credential_id)
-        from core.broker.service import get_broker  # the broker domain's; imported when first needed
-
         return await get_broker(self._db, self._settings, credential_id)
 
     async def forget(self, credential_id: int) -> None:

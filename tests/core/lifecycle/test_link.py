@@ -7,11 +7,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from core.account import link
 from core.account.models import Identity, LinkCode, User
 from core.account.service import actor_for
 from core.db import utcnow
 from core.errors import Conflict, NotFound
+from core.lifecycle import link
 from core.market.models import Watch
 
 

@@ -19,12 +19,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from core.broker.pool import BrokerPool
 from core.broker.types import AuthFailed, BrokerError
 from core.config import Settings
 from core.db import Database, utcnow
-from core.logging import get_logger
-from core.trade.brokers import BrokerPool
-from core.trade.executor import (
+from core.deployment.executor import (
     UNRESOLVED,
     Outcome,
     _move,
@@ -34,8 +33,9 @@ from core.trade.executor import (
     send_order,
     why,
 )
+from core.deployment.stops import RESTING, settle_resting
+from core.logging import get_logger
 from core.trade.models import Order
-from core.trade.stops import RESTING, settle_resting
 
 log = get_logger(__name__)
 

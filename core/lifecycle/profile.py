@@ -20,7 +20,6 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 
 from core.account.countries import COUNTRIES, country_name
-from core.account.limits import Limits, limits_for
 from core.account.models import Identity, User
 from core.actor import Actor
 from core.config import Settings
@@ -29,6 +28,7 @@ from core.errors import Invalid, NotFound
 from core.media.models import Media
 from core.media.service import parse_ref
 from core.media.sniff import IMAGES
+from core.purchase.limits import Limits, limits_for
 
 FIELDS = {
     "name": "how the bot calls you (1-128 characters)",

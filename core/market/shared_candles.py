@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from core.config import Settings
 from core.logging import get_logger
 from core.market.types import INTERVALS, Candles, Instrument, Range, Source
+from core.state import SharedState
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -73,6 +75,14 @@ class SharedCandles:
 
     async def unlock(self, key: tuple[Any, str, str], token: str) -> None:
         await self._redis.eval(_UNLOCK, 1, self._key(key) + ":lock", token)
+
+
+def shared_candles(state: SharedState, settings: Settings) -> SharedCandles | None:
+    """The shared layer over ``state``'s Redis (None when the state is embedded: each process then
+    caches candles on its own). A fetch may hold its lock for three market timeouts."""
+    if state.redis is None:
+        return None
+    return SharedCandles(state.redis, settings.redis_prefix, lock_s=settings.market_timeout_s * 3)
 
 
 def dumps(stored: Stored) -> str | None:

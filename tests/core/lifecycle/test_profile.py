@@ -6,12 +6,12 @@ from datetime import timedelta
 
 import pytest
 
-from core.account import profile
 from core.account.countries import COUNTRIES, ISO_COUNTRIES
 from core.account.service import actor_for
 from core.config import Settings
 from core.db import utcnow
 from core.errors import Invalid, NotFound
+from core.lifecycle import profile
 from core.media import service as media
 from core.purchase.models import Purchase, Subscription
 
@@ -159,7 +159,7 @@ async def test_image_must_be_the_users_own_image(db, tmp_path):
 async def test_limits_carry_the_plan_end_read_once(db, tmp_path):
     from sqlalchemy import event
 
-    from core.account.limits import limits_for
+    from core.purchase.limits import limits_for
 
     settings = _settings(tmp_path)
     tg = await actor_for(db, platform="telegram", external_id="111", display_name="Ana")

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from core.account.service import actor_for
+from core.deployment.history import TradeQuery, all_trades, list_trades, positions
 from core.errors import Invalid, NotFound, Unavailable
 from core.market.types import INTERVALS, Candles, Instrument, Source
-from core.trade.service import TradeQuery, all_trades, list_trades, positions
 from tests.core.statistic.trade_rows import add_deployment, add_trade
 
 T0 = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)

@@ -22,11 +22,11 @@ from sqlalchemy import select, update
 from core.broker.types import Broker, BrokerError, MarketRules, OrderRequest, OutcomeUnknown
 from core.config import Settings
 from core.db import Database, utcnow
+from core.deployment.executor import Outcome, _move, _outcome, apply_result, client_order_id, why
 from core.deployment.models import Deployment
+from core.deployment.sizing import round_down
 from core.logging import get_logger
-from core.trade.executor import Outcome, _move, _outcome, apply_result, client_order_id, why
 from core.trade.models import Order
-from core.trade.sizing import round_down
 
 log = get_logger(__name__)
 

@@ -1,6 +1,6 @@
 """Deleting an account: every row the user owns, in one transaction, then their stored files.
 
-Which tables hold a user's rows is read from the metadata, like ``core.account.link`` does:
+Which tables hold a user's rows is read from the metadata, like ``core.lifecycle.link`` does:
 
 - a table with a ``user_id`` foreign key to ``users`` is owned directly (models, strategies,
   shares, deployments, credentials, orders, trades, media, watches, chat memberships, link codes,
@@ -33,9 +33,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.account.models import Chat, Identity, User
 from core.actor import Actor
+from core.broker.paper import MARKER_PREFIX
 from core.config import Settings
 from core.db import Database
 from core.db.migrate import import_models
+from core.deployment.status import Status
 from core.errors import Conflict, NotFound
 from core.logging import get_logger
 from core.media.models import Media
@@ -81,8 +83,6 @@ def owned_where(
 def internal_where(table: Table) -> ColumnElement[bool] | None:
     """The rows of ``table`` that are bookkeeping, not user data (never counted), or None."""
     if table.name == "paper_balances":
-        from core.broker.paper import MARKER_PREFIX
-
         return table.c.asset.like(MARKER_PREFIX + "%")
     return None
 
@@ -103,8 +103,6 @@ async def delete_account(
     db: Database, settings: Settings, actor: Actor, *, storage: ObjectStorage | None = None
 ) -> DeletionReport:
     """Remove the actor's user and everything they own, in one transaction; then their files."""
-    from core.deployment.status import Status
-
     tables = owned_tables()
     user_id = actor.user_id
     async with db.session() as session:
