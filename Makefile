@@ -20,7 +20,7 @@ chat: $(STAMP)
 	$(VENV)/bin/stoxlify chat
 
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest -n 2  # two processes (pytest-xdist): each has its own PostgreSQL database and Redis prefix
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
