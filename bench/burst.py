@@ -43,19 +43,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # this checkout's code, not whichever one the venv has installed
-sys.path.insert(1, str(ROOT / "bench"))  # this module, importable as ``burst`` (by pool workers too)
+sys.path.insert(1, str(ROOT / "bench"))  # bench/workers.py
 
 from workers import cleanup, start_workers, stop_workers  # noqa: E402
 
 P95_TARGET_S = 10.0
 TICKERS = ("BTCUSDT", "ETHUSDT", "BBCA", "BBRI", "BMRI", "ASII", "TLKM", "GOTO", "JKSE")
 INTERVALS = ("1h", "4h", "1d")
-
-
-def napping_pid(seconds: float) -> int:
-    """A warm-up task: sleep (so tasks spread over the workers), and say which process ran it."""
-    time.sleep(seconds)
-    return os.getpid()
 
 
 def lines(count: int, first: int = 0) -> list[str]:
@@ -72,14 +66,15 @@ def pct(values: list[float], q: float) -> float:
 
 async def burst(mode: str, args: argparse.Namespace, workdir: Path, redis_url: str, prefix: str,
                 workers: int) -> dict[str, object]:  # fmt: skip
-    import burst as me  # the warm-up function by its module's name, so pool and queue workers find it
-
     from bots.commands import load
     from bots.console.transport import Console
     from core.account.service import actor_for
     from core.app import Core
     from core.compute import Task
     from core.config import Settings
+    from tests.compute_probe import (
+        nap_pid,  # importable by pool and queue workers (the root is on their path)
+    )
 
     name = f"{mode}{workers or ''}"
     queue = mode == "queue"
@@ -99,7 +94,7 @@ async def burst(mode: str, args: argparse.Namespace, workdir: Path, redis_url: s
         await core.market.candles_with_history(ticker, interval)
     t0 = time.perf_counter()
     naps = max(4, 4 * max(workers, 2))
-    pids = await asyncio.gather(*(core.compute.run(me.napping_pid, 0.5, task=Task(1000 + i)) for i in range(naps)))
+    pids = await asyncio.gather(*(core.compute.run(nap_pid, 0.5, task=Task(1000 + i)) for i in range(naps)))
     requests = lines(args.requests)
     warm = lines(6 * max(workers, 2), first=len(requests))  # each process draws its kept figures once
     await asyncio.gather(*(consoles[i % len(consoles)].handle(line) for i, line in enumerate(warm)))

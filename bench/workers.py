@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def start_workers(count: int, redis_url: str, prefix: str, logdir: Path) -> list[subprocess.Popen[bytes]]:
     """``count`` workers, returned once each is listening (else the first would take every task)."""
     env = {**os.environ, "REDIS_URL": redis_url, "REDIS_PREFIX": prefix, "COMPUTE": "queue",
-           "COMPUTE_WORKERS": "1", "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "bench")]),
+           "COMPUTE_WORKERS": "1", "PYTHONPATH": str(ROOT),
            "MARKET_OFFLINE": "true", "SAMPLE_LIVE": "false", "LOG_LEVEL": "INFO",
            "DATABASE_URL": f"sqlite+aiosqlite:///{logdir / 'w.db'}"}  # fmt: skip
     procs = []

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import pickle
 from typing import TYPE_CHECKING, Any
 
@@ -99,7 +100,7 @@ def make_broker(settings: Settings) -> Any:
         idle_timeout=int(retry_after_s(settings) * 1000),
         xread_count=1,  # one message a read: a worker never holds tasks another idle worker could run
     )
-    broker = broker.with_result_backend(results)
+    broker = broker.with_result_backend(results).with_middlewares(_announce(url, done_channel(settings)))
     local: dict[str, ProcessCompute] = {}
 
     @broker.task(task_name=TASK_NAME)
@@ -119,21 +120,132 @@ def make_broker(settings: Settings) -> Any:
     return broker
 
 
-async def _result(handle: Any, within_s: float) -> Any:
-    """The task's result once stored. taskiq's result backends are polled: first every few
-    milliseconds (most tasks are short, and a fixed 50 ms poll would cap each slot at 20 tasks a
-    second), then less often, up to 50 ms, so a long task costs few reads."""
-    from taskiq.exceptions import TaskiqResultTimeoutError
+def done_channel(settings: Settings) -> str:
+    return f"{settings.redis_prefix}compute-done"
 
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within_s
-    pause = 0.002
-    while not await handle.is_ready():
-        if loop.time() > deadline:
-            raise TaskiqResultTimeoutError(timeout=within_s)
-        await asyncio.sleep(pause)
-        pause = min(pause * 1.5, 0.05)
-    return await handle.get_result()
+
+def _announcer() -> type:
+    from redis.asyncio import Redis
+    from taskiq import TaskiqMiddleware
+
+    class Announce(TaskiqMiddleware):  # type: ignore[misc]
+        """On a worker: once a result is stored, say so on the done channel, so the bot waiting
+        for it reads it at once instead of polling the result backend."""
+
+        def __init__(self, url: str, channel: str) -> None:
+            super().__init__()
+            self.url, self.channel = url, channel
+            self.redis: Redis | None = None
+
+        async def post_save(self, message: Any, result: Any) -> None:
+            if self.redis is None:
+                self.redis = Redis.from_url(self.url)
+            # the packed answer rides along (a few KB), so the waiter need not read it back
+            answer = result.return_value if not result.is_err and isinstance(result.return_value, str) else ""
+            try:
+                await self.redis.publish(self.channel, f"{message.task_id} {answer}")
+            except Exception as exc:  # the waiter's slow poll still finds the result
+                log.warning("compute_announce_failed", error=repr(exc))
+
+        async def shutdown(self) -> None:
+            if self.redis is not None:
+                await self.redis.aclose()
+
+    return Announce
+
+
+def _announce(url: str, channel: str) -> Any:
+    """The ``Announce`` middleware (its class is built on first use: taskiq is imported late)."""
+    return _announcer()(url, channel)
+
+
+class _WorkerFailed(Exception):
+    """The task itself raised on the worker (not a user's error, which comes back as an answer)."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(repr(error))
+        self.error = error
+
+
+class _Waiters:
+    """The bot's side of the done channel: one subscription, a future per task in flight.
+
+    A result is read when its task is announced; should an announcement be missed (the channel
+    re-subscribing, a worker's publish failing), each waiter also looks at the result backend
+    every ``POLL_S``, so nothing waits forever on a lost message."""
+
+    POLL_S = 0.5
+
+    def __init__(self, url: str, channel: str) -> None:
+        self.url, self.channel = url, channel
+        self.pending: dict[str, asyncio.Future[str | None]] = {}  # the packed answer, when announced with it
+        self._listener: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+
+    async def start(self) -> None:
+        if self._listener is None:
+            self._listener = asyncio.create_task(self._listen())
+        await self._ready.wait()
+
+    async def _listen(self) -> None:
+        from redis.asyncio import Redis
+
+        redis = Redis.from_url(self.url)
+        pubsub = redis.pubsub(ignore_subscribe_messages=True)
+        try:
+            await pubsub.subscribe(self.channel)
+            self._ready.set()
+            while True:
+                message = await pubsub.get_message(timeout=5.0)
+                if message is None:
+                    continue
+                task_id, _, answer = message["data"].decode().partition(" ")
+                waiter = self.pending.get(task_id)
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(answer or None)
+        finally:
+            self._ready.set()
+            await pubsub.aclose()
+            await redis.aclose()
+
+    def expect(self, task_id: str) -> asyncio.Future[str | None]:
+        """Registered before the task is sent, so its announcement cannot come first."""
+        future = self.pending[task_id] = asyncio.get_running_loop().create_future()
+        return future
+
+    async def result(self, handle: Any, within_s: float) -> str:
+        """The task's packed answer: from its announcement, else read from the result backend
+        (an answer announced without it, a missed announcement, or a task that failed)."""
+        from taskiq.exceptions import TaskiqResultTimeoutError
+
+        future = self.pending[handle.task_id]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within_s
+        try:
+            while True:
+                try:
+                    answer = await asyncio.wait_for(asyncio.shield(future), self.POLL_S)
+                    if answer:
+                        return answer
+                    break
+                except TimeoutError:
+                    if await handle.is_ready():
+                        break
+                    if loop.time() > deadline:
+                        raise TaskiqResultTimeoutError(timeout=within_s) from None
+            result = await handle.get_result()
+            if result.is_err:
+                raise _WorkerFailed(result.error)
+            return result.return_value
+        finally:
+            self.pending.pop(handle.task_id, None)
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+            self._listener = None
 
 
 class QueueCompute(_Fair):
@@ -142,11 +254,13 @@ class QueueCompute(_Fair):
     def __init__(self, settings: Settings, budget: Budget | None = None) -> None:
         super().__init__(settings, settings.compute_queue_slots, budget=budget)
         self._broker: Any = None
+        self._waiters = _Waiters(broker_url(settings), done_channel(settings))
 
     async def _ensure_broker(self) -> Any:
         if self._broker is None:
             broker = make_broker(self.settings)
             await broker.startup()
+            await self._waiters.start()
             self._broker = broker
         return self._broker
 
@@ -154,23 +268,31 @@ class QueueCompute(_Fair):
         from taskiq.exceptions import TaskiqResultTimeoutError
 
         broker = await self._ensure_broker()
-        handle = await broker.stoxlify_compute.kiq(pack((job.fn, job.args, job.limit_s, job.task.label)))
+        task_id = broker.id_generator()
+        self._waiters.expect(task_id)
+        try:
+            handle = await broker.stoxlify_compute.kicker().with_task_id(task_id).kiq(
+                pack((job.fn, job.args, job.limit_s, job.task.label)))  # fmt: skip
+        except BaseException:
+            self._waiters.pending.pop(task_id, None)
+            raise
         wait = retry_after_s(self.settings) + job.limit_s + 5.0  # time for a retry after a dead worker
         try:
-            result = await _result(handle, wait)
+            answer = await self._waiters.result(handle, wait)
         except TaskiqResultTimeoutError:
             log.error("compute_task_unanswered", label=job.task.label, waited_s=wait)
             raise Unavailable(f"no compute worker answered for {job.task.label} within {wait:g} s; "
                               "try again in a moment") from None  # fmt: skip
-        if result.is_err:
-            raise Unavailable(f"{job.task.label} failed on a worker ({type(result.error).__name__})")
-        kind, value = unpack(result.return_value)
+        except _WorkerFailed as failed:
+            raise Unavailable(f"{job.task.label} failed on a worker ({type(failed.error).__name__})") from None
+        kind, value = unpack(answer)
         if kind == "error":
             raise value
         return value
 
     async def close(self) -> None:
         broker, self._broker = self._broker, None
+        await self._waiters.close()
         if broker is not None:
             await broker.shutdown()
 

@@ -13,7 +13,10 @@ generator: ``--connections`` clients (httpx, keep-alive) send requests back to b
 Printed: requests per second and its ratio to hello, p50 and p99 latency. Targets (issue 14):
 market info at least 50 % of hello's rate, p99 under 50 ms.
 
-    .venv/bin/python bench/http.py [--seconds 8] [--connections 100] [--quick]
+    .venv/bin/python bench/http_api.py [--seconds 8] [--connections 100] [--quick]
+
+(Not ``bench/http.py``: the other benchmarks put ``bench/`` on the path, where a module named
+``http`` would hide the standard library's.)
 """
 
 from __future__ import annotations
@@ -32,9 +35,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# Run as a script, this file's folder leads sys.path and this module would shadow the standard
-# library's ``http`` package (which uvicorn and httpx import): take the folder off, put the root on.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(ROOT))
 
 RATE_TARGET = 0.5
