@@ -26,14 +26,14 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 bench: $(STAMP)
-	$(VENV)/bin/python bench/market.py
-	$(VENV)/bin/python bench/backtest.py
-	$(VENV)/bin/python bench/scheduler.py
-	$(VENV)/bin/python bench/scheduler.py --distinct-scripts --compute queue --workers 1,2
-	$(VENV)/bin/python bench/fanout.py --fast
-	$(VENV)/bin/python bench/responsiveness.py --quick
-	$(VENV)/bin/python bench/burst.py --quick
-	$(VENV)/bin/python bench/http_api.py --quick
+	-$(VENV)/bin/python bench/market.py
+	-$(VENV)/bin/python bench/backtest.py
+	-$(VENV)/bin/python bench/scheduler.py
+	-$(VENV)/bin/python bench/scheduler.py --distinct-scripts --compute queue --workers 1,2
+	-$(VENV)/bin/python bench/fanout.py --fast
+	-$(VENV)/bin/python bench/responsiveness.py --quick
+	-$(VENV)/bin/python bench/burst.py --quick
+	-$(VENV)/bin/python bench/http_api.py --quick
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
