@@ -44,11 +44,14 @@ class Decision:
     price: float | None  # where the backtest fills it (None: the next candle has not opened yet)
 
 
-def last_bar_signals(source: str, frame: pd.DataFrame, inputs: dict[str, Any]) -> BarSignals:
-    """Evaluate ``source`` on ``frame`` (closed bars only) and read its signals on the last bar."""
+def last_bar_signals(
+    source: str, frame: pd.DataFrame, inputs: dict[str, Any], memo: dict[tuple[Any, ...], Any] | None = None
+) -> BarSignals:
+    """Evaluate ``source`` on ``frame`` (closed bars only) and read its signals on the last bar
+    (``memo``: indicator results shared with the other scripts run on the same bars)."""
     from core.script import evaluate, program_of  # parsed once per distinct script
 
-    result = evaluate(program_of(source), frame, inputs)
+    result = evaluate(program_of(source), frame, inputs, memo=memo)
 
     settled = len(frame) - 1 >= result.warmup  # the backtest ignores signals before its indicators exist
 
@@ -66,14 +69,16 @@ class Failure:
     too_long: bool = False
 
 
-def signals_or_error(source: str, frame: pd.DataFrame, inputs: dict[str, Any]) -> BarSignals | Failure:
+def signals_or_error(
+    source: str, frame: pd.DataFrame, inputs: dict[str, Any], memo: dict[tuple[Any, ...], Any] | None = None
+) -> BarSignals | Failure:
     """``last_bar_signals``, or why the script failed on these bars (what a compute worker runs: a
     deployment's failure is recorded and shown, never raised through the tick)."""
     from core.errors import StoxlifyError
     from core.logging import get_logger
 
     try:
-        return last_bar_signals(source, frame, inputs)
+        return last_bar_signals(source, frame, inputs, memo)
     except StoxlifyError as exc:
         return failure(exc)
     except Exception as exc:  # a script bug must not stop the series
@@ -85,8 +90,10 @@ def signals_of_scripts(
     frame: pd.DataFrame, scripts: list[tuple[str, dict[str, Any]]]
 ) -> list[BarSignals | Failure]:
     """``signals_or_error`` for several scripts on the same bars: one compute task per series and
-    owner, so the bars cross to a worker once (each script keeps its own time limit inside)."""
-    return [signals_or_error(source, frame, inputs) for source, inputs in scripts]
+    owner, so the bars cross to a worker once and each distinct indicator is computed once for all
+    of them (each script keeps its own time limit inside)."""
+    memo: dict[tuple[Any, ...], Any] = {}
+    return [signals_or_error(source, frame, inputs, memo) for source, inputs in scripts]
 
 
 def failure(exc: Exception) -> Failure:

@@ -29,7 +29,7 @@ from core.labels import did_you_mean
 from core.script.builtins import builtin_names, describe
 from core.script.checker import Checker
 from core.script.errors import ScriptError
-from core.script.evaluator import Evaluator
+from core.script.evaluator import Evaluator, IndicatorMemo
 from core.script.lexer import tokenize
 from core.script.limits import MAX_SOURCE_BYTES, TIME_LIMIT, Deadline
 from core.script.parser import Parser
@@ -210,11 +210,13 @@ def evaluate(
     inputs: Mapping[str, Any] | None = None,
     *,
     time_limit: float = TIME_LIMIT,
+    memo: IndicatorMemo | None = None,
 ) -> ScriptResult:
-    """Run ``program`` on the candles ``frame`` (UTC index; open high low close volume)."""
+    """Run ``program`` on the candles ``frame`` (UTC index; open high low close volume).
+    ``memo``: indicator results shared with other runs on the same bars (see ``Evaluator``)."""
     _check_frame(frame)
     used = resolve_inputs(program, inputs)
-    ev = Evaluator(program.lines, frame, used, Deadline(time_limit))
+    ev = Evaluator(program.lines, frame, used, Deadline(time_limit), memo)
     ev.run(program.statements)
     out = ev.outputs
     return ScriptResult(

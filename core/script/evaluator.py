@@ -29,6 +29,9 @@ from core.script.limits import MAX_LOOKBACK, MAX_PLOTS, Deadline
 
 _WINDOWS = frozenset({"highest", "lowest"})  # helpers that are indicators over a window (warm-up)
 
+# Indicator results by name and inputs, shared by the runs of one task on the same bars.
+IndicatorMemo = dict[tuple[Any, ...], Any]
+
 
 class Evaluator:
     """State of one run: the bars, the variables so far, the plots and outputs assigned."""
@@ -39,8 +42,10 @@ class Evaluator:
         frame: pd.DataFrame,
         inputs: Mapping[str, Any],
         deadline: Deadline,
+        memo: IndicatorMemo | None = None,
     ) -> None:
         self.lines = lines
+        self.memo = memo
         self.index = frame.index
         self.n = len(frame)
         self.series = frame_series(frame)
@@ -250,7 +255,7 @@ class Evaluator:
                 f"{node.func} needs the series first: {node.func}({', '.join(info.inputs)}, ...)"
             )
         try:
-            result = indicator_compute.call(name, *args, **kwargs)
+            result = self._computed(name, args, kwargs)
         except Invalid as e:
             usage = ", ".join([*info.inputs, *(p.name for p in info.params)])
             raise self.error(e.message, node, f"usage: {node.func}({usage})") from None
@@ -259,6 +264,21 @@ class Evaluator:
         if isinstance(result, dict):
             return v.Record(node.func, {k: s.to_numpy(dtype=np.float64, copy=True) for k, s in result.items()})
         return result.to_numpy(dtype=np.float64, copy=True)
+
+    def _computed(self, name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        """``indicator_compute.call``, or its result for the very same inputs earlier in this memo's
+        run (the scripts of one task share bars: ``ema(close, 20)`` is worked out once for them all).
+        Series are keyed by their bytes, so equal values hit and nothing else can."""
+        if self.memo is None:
+            return indicator_compute.call(name, *args, **kwargs)
+
+        def key(value: Any) -> Any:
+            return ("series", value.to_numpy().tobytes()) if isinstance(value, pd.Series) else ("value", value)
+
+        found = (name, tuple(key(a) for a in args), tuple(sorted((k, key(a)) for k, a in kwargs.items())))
+        if found not in self.memo:
+            self.memo[found] = indicator_compute.call(name, *args, **kwargs)  # errors are not kept: raised each time
+        return self.memo[found]
 
     def indicator_arg(self, node: t.Expr) -> Any:
         value = self.compute(node)
