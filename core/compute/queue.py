@@ -188,25 +188,33 @@ class _Waiters:
         await self._ready.wait()
 
     async def _listen(self) -> None:
+        """Subscribed until closed; a lost connection is re-made (meanwhile the waiters poll)."""
         from redis.asyncio import Redis
+        from redis.exceptions import RedisError
 
-        redis = Redis.from_url(self.url)
-        pubsub = redis.pubsub(ignore_subscribe_messages=True)
-        try:
-            await pubsub.subscribe(self.channel)
-            self._ready.set()
-            while True:
-                message = await pubsub.get_message(timeout=5.0)
-                if message is None:
-                    continue
-                task_id, _, answer = message["data"].decode().partition(" ")
-                waiter = self.pending.get(task_id)
-                if waiter is not None and not waiter.done():
-                    waiter.set_result(answer or None)
-        finally:
-            self._ready.set()
-            await pubsub.aclose()
-            await redis.aclose()
+        while True:
+            redis = Redis.from_url(self.url)
+            pubsub = redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self.channel)
+                self._ready.set()
+                while True:
+                    message = await pubsub.get_message(timeout=5.0)
+                    if message is not None:
+                        self._announced(message["data"].decode())
+            except (RedisError, OSError) as exc:
+                log.warning("compute_announcements_lost", error=repr(exc))
+                self._ready.set()  # waiters fall back on polling until the channel is back
+                await asyncio.sleep(1.0)
+            finally:
+                await pubsub.aclose()
+                await redis.aclose()
+
+    def _announced(self, text: str) -> None:
+        task_id, _, answer = text.partition(" ")
+        waiter = self.pending.get(task_id)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(answer or None)
 
     def expect(self, task_id: str) -> asyncio.Future[str | None]:
         """Registered before the task is sent, so its announcement cannot come first."""

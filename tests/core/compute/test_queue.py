@@ -71,3 +71,24 @@ async def test_a_killed_workers_task_is_taken_by_another_worker_not_lost(redis_e
         _stop(first, signal.SIGKILL)
         if second is not None:
             _stop(second)
+
+
+async def test_an_answer_whose_announcement_is_missed_is_still_read(queue_workers):
+    """Results are announced on a channel; a waiter that never hears one reads the result backend."""
+    compute = QueueCompute(Settings(_env_file=None, compute="queue", compute_cpu_s_per_minute=0, **queue_workers))
+    compute._waiters.channel += "-nobody-publishes-here"  # subscribed where no announcement comes
+    try:
+        assert await asyncio.wait_for(compute.run(probe.square, 9, task=Task(user_id=3)), 30) == 81
+    finally:
+        await compute.close()
+
+
+async def test_announced_answers_arrive_without_polling(queue_workers, monkeypatch):
+    compute = QueueCompute(Settings(_env_file=None, compute="queue", compute_cpu_s_per_minute=0, **queue_workers))
+    monkeypatch.setattr(compute._waiters, "POLL_S", 60.0)  # a poll would take a minute: only the announcement is quick
+    try:
+        answers = await asyncio.wait_for(asyncio.gather(*(compute.run(probe.square, n, task=Task(user_id=n))
+                                                          for n in range(6))), 30)  # fmt: skip
+        assert answers == [n * n for n in range(6)]
+    finally:
+        await compute.close()
