@@ -8,9 +8,11 @@ series is fetched once per candle however many callers want it.
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import pandas as pd
 
@@ -20,7 +22,7 @@ from core.errors import Invalid
 from core.market.cache import CandleCache
 from core.market.fundamentals import Fundamentals
 from core.market.indicator_compute import IndicatorResult, compute_many
-from core.market.indicator_specs import parse_spec
+from core.market.indicator_specs import IndicatorSpec, parse_spec
 from core.market.shared_candles import SharedCandles
 from core.market.sources.base import MarketSource, check_interval, guess_source
 from core.market.types import (
@@ -73,6 +75,9 @@ class MarketInfo:
     indicators: list[IndicatorResult]
 
 
+COMPUTED_CACHE_SIZE = 256  # indicator results of recent requests (a few hundred KB each at most)
+
+
 class MarketService:
     def __init__(
         self,
@@ -88,6 +93,7 @@ class MarketService:
         self.compute: Compute = compute or InlineCompute(settings)
         # shared_candles: Redis (REDIS_URL) behind the in-process cache, so replicas fetch a series once
         self.cache = CandleCache(shared=shared_candles)
+        self._computed: OrderedDict[tuple[Any, ...], list[IndicatorResult]] = OrderedDict()  # see _indicators
         self._clock = clock
         self._sources: dict[Source, MarketSource] = dict(sources or {})
         self._offline: MarketSource | None = None
@@ -190,11 +196,27 @@ class MarketService:
         specs = [parse_spec(text) for text in indicators]  # fail before any fetch
         if specs:  # indicators settle on a longer history, then show on the asked-for range
             candles, history = await self.candles_with_history(ticker, interval, range_, source)
-            results = await self.compute.run(compute_many, history.frame, specs,
-                                             task=Task(user_id, label="the indicators"))  # fmt: skip
+            results = await self._indicators(history, specs, user_id)
         else:
             candles, results = await self.candles(ticker, interval, range_, source), []
         return MarketInfo(candles, quote_of(candles), results)
+
+    async def _indicators(self, history: Candles, specs: list[IndicatorSpec], user_id: int | None) -> list[IndicatorResult]:
+        """``compute_many`` on the compute plane, or its results for the very same bars and specs
+        kept from an earlier request (many users ask for BBCA's RSI within one candle)."""
+        frame = history.frame
+        key = (history.provider, history.instrument.symbol, history.interval.code, len(frame),
+               frame.index[0] if len(frame) else None, frame.index[-1] if len(frame) else None,
+               tuple(frame[["close", "volume"]].iloc[-1]) if len(frame) else (), tuple(s.text for s in specs))  # fmt: skip
+        results = self._computed.get(key)
+        if results is None:
+            results = await self.compute.run(compute_many, frame, specs, task=Task(user_id, label="the indicators"))
+            self._computed[key] = results
+            while len(self._computed) > COMPUTED_CACHE_SIZE:
+                self._computed.popitem(last=False)
+        else:
+            self._computed.move_to_end(key)
+        return list(results)
 
     async def candles_with_history(
         self,

@@ -145,3 +145,30 @@ async def test_indicators_are_warmed_up_on_longer_history_with_one_fetch(tmp_pat
     assert not ema.isna().any()  # settled from the first shown bar
     assert market.cache.fetches == 1
     assert isinstance(market._offline_source(), CsvSource)
+
+
+async def test_indicators_of_the_same_bars_are_computed_once_for_many_requests():
+    """Many users ask for BBCA's RSI within one candle: the compute plane works it out once."""
+    from core.compute import InlineCompute
+    from core.config import Settings
+    from core.market.indicator_compute import compute_many
+    from core.market.service import MarketService
+
+    settings = Settings(_env_file=None, market_offline=True, sample_live=False)
+
+    class Counting(InlineCompute):
+        calls = 0
+
+        async def run(self, fn, *args, task=None):
+            if fn is compute_many:
+                Counting.calls += 1
+            return await super().run(fn, *args, task=task) if task is not None else await super().run(fn, *args)
+
+    service = MarketService(settings, compute=Counting(settings))
+    first = await service.market_info("BBCA", "1d", None, ["rsi", "ema:20"], user_id=1)
+    again = await service.market_info("BBCA", "1d", None, ["rsi", "ema:20"], user_id=2)
+    other = await service.market_info("BBCA", "1d", None, ["rsi:7"], user_id=2)
+    assert Counting.calls == 2  # the repeat was served from the first; another spec is computed
+    assert [r.last() for r in again.indicators] == [r.last() for r in first.indicators]
+    assert other.indicators[0].spec.text != first.indicators[0].spec.text
+    await service.close()
