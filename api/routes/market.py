@@ -5,19 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from api.auth import Caller, requires
+from api.common import PNG, Reader, wants_png
 from core.app import Core
 from core.market import watchlist
 from core.market.service import MarketInfo
 from core.market.types import Source
-from core.tokens.service import Scope
 
 router = APIRouter(prefix="/v1/market", tags=["Market"])
-Reader = Annotated[Caller, Depends(requires(Scope.READ))]
 
 
 class MarketInfoRequest(BaseModel):
@@ -70,18 +68,16 @@ class SearchHitOut(BaseModel):
     kind: str
 
 
-PNG = {"content": {"image/png": {}}, "description": "the chart, when the request asks for Accept: image/png"}
 
 
 @router.post("/info", summary="Get Market Info", response_model=MarketInfoOut, responses={200: PNG})
 async def market_info(body: MarketInfoRequest, request: Request, caller: Reader) -> MarketInfoOut | Response:
     """Quote, indicator values and, with ``Accept: image/png``, the candlestick chart a chat reply shows."""
     core: Core = request.app.state.core
-    wants_png = "image/png" in request.headers.get("accept", "")
     specs = (body.indicator or "").replace(",", " ").split()
     info = await core.market.market_info(body.ticker, body.interval, body.range, specs, body.source,
                                          user_id=caller.actor.user_id)  # fmt: skip
-    if wants_png:
+    if wants_png(request):
         png = await core.charts.candles(info.candles, info.indicators, caller.actor.user_id)
         return Response(png, media_type="image/png")
     return render(info)

@@ -11,12 +11,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from api.auth import Caller, requires
-from core.app import Core
+from api.common import PNG, Limit, Paged, PageNumber, Reader, Trader, core_of, wants_png
 from core.db import parse_id
 from core.deployment import service as deployments
 from core.deployment.bars import Timing
@@ -26,14 +25,8 @@ from core.market.types import Source
 from core.model import service as models
 from core.model.execute import ScriptRun, execute_script
 from core.model.service import ModelRequest, ModelView
-from core.tokens.service import Scope
 
 router = APIRouter(prefix="/v1")
-Reader = Annotated[Caller, Depends(requires(Scope.READ))]
-Trader = Annotated[Caller, Depends(requires(Scope.TRADE))]
-Page = Annotated[int, Query(ge=1, le=1_000_000, description="page number, from 1")]
-Limit = Annotated[int, Query(ge=1, le=100, description="items per page")]
-PNG = {"content": {"image/png": {}}, "description": "the chart, when the request asks for Accept: image/png"}
 
 
 class Script(BaseModel):
@@ -59,13 +52,6 @@ class ModelOut(BaseModel):
         return ModelOut(id=view.id, label=view.label, description=view.description, overlay=view.overlay,
                         kind=view.kind, script=Script(source=view.source, inputs=view.inputs),
                         declared_inputs=view.declared, created_at=view.created_at, updated_at=view.updated_at)  # fmt: skip
-
-
-class ModelPage(BaseModel):
-    items: list[ModelOut]
-    page: int
-    limit: int
-    total: int
 
 
 class SaveModel(BaseModel):
@@ -102,29 +88,28 @@ class Execution(BaseModel):
     sample: bool
 
 
-@router.get("/models", summary="Retrieve Models", tags=["Model"], response_model=ModelPage)
-async def retrieve_models(request: Request, caller: Reader, page: Page = 1, limit: Limit = 10) -> ModelPage:
-    found = await models.list_models(_core(request).db, caller.actor, page, limit)
-    return ModelPage(items=[ModelOut.of(m) for m in found.items], page=found.page, limit=found.page_size,
-                     total=found.total)  # fmt: skip
+@router.get("/models", summary="Retrieve Models", tags=["Model"], response_model=Paged[ModelOut])
+async def retrieve_models(request: Request, caller: Reader, page: PageNumber = 1, limit: Limit = 10) -> Paged[ModelOut]:
+    found = await models.list_models(core_of(request).db, caller.actor, page, limit)
+    return Paged[ModelOut].of(found, ModelOut.of)
 
 
 @router.post("/models", summary="Save Model", tags=["Model"], response_model=SavedModel)
 async def save_model(body: SaveModel, request: Request, caller: Trader) -> SavedModel:
     """Create the model, or replace the script of the caller's model of that name."""
-    saved = await models.save_model(_core(request).db, caller.actor, ModelRequest(
+    saved = await models.save_model(core_of(request).db, caller.actor, ModelRequest(
         body.label, body.script.source, body.description, body.overlay, body.script.inputs))  # fmt: skip
     return SavedModel(model=ModelOut.of(saved.model), created=saved.created)
 
 
 @router.get("/models/{model_id}", summary="Load Model", tags=["Model"], response_model=ModelOut)
 async def load_model(model_id: str, request: Request, caller: Reader) -> ModelOut:
-    return ModelOut.of(await models.model_by_ref(_core(request).db, caller.actor, model_id))
+    return ModelOut.of(await models.model_by_ref(core_of(request).db, caller.actor, model_id))
 
 
 @router.delete("/models/{model_id}", summary="Remove Model", tags=["Model"], response_model=ModelOut)
 async def remove_model(model_id: str, request: Request, caller: Trader) -> ModelOut:
-    core = _core(request)
+    core = core_of(request)
     found = await models.model_by_ref(core.db, caller.actor, model_id)
     return ModelOut.of(await models.remove_model(core.db, caller.actor, found.label))
 
@@ -134,8 +119,8 @@ async def remove_model(model_id: str, request: Request, caller: Trader) -> Model
 async def execute(body: ExecuteScript, request: Request, caller: Reader) -> Execution | Response:
     """Run a saved model or a script over the ticker's bars, as ``/run`` does: its backtest's key
     figures, and with ``Accept: image/png`` the chart."""
-    core = _core(request)
-    wants_png = "image/png" in request.headers.get("accept", "")
+    core = core_of(request)
+    png = wants_png(request)
     if body.model_id:
         model = await models.model_by_ref(core.db, caller.actor, body.model_id)
         extra = body.script.inputs if body.script else {}
@@ -145,9 +130,9 @@ async def execute(body: ExecuteScript, request: Request, caller: Reader) -> Exec
     else:
         raise NotFound("give model_id (a saved model) or script (its source)")
     run = ScriptRun(run.source, run.ticker, run.interval, run.range, run.label, run.inputs, run.overlay,
-                    body.source, chart=wants_png)  # fmt: skip
+                    body.source, chart=png)  # fmt: skip
     done = await execute_script(core, caller.actor, run)
-    if wants_png and done.chart is not None:
+    if png and done.chart is not None:
         return Response(done.chart, media_type="image/png")
     last = done.last_signal()
     return Execution(label=done.label, ticker=done.candles.instrument.display, interval=done.candles.interval.code,
@@ -206,13 +191,6 @@ class DeploymentOut(BaseModel):
                              created_at=view.created_at)  # fmt: skip
 
 
-class DeploymentPage(BaseModel):
-    items: list[DeploymentOut]
-    page: int
-    limit: int
-    total: int
-
-
 class UpdateStatus(BaseModel):
     task_id: str = Field(min_length=1, max_length=20)
     status: str = Field(max_length=20, description="Paused, NoPosition or OpenPosition (resume), TaskCanceled (stop)")
@@ -220,7 +198,7 @@ class UpdateStatus(BaseModel):
 
 @router.post("/deployments", summary="Deploy Model", tags=["Model"], response_model=DeploymentOut)
 async def deploy_model(body: DeployModel, request: Request, caller: Trader) -> DeploymentOut:
-    core = _core(request)
+    core = core_of(request)
     model = await models.model_by_ref(core.db, caller.actor, body.model_id)
     made = await deployments.deploy(core, caller.actor, DeployRequest(
         model.label, body.ticker, body.interval, body.credential_id, body.timing, body.size, body.stake_amount,
@@ -228,27 +206,26 @@ async def deploy_model(body: DeployModel, request: Request, caller: Trader) -> D
     return DeploymentOut.of(made)
 
 
-@router.get("/deployments", summary="Retrieve List Deployed Models", tags=["Model"], response_model=DeploymentPage)
+@router.get("/deployments", summary="Retrieve List Deployed Models", tags=["Model"], response_model=Paged[DeploymentOut])
 async def deployed(
-    request: Request, caller: Reader, page: Page = 1, limit: Limit = 10,
+    request: Request, caller: Reader, page: PageNumber = 1, limit: Limit = 10,
     ticker: Annotated[str | None, Query(max_length=32)] = None, source: Source = Source.UNKNOWN,
-) -> DeploymentPage:  # fmt: skip
+) -> Paged[DeploymentOut]:  # fmt: skip
     market = None if source is Source.UNKNOWN else source.value
-    found = await deployments.list_deployments(_core(request), caller.actor, page, limit, ticker=ticker, market=market)
-    return DeploymentPage(items=[DeploymentOut.of(d) for d in found.items], page=found.page, limit=found.page_size,
-                          total=found.total)  # fmt: skip
+    found = await deployments.list_deployments(core_of(request), caller.actor, page, limit, ticker=ticker, market=market)
+    return Paged[DeploymentOut].of(found, DeploymentOut.of)
 
 
 @router.put("/deployments/status", summary="Update Status Deployment", tags=["Model"], response_model=DeploymentOut)
 async def update_status(body: UpdateStatus, request: Request, caller: Trader) -> DeploymentOut:
     task = _task_id(body.task_id)
-    return DeploymentOut.of(await deployments.update_status(_core(request), caller.actor, task,
+    return DeploymentOut.of(await deployments.update_status(core_of(request), caller.actor, task,
                                                             Action.to_reach(body.status)))  # fmt: skip
 
 
 @router.delete("/deployments/{task_id}", summary="Delete Deployed Model", tags=["Model"], response_model=DeploymentOut)
 async def delete_deployed(task_id: str, request: Request, caller: Trader) -> DeploymentOut:
-    return DeploymentOut.of(await deployments.delete_deployment(_core(request), caller.actor, _task_id(task_id)))
+    return DeploymentOut.of(await deployments.delete_deployment(core_of(request), caller.actor, _task_id(task_id)))
 
 
 def _task_id(text: str) -> int:
@@ -258,5 +235,3 @@ def _task_id(text: str) -> int:
     return found
 
 
-def _core(request: Request) -> Core:
-    return request.app.state.core

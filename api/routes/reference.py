@@ -5,19 +5,17 @@ from __future__ import annotations
 import dataclasses
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from api.auth import Caller, requires
+from api.common import Reader
 from core.app import Core
 from core.bandarmology.service import BandarService
 from core.bandarmology.types import BrokerSummary
 from core.contact import service as contact
 from core.dictionary import service as dictionary
-from core.tokens.service import Scope
 
 router = APIRouter(prefix="/v1")
-Reader = Annotated[Caller, Depends(requires(Scope.READ))]
 
 
 class DictionaryEntry(BaseModel):

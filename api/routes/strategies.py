@@ -11,12 +11,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from api.auth import Caller, requires
-from core.app import Core
+from api.common import PNG, Limit, Paged, PageNumber, Reader, Trader, core_of, wants_png
 from core.deployment.history import TradeQuery, list_trades
 from core.market.types import Source
 from core.simulation.service import SimulationRequest, simulate
@@ -24,14 +23,8 @@ from core.statistic.dashboard import Dashboard, Period, dashboard
 from core.strategy import service as strategies
 from core.strategy.rules import Analytic
 from core.strategy.service import StrategyRequest, StrategyView
-from core.tokens.service import Scope
 
 router = APIRouter(prefix="/v1")
-Reader = Annotated[Caller, Depends(requires(Scope.READ))]
-Trader = Annotated[Caller, Depends(requires(Scope.TRADE))]
-Page = Annotated[int, Query(ge=1, le=1_000_000, description="page number, from 1")]
-Limit = Annotated[int, Query(ge=1, le=100, description="items per page")]
-PNG = {"content": {"image/png": {}}, "description": "the chart, when the request asks for Accept: image/png"}
 
 
 class AnalyticOption(StrEnum):
@@ -76,13 +69,6 @@ class StrategyOut(BaseModel):
                            created_at=view.created_at, updated_at=view.updated_at)  # fmt: skip
 
 
-class StrategyPage(BaseModel):
-    items: list[StrategyOut]
-    page: int
-    limit: int
-    total: int
-
-
 class SaveStrategy(BaseModel):
     label: str = Field(min_length=1, max_length=64)
     description: str | None = Field(default=None, max_length=500)
@@ -97,13 +83,6 @@ class NewRule(BaseModel):
 class AddRules(BaseModel):
     strategy_id: str = Field(min_length=1, max_length=64)
     rules: list[NewRule] = Field(min_length=1, max_length=20)
-
-
-class RulePage(BaseModel):
-    items: list[Rule]
-    page: int
-    limit: int
-    total: int
 
 
 class Simulate(BaseModel):
@@ -143,24 +122,16 @@ class TradeOut(BaseModel):
     deployment_id: int | None
 
 
-class TradePage(BaseModel):
-    items: list[TradeOut]
-    page: int
-    limit: int
-    total: int
-
-
-@router.get("/strategies", summary="Retrieve Strategies", tags=["Strategy"], response_model=StrategyPage)
-async def retrieve_strategies(request: Request, caller: Reader, page: Page = 1, limit: Limit = 10) -> StrategyPage:
-    found = await strategies.list_strategies(_core(request).db, caller.actor, page, limit)
-    return StrategyPage(items=[StrategyOut.of(s) for s in found.items], page=found.page, limit=found.page_size,
-                        total=found.total)  # fmt: skip
+@router.get("/strategies", summary="Retrieve Strategies", tags=["Strategy"], response_model=Paged[StrategyOut])
+async def retrieve_strategies(request: Request, caller: Reader, page: PageNumber = 1, limit: Limit = 10) -> Paged[StrategyOut]:
+    found = await strategies.list_strategies(core_of(request).db, caller.actor, page, limit)
+    return Paged[StrategyOut].of(found, StrategyOut.of)
 
 
 @router.post("/strategies", summary="Save Strategy", tags=["Strategy"], response_model=StrategyOut)
 async def save_strategy(body: SaveStrategy, request: Request, caller: Trader) -> StrategyOut:
     analytic = Analytic.TECHNICAL if body.analytic is AnalyticOption.UNKNOWN else Analytic(body.analytic.value)
-    saved, _created = await strategies.save_strategy(_core(request).db, caller.actor,
+    saved, _created = await strategies.save_strategy(core_of(request).db, caller.actor,
                                                      StrategyRequest(body.label, analytic, body.description))  # fmt: skip
     return StrategyOut.of(saved)
 
@@ -169,26 +140,26 @@ async def save_strategy(body: SaveStrategy, request: Request, caller: Trader) ->
 async def remove_strategy(
     request: Request, caller: Trader, strategy_id: Annotated[str, Query(min_length=1, max_length=64)]
 ) -> StrategyOut:
-    core = _core(request)
+    core = core_of(request)
     found = await strategies.strategy_by_ref(core.db, caller.actor, strategy_id)
     return StrategyOut.of(await strategies.remove_strategy(core.db, caller.actor, found.label))
 
 
-@router.get("/strategies/rules", summary="Retrieve Technical Rules", tags=["Simulation"], response_model=RulePage)
+@router.get("/strategies/rules", summary="Retrieve Technical Rules", tags=["Simulation"], response_model=Paged[Rule])
 async def retrieve_rules(
     request: Request, caller: Reader, strategy_id: Annotated[str, Query(min_length=1, max_length=64)],
-    page: Page = 1, limit: Limit = 10,
-) -> RulePage:  # fmt: skip
-    found = await strategies.strategy_by_ref(_core(request).db, caller.actor, strategy_id)
+    page: PageNumber = 1, limit: Limit = 10,
+) -> Paged[Rule]:  # fmt: skip
+    found = await strategies.strategy_by_ref(core_of(request).db, caller.actor, strategy_id)
     rules = [Rule(rule_id=r.id, number=r.number, action=r.action, condition=r.condition) for r in found.rules]
     start = (page - 1) * limit
-    return RulePage(items=rules[start : start + limit], page=page, limit=limit, total=len(rules))
+    return Paged[Rule](items=rules[start : start + limit], page=page, limit=limit, total=len(rules))
 
 
 @router.post("/strategies/rules", summary="Add Technical Rules", tags=["Simulation"], response_model=StrategyOut)
 async def add_rules(body: AddRules, request: Request, caller: Trader) -> StrategyOut:
     """All the rules or none: each is checked (a dry run for technical ones) before any is saved."""
-    core = _core(request)
+    core = core_of(request)
     found = await strategies.strategy_by_ref(core.db, caller.actor, body.strategy_id)
     text = "\n".join(" ".join(filter(None, (r.action.strip(), r.condition.strip()))) for r in body.rules)
     view, _added = await strategies.add_rules(core.db, caller.actor, found.label, text, compute=core.compute)
@@ -199,7 +170,7 @@ async def add_rules(body: AddRules, request: Request, caller: Trader) -> Strateg
 async def remove_rule(
     request: Request, caller: Trader, rule_id: Annotated[int, Query(ge=1, le=2_147_483_647)]
 ) -> StrategyOut:
-    view, _gone = await strategies.remove_rule(_core(request).db, caller.actor, rule_id)
+    view, _gone = await strategies.remove_rule(core_of(request).db, caller.actor, rule_id)
     return StrategyOut.of(view)
 
 
@@ -207,12 +178,12 @@ async def remove_rule(
              responses={200: PNG})  # fmt: skip
 async def simulation(body: Simulate, request: Request, caller: Reader) -> SimulationOut | Response:
     """A technical strategy's backtest (the chart with ``Accept: image/png``), or a screen's verdict, as ``/simulate``."""
-    core = _core(request)
-    wants_png = "image/png" in request.headers.get("accept", "")
+    core = core_of(request)
+    png = wants_png(request)
     found = await strategies.strategy_by_ref(core.db, caller.actor, body.strategy_id)
     done = await simulate(core, caller.actor, SimulationRequest(found.label, body.ticker, body.interval, body.range,
-                                                               body.source, chart=wants_png))  # fmt: skip
-    if wants_png and done.chart is not None:
+                                                               body.source, chart=png))  # fmt: skip
+    if png and done.chart is not None:
         return Response(done.chart, media_type="image/png")
     return SimulationOut(strategy=done.strategy.label, analytic=done.strategy.analytic, ticker=done.ticker,
                          stats=done.stats, passed=done.passed,
@@ -220,22 +191,21 @@ async def simulation(body: Simulate, request: Request, caller: Reader) -> Simula
                                  for line in done.screen])  # fmt: skip
 
 
-@router.get("/trades", summary="Retrieve Trades", tags=["Trade"], response_model=TradePage)
+@router.get("/trades", summary="Retrieve Trades", tags=["Trade"], response_model=Paged[TradeOut])
 async def retrieve_trades(
-    request: Request, caller: Reader, page: Page = 1, limit: Limit = 10,
+    request: Request, caller: Reader, page: PageNumber = 1, limit: Limit = 10,
     since: Annotated[datetime | None, Query(alias="from", description="the first instant (with a time zone)")] = None,
     until: Annotated[datetime | None, Query(alias="to", description="the instant after the last (exclusive)")] = None,
-) -> TradePage:  # fmt: skip
-    found = await list_trades(_core(request).db, caller.actor, TradeQuery(since, until), page, limit)
-    return TradePage(items=[TradeOut(**_fields(t)) for t in found.items], page=found.page, limit=found.page_size,
-                     total=found.total)  # fmt: skip
+) -> Paged[TradeOut]:  # fmt: skip
+    found = await list_trades(core_of(request).db, caller.actor, TradeQuery(since, until), page, limit)
+    return Paged[TradeOut].of(found, lambda view: TradeOut.model_validate(view, from_attributes=True))
 
 
 @router.get("/dashboard", summary="Dashboard Monitoring", tags=["Statistic"])
 async def dashboard_monitoring(request: Request, caller: Reader, range: TimeRange = TimeRange.UNKNOWN) -> dict[str, Any]:
     """Realised P&L by currency and by model, win rate, open positions and running deployments, as ``/dashboard``."""
     period = Period.WEEK if range is TimeRange.UNKNOWN else Period(range.value.lower())
-    found: Dashboard = await dashboard(_core(request).db, caller.actor, period)
+    found: Dashboard = await dashboard(core_of(request).db, caller.actor, period)
     return {
         "range": range.value if range is not TimeRange.UNKNOWN else TimeRange.WEEK.value,
         "start": found.start, "end": found.end, "trade_count": found.trade_count, "closed": found.closed,
@@ -248,9 +218,3 @@ async def dashboard_monitoring(request: Request, caller: Reader, range: TimeRang
     }  # fmt: skip
 
 
-def _fields(view: Any) -> dict[str, Any]:
-    return {name: getattr(view, name) for name in TradeOut.model_fields}
-
-
-def _core(request: Request) -> Core:
-    return request.app.state.core
