@@ -1,0 +1,118 @@
+"""Account, Broker, Media, Product and Purchase over HTTP through a real uvicorn server (the
+``api`` fixture of conftest.py), on SQLite and PostgreSQL: each answer compared with what the chat
+shows or the database stores; scopes (401, 403), other users' objects (404) and bad input (4xx)."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from cryptography.fernet import Fernet
+from PIL import Image
+from pydantic import SecretStr
+
+from bots.console.transport import Console
+from core.account.models import User
+from core.account.service import actor_for
+from core.broker import exchanges
+from core.broker.exchanges import Verification
+
+TOKEN = re.compile(r"^stx_[A-Za-z0-9_-]{43}$", re.M)
+KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
+SECRET = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
+
+
+async def _token(console, line: str) -> str:
+    [secret] = TOKEN.findall((await console.handle(line)).text)
+    return secret
+
+
+def _auth(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}
+
+
+async def _bob(console) -> Console:
+    actor = await actor_for(console.core.db, platform="console", external_id="bob", display_name="Bob")
+    return Console(console.core, actor, console.out_dir, console.registry)
+
+
+def _problem(answer, status: int) -> dict:
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    body = answer.json()
+    assert body["status"] == status and "Traceback" not in answer.text
+    return body
+
+
+def _png(color: str = "red") -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), color).save(out, "PNG")
+    return out.getvalue()
+
+
+@pytest.fixture
+def keys_on(monkeypatch):
+    """A master key for the console's core, and the exchange accepting keys without the network."""
+
+    class FakeExchange:
+        async def close(self) -> None:
+            pass
+
+    async def verify(self):
+        return Verification(can_withdraw=False, can_trade=True)
+
+    monkeypatch.setattr(exchanges, "new_exchange", lambda broker, keys, settings: FakeExchange())
+    monkeypatch.setattr(exchanges.ExchangeBroker, "verify", verify)
+
+    def on(console) -> None:
+        console.core.settings = console.core.settings.model_copy(
+            update={"broker_master_keys": [SecretStr(Fernet.generate_key().decode())]})  # fmt: skip
+
+    return on
+
+
+async def test_account_retrieve_edit_and_delete(api):
+    console, client = api
+    reader = _auth(await _token(console, "/token new r"))
+    trader = _auth(await _token(console, "/token new t trade"))
+    assert (await client.get("/v1/account")).status_code == 401
+    mine = await client.get("/v1/account", headers=reader)
+    assert mine.status_code == 200, mine.text
+    body = mine.json()
+    assert body["user_id"] == console.actor.user_id and body["plan"] and body["subscriptions"] == []
+    assert [login["platform"] for login in body["logins"]] == ["console"]
+
+    edit = {"name": "Ana Putri", "email": "Ana@Example.COM", "phone": "0812-3456-7890", "country_code": "id"}
+    assert _problem(await client.put("/v1/account", headers=reader, json=edit), 403)["detail"].endswith("trade token")
+    _problem(await client.put("/v1/account", json=edit), 401)
+    edited = await client.put("/v1/account", headers=trader, json=edit)
+    assert edited.status_code == 200, edited.text
+    shown = edited.json()
+    assert (shown["name"], shown["email"], shown["phone"], shown["country_code"]) == (
+        "Ana Putri", "Ana@example.com", "+6281234567890", "ID")  # fmt: skip
+    chat = (await console.handle("/me")).text
+    assert "Ana Putri" in chat and "+6281234567890" in chat  # the chat sees what HTTP stored
+
+    # all or none: a bad field leaves every other field as it was
+    bad = _problem(await client.put("/v1/account", headers=trader, json={"name": "Someone Else", "email": "nope"}), 422)
+    assert "email" in bad["detail"]
+    assert (await client.get("/v1/account", headers=reader)).json()["name"] == "Ana Putri"
+    _problem(await client.put("/v1/account", headers=trader, json={"name": ""}), 422)
+    _problem(await client.put("/v1/account", headers=trader, json={"image": "http://example.com/a.png"}), 422)
+    _problem(await client.put("/v1/account", headers=trader, json={"image": "media:999"}), 404)
+    _problem(await client.put("/v1/account", headers=trader, json={"phone": 12}), 422)
+    cleared = await client.put("/v1/account", headers=trader, json={"phone": ""})
+    assert cleared.status_code == 200 and cleared.json()["phone"] is None
+
+    _problem(await client.delete("/v1/account", headers=reader, params={"confirm": "true"}), 403)
+    asked = _problem(await client.delete("/v1/account", headers=trader), 422)
+    assert "confirm=true" in asked["hint"]
+    async with console.core.db.session() as session:
+        assert await session.get(User, console.actor.user_id) is not None  # nothing removed without confirm
+    gone = await client.delete("/v1/account", headers=trader, params={"confirm": "true"})
+    assert gone.status_code == 200, gone.text
+    assert gone.json()["user_id"] == console.actor.user_id and gone.json()["rows"]["users"] == 1
+    async with console.core.db.session() as session:
+        assert await session.get(User, console.actor.user_id) is None
+    assert (await client.get("/v1/account", headers=reader)).status_code in (401, 404)
