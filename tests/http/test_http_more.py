@@ -11,12 +11,14 @@ import pytest
 from cryptography.fernet import Fernet
 from PIL import Image
 from pydantic import SecretStr
+from sqlalchemy import select
 
 from bots.console.transport import Console
 from core.account.models import User
 from core.account.service import actor_for
 from core.broker import exchanges
 from core.broker.exchanges import Verification
+from core.broker.models import Credential
 
 TOKEN = re.compile(r"^stx_[A-Za-z0-9_-]{43}$", re.M)
 KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
@@ -116,3 +118,51 @@ async def test_account_retrieve_edit_and_delete(api):
     async with console.core.db.session() as session:
         assert await session.get(User, console.actor.user_id) is None
     assert (await client.get("/v1/account", headers=reader)).status_code in (401, 404)
+
+
+async def test_broker_credentials_connect_list_disconnect_without_echoing_secrets(api, keys_on):
+    console, client = api
+    keys_on(console)
+    reader = _auth(await _token(console, "/token new r"))
+    trader = _auth(await _token(console, "/token new t trade"))
+    body = {"label": "main", "client_id": KEY, "client_secret": SECRET, "broker": "Binance"}
+    _problem(await client.post("/v1/brokers/credentials", json=body), 401)
+    _problem(await client.post("/v1/brokers/credentials", headers=reader, json=body), 403)
+    made = await client.post("/v1/brokers/credentials", headers=trader, json=body)
+    assert made.status_code == 200, made.text
+    assert made.json()["label"] == "main" and made.json()["broker"] == "Binance" and made.json()["hint"] == KEY[-4:]
+    assert KEY not in made.text and SECRET not in made.text
+    async with console.core.db.session() as session:
+        [row] = await session.scalars(select(Credential).where(Credential.label == "main"))
+    assert row.user_id == console.actor.user_id and SECRET not in row.secret_token and KEY not in row.secret_token
+    assert "main" in (await console.handle("/credentials")).text  # the chat sees the key HTTP connected
+
+    listed = await client.get("/v1/brokers/credentials", headers=reader)
+    assert listed.status_code == 200 and KEY not in listed.text and SECRET not in listed.text
+    assert [(c["label"], c["paper"]) for c in listed.json()["items"]] == [("paper", True), ("main", False)]
+    only = (await client.get("/v1/brokers/credentials", headers=reader, params={"broker": "Binance"})).json()
+    assert [c["label"] for c in only["items"]] == ["main"] and only["total"] == 1
+    _problem(await client.get("/v1/brokers/credentials", headers=reader, params={"broker": "Kraken"}), 422)
+
+    for wrong in ({**body, "label": "other", "broker": "UnknownBroker"}, {**body, "label": "o", "broker": "Kraken"},
+                  {**body, "label": "okx1", "broker": "OKX"},  # OKX needs its passphrase
+                  {**body, "label": "bad label!"}, {"label": "x", "broker": "Binance"}):  # fmt: skip
+        answer = await client.post("/v1/brokers/credentials", headers=trader, json=wrong)
+        assert 400 <= answer.status_code < 500 and answer.status_code != 404, (wrong, answer.text)
+        assert SECRET not in answer.text and KEY not in answer.text
+    _problem(await client.post("/v1/brokers/credentials", headers=trader, json=body), 409)  # the label is taken
+    okx = await client.post("/v1/brokers/credentials", headers=trader,
+                            json={**body, "label": "okx1", "broker": "OKX", "passphrase": "pass phrase"})  # fmt: skip
+    assert okx.status_code == 200 and "pass phrase" not in okx.text
+
+    bob = _auth(await _token(await _bob(console), "/token new b trade"))
+    assert [c["label"] for c in (await client.get("/v1/brokers/credentials", headers=bob)).json()["items"]] == ["paper"]
+    _problem(await client.delete("/v1/brokers/credentials", headers=bob, params={"client_id": "main"}), 404)
+
+    _problem(await client.delete("/v1/brokers/credentials", headers=reader, params={"client_id": "main"}), 403)
+    _problem(await client.delete("/v1/brokers/credentials", headers=trader, params={"client_id": "paper"}), 422)
+    _problem(await client.delete("/v1/brokers/credentials", headers=trader), 422)
+    gone = await client.delete("/v1/brokers/credentials", headers=trader, params={"client_id": "main"})
+    assert gone.status_code == 200 and gone.json()["label"] == "main" and SECRET not in gone.text
+    _problem(await client.delete("/v1/brokers/credentials", headers=trader, params={"client_id": "main"}), 404)
+    assert "main" not in (await console.handle("/credentials")).text
