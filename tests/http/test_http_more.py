@@ -4,6 +4,7 @@ shows or the database stores; scopes (401, 403), other users' objects (404) and 
 
 from __future__ import annotations
 
+import base64
 import io
 import re
 
@@ -19,6 +20,7 @@ from core.account.service import actor_for
 from core.broker import exchanges
 from core.broker.exchanges import Verification
 from core.broker.models import Credential
+from core.media.models import Media
 
 TOKEN = re.compile(r"^stx_[A-Za-z0-9_-]{43}$", re.M)
 KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
@@ -166,3 +168,55 @@ async def test_broker_credentials_connect_list_disconnect_without_echoing_secret
     assert gone.status_code == 200 and gone.json()["label"] == "main" and SECRET not in gone.text
     _problem(await client.delete("/v1/brokers/credentials", headers=trader, params={"client_id": "main"}), 404)
     assert "main" not in (await console.handle("/credentials")).text
+
+
+async def test_media_upload_fetch_remove_with_quotas(api):
+    console, client = api
+    reader = _auth(await _token(console, "/token new r"))
+    trader = _auth(await _token(console, "/token new t trade"))
+    png = _png()
+    body = {"content": base64.b64encode(png).decode(), "name": "chart.png"}
+    _problem(await client.post("/v1/media", json=body), 401)
+    _problem(await client.post("/v1/media", headers=reader, json=body), 403)
+    made = await client.post("/v1/media", headers=trader, json=body)
+    assert made.status_code == 200, made.text
+    file = made.json()
+    assert file["content_type"] == "image/png" and file["size"] == len(png) and file["ref"] == f"media:{file['media_id']}"
+    assert f"#{file['media_id']}" in (await console.handle("/media")).text  # the chat lists it
+
+    fetched = await client.get(f"/v1/media/{file['name']}", headers=reader, params={"media_id": file["media_id"]})
+    assert fetched.status_code == 200 and fetched.content == png
+    assert fetched.headers["content-type"] == "image/png" and fetched.headers["x-content-type-options"] == "nosniff"
+    assert (await client.get(f"/v1/media/{file['media_id']}", headers=reader)).content == png  # the id as the name
+    _problem(await client.get(f"/v1/media/{file['name']}", params={"media_id": file["media_id"]}), 401)
+
+    pictured = await client.put("/v1/account", headers=trader, json={"image": file["ref"]})
+    assert pictured.status_code == 200 and pictured.json()["image"] == file["ref"]
+
+    bob = _auth(await _token(await _bob(console), "/token new b trade"))
+    for method in ("GET", "DELETE"):
+        _problem(await client.request(method, "/v1/media/chart.png", headers=bob, params={"media_id": file["media_id"]}),
+                 404)  # fmt: skip
+    _problem(await client.put("/v1/account", headers=bob, json={"image": file["ref"]}), 404)
+
+    _problem(await client.post("/v1/media", headers=trader, json={"content": "not base64 at all!"}), 422)
+    _problem(await client.post("/v1/media", headers=trader, json={"content": base64.b64encode(b"<html>").decode()}),
+             422)  # fmt: skip
+    _problem(await client.post("/v1/media", headers=trader, json={}), 422)
+    _problem(await client.get("/v1/media/x", headers=reader, params={"media_id": "99999999999999"}), 404)
+    _problem(await client.get("/v1/media/chart.png", headers=reader), 404)
+
+    console.core.settings = console.core.settings.model_copy(update={"free_max_media_files": 1})
+    full = _problem(await client.post("/v1/media", headers=trader, json={"content": base64.b64encode(_png("blue")).decode()}),
+                    429)  # fmt: skip
+    assert "1 of 1 files" in full["detail"]
+
+    _problem(await client.delete("/v1/media/chart.png", headers=reader, params={"media_id": file["media_id"]}), 403)
+    gone = await client.delete("/v1/media/chart.png", headers=trader, params={"media_id": file["media_id"]})
+    assert gone.status_code == 200 and gone.json()["media_id"] == file["media_id"]
+    async with console.core.db.session() as session:
+        assert await session.get(Media, file["media_id"]) is None
+    assert (await client.get("/v1/account", headers=reader)).json()["image"] is None  # the picture went with it
+    _problem(await client.get("/v1/media/chart.png", headers=reader, params={"media_id": file["media_id"]}), 404)
+    again = await client.post("/v1/media", headers=trader, json=body)
+    assert again.status_code == 200  # room again
