@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from api import problems
 from api.auth import Grants, TooSmallScope, Unauthenticated
 from api.limits import BodyLimit
-from api.routes import account, brokers, market, media, models, reference, strategies
+from api.routes import account, brokers, commerce, market, media, models, reference, strategies
 from core.app import Core
 from core.state.ratelimit import RateLimiter
 
@@ -41,6 +41,7 @@ def create_app(core: Core) -> FastAPI:
     app.include_router(account.router)
     app.include_router(brokers.router)
     app.include_router(media.router)
+    app.include_router(commerce.router)
     app.add_middleware(BodyLimit, max_bytes=core.settings.api_max_body_bytes)
     return app
 

@@ -21,6 +21,7 @@ from core.broker import exchanges
 from core.broker.exchanges import Verification
 from core.broker.models import Credential
 from core.media.models import Media
+from core.product.models import Product
 
 TOKEN = re.compile(r"^stx_[A-Za-z0-9_-]{43}$", re.M)
 KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
@@ -220,3 +221,78 @@ async def test_media_upload_fetch_remove_with_quotas(api):
     _problem(await client.get("/v1/media/chart.png", headers=reader, params={"media_id": file["media_id"]}), 404)
     again = await client.post("/v1/media", headers=trader, json=body)
     assert again.status_code == 200  # room again
+
+
+async def test_products_admin_only_and_purchases_with_mock_payments(api):
+    console, client = api
+    core = console.core
+    reader = _auth(await _token(console, "/token new r"))
+    trader = _auth(await _token(console, "/token new t trade"))
+    core.settings = core.settings.model_copy(update={"admin_ids": [f"console:{console.actor.platform_user_id}"]})
+    admin = _auth(await _token(console, "/token new ops admin"))
+    new = {"products": [{"category": "Subscription", "name": "Pro", "price": 149000, "duration_days": 30,
+                         "features": {"max_deployments": 20}, "description": "for busy traders"}]}  # fmt: skip
+    _problem(await client.post("/v1/products", json=new), 401)
+    _problem(await client.post("/v1/products", headers=trader, json=new), 403)
+    made = await client.post("/v1/products", headers=admin, json=new)
+    assert made.status_code == 200, made.text
+    [pro] = made.json()
+    assert (pro["name"], pro["price"], pro["duration_days"], pro["features"]) == ("Pro", 149000, 30, {"max_deployments": 20})
+    assert "Pro" in (await console.handle("/plans")).text  # the chat sells what HTTP created
+    _problem(await client.post("/v1/products", headers=admin, json=new), 409)  # an active product of that name
+    for bad in ({"products": [{**new["products"][0], "name": "Cheap", "price": 1.5}]},
+                {"products": [{**new["products"][0], "name": "Odd", "features": {"nope": 1}}]}, {"products": []}):
+        _problem(await client.post("/v1/products", headers=admin, json=bad), 422)
+
+    listed = await client.get("/v1/products", headers=reader, params={"categories": ["subscription"]})
+    assert listed.status_code == 200 and [p["name"] for p in listed.json()["items"]] == ["Pro"]
+    assert (await client.get("/v1/products", headers=reader, params={"name": "busy"})).json()["total"] == 1
+    assert (await client.get("/v1/products", headers=reader, params={"product_ids": [pro["product_id"] + 1]})).json()["items"] == []
+    _problem(await client.get("/v1/products", headers=reader, params={"product_ids": ["x"]}), 422)
+    _problem(await client.get("/v1/products"), 401)
+
+    order = {"provider": "Mock", "products": [{"product_id": pro["product_id"], "quantity": 1}]}
+    quote = await client.post("/v1/purchases/precalculate", headers=reader, json=order)
+    assert quote.status_code == 200, quote.text
+    assert (quote.json()["subtotal"], quote.json()["tax"], quote.json()["total"]) == (149000, 16390, 165390)
+    assert "Total: Rp 165,390" in (await console.handle("/buy Pro")).text  # the price the chat quotes
+    await console.handle("/discount add HEMAT10 percent 10")
+    discounted = await client.post("/v1/purchases/precalculate", headers=reader,
+                                   json={**order, "discount": {"code": "hemat10"}})  # fmt: skip
+    assert discounted.json()["discount"] == 14900 and discounted.json()["discount_code"] == "HEMAT10"
+    _problem(await client.post("/v1/purchases/precalculate", headers=reader, json={**order, "discount": {"code": "NOPE1"}}), 422)
+    _problem(await client.post("/v1/purchases/precalculate", headers=reader, json={**order, "provider": "Mayar"}), 422)
+    _problem(await client.post("/v1/purchases/precalculate", headers=reader, json={**order, "provider": "Stripe"}), 422)
+    _problem(await client.post("/v1/purchases/precalculate", headers=reader,
+                               json={"products": [{"product_id": 99999, "quantity": 1}]}), 422)  # fmt: skip
+    _problem(await client.post("/v1/purchases/precalculate", headers=reader,
+                               json={"products": [{"product_id": pro["product_id"], "quantity": 0}]}), 422)  # fmt: skip
+
+    _problem(await client.post("/v1/purchases", headers=reader, json=order), 403)
+    bought = await client.post("/v1/purchases", headers=trader, json={**order, "discount": {"code": "HEMAT10"}})
+    assert bought.status_code == 200, bought.text
+    paid = bought.json()
+    assert paid["settled"] is True and paid["payment_link"] is None
+    assert paid["purchase"]["status"] == "Paid" and paid["purchase"]["total"] == discounted.json()["total"]
+    assert f"#{paid['purchase']['purchase_id']}" in (await console.handle("/purchases")).text
+    account = (await client.get("/v1/account", headers=reader)).json()
+    assert account["plan"] == "Pro" and [s["name"] for s in account["subscriptions"]] == ["Pro"]
+    mine = (await client.get("/v1/purchases", headers=reader, params={"status": ["paid"]})).json()
+    assert [p["purchase_id"] for p in mine["items"]] == [paid["purchase"]["purchase_id"]]
+    _problem(await client.get("/v1/purchases", headers=reader, params={"status": ["Lost"]}), 422)
+
+    bob = _auth(await _token(await _bob(console), "/token new b trade"))
+    theirs = await client.get("/v1/purchases", headers=bob, params={"purchase_ids": [paid["purchase"]["purchase_id"]]})
+    assert theirs.status_code == 200 and theirs.json()["items"] == [] and theirs.json()["total"] == 0
+
+    _problem(await client.delete("/v1/products", headers=trader, params={"product_ids": [pro["product_id"]]}), 403)
+    _problem(await client.delete("/v1/products", headers=admin), 422)
+    _problem(await client.delete("/v1/products", headers=admin, params={"product_ids": [99999]}), 404)
+    removed = await client.delete("/v1/products", headers=admin, params={"product_ids": [pro["product_id"]]})
+    assert removed.status_code == 200 and removed.json()[0]["deactivated"] is True  # it was bought: kept, hidden
+    async with core.db.session() as session:
+        assert (await session.get(Product, pro["product_id"])).active is False
+    assert (await client.get("/v1/products", headers=reader)).json()["items"] == []
+
+    core.settings = core.settings.model_copy(update={"admin_ids": []})  # no longer an admin: the token stops
+    assert (await client.post("/v1/products", headers=admin, json=new)).status_code == 403
