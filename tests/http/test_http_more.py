@@ -298,3 +298,29 @@ async def test_products_admin_only_and_purchases_with_mock_payments(api):
 
     core.settings = core.settings.model_copy(update={"admin_ids": []})  # no longer an admin: the token stops
     assert (await client.post("/v1/products", headers=admin, json=new)).status_code == 403
+
+
+async def test_the_openapi_document_names_each_operation_as_the_specification_does(api):
+    _console, client = api
+    spec = (await client.get("/openapi.json")).json()
+    found = {(method.upper(), path): op["summary"] for path, ops in spec["paths"].items() for method, op in ops.items()}
+    assert found.items() >= {
+        ("GET", "/v1/account"): "Retrieve User Account", ("PUT", "/v1/account"): "Edit User Account",
+        ("DELETE", "/v1/account"): "Delete User Account",
+        ("GET", "/v1/brokers/credentials"): "List Broker Credentials",
+        ("POST", "/v1/brokers/credentials"): "Connect Broker",
+        ("DELETE", "/v1/brokers/credentials"): "Disconnect Broker",
+        ("POST", "/v1/media"): "Upload Media", ("GET", "/v1/media/{name}"): "Fetch Media",
+        ("DELETE", "/v1/media/{name}"): "Remove Media",
+        ("GET", "/v1/products"): "Get Products", ("POST", "/v1/products"): "Create Products",
+        ("DELETE", "/v1/products"): "Delete Products",
+        ("GET", "/v1/purchases"): "Get Purchases", ("POST", "/v1/purchases"): "Purchase",
+        ("POST", "/v1/purchases/precalculate"): "Precalculate Purchase",
+    }.items()  # fmt: skip
+    schemas = spec["components"]["schemas"]
+    assert schemas["BrokerOpt"]["enum"] == ["UnknownBroker", "Binance", "Tokocrypto", "OKX", "Coinbase", "Cexio"]
+    assert schemas["PaymentProvider"]["enum"] == ["UnknownPaymentProvider", "Mock", "Mayar"]
+    assert list(schemas["ConnectBroker"]["properties"])[:4] == ["label", "client_id", "client_secret", "broker"]
+    assert list(schemas["EditAccount"]["properties"]) == ["name", "email", "image", "country_code", "phone"]
+    assert list(schemas["PurchaseBody"]["properties"]) == ["provider", "products", "discount"]
+    assert "content" in schemas["UploadMedia"]["required"]
