@@ -5,7 +5,8 @@
 Creating and deleting products needs an ``admin`` token whose owner is still an administrator.
 Amounts are whole rupiah. ``provider`` may be left UnknownPaymentProvider (the configured one);
 naming another provider than the configured one is refused. Deleting a product that was bought
-deactivates it instead (old purchases keep pointing at it).
+deactivates it instead (old purchases keep pointing at it). Creating and deleting several
+products is all or none.
 """
 
 from __future__ import annotations
@@ -191,9 +192,9 @@ async def get_products(
 @router.post("/products", summary="Create Products", tags=["Product"], response_model=list[ProductOut])
 async def create_products(body: CreateProducts, request: Request, caller: Admin) -> list[ProductOut]:
     core = _core(request)
-    return [ProductOut.of(await products.create_product(
-        core.db, core.settings, caller.actor, category=p.category, name=p.name, price_idr=p.price,
-        duration_days=p.duration_days, features=p.features, description=p.description)) for p in body.products]  # fmt: skip
+    made = await products.create_products(core.db, core.settings, caller.actor, [products.NewProduct(
+        p.category, p.name, p.price, p.duration_days, p.features, p.description) for p in body.products])  # fmt: skip
+    return [ProductOut.of(p) for p in made]
 
 
 @router.delete("/products", summary="Delete Products", tags=["Product"], response_model=list[RemovedProduct])
@@ -202,7 +203,7 @@ async def delete_products(
                                                             Query(min_length=1, max_length=100)],
 ) -> list[RemovedProduct]:  # fmt: skip
     core = _core(request)
-    removed = [await retire.delete_product(core.db, core.settings, caller.actor, pid) for pid in product_ids]
+    removed = await retire.delete_products(core.db, core.settings, caller.actor, product_ids)
     return [RemovedProduct(product=ProductOut.of(r.product), deactivated=r.deactivated) for r in removed]
 
 

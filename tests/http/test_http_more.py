@@ -242,6 +242,9 @@ async def test_products_admin_only_and_purchases_with_mock_payments(api):
     assert (pro["name"], pro["price"], pro["duration_days"], pro["features"]) == ("Pro", 149000, 30, {"max_deployments": 20})
     assert "Pro" in (await console.handle("/plans")).text  # the chat sells what HTTP created
     _problem(await client.post("/v1/products", headers=admin, json=new), 409)  # an active product of that name
+    both = {"products": [{**new["products"][0], "name": "Max"}, {**new["products"][0], "name": "Bad", "price": 0}]}
+    _problem(await client.post("/v1/products", headers=admin, json=both), 422)
+    assert (await client.get("/v1/products", headers=reader, params={"name": "Max"})).json()["total"] == 0  # none made
     for bad in ({"products": [{**new["products"][0], "name": "Cheap", "price": 1.5}]},
                 {"products": [{**new["products"][0], "name": "Odd", "features": {"nope": 1}}]}, {"products": []}):
         _problem(await client.post("/v1/products", headers=admin, json=bad), 422)
@@ -289,7 +292,8 @@ async def test_products_admin_only_and_purchases_with_mock_payments(api):
 
     _problem(await client.delete("/v1/products", headers=trader, params={"product_ids": [pro["product_id"]]}), 403)
     _problem(await client.delete("/v1/products", headers=admin), 422)
-    _problem(await client.delete("/v1/products", headers=admin, params={"product_ids": [99999]}), 404)
+    _problem(await client.delete("/v1/products", headers=admin, params={"product_ids": [pro["product_id"], 99999]}), 404)
+    assert (await client.get("/v1/products", headers=reader)).json()["total"] == 1  # all or none: Pro is still on sale
     removed = await client.delete("/v1/products", headers=admin, params={"product_ids": [pro["product_id"]]})
     assert removed.status_code == 200 and removed.json()[0]["deactivated"] is True  # it was bought: kept, hidden
     async with core.db.session() as session:
