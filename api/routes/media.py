@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
@@ -59,14 +60,19 @@ async def fetch_media(name: str, request: Request, caller: Reader, media_id: Med
     core = _core(request)
     view, data = await media.fetch(core.db, core.settings, caller.actor, _media_id(media_id, name))
     return Response(data, media_type=view.content_type, headers={
-        "Content-Disposition": f'attachment; filename="{served_name(view)}"',
-        "X-Content-Type-Options": "nosniff"})  # fmt: skip
+        "Content-Disposition": _disposition(served_name(view)), "X-Content-Type-Options": "nosniff"})  # fmt: skip
 
 
 @router.delete("/media/{name}", summary="Remove Media", tags=["Media"], response_model=MediaOut)
 async def remove_media(name: str, request: Request, caller: Trader, media_id: MediaId = None) -> MediaOut:
     core = _core(request)
     return MediaOut.of(await media.remove(core.db, core.settings, caller.actor, _media_id(media_id, name)))
+
+
+def _disposition(name: str) -> str:
+    """An attachment under ``name``: ASCII for every client, and UTF-8 (RFC 6266) for those that read it."""
+    fallback = name.encode("ascii", "replace").decode().replace("?", "_")
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 def _media_id(media_id: str | None, name: str) -> int:

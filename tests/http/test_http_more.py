@@ -193,6 +193,14 @@ async def test_media_upload_fetch_remove_with_quotas(api):
     assert (await client.get(f"/v1/media/{file['media_id']}", headers=reader)).content == png  # the id as the name
     _problem(await client.get(f"/v1/media/{file['name']}", params={"media_id": file["media_id"]}), 401)
 
+    named = await client.post("/v1/media", headers=trader, json={"content": body["content"], "name": "图表 \"x\".html"})
+    assert named.status_code == 200, named.text
+    served = await client.get(f"/v1/media/{named.json()['media_id']}", headers=reader)
+    assert served.status_code == 200 and served.content == png
+    assert served.headers["content-disposition"].startswith('attachment; filename="')
+    assert ".png" in served.headers["content-disposition"] and ".html" not in served.headers["content-disposition"]
+    assert (await client.delete(f"/v1/media/{named.json()['media_id']}", headers=trader)).status_code == 200
+
     pictured = await client.put("/v1/account", headers=trader, json={"image": file["ref"]})
     assert pictured.status_code == 200 and pictured.json()["image"] == file["ref"]
 
