@@ -336,3 +336,26 @@ async def test_the_openapi_document_names_each_operation_as_the_specification_do
     assert list(schemas["EditAccount"]["properties"]) == ["name", "email", "image", "country_code", "phone"]
     assert list(schemas["PurchaseBody"]["properties"]) == ["provider", "products", "discount"]
     assert "content" in schemas["UploadMedia"]["required"]
+
+
+async def test_a_nul_character_anywhere_is_bad_input_not_a_database_error(api, keys_on):
+    console, client = api
+    keys_on(console)
+    trader = _auth(await _token(console, "/token new t trade"))
+    nul = "a\x00b"
+    for method, path, kwargs in (
+        ("PUT", "/v1/account", {"json": {"image": f"https://example.com/{nul}.png"}}),
+        ("POST", "/v1/brokers/credentials", {"json": {"label": "ok", "client_id": "k" * 20 + nul,
+                                                      "client_secret": "s" * 20, "broker": "Binance"}}),
+        ("DELETE", "/v1/brokers/credentials", {"params": {"client_id": nul}}),
+        ("GET", "/v1/products", {"params": {"name": nul}}), ("GET", "/v1/products", {"params": {"categories": [nul]}}),
+        ("GET", "/v1/media/a%00b", {}), ("POST", "/v1/media", {"json": {"content": "aGk=", "name": nul}}),
+        ("POST", "/v1/purchases/precalculate", {"json": {"products": [{"product_id": 1}], "discount": {"code": nul}}}),
+    ):  # fmt: skip
+        answer = await client.request(method, path, headers=trader, **kwargs)
+        assert _problem(answer, 422)["detail"].startswith("the request has a NUL character"), (method, path)
+    async with console.core.db.session() as session:
+        assert (await session.get(User, console.actor.user_id)).image is None
+        assert list(await session.scalars(select(Credential.label).where(Credential.label == "ok"))) == []
+    fine = await client.put("/v1/account", headers=trader, json={"name": "Back\\u0000slash is text"})
+    assert fine.status_code == 200 and fine.json()["name"] == "Back\\u0000slash is text"  # an escaped backslash: no NUL
