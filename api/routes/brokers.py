@@ -41,10 +41,13 @@ class BrokerOpt(StrEnum):
     CEXIO = "Cexio"
 
 
+_SPELLED = {BrokerName.CEXIO: BrokerOpt.CEXIO.value}  # as the specification spells it (the core says CexIO)
+
+
 class CredentialOut(BaseModel):
     id: int
     label: str
-    broker: str
+    broker: str = Field(description="as BrokerOpt spells it; Paper for the built-in paper account")
     hint: str = Field(description="the last four characters of the client id; never the key itself")
     status: str
     paper: bool
@@ -54,7 +57,8 @@ class CredentialOut(BaseModel):
 
     @staticmethod
     def of(view: CredentialView) -> CredentialOut:
-        return CredentialOut(id=view.id, label=view.label, broker=view.broker.value, hint=view.hint, status=view.status,
+        return CredentialOut(id=view.id, label=view.label, broker=_SPELLED.get(view.broker, view.broker.value),
+                             hint=view.hint, status=view.status,
                              paper=view.paper, verified_at=view.verified_at, can_withdraw=view.can_withdraw,
                              created_at=view.created_at)  # fmt: skip
 

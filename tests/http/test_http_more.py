@@ -159,6 +159,12 @@ async def test_broker_credentials_connect_list_disconnect_without_echoing_secret
     okx = await client.post("/v1/brokers/credentials", headers=trader,
                             json={**body, "label": "okx1", "broker": "OKX", "passphrase": "pass phrase"})  # fmt: skip
     assert okx.status_code == 200 and "pass phrase" not in okx.text
+    cex = await client.post("/v1/brokers/credentials", headers=trader,
+                            json={**body, "label": "cex1", "broker": "Cexio", "passphrase": "sub1"})  # fmt: skip
+    assert cex.status_code == 200 and cex.json()["broker"] == "Cexio", cex.text
+    cexio = (await client.get("/v1/brokers/credentials", headers=reader, params={"broker": "Cexio"})).json()
+    assert [(c["label"], c["broker"]) for c in cexio["items"]] == [("cex1", "Cexio")]
+    assert "cex1" in (await console.handle("/credentials cexio")).text
 
     bob = _auth(await _token(await _bob(console), "/token new b trade"))
     assert [c["label"] for c in (await client.get("/v1/brokers/credentials", headers=bob)).json()["items"]] == ["paper"]
