@@ -7,13 +7,13 @@ same services and can never disagree.
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse
 
 from api import problems
 from api.auth import Grants, TooSmallScope, Unauthenticated
-from api.limits import BodyLimit
-from api.routes import market, models, reference, strategies
+from api.limits import BodyLimit, refuse_nul
+from api.routes import account, brokers, commerce, market, media, models, reference, strategies
 from core.app import Core
 from core.state.ratelimit import RateLimiter
 
@@ -23,7 +23,7 @@ VERSION = "1.0.0"
 
 def create_app(core: Core) -> FastAPI:
     app = FastAPI(title=TITLE, version=VERSION, description=__doc__, openapi_url="/openapi.json", docs_url="/docs",
-                  redoc_url=None)  # fmt: skip
+                  redoc_url=None, dependencies=[Depends(refuse_nul)])  # fmt: skip
     app.state.core = core
     app.state.grants = Grants()
     app.state.rate_limiter = RateLimiter(core.settings.api_rate_limit_per_minute, core.state.rate_limits.storage,
@@ -38,6 +38,10 @@ def create_app(core: Core) -> FastAPI:
     app.include_router(reference.router)
     app.include_router(models.router)
     app.include_router(strategies.router)
+    app.include_router(account.router)
+    app.include_router(brokers.router)
+    app.include_router(media.router)
+    app.include_router(commerce.router)
     app.add_middleware(BodyLimit, max_bytes=core.settings.api_max_body_bytes)
     return app
 

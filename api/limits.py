@@ -6,6 +6,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from fastapi import Request
+
+from core.errors import Invalid
+
 Scope = dict[str, Any]
 Receive = Any
 Send = Any
@@ -53,3 +57,38 @@ async def _too_large(send: Send, limit: int) -> None:
                 "headers": [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode()),
                             (b"connection", b"close")]})  # fmt: skip
     await send({"type": "http.response.body", "body": body})
+
+
+NUL_REFUSED = "the request has a NUL character (\\u0000), which cannot be stored: remove it and send it again"
+
+
+async def refuse_nul(request: Request) -> None:
+    """An app-wide dependency: a NUL in the path, the query or a JSON string is bad input (422),
+    as the chat refuses it, not a database error (PostgreSQL cannot store or compare it)."""
+    if "\x00" in request.scope.get("path", "") or any("\x00" in k or "\x00" in v
+                                                       for k, v in request.query_params.multi_items()):  # fmt: skip
+        raise Invalid(NUL_REFUSED)
+    body = await request.body()
+    if not body or (b"\x00" not in body and b"\\u0000" not in body.lower()):
+        return
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return  # not JSON: the route's own validation answers
+    if _has_nul(parsed):
+        raise Invalid(NUL_REFUSED)
+
+
+def _has_nul(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False

@@ -44,6 +44,7 @@ from core.media.models import Media
 from core.media.service import discard
 from core.media.storage import ObjectStorage, storage_for
 from core.purchase.models import Purchase
+from core.tokens.service import REVOCATIONS
 
 log = get_logger(__name__)
 
@@ -141,6 +142,7 @@ async def delete_account(
                 rows[Chat.__tablename__] = result.rowcount
         await session.execute(delete(User).where(User.id == user_id))
         rows[USERS] = 1
+    REVOCATIONS.epoch += 1  # the account's tokens went with it: caches of grants (api.auth) forget them now
     storage = storage or storage_for(settings)
     deleted = sum([await discard(storage, key) for key in keys])
     failed = len(keys) - deleted

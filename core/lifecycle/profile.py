@@ -195,31 +195,44 @@ async def get_profile(db: Database, settings: Settings, actor: Actor, now: datet
 async def set_field(db: Database, settings: Settings, actor: Actor, field: str, value: str | None) -> Profile:
     """Change one field (``FIELDS``); an empty value or ``-``/``none``/``clear`` clears it
     (the name cannot be cleared). Returns the profile after the change."""
-    field = (field or "").strip().lower()
-    if field == "country_code":
-        field = "country"
-    if field not in FIELDS:
-        raise Invalid(f"there is no profile field '{field}'", hint="fields: " + ", ".join(FIELDS))
-    raw = (value or "").strip()
-    clear = not raw or raw.lower() in CLEAR_WORDS
-    if clear and field == "name":
-        raise Invalid("a name cannot be empty", hint="/profile set name YOUR NAME")
+    return await set_fields(db, settings, actor, {field: value})
+
+
+async def set_fields(db: Database, settings: Settings, actor: Actor, changes: dict[str, str | None]) -> Profile:
+    """Change several fields as ``set_field`` changes one, all or none: every value is checked
+    before any is stored. Returns the profile after the change."""
+    wanted: dict[str, str] = {}
+    for name, value in changes.items():
+        field = (name or "").strip().lower()
+        if field == "country_code":
+            field = "country"
+        if field not in FIELDS:
+            raise Invalid(f"there is no profile field '{field}'", hint="fields: " + ", ".join(FIELDS))
+        raw = (value or "").strip()
+        if (not raw or raw.lower() in CLEAR_WORDS) and field == "name":
+            raise Invalid("a name cannot be empty", hint="/profile set name YOUR NAME")
+        wanted[field] = raw
     async with db.session() as session:
         user = await session.get(User, actor.user_id)
         if user is None:
             raise NotFound("your account no longer exists; send any message to start again")
-        if clear:
-            setattr(user, "country_code" if field == "country" else field, None)
-        elif field == "name":
-            user.name = check_name(raw)
-        elif field == "email":
-            user.email = check_email(raw)
-        elif field == "phone":
-            user.phone = check_phone(raw)
-        elif field == "country":
-            user.country_code = check_country(raw)
-        else:
-            user.image = await _check_image(session, actor, raw)
+        checked: dict[str, str | None] = {}
+        for field, raw in wanted.items():
+            column = "country_code" if field == "country" else field
+            if not raw or raw.lower() in CLEAR_WORDS:
+                checked[column] = None
+            elif field == "name":
+                checked[column] = check_name(raw)
+            elif field == "email":
+                checked[column] = check_email(raw)
+            elif field == "phone":
+                checked[column] = check_phone(raw)
+            elif field == "country":
+                checked[column] = check_country(raw)
+            else:
+                checked[column] = await _check_image(session, actor, raw)
+        for column, value in checked.items():
+            setattr(user, column, value)
     return await get_profile(db, settings, actor)
 
 

@@ -227,6 +227,33 @@ async def _category_id(session: AsyncSession, name: str) -> int:
     return await session.scalar(select(ProductCategory.id).where(ProductCategory.name == name))  # type: ignore[return-value]
 
 
+@dataclass(frozen=True, slots=True)
+class NewProduct:
+    """A product to create, as ``create_product`` takes it."""
+
+    category: str
+    name: str
+    price_idr: int
+    duration_days: int | None = None
+    features: dict[str, Any] | None = None
+    description: str = ""
+
+
+def _checked(new: NewProduct) -> NewProduct:
+    category, name = (new.category or "").strip(), (new.name or "").strip()
+    if not category or len(category) > 64:
+        raise Invalid("a category is 1 to 64 characters, e.g. Subscription")
+    if not name or len(name) > 128 or name.isdigit():
+        raise Invalid("a product name is 1 to 128 characters and not only digits")
+    check_money(new.price_idr, "the price")
+    if new.duration_days is not None and not 1 <= new.duration_days <= MAX_DAYS:
+        raise Invalid(f"a subscription lasts 1 to {MAX_DAYS} days")
+    features = check_features(new.features)
+    if len(new.description) > 500:
+        raise Invalid("a description has at most 500 characters")
+    return NewProduct(category, name, new.price_idr, new.duration_days, features, new.description)
+
+
 async def create_product(
     db: Database,
     settings: Settings,
@@ -241,33 +268,36 @@ async def create_product(
 ) -> ProductView:
     """A new product (admins only). Its category is created on first use; an active product of
     the same name is a Conflict, so ``/buy NAME`` always means one product."""
+    [made] = await create_products(
+        db, settings, actor, [NewProduct(category, name, price_idr, duration_days, features, description)]
+    )
+    return made
+
+
+async def create_products(db: Database, settings: Settings, actor: Actor, new: Sequence[NewProduct]) -> list[ProductView]:
+    """Several products as ``create_product`` makes one, all or none (admins only): each is checked,
+    then all are stored in one transaction; two of one name in ``new`` are a Conflict too."""
     require_admin(settings, actor)
-    category, name = (category or "").strip(), (name or "").strip()
-    if not category or len(category) > 64:
-        raise Invalid("a category is 1 to 64 characters, e.g. Subscription")
-    if not name or len(name) > 128 or name.isdigit():
-        raise Invalid("a product name is 1 to 128 characters and not only digits")
-    check_money(price_idr, "the price")
-    if duration_days is not None and not 1 <= duration_days <= MAX_DAYS:
-        raise Invalid(f"a subscription lasts 1 to {MAX_DAYS} days")
-    checked = check_features(features)
-    if len(description) > 500:
-        raise Invalid("a description has at most 500 characters")
+    checked = [_checked(n) for n in new]
+    made: list[ProductView] = []
     async with db.session() as session:
-        clash = await session.scalar(
-            select(Product.id).where(func.lower(Product.name) == name.lower(), Product.active.is_(True))
-        )
-        if clash is not None:
-            raise Conflict(f"an active product named '{name}' exists (id {clash})", hint="remove it first or pick another name")
-        category_id = await _category_id(session, category)
-        row = Product(
-            category_id=category_id, name=name, description=description, price_idr=price_idr,
-            duration_days=duration_days, features=checked, active=True,
-        )
-        session.add(row)
-        await session.flush()
-        category_name = await session.scalar(select(ProductCategory.name).where(ProductCategory.id == category_id))
-        return product_view(row, category_name or category)
+        for item in checked:
+            clash = await session.scalar(
+                select(Product.id).where(func.lower(Product.name) == item.name.lower(), Product.active.is_(True))
+            )
+            if clash is not None:
+                raise Conflict(f"an active product named '{item.name}' exists (id {clash})",
+                               hint="remove it first or pick another name")  # fmt: skip
+            category_id = await _category_id(session, item.category)
+            row = Product(
+                category_id=category_id, name=item.name, description=item.description, price_idr=item.price_idr,
+                duration_days=item.duration_days, features=item.features, active=True,
+            )
+            session.add(row)
+            await session.flush()
+            category_name = await session.scalar(select(ProductCategory.name).where(ProductCategory.id == category_id))
+            made.append(product_view(row, category_name or item.category))
+    return made
 
 
 async def seed_default_plans(db: Database, settings: Settings, actor: Actor) -> list[ProductView]:

@@ -8,6 +8,7 @@ with the catalogue (``core.product``), which purchases build on.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -30,25 +31,35 @@ class Removed:
 
 async def delete_product(db: Database, settings: Settings, actor: Actor, product_id: int) -> Removed:
     """Delete a never-bought product, or deactivate one that has purchases (admins only)."""
+    [removed] = await delete_products(db, settings, actor, [product_id])
+    return removed
+
+
+async def delete_products(db: Database, settings: Settings, actor: Actor, product_ids: Sequence[int]) -> list[Removed]:
+    """``delete_product`` of each id, all or none (admins only): an unknown id removes nothing."""
     require_admin(settings, actor)
+    done: list[Removed] = []
     async with db.session() as session:
-        found = (
-            await session.execute(
-                select(Product, ProductCategory.name)
-                .join(ProductCategory, Product.category_id == ProductCategory.id)
-                .where(Product.id == product_id)
+        for product_id in dict.fromkeys(product_ids):
+            found = (
+                await session.execute(
+                    select(Product, ProductCategory.name)
+                    .join(ProductCategory, Product.category_id == ProductCategory.id)
+                    .where(Product.id == product_id)
+                )
+            ).first()
+            if found is None:
+                raise NotFound(f"there is no product with id {product_id}", hint="see /plans")
+            row, category = found
+            bought = await session.scalar(
+                select(func.count()).select_from(PurchaseItem).where(PurchaseItem.product_id == product_id)
             )
-        ).first()
-        if found is None:
-            raise NotFound(f"there is no product with id {product_id}", hint="see /plans")
-        row, category = found
-        bought = await session.scalar(
-            select(func.count()).select_from(PurchaseItem).where(PurchaseItem.product_id == product_id)
-        )
-        if bought:
-            row.active = False
+            if bought:
+                row.active = False
+                await session.flush()
+                done.append(Removed(product_view(row, category), deactivated=True))
+                continue
+            done.append(Removed(product_view(row, category), deactivated=False))
+            await session.delete(row)
             await session.flush()
-            return Removed(product_view(row, category), deactivated=True)
-        view = product_view(row, category)
-        await session.delete(row)
-        return Removed(view, deactivated=False)
+    return done

@@ -142,6 +142,23 @@ async def test_editing_each_field(db, tmp_path):
     assert (await profile.get_profile(db, settings, actor)).email == "Ana@example.com"  # unchanged
 
 
+async def test_editing_several_fields_is_all_or_none(db, tmp_path):
+    settings = _settings(tmp_path)
+    actor = await actor_for(db, platform="telegram", external_id="111", display_name="Ana")
+    view = await profile.set_fields(db, settings, actor, {"name": "Ana W", "country_code": "sg", "phone": "+6591234567"})
+    assert (view.name, view.country_code, view.phone) == ("Ana W", "SG", "+6591234567")
+    with pytest.raises(Invalid, match="email"):
+        await profile.set_fields(db, settings, actor, {"name": "Someone", "email": "nope"})
+    with pytest.raises(Invalid, match="no profile field"):
+        await profile.set_fields(db, settings, actor, {"name": "Someone", "nickname": "x"})
+    with pytest.raises(NotFound):
+        await profile.set_fields(db, settings, actor, {"name": "Someone", "image": "media:999"})
+    after = await profile.get_profile(db, settings, actor)
+    assert (after.name, after.email) == ("Ana W", None)  # nothing of a refused edit was stored
+    cleared = await profile.set_fields(db, settings, actor, {"phone": "", "country_code": "-"})
+    assert (cleared.phone, cleared.country_code, cleared.name) == (None, None, "Ana W")
+
+
 async def test_image_must_be_the_users_own_image(db, tmp_path):
     settings = _settings(tmp_path)
     ana = await actor_for(db, platform="telegram", external_id="111")

@@ -127,6 +127,30 @@ async def test_delete_removes_unbought_and_deactivates_bought(db):
                                   duration_days=30)
 
 
+async def test_several_products_are_created_or_deleted_all_or_none(db):
+    admin, user = await _actors(db)
+    New = products.NewProduct
+    with pytest.raises(Invalid):
+        await products.create_products(db, SETTINGS, admin, [New("Subscription", "Basic", 49_000, 30),
+                                                              New("Subscription", "Bad", 0)])  # fmt: skip
+    with pytest.raises(Conflict):
+        await products.create_products(db, SETTINGS, admin, [New("Subscription", "Twin", 1_000),
+                                                              New("Data", "twin", 2_000)])  # fmt: skip
+    with pytest.raises(Forbidden):
+        await products.create_products(db, SETTINGS, user, [New("Subscription", "Mine", 1_000)])
+    assert (await products.list_products(db, active_only=False)).total == 0  # nothing of a refused batch
+    made = await products.create_products(db, SETTINGS, admin, [New("Subscription", "Basic", 49_000, 30),
+                                                                 New("Data", "Pack", 99_000)])  # fmt: skip
+    assert [(p.name, p.category, p.price_idr) for p in made] == [("Basic", "Subscription", 49_000),
+                                                                 ("Pack", "Data", 99_000)]  # fmt: skip
+    with pytest.raises(NotFound):
+        await retire.delete_products(db, SETTINGS, admin, [made[0].id, 9999])
+    assert (await products.list_products(db)).total == 2  # the known one was kept too
+    gone = await retire.delete_products(db, SETTINGS, admin, [made[0].id, made[1].id, made[0].id])
+    assert [(r.product.name, r.deactivated) for r in gone] == [("Basic", False), ("Pack", False)]
+    assert (await products.list_products(db, active_only=False)).total == 0
+
+
 async def test_seed_is_idempotent(db):
     admin, _ = await _actors(db)
     first = await products.seed_default_plans(db, SETTINGS, admin)
