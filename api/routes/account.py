@@ -10,21 +10,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from api.auth import Caller, requires
-from core.app import Core
+from api.common import Reader, Trader, core_of
 from core.errors import Invalid
 from core.lifecycle import deletion
 from core.lifecycle import profile as profiles
 from core.lifecycle.profile import Profile
 from core.purchase import service as purchases
-from core.tokens.service import Scope
 
 router = APIRouter(prefix="/v1")
-Reader = Annotated[Caller, Depends(requires(Scope.READ))]
-Trader = Annotated[Caller, Depends(requires(Scope.TRADE))]
 
 
 class LoginOut(BaseModel):
@@ -85,21 +81,21 @@ class Deleted(BaseModel):
 
 @router.get("/account", summary="Retrieve User Account", tags=["Account"], response_model=AccountOut)
 async def retrieve_account(request: Request, caller: Reader) -> AccountOut:
-    core = _core(request)
+    core = core_of(request)
     view = await profiles.get_profile(core.db, core.settings, caller.actor)
     return AccountOut.of(view, await purchases.subscriptions(core.db, caller.actor))
 
 
 @router.put("/account", summary="Edit User Account", tags=["Account"], response_model=AccountOut)
 async def edit_account(body: EditAccount, request: Request, caller: Trader) -> AccountOut:
-    core = _core(request)
+    core = core_of(request)
     view = await profiles.set_fields(core.db, core.settings, caller.actor, body.model_dump(exclude_none=True))
     return AccountOut.of(view, await purchases.subscriptions(core.db, caller.actor))
 
 
 @router.delete("/account", summary="Delete User Account", tags=["Account"], response_model=Deleted)
 async def delete_account(request: Request, caller: Trader, confirm: Annotated[bool, Query()] = False) -> Deleted:
-    core = _core(request)
+    core = core_of(request)
     if not confirm:
         counts = await deletion.summary(core.db, caller.actor)
         what = ", ".join(f"{n} {table}" for table, n in counts.items()) or "your profile"
@@ -107,6 +103,3 @@ async def delete_account(request: Request, caller: Trader, confirm: Annotated[bo
     report = await deletion.delete_account(core.db, core.settings, caller.actor)
     return Deleted(user_id=report.user_id, rows=report.rows, total=report.total, files_deleted=report.files_deleted)
 
-
-def _core(request: Request) -> Core:
-    return request.app.state.core

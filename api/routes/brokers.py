@@ -12,20 +12,16 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from api.auth import Caller, requires
-from core.app import Core
+from api.common import Reader, Trader, core_of
 from core.broker import service as brokers
 from core.broker.service import CredentialView
 from core.broker.types import BrokerName
 from core.deployment import credentials
-from core.tokens.service import Scope
 
 router = APIRouter(prefix="/v1")
-Reader = Annotated[Caller, Depends(requires(Scope.READ))]
-Trader = Annotated[Caller, Depends(requires(Scope.TRADE))]
 Page = Annotated[int, Query(ge=1, le=1_000_000, description="page number, from 1")]
 Limit = Annotated[int, Query(ge=1, le=100, description="items per page")]
 
@@ -84,14 +80,14 @@ async def list_credentials(
     request: Request, caller: Reader, page: Page = 1, limit: Limit = 10, broker: BrokerOpt = BrokerOpt.UNKNOWN
 ) -> CredentialPage:
     chosen = None if broker is BrokerOpt.UNKNOWN else broker.value
-    found = await brokers.list_credentials(_core(request).db, caller.actor, page, limit, chosen)
+    found = await brokers.list_credentials(core_of(request).db, caller.actor, page, limit, chosen)
     return CredentialPage(items=[CredentialOut.of(c) for c in found.items], page=found.page, limit=found.page_size,
                           total=found.total)  # fmt: skip
 
 
 @router.post("/brokers/credentials", summary="Connect Broker", tags=["Broker"], response_model=CredentialOut)
 async def connect_broker(body: ConnectBroker, request: Request, caller: Trader) -> CredentialOut:
-    core = _core(request)
+    core = core_of(request)
     name = brokers.parse_broker("" if body.broker is BrokerOpt.UNKNOWN else body.broker.value)
     extra = body.passphrase.strip() if body.passphrase and body.passphrase.strip() else None
     view = await brokers.connect(core.db, caller.actor, name, body.label, body.client_id, body.client_secret,
@@ -106,8 +102,5 @@ async def disconnect_broker(
     request: Request, caller: Trader,
     client_id: Annotated[str, Query(min_length=1, max_length=64, description="the credential's label")],
 ) -> CredentialOut:  # fmt: skip
-    return CredentialOut.of(await credentials.disconnect(_core(request).db, caller.actor, client_id))
+    return CredentialOut.of(await credentials.disconnect(core_of(request).db, caller.actor, client_id))
 
-
-def _core(request: Request) -> Core:
-    return request.app.state.core

@@ -15,11 +15,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from api.auth import Caller, requires
-from core.app import Core
+from api.common import Admin, Reader, Trader, core_of
 from core.config import Settings
 from core.db.base import ID_MAX
 from core.errors import Invalid
@@ -29,12 +28,8 @@ from core.purchase import retire
 from core.purchase import service as purchases
 from core.purchase.pricing import Quote
 from core.purchase.service import PurchaseView
-from core.tokens.service import Scope
 
 router = APIRouter(prefix="/v1")
-Reader = Annotated[Caller, Depends(requires(Scope.READ))]
-Trader = Annotated[Caller, Depends(requires(Scope.TRADE))]
-Admin = Annotated[Caller, Depends(requires(Scope.ADMIN))]
 Page = Annotated[int, Query(ge=1, le=1_000_000, description="page number, from 1")]
 Limit = Annotated[int, Query(ge=1, le=100, description="items per page")]
 Ids = Annotated[list[Annotated[int, Field(ge=1, le=ID_MAX)]] | None, Query(max_length=100)]
@@ -183,7 +178,7 @@ async def get_products(
     product_ids: Ids = None, category_ids: Ids = None,
     name: Annotated[str | None, Query(max_length=128, description="contained in the name or description")] = None,
 ) -> ProductPage:  # fmt: skip
-    found = await products.list_products(_core(request).db, categories=categories, ids=product_ids,
+    found = await products.list_products(core_of(request).db, categories=categories, ids=product_ids,
                                          category_ids=category_ids, text=name, page=page, page_size=limit)  # fmt: skip
     return ProductPage(items=[ProductOut.of(p) for p in found.items], page=found.page, limit=found.page_size,
                        total=found.total)  # fmt: skip
@@ -191,7 +186,7 @@ async def get_products(
 
 @router.post("/products", summary="Create Products", tags=["Product"], response_model=list[ProductOut])
 async def create_products(body: CreateProducts, request: Request, caller: Admin) -> list[ProductOut]:
-    core = _core(request)
+    core = core_of(request)
     made = await products.create_products(core.db, core.settings, caller.actor, [products.NewProduct(
         p.category, p.name, p.price, p.duration_days, p.features, p.description) for p in body.products])  # fmt: skip
     return [ProductOut.of(p) for p in made]
@@ -202,7 +197,7 @@ async def delete_products(
     request: Request, caller: Admin, product_ids: Annotated[list[Annotated[int, Field(ge=1, le=ID_MAX)]],
                                                             Query(min_length=1, max_length=100)],
 ) -> list[RemovedProduct]:  # fmt: skip
-    core = _core(request)
+    core = core_of(request)
     removed = await retire.delete_products(core.db, core.settings, caller.actor, product_ids)
     return [RemovedProduct(product=ProductOut.of(r.product), deactivated=r.deactivated) for r in removed]
 
@@ -213,7 +208,7 @@ async def get_purchases(
     status: Annotated[list[Annotated[str, Field(max_length=20)]] | None, Query(max_length=10)] = None,
     latest: Annotated[bool, Query(description="ask the payment provider about pending ones first")] = False,
 ) -> PurchasePage:  # fmt: skip
-    core = _core(request)
+    core = core_of(request)
     found = await purchases.list_purchases(core.db, core.settings, caller.actor, ids=purchase_ids, statuses=status,
                                            page=page, page_size=limit, latest=latest)  # fmt: skip
     return PurchasePage(items=[PurchaseOut.of(p) for p in found.items], page=found.page, limit=found.page_size,
@@ -222,7 +217,7 @@ async def get_purchases(
 
 @router.post("/purchases", summary="Purchase", tags=["Purchase"], response_model=PurchasedOut)
 async def purchase(body: PurchaseBody, request: Request, caller: Trader) -> PurchasedOut:
-    core = _core(request)
+    core = core_of(request)
     _check_provider(core.settings, body.provider)
     done = await purchases.purchase(core.db, core.settings, caller.actor, body.items(), body.code())
     return PurchasedOut(purchase=PurchaseOut.of(done.purchase), settled=done.settled, payment_link=done.payment_link)
@@ -230,7 +225,7 @@ async def purchase(body: PurchaseBody, request: Request, caller: Trader) -> Purc
 
 @router.post("/purchases/precalculate", summary="Precalculate Purchase", tags=["Purchase"], response_model=QuoteOut)
 async def precalculate(body: PurchaseBody, request: Request, caller: Reader) -> QuoteOut:
-    core = _core(request)
+    core = core_of(request)
     _check_provider(core.settings, body.provider)
     return QuoteOut.of(await purchases.precalculate(core.db, core.settings, caller.actor, body.items(), body.code()))
 
@@ -240,6 +235,3 @@ def _check_provider(settings: Settings, provider: PaymentProvider) -> None:
         raise Invalid(f"payments here go through {settings.payment_provider}, not {provider.value}",
                       hint="leave provider out (UnknownPaymentProvider) to use it")  # fmt: skip
 
-
-def _core(request: Request) -> Core:
-    return request.app.state.core

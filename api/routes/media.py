@@ -11,21 +11,17 @@ from datetime import datetime
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from api.auth import Caller, requires
-from core.app import Core
+from api.common import Reader, Trader, core_of
 from core.db import parse_id
 from core.errors import NotFound
 from core.media import service as media
 from core.media.service import MediaView, served_name
-from core.tokens.service import Scope
 
 router = APIRouter(prefix="/v1")
-Reader = Annotated[Caller, Depends(requires(Scope.READ))]
-Trader = Annotated[Caller, Depends(requires(Scope.TRADE))]
 MediaId = Annotated[str | None, Query(max_length=24, description="the file's id, as Upload Media answers it")]
 FILE = {"content": {"application/octet-stream": {}}, "description": "the file's bytes, under its sniffed type"}
 
@@ -51,13 +47,13 @@ class MediaOut(BaseModel):
 
 @router.post("/media", summary="Upload Media", tags=["Media"], response_model=MediaOut)
 async def upload_media(body: UploadMedia, request: Request, caller: Trader) -> MediaOut:
-    core = _core(request)
+    core = core_of(request)
     return MediaOut.of(await media.upload_base64(core.db, core.settings, caller.actor, body.content, body.name))
 
 
 @router.get("/media/{name}", summary="Fetch Media", tags=["Media"], response_class=Response, responses={200: FILE})
 async def fetch_media(name: str, request: Request, caller: Reader, media_id: MediaId = None) -> Response:
-    core = _core(request)
+    core = core_of(request)
     view, data = await media.fetch(core.db, core.settings, caller.actor, _media_id(media_id, name))
     return Response(data, media_type=view.content_type, headers={
         "Content-Disposition": _disposition(served_name(view)), "X-Content-Type-Options": "nosniff"})  # fmt: skip
@@ -65,7 +61,7 @@ async def fetch_media(name: str, request: Request, caller: Reader, media_id: Med
 
 @router.delete("/media/{name}", summary="Remove Media", tags=["Media"], response_model=MediaOut)
 async def remove_media(name: str, request: Request, caller: Trader, media_id: MediaId = None) -> MediaOut:
-    core = _core(request)
+    core = core_of(request)
     return MediaOut.of(await media.remove(core.db, core.settings, caller.actor, _media_id(media_id, name)))
 
 
@@ -82,6 +78,3 @@ def _media_id(media_id: str | None, name: str) -> int:
         raise NotFound(f"you have no file '{text[:40]}'", hint="Upload Media answers each file's media_id")
     return found
 
-
-def _core(request: Request) -> Core:
-    return request.app.state.core
