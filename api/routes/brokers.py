@@ -15,15 +15,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from api.common import Reader, Trader, core_of
+from api.common import Limit, Paged, PageNumber, Reader, Trader, core_of
 from core.broker import service as brokers
 from core.broker.service import CredentialView
 from core.broker.types import BrokerName
 from core.deployment import credentials
 
 router = APIRouter(prefix="/v1")
-Page = Annotated[int, Query(ge=1, le=1_000_000, description="page number, from 1")]
-Limit = Annotated[int, Query(ge=1, le=100, description="items per page")]
 
 
 class BrokerOpt(StrEnum):
@@ -59,12 +57,6 @@ class CredentialOut(BaseModel):
                              created_at=view.created_at)  # fmt: skip
 
 
-class CredentialPage(BaseModel):
-    items: list[CredentialOut]
-    page: int
-    limit: int
-    total: int
-
 
 class ConnectBroker(BaseModel):
     label: str = Field(min_length=1, max_length=32, description="a short name for the key, e.g. main")
@@ -75,14 +67,13 @@ class ConnectBroker(BaseModel):
                                    description="OKX: the key's passphrase; Cexio: the sub-account")  # fmt: skip
 
 
-@router.get("/brokers/credentials", summary="List Broker Credentials", tags=["Broker"], response_model=CredentialPage)
+@router.get("/brokers/credentials", summary="List Broker Credentials", tags=["Broker"], response_model=Paged[CredentialOut])
 async def list_credentials(
-    request: Request, caller: Reader, page: Page = 1, limit: Limit = 10, broker: BrokerOpt = BrokerOpt.UNKNOWN
-) -> CredentialPage:
+    request: Request, caller: Reader, page: PageNumber = 1, limit: Limit = 10, broker: BrokerOpt = BrokerOpt.UNKNOWN
+) -> Paged[CredentialOut]:
     chosen = None if broker is BrokerOpt.UNKNOWN else broker.value
     found = await brokers.list_credentials(core_of(request).db, caller.actor, page, limit, chosen)
-    return CredentialPage(items=[CredentialOut.of(c) for c in found.items], page=found.page, limit=found.page_size,
-                          total=found.total)  # fmt: skip
+    return Paged[CredentialOut].of(found, CredentialOut.of)
 
 
 @router.post("/brokers/credentials", summary="Connect Broker", tags=["Broker"], response_model=CredentialOut)

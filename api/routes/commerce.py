@@ -18,7 +18,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from api.common import Admin, Reader, Trader, core_of
+from api.common import Admin, Limit, Paged, PageNumber, Reader, Trader, core_of
 from core.config import Settings
 from core.db.base import ID_MAX
 from core.errors import Invalid
@@ -30,8 +30,6 @@ from core.purchase.pricing import Quote
 from core.purchase.service import PurchaseView
 
 router = APIRouter(prefix="/v1")
-Page = Annotated[int, Query(ge=1, le=1_000_000, description="page number, from 1")]
-Limit = Annotated[int, Query(ge=1, le=100, description="items per page")]
 Ids = Annotated[list[Annotated[int, Field(ge=1, le=ID_MAX)]] | None, Query(max_length=100)]
 
 
@@ -60,12 +58,6 @@ class ProductOut(BaseModel):
                           description=view.description, price=view.price_idr, duration_days=view.duration_days,
                           features=view.features, active=view.active)  # fmt: skip
 
-
-class ProductPage(BaseModel):
-    items: list[ProductOut]
-    page: int
-    limit: int
-    total: int
 
 
 class NewProduct(BaseModel):
@@ -158,12 +150,6 @@ class PurchaseOut(BaseModel):
                            paid_at=view.paid_at)  # fmt: skip
 
 
-class PurchasePage(BaseModel):
-    items: list[PurchaseOut]
-    page: int
-    limit: int
-    total: int
-
 
 class PurchasedOut(BaseModel):
     purchase: PurchaseOut
@@ -171,17 +157,16 @@ class PurchasedOut(BaseModel):
     payment_link: str | None
 
 
-@router.get("/products", summary="Get Products", tags=["Product"], response_model=ProductPage)
+@router.get("/products", summary="Get Products", tags=["Product"], response_model=Paged[ProductOut])
 async def get_products(
-    request: Request, _caller: Reader, page: Page = 1, limit: Limit = 10,
+    request: Request, _caller: Reader, page: PageNumber = 1, limit: Limit = 10,
     categories: Annotated[list[Annotated[str, Field(max_length=64)]] | None, Query(max_length=20)] = None,
     product_ids: Ids = None, category_ids: Ids = None,
     name: Annotated[str | None, Query(max_length=128, description="contained in the name or description")] = None,
-) -> ProductPage:  # fmt: skip
+) -> Paged[ProductOut]:  # fmt: skip
     found = await products.list_products(core_of(request).db, categories=categories, ids=product_ids,
                                          category_ids=category_ids, text=name, page=page, page_size=limit)  # fmt: skip
-    return ProductPage(items=[ProductOut.of(p) for p in found.items], page=found.page, limit=found.page_size,
-                       total=found.total)  # fmt: skip
+    return Paged[ProductOut].of(found, ProductOut.of)
 
 
 @router.post("/products", summary="Create Products", tags=["Product"], response_model=list[ProductOut])
@@ -202,17 +187,16 @@ async def delete_products(
     return [RemovedProduct(product=ProductOut.of(r.product), deactivated=r.deactivated) for r in removed]
 
 
-@router.get("/purchases", summary="Get Purchases", tags=["Purchase"], response_model=PurchasePage)
+@router.get("/purchases", summary="Get Purchases", tags=["Purchase"], response_model=Paged[PurchaseOut])
 async def get_purchases(
-    request: Request, caller: Reader, page: Page = 1, limit: Limit = 10, purchase_ids: Ids = None,
+    request: Request, caller: Reader, page: PageNumber = 1, limit: Limit = 10, purchase_ids: Ids = None,
     status: Annotated[list[Annotated[str, Field(max_length=20)]] | None, Query(max_length=10)] = None,
     latest: Annotated[bool, Query(description="ask the payment provider about pending ones first")] = False,
-) -> PurchasePage:  # fmt: skip
+) -> Paged[PurchaseOut]:  # fmt: skip
     core = core_of(request)
     found = await purchases.list_purchases(core.db, core.settings, caller.actor, ids=purchase_ids, statuses=status,
                                            page=page, page_size=limit, latest=latest)  # fmt: skip
-    return PurchasePage(items=[PurchaseOut.of(p) for p in found.items], page=found.page, limit=found.page_size,
-                        total=found.total)  # fmt: skip
+    return Paged[PurchaseOut].of(found, PurchaseOut.of)
 
 
 @router.post("/purchases", summary="Purchase", tags=["Purchase"], response_model=PurchasedOut)
