@@ -47,7 +47,7 @@ from core.broker.types import (
     OrderRequest,
     OrderResult,
 )
-from core.db import insert_ignoring_conflicts, utcnow
+from core.db import insert_ignoring_conflicts, rowcount, utcnow
 
 if TYPE_CHECKING:
     from core.config import Settings
@@ -226,7 +226,7 @@ class PaperBroker:
             )
             .values(amount=case((left < 0, 0.0), else_=left), updated_at=utcnow())
         )
-        if result.rowcount == 1:  # type: ignore[attr-defined]
+        if rowcount(result) == 1:
             return
         have = await session.scalar(
             select(PaperBalance.amount).where(

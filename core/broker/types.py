@@ -64,7 +64,13 @@ class OrderResult:
 class Broker(Protocol):
     name: BrokerName
     paper: bool
-    rests_stops: bool  # a stop-loss can rest on the exchange itself (it protects while the bot is down)
+
+    # Read-only in the protocol: an exchange broker computes it from its exchange (a property), a
+    # paper broker states it as a class attribute; either satisfies a property.
+    @property
+    def rests_stops(self) -> bool:
+        """A stop-loss can rest on the exchange itself (it protects while the bot is down)."""
+        ...
 
     async def create_order(self, request: OrderRequest) -> OrderResult:
         """Send a market order. Raises a ``BrokerError``; ``OutcomeUnknown`` when it may have gone through."""

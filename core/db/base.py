@@ -8,8 +8,10 @@ written against PostgreSQL produces the same names on SQLite and Alembic's batch
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any, cast
 
-from sqlalchemy import DateTime, Dialect, Insert, MetaData
+from sqlalchemy import CursorResult, DateTime, Dialect, Insert, MetaData, Result
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
@@ -89,3 +91,22 @@ def insert_ignoring_conflicts(dialect_name: str, model: type[Base], *unique_colu
 
         return sqlite_insert(model).on_conflict_do_nothing(index_elements=list(unique_columns))
     raise NotImplementedError(f"no ON CONFLICT support written for {dialect_name}")
+
+
+def session_dialect(session: AsyncSession) -> str:
+    """The dialect name ("sqlite", "postgresql") a session's statements run on.
+
+    ``session.bind`` is typed optional (a session may route by mapper); ours are always made
+    bound to one engine, and ``get_bind`` returns that engine, typed as present.
+    """
+    return session.get_bind().dialect.name
+
+
+def rowcount(result: Result[Any]) -> int:
+    """The rows an UPDATE or DELETE touched.
+
+    ``AsyncSession.execute`` is typed as returning a plain ``Result`` for every statement, but a
+    DML statement without RETURNING runs on a cursor and returns a ``CursorResult``, which
+    carries ``rowcount``: the cast states what the stubs cannot tell apart.
+    """
+    return cast(CursorResult[Any], result).rowcount

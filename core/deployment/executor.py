@@ -46,7 +46,7 @@ from core.broker.types import (
     Transient,
 )
 from core.config import Settings
-from core.db import Database, utcnow
+from core.db import Database, rowcount, utcnow
 from core.deployment.models import Deployment
 from core.deployment.status import RUNNING, Status
 from core.logging import get_logger
@@ -185,7 +185,7 @@ async def record_intent(
             taken = await session.scalar(select(Order.id).where(Order.client_order_id == intent.client_order_id))
             if taken is not None:
                 return None
-        if claimed.rowcount != 1:
+        if rowcount(claimed) != 1:
             return None
         busy = await session.scalar(
             select(Order.id).where(Order.deployment_id == intent.deployment_id, Order.status.in_(UNRESOLVED)).limit(1)
@@ -233,7 +233,7 @@ async def _move(db: Database, order_id: int, from_: Iterable[str], to: str, **va
             .values(status=to, updated_at=utcnow(), **values)
             .execution_options(synchronize_session=False)
         )
-        return moved.rowcount == 1
+        return rowcount(moved) == 1
 
 
 async def send_order(
@@ -361,7 +361,7 @@ async def apply_result(
         )
         order = await session.get(Order, order_id, populate_existing=True)
         assert order is not None
-        if moved.rowcount != 1:
+        if rowcount(moved) != 1:
             return _outcome(order, order.status, applied=False)
         if status == open_as or result.filled <= 0:
             return _outcome(order, status, error="" if status == open_as else f"the exchange says {result.status}")

@@ -37,7 +37,7 @@ from core.broker.pool import BrokerPool
 from core.broker.types import AuthFailed, Broker, MarketRules, OrderRejected
 from core.compute import Task
 from core.config import Settings
-from core.db import Database, utcnow
+from core.db import Database, rowcount, utcnow
 from core.deployment.bars import LATE, TIMINGS, bar_close, bar_closes, closed_bars, expected_close
 from core.deployment.executor import (
     UNRESOLVED,
@@ -518,7 +518,7 @@ class Tick:
                     .values(status=Status.PAUSED, status_reason=why[:300], updated_at=utcnow())
                     .execution_options(synchronize_session=False)
                 )
-                if paused.rowcount == 1:  # type: ignore[attr-defined]
+                if rowcount(paused) == 1:
                     report.events.append(self._event("paused", row, key, text=why))
 
     async def _note(self, reasons: dict[int, str]) -> None:
@@ -564,7 +564,7 @@ class Tick:
                     )
                     .execution_options(synchronize_session=False)
                 )
-                if ended.rowcount == 1:  # type: ignore[attr-defined]
+                if rowcount(ended) == 1:
                     log.warning("tick_ticker_delisted", deployment=row.id, series=str(key), status=status.value)
                     report.events.append(self._event("done" if status == Status.DONE else "paused", row, key,
                                                      text=text))  # fmt: skip

@@ -27,7 +27,7 @@ from core.account.models import User
 from core.account.service import lock_user
 from core.actor import Actor
 from core.config import Settings
-from core.db import Database, utcnow
+from core.db import Database, rowcount, utcnow
 from core.errors import Conflict, Invalid, Unavailable
 from core.paging import Page, check_page
 from core.product.models import DiscountCode, Product
@@ -230,7 +230,7 @@ async def purchase(
                 .values(used_count=DiscountCode.used_count + 1)
                 .execution_options(synchronize_session=False)
             )
-            if reserved.rowcount != 1:
+            if rowcount(reserved) != 1:
                 raise Invalid(f"discount code {code_row.code} has been used up")
         if duplicate_of is None:
             row = Purchase(
