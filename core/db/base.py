@@ -8,9 +8,10 @@ written against PostgreSQL produces the same names on SQLite and Alembic's batch
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, DateTime, Dialect, Insert, MetaData, Result
+from sqlalchemy import CursorResult, DateTime, Dialect, Insert, MetaData, Result, String
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
@@ -67,6 +68,29 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class StrEnumType[E: StrEnum](TypeDecorator[E]):
+    """A ``String`` column whose Python values are members of a ``StrEnum``.
+
+    The database keeps the plain strings it always had (the enum's values: no migration, and the
+    column compares equal to a ``String`` of the same length); rows read back as members, so code
+    compares them against the enum and the type checker knows their values. Writes take a member
+    or its string, stored as the plain string either way.
+    """
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum: type[E], length: int) -> None:
+        super().__init__(length)
+        self.enum = enum
+
+    def process_bind_param(self, value: E | str | None, dialect: Dialect) -> str | None:
+        return None if value is None else str(value)  # a member's str is its value
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> E | None:
+        return None if value is None else self.enum(value)
 
 
 class Base(DeclarativeBase):
