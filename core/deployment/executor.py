@@ -31,7 +31,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, case, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.broker.models import Credential
+from core.broker.models import Credential, CredentialStatus
 from core.broker.symbols import split_symbol
 from core.broker.types import (
     AuthFailed,
@@ -305,8 +305,8 @@ async def pause_credential(db: Database, credential_id: int, message: str) -> tu
         await session.execute(
             update(Credential)
             .where(Credential.id == credential_id, Credential.broker != BrokerName.PAPER.value,
-                   Credential.status == "Active")
-            .values(status="Revoked")
+                   Credential.status == CredentialStatus.ACTIVE)
+            .values(status=CredentialStatus.REVOKED)
             .execution_options(synchronize_session=False)
         )  # fmt: skip
         rows = await session.execute(
