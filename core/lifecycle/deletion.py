@@ -43,7 +43,7 @@ from core.logging import get_logger
 from core.media.models import Media
 from core.media.service import discard
 from core.media.storage import ObjectStorage, storage_for
-from core.purchase.models import Purchase
+from core.purchase.models import Purchase, PurchaseStatus
 
 log = get_logger(__name__)
 
@@ -109,7 +109,7 @@ async def delete_account(
         if await session.get(User, user_id, with_for_update=not db.is_sqlite) is None:
             raise NotFound("your account no longer exists")
         pending = await session.scalar(
-            select(Purchase.id).where(Purchase.user_id == user_id, Purchase.status == "Pending",
+            select(Purchase.id).where(Purchase.user_id == user_id, Purchase.status == PurchaseStatus.PENDING,
                                       Purchase.provider == "Mayar").order_by(Purchase.id).limit(1)
         )
         if pending is not None:  # a payment arriving after the deletion would have nobody to credit

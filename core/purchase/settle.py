@@ -31,13 +31,16 @@ from core.errors import Invalid, LimitExceeded, Unavailable
 from core.logging import get_logger
 from core.product.models import DiscountCode, Product
 from core.purchase.mayar import InvoiceState, MayarClient
-from core.purchase.models import PaymentEvent, Purchase, PurchaseItem, Subscription
+from core.purchase.models import PaymentEvent, Purchase, PurchaseItem, PurchaseStatus, Subscription
 from core.purchase.readbacks import ReadBackLimiter
 
 log = get_logger(__name__)
 
-PENDING, PAID, EXPIRED, FAILED, CANCELED = "Pending", "Paid", "Expired", "Failed", "Canceled"
-STATUSES = (PENDING, PAID, EXPIRED, FAILED, CANCELED)
+# The statuses by their short names, as the settlement code and its callers have always spelled them
+PENDING, PAID, EXPIRED, FAILED, CANCELED = (
+    PurchaseStatus.PENDING, PurchaseStatus.PAID, PurchaseStatus.EXPIRED, PurchaseStatus.FAILED, PurchaseStatus.CANCELED,
+)
+STATUSES = tuple(PurchaseStatus)
 
 
 async def settle(session: AsyncSession, purchase_id: int, now: datetime, transaction_id: str | None = None) -> bool:
@@ -83,7 +86,7 @@ async def settle(session: AsyncSession, purchase_id: int, now: datetime, transac
     return True
 
 
-async def close(session: AsyncSession, purchase_id: int, status: str) -> bool:
+async def close(session: AsyncSession, purchase_id: int, status: PurchaseStatus) -> bool:
     """Move a pending purchase to Expired, Failed or Canceled, giving its discount use back."""
     result = await session.execute(
         update(Purchase)
