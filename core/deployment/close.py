@@ -32,7 +32,7 @@ from core.deployment.stops import lift_stop
 from core.errors import Conflict, Invalid, NotFound
 from core.market.types import Source
 from core.services import Services
-from core.trade.models import Order
+from core.trade.models import Order, OrderStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +123,7 @@ async def _record_exit(
             reference_price=price,
             bar_at=at,
             reason="manual",
-            status="Pending",
+            status=OrderStatus.PENDING,
             created_at=now,
             updated_at=now,
         )

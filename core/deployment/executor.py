@@ -50,11 +50,11 @@ from core.db import Database, rowcount, utcnow
 from core.deployment.models import Deployment
 from core.deployment.status import RUNNING, Status
 from core.logging import get_logger
-from core.trade.models import Order, Trade
+from core.trade.models import Order, OrderStatus, Trade
 
 log = get_logger(__name__)
 
-UNRESOLVED = ("Pending", "Sent", "Open")  # order statuses whose outcome is not final yet
+UNRESOLVED = (OrderStatus.PENDING, OrderStatus.SENT, OrderStatus.OPEN)  # order statuses whose outcome is not final yet
 Sleep = Callable[[float], Awaitable[None]]
 
 
@@ -107,7 +107,7 @@ class Outcome:
     order_id: int
     deployment_id: int | None
     user_id: int
-    status: str  # the order's status afterwards
+    status: OrderStatus  # the order's status afterwards
     side: str
     symbol: str
     quantity: float  # filled when Filled, else asked
@@ -204,7 +204,7 @@ async def record_intent(
             reference_price=intent.reference_price,
             bar_at=intent.bar_at,
             reason=intent.reason,
-            status="Rejected" if refusal else "Pending",
+            status=OrderStatus.REJECTED if refusal else OrderStatus.PENDING,
             error=refusal or "",
             created_at=now,
             updated_at=now,
@@ -224,7 +224,7 @@ async def record_intent(
 # --- 2. send -----------------------------------------------------------------------------------
 
 
-async def _move(db: Database, order_id: int, from_: Iterable[str], to: str, **values: object) -> bool:
+async def _move(db: Database, order_id: int, from_: Iterable[OrderStatus], to: OrderStatus, **values: object) -> bool:
     """Compare-and-set on the order's status; True when this caller moved it."""
     async with db.session() as session:
         moved = await session.execute(
@@ -243,44 +243,44 @@ async def send_order(
     request = OrderRequest(order.client_order_id, order.symbol, order.side, order.quantity, order.reference_price or 0.0)
     attempts = max(1, settings.order_retries)
     for attempt in range(attempts):
-        if not await _move(db, order.id, ("Pending",), "Sent", attempts=Order.attempts + 1):
-            return _outcome(order, "Sent", applied=False)  # another worker is sending it
+        if not await _move(db, order.id, (OrderStatus.PENDING,), OrderStatus.SENT, attempts=Order.attempts + 1):
+            return _outcome(order, OrderStatus.SENT, applied=False)  # another worker is sending it
         try:
             result = await broker.create_order(request)
         except Transient as exc:
-            await _move(db, order.id, ("Sent",), "Pending", error=str(exc)[:500])
+            await _move(db, order.id, (OrderStatus.SENT,), OrderStatus.PENDING, error=str(exc)[:500])
             if attempt + 1 < attempts:
                 await sleep(settings.order_retry_base_s * 2**attempt)
                 continue
             log.warning("order_left_pending", order=order.id, error=str(exc))
-            return _outcome(order, "Pending", error=f"the exchange is not answering ({exc}); will retry")
+            return _outcome(order, OrderStatus.PENDING, error=f"the exchange is not answering ({exc}); will retry")
         except OutcomeUnknown as exc:
             return await _look_up(db, broker, order, str(exc))
         except BrokerError as exc:
-            return await fail_order(db, order, exc, from_=("Sent",))
+            return await fail_order(db, order, exc, from_=(OrderStatus.SENT,))
         except Exception as exc:  # a bug or an unmapped library error: it may have gone through
             log.exception("order_send_crashed", order=order.id)
             return await _look_up(db, broker, order, f"unexpected error: {type(exc).__name__}")
-        return await apply_result(db, order.id, result, from_=("Sent",))
-    return _outcome(order, "Pending")  # pragma: no cover - the loop always returns
+        return await apply_result(db, order.id, result, from_=(OrderStatus.SENT,))
+    return _outcome(order, OrderStatus.PENDING)  # pragma: no cover - the loop always returns
 
 
 async def _look_up(db: Database, broker: Broker, order: Order, error: str) -> Outcome:
     """After an unknown outcome: adopt what the broker has, or leave ``Sent`` for reconciliation."""
-    await _move(db, order.id, ("Sent",), "Sent", error=error[:500])
+    await _move(db, order.id, (OrderStatus.SENT,), OrderStatus.SENT, error=error[:500])
     try:
         found = await broker.fetch_order(order.client_order_id, order.symbol)
     except BrokerError as exc:
         log.warning("order_lookup_failed", order=order.id, error=str(exc))
         found = None
     if found is None:
-        return _outcome(order, "Sent", error=f"outcome unknown ({error}); will check with the exchange")
-    return await apply_result(db, order.id, found, from_=("Sent",))
+        return _outcome(order, OrderStatus.SENT, error=f"outcome unknown ({error}); will check with the exchange")
+    return await apply_result(db, order.id, found, from_=(OrderStatus.SENT,))
 
 
-async def fail_order(db: Database, order: Order, exc: BrokerError, *, from_: Iterable[str]) -> Outcome:
+async def fail_order(db: Database, order: Order, exc: BrokerError, *, from_: Iterable[OrderStatus]) -> Outcome:
     """Record a broker refusal; on ``AuthFailed`` pause every running deployment on the credential."""
-    status = "Rejected" if isinstance(exc, OrderRejected) else "Failed"
+    status = OrderStatus.REJECTED if isinstance(exc, OrderRejected) else OrderStatus.FAILED
     message = why(exc)
     if not await _move(db, order.id, from_, status, error=message[:500]):
         return _outcome(order, status, applied=False)
@@ -332,16 +332,19 @@ def why(exc: BrokerError) -> str:
 
 # --- 3. apply ----------------------------------------------------------------------------------
 
-_BROKER_STATUS = {"closed": "Filled", "open": "Open", "canceled": "Canceled", "rejected": "Rejected"}
+# ccxt's unified order statuses (OrderResult.status) to ours
+_BROKER_STATUS = {
+    "closed": OrderStatus.FILLED, "open": OrderStatus.OPEN, "canceled": OrderStatus.CANCELED, "rejected": OrderStatus.REJECTED,
+}
 
 
 async def apply_result(
-    db: Database, order_id: int, result: OrderResult, *, from_: Iterable[str], open_as: str = "Open"
+    db: Database, order_id: int, result: OrderResult, *, from_: Iterable[OrderStatus], open_as: OrderStatus = OrderStatus.OPEN
 ) -> Outcome:
     """Move the order to the broker's result, and on a fill record the trade and the position, once.
     ``open_as``: the status an order the broker still has open gets (``Resting`` for a resting stop)."""
-    status = _BROKER_STATUS.get(result.status, "Open")
-    if status == "Open":
+    status = _BROKER_STATUS.get(result.status, OrderStatus.OPEN)
+    if status == OrderStatus.OPEN:
         status = open_as
     now = utcnow()
     async with db.session() as session:
@@ -432,7 +435,7 @@ async def _entry_fee_share(session: AsyncSession, deployment_id: int, sold: floa
     return entry.fee * min(sold / entry.quantity, 1.0)
 
 
-def _outcome(order: Order, status: str, **values: object) -> Outcome:
+def _outcome(order: Order, status: OrderStatus, **values: object) -> Outcome:
     base: dict[str, object] = {
         "order_id": order.id,
         "deployment_id": order.deployment_id,

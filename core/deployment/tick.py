@@ -62,7 +62,7 @@ from core.market.service import MarketService
 from core.market.symbols import is_idx_symbol
 from core.market.types import INTERVALS, Candles, Interval, Source, default_range, parse_interval
 from core.script.limits import TIME_LIMIT
-from core.trade.models import Order
+from core.trade.models import Order, OrderStatus
 
 log = get_logger(__name__)
 
@@ -424,7 +424,7 @@ class Tick:
         outcome: Outcome | None = None
         for number, decision in enumerate(item.decisions):
             outcome = await self._place(broker, rules, item, decision, report, claim=number == 0)
-            if outcome is None or outcome.status != "Filled":
+            if outcome is None or outcome.status != OrderStatus.FILLED:
                 break  # the entry after an exit needs the exit done
         return outcome
 
@@ -457,7 +457,7 @@ class Tick:
         report.orders += 1
         outcome = await send_order(self.db, self.settings, broker, order, sleep=self.sleep)
         report.events.append(self._event(event_kind(outcome), row, item.key, frame, decision, outcome))
-        if decision.side == "buy" and outcome.status == "Filled" and item.stop_loss and broker.rests_stops:
+        if decision.side == "buy" and outcome.status == OrderStatus.FILLED and item.stop_loss and broker.rests_stops:
             await rest_stop(self.db, self.settings, broker, rules, row.id, item.stop_loss, order.bar_at or item.bar_at)
         return outcome
 
@@ -475,7 +475,7 @@ class Tick:
             return None  # another worker claimed this bar
         report.claimed += claim
         report.orders += 1
-        outcome = Outcome(order.id, row.id, row.user_id, "Rejected", decision.side, order.symbol,
+        outcome = Outcome(order.id, row.id, row.user_id, OrderStatus.REJECTED, decision.side, order.symbol,
                           quantity, price, error=refusal)  # fmt: skip
         report.events.append(self._event("refused", row, item.key, frame, decision, outcome))
         return outcome
@@ -613,7 +613,9 @@ def event_kind(outcome: Outcome) -> str:
     """The alert kind of an order's outcome: paused, filled, rejected, failed, or unknown (not final yet)."""
     if outcome.paused:
         return "paused"
-    return {"Filled": "filled", "Rejected": "rejected", "Failed": "failed", "Canceled": "failed"}.get(
-        outcome.status, "unknown"
-    )
+    kinds = {
+        OrderStatus.FILLED: "filled", OrderStatus.REJECTED: "rejected", OrderStatus.FAILED: "failed",
+        OrderStatus.CANCELED: "failed",
+    }  # fmt: skip
+    return kinds.get(outcome.status, "unknown")
 

@@ -9,11 +9,25 @@ fills, with the fee and, for a fill that reduces a position, the realised P&L.
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import Double, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db.base import Base, UTCDateTime, utcnow
+from core.db.base import Base, StrEnumType, UTCDateTime, utcnow
+
+
+class OrderStatus(StrEnum):
+    """Where an order stands; Pending, Sent, Open and Resting are not final yet."""
+
+    PENDING = "Pending"  # recorded, not yet sent
+    SENT = "Sent"  # sent, outcome unknown until the exchange answers or is asked
+    OPEN = "Open"
+    FILLED = "Filled"
+    CANCELED = "Canceled"
+    REJECTED = "Rejected"
+    FAILED = "Failed"
+    RESTING = "Resting"  # an exchange-stop waiting on the exchange for its price (core.deployment.stops)
 
 
 class Order(Base):
@@ -34,9 +48,9 @@ class Order(Base):
     bar_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)  # when it fills in market time
     # signal | stop | target | manual (/close) | exchange-stop (a stop resting on the exchange)
     reason: Mapped[str] = mapped_column(String(16), default="signal")
-    # Pending (recorded, not yet sent) | Sent (outcome unknown) | Open | Filled | Canceled | Rejected | Failed,
-    # and Resting: an exchange-stop waiting on the exchange for its price (core.deployment.stops)
-    status: Mapped[str] = mapped_column(String(16), default="Pending", index=True)
+    status: Mapped[OrderStatus] = mapped_column(
+        StrEnumType(OrderStatus, 16), default=OrderStatus.PENDING, index=True
+    )
     exchange_order_id: Mapped[str | None] = mapped_column(String(64), default=None)
     filled_qty: Mapped[float] = mapped_column(Double, default=0.0)
     average_price: Mapped[float | None] = mapped_column(Double, default=None)
