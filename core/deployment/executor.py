@@ -43,6 +43,7 @@ from core.broker.types import (
     OrderRequest,
     OrderResult,
     OutcomeUnknown,
+    Side,
     Transient,
 )
 from core.config import Settings
@@ -381,7 +382,7 @@ async def _record_fill(session: AsyncSession, order: Order, result: OrderResult,
     fee = result.fee * price if fee_in_base else result.fee
     deployment = await session.get(Deployment, order.deployment_id) if order.deployment_id else None
     pnl: float | None = None
-    if order.side == "sell" and deployment is not None and deployment.entry_price:
+    if order.side == Side.SELL and deployment is not None and deployment.entry_price:
         entry_fee = await _entry_fee_share(session, deployment.id, result.filled)
         pnl = (price - deployment.entry_price) * result.filled - fee - entry_fee
     trade = Trade(
@@ -400,7 +401,7 @@ async def _record_fill(session: AsyncSession, order: Order, result: OrderResult,
     )
     session.add(trade)
     if deployment is not None:
-        if order.side == "buy":
+        if order.side == Side.BUY:
             held = result.filled - (result.fee if fee_in_base else 0.0)
             previous = max(deployment.position_qty, 0.0)
             total = previous + held
@@ -426,7 +427,7 @@ async def _entry_fee_share(session: AsyncSession, deployment_id: int, sold: floa
     """The entry's fee in proportion to what this exit sold, so P&L is net of both legs."""
     entry = await session.scalar(
         select(Trade)
-        .where(Trade.deployment_id == deployment_id, Trade.side == "buy")
+        .where(Trade.deployment_id == deployment_id, Trade.side == Side.BUY)
         .order_by(Trade.executed_at.desc(), Trade.id.desc())
         .limit(1)
     )

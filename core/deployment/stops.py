@@ -19,7 +19,7 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
-from core.broker.types import Broker, BrokerError, MarketRules, OrderRequest, OutcomeUnknown
+from core.broker.types import Broker, BrokerError, MarketRules, OrderRequest, OutcomeUnknown, Side
 from core.config import Settings
 from core.db import Database, utcnow
 from core.deployment.executor import Outcome, _move, _outcome, apply_result, client_order_id, why
@@ -76,7 +76,7 @@ async def rest_stop(
         )  # fmt: skip
         session.add(order)
         await session.flush()
-    request = OrderRequest(order.client_order_id, order.symbol, "sell", order.quantity, order.reference_price or 0.0)
+    request = OrderRequest(order.client_order_id, order.symbol, Side.SELL, order.quantity, order.reference_price or 0.0)
     try:
         result = await broker.place_stop(request)
     except OutcomeUnknown as exc:  # reconciliation finds it by client id and adopts it as Resting

@@ -34,7 +34,7 @@ import pandas as pd
 from sqlalchemy import and_, or_, select, update
 
 from core.broker.pool import BrokerPool
-from core.broker.types import AuthFailed, Broker, MarketRules, OrderRejected
+from core.broker.types import AuthFailed, Broker, MarketRules, OrderRejected, Side
 from core.compute import Task
 from core.config import Settings
 from core.db import Database, rowcount, utcnow
@@ -434,14 +434,14 @@ class Tick:
         row, frame = item.row, item.frame
         # paper fills where the backtest does; a live market order sizes on the freshest price seen
         price = decision.price if decision.price is not None else float(frame.iloc[-1]["close"])
-        if decision.side == "sell" and item.resting:
+        if decision.side == Side.SELL and item.resting:
             stopped = await lift_stop(self.db, broker, row.id)
             if stopped is not None:  # the exchange's stop sold first: that is this position's exit
-                hit = Decision("sell", "stop", "stop", decision.at, stopped.price)
+                hit = Decision(Side.SELL, "stop", "stop", decision.at, stopped.price)
                 report.events.append(self._event("filled", row, item.key, frame, hit, stopped))
                 return stopped
         balance = await broker.fetch_balance()
-        if decision.side == "buy":
+        if decision.side == Side.BUY:
             fee = rules.fee if rules.fee is not None else self.settings.commission(crypto=not is_idx_symbol(rules.symbol))
             sized = size_buy(balance.get(rules.quote, 0.0), price, rules, fee=fee, fraction=row.size, stake=row.stake_amount,
                              cap=row.max_position_value)  # fmt: skip
@@ -457,7 +457,7 @@ class Tick:
         report.orders += 1
         outcome = await send_order(self.db, self.settings, broker, order, sleep=self.sleep)
         report.events.append(self._event(event_kind(outcome), row, item.key, frame, decision, outcome))
-        if decision.side == "buy" and outcome.status == OrderStatus.FILLED and item.stop_loss and broker.rests_stops:
+        if decision.side == Side.BUY and outcome.status == OrderStatus.FILLED and item.stop_loss and broker.rests_stops:
             await rest_stop(self.db, self.settings, broker, rules, row.id, item.stop_loss, order.bar_at or item.bar_at)
         return outcome
 

@@ -14,6 +14,7 @@ from enum import StrEnum
 from sqlalchemy import Double, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from core.broker.types import Side
 from core.db.base import Base, StrEnumType, UTCDateTime, utcnow
 
 
@@ -42,7 +43,7 @@ class Order(Base):
     broker: Mapped[str] = mapped_column(String(16))
     client_order_id: Mapped[str] = mapped_column(String(40), unique=True)
     symbol: Mapped[str] = mapped_column(String(32))  # the broker's symbol: BTC/USDT, BBCA.JK
-    side: Mapped[str] = mapped_column(String(4))  # buy | sell
+    side: Mapped[Side] = mapped_column(StrEnumType(Side, 4))
     quantity: Mapped[float] = mapped_column(Double)
     reference_price: Mapped[float | None] = mapped_column(Double, default=None)  # the price the signal saw
     bar_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)  # when it fills in market time
@@ -73,7 +74,7 @@ class Trade(Base):
     )
     label: Mapped[str] = mapped_column(String(64), default="")  # the deployment's model label
     symbol: Mapped[str] = mapped_column(String(32))
-    side: Mapped[str] = mapped_column(String(4))
+    side: Mapped[Side] = mapped_column(StrEnumType(Side, 4))
     quantity: Mapped[float] = mapped_column(Double)
     price: Mapped[float] = mapped_column(Double)
     fee: Mapped[float] = mapped_column(Double, default=0.0)  # in the quote currency
