@@ -24,6 +24,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy  # what it checks and how: [tool.mypy] in pyproject.toml
 
 bench: $(STAMP)
 	-$(VENV)/bin/python bench/market.py

@@ -11,6 +11,7 @@ transports only find out the facts it needs (is this a group, does the user admi
 from __future__ import annotations
 
 import dataclasses
+import io
 import math
 import re
 import shlex
@@ -352,7 +353,10 @@ def _next_token(text: str) -> tuple[str | None, str]:
     """The first shell-like word of ``text`` and what follows it."""
     if not text:
         return None, ""
-    lexer = shlex.shlex(text, posix=True)
+    # Our own stream (shlex wraps a str in one just the same), so the rest is read from a StringIO:
+    # shlex types its ``instream`` as something read one character at a time.
+    stream = io.StringIO(text)
+    lexer = shlex.shlex(stream, posix=True)
     lexer.whitespace_split = True
     lexer.commenters = ""
     try:
@@ -360,7 +364,7 @@ def _next_token(text: str) -> tuple[str | None, str]:
     except ValueError:  # unbalanced quote: fall back to plain words
         token, _, tail = text.partition(" ")
         return token, tail.strip()
-    return token, lexer.instream.read().strip()
+    return token, stream.read().strip()
 
 
 def convert_many(arg: Arg, tokens: list[str]) -> list[Any]:

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import JSON, Boolean, Integer, LargeBinary, String, Text, delete, func, or_, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db import Database
+from core.db import Database, rowcount
 from core.db.base import Base, UTCDateTime, utcnow
 from core.logging import get_logger
 from core.message import Image, Message
@@ -150,4 +150,4 @@ async def prune(db: Database, now: datetime | None = None) -> int:
     cutoff = (now or utcnow()) - KEEP_SENT
     async with db.session() as session:
         gone = await session.execute(delete(OutboxMessage).where(OutboxMessage.sent_at < cutoff))
-        return gone.rowcount or 0  # type: ignore[attr-defined]
+        return rowcount(gone) or 0

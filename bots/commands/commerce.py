@@ -15,6 +15,7 @@ from core.message import Button, Message
 from core.product import service as products
 from core.purchase import retire
 from core.purchase import service as purchases
+from core.purchase.models import PurchaseStatus
 from core.purchase.pricing import Quote
 
 PAGE_SIZE = 5
@@ -136,7 +137,7 @@ async def purchases_(ctx: Context, page: int) -> Message:
 def _purchase_line(p: purchases.PurchaseView) -> str:
     names = ", ".join(f"{i.name} ×{i.quantity}" if i.quantity > 1 else i.name for i in p.items)
     line = f"• #{p.id} {p.created_at:%Y-%m-%d} {names}: {fmt.rupiah(p.total)} · {p.status}"
-    if p.status == "Pending" and p.payment_link:
+    if p.status == PurchaseStatus.PENDING and p.payment_link:
         line += f" · pay: {p.payment_link}"
     return line
 

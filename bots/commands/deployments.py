@@ -21,6 +21,7 @@ from core.deployment import service as deployments
 from core.deployment.service import DeploymentView
 from core.deployment.status import ENDED, RUNNING
 from core.message import Button, Message
+from core.trade.models import OrderStatus
 
 PAGE_SIZE = 10
 _TIMINGS = ("ontime", "late")
@@ -323,7 +324,7 @@ async def close(ctx: Context, id: str, then: str, confirmed: bool = False) -> Me
 def closed_line(done) -> str:
     view, outcome = done.deployment, done.outcome
     after = "stopped" if done.stopped else "goes on, flat"
-    if outcome.status == "Filled":
+    if outcome.status == OrderStatus.FILLED:
         pnl = f", P&L {outcome.pnl:+,.2f}" if outcome.pnl is not None else ""
         return (f"Closed #{view.id} {view.label}: sold {outcome.quantity:g} {view.ticker} at {_price(view, outcome.price)} "
                 f"(fee {outcome.fee:,.8g}{pnl}); {after}.")  # fmt: skip

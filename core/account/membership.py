@@ -15,7 +15,7 @@ from typing import Protocol, runtime_checkable
 from sqlalchemy import Select, delete, select
 
 from core.account.models import Chat, ChatMember, Identity
-from core.db import Database
+from core.db import Database, rowcount
 from core.logging import get_logger
 
 log = get_logger(__name__)
@@ -44,7 +44,7 @@ async def member_left(db: Database, platform: str, user_external_id: str, chat_e
         result = await session.execute(
             delete(ChatMember).where(ChatMember.user_id == user_id, ChatMember.chat_id.in_(_chat_ids(platform, chats)))
         )
-    removed = result.rowcount or 0
+    removed = rowcount(result) or 0
     log.info("group_member_left", platform=platform, chats=len(chats), removed=removed)
     return removed
 
@@ -59,10 +59,10 @@ async def bot_left(db: Database, platform: str, chat_external_ids: Iterable[str]
         return 0
     async with db.session() as session:
         result = await session.execute(delete(ChatMember).where(ChatMember.chat_id.in_(_chat_ids(platform, chats))))
-    removed = result.rowcount or 0
+    removed = rowcount(result) or 0
     log.info("group_bot_left", platform=platform, chats=len(chats), removed=removed)
     return removed
 
 
-def _chat_ids(platform: str, external_ids: list[str]) -> Select[tuple[int]]:
+def _chat_ids(platform: str, external_ids: list[str]) -> Select[int]:
     return select(Chat.id).where(Chat.platform == platform, Chat.external_id.in_(external_ids))

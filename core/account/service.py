@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.account.models import PLATFORMS, Chat, ChatMember, Identity, User
 from core.actor import Actor
-from core.db import Database, insert_ignoring_conflicts, utcnow
+from core.db import Database, insert_ignoring_conflicts, session_dialect, utcnow
 from core.errors import Invalid, NotFound, Unavailable
 from core.text import storable_name
 
@@ -122,7 +122,7 @@ async def _create_identity(
     try:
         await session.flush()
         stmt = (
-            insert_ignoring_conflicts(session.bind.dialect.name, Identity, "platform", "external_id")
+            insert_ignoring_conflicts(session_dialect(session), Identity, "platform", "external_id")
             .values(
                 user_id=user.id,
                 platform=platform,
@@ -155,7 +155,7 @@ async def _record_chat(
     title = (title or "").strip()[:256]
     if row is None:
         await session.execute(
-            insert_ignoring_conflicts(session.bind.dialect.name, Chat, "platform", "external_id").values(
+            insert_ignoring_conflicts(session_dialect(session), Chat, "platform", "external_id").values(
                 platform=platform,
                 external_id=external_id,
                 title=title,
@@ -163,11 +163,10 @@ async def _record_chat(
                 created_at=utcnow(),
             )
         )
-        return int(
-            await session.scalar(
-                select(Chat.id).where(Chat.platform == platform, Chat.external_id == external_id)
-            )
-        )
+        # scalar_one: the chat is there now, inserted just above or by the request that won the race
+        return (
+            await session.execute(select(Chat.id).where(Chat.platform == platform, Chat.external_id == external_id))
+        ).scalar_one()
     if (title and title != row.title) or is_group != row.is_group:
         await session.execute(
             update(Chat).where(Chat.id == row.id).values(title=title or row.title, is_group=is_group)
@@ -182,7 +181,7 @@ async def _record_member(session: AsyncSession, chat_id: int, user_id: int, now:
     )
     if known is None:
         await session.execute(
-            insert_ignoring_conflicts(session.bind.dialect.name, ChatMember, "chat_id", "user_id").values(
+            insert_ignoring_conflicts(session_dialect(session), ChatMember, "chat_id", "user_id").values(
                 chat_id=chat_id, user_id=user_id, last_seen_at=now
             )
         )

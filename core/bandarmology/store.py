@@ -24,7 +24,7 @@ from core.bandarmology.provider import summarised
 from core.bandarmology.summary import summarize_flows
 from core.bandarmology.types import BrokerFlow, BrokerSummary
 from core.compute import Compute, Task
-from core.db import Database, utcnow
+from core.db import Database, rowcount, utcnow
 from core.errors import Invalid
 
 SAMPLE_DIR = Path(__file__).parent / "sample"
@@ -92,7 +92,7 @@ async def remove_activity(db: Database, actor: Actor, ticker: str) -> int:
                 BrokerActivity.user_id == actor.user_id, BrokerActivity.ticker == code
             )
         )
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return int(rowcount(result) or 0)
 
 
 def _values(user_id: int, ticker: str, row: ActivityRow) -> dict:

@@ -35,6 +35,7 @@ from core.broker.types import (
     OrderRequest,
     OrderResult,
     OutcomeUnknown,
+    Side,
     Transient,
 )
 from core.logging import scrub
@@ -265,7 +266,7 @@ class ExchangeBroker:
         params = self._client_id(request)
         if self.name is BrokerName.OKX:
             params["tgtCcy"] = "base_ccy"  # a market buy's size in base units, like every other order here
-        price = request.reference_price if request.side == "buy" and self.name in _BUY_NEEDS_PRICE else None
+        price = request.reference_price if request.side == Side.BUY and self.name in _BUY_NEEDS_PRICE else None
         result = await self._send(request, request.side, price, params)
         if result.status in _DONE or result.filled:
             return result

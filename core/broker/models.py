@@ -8,11 +8,21 @@ characters of the client id) lets users tell their keys apart without showing th
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import Boolean, Double, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db.base import Base, UTCDateTime, utcnow
+from core.db.base import Base, StrEnumType, UTCDateTime, utcnow
+
+
+class CredentialStatus(StrEnum):
+    """Where a broker key stands: usable, refused by its exchange, or removed by its owner (kept,
+    hidden, while deployments and orders still point at it)."""
+
+    ACTIVE = "Active"
+    REVOKED = "Revoked"
+    REMOVED = "Removed"
 
 
 class Credential(Base):
@@ -26,7 +36,9 @@ class Credential(Base):
     label_key: Mapped[str] = mapped_column(String(64))
     secret_token: Mapped[str] = mapped_column(Text, default="")  # Fernet token of the key material; "" for paper
     key_hint: Mapped[str] = mapped_column(String(16), default="")
-    status: Mapped[str] = mapped_column(String(16), default="Active")  # Active | Revoked
+    status: Mapped[CredentialStatus] = mapped_column(
+        StrEnumType(CredentialStatus, 16), default=CredentialStatus.ACTIVE
+    )
     can_withdraw: Mapped[bool | None] = mapped_column(Boolean, default=None)  # None: the exchange does not tell
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

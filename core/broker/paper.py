@@ -46,8 +46,9 @@ from core.broker.types import (
     OrderRejected,
     OrderRequest,
     OrderResult,
+    Side,
 )
-from core.db import insert_ignoring_conflicts, utcnow
+from core.db import insert_ignoring_conflicts, rowcount, utcnow
 
 if TYPE_CHECKING:
     from core.config import Settings
@@ -142,7 +143,7 @@ class PaperBroker:
     def _slipped(self, request: OrderRequest) -> float:
         """The fill price: the requested one, moved against the order by ``PAPER_SLIPPAGE``."""
         slip = self.settings.paper_slippage
-        return request.reference_price * (1 + slip if request.side == "buy" else 1 - slip) if slip else request.reference_price
+        return request.reference_price * (1 + slip if request.side == Side.BUY else 1 - slip) if slip else request.reference_price
 
     def fee(self, symbol: str) -> float:
         """The fee per fill: the backtest's commission for the market."""
@@ -177,13 +178,13 @@ class PaperBroker:
         qty, price = request.quantity, self._slipped(request)
         value = qty * price
         fee = value * self.fee(request.symbol)
-        if request.side == "buy":
+        if request.side == Side.BUY:
             await self._take(session, quote, value + fee, f"{_money(qty)} {base}")
             await self._add(session, base, qty)
         else:
             await self._take(session, base, qty, f"{_money(qty)} {base}")
             await self._add(session, quote, value - fee)
-        mark.amount = qty if request.side == "buy" else -qty
+        mark.amount = qty if request.side == Side.BUY else -qty
         session.add_all(
             PaperBalance(credential_id=self.credential_id, asset=f"{marker}:{key}", amount=amount, updated_at=now)
             for key, amount in (("p", price), ("f", fee))
@@ -226,7 +227,7 @@ class PaperBroker:
             )
             .values(amount=case((left < 0, 0.0), else_=left), updated_at=utcnow())
         )
-        if result.rowcount == 1:  # type: ignore[attr-defined]
+        if rowcount(result) == 1:
             return
         have = await session.scalar(
             select(PaperBalance.amount).where(

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.actor import Actor
 from core.broker.crypto import KeyMaterial, decrypt, encrypt, require_master_key
 from core.broker.exchanges import Verification
-from core.broker.models import Credential
+from core.broker.models import Credential, CredentialStatus
 from core.broker.paper import PaperBroker, is_marker, starting_balances
 from core.broker.types import AuthFailed, Broker, BrokerName, OrderRejected, Transient
 from core.config import Settings, get_settings
@@ -37,7 +37,8 @@ from core.paging import Page, check_page
 log = get_logger(__name__)
 
 PAPER_LABEL = "paper"
-ACTIVE, REVOKED, REMOVED = "Active", "Revoked", "Removed"
+# The statuses by their short names, as this module and its callers have always spelled them
+ACTIVE, REVOKED, REMOVED = CredentialStatus.ACTIVE, CredentialStatus.REVOKED, CredentialStatus.REMOVED
 MAX_CREDENTIALS = 20
 MAX_LABEL = 32
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,31}$")
@@ -56,7 +57,7 @@ class CredentialView:
     label: str
     broker: BrokerName
     hint: str  # the last four characters of the client id ("" for paper)
-    status: str  # Active | Revoked
+    status: CredentialStatus
     verified_at: datetime | None
     can_withdraw: bool | None  # None: the exchange does not tell
     created_at: datetime

@@ -41,11 +41,18 @@ class MarketRules:
     fee: float | None = None  # taker fee per leg as a fraction of traded value, where the broker tells
 
 
+class Side(StrEnum):
+    """An order's side, spelled as ccxt and the Stoxlify Core API spell it."""
+
+    BUY = "buy"
+    SELL = "sell"
+
+
 @dataclass(frozen=True, slots=True)
 class OrderRequest:
     client_order_id: str  # deterministic; each broker passes it in its own parameter
     symbol: str  # the broker's symbol: BTC/USDT on exchanges, the instrument symbol on paper
-    side: str  # buy | sell
+    side: Side
     quantity: float  # in base units, already rounded to the market's step
     reference_price: float  # paper fills here (the backtest's fill price); exchanges fill market orders at market
 
@@ -64,7 +71,13 @@ class OrderResult:
 class Broker(Protocol):
     name: BrokerName
     paper: bool
-    rests_stops: bool  # a stop-loss can rest on the exchange itself (it protects while the bot is down)
+
+    # Read-only in the protocol: an exchange broker computes it from its exchange (a property), a
+    # paper broker states it as a class attribute; either satisfies a property.
+    @property
+    def rests_stops(self) -> bool:
+        """A stop-loss can rest on the exchange itself (it protects while the bot is down)."""
+        ...
 
     async def create_order(self, request: OrderRequest) -> OrderResult:
         """Send a market order. Raises a ``BrokerError``; ``OutcomeUnknown`` when it may have gone through."""

@@ -414,7 +414,7 @@ def _canvas_class(base: Any) -> Any:
                 heights[key] = found
             return found
 
-        def draw_text(  # type: ignore[override]
+        def draw_text(
             self, gc: Any, x: float, y: float, s: str, prop: Any, angle: float, ismath: Any = False, mtext: Any = None
         ) -> None:
             if ismath or angle or (mtext is not None and (mtext.get_fontfeatures() or mtext.get_language())):
@@ -435,7 +435,7 @@ def _canvas_class(base: Any) -> Any:
             self._renderer.draw_text_image(image, round(x + dx), round(y + dy) + 1, 0, gc)
             return None
 
-    class Canvas(base):  # type: ignore[misc, valid-type]
+    class Canvas(base):
         def get_renderer(self) -> Any:
             key = (*self.get_width_height(physical=True), self.figure.dpi)
             if getattr(self, "_chart_key", None) != key:
@@ -479,7 +479,7 @@ def _figure(m: SimpleNamespace, width_px: int, height_px: int, ratios: list[floa
             return free.pop()
     fig = m.Figure(figsize=(width_px / DPI, height_px / DPI), dpi=DPI, facecolor="white")
     m.Canvas(fig)
-    fig.chart_layout = key  # type: ignore[attr-defined]
+    fig.chart_layout = key
     # Panels stacked without gaps at fixed positions (no layout engine to run), prices on the right.
     top = 0.12 * (0.75 + 0.3 * (heading_lines - 2))
     height = 1.0 - _BOTTOM - top

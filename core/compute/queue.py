@@ -67,7 +67,7 @@ def _stream_broker() -> type:
     from taskiq import AckableMessage
     from taskiq_redis import RedisStreamBroker
 
-    class Stream(RedisStreamBroker):  # type: ignore[misc]
+    class Stream(RedisStreamBroker):
         async def listen(self) -> Any:
             async with Redis(connection_pool=self.connection_pool) as redis:
                 while True:
@@ -115,8 +115,8 @@ def make_broker(settings: Settings) -> Any:
         except StoxlifyError as exc:  # the user's answer (past its limit, out of memory): carried back as it is
             return pack(("error", exc))
 
-    broker.stoxlify_compute = compute  # type: ignore[attr-defined]
-    broker.stoxlify_local = local  # type: ignore[attr-defined]
+    broker.stoxlify_compute = compute
+    broker.stoxlify_local = local
     return broker
 
 
@@ -128,7 +128,7 @@ def _announcer() -> type:
     from redis.asyncio import Redis
     from taskiq import TaskiqMiddleware
 
-    class Announce(TaskiqMiddleware):  # type: ignore[misc]
+    class Announce(TaskiqMiddleware):
         """On a worker: once a result is stored, say so on the done channel, so the bot waiting
         for it reads it at once instead of polling the result backend."""
 

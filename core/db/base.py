@@ -8,8 +8,11 @@ written against PostgreSQL produces the same names on SQLite and Alembic's batch
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, cast
 
-from sqlalchemy import DateTime, Dialect, Insert, MetaData
+from sqlalchemy import CursorResult, DateTime, Dialect, Insert, MetaData, Result, String
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
@@ -67,6 +70,29 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+class StrEnumType[E: StrEnum](TypeDecorator[E]):
+    """A ``String`` column whose Python values are members of a ``StrEnum``.
+
+    The database keeps the plain strings it always had (the enum's values: no migration, and the
+    column compares equal to a ``String`` of the same length); rows read back as members, so code
+    compares them against the enum and the type checker knows their values. Writes take a member
+    or its string, stored as the plain string either way.
+    """
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum: type[E], length: int) -> None:
+        super().__init__(length)
+        self.enum = enum
+
+    def process_bind_param(self, value: E | str | None, dialect: Dialect) -> str | None:
+        return None if value is None else str(value)  # a member's str is its value
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> E | None:
+        return None if value is None else self.enum(value)
+
+
 class Base(DeclarativeBase):
     """Base of every table; its ``metadata`` is what migrations are compared against."""
 
@@ -89,3 +115,22 @@ def insert_ignoring_conflicts(dialect_name: str, model: type[Base], *unique_colu
 
         return sqlite_insert(model).on_conflict_do_nothing(index_elements=list(unique_columns))
     raise NotImplementedError(f"no ON CONFLICT support written for {dialect_name}")
+
+
+def session_dialect(session: AsyncSession) -> str:
+    """The dialect name ("sqlite", "postgresql") a session's statements run on.
+
+    ``session.bind`` is typed optional (a session may route by mapper); ours are always made
+    bound to one engine, and ``get_bind`` returns that engine, typed as present.
+    """
+    return session.get_bind().dialect.name
+
+
+def rowcount(result: Result[Any]) -> int:
+    """The rows an UPDATE or DELETE touched.
+
+    ``AsyncSession.execute`` is typed as returning a plain ``Result`` for every statement, but a
+    DML statement without RETURNING runs on a cursor and returns a ``CursorResult``, which
+    carries ``rowcount``: the cast states what the stubs cannot tell apart.
+    """
+    return cast(CursorResult[Any], result).rowcount

@@ -22,7 +22,7 @@ from core.actor import Actor
 from core.broker.service import open_broker
 from core.broker.types import AuthFailed, BrokerError, OrderRejected
 from core.config import Settings
-from core.db import Database, utcnow
+from core.db import Database, rowcount, utcnow
 from core.deployment.executor import UNRESOLVED, Outcome, client_order_id, send_order, why
 from core.deployment.models import Deployment
 from core.deployment.service import DeploymentView, broker_symbol, get_deployment
@@ -32,7 +32,7 @@ from core.deployment.stops import lift_stop
 from core.errors import Conflict, Invalid, NotFound
 from core.market.types import Source
 from core.services import Services
-from core.trade.models import Order
+from core.trade.models import Order, OrderStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +104,7 @@ async def _record_exit(
             .values(updated_at=now)
             .execution_options(synchronize_session=False)
         )
-        if held.rowcount != 1:
+        if rowcount(held) != 1:
             raise Conflict(f"deployment #{view.id} no longer holds anything")
         busy = await session.scalar(
             select(func.count()).select_from(Order).where(Order.deployment_id == view.id, Order.status.in_(UNRESOLVED))
@@ -123,7 +123,7 @@ async def _record_exit(
             reference_price=price,
             bar_at=at,
             reason="manual",
-            status="Pending",
+            status=OrderStatus.PENDING,
             created_at=now,
             updated_at=now,
         )

@@ -31,7 +31,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, case, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.broker.models import Credential
+from core.broker.models import Credential, CredentialStatus
 from core.broker.symbols import split_symbol
 from core.broker.types import (
     AuthFailed,
@@ -43,18 +43,19 @@ from core.broker.types import (
     OrderRequest,
     OrderResult,
     OutcomeUnknown,
+    Side,
     Transient,
 )
 from core.config import Settings
-from core.db import Database, utcnow
+from core.db import Database, rowcount, utcnow
 from core.deployment.models import Deployment
 from core.deployment.status import RUNNING, Status
 from core.logging import get_logger
-from core.trade.models import Order, Trade
+from core.trade.models import Order, OrderStatus, Trade
 
 log = get_logger(__name__)
 
-UNRESOLVED = ("Pending", "Sent", "Open")  # order statuses whose outcome is not final yet
+UNRESOLVED = (OrderStatus.PENDING, OrderStatus.SENT, OrderStatus.OPEN)  # order statuses whose outcome is not final yet
 Sleep = Callable[[float], Awaitable[None]]
 
 
@@ -107,7 +108,7 @@ class Outcome:
     order_id: int
     deployment_id: int | None
     user_id: int
-    status: str  # the order's status afterwards
+    status: OrderStatus  # the order's status afterwards
     side: str
     symbol: str
     quantity: float  # filled when Filled, else asked
@@ -185,7 +186,7 @@ async def record_intent(
             taken = await session.scalar(select(Order.id).where(Order.client_order_id == intent.client_order_id))
             if taken is not None:
                 return None
-        if claimed.rowcount != 1:
+        if rowcount(claimed) != 1:
             return None
         busy = await session.scalar(
             select(Order.id).where(Order.deployment_id == intent.deployment_id, Order.status.in_(UNRESOLVED)).limit(1)
@@ -204,7 +205,7 @@ async def record_intent(
             reference_price=intent.reference_price,
             bar_at=intent.bar_at,
             reason=intent.reason,
-            status="Rejected" if refusal else "Pending",
+            status=OrderStatus.REJECTED if refusal else OrderStatus.PENDING,
             error=refusal or "",
             created_at=now,
             updated_at=now,
@@ -224,7 +225,7 @@ async def record_intent(
 # --- 2. send -----------------------------------------------------------------------------------
 
 
-async def _move(db: Database, order_id: int, from_: Iterable[str], to: str, **values: object) -> bool:
+async def _move(db: Database, order_id: int, from_: Iterable[OrderStatus], to: OrderStatus, **values: object) -> bool:
     """Compare-and-set on the order's status; True when this caller moved it."""
     async with db.session() as session:
         moved = await session.execute(
@@ -233,7 +234,7 @@ async def _move(db: Database, order_id: int, from_: Iterable[str], to: str, **va
             .values(status=to, updated_at=utcnow(), **values)
             .execution_options(synchronize_session=False)
         )
-        return moved.rowcount == 1
+        return rowcount(moved) == 1
 
 
 async def send_order(
@@ -243,44 +244,44 @@ async def send_order(
     request = OrderRequest(order.client_order_id, order.symbol, order.side, order.quantity, order.reference_price or 0.0)
     attempts = max(1, settings.order_retries)
     for attempt in range(attempts):
-        if not await _move(db, order.id, ("Pending",), "Sent", attempts=Order.attempts + 1):
-            return _outcome(order, "Sent", applied=False)  # another worker is sending it
+        if not await _move(db, order.id, (OrderStatus.PENDING,), OrderStatus.SENT, attempts=Order.attempts + 1):
+            return _outcome(order, OrderStatus.SENT, applied=False)  # another worker is sending it
         try:
             result = await broker.create_order(request)
         except Transient as exc:
-            await _move(db, order.id, ("Sent",), "Pending", error=str(exc)[:500])
+            await _move(db, order.id, (OrderStatus.SENT,), OrderStatus.PENDING, error=str(exc)[:500])
             if attempt + 1 < attempts:
                 await sleep(settings.order_retry_base_s * 2**attempt)
                 continue
             log.warning("order_left_pending", order=order.id, error=str(exc))
-            return _outcome(order, "Pending", error=f"the exchange is not answering ({exc}); will retry")
+            return _outcome(order, OrderStatus.PENDING, error=f"the exchange is not answering ({exc}); will retry")
         except OutcomeUnknown as exc:
             return await _look_up(db, broker, order, str(exc))
         except BrokerError as exc:
-            return await fail_order(db, order, exc, from_=("Sent",))
+            return await fail_order(db, order, exc, from_=(OrderStatus.SENT,))
         except Exception as exc:  # a bug or an unmapped library error: it may have gone through
             log.exception("order_send_crashed", order=order.id)
             return await _look_up(db, broker, order, f"unexpected error: {type(exc).__name__}")
-        return await apply_result(db, order.id, result, from_=("Sent",))
-    return _outcome(order, "Pending")  # pragma: no cover - the loop always returns
+        return await apply_result(db, order.id, result, from_=(OrderStatus.SENT,))
+    return _outcome(order, OrderStatus.PENDING)  # pragma: no cover - the loop always returns
 
 
 async def _look_up(db: Database, broker: Broker, order: Order, error: str) -> Outcome:
     """After an unknown outcome: adopt what the broker has, or leave ``Sent`` for reconciliation."""
-    await _move(db, order.id, ("Sent",), "Sent", error=error[:500])
+    await _move(db, order.id, (OrderStatus.SENT,), OrderStatus.SENT, error=error[:500])
     try:
         found = await broker.fetch_order(order.client_order_id, order.symbol)
     except BrokerError as exc:
         log.warning("order_lookup_failed", order=order.id, error=str(exc))
         found = None
     if found is None:
-        return _outcome(order, "Sent", error=f"outcome unknown ({error}); will check with the exchange")
-    return await apply_result(db, order.id, found, from_=("Sent",))
+        return _outcome(order, OrderStatus.SENT, error=f"outcome unknown ({error}); will check with the exchange")
+    return await apply_result(db, order.id, found, from_=(OrderStatus.SENT,))
 
 
-async def fail_order(db: Database, order: Order, exc: BrokerError, *, from_: Iterable[str]) -> Outcome:
+async def fail_order(db: Database, order: Order, exc: BrokerError, *, from_: Iterable[OrderStatus]) -> Outcome:
     """Record a broker refusal; on ``AuthFailed`` pause every running deployment on the credential."""
-    status = "Rejected" if isinstance(exc, OrderRejected) else "Failed"
+    status = OrderStatus.REJECTED if isinstance(exc, OrderRejected) else OrderStatus.FAILED
     message = why(exc)
     if not await _move(db, order.id, from_, status, error=message[:500]):
         return _outcome(order, status, applied=False)
@@ -305,8 +306,8 @@ async def pause_credential(db: Database, credential_id: int, message: str) -> tu
         await session.execute(
             update(Credential)
             .where(Credential.id == credential_id, Credential.broker != BrokerName.PAPER.value,
-                   Credential.status == "Active")
-            .values(status="Revoked")
+                   Credential.status == CredentialStatus.ACTIVE)
+            .values(status=CredentialStatus.REVOKED)
             .execution_options(synchronize_session=False)
         )  # fmt: skip
         rows = await session.execute(
@@ -332,16 +333,19 @@ def why(exc: BrokerError) -> str:
 
 # --- 3. apply ----------------------------------------------------------------------------------
 
-_BROKER_STATUS = {"closed": "Filled", "open": "Open", "canceled": "Canceled", "rejected": "Rejected"}
+# ccxt's unified order statuses (OrderResult.status) to ours
+_BROKER_STATUS = {
+    "closed": OrderStatus.FILLED, "open": OrderStatus.OPEN, "canceled": OrderStatus.CANCELED, "rejected": OrderStatus.REJECTED,
+}
 
 
 async def apply_result(
-    db: Database, order_id: int, result: OrderResult, *, from_: Iterable[str], open_as: str = "Open"
+    db: Database, order_id: int, result: OrderResult, *, from_: Iterable[OrderStatus], open_as: OrderStatus = OrderStatus.OPEN
 ) -> Outcome:
     """Move the order to the broker's result, and on a fill record the trade and the position, once.
     ``open_as``: the status an order the broker still has open gets (``Resting`` for a resting stop)."""
-    status = _BROKER_STATUS.get(result.status, "Open")
-    if status == "Open":
+    status = _BROKER_STATUS.get(result.status, OrderStatus.OPEN)
+    if status == OrderStatus.OPEN:
         status = open_as
     now = utcnow()
     async with db.session() as session:
@@ -361,7 +365,7 @@ async def apply_result(
         )
         order = await session.get(Order, order_id, populate_existing=True)
         assert order is not None
-        if moved.rowcount != 1:
+        if rowcount(moved) != 1:
             return _outcome(order, order.status, applied=False)
         if status == open_as or result.filled <= 0:
             return _outcome(order, status, error="" if status == open_as else f"the exchange says {result.status}")
@@ -378,7 +382,7 @@ async def _record_fill(session: AsyncSession, order: Order, result: OrderResult,
     fee = result.fee * price if fee_in_base else result.fee
     deployment = await session.get(Deployment, order.deployment_id) if order.deployment_id else None
     pnl: float | None = None
-    if order.side == "sell" and deployment is not None and deployment.entry_price:
+    if order.side == Side.SELL and deployment is not None and deployment.entry_price:
         entry_fee = await _entry_fee_share(session, deployment.id, result.filled)
         pnl = (price - deployment.entry_price) * result.filled - fee - entry_fee
     trade = Trade(
@@ -397,7 +401,7 @@ async def _record_fill(session: AsyncSession, order: Order, result: OrderResult,
     )
     session.add(trade)
     if deployment is not None:
-        if order.side == "buy":
+        if order.side == Side.BUY:
             held = result.filled - (result.fee if fee_in_base else 0.0)
             previous = max(deployment.position_qty, 0.0)
             total = previous + held
@@ -423,7 +427,7 @@ async def _entry_fee_share(session: AsyncSession, deployment_id: int, sold: floa
     """The entry's fee in proportion to what this exit sold, so P&L is net of both legs."""
     entry = await session.scalar(
         select(Trade)
-        .where(Trade.deployment_id == deployment_id, Trade.side == "buy")
+        .where(Trade.deployment_id == deployment_id, Trade.side == Side.BUY)
         .order_by(Trade.executed_at.desc(), Trade.id.desc())
         .limit(1)
     )
@@ -432,7 +436,7 @@ async def _entry_fee_share(session: AsyncSession, deployment_id: int, sold: floa
     return entry.fee * min(sold / entry.quantity, 1.0)
 
 
-def _outcome(order: Order, status: str, **values: object) -> Outcome:
+def _outcome(order: Order, status: OrderStatus, **values: object) -> Outcome:
     base: dict[str, object] = {
         "order_id": order.id,
         "deployment_id": order.deployment_id,

@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.actor import Actor
+from core.broker.types import Side
 from core.db import Database
 from core.deployment.models import Deployment
 from core.errors import Invalid, LimitExceeded, NotFound, StoxlifyError
@@ -270,7 +271,7 @@ async def _entry_fees(session, deployments: list[Deployment]) -> dict[int, float
     for deployment_id, side, quantity, fee in rows:
         long_ = holding[deployment_id].position_qty > 0
         book = books.setdefault(deployment_id, [0.0, 0.0])
-        if (side == "buy") == long_:
+        if (side == Side.BUY) == long_:
             book[0] += quantity
             book[1] += fee or 0.0
         elif book[0] > 0:

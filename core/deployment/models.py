@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import JSON, Double, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db.base import Base, UTCDateTime, utcnow
+from core.db.base import Base, StrEnumType, UTCDateTime, utcnow
+from core.deployment.status import Status
 
 
 class Deployment(Base):
@@ -32,7 +33,7 @@ class Deployment(Base):
     ticker: Mapped[str] = mapped_column(String(32))
     interval: Mapped[str] = mapped_column(String(8))
     timing: Mapped[str] = mapped_column(String(8), default="OnTime")  # OnTime | Late
-    status: Mapped[str] = mapped_column(String(16), default="TaskPending", index=True)
+    status: Mapped[Status] = mapped_column(StrEnumType(Status, 16), default=Status.PENDING, index=True)
     size: Mapped[float] = mapped_column(Double, default=1.0)  # fraction of the account's quote balance per entry
     # a fixed stake per entry in the quote currency (USDT, rupiah); when set it applies instead of ``size``
     stake_amount: Mapped[float | None] = mapped_column(Double, default=None)

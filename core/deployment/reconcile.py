@@ -35,7 +35,7 @@ from core.deployment.executor import (
 )
 from core.deployment.stops import RESTING, settle_resting
 from core.logging import get_logger
-from core.trade.models import Order
+from core.trade.models import Order, OrderStatus
 
 log = get_logger(__name__)
 
@@ -106,9 +106,10 @@ async def _settle(db: Database, settings: Settings, brokers: BrokerPool, order: 
     if found is not None:
         outcome = await apply_result(db, order.id, found, from_=(order.status,))
         return outcome if outcome.applied and outcome.status != order.status else None
-    if order.status == "Pending":
+    if order.status == OrderStatus.PENDING:
         if now - order.created_at > timedelta(seconds=settings.order_max_age_s):
-            return await _give_up(db, order, "Pending", "not sent in time (the exchange was unreachable); no order placed")
+            reason = "not sent in time (the exchange was unreachable); no order placed"
+            return await _give_up(db, order, OrderStatus.PENDING, reason)
         outcome = await send_order(db, settings, broker, order)
         return outcome if outcome.applied else None
     if now - order.updated_at > timedelta(seconds=settings.order_unknown_grace_s):
@@ -116,8 +117,8 @@ async def _settle(db: Database, settings: Settings, brokers: BrokerPool, order: 
     return None
 
 
-async def _give_up(db: Database, order: Order, from_: str, why: str) -> Outcome | None:
-    if not await _move(db, order.id, (from_,), "Failed", error=why):
+async def _give_up(db: Database, order: Order, from_: OrderStatus, why: str) -> Outcome | None:
+    if not await _move(db, order.id, (from_,), OrderStatus.FAILED, error=why):
         return None
     log.warning("order_given_up", order=order.id, why=why)
-    return _outcome(order, "Failed", error=why)
+    return _outcome(order, OrderStatus.FAILED, error=why)

@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.account.models import Chat
 from core.account.service import lock_user
 from core.actor import Actor
-from core.broker.models import Credential
+from core.broker.models import Credential, CredentialStatus
 from core.broker.service import CredentialView, get_credential, paper_credential
 from core.broker.symbols import is_idx, split_symbol
 from core.broker.types import BrokerName, OrderRejected
@@ -481,7 +481,7 @@ async def _credential(db: Database, actor: Actor, label: str | None) -> Credenti
     if not label:
         return await paper_credential(db, actor)
     cred = await get_credential(db, actor, label)  # NotFound (hint: /credentials)
-    if cred.status != "Active":
+    if cred.status != CredentialStatus.ACTIVE:
         raise Conflict(f"credential '{cred.label}' is {cred.status.lower()}: reconnect it first")
     return cred
 
@@ -524,7 +524,7 @@ async def _check_capacity(
 
 async def _check_credential_usable(session: AsyncSession, credential_id: int) -> None:
     cred = await session.get(Credential, credential_id)
-    if cred is None or cred.status != "Active":
+    if cred is None or cred.status != CredentialStatus.ACTIVE:
         raise Conflict("this deployment's credential was disconnected or revoked: deploy again on another one")
 
 

@@ -19,6 +19,8 @@ from typing import Any
 
 import pandas as pd
 
+from core.broker.types import Side
+
 
 @dataclass(frozen=True, slots=True)
 class BarSignals:
@@ -37,7 +39,7 @@ class BarSignals:
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    side: str  # buy | sell
+    side: Side
     reason: str  # signal | stop | target (orders.reason)
     signal: str  # what to show: buy, sell, stop, target
     at: pd.Timestamp  # when it fills, in market time: the open of the candle it fills in
@@ -117,10 +119,10 @@ def decide(
     if position_qty > 0:
         hit = resting_exit(signals, entry_price, bars)
         if hit is None:
-            return [Decision("sell", "signal", "sell", at, price)] if signals.sell else []
+            return [Decision(Side.SELL, "signal", "sell", at, price)] if signals.sell else []
         out.append(hit)
     if signals.buy:
-        out.append(Decision("buy", "signal", "buy", at, price))
+        out.append(Decision(Side.BUY, "signal", "buy", at, price))
     return out
 
 
@@ -134,7 +136,7 @@ def resting_exit(signals: BarSignals, entry_price: float | None, bars: pd.DataFr
     opens, lows, highs = (bars[c].to_numpy(dtype=float) for c in ("open", "low", "high"))
     for i in range(len(bars)):
         if stop is not None and lows[i] <= stop:
-            return Decision("sell", "stop", "stop", bars.index[i], min(float(opens[i]), stop))
+            return Decision(Side.SELL, "stop", "stop", bars.index[i], min(float(opens[i]), stop))
         if target is not None and highs[i] >= target:
-            return Decision("sell", "target", "target", bars.index[i], max(float(opens[i]), target))
+            return Decision(Side.SELL, "target", "target", bars.index[i], max(float(opens[i]), target))
     return None

@@ -19,18 +19,18 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
-from core.broker.types import Broker, BrokerError, MarketRules, OrderRequest, OutcomeUnknown
+from core.broker.types import Broker, BrokerError, MarketRules, OrderRequest, OutcomeUnknown, Side
 from core.config import Settings
 from core.db import Database, utcnow
 from core.deployment.executor import Outcome, _move, _outcome, apply_result, client_order_id, why
 from core.deployment.models import Deployment
 from core.deployment.sizing import round_down
 from core.logging import get_logger
-from core.trade.models import Order
+from core.trade.models import Order, OrderStatus
 
 log = get_logger(__name__)
 
-RESTING = "Resting"
+RESTING = OrderStatus.RESTING  # the name this module's callers import
 EXCHANGE_STOP = "exchange-stop"  # orders.reason
 
 
@@ -72,22 +72,22 @@ async def rest_stop(
                                                                         settings.order_id_prefix),
             symbol=rules.symbol, side="sell", quantity=round_down(row.position_qty, rules),
             reference_price=row.entry_price * (1 - stop_loss), bar_at=bar_at, reason=EXCHANGE_STOP,
-            status="Sent", attempts=1, created_at=now, updated_at=now,
+            status=OrderStatus.SENT, attempts=1, created_at=now, updated_at=now,
         )  # fmt: skip
         session.add(order)
         await session.flush()
-    request = OrderRequest(order.client_order_id, order.symbol, "sell", order.quantity, order.reference_price or 0.0)
+    request = OrderRequest(order.client_order_id, order.symbol, Side.SELL, order.quantity, order.reference_price or 0.0)
     try:
         result = await broker.place_stop(request)
     except OutcomeUnknown as exc:  # reconciliation finds it by client id and adopts it as Resting
         log.warning("stop_outcome_unknown", order=order.id, error=str(exc))
-        return _outcome(order, "Sent", error=str(exc))
+        return _outcome(order, OrderStatus.SENT, error=str(exc))
     except BrokerError as exc:
-        await _move(db, order.id, ("Sent",), "Failed", error=why(exc)[:500])
+        await _move(db, order.id, (OrderStatus.SENT,), OrderStatus.FAILED, error=why(exc)[:500])
         await _note(db, deployment_id, f"the stop is checked by the bot at each candle: {why(exc)}")
         log.warning("stop_not_rested", order=order.id, error=str(exc))
-        return _outcome(order, "Failed", error=why(exc))
-    return await apply_result(db, order.id, result, from_=("Sent",), open_as=RESTING)
+        return _outcome(order, OrderStatus.FAILED, error=why(exc))
+    return await apply_result(db, order.id, result, from_=(OrderStatus.SENT,), open_as=RESTING)
 
 
 async def lift_stop(db: Database, broker: Broker, deployment_id: int) -> Outcome | None:
@@ -99,12 +99,12 @@ async def lift_stop(db: Database, broker: Broker, deployment_id: int) -> Outcome
         return None
     found = await broker.cancel_order(stop.client_order_id, stop.symbol)
     if found is None or found.status in ("canceled", "rejected"):
-        await _move(db, stop.id, (RESTING,), "Canceled", error="lifted before another sell")
+        await _move(db, stop.id, (RESTING,), OrderStatus.CANCELED, error="lifted before another sell")
         return None
     outcome = await apply_result(db, stop.id, found, from_=(RESTING,), open_as=RESTING)
     if outcome.status == RESTING:
         raise BrokerError("the exchange did not cancel the resting stop yet; the sell waits for it")
-    return outcome if outcome.status == "Filled" else None
+    return outcome if outcome.status == OrderStatus.FILLED else None
 
 
 async def settle_resting(db: Database, broker: Broker, order: Order) -> Outcome | None:

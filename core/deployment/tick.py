@@ -34,10 +34,10 @@ import pandas as pd
 from sqlalchemy import and_, or_, select, update
 
 from core.broker.pool import BrokerPool
-from core.broker.types import AuthFailed, Broker, MarketRules, OrderRejected
+from core.broker.types import AuthFailed, Broker, MarketRules, OrderRejected, Side
 from core.compute import Task
 from core.config import Settings
-from core.db import Database, utcnow
+from core.db import Database, rowcount, utcnow
 from core.deployment.bars import LATE, TIMINGS, bar_close, bar_closes, closed_bars, expected_close
 from core.deployment.executor import (
     UNRESOLVED,
@@ -62,7 +62,7 @@ from core.market.service import MarketService
 from core.market.symbols import is_idx_symbol
 from core.market.types import INTERVALS, Candles, Interval, Source, default_range, parse_interval
 from core.script.limits import TIME_LIMIT
-from core.trade.models import Order
+from core.trade.models import Order, OrderStatus
 
 log = get_logger(__name__)
 
@@ -424,7 +424,7 @@ class Tick:
         outcome: Outcome | None = None
         for number, decision in enumerate(item.decisions):
             outcome = await self._place(broker, rules, item, decision, report, claim=number == 0)
-            if outcome is None or outcome.status != "Filled":
+            if outcome is None or outcome.status != OrderStatus.FILLED:
                 break  # the entry after an exit needs the exit done
         return outcome
 
@@ -434,14 +434,14 @@ class Tick:
         row, frame = item.row, item.frame
         # paper fills where the backtest does; a live market order sizes on the freshest price seen
         price = decision.price if decision.price is not None else float(frame.iloc[-1]["close"])
-        if decision.side == "sell" and item.resting:
+        if decision.side == Side.SELL and item.resting:
             stopped = await lift_stop(self.db, broker, row.id)
             if stopped is not None:  # the exchange's stop sold first: that is this position's exit
-                hit = Decision("sell", "stop", "stop", decision.at, stopped.price)
+                hit = Decision(Side.SELL, "stop", "stop", decision.at, stopped.price)
                 report.events.append(self._event("filled", row, item.key, frame, hit, stopped))
                 return stopped
         balance = await broker.fetch_balance()
-        if decision.side == "buy":
+        if decision.side == Side.BUY:
             fee = rules.fee if rules.fee is not None else self.settings.commission(crypto=not is_idx_symbol(rules.symbol))
             sized = size_buy(balance.get(rules.quote, 0.0), price, rules, fee=fee, fraction=row.size, stake=row.stake_amount,
                              cap=row.max_position_value)  # fmt: skip
@@ -457,7 +457,7 @@ class Tick:
         report.orders += 1
         outcome = await send_order(self.db, self.settings, broker, order, sleep=self.sleep)
         report.events.append(self._event(event_kind(outcome), row, item.key, frame, decision, outcome))
-        if decision.side == "buy" and outcome.status == "Filled" and item.stop_loss and broker.rests_stops:
+        if decision.side == Side.BUY and outcome.status == OrderStatus.FILLED and item.stop_loss and broker.rests_stops:
             await rest_stop(self.db, self.settings, broker, rules, row.id, item.stop_loss, order.bar_at or item.bar_at)
         return outcome
 
@@ -475,7 +475,7 @@ class Tick:
             return None  # another worker claimed this bar
         report.claimed += claim
         report.orders += 1
-        outcome = Outcome(order.id, row.id, row.user_id, "Rejected", decision.side, order.symbol,
+        outcome = Outcome(order.id, row.id, row.user_id, OrderStatus.REJECTED, decision.side, order.symbol,
                           quantity, price, error=refusal)  # fmt: skip
         report.events.append(self._event("refused", row, item.key, frame, decision, outcome))
         return outcome
@@ -518,7 +518,7 @@ class Tick:
                     .values(status=Status.PAUSED, status_reason=why[:300], updated_at=utcnow())
                     .execution_options(synchronize_session=False)
                 )
-                if paused.rowcount == 1:  # type: ignore[attr-defined]
+                if rowcount(paused) == 1:
                     report.events.append(self._event("paused", row, key, text=why))
 
     async def _note(self, reasons: dict[int, str]) -> None:
@@ -564,7 +564,7 @@ class Tick:
                     )
                     .execution_options(synchronize_session=False)
                 )
-                if ended.rowcount == 1:  # type: ignore[attr-defined]
+                if rowcount(ended) == 1:
                     log.warning("tick_ticker_delisted", deployment=row.id, series=str(key), status=status.value)
                     report.events.append(self._event("done" if status == Status.DONE else "paused", row, key,
                                                      text=text))  # fmt: skip
@@ -613,7 +613,9 @@ def event_kind(outcome: Outcome) -> str:
     """The alert kind of an order's outcome: paused, filled, rejected, failed, or unknown (not final yet)."""
     if outcome.paused:
         return "paused"
-    return {"Filled": "filled", "Rejected": "rejected", "Failed": "failed", "Canceled": "failed"}.get(
-        outcome.status, "unknown"
-    )
+    kinds = {
+        OrderStatus.FILLED: "filled", OrderStatus.REJECTED: "rejected", OrderStatus.FAILED: "failed",
+        OrderStatus.CANCELED: "failed",
+    }  # fmt: skip
+    return kinds.get(outcome.status, "unknown")
 

@@ -35,7 +35,7 @@ from core.account.models import Chat, Identity, User
 from core.actor import Actor
 from core.broker.paper import MARKER_PREFIX
 from core.config import Settings
-from core.db import Database
+from core.db import Database, rowcount
 from core.db.migrate import import_models
 from core.deployment.status import Status
 from core.errors import Conflict, NotFound
@@ -43,7 +43,7 @@ from core.logging import get_logger
 from core.media.models import Media
 from core.media.service import discard
 from core.media.storage import ObjectStorage, storage_for
-from core.purchase.models import Purchase
+from core.purchase.models import Purchase, PurchaseStatus
 from core.tokens.service import REVOCATIONS
 
 log = get_logger(__name__)
@@ -110,7 +110,7 @@ async def delete_account(
         if await session.get(User, user_id, with_for_update=not db.is_sqlite) is None:
             raise NotFound("your account no longer exists")
         pending = await session.scalar(
-            select(Purchase.id).where(Purchase.user_id == user_id, Purchase.status == "Pending",
+            select(Purchase.id).where(Purchase.user_id == user_id, Purchase.status == PurchaseStatus.PENDING,
                                       Purchase.provider == "Mayar").order_by(Purchase.id).limit(1)
         )
         if pending is not None:  # a payment arriving after the deletion would have nobody to credit
@@ -130,16 +130,17 @@ async def delete_account(
         rows: dict[str, int] = {}
         for table in tables:
             owned = owned_where(table, user_id)
+            assert owned is not None  # owned_tables() lists only the tables that have an owner condition
             internal = internal_where(table)
             if internal is not None:  # deleted too, but not the user's data: not counted
                 await session.execute(delete(table).where(owned, internal))
             result = await session.execute(delete(table).where(owned))
-            if result.rowcount:
-                rows[table.name] = result.rowcount
+            if rowcount(result):
+                rows[table.name] = rowcount(result)
         if private_chats is not None:
             result = await session.execute(delete(Chat).where(private_chats))
-            if result.rowcount:
-                rows[Chat.__tablename__] = result.rowcount
+            if rowcount(result):
+                rows[Chat.__tablename__] = rowcount(result)
         await session.execute(delete(User).where(User.id == user_id))
         rows[USERS] = 1
     REVOCATIONS.epoch += 1  # the account's tokens went with it: caches of grants (api.auth) forget them now
@@ -164,6 +165,7 @@ async def _counts(session: AsyncSession, user_id: int) -> dict[str, int]:
     counts: dict[str, int] = {}
     for table in owned_tables():
         where = owned_where(table, user_id)
+        assert where is not None  # owned_tables() lists only the tables that have an owner condition
         internal = internal_where(table)
         if internal is not None:
             where = and_(where, not_(internal))

@@ -16,7 +16,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import MetaData, Table, and_, delete, func, not_, select, update
+from sqlalchemy import MetaData, String, Table, and_, delete, func, not_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -237,13 +237,16 @@ async def _merge_paper(session: AsyncSession, metadata: MetaData, *, source: int
 
 def _label_limit(table: Table) -> int:
     """The longest label ``table`` takes: its column's length, and the label rule's limit."""
-    limit = min(table.c.label.type.length or MAX_LABEL, MAX_LABEL)
+    column_type = table.c.label.type  # a Core Table's column: typed as any type, narrowed to read a length
+    length = column_type.length if isinstance(column_type, String) else None
+    limit = min(length or MAX_LABEL, MAX_LABEL)
     return min(limit, CREDENTIAL_LABEL) if table.name == "credentials" else limit
 
 
 async def _move_renamed(session: AsyncSession, table: Table, row_id: int, target: int) -> None:
     """Move a labelled row to ``target`` as ``label-2``, ``label-3``...: the first label free there."""
-    label = await session.scalar(select(table.c.label).where(table.c.id == row_id))
+    # scalar_one: the row is there (the caller found it), and its label is a NOT NULL column
+    label = (await session.execute(select(table.c.label).where(table.c.id == row_id))).scalar_one()
     taken = set(await session.scalars(select(table.c.label_key).where(table.c.user_id == target)))
     limit = _label_limit(table)
     for n in range(2, 10_000):

@@ -15,6 +15,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import TypeGuard
 
 from core.logging import get_logger
 from core.market.shared_candles import SharedCandles, Stored
@@ -145,7 +146,8 @@ class CandleCache:
         self._entries[key] = entry
 
 
-def _usable(entry: _Entry | None, wanted: Range, now: datetime, fresh_after: datetime | None) -> bool:
+def _usable(entry: _Entry | None, wanted: Range, now: datetime, fresh_after: datetime | None) -> TypeGuard[_Entry]:
+    # TypeGuard: a usable entry is one that exists, so callers may serve it without checking for None again
     if entry is None or now >= entry.expires_at or not _covers(entry.range_, wanted, now):
         return False
     return fresh_after is None or entry.fetched_at >= fresh_after

@@ -121,7 +121,7 @@ async def execute_script(services: Services, actor: Actor | None, run: ScriptRun
     report = await backtest_report(
         shown, frame, start, services.settings,
         title=run.label,
-        signals=None if result.is_indicator else tuple(_signal(signals, name) for name in SIGNALS),
+        signals=None if result.is_indicator else _signal_arrays(signals),
         lines=[ChartLine(p.title, p.values, run.overlay) for p in plots],
         stop_loss=result.stop_loss,
         take_profit=result.take_profit,
@@ -142,6 +142,14 @@ async def execute_script(services: Services, actor: Actor | None, run: ScriptRun
         chart=report.chart,
         stats=report.stats,
     )
+
+
+def _signal_arrays(
+    signals: pd.DataFrame,
+) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    """The four signals in ``SIGNALS``' order, as the fixed-length tuple ``backtest_report`` takes."""
+    buy, sell, short, cover = (_signal(signals, name) for name in SIGNALS)
+    return buy, sell, short, cover
 
 
 def _signal(signals: pd.DataFrame, name: str) -> np.ndarray | None:

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.account.admin import require_admin
 from core.actor import Actor
 from core.config import Settings
-from core.db import Database, insert_ignoring_conflicts, parse_id
+from core.db import Database, insert_ignoring_conflicts, parse_id, session_dialect
 from core.errors import Conflict, Invalid, NotFound
 from core.format import percent_text, rupiah
 from core.labels import did_you_mean
@@ -116,15 +116,15 @@ def _discount_view(row: DiscountCode) -> DiscountView:
     )
 
 
-def _filtered(
-    query: Select[Any],
+def _filtered[*Row](
+    query: Select[*Row],
     categories: Sequence[str] | None,
     ids: Sequence[int] | None,
     category_ids: Sequence[int] | None,
     text: str | None,
     active_only: bool,
     subscriptions_only: bool,
-) -> Select[Any]:
+) -> Select[*Row]:
     if categories:
         query = query.where(func.lower(ProductCategory.name).in_([c.strip().lower() for c in categories]))
     if ids:
@@ -222,7 +222,7 @@ async def _category_id(session: AsyncSession, name: str) -> int:
     existing = await session.scalar(select(ProductCategory.id).where(func.lower(ProductCategory.name) == name.lower()))
     if existing is not None:
         return existing
-    dialect = session.bind.dialect.name
+    dialect = session_dialect(session)
     await session.execute(insert_ignoring_conflicts(dialect, ProductCategory, "name").values(name=name))
     return await session.scalar(select(ProductCategory.id).where(ProductCategory.name == name))  # type: ignore[return-value]
 

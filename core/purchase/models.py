@@ -7,12 +7,23 @@ once and processed once. Amounts are whole rupiah (integers).
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db.base import Base, UTCDateTime, utcnow
+from core.db.base import Base, StrEnumType, UTCDateTime, utcnow
+
+
+class PurchaseStatus(StrEnum):
+    """A purchase waits for payment (Pending), is settled once (Paid), or is closed unpaid."""
+
+    PENDING = "Pending"
+    PAID = "Paid"
+    EXPIRED = "Expired"
+    FAILED = "Failed"
+    CANCELED = "Canceled"
 
 
 class Purchase(Base):
@@ -20,7 +31,9 @@ class Purchase(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    status: Mapped[str] = mapped_column(String(16), default="Pending", index=True)  # Pending Paid Expired Failed Canceled
+    status: Mapped[PurchaseStatus] = mapped_column(
+        StrEnumType(PurchaseStatus, 16), default=PurchaseStatus.PENDING, index=True
+    )
     provider: Mapped[str] = mapped_column(String(16))  # Mock | Mayar
     subtotal: Mapped[int] = mapped_column(BigInteger)
     discount: Mapped[int] = mapped_column(BigInteger, default=0)

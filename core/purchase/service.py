@@ -27,14 +27,14 @@ from core.account.models import User
 from core.account.service import lock_user
 from core.actor import Actor
 from core.config import Settings
-from core.db import Database, utcnow
+from core.db import Database, rowcount, utcnow
 from core.errors import Conflict, Invalid, Unavailable
 from core.paging import Page, check_page
 from core.product.models import DiscountCode, Product
 from core.product.service import check_code
 from core.purchase import settle as settlement
 from core.purchase.mayar import MayarClient
-from core.purchase.models import Purchase, PurchaseItem, Subscription
+from core.purchase.models import Purchase, PurchaseItem, PurchaseStatus, Subscription
 from core.purchase.pricing import Quote, QuoteLine, check_discount, quote
 
 MAX_QUANTITY = 100
@@ -61,7 +61,7 @@ class ItemView:
 @dataclass(frozen=True, slots=True)
 class PurchaseView:
     id: int
-    status: str
+    status: PurchaseStatus
     provider: str
     items: tuple[ItemView, ...]
     subtotal: int
@@ -230,7 +230,7 @@ async def purchase(
                 .values(used_count=DiscountCode.used_count + 1)
                 .execution_options(synchronize_session=False)
             )
-            if reserved.rowcount != 1:
+            if rowcount(reserved) != 1:
                 raise Invalid(f"discount code {code_row.code} has been used up")
         if duplicate_of is None:
             row = Purchase(
@@ -305,7 +305,7 @@ async def _recent_duplicate(session: AsyncSession, user_id: int, result: Quote, 
     return None
 
 
-def _statuses(statuses: Sequence[str] | None) -> list[str]:
+def _statuses(statuses: Sequence[str] | None) -> list[PurchaseStatus]:
     by_key = {s.lower(): s for s in settlement.STATUSES}
     out = []
     for status in statuses or ():

@@ -26,18 +26,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.account.service import lock_user
 from core.config import Settings
-from core.db import Database, insert_ignoring_conflicts, parse_id, utcnow
+from core.db import Database, insert_ignoring_conflicts, parse_id, rowcount, session_dialect, utcnow
 from core.errors import Invalid, LimitExceeded, Unavailable
 from core.logging import get_logger
 from core.product.models import DiscountCode, Product
 from core.purchase.mayar import InvoiceState, MayarClient
-from core.purchase.models import PaymentEvent, Purchase, PurchaseItem, Subscription
+from core.purchase.models import PaymentEvent, Purchase, PurchaseItem, PurchaseStatus, Subscription
 from core.purchase.readbacks import ReadBackLimiter
 
 log = get_logger(__name__)
 
-PENDING, PAID, EXPIRED, FAILED, CANCELED = "Pending", "Paid", "Expired", "Failed", "Canceled"
-STATUSES = (PENDING, PAID, EXPIRED, FAILED, CANCELED)
+# The statuses by their short names, as the settlement code and its callers have always spelled them
+PENDING, PAID, EXPIRED, FAILED, CANCELED = (
+    PurchaseStatus.PENDING, PurchaseStatus.PAID, PurchaseStatus.EXPIRED, PurchaseStatus.FAILED, PurchaseStatus.CANCELED,
+)
+STATUSES = tuple(PurchaseStatus)
 
 
 async def settle(session: AsyncSession, purchase_id: int, now: datetime, transaction_id: str | None = None) -> bool:
@@ -51,9 +54,10 @@ async def settle(session: AsyncSession, purchase_id: int, now: datetime, transac
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:
+    if rowcount(result) != 1:
         return False
-    user_id = await session.scalar(select(Purchase.user_id).where(Purchase.id == purchase_id))
+    # scalar_one: the purchase was just marked paid, so it is there
+    user_id = (await session.execute(select(Purchase.user_id).where(Purchase.id == purchase_id))).scalar_one()
     # One settlement per user at a time (PostgreSQL; SQLite has one writer anyway), so two plans
     # bought together chain their periods instead of both starting now.
     await lock_user(session, user_id)
@@ -82,7 +86,7 @@ async def settle(session: AsyncSession, purchase_id: int, now: datetime, transac
     return True
 
 
-async def close(session: AsyncSession, purchase_id: int, status: str) -> bool:
+async def close(session: AsyncSession, purchase_id: int, status: PurchaseStatus) -> bool:
     """Move a pending purchase to Expired, Failed or Canceled, giving its discount use back."""
     result = await session.execute(
         update(Purchase)
@@ -90,7 +94,7 @@ async def close(session: AsyncSession, purchase_id: int, status: str) -> bool:
         .values(status=status)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:
+    if rowcount(result) != 1:
         return False
     code_id = await session.scalar(select(Purchase.discount_code_id).where(Purchase.id == purchase_id))
     if code_id is not None:
@@ -107,7 +111,7 @@ async def record_event(
     session: AsyncSession, provider: str, key: str, event: str, payload: dict[str, Any], outcome: str = ""
 ) -> tuple[int, bool]:
     """Store an event once: (its id, whether it had already been processed)."""
-    insert = insert_ignoring_conflicts(session.bind.dialect.name, PaymentEvent, "event_key").values(
+    insert = insert_ignoring_conflicts(session_dialect(session), PaymentEvent, "event_key").values(
         provider=provider, event_key=key[:128], event=event[:64], payload=payload, outcome=outcome,
         received_at=utcnow(),
     )
@@ -169,7 +173,8 @@ async def _find_purchase(db: Database, data: dict[str, Any], transaction: str) -
     """Our purchase an event is about: by transaction id, else by invoice (``productId`` /
     ``paymentLinkId`` carry the invoice id in Mayar's payloads), else by our ``extraData``."""
     invoice = data.get("paymentLinkId") or data.get("productId") or data.get("invoiceId")
-    extra = data.get("extraData") if isinstance(data.get("extraData"), dict) else {}
+    extra_data = data.get("extraData")
+    extra = extra_data if isinstance(extra_data, dict) else {}
     async with db.session() as session:
         base = select(Purchase.id).where(Purchase.provider == "Mayar")
         found = await session.scalar(base.where(Purchase.transaction_id == transaction))
@@ -250,7 +255,7 @@ async def expire_events(db: Database, settings: Settings, now: datetime | None =
         result = await session.execute(
             delete(PaymentEvent).where(PaymentEvent.received_at < cutoff).execution_options(synchronize_session=False)
         )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return int(rowcount(result) or 0)
 
 
 async def refresh(db: Database, settings: Settings, *, user_id: int | None = None, now: datetime | None = None) -> int:
@@ -274,7 +279,8 @@ async def refresh(db: Database, settings: Settings, *, user_id: int | None = Non
                         changed += await close(session, row.id, EXPIRED)
                 continue
             try:
-                client = client or await stack.enter_async_context(MayarClient(settings))
+                if client is None:
+                    client = await stack.enter_async_context(MayarClient(settings))
                 state = await client.get_invoice(row.invoice_id)
             except Unavailable as exc:  # unknown: never expire what may have been paid
                 log.warning("refresh_failed", purchase=row.id, error=exc.message)

@@ -80,7 +80,7 @@ class Parser:
         self.nodes += 1
         if self.nodes > MAX_NODES:
             raise self.error(f"the script is too large: more than {MAX_NODES:,} parts (names, numbers, operators)", tok)
-        return cls(tok.line, tok.col, *fields)  # type: ignore[call-arg]
+        return cls(tok.line, tok.col, *fields)
 
     def enter(self, tok: Token) -> None:
         self.depth += 1

@@ -158,15 +158,15 @@ async def copy_share(
     name = label or share.label
     payload = share.payload
     if share.kind == "model":
-        request = ModelRequest(
+        model = ModelRequest(
             name, payload["source"], description=payload.get("description") or f"copied from {share.author}",
             overlay=payload.get("overlay"), inputs=payload.get("inputs") or {},
         )  # fmt: skip
-        return await save_model(db, actor, request, copied_from=share.id, create_only=True)
-    request = StrategyRequest(
+        return await save_model(db, actor, model, copied_from=share.id, create_only=True)
+    strategy = StrategyRequest(
         name, Analytic(payload["analytic"]), payload.get("description") or f"copied from {share.author}"
     )
-    view, created = await save_strategy(db, actor, request, create_only=True)
+    view, created = await save_strategy(db, actor, strategy, create_only=True)
     rules = "\n".join(f"{r['action']} {r['condition']}" for r in payload.get("rules", []))
     if rules:
         view, _ = await add_rules(db, actor, view.label, rules)

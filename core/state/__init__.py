@@ -15,7 +15,7 @@ registry's rate limiter, and over ``redis`` the market's shared candle layer,
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from core.config import Settings
 from core.state.buttons import ButtonStore, MemoryButtonStore, RedisButtonStore
@@ -72,7 +72,9 @@ async def open_state(settings: Settings) -> SharedState:
         f"async+{'redis+unix' if scheme == 'unix' else scheme}://{rest}",
         implementation="redispy",
         key_prefix=f"{prefix}limits",
-        connection_pool=raw.connection_pool,
+        # limits types its pass-through client options as scalars, but hands them to redis-py's
+        # client, which takes a ConnectionPool here (limits' documented way to share one).
+        connection_pool=cast(Any, raw.connection_pool),
     )
     return SharedState(
         buttons=RedisButtonStore(redis, prefix),

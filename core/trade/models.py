@@ -9,11 +9,26 @@ fills, with the fee and, for a fill that reduces a position, the realised P&L.
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import Double, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db.base import Base, UTCDateTime, utcnow
+from core.broker.types import Side
+from core.db.base import Base, StrEnumType, UTCDateTime, utcnow
+
+
+class OrderStatus(StrEnum):
+    """Where an order stands; Pending, Sent, Open and Resting are not final yet."""
+
+    PENDING = "Pending"  # recorded, not yet sent
+    SENT = "Sent"  # sent, outcome unknown until the exchange answers or is asked
+    OPEN = "Open"
+    FILLED = "Filled"
+    CANCELED = "Canceled"
+    REJECTED = "Rejected"
+    FAILED = "Failed"
+    RESTING = "Resting"  # an exchange-stop waiting on the exchange for its price (core.deployment.stops)
 
 
 class Order(Base):
@@ -28,15 +43,15 @@ class Order(Base):
     broker: Mapped[str] = mapped_column(String(16))
     client_order_id: Mapped[str] = mapped_column(String(40), unique=True)
     symbol: Mapped[str] = mapped_column(String(32))  # the broker's symbol: BTC/USDT, BBCA.JK
-    side: Mapped[str] = mapped_column(String(4))  # buy | sell
+    side: Mapped[Side] = mapped_column(StrEnumType(Side, 4))
     quantity: Mapped[float] = mapped_column(Double)
     reference_price: Mapped[float | None] = mapped_column(Double, default=None)  # the price the signal saw
     bar_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)  # when it fills in market time
     # signal | stop | target | manual (/close) | exchange-stop (a stop resting on the exchange)
     reason: Mapped[str] = mapped_column(String(16), default="signal")
-    # Pending (recorded, not yet sent) | Sent (outcome unknown) | Open | Filled | Canceled | Rejected | Failed,
-    # and Resting: an exchange-stop waiting on the exchange for its price (core.deployment.stops)
-    status: Mapped[str] = mapped_column(String(16), default="Pending", index=True)
+    status: Mapped[OrderStatus] = mapped_column(
+        StrEnumType(OrderStatus, 16), default=OrderStatus.PENDING, index=True
+    )
     exchange_order_id: Mapped[str | None] = mapped_column(String(64), default=None)
     filled_qty: Mapped[float] = mapped_column(Double, default=0.0)
     average_price: Mapped[float | None] = mapped_column(Double, default=None)
@@ -59,7 +74,7 @@ class Trade(Base):
     )
     label: Mapped[str] = mapped_column(String(64), default="")  # the deployment's model label
     symbol: Mapped[str] = mapped_column(String(32))
-    side: Mapped[str] = mapped_column(String(4))
+    side: Mapped[Side] = mapped_column(StrEnumType(Side, 4))
     quantity: Mapped[float] = mapped_column(Double)
     price: Mapped[float] = mapped_column(Double)
     fee: Mapped[float] = mapped_column(Double, default=0.0)  # in the quote currency
