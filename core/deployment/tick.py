@@ -332,19 +332,22 @@ class Tick:
         return work
 
     async def _evaluate_all(self, work: Sequence[_Work], report: TickReport) -> dict[int, BarSignals | Failure]:
-        """Each distinct (script, inputs) once per bars, all at once on the compute plane: one task
-        per owner of the series' deployments, on that owner's budget (the bars cross once for all
-        their scripts). A failure is the error text for its deployments."""
-        scripts: dict[tuple[int, int], dict[tuple[str, str], list[_Work]]] = defaultdict(lambda: defaultdict(list))
+        """Each distinct (script, inputs) once per bars, all at once on the compute plane. A script
+        several users deploy runs once, on the budget of its first owner (in deployment order); each
+        owner's scripts on a series go as one task (the bars cross once for all of them). A failure
+        is the error text for its deployments."""
+        shared: dict[tuple[int, str, str], list[_Work]] = defaultdict(list)  # (bars, script, inputs): who runs it
         for item in work:
-            script = (item.row.source, json.dumps(item.row.inputs or {}, sort_keys=True))
-            scripts[(id(item.frame), item.row.user_id)][script].append(item)
-        report.evaluations += sum(len(by_script) for by_script in scripts.values())
+            shared[(id(item.frame), item.row.source, json.dumps(item.row.inputs or {}, sort_keys=True))].append(item)
+        batches: dict[tuple[int, int], list[list[_Work]]] = defaultdict(list)  # (bars, owner): their scripts
+        for items in shared.values():
+            batches[(id(items[0].frame), items[0].row.user_id)].append(items)
+        report.evaluations += len(shared)
         report.evaluated += len(work)
-        results = await asyncio.gather(*(self._evaluate_batch(list(by_script.values())) for by_script in scripts.values()))
+        results = await asyncio.gather(*(self._evaluate_batch(groups) for groups in batches.values()))
         return {item.row.id: result
-                for by_script, batch in zip(scripts.values(), results, strict=True)
-                for items, result in zip(by_script.values(), batch, strict=True)
+                for groups, batch in zip(batches.values(), results, strict=True)
+                for items, result in zip(groups, batch, strict=True)
                 for item in items}  # fmt: skip
 
     async def _evaluate_batch(self, groups: list[list[_Work]]) -> list[BarSignals | Failure]:

@@ -446,19 +446,23 @@ async def test_one_owners_scripts_on_one_series_go_to_the_compute_plane_as_one_t
     alice, bob = await make_user(db, "alice"), await make_user(db, "bob")
     credentials = {alice: await make_credential(db, alice.user_id), bob: await make_credential(db, bob.user_id)}
     deps = {}
+    bobs = LONG_ONLY + "# bob's own\n"
     for owner, label, script in [(alice, "a1", LONG_ONLY), (alice, "a2", "buy = close < open\nsell = close > open\n"),
-                                 (alice, "a3", LONG_ONLY), (bob, "b1", LONG_ONLY)]:  # fmt: skip
+                                 (alice, "a3", LONG_ONLY), (bob, "b1", LONG_ONLY), (bob, "b2", bobs)]:  # fmt: skip
         credential = credentials[owner]
         deps[label] = await make_deployment(db, owner.user_id, credential, source=script, label=label,
                                             last_bar_at=T0)  # fmt: skip
     market = make_market(settings, source, clock)
     market.compute = compute = _Batches()
     report = await Tick(db, settings, market, BrokerPool(db, settings), sleep=_no_sleep).run(clock.now)
-    # alice's two distinct scripts in one task (her third deployment shares the first), bob's in his own
-    assert sorted(map(len, compute.batches)) == [1, 2] and report.evaluations == 3 and report.evaluated == 4
+    # alice's two distinct scripts in one task (a3 and bob's b1 share a1's: it runs once, on alice's
+    # budget, as the first to deploy it); bob's own script in his own task
+    assert sorted(compute.batches, key=len) == [[bobs], [LONG_ONLY, "buy = close < open\nsell = close > open\n"]]
+    assert report.evaluations == 3 and report.evaluated == 5
     rows = {row.label: row for row in await load(db, Deployment)}
-    assert {label: row.last_signal for label, row in rows.items()} == {"a1": "buy", "a2": "sell", "a3": "buy", "b1": "buy"}
-    assert {o.deployment_id for o in await load(db, Order)} == {deps["a1"], deps["a3"], deps["b1"]}
+    assert {label: row.last_signal for label, row in rows.items()} == {
+        "a1": "buy", "a2": "sell", "a3": "buy", "b1": "buy", "b2": "buy"}  # fmt: skip
+    assert {o.deployment_id for o in await load(db, Order)} == {deps["a1"], deps["a3"], deps["b1"], deps["b2"]}
 
 
 async def test_a_runaway_script_in_a_batch_is_the_only_one_charged_with_it(db):
