@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from api.common import PNG, Reader, wants_png
 from core.app import Core
 from core.market import watchlist
-from core.market.service import MarketInfo
+from core.market.service import MarketInfo, Quote
 from core.market.types import Source
 
 router = APIRouter(prefix="/v1/market", tags=["Market"])
@@ -29,18 +29,6 @@ class MarketInfoRequest(BaseModel):
     source: Source = Field(default=Source.UNKNOWN, description="the data source; UnknwonSource picks by the ticker's shape")
 
 
-class QuoteOut(BaseModel):
-    price: float
-    previous_close: float | None
-    change: float | None
-    change_pct: float | None
-    range_low: float
-    range_high: float
-    range_label: str
-    volume: float
-    as_of: datetime
-
-
 class IndicatorOut(BaseModel):
     spec: str
     label: str
@@ -55,7 +43,7 @@ class MarketInfoOut(BaseModel):
     interval: str
     provider: str
     sample: bool = Field(description="true on the shipped sample data, never real prices")
-    quote: QuoteOut
+    quote: Quote  # the service's own view, as it is
     indicators: list[IndicatorOut]
     bars: int
 
@@ -89,9 +77,7 @@ def render(info: MarketInfo) -> MarketInfoOut:
         ticker=candles.instrument.display, name=candles.name or None, source=candles.instrument.source,
         currency=candles.instrument.currency, interval=candles.interval.code, provider=candles.provider,
         sample=candles.sample, bars=len(candles.frame),
-        quote=QuoteOut(price=quote.price, previous_close=quote.previous_close, change=quote.change,
-                       change_pct=quote.change_pct, range_low=quote.range_low, range_high=quote.range_high,
-                       range_label=quote.range_label, volume=quote.volume, as_of=quote.as_of),
+        quote=quote,
         indicators=[IndicatorOut(spec=str(r.spec), label=r.spec.label, last=r.last()) for r in info.indicators],
     )  # fmt: skip
 

@@ -16,7 +16,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from api.common import PNG, Limit, Paged, PageNumber, Reader, Trader, core_of, wants_png
-from core.deployment.history import TradeQuery, list_trades
+from core.deployment.history import TradeQuery, TradeView, list_trades
 from core.market.types import Source
 from core.simulation.service import SimulationRequest, simulate
 from core.statistic.dashboard import Dashboard, Period, dashboard
@@ -108,20 +108,6 @@ class SimulationOut(BaseModel):
     passed: bool | None
 
 
-class TradeOut(BaseModel):
-    id: int
-    time: datetime
-    label: str
-    symbol: str
-    side: str
-    qty: float
-    price: float
-    fee: float
-    pnl: float | None
-    quote_currency: str
-    deployment_id: int | None
-
-
 @router.get("/strategies", summary="Retrieve Strategies", tags=["Strategy"], response_model=Paged[StrategyOut])
 async def retrieve_strategies(request: Request, caller: Reader, page: PageNumber = 1, limit: Limit = 10) -> Paged[StrategyOut]:
     found = await strategies.list_strategies(core_of(request).db, caller.actor, page, limit)
@@ -191,14 +177,14 @@ async def simulation(body: Simulate, request: Request, caller: Reader) -> Simula
                                  for line in done.screen])  # fmt: skip
 
 
-@router.get("/trades", summary="Retrieve Trades", tags=["Trade"], response_model=Paged[TradeOut])
+@router.get("/trades", summary="Retrieve Trades", tags=["Trade"], response_model=Paged[TradeView])
 async def retrieve_trades(
     request: Request, caller: Reader, page: PageNumber = 1, limit: Limit = 10,
     since: Annotated[datetime | None, Query(alias="from", description="the first instant (with a time zone)")] = None,
     until: Annotated[datetime | None, Query(alias="to", description="the instant after the last (exclusive)")] = None,
-) -> Paged[TradeOut]:  # fmt: skip
+) -> Paged[TradeView]:  # fmt: skip
     found = await list_trades(core_of(request).db, caller.actor, TradeQuery(since, until), page, limit)
-    return Paged[TradeOut].of(found, lambda view: TradeOut.model_validate(view, from_attributes=True))
+    return Paged[TradeView].of(found, lambda view: view)
 
 
 @router.get("/dashboard", summary="Dashboard Monitoring", tags=["Statistic"])
