@@ -9,6 +9,7 @@ the settings disables their admin tokens too. Each token has its own request win
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -67,12 +68,22 @@ class Grants:
         self.ttl_s = ttl_s
         self.size = size
         self._found: dict[str, tuple[float, int, Caller]] = {}
+        self._reading: dict[str, asyncio.Future[Caller | None]] = {}  # lookups under way, by token
 
     async def caller(self, core: Core, token: str) -> Caller | None:
-        now = time.monotonic()
         hit = self._found.get(token)
-        if hit is not None and hit[0] > now and hit[1] == REVOCATIONS.epoch:
+        if hit is not None and hit[0] > time.monotonic() and hit[1] == REVOCATIONS.epoch:
             return hit[2]
+        # A client's connections all miss together when its entry expires: one of them reads the
+        # database and the others wait for that answer, instead of a hundred identical queries.
+        reading = self._reading.get(token)
+        if reading is None:  # a task of its own: a waiter that disconnects cancels only its wait
+            reading = self._reading[token] = asyncio.ensure_future(self._read(core, token))
+            reading.add_done_callback(lambda _: self._reading.pop(token, None))
+        return await asyncio.shield(reading)
+
+    async def _read(self, core: Core, token: str) -> Caller | None:
+        now = time.monotonic()
         epoch = REVOCATIONS.epoch
         grant = await authenticate(core.db, token)
         if grant is None:

@@ -66,6 +66,7 @@ def serve(kind: str, port: int, workdir: Path) -> None:
 
     async def main() -> None:
         from api.server import server
+        from bots.bootstrap import keep_for_life
         from core.account.service import actor_for
         from core.app import Core
         from core.config import Settings
@@ -77,6 +78,7 @@ def serve(kind: str, port: int, workdir: Path) -> None:
         core = await Core.start(settings)
         actor = await actor_for(core.db, platform="console", external_id="bench", display_name="bench")
         token = await create_token(core.db, settings, actor, f"bench-{port}", Scope.READ)
+        keep_for_life()  # as ``stoxlify api`` does once built
         http = server(core, host="127.0.0.1", port=port)
         task = asyncio.create_task(http.serve())
         while not http.started:  # noqa: ASYNC110 - uvicorn says it is listening only through this flag
@@ -84,7 +86,9 @@ def serve(kind: str, port: int, workdir: Path) -> None:
         print(f"ready {token.secret}", flush=True)
         await task
 
-    asyncio.run(main())
+    from bots.cli import serve_forever
+
+    serve_forever(main())  # the loop ``stoxlify api`` runs on
 
 
 def start(kind: str, workdir: Path) -> tuple[subprocess.Popen[str], int, str]:
@@ -110,31 +114,80 @@ def stop(proc: subprocess.Popen[str]) -> None:
         proc.wait()
 
 
-async def load(url: str, method: str, body: dict | None, headers: dict[str, str], seconds: float,
-               connections: int) -> tuple[list[float], int]:  # fmt: skip
-    """Back-to-back requests from ``connections`` clients for ``seconds``: latencies, failures."""
-    import httpx
+async def load(port: int, method: str, path: str, body: dict | None, headers: dict[str, str], seconds: float,
+               connections: int) -> tuple[list[float], int, float]:  # fmt: skip
+    """Back-to-back requests on ``connections`` keep-alive connections for ``seconds``: latencies,
+    failures and the time they took.
 
+    HTTP/1.1 written and read by hand on asyncio streams (uvloop): a client library's own cost
+    would otherwise cap the rate measured and hide the server's."""
+    import json
+    import re
+
+    payload = json.dumps(body).encode() if body is not None else b""
+    head = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", "Connection: keep-alive",
+            *(f"{k}: {v}" for k, v in headers.items())]  # fmt: skip
+    if body is not None:
+        head += ["Content-Type: application/json", f"Content-Length: {len(payload)}"]
+    request = ("\r\n".join(head) + "\r\n\r\n").encode() + payload
+    length_of = re.compile(rb"(?i)\r\ncontent-length:\s*(\d+)")
     latencies: list[float] = []
     failures = 0
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    async with httpx.AsyncClient(limits=limits, timeout=60, headers=headers) as client:
-        for _ in range(3):  # warm: the first requests build caches and start the pool
-            await client.request(method, url, json=body)
-        end = time.perf_counter() + seconds
 
-        async def one_client() -> None:
-            nonlocal failures
-            while time.perf_counter() < end:
-                started = time.perf_counter()
-                answer = await client.request(method, url, json=body)
-                if answer.status_code == 200:
+    async def one(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> int:
+        writer.write(request)
+        answer = await reader.readuntil(b"\r\n\r\n")
+        found = length_of.search(answer)
+        await reader.readexactly(int(found.group(1)) if found else 0)
+        return int(answer[9:12])
+
+    async def connect() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for _ in range(2):  # warm: the first requests build caches and start the pool
+            await one(reader, writer)
+        return reader, writer
+
+    async def one_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, end: float) -> None:
+        nonlocal failures
+        try:
+            while (started := time.perf_counter()) < end:
+                if await one(reader, writer) == 200:
                     latencies.append(time.perf_counter() - started)
                 else:
                     failures += 1
+        finally:
+            writer.close()
 
-        await asyncio.gather(*(one_client() for _ in range(connections)))
-    return latencies, failures
+    await connect()  # the first request alone: starting the compute pool is no part of the rate
+    opened = await asyncio.gather(*(connect() for _ in range(connections)))
+    began = time.perf_counter()
+    await asyncio.gather(*(one_client(reader, writer, began + seconds) for reader, writer in opened))
+    return latencies, failures, time.perf_counter() - began
+
+
+def generate(args: argparse.Namespace) -> None:
+    """The load generator's process: prints its latencies as JSON."""
+    import json
+
+    import uvloop
+
+    spec = json.loads(args.load)
+    latencies, failures, wall = uvloop.run(load(spec["port"], spec["method"], spec["path"], spec["body"], spec["headers"],
+                                          spec["seconds"], spec["connections"]))  # fmt: skip
+    Path(spec["out"]).write_text(json.dumps({"latencies": latencies, "failures": failures, "wall": wall}))
+
+
+def run_load(port: int, method: str, path: str, body: dict | None, headers: dict[str, str], seconds: float,
+             connections: int) -> tuple[list[float], int, float]:  # fmt: skip
+    """The load generator in its own process (its CPU is not the server's): latencies, failures, wall time."""
+    import json
+
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        spec = {"port": port, "method": method, "path": path, "body": body, "headers": headers, "seconds": seconds,
+                "connections": connections, "out": out.name}  # fmt: skip
+        subprocess.run([sys.executable, __file__, "--load", json.dumps(spec)], check=True, timeout=seconds + 120)
+        found = json.loads(Path(out.name).read_text())
+    return found["latencies"], found["failures"], found["wall"]
 
 
 def pct(values: list[float], q: float) -> float:
@@ -150,7 +203,11 @@ def main() -> int:
     parser.add_argument("--serve", choices=["hello", "api"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--load", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.load:
+        generate(args)
+        return 0
     if args.serve:
         serve(args.serve, args.port, args.workdir)
         return 0
@@ -167,10 +224,7 @@ def main() -> int:
             proc, port, token = start(kind, Path(tmp))
             try:
                 headers = {"Authorization": f"Bearer {token}"} if token else {}
-                started = time.perf_counter()
-                latencies, failures = asyncio.run(load(f"http://127.0.0.1:{port}{path}", method, body, headers,
-                                                       seconds, args.connections))  # fmt: skip
-                results[name] = (latencies, failures, time.perf_counter() - started)
+                results[name] = run_load(port, method, path, body, headers, seconds, args.connections)
             finally:
                 stop(proc)
     print(f"HTTP API (issue 14): {args.connections} connections, {seconds:g} s a scenario, loopback, "

@@ -10,6 +10,7 @@ declare their commands (``bots.commands``), each application gets its own regist
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 
 from bots.commands import load
@@ -30,3 +31,12 @@ class App:
 async def build(settings: Settings | None = None) -> App:
     core = await Core.start(settings)
     return App(core, load().bound(core.state.rate_limits))
+
+
+def keep_for_life() -> None:
+    """Called by the long-running entry points once built: what start-up made (modules, the
+    registry, the core) lives as long as the process, so it is moved out of the cyclic collector's
+    sight. Otherwise every full collection walks those ~200,000 objects again, a pause of 60 to
+    150 ms that lands on whichever requests are in flight (the API's slowest answers)."""
+    gc.collect()
+    gc.freeze()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from datetime import datetime
 from typing import Annotated
 
@@ -68,7 +69,25 @@ async def market_info(body: MarketInfoRequest, request: Request, caller: Reader)
     if wants_png(request):
         png = await core.charts.candles(info.candles, info.indicators, caller.actor.user_id)
         return Response(png, media_type="image/png")
-    return render(info)
+    return Response(_rendered(info), media_type="application/json")
+
+
+_RENDERED: OrderedDict[int, tuple[MarketInfo, bytes]] = OrderedDict()
+RENDERED_SIZE = 256
+
+
+def _rendered(info: MarketInfo) -> bytes:
+    """The JSON of ``info``, once per answer: the market service hands the same MarketInfo to
+    every request for the same bars, and a polled quote is then a lookup and a write."""
+    kept = _RENDERED.get(id(info))
+    if kept is not None and kept[0] is info:  # the answer itself is kept, so its id is not reused
+        _RENDERED.move_to_end(id(info))
+        return kept[1]
+    body = render(info).model_dump_json().encode()
+    _RENDERED[id(info)] = (info, body)
+    while len(_RENDERED) > RENDERED_SIZE:
+        _RENDERED.popitem(last=False)
+    return body
 
 
 def render(info: MarketInfo) -> MarketInfoOut:

@@ -35,6 +35,7 @@ class IndicatorResult:
     spec: IndicatorSpec
     info: IndicatorInfo
     fields: dict[str, pd.Series] = field(default_factory=dict)
+    _last: dict[str, float | None] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def overlay(self) -> bool:
@@ -59,18 +60,24 @@ class IndicatorResult:
         value. Supertrend's ``long`` is empty while the trend is down, and its last value belongs
         to an earlier trend; trailing bars with no value at all (a gap in the data) are skipped.
         """
-        if not self.fields:
-            return {}
-        frame = pd.DataFrame(self.fields)
-        rows = np.flatnonzero(frame.notna().any(axis=1).to_numpy())
-        if not len(rows):
-            return dict.fromkeys(self.fields)
-        row = frame.iloc[rows[-1]]
-        return {name: (None if pd.isna(row[name]) else float(row[name])) for name in self.fields}
+        if self._last is None:  # results are shared by every request for the same bars: work it out once
+            self._last = _last_values(self.fields)
+        return dict(self._last)
 
     def tail(self, n: int) -> IndicatorResult:
         """The same result restricted to the last ``n`` bars (charts draw a window of the series)."""
         return IndicatorResult(self.spec, self.info, {k: v.iloc[-n:] for k, v in self.fields.items()})
+
+
+def _last_values(fields: dict[str, pd.Series]) -> dict[str, float | None]:
+    if not fields:
+        return {}
+    frame = pd.DataFrame(fields)
+    rows = np.flatnonzero(frame.notna().any(axis=1).to_numpy())
+    if not len(rows):
+        return dict.fromkeys(fields)
+    row = frame.iloc[rows[-1]]
+    return {name: (None if pd.isna(row[name]) else float(row[name])) for name in fields}
 
 
 def compute(frame: pd.DataFrame, spec: IndicatorSpec | str, *, talib: bool | None = None) -> IndicatorResult:

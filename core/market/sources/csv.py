@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -80,6 +81,7 @@ log = get_logger(__name__)
 _DATE_COLUMNS = ("date", "datetime", "date time", "time", "timestamp", "open time")
 _INDEX_COLUMNS = ("", "index", "price")  # pandas' to_csv of an unnamed index; yfinance's "Price" header
 METADATA_FILE = "instruments.csv"
+SERVED_TTL_S = 1.0  # how long intervals() trusts its last answer while the listing is unchanged
 _DAY = timedelta(days=1)
 _RESAMPLE_RULES = {
     "3m": "3min",
@@ -204,6 +206,9 @@ class CsvSource:
         self._derived: dict[tuple[Path, int, str], pd.DataFrame] = {}
         self._live: dict[tuple[str, str], tuple[pd.Timestamp, pd.DataFrame]] = {}
         self._meta: tuple[int, dict[str, Meta]] | None = None
+        self._listed: tuple[int, list[tuple[Path, str, str | None, bool]]] | None = None
+        self._served: tuple[float, list[str]] | None = None
+        self._meta_checked = 0.0  # when instruments.csv's time was last looked at
 
     async def fundamentals(self, ticker: str) -> Fundamentals:
         """From ``fundamentals.json`` in the data folder (Yahoo's key names per ticker)."""
@@ -212,10 +217,18 @@ class CsvSource:
     # --- protocol -----------------------------------------------------------------------------
 
     def intervals(self) -> Sequence[str]:
+        """Every interval some ticker here can serve. Asked on every request (``check_interval``),
+        so kept for a second: a file added, removed or rewritten with another bar width is seen
+        a second later."""
+        now = time.monotonic()
+        if self._served is not None and now - self._served[0] < SERVED_TTL_S:
+            return self._served[1]
         found: set[str] = set()
         for ticker in self._catalog():
             found.update(self.ticker_intervals(ticker))
-        return [code for code in INTERVALS if code in found]
+        served = [code for code in INTERVALS if code in found]
+        self._served = (now, served)
+        return served
 
     def ticker_intervals(self, ticker: str) -> list[str]:
         """Intervals this directory can serve for ``ticker``, finest first."""
@@ -303,7 +316,21 @@ class CsvSource:
         """Tickers whose file is named like ``BBCA.JK.csv``."""
         return {key for _, key, _, idx in self._listing() if idx}
 
+    def _directory_version(self) -> int:
+        """The folder's modification time: it changes whenever a file is added, removed or renamed."""
+        try:
+            return os.stat(self.directory).st_mtime_ns
+        except OSError:
+            return -1
+
     def _listing(self) -> list[tuple[Path, str, str | None, bool]]:
+        """The folder's data files, listed again only when the folder changed."""
+        version = self._directory_version()
+        if self._listed is None or self._listed[0] != version or version == -1:
+            self._listed = (version, self._scan())
+        return self._listed[1]
+
+    def _scan(self) -> list[tuple[Path, str, str | None, bool]]:
         try:
             entries = sorted(os.scandir(self.directory), key=lambda e: e.name)
         except FileNotFoundError:
@@ -329,10 +356,15 @@ class CsvSource:
 
     def _metadata(self) -> dict[str, Meta]:
         """``instruments.csv``, read again when it changes; an unreadable one is logged and ignored."""
+        now = time.monotonic()
+        if self._meta is not None and now - self._meta_checked < SERVED_TTL_S:
+            return self._meta[1]  # looked at within the second: every resolve() asks
+        self._meta_checked = now
         path = self.directory / METADATA_FILE
         try:
             mtime = path.stat().st_mtime_ns
         except OSError:
+            self._meta = None
             return {}
         if self._meta is None or self._meta[0] != mtime:
             try:

@@ -172,3 +172,28 @@ async def test_indicators_of_the_same_bars_are_computed_once_for_many_requests()
     assert [r.last() for r in again.indicators] == [r.last() for r in first.indicators]
     assert other.indicators[0].spec.text != first.indicators[0].spec.text
     await service.close()
+
+
+async def test_a_repeated_market_info_is_the_same_answer_until_the_candle_closes():
+    """A dashboard polling BBCA within one candle gets the answer already worked out; once the
+    candle closes the bars are fetched again and the quote is the new one."""
+    fake = FakeYahoo()
+    clock = [NOW]
+    service = MarketService(Settings(market_offline=False, _env_file=None), sources={Source.YFINANCE: fake},
+                            clock=lambda: clock[0])  # fmt: skip
+    first = await service.market_info("BBCA", "1d", "1mo", ["rsi:3"])
+    again = await service.market_info("BBCA", "1d", "1mo", ["rsi:3"])
+    assert again is first and len(fake.fetched) == 1
+    assert (await service.market_info("BBCA", "1d", "1mo", ["rsi:2"])) is not first  # other indicators
+
+    async def moved(instrument: Instrument, interval: Interval, range_: Range, now: datetime) -> Candles:
+        candles = await FakeYahoo.fetch(fake, instrument, interval, range_, now)
+        frame = candles.frame.copy()
+        frame.loc[frame.index[-1], "close"] = 9600.0
+        return Candles(instrument, interval, frame, fake.provider)
+
+    fake.fetch = moved  # type: ignore[method-assign]
+    clock[0] = NOW + pd.Timedelta(days=1)  # the day's candle closed: the cache fetches again
+    later = await service.market_info("BBCA", "1d", "1mo", ["rsi:3"])
+    assert later is not first and later.quote.price == 9600.0 and first.quote.price == 9475.0
+    await service.close()
