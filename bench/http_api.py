@@ -66,7 +66,8 @@ def serve(kind: str, port: int, workdir: Path) -> None:
 
     async def main() -> None:
         from api.server import server
-        from bots.bootstrap import keep_for_life
+        from bots.bootstrap import App, prepare_to_serve
+        from bots.commands import load
         from core.account.service import actor_for
         from core.app import Core
         from core.config import Settings
@@ -78,7 +79,7 @@ def serve(kind: str, port: int, workdir: Path) -> None:
         core = await Core.start(settings)
         actor = await actor_for(core.db, platform="console", external_id="bench", display_name="bench")
         token = await create_token(core.db, settings, actor, f"bench-{port}", Scope.READ)
-        keep_for_life()  # as ``stoxlify api`` does once built
+        await prepare_to_serve(App(core, load()))  # as ``stoxlify api`` does once built
         http = server(core, host="127.0.0.1", port=port)
         task = asyncio.create_task(http.serve())
         while not http.started:  # noqa: ASYNC110 - uvicorn says it is listening only through this flag

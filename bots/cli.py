@@ -85,10 +85,10 @@ async def _api(settings: Any) -> int:
     import signal
 
     from api.server import serve
-    from bots.bootstrap import build, keep_for_life
+    from bots.bootstrap import build, prepare_to_serve
 
     app = await build(settings)
-    keep_for_life()
+    await prepare_to_serve(app)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

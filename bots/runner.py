@@ -6,7 +6,7 @@ import asyncio
 import signal
 from collections.abc import Awaitable, Callable
 
-from bots.bootstrap import build, keep_for_life
+from bots.bootstrap import build, prepare_to_serve
 from bots.registry import Registry
 from core.app import Core
 from core.config import Settings
@@ -57,7 +57,7 @@ async def run(settings: Settings) -> int:
         return await chat(DEFAULT_OUT)
 
     app = await build(settings)
-    keep_for_life()
+    await prepare_to_serve(app)
     core, registry = app.core, app.registry
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import math
 import os
 import time
@@ -69,6 +70,10 @@ class ComputeLimit(LimitExceeded):
 class Compute(Protocol):
     async def run[R](self, fn: Callable[..., R], *args: Any, task: Task = ...) -> R: ...
 
+    async def warm(self) -> None:
+        """Start now, off the event loop, what the first task would otherwise start on it."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -105,6 +110,7 @@ class _Ledger:
 
 
 Budget = Callable[[int], Awaitable[float]]  # a user's CPU seconds a minute (their plan's); 0: unbounded
+STARTUP_TIMEOUT_S = 120.0  # the forkserver imports pandas and friends once, then forks each worker
 BUDGET_TTL_S = 60.0  # a plan's budget is looked up at most once a minute per user
 
 
@@ -211,6 +217,9 @@ class InlineCompute(_Fair):
     def __init__(self, settings: Settings, slots: int | None = None, budget: Budget | None = None) -> None:
         super().__init__(settings, slots or max(2, os.cpu_count() or 2), budget=budget)
 
+    async def warm(self) -> None:
+        return None  # threads start as they are needed
+
     async def _execute(self, job: _Job) -> tuple[float, Any]:
         try:
             return await asyncio.wait_for(asyncio.to_thread(measured, job.fn, *job.args), job.limit_s)
@@ -240,23 +249,33 @@ class ProcessCompute(_Fair):
         size = workers or settings.compute_workers or 2 * max(1, os.cpu_count() or 1)
         super().__init__(settings, size, budget=budget)
         self._pool: Any = None
+        self._starting: asyncio.Future[None] | None = None
 
-    def _ensure_pool(self) -> Any:
-        if self._pool is None:
-            import multiprocessing
+    async def warm(self) -> None:
+        """Start the workers in a thread: the forkserver importing pandas and forking each worker
+        takes a second or more, which the event loop would otherwise spend on the first request."""
+        if self._starting is None:
+            self._starting = asyncio.ensure_future(asyncio.to_thread(self._start_pool))
+        await asyncio.shield(self._starting)
 
-            from pebble import ProcessPool
+    def _start_pool(self) -> None:
+        import multiprocessing
 
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(list(WARM_MODULES))
-            self._pool = ProcessPool(max_workers=self.slots, initializer=_warm,
-                                     initargs=(self.settings.compute_memory_mb,), context=context)  # fmt: skip
-        return self._pool
+        from pebble import ProcessPool
+
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(list(WARM_MODULES))
+        pool = ProcessPool(max_workers=self.slots, initializer=_warm, initargs=(self.settings.compute_memory_mb,),
+                           context=context)  # fmt: skip
+        pool.schedule(os.getpid).result(timeout=STARTUP_TIMEOUT_S)  # pebble starts its workers on the first task
+        self._pool = pool
 
     async def _execute(self, job: _Job) -> tuple[float, Any]:
         from pebble import ProcessExpired
 
-        future = self._ensure_pool().schedule(measured, args=(job.fn, *job.args), timeout=job.limit_s)
+        if self._pool is None:
+            await self.warm()
+        future = self._pool.schedule(measured, args=(job.fn, *job.args), timeout=job.limit_s)
         try:
             return await asyncio.wrap_future(future)
         except concurrent.futures.TimeoutError:
@@ -274,6 +293,10 @@ class ProcessCompute(_Fair):
             raise
 
     async def close(self) -> None:
+        starting, self._starting = self._starting, None
+        if starting is not None:
+            with contextlib.suppress(Exception):
+                await starting
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.stop()

@@ -264,6 +264,9 @@ class QueueCompute(_Fair):
         self._broker: Any = None
         self._waiters = _Waiters(broker_url(settings), done_channel(settings))
 
+    async def warm(self) -> None:
+        return None  # connecting to the broker is waiting, not work: the first task connects
+
     async def _ensure_broker(self) -> Any:
         if self._broker is None:
             broker = make_broker(self.settings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 
 import pytest
 
@@ -101,3 +102,27 @@ async def test_the_event_loop_answers_a_light_command_while_a_heavy_indicator_ru
         assert not reply.error and "PWMA" in reply.text.upper() and reply.images
     finally:
         await core.close()
+
+
+async def test_workers_start_in_a_thread_once_and_the_first_task_finds_them_running(monkeypatch):
+    """Starting the pool (the forkserver importing pandas, a fork per worker) happens off the event
+    loop's thread, once however many ask, and the first task then runs on the started workers."""
+    import threading
+
+    compute = ProcessCompute(_settings(), workers=2)
+    started_on: list[threading.Thread] = []
+    real = ProcessCompute._start_pool
+
+    def recorded(self: ProcessCompute) -> None:
+        started_on.append(threading.current_thread())
+        real(self)
+
+    monkeypatch.setattr(ProcessCompute, "_start_pool", recorded)
+    try:
+        *_, result = await asyncio.gather(compute.warm(), compute.warm(), compute.run(probe.square, 4))
+        assert result == 16
+        assert len(started_on) == 1 and started_on[0] is not threading.current_thread()
+        pids = {await compute.run(probe.pid) for _ in range(6)}
+        assert 1 <= len(pids) <= 2 and os.getpid() not in pids
+    finally:
+        await compute.close()
