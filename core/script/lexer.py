@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from core.script.errors import ScriptError, describe_char
 from core.script.limits import MAX_STRING
@@ -69,8 +68,10 @@ _INSTEAD: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):
+    """A tuple, not a frozen dataclass: a script has dozens of tokens, and a deployment tick parses
+    thousands of scripts (a frozen dataclass's ``__init__`` costs several times a tuple's)."""
+
     kind: Kind
     text: str
     line: int

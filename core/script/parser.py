@@ -54,7 +54,8 @@ class Parser:
         return ScriptError(reason, line=tok.line, col=tok.col, source_line=src)
 
     def peek(self, ahead: int = 0) -> Token:
-        return self.tokens[min(self.pos + ahead, len(self.tokens) - 1)]
+        at = self.pos + ahead  # the last token is "end", which advance() never passes
+        return self.tokens[at] if at < len(self.tokens) else self.tokens[-1]
 
     def advance(self) -> Token:
         tok = self.tokens[self.pos]
