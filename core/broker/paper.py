@@ -208,12 +208,11 @@ class PaperBroker:
     async def _seed(self, session: AsyncSession) -> None:
         """The starting cash, once per asset; a race with another first use inserts nothing twice."""
         now = utcnow()
-        for asset, amount in starting_balances(self.settings).items():
-            await session.execute(
-                insert_ignoring_conflicts(self.db.dialect, PaperBalance, "credential_id", "asset").values(
-                    credential_id=self.credential_id, asset=asset, amount=amount, updated_at=now
-                )
-            )
+        rows = [{"credential_id": self.credential_id, "asset": asset, "amount": amount, "updated_at": now}
+                for asset, amount in starting_balances(self.settings).items()]  # fmt: skip
+        if rows:  # one statement for every asset: it runs before each fill and each balance read
+            await session.execute(insert_ignoring_conflicts(self.db.dialect, PaperBalance, "credential_id", "asset")
+                                  .values(rows))  # fmt: skip
 
     async def _take(self, session: AsyncSession, asset: str, amount: float, what: str) -> None:
         slack = _TOLERANCE * max(1.0, amount)

@@ -231,13 +231,19 @@ class InlineCompute(_Fair):
 
 
 def _warm(memory_mb: int) -> None:
-    """Each worker's start: bound its memory (a task past it gets MemoryError, not the machine)."""
+    """Each worker's start: bound its memory (a task past it gets MemoryError, not the machine),
+    and keep the modules it was forked with out of the cyclic collector's walks: a task allocates
+    thousands of small objects (tokens, nodes, Series), and each full collection would otherwise
+    walk pandas' and matplotlib's few hundred thousand objects again."""
+    import gc
     import resource
 
     if memory_mb > 0:
         limit = memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
     os.environ.setdefault("MPLBACKEND", "Agg")
+    gc.collect()
+    gc.freeze()
 
 
 class ProcessCompute(_Fair):
