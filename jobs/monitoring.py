@@ -30,6 +30,7 @@ from core.account.models import User
 from core.charts.candles import ChartMarker, render_candles
 from core.compute import Task
 from core.db import Database, utcnow
+from core.events import EventKind
 from core.logging import get_logger
 from core.market import watchlist
 from core.market.conditions import Condition
@@ -125,7 +126,7 @@ async def _alert_all(core: Core, crossings: list[Crossing], now: datetime) -> No
         )
         async with gate:
             try:
-                targets = await alerts.user_targets(core.db, crossing.user_id, "watch")
+                targets = await alerts.user_targets(core.db, crossing.user_id, EventKind.CROSSED.preference)
                 queued = await outbox.enqueue(core.db, targets, message)
             except Exception:
                 log.exception("watch_alert_failed", watch=crossing.watch_id)

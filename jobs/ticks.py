@@ -22,6 +22,7 @@ from core.compute import Task
 from core.deployment.executor import Outcome
 from core.deployment.models import Deployment
 from core.deployment.tick import Event, SeriesKey, TickReport, event_kind
+from core.events import EventKind
 from core.logging import get_logger
 from core.market.types import Candles
 from core.message import Image, Message
@@ -47,28 +48,28 @@ def event_text(event: Event) -> str:
     head = f"{event.label} #{event.deployment_id} · {event.series}"
     outcome, decision = event.outcome, event.decision
     why = f" ({decision.signal})" if decision is not None and decision.reason != "signal" else ""
-    if event.kind == "filled" and outcome is not None:
+    if event.kind == EventKind.FILLED and outcome is not None:
         verb = "Bought" if outcome.side == "buy" else "Sold"
         money = outcome.symbol
         line = f"{verb} {outcome.quantity:g} {outcome.symbol} at {_money(outcome.price or 0, money)}{why}, fee {_money(outcome.fee, money)}"
         if outcome.pnl is not None:
             line += f"\nP&L {'+' if outcome.pnl >= 0 else ''}{_money(outcome.pnl, money)}"
         return f"{head}\n{line}"
-    if event.kind == "refused" and outcome is not None:
+    if event.kind == EventKind.REFUSED and outcome is not None:
         return f"{head}\n{outcome.side} signal{why}: no order placed: {outcome.error}"
-    if event.kind in ("failed", "rejected") and outcome is not None:
+    if event.kind in (EventKind.FAILED, EventKind.REJECTED) and outcome is not None:
         return f"{head}\n{outcome.side} order {event.kind}: {outcome.error}\nThe deployment keeps running."
-    if event.kind == "unknown" and outcome is not None:
+    if event.kind == EventKind.UNKNOWN and outcome is not None:
         return f"{head}\n{outcome.side} order sent; {outcome.error or 'awaiting the exchange'}"
-    if event.kind == "paused":
+    if event.kind == EventKind.PAUSED:
         return f"{head}\nPaused: {event.text or (outcome.error if outcome else '')}"
-    if event.kind == "done":
+    if event.kind == EventKind.DONE:
         return f"{head}\nEnded: {event.text}"
     return f"{head}\n{event.text}"
 
 
 async def _targets(core: Core, event: Event) -> list[ChatTarget]:
-    targets = await user_targets(core.db, event.user_id, "trades")
+    targets = await user_targets(core.db, event.user_id, EventKind(event.kind).preference)
     if event.notify_chat_id is not None:
         group = await chat_target(core.db, event.notify_chat_id)
         if group is not None:
@@ -94,7 +95,7 @@ async def queue_events(core: Core, events: Sequence[Event], charts: dict[SeriesK
                 if key not in rendered:
                     rendered[key] = await _chart(core, candles, event, side)
                 images = (Image(rendered[key], "signal.png"),)
-            buttons = (("Resume", f"/resume {event.deployment_id}"),) if event.kind == "paused" else (
+            buttons = (("Resume", f"/resume {event.deployment_id}"),) if event.kind == EventKind.PAUSED else (
                 ("Deployments", "/deployments"),
             )
             message = Message.with_commands(event_text(event), images=images, commands=buttons)
@@ -138,7 +139,7 @@ async def outcome_events(core: Core, outcomes: Sequence[Outcome]) -> list[Event]
         if row is None:
             continue
         kind = event_kind(outcome)
-        if kind == "unknown":  # not settled yet: reconciliation reports it once it is
+        if kind == EventKind.UNKNOWN:  # not settled yet: reconciliation reports it once it is
             continue
         series = SeriesKey(row.market, row.ticker, row.interval)
         events.append(Event(kind, row.id, row.user_id, row.label, series, row.notify_chat_id, outcome=outcome,
