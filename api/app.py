@@ -10,13 +10,15 @@ all; ``routes=False`` serves the webhooks (and the health check) without the API
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse
 
 from api import problems
 from api.auth import Grants, TooSmallScope, Unauthenticated
 from api.limits import BodyLimit, refuse_nul
-from api.routes import account, brokers, commerce, market, media, models, reference, strategies
+from api.routes import account, alerts, brokers, commerce, market, media, models, reference, strategies
 from api.webhooks import mount as mount_webhooks
 from core.app import Core
 from core.state.ratelimit import RateLimiter
@@ -29,6 +31,7 @@ def create_app(core: Core, *, routes: bool = True) -> FastAPI:
     app = FastAPI(title=TITLE, version=VERSION, description=__doc__, openapi_url="/openapi.json", docs_url="/docs",
                   redoc_url=None, dependencies=[Depends(refuse_nul)])  # fmt: skip
     app.state.core = core
+    app.state.closing = asyncio.Event()  # set as the server stops: open streams end (api.server)
     app.state.grants = Grants()
     app.state.rate_limiter = RateLimiter(core.settings.api_rate_limit_per_minute, core.state.rate_limits.storage,
                                          namespace="api-token")  # fmt: skip
@@ -39,7 +42,7 @@ def create_app(core: Core, *, routes: bool = True) -> FastAPI:
     app.add_exception_handler(RecursionError, _too_deep)
     app.get("/v1/health", summary="Health check", tags=["Health"])(_health)
     if routes:
-        for module in (market, reference, models, strategies, account, brokers, media, commerce):
+        for module in (market, reference, models, strategies, account, brokers, media, commerce, alerts):
             app.include_router(module.router)
     own_limits = mount_webhooks(app, core)  # each checks its secret, then its own size limit
     app.add_middleware(BodyLimit, max_bytes=core.settings.api_max_body_bytes, exempt=own_limits)

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import Iterator
 
 import uvicorn
+from fastapi import FastAPI
 
 from api.app import create_app
 from core.app import Core
@@ -26,6 +28,13 @@ class _Embedded(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """Open alert streams end first: uvicorn waits for every response to finish before it stops."""
+        app = self.config.app
+        if isinstance(app, FastAPI):
+            app.state.closing.set()
+        await super().shutdown(sockets)
 
 
 def server(core: Core, *, host: str | None = None, port: int | None = None, routes: bool = True) -> uvicorn.Server:

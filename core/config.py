@@ -147,6 +147,7 @@ class Settings(BaseSettings):
     api_listen: str = "127.0.0.1"  # loopback by default: put a TLS proxy in front to expose it
     api_port: int = Field(default=8080, ge=1, le=65535)
     api_max_body_bytes: int = Field(default=1_000_000, ge=1024)  # refused with 413 before the body is read
+    api_stream_heartbeat_s: float = Field(default=15.0, gt=0, le=300)  # ": ping" on an idle /v1/alerts/stream
     api_rate_limit_per_minute: int = Field(default=120, ge=0)  # requests per token per minute; 0: unlimited
 
     # jobs

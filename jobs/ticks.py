@@ -2,7 +2,9 @@
 
 Each event goes to the owner's private chats (if they keep trade alerts on) and to the group the
 deployment was made in (if that group keeps alerts on), with a chart of the signal bar marked.
-One chart serves every deployment that acted on the same bar and side of a series.
+One chart serves every deployment that acted on the same bar and side of a series. The owner's
+alert is also published to their live stream (``core.state.alert_stream``, ``GET /v1/alerts/stream``)
+with the same text and its numbers, when they keep trade alerts on.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from core.market.types import Candles
 from core.message import Image, Message
 from core.notify import ChatTarget
 from core.outbox import enqueue
+from core.state.alert_stream import LiveAlert
 
 log = get_logger(__name__)
 
@@ -68,13 +71,22 @@ def event_text(event: Event) -> str:
     return f"{head}\n{event.text}"
 
 
-async def _targets(core: Core, event: Event) -> list[ChatTarget]:
-    targets = await user_targets(core.db, event.user_id, EventKind(event.kind).preference)
-    if event.notify_chat_id is not None:
-        group = await chat_target(core.db, event.notify_chat_id)
-        if group is not None:
-            targets.append(group)
-    return targets
+async def _targets(core: Core, event: Event) -> tuple[list[ChatTarget], list[ChatTarget]]:
+    """The owner's private chats (none when they turned this kind off), and the group's, if any."""
+    owner = await user_targets(core.db, event.user_id, EventKind(event.kind).preference)
+    group = await chat_target(core.db, event.notify_chat_id) if event.notify_chat_id is not None else None
+    return owner, [group] if group is not None else []
+
+
+def live_alert(event: Event, text: str) -> LiveAlert:
+    """The event as the owner's live stream sends it: the chat's text and the order's numbers."""
+    outcome = event.outcome
+    numbers: dict[str, object] = {"series": str(event.series), "interval": event.series.interval}
+    if outcome is not None:
+        numbers |= {"side": str(outcome.side), "symbol": outcome.symbol, "quantity": outcome.quantity,
+                    "price": outcome.price, "fee": outcome.fee, "pnl": outcome.pnl}  # fmt: skip
+    return LiveAlert(kind=EventKind(event.kind), user_id=event.user_id, text=text, deployment_id=event.deployment_id,
+                     ticker=event.series.ticker, numbers=numbers)  # fmt: skip
 
 
 async def queue_events(core: Core, events: Sequence[Event], charts: dict[SeriesKey, Candles] | None = None) -> int:
@@ -84,9 +96,13 @@ async def queue_events(core: Core, events: Sequence[Event], charts: dict[SeriesK
     queued = 0
     for event in events:
         try:
-            targets = await _targets(core, event)
+            owner, group = await _targets(core, event)
+            targets = owner + group
             if not targets:
                 continue
+            text = event_text(event)
+            if owner:
+                await core.state.alerts.publish(live_alert(event, text))
             images: tuple[Image, ...] = ()
             candles = (charts or {}).get(event.series)
             if candles is not None and event.bar_open is not None:
@@ -98,7 +114,7 @@ async def queue_events(core: Core, events: Sequence[Event], charts: dict[SeriesK
             buttons = (("Resume", f"/resume {event.deployment_id}"),) if event.kind == EventKind.PAUSED else (
                 ("Deployments", "/deployments"),
             )
-            message = Message.with_commands(event_text(event), images=images, commands=buttons)
+            message = Message.with_commands(text, images=images, commands=buttons)
             queued += await enqueue(core.db, targets, message)
         except Exception:  # an alert failing must not stop the others
             log.exception("alert_failed", deployment=event.deployment_id)
