@@ -101,8 +101,6 @@ async def queue_events(core: Core, events: Sequence[Event], charts: dict[SeriesK
             if not targets:
                 continue
             text = event_text(event)
-            if owner:
-                await core.state.alerts.publish(live_alert(event, text))
             images: tuple[Image, ...] = ()
             candles = (charts or {}).get(event.series)
             if candles is not None and event.bar_open is not None:
@@ -116,6 +114,8 @@ async def queue_events(core: Core, events: Sequence[Event], charts: dict[SeriesK
             )
             message = Message.with_commands(text, images=images, commands=buttons)
             queued += await enqueue(core.db, targets, message)
+            if owner:  # queued for the owner's chats: their live stream has it too
+                await core.state.alerts.publish(live_alert(event, text))
         except Exception:  # an alert failing must not stop the others
             log.exception("alert_failed", deployment=event.deployment_id)
     return queued

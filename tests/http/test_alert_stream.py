@@ -14,6 +14,7 @@ import pytest
 
 from core.account.service import actor_for
 from core.app import Core
+from core.broker.types import AuthFailed, BrokerName
 from core.config import Settings
 from core.events import EventKind
 from core.market import watchlist
@@ -137,6 +138,30 @@ async def test_a_fill_reaches_its_owners_stream_with_the_chats_text_and_no_one_e
     assert fill["deployment_id"] == dep and fill["ticker"] == "BTCUSDT" and fill["side"] == "buy"
     assert fill["text"].startswith(f"ema #{dep} · BTCUSDT 1h\nBought ") and "fee" in fill["text"]
     assert fill["quantity"] > 0 and fill["price"] > 0 and fill["fee"] > 0 and fill["time"]
+
+
+async def test_a_pause_reaches_its_owners_stream_with_why(db):
+    clock = Clock(T0 + 2 * HOUR)
+    settings = make_settings(tick_every_s=3600, reconcile_every_s=3600, api_rate_limit_per_minute=0)
+    core = Core(settings=settings, db=db, market=make_market(settings, StubSource({"BTCUSDT": frame("gg")}), clock))
+    ana = await make_user(db, "ana")
+    credential = await make_credential(db, ana.user_id, "Binance", "bin")
+    dep = await make_deployment(db, ana.user_id, credential, last_bar_at=T0 + HOUR)
+    broker = FakeBroker(create_errors=[AuthFailed("key revoked")], name=BrokerName.BINANCE, paper=False)
+
+    async def factory(_credential_id: int):
+        return broker
+
+    async with client(core) as http, stream(http, await token(core, ana)) as anas:
+        scheduler = DeploymentScheduler(core, factory, clock)
+        try:
+            await scheduler.tick()
+        finally:
+            await scheduler.stop()
+        await end(core, ana.user_id)
+        [paused] = await anas.until_end()
+    assert paused["event"] == "paused" and paused["deployment_id"] == dep
+    assert "Paused" in paused["text"] and "key revoked" in paused["text"]
 
 
 async def _crossing_reaches_its_owner_only(db, market: FakeMarket, api_core: Core, jobs_core: Core) -> None:
