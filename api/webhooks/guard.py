@@ -98,10 +98,11 @@ async def read_body(request: Request, *, authorized: bool, max_bytes: int) -> by
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-def logged(name: str, handler: Handler) -> Handler:
+def logged(name: str, handler: Handler, *, level: str = "info") -> Handler:
     """The route's own access log (uvicorn's is off): method, path and status, never the query
     string (Mayar's token travels in it) nor headers (Telegram's secret travels in one); any
-    failure is a 500 logged with its path and error alone."""
+    failure is a 500 logged with its path and error alone. ``level="debug"`` for a busy webhook
+    (Telegram's: one request per update)."""
 
     async def endpoint(request: Request) -> Response:
         started = time.monotonic()
@@ -112,8 +113,9 @@ def logged(name: str, handler: Handler) -> Handler:
         except Exception as exc:
             log.error("webhook_failed", webhook=name, path=request.url.path, error=type(exc).__name__)
             response = Refused(500).response()
-        log.info("webhook_request", webhook=name, method=request.method, path=request.url.path,
-                 status=response.status_code, ms=round((time.monotonic() - started) * 1000))  # fmt: skip
+        ms = round((time.monotonic() - started) * 1000)
+        getattr(log, level)("webhook_request", webhook=name, method=request.method, path=request.url.path,
+                            status=response.status_code, ms=ms)  # fmt: skip
         return response
 
     return endpoint

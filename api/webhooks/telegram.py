@@ -53,4 +53,4 @@ async def _receive(request: Request) -> Response:
     return JSONResponse({"ok": True})
 
 
-receive = logged(PLATFORM, _receive)
+receive = logged(PLATFORM, _receive, level="debug")  # one request per update: logged at DEBUG

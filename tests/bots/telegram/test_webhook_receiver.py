@@ -77,6 +77,20 @@ async def test_an_update_with_the_secret_is_answered(webhook, rec):
     assert "Stoxlify commands" in rec.api("sendMessage")[0].params["text"]
 
 
+async def test_neither_the_secret_nor_the_update_reaches_the_log(webhook, rec, tmp_path):
+    from tests.logcapture import app_logging
+
+    with app_logging(tmp_path / "bot.log", "DEBUG") as log:
+        async with httpx.AsyncClient() as client:
+            for secret in (SECRET, f"wrong-{SECRET}"):
+                await client.post(f"http://127.0.0.1:{webhook}{PATH}", json=message("/help private-words"),
+                                  headers={"X-Telegram-Bot-Api-Secret-Token": secret})  # fmt: skip
+        await wait_for(lambda: rec.api("sendMessage"))
+        text = log.text()
+    assert "webhook_request" in text and PATH in text  # each request, by its path
+    assert SECRET not in text and "private-words" not in text
+
+
 async def test_the_webhook_is_not_in_the_api_schema(webhook):
     async with httpx.AsyncClient() as client:
         schema = (await client.get(f"http://127.0.0.1:{webhook}/openapi.json")).json()
