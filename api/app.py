@@ -2,10 +2,15 @@
 
 ``create_app(core)`` is all an entry point needs (``stoxlify api``, ``stoxlify run`` with
 ``API_ENABLED``, the tests); the core is the one the chat transports use, so chat and HTTP call the
-same services and can never disagree.
+same services and can never disagree. The same app serves the configured webhooks (Telegram's,
+Mayar's: ``api.webhooks``) on the same port, so one server, one port and one proxy rule serve them
+all; ``routes=False`` serves the webhooks (and the health check) without the API's own routes, for
+``stoxlify run`` with webhooks but without ``API_ENABLED``.
 """
 
 from __future__ import annotations
+
+import asyncio
 
 from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse
@@ -13,7 +18,8 @@ from fastapi.responses import JSONResponse
 from api import problems
 from api.auth import Grants, TooSmallScope, Unauthenticated
 from api.limits import BodyLimit, refuse_nul
-from api.routes import account, brokers, commerce, market, media, models, reference, strategies
+from api.routes import account, alerts, brokers, commerce, market, media, models, reference, strategies
+from api.webhooks import mount as mount_webhooks
 from core.app import Core
 from core.state.ratelimit import RateLimiter
 
@@ -21,10 +27,11 @@ TITLE = "Stoxlify Core API"
 VERSION = "1.0.0"
 
 
-def create_app(core: Core) -> FastAPI:
+def create_app(core: Core, *, routes: bool = True) -> FastAPI:
     app = FastAPI(title=TITLE, version=VERSION, description=__doc__, openapi_url="/openapi.json", docs_url="/docs",
                   redoc_url=None, dependencies=[Depends(refuse_nul)])  # fmt: skip
     app.state.core = core
+    app.state.closing = asyncio.Event()  # set as the server stops: open streams end (api.server)
     app.state.grants = Grants()
     app.state.rate_limiter = RateLimiter(core.settings.api_rate_limit_per_minute, core.state.rate_limits.storage,
                                          namespace="api-token")  # fmt: skip
@@ -34,15 +41,11 @@ def create_app(core: Core) -> FastAPI:
     app.add_exception_handler(TooSmallScope, _too_small)
     app.add_exception_handler(RecursionError, _too_deep)
     app.get("/v1/health", summary="Health check", tags=["Health"])(_health)
-    app.include_router(market.router)
-    app.include_router(reference.router)
-    app.include_router(models.router)
-    app.include_router(strategies.router)
-    app.include_router(account.router)
-    app.include_router(brokers.router)
-    app.include_router(media.router)
-    app.include_router(commerce.router)
-    app.add_middleware(BodyLimit, max_bytes=core.settings.api_max_body_bytes)
+    if routes:
+        for module in (market, reference, models, strategies, account, brokers, media, commerce, alerts):
+            app.include_router(module.router)
+    own_limits = mount_webhooks(app, core)  # each checks its secret, then its own size limit
+    app.add_middleware(BodyLimit, max_bytes=core.settings.api_max_body_bytes, exempt=own_limits)
     return app
 
 

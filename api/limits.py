@@ -16,14 +16,16 @@ Send = Any
 
 
 class BodyLimit:
-    """Pure ASGI middleware (it sees the headers before any route reads the body)."""
+    """Pure ASGI middleware (it sees the headers before any route reads the body). Paths in
+    ``exempt`` (the webhooks) are left to enforce their own limits, after their own secrets."""
 
-    def __init__(self, app: Any, max_bytes: int) -> None:
+    def __init__(self, app: Any, max_bytes: int, exempt: frozenset[str] = frozenset()) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.exempt = exempt
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope.get("path") in self.exempt:
             return await self.app(scope, receive, send)
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):

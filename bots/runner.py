@@ -1,4 +1,9 @@
-"""``stoxlify run``: the configured chat transports and the jobs (when ``JOBS_ENABLED``) in one process."""
+"""``stoxlify run``: the configured chat transports and the jobs (when ``JOBS_ENABLED``) in one process.
+
+One HTTP server (``api.server``, on ``API_LISTEN:API_PORT``) runs beside them when anything needs
+it: the API (``API_ENABLED``), Telegram's webhook (``TELEGRAM_MODE=webhook``) or Mayar's
+(``MAYAR_WEBHOOK_ENABLED``). It serves the API's routes only with ``API_ENABLED``.
+"""
 
 from __future__ import annotations
 
@@ -18,8 +23,8 @@ Serve = Callable[[Core, Registry, asyncio.Event], Awaitable[None]]
 
 
 def configured_transports(settings: Settings) -> dict[str, Serve]:
-    """The transports whose token is set (and the HTTP API when enabled), by name; imported only
-    when configured."""
+    """The transports whose token is set (and the HTTP server when the API or a webhook is enabled),
+    by name; imported only when configured."""
     transports: dict[str, Serve] = {}
     if settings.telegram_token is not None:
         from bots.telegram.app import serve as serve_telegram
@@ -29,22 +34,22 @@ def configured_transports(settings: Settings) -> dict[str, Serve]:
         from bots.discord.client import serve as serve_discord
 
         transports["discord"] = serve_discord
-    if settings.api_enabled:  # the HTTP API in this process, on the same core
-        transports["api"] = serve_api
-    if settings.mayar_webhook_enabled and transports:  # payment events, beside a chat transport
-        from bots.webhooks import check_settings
-        from bots.webhooks import serve as serve_webhooks
+    telegram_webhook = settings.telegram_token is not None and settings.telegram_mode == "webhook"
+    mayar_webhook = settings.mayar_webhook_enabled and bool(transports)  # payment events, beside a chat transport
+    if mayar_webhook:
+        from api.webhooks.mayar import check_settings
 
         check_settings(settings)  # refused before anything starts: an open webhook takes anyone's events
-
-        transports["mayar_webhook"] = serve_webhooks
+    if settings.api_enabled or telegram_webhook or mayar_webhook:  # one server, one port, same core
+        transports["api"] = serve_api
     return transports
 
 
 async def serve_api(core: Core, _registry: Registry, stop: asyncio.Event) -> None:
+    """The HTTP server: the API's routes when ``API_ENABLED``, and the configured webhooks."""
     from api.server import serve
 
-    await serve(core, stop)
+    await serve(core, stop, routes=core.settings.api_enabled)
 
 
 async def run(settings: Settings) -> int:

@@ -9,6 +9,7 @@ from core.charts.service import ChartService
 from core.compute import Compute, InlineCompute, open_compute
 from core.config import Settings, get_settings
 from core.db import Database
+from core.inbound import Receiver
 from core.market.service import MarketService
 from core.market.shared_candles import shared_candles
 from core.notify import Notifier
@@ -29,6 +30,8 @@ class Core:
     state: SharedState = field(default=None)  # type: ignore[assignment]
     # The charts of market data, drawn on ``compute`` (the market returns data, not pictures).
     charts: ChartService = field(default=None)  # type: ignore[assignment]
+    # Set by a chat transport in webhook mode: whom the HTTP server hands that platform's updates to.
+    receivers: dict[str, Receiver] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.compute is None:

@@ -68,10 +68,9 @@ class Settings(BaseSettings):
     # chat transports
     telegram_token: SecretStr | None = None
     telegram_mode: Literal["polling", "webhook"] = "polling"
-    telegram_webhook_url: str | None = None  # public HTTPS URL Telegram posts updates to
+    # public HTTPS URL Telegram posts updates to; its path is served on API_LISTEN:API_PORT (api.webhooks)
+    telegram_webhook_url: str | None = None
     telegram_webhook_secret: SecretStr | None = None  # checked on every webhook call
-    telegram_webhook_listen: str = "0.0.0.0"
-    telegram_webhook_port: int = 8443
     telegram_webhook_max_bytes: int = Field(default=1024 * 1024, ge=64 * 1024)  # larger requests: 413, unread
     discord_token: SecretStr | None = None
     discord_sync: Literal["guild", "global"] = "global"  # guild: instant sync to DISCORD_GUILD_IDS (development)
@@ -123,9 +122,7 @@ class Settings(BaseSettings):
     mayar_base_url: str = "https://api.mayar.id"  # sandbox: https://api.mayar.club
     mayar_redirect_url: str | None = None  # where Mayar sends the payer after paying
     mayar_timeout_s: float = 15.0
-    mayar_webhook_enabled: bool = False  # serve Mayar's webhook (bots.webhooks)
-    mayar_webhook_listen: str = "0.0.0.0"
-    mayar_webhook_port: int = 8090
+    mayar_webhook_enabled: bool = False  # serve Mayar's webhook on the API's server (api.webhooks.mayar)
     mayar_webhook_path: str = "/mayar/webhook"
     mayar_webhook_token: SecretStr | None = None  # required by the webhook: its URL must carry ?token=<this>
     mayar_webhook_max_bytes: int = Field(default=64 * 1024, ge=1024)  # Mayar's events are a few KB
@@ -150,6 +147,7 @@ class Settings(BaseSettings):
     api_listen: str = "127.0.0.1"  # loopback by default: put a TLS proxy in front to expose it
     api_port: int = Field(default=8080, ge=1, le=65535)
     api_max_body_bytes: int = Field(default=1_000_000, ge=1024)  # refused with 413 before the body is read
+    api_stream_heartbeat_s: float = Field(default=15.0, gt=0, le=300)  # ": ping" on an idle /v1/alerts/stream
     api_rate_limit_per_minute: int = Field(default=120, ge=0)  # requests per token per minute; 0: unlimited
 
     # jobs

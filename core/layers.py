@@ -15,8 +15,8 @@ from __future__ import annotations
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # what every domain stands on: settings, errors, the database, who is asking, CPU work, shared state
     ("foundations", (
-        "config", "errors", "redaction", "logging", "text", "labels", "paging", "db", "actor", "compute",
-        "state", "message", "notify", "outbox",
+        "config", "errors", "redaction", "logging", "text", "labels", "paging", "events", "db", "actor", "compute",
+        "state", "message", "notify", "inbound", "outbox",
     )),
     # users, chats and what they chose to receive; the tokens programs act as them with
     ("accounts", ("account", "alerts", "tokens")),

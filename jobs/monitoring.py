@@ -8,6 +8,10 @@ seen false, by this job or by the user's own ``/watchlist``. A watch that alread
 added alerts at the first check: the user asked to be told when it holds. An unknown result (too
 few bars, a failed fetch) changes nothing; a plain watch without a condition never alerts.
 
+Each alert queued for a user's chats is also published to their live stream
+(``core.state.alert_stream``, ``GET /v1/alerts/stream``), with the same text and the values that met
+the condition.
+
 Users who turned watch alerts off (``/alerts watch off``) are not checked at all, which also saves
 their fetches. Candles are fetched once per distinct ticker per run, through the market service's
 cache; the chart of each (ticker, condition) is rendered once however many users it alerts.
@@ -30,12 +34,14 @@ from core.account.models import User
 from core.charts.candles import ChartMarker, render_candles
 from core.compute import Task
 from core.db import Database, utcnow
+from core.events import EventKind
 from core.logging import get_logger
 from core.market import watchlist
 from core.market.conditions import Condition
 from core.market.models import Watch
 from core.market.types import Candles
 from core.message import Image, Message
+from core.state.alert_stream import LiveAlert
 
 if TYPE_CHECKING:
     from core.app import Core
@@ -118,15 +124,18 @@ async def _alert_all(core: Core, crossings: list[Crossing], now: datetime) -> No
     async def send(crossing: Crossing) -> None:
         key = (crossing.view.source.value, crossing.view.ticker, crossing.view.condition)
         chart = charts[key]
+        text = alert_text(crossing.view, crossing.condition, crossing.candles, now)
         message = Message.with_commands(
-            alert_text(crossing.view, crossing.condition, crossing.candles, now),
+            text,
             images=(Image(chart, f"{crossing.view.ticker}_alert.png"),) if chart else (),
             commands=(("Chart", f"/market {crossing.view.ticker}"), ("Watchlist", "/watchlist")),
         )
         async with gate:
             try:
-                targets = await alerts.user_targets(core.db, crossing.user_id, "watch")
+                targets = await alerts.user_targets(core.db, crossing.user_id, EventKind.CROSSED.preference)
                 queued = await outbox.enqueue(core.db, targets, message)
+                if targets:
+                    await core.state.alerts.publish(live_alert(crossing, text))
             except Exception:
                 log.exception("watch_alert_failed", watch=crossing.watch_id)
                 return
@@ -164,6 +173,14 @@ async def _chart(core: Core, crossing: Crossing) -> bytes | None:
     except Exception:  # the alert still goes, as text
         log.exception("watch_alert_chart_failed", watch=crossing.watch_id)
         return None
+
+
+def live_alert(crossing: Crossing, text: str) -> LiveAlert:
+    """The crossing as the owner's live stream sends it: the chat's text and the values that met it."""
+    view = crossing.view
+    numbers = {"watch_id": crossing.watch_id, "condition": view.condition, "value": view.lhs_value,
+               "compared_to": view.rhs_value, "price": view.price, "change_pct": view.change_pct}  # fmt: skip
+    return LiveAlert(kind=EventKind.CROSSED, user_id=crossing.user_id, text=text, ticker=view.ticker, numbers=numbers)
 
 
 def marker_side(condition: Condition) -> Literal["buy", "sell"]:

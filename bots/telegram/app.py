@@ -19,7 +19,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlparse
 
 from telegram import (
@@ -57,11 +57,6 @@ from core.errors import Forbidden, NotFound, StoxlifyError, Unavailable
 from core.logging import get_logger, register_secret
 from core.message import Message, new_ref
 from core.state.buttons import ButtonStore
-
-if TYPE_CHECKING:
-    from tornado.httpserver import HTTPServer
-
-    from core.config import Settings
 
 log = get_logger(__name__)
 
@@ -541,22 +536,14 @@ def build_application(
     return app
 
 
-async def _start_webhook(app: Application, settings: Settings, url: str, secret: str) -> HTTPServer:
-    """Our receiver (``bots.telegram.webhook``: the secret checked before the body is read, the body
-    capped) feeding the Application's update queue, then Telegram told where to post."""
-    from bots.telegram.webhook import start_webhook
+async def _start_webhook(core: Core, app: Application, url: str, secret: str) -> None:
+    """Updates from the API's server (``api.webhooks.telegram``: the secret checked before the body
+    is read, the body capped) handed to the Application's queue, then Telegram told where to post."""
+    from bots.telegram.webhook import PLATFORM, receiver
 
-    server, port = start_webhook(
-        app.bot, app.update_queue, listen=settings.telegram_webhook_listen, port=settings.telegram_webhook_port,
-        path=urlparse(url).path, secret=secret, max_bytes=settings.telegram_webhook_max_bytes,
-    )  # fmt: skip
-    log.info("telegram_webhook_listening", port=port, path=urlparse(url).path)
-    try:
-        await app.bot.set_webhook(url=url, secret_token=secret, allowed_updates=list(ALLOWED_UPDATES))
-    except Exception:
-        server.stop()
-        raise
-    return server
+    core.receivers[PLATFORM] = receiver(app, secret=secret, max_bytes=core.settings.telegram_webhook_max_bytes)
+    log.info("telegram_webhook_receiving", path=urlparse(url).path, port=core.settings.api_port)
+    await app.bot.set_webhook(url=url, secret_token=secret, allowed_updates=list(ALLOWED_UPDATES))
 
 
 async def serve(core: Core, registry: Registry, stop: asyncio.Event) -> None:
@@ -568,7 +555,6 @@ async def serve(core: Core, registry: Registry, stop: asyncio.Event) -> None:
     register_secret(token)
     app = build_application(core, registry, token=token)
     await app.initialize()
-    webhook: HTTPServer | None = None
     try:
         if app.post_init is not None:
             await app.post_init(app)
@@ -587,16 +573,14 @@ async def serve(core: Core, registry: Registry, stop: asyncio.Event) -> None:
                     detail="set TELEGRAM_WEBHOOK_SECRET for stable restarts",
                 )
             register_secret(secret)
-            webhook = await _start_webhook(app, settings, url, secret)
+            await _start_webhook(core, app, url, secret)
         else:
             await updater.start_polling(allowed_updates=list(ALLOWED_UPDATES))
         await app.start()
         log.info("telegram_started", mode=settings.telegram_mode, bot=app.bot.username)
         await stop.wait()
     finally:
-        if webhook is not None:
-            webhook.stop()
-            await webhook.close_all_connections()
+        core.receivers.pop(PLATFORM, None)  # the route answers 503 from now on: Telegram retries
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
         if app.running:

@@ -57,6 +57,7 @@ from core.deployment.sizing import size_buy, size_sell
 from core.deployment.status import RUNNING, Status
 from core.deployment.stops import lift_stop, rest_stop, resting_deployments
 from core.errors import NotFound, StoxlifyError, TooLong
+from core.events import EventKind
 from core.logging import get_logger
 from core.market.service import MarketService
 from core.market.symbols import is_idx_symbol
@@ -84,7 +85,7 @@ class SeriesKey:
 class Event:
     """Something a deployment's owner (and its group) should hear about."""
 
-    kind: str  # filled | failed | rejected | refused | unknown | paused | done | error
+    kind: EventKind
     deployment_id: int
     user_id: int
     label: str
@@ -409,7 +410,7 @@ class Tick:
                     await self.brokers.forget(credential_id)
                     for rest in items[index + 1 :]:  # paused with it: told, never sent through the dead key
                         if rest.row.id in outcome.paused:
-                            report.events.append(self._event("paused", rest.row, rest.key, rest.frame,
+                            report.events.append(self._event(EventKind.PAUSED, rest.row, rest.key, rest.frame,
                                                              rest.decision, text=outcome.error))  # fmt: skip
                     return
             except AuthFailed as exc:
@@ -441,7 +442,7 @@ class Tick:
             stopped = await lift_stop(self.db, broker, row.id)
             if stopped is not None:  # the exchange's stop sold first: that is this position's exit
                 hit = Decision(Side.SELL, "stop", "stop", decision.at, stopped.price)
-                report.events.append(self._event("filled", row, item.key, frame, hit, stopped))
+                report.events.append(self._event(EventKind.FILLED, row, item.key, frame, hit, stopped))
                 return stopped
         balance = await broker.fetch_balance()
         if decision.side == Side.BUY:
@@ -480,7 +481,7 @@ class Tick:
         report.orders += 1
         outcome = Outcome(order.id, row.id, row.user_id, OrderStatus.REJECTED, decision.side, order.symbol,
                           quantity, price, error=refusal)  # fmt: skip
-        report.events.append(self._event("refused", row, item.key, frame, decision, outcome))
+        report.events.append(self._event(EventKind.REFUSED, row, item.key, frame, decision, outcome))
         return outcome
 
     def _intent(self, broker: Broker, item: _Acting, decision: Decision, quantity: float, price: float) -> Intent:
@@ -506,7 +507,7 @@ class Tick:
         paused = set(await pause_credential(self.db, credential_id, message))
         for item in items:
             if item.row.id in paused:
-                report.events.append(self._event("paused", item.row, item.key, item.frame, item.decision, text=message))
+                report.events.append(self._event(EventKind.PAUSED, item.row, item.key, item.frame, item.decision, text=message))
 
     async def _pause_slow(self, rows: list[tuple[Deployment, SeriesKey, str]], report: TickReport) -> None:
         """Pause deployments whose script ran past its time limit on two bars in a row, and tell their
@@ -522,7 +523,7 @@ class Tick:
                     .execution_options(synchronize_session=False)
                 )
                 if rowcount(paused) == 1:
-                    report.events.append(self._event("paused", row, key, text=why))
+                    report.events.append(self._event(EventKind.PAUSED, row, key, text=why))
 
     async def _note(self, reasons: dict[int, str]) -> None:
         """Why a deployment did nothing on its bar (its script failed): shown in /deployments, not pushed
@@ -569,8 +570,8 @@ class Tick:
                 )
                 if rowcount(ended) == 1:
                     log.warning("tick_ticker_delisted", deployment=row.id, series=str(key), status=status.value)
-                    report.events.append(self._event("done" if status == Status.DONE else "paused", row, key,
-                                                     text=text))  # fmt: skip
+                    kind = EventKind.DONE if status == Status.DONE else EventKind.PAUSED
+                    report.events.append(self._event(kind, row, key, text=text))
 
     @property
     def _delisting_window(self) -> timedelta:
@@ -600,7 +601,7 @@ class Tick:
 
     @staticmethod
     def _event(
-        kind: str,
+        kind: EventKind,
         row: Deployment,
         key: SeriesKey,
         frame: pd.DataFrame | None = None,
@@ -612,13 +613,13 @@ class Tick:
         return Event(kind, row.id, row.user_id, row.label, key, row.notify_chat_id, bar_open, decision, outcome, text)
 
 
-def event_kind(outcome: Outcome) -> str:
+def event_kind(outcome: Outcome) -> EventKind:
     """The alert kind of an order's outcome: paused, filled, rejected, failed, or unknown (not final yet)."""
     if outcome.paused:
-        return "paused"
+        return EventKind.PAUSED
     kinds = {
-        OrderStatus.FILLED: "filled", OrderStatus.REJECTED: "rejected", OrderStatus.FAILED: "failed",
-        OrderStatus.CANCELED: "failed",
+        OrderStatus.FILLED: EventKind.FILLED, OrderStatus.REJECTED: EventKind.REJECTED,
+        OrderStatus.FAILED: EventKind.FAILED, OrderStatus.CANCELED: EventKind.FAILED,
     }  # fmt: skip
-    return kinds.get(outcome.status, "unknown")
+    return kinds.get(outcome.status, EventKind.UNKNOWN)
 

@@ -1,23 +1,26 @@
-"""Shared state: button tokens, per-user rate limits, and the Redis connection others share.
+"""Shared state: button tokens, per-user rate limits, the live alert stream, and the Redis connection
+others share.
 
 ``open_state(settings)`` builds it once, for whoever needs it (the transports' buttons, the
 registry's rate limiter, and over ``redis`` the market's shared candle layer,
 ``core.market.shared_candles``, which belongs to the market and so is built there):
 
 - embedded (no ``REDIS_URL``, the default): in this process's memory, nothing to set up. Buttons
-  stop working after a restart, each process counts rate limits on its own, and each process (each
-  replica) fetches its own candles.
+  stop working after a restart, each process counts rate limits on its own, each process (each
+  replica) fetches its own candles, and live alerts reach only the HTTP API of the process whose jobs
+  produced them.
 - ``REDIS_URL`` set: in Redis under ``REDIS_PREFIX``, shared by every replica: buttons survive a
-  restart and work on any replica, a user's rate limit holds across replicas, and N replicas fetch
-  each candle series once.
+  restart and work on any replica, a user's rate limit holds across replicas, N replicas fetch
+  each candle series once, and live alerts go through a pub/sub channel per user to any API process.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from core.config import Settings
+from core.state.alert_stream import AlertStream, MemoryAlertStream, RedisAlertStream
 from core.state.buttons import ButtonStore, MemoryButtonStore, RedisButtonStore
 from core.state.ratelimit import RateLimiter
 
@@ -31,6 +34,7 @@ __all__ = ["SharedState", "memory_state", "open_state"]
 class SharedState:
     buttons: ButtonStore
     rate_limits: RateLimiter
+    alerts: AlertStream = field(default_factory=MemoryAlertStream)  # each user's live alerts (/v1/alerts/stream)
     redis: Redis | None = None  # None: embedded
     _raw: Redis | None = None  # the rate limiter's connection (``limits`` wants undecoded replies)
 
@@ -79,6 +83,7 @@ async def open_state(settings: Settings) -> SharedState:
     return SharedState(
         buttons=RedisButtonStore(redis, prefix),
         rate_limits=RateLimiter(settings.rate_limit_per_minute, storage),
+        alerts=RedisAlertStream(redis, prefix),
         redis=redis,
         _raw=raw,
     )

@@ -302,34 +302,29 @@ async def test_buyer_needs_email_and_phone(db, mayar):
 
 
 async def test_webhook_http_server(db, mayar):
-    from bots.webhooks import start
+    from tests.http.serving import serving
 
-    config = mayar_settings(mayar, mayar_webhook_token="s3cret")
+    config = mayar_settings(mayar, mayar_webhook_enabled=True, mayar_webhook_token="s3cret")
     s = await shop(db, config)
     await _buy(db, config, s)
     invoice = mayar.only_invoice()
     mayar.pay(invoice.id)
     core = Core(config, db, MarketService(config))
-    server, port = start(core, "127.0.0.1", 0)
-    url = f"http://127.0.0.1:{port}{config.mayar_webhook_path}"
-    try:
-        async with httpx.AsyncClient() as client:
-            assert (await client.post(url, json=webhook(invoice))).status_code == 403
-            assert (await client.post(url + "?token=wrong", json=webhook(invoice))).status_code == 403
-            bad = await client.post(url + "?token=s3cret", content=b"{not json")
-            assert bad.status_code == 400
-            ok = await client.post(url + "?token=s3cret", json=webhook(invoice))
-            assert (ok.status_code, ok.json()) == (200, {"ok": True})
-            again = await client.post(url + "?token=s3cret", json=webhook(invoice))
-            assert again.status_code == 200
-            mayar.fail_with = 502
-            other = webhook(invoice, status="settled")  # a new key: needs a read-back, which fails
-            assert (await client.post(url + "?token=s3cret", json=other)).status_code == 503
-            mayar.fail_with = None  # Mayar retries: the stored but unprocessed event is processed now
-            assert (await client.post(url + "?token=s3cret", json=other)).status_code == 200
-    finally:
-        server.stop()
-        await server.close_all_connections()
+    async with serving(core) as port, httpx.AsyncClient() as client:
+        url = f"http://127.0.0.1:{port}{config.mayar_webhook_path}"
+        assert (await client.post(url, json=webhook(invoice))).status_code == 403
+        assert (await client.post(url + "?token=wrong", json=webhook(invoice))).status_code == 403
+        bad = await client.post(url + "?token=s3cret", content=b"{not json")
+        assert bad.status_code == 400
+        ok = await client.post(url + "?token=s3cret", json=webhook(invoice))
+        assert (ok.status_code, ok.json()) == (200, {"ok": True})
+        again = await client.post(url + "?token=s3cret", json=webhook(invoice))
+        assert again.status_code == 200
+        mayar.fail_with = 502
+        other = webhook(invoice, status="settled")  # a new key: needs a read-back, which fails
+        assert (await client.post(url + "?token=s3cret", json=other)).status_code == 503
+        mayar.fail_with = None  # Mayar retries: the stored but unprocessed event is processed now
+        assert (await client.post(url + "?token=s3cret", json=other)).status_code == 200
     assert await _count(db, Subscription) == 1
     async with db.session() as session:
         assert (await session.scalar(select(Purchase.status))) == "Paid"
