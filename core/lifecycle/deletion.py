@@ -21,7 +21,9 @@ Rows a domain keeps for itself rather than for the user (the paper broker's fill
 only what the user would recognise as theirs.
 
 An account with a ``Pending`` Mayar purchase is not deleted (Conflict): its invoice can still be
-paid, and that payment would then find no purchase and no user to credit.
+paid, and that payment would then find no purchase and no user to credit. Nor one with an order
+in flight (Pending, Sent or Open), as deleting one deployment already refuses: the exchange may
+fill it, and reconciliation needs its row to settle that fill.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from core.broker.paper import MARKER_PREFIX
 from core.config import Settings
 from core.db import Database, rowcount
 from core.db.migrate import import_models
+from core.deployment.executor import UNRESOLVED
 from core.deployment.status import Status
 from core.errors import Conflict, NotFound
 from core.logging import get_logger
@@ -45,6 +48,7 @@ from core.media.service import discard
 from core.media.storage import ObjectStorage, storage_for
 from core.purchase.models import Purchase, PurchaseStatus
 from core.tokens.service import REVOCATIONS
+from core.trade.models import Order
 
 log = get_logger(__name__)
 
@@ -124,6 +128,17 @@ async def delete_account(
                 update(deployments)
                 .where(deployments.c.user_id == user_id)
                 .values(status=Status.CANCELED.value)
+            )
+        # After the cancel (which on PostgreSQL holds the deployments' locks, so no tick records a
+        # new order meanwhile): an order already sent may fill on the exchange, and only its row lets
+        # reconciliation settle it. Deleting it would lose that fill; the user waits for it instead.
+        in_flight = await session.scalar(
+            select(Order.id).where(Order.user_id == user_id, Order.status.in_(UNRESOLVED)).order_by(Order.id).limit(1)
+        )
+        if in_flight is not None:
+            raise Conflict(
+                f"order #{in_flight} is still in flight on the exchange: wait a minute for it to settle, "
+                "then delete your account again (nothing was deleted)"
             )
         keys = list(await session.scalars(select(Media.key).where(Media.user_id == user_id)))
         private_chats = await _private_chats(session, user_id)

@@ -16,7 +16,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import MetaData, String, Table, and_, delete, func, not_, select, update
+from sqlalchemy import MetaData, String, Table, and_, delete, func, insert, not_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,7 +26,7 @@ from core.broker.paper import MARKER_PREFIX
 from core.broker.service import MAX_LABEL as CREDENTIAL_LABEL
 from core.broker.service import PAPER_LABEL
 from core.broker.types import BrokerName
-from core.db import Database
+from core.db import Database, rowcount
 from core.db.base import utcnow
 from core.db.migrate import import_models
 from core.errors import Conflict, Invalid, NotFound
@@ -180,8 +180,8 @@ async def _merge_user(session: AsyncSession, *, source: int, target: int) -> Non
     is kept under a numbered label, ``label-2``, ``label-3``..., cut so it still obeys the label
     rule. The built-in paper accounts are merged, not renamed: when both users have one, the
     source's deployments and orders move onto the target's paper account, with the paper broker's
-    fill markers for those orders, and the source's paper account and its paper balances are
-    dropped (the target keeps its own balances).
+    fill markers for those orders and the source's balances (added to the target's: the moved
+    deployments' positions are sold from there), and the source's paper account is dropped.
     """
     metadata = import_models()
     await _merge_paper(session, metadata, source=source, target=target)
@@ -224,15 +224,38 @@ async def _merge_paper(session: AsyncSession, metadata: MetaData, *, source: int
         .where(balances.c.credential_id == old, balances.c.asset.like(MARKER_PREFIX + "%"))
         .values(credential_id=new)
     )
+    await _add_balances(session, balances, source=old, target=new)
     for table in metadata.sorted_tables:
         for fk in table.foreign_keys:
             if fk.column.table is not credentials or table is credentials:
                 continue
-            if (fk.ondelete or "").upper() == "CASCADE":  # the paper balances: the target keeps its own
+            if (fk.ondelete or "").upper() == "CASCADE":  # the paper balances: added to the target's above
                 await session.execute(delete(table).where(fk.parent == old))
             else:  # deployments, orders: now on the target's paper account
                 await session.execute(update(table).where(fk.parent == old).values({fk.parent.name: new}))
     await session.execute(delete(credentials).where(credentials.c.id == old))
+
+
+async def _add_balances(session: AsyncSession, balances: Table, *, source: int, target: int) -> None:
+    """Everything on the source's paper account is added to the target's, asset by asset: the
+    positions of the deployments that move hold those coins and shares, and their exits sell them
+    from the target's account now. (Cash adds up too: two paper accounts become one, nothing lost.)
+    An asset the target has no row for yet is inserted; its starting cash, seeded on first use,
+    then skips that asset, so a target that never used its paper account takes the source's as is."""
+    held = await session.execute(
+        select(balances.c.asset, balances.c.amount)
+        .where(balances.c.credential_id == source, not_(balances.c.asset.like(MARKER_PREFIX + "%")))
+    )  # fmt: skip
+    now = utcnow()
+    for asset, amount in held.all():
+        added = await session.execute(
+            update(balances)
+            .where(balances.c.credential_id == target, balances.c.asset == asset)
+            .values(amount=balances.c.amount + amount, updated_at=now)
+        )
+        if not rowcount(added):
+            await session.execute(insert(balances).values(credential_id=target, asset=asset, amount=amount,
+                                                          updated_at=now))  # fmt: skip
 
 
 def _label_limit(table: Table) -> int:

@@ -15,6 +15,10 @@ class FakeCore:
     def __init__(self, steps: list[str]) -> None:
         self.steps = steps
         self.state = memory_state()
+        self.compute = self
+
+    async def warm(self) -> None:  # the compute plane's workers, started before anything serves
+        self.steps.append("compute warmed")
 
     async def close(self) -> None:
         self.steps.append("core closed")
@@ -70,10 +74,10 @@ async def test_transports_start_before_the_scheduler_and_stop_stops_both(steps, 
     transports = {"telegram": _serve("telegram", steps), "discord": _serve("discord", steps, then_stop=True)}
     monkeypatch.setattr(runner, "configured_transports", lambda settings: transports)
     assert await runner.run(_settings()) == 0
-    assert steps[:4] == ["core started", "telegram started", "discord started", "scheduler started"]
-    assert steps[4] == "discord asks to stop"
-    assert set(steps[5:7]) == {"telegram stopped", "discord stopped"}
-    assert steps[7:] == ["scheduler stopped", "core closed"]
+    assert steps[:5] == ["core started", "compute warmed", "telegram started", "discord started", "scheduler started"]
+    assert steps[5] == "discord asks to stop"
+    assert set(steps[6:8]) == {"telegram stopped", "discord stopped"}
+    assert steps[8:] == ["scheduler stopped", "core closed"]
 
 
 async def test_a_failing_transport_stops_the_others_and_the_scheduler(steps, monkeypatch):

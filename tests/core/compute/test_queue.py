@@ -55,7 +55,9 @@ async def test_a_killed_workers_task_is_taken_by_another_worker_not_lost(redis_e
     redis = Redis.from_url(redis_env["redis_url"])
     stream, group = f"{redis_env['redis_prefix']}compute", f"{redis_env['redis_prefix']}compute-workers"
     try:
-        job = asyncio.create_task(compute.run(probe.spin, 2.0, task=Task(user_id=5, limit_s=5)))
+        # limit 20 s: the bot then waits 32 s for the answer, room for the second worker to start
+        # (imports, its pool) on a loaded machine; the task itself spins 2 s
+        job = asyncio.create_task(compute.run(probe.spin, 2.0, task=Task(user_id=5, limit_s=20)))
 
         async def taken() -> None:
             while not (await redis.exists(stream)) or (await redis.xpending(stream, group))["pending"] == 0:  # noqa: ASYNC110

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import Column, ForeignKey, Integer, MetaData, Table, event, func, insert, select
+from sqlalchemy import Column, ForeignKey, Integer, MetaData, Table, event, func, insert, select, update
 
 from core.account.models import Chat, User
 from core.account.service import actor_for
@@ -110,6 +110,8 @@ async def _populate(db, tmp_path, platform_id: str) -> tuple[Any, Any]:
         factory = RowFactory(session, {t.name for t in direct + indirect})
         for table in direct + indirect:
             await factory.row(table, actor.user_id)
+        orders = import_models().tables["orders"]  # settled: an order still in flight blocks the deletion
+        await session.execute(update(orders).where(orders.c.user_id == actor.user_id).values(status="Filled"))
     uploaded = await media.upload(db, _settings(tmp_path), actor, PNG, "avatar.png")
     return actor, uploaded
 
@@ -254,3 +256,35 @@ async def test_paper_fill_markers_are_deleted_but_never_counted(db, tmp_path):
     report = await deletion.delete_account(db, settings, victim)
     assert report.rows["paper_balances"] == 3
     assert await _count(db, PaperBalance.__table__) == 0  # the markers went too
+
+
+async def test_an_order_in_flight_blocks_the_deletion_until_it_settles(db, tmp_path):
+    """An order sent to the exchange may still fill: its row is what reconciliation settles it by,
+    so the account waits for it (nothing deleted, the deployment still running)."""
+    from core.broker.models import Credential
+    from core.deployment.models import Deployment
+    from core.errors import Conflict
+    from core.trade.models import Order
+
+    trader = await actor_for(db, platform="telegram", external_id="444", display_name="u444")
+    async with db.session() as session:
+        key = Credential(user_id=trader.user_id, broker="Binance", label="main", label_key="main")
+        session.add(key)
+        await session.flush()
+        running = Deployment(user_id=trader.user_id, credential_id=key.id, label="ema", source="x", market="Binance",
+                             ticker="BTCUSDT", interval="1h", status="OpenPosition", position_qty=0.1)  # fmt: skip
+        session.add(running)
+        await session.flush()
+        sent = Order(user_id=trader.user_id, deployment_id=running.id, credential_id=key.id, broker="Binance",
+                     client_order_id="stx-1-sell", symbol="BTC/USDT", side="sell", quantity=0.1, status="Sent")
+        session.add(sent)
+        await session.flush()
+        order_id, deployment_id = sent.id, running.id
+    with pytest.raises(Conflict, match=f"order #{order_id} is still in flight.*nothing was deleted"):
+        await deletion.delete_account(db, _settings(tmp_path), trader)
+    async with db.session() as session:
+        assert (await session.get(Order, order_id)).status == "Sent"
+        assert (await session.get(Deployment, deployment_id)).status == "OpenPosition"  # the cancel rolled back
+        (await session.get(Order, order_id)).status = "Filled"  # reconciliation settled it
+    report = await deletion.delete_account(db, _settings(tmp_path), trader)
+    assert report.rows["orders"] == 1 and await _count(db, User.__table__, User.id == trader.user_id) == 0

@@ -118,7 +118,7 @@ async def test_clashing_labels_are_renamed_within_the_label_rules_and_paper_acco
     assert len("k" * 30 + "-2") <= 32  # the exchange-key label rule
     # one paper account: the target's, now carrying the source's deployment and order
     assert [(p.id, p.user_id) for p in paper_rows] == [(papers[tg.user_id], tg.user_id)]
-    assert balances == [(papers[tg.user_id], float(tg.user_id))]
+    assert balances == [(papers[tg.user_id], float(tg.user_id + dc.user_id))]  # the source's IDR added
     assert markers == [(papers[tg.user_id], "fill:0123456789abcdef0123:q")]  # the order's fill moved with it
     assert (moved.user_id, moved.credential_id) == (tg.user_id, papers[tg.user_id])
     assert (order.user_id, order.credential_id) == (tg.user_id, papers[tg.user_id])
@@ -166,3 +166,36 @@ async def test_preview_refuses_what_redeem_refuses(db):
 async def link_profile_name(db, user_id: int, name: str) -> None:
     async with db.session() as session:
         (await session.get(User, user_id)).name = name
+
+
+async def test_after_link_an_open_paper_position_is_sold_from_the_joined_account(db):
+    """Discord bought BTC on paper, then linked to Telegram's account: the exit still sells it
+    (the merge used to drop the source's balances: "insufficient funds ... 0 there", forever)."""
+    from core.broker.paper import PaperBroker
+    from core.broker.service import paper_credential
+    from core.broker.types import OrderRequest, Side
+    from core.config import Settings
+
+    settings = Settings(_env_file=None, paper_start_usdt=10_000.0, paper_start_idr=100_000_000.0,
+                        paper_slippage=0.0)  # fmt: skip
+    tg = await actor_for(db, platform="telegram", external_id="111")
+    dc = await actor_for(db, platform="discord", external_id="222")
+    tg_paper, dc_paper = await paper_credential(db, tg), await paper_credential(db, dc)
+    before = await PaperBroker(db, settings, tg_paper.id).fetch_balance()  # Telegram's own account, used
+    bought = await PaperBroker(db, settings, dc_paper.id).create_order(
+        OrderRequest("dc-buy-1", "BTC/USDT", Side.BUY, 0.05, 60_000.0))
+    assert bought.filled == 0.05
+
+    issued = await link.issue_code(db, tg)
+    await link.redeem_code(db, dc, issued.code)
+
+    joined = PaperBroker(db, settings, tg_paper.id)
+    held = await joined.fetch_balance()
+    assert held["BTC"] == pytest.approx(0.05)
+    assert held["USDT"] == pytest.approx(before["USDT"] + 10_000.0 - 3_000.0 - bought.fee)
+    sold = await joined.create_order(OrderRequest("dc-sell-1", "BTC/USDT", Side.SELL, 0.05, 61_000.0))
+    assert sold.filled == 0.05 and sold.average == 61_000.0
+    after = await joined.fetch_balance()
+    assert after["BTC"] == pytest.approx(0.0)
+    assert after["USDT"] == pytest.approx(held["USDT"] + 3_050.0 - sold.fee)
+    assert await joined.fetch_order("dc-buy-1", "BTC/USDT") == bought  # the buy's fill is still found
