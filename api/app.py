@@ -25,6 +25,7 @@ def create_app(core: Core) -> FastAPI:
     app = FastAPI(title=TITLE, version=VERSION, description=__doc__, openapi_url="/openapi.json", docs_url="/docs",
                   redoc_url=None, dependencies=[Depends(refuse_nul)])  # fmt: skip
     app.state.core = core
+    app.openapi = lambda: problems.documented(app)  # type: ignore[method-assign]  # error answers as sent
     app.state.grants = Grants()
     app.state.rate_limiter = RateLimiter(core.settings.api_rate_limit_per_minute, core.state.rate_limits.storage,
                                          namespace="api-token")  # fmt: skip

@@ -16,12 +16,13 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from api.common import Reader, Trader, core_of
+from api.problems import PROBLEMS
 from core.db import parse_id
 from core.errors import NotFound
 from core.media import service as media
 from core.media.service import MediaView, served_name
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", responses=PROBLEMS)
 MediaId = Annotated[str | None, Query(max_length=24, description="the file's id, as Upload Media answers it")]
 FILE = {"content": {"application/octet-stream": {}}, "description": "the file's bytes, under its sniffed type"}
 
