@@ -5,8 +5,9 @@ status code, its content type, its body's schema. Generated requests seldom name
 model, a deployment), so a second test walks every operation's success too, each answer checked
 the same way.
 
-The run is bounded and repeatable: a few examples per operation, derandomized, no example
-database. Hypothesis runs in a worker thread and calls the server over the loopback with a
+The run is bounded and repeatable: schemathesis' coverage phase (each field's boundaries and the
+ways to break them, a fixed set), then a few generated examples per operation and mode
+(``FUZZ_EXAMPLES``, 8 by default), all derandomized, with no example database. Hypothesis runs in a worker thread and calls the server over the loopback with a
 blocking client, while the server (and the database it shares with the test) stays on the
 test's event loop.
 """
@@ -32,6 +33,11 @@ from pydantic import SecretStr
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import FailureGroup
+from schemathesis.generation.hypothesis.builder import (  # its pytest plugin's builder: the coverage phase
+    HypothesisTestConfig,
+    HypothesisTestMode,
+    create_test,
+)
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_headers_conformance,
@@ -81,21 +87,42 @@ def _fuzz(operation: Any, mode: GenerationMode, base_url: str, headers: dict[str
         session.close()
 
 
+def _cover(operation: Any, base_url: str, headers: dict[str, str]) -> None:
+    """Schemathesis' coverage phase for one operation: each parameter's and field's boundary values and
+    each way to break them (missing, wrong type, out of range), every answer checked."""
+    session = requests.Session()
+
+    def run(case: Any) -> None:
+        case.call_and_validate(base_url=base_url, session=session, headers=headers, checks=CHECKS)
+
+    test = create_test(operation=operation, test_func=run, config=HypothesisTestConfig(
+        project=operation.schema.config, modes=[HypothesisTestMode.COVERAGE],
+        settings=settings(derandomize=True, database=None, deadline=None, phases=[Phase.explicit],
+                          suppress_health_check=list(HealthCheck), print_blob=False)))  # fmt: skip
+    try:
+        test()
+    finally:
+        session.close()
+
+
 def _fuzz_all(schema: Any, base_url: str, headers: dict[str, str]) -> list[str]:
     operations = [found.ok() for found in schema.get_all_operations()]
     operations.sort(key=lambda op: (op.method.upper(), op.path) == LAST)
     failures: list[str] = []
     for operation in operations:
-        modes = [GenerationMode.POSITIVE, GenerationMode.NEGATIVE]
-        if (operation.method.upper(), operation.path) == LAST:
-            modes.reverse()  # its bad requests while the token still works, then the deletion itself
-        for mode in modes:
+        # valid requests last: Delete User Account's end the token, so its bad ones go while it still works
+        runs: list[tuple[str, Callable[[], None]]] = [
+            ("coverage", lambda op=operation: _cover(op, base_url, headers)),
+            ("negative", lambda op=operation: _fuzz(op, GenerationMode.NEGATIVE, base_url, headers)),
+            ("positive", lambda op=operation: _fuzz(op, GenerationMode.POSITIVE, base_url, headers)),
+        ]  # fmt: skip
+        for name, run in runs:
             try:
-                _fuzz(operation, mode, base_url, headers)
+                run()
             except Unsatisfiable:  # nothing of it can break the schema (no parameters, or only free text)
-                assert mode is GenerationMode.NEGATIVE, operation.label
+                assert name == "negative", operation.label
             except (Exception, FailureGroup) as exc:  # every operation's failure, not only the first
-                failures.append(f"{operation.method.upper()} {operation.path} ({mode.value}): {exc}")
+                failures.append(f"{operation.method.upper()} {operation.path} ({name}): {exc}")
     return failures
 
 
