@@ -7,9 +7,10 @@ the same way.
 
 The run is bounded and repeatable: schemathesis' coverage phase (each field's boundaries and the
 ways to break them, a fixed set), then a few generated examples per operation and mode
-(``FUZZ_EXAMPLES``, 8 by default), all derandomized, with no example database. Hypothesis runs in a worker thread and calls the server over the loopback with a
-blocking client, while the server (and the database it shares with the test) stays on the
-test's event loop.
+(``FUZZ_EXAMPLES``, 8 by default; more for a longer hunt), all derandomized, with no example
+database. Hypothesis runs in a worker thread and calls the server over the loopback with a
+blocking client, while the server (and the database it shares with the test) stays on the test's
+event loop.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ from core.broker.exchanges import Verification
 TOKEN = re.compile(r"^stx_[A-Za-z0-9_-]{43}$", re.M)
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           response_headers_conformance]  # fmt: skip
-EXAMPLES = int(os.environ.get('FUZZ_EXAMPLES', 8))  # per operation and mode: enough to reach every branch of the small bodies, quick on SQLite
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))  # per operation and mode
 # Run last: deleting the account ends the token, so any operation after it could only answer 401.
 LAST = ("DELETE", "/v1/account")
 
@@ -106,6 +107,7 @@ def _cover(operation: Any, base_url: str, headers: dict[str, str]) -> None:
 
 
 def _fuzz_all(schema: Any, base_url: str, headers: dict[str, str]) -> list[str]:
+    """Every operation's coverage and fuzzing runs; what each that failed found."""
     operations = [found.ok() for found in schema.get_all_operations()]
     operations.sort(key=lambda op: (op.method.upper(), op.path) == LAST)
     failures: list[str] = []
@@ -127,6 +129,7 @@ def _fuzz_all(schema: Any, base_url: str, headers: dict[str, str]) -> list[str]:
 
 
 async def test_every_operation_answers_as_the_openapi_document_says(api, no_exchange):
+    """With an admin token (so Create and Delete Products are reached) and exchange keys accepted."""
     console, client = api
     core = console.core
     core.settings = core.settings.model_copy(update={
@@ -135,8 +138,7 @@ async def test_every_operation_answers_as_the_openapi_document_says(api, no_exch
     [secret] = TOKEN.findall((await console.handle("/token new fuzz admin")).text)
     document = (await client.get("/openapi.json")).json()
     schema = schemathesis.openapi.from_dict(document)
-    run: Callable[[], list[str]] = lambda: _fuzz_all(schema, str(client.base_url), {"Authorization": f"Bearer {secret}"})  # noqa: E731
-    failures = await asyncio.to_thread(run)
+    failures = await asyncio.to_thread(_fuzz_all, schema, str(client.base_url), {"Authorization": f"Bearer {secret}"})
     assert not failures, "\n\n".join(failures)
 
 
