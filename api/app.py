@@ -32,6 +32,7 @@ def create_app(core: Core, *, routes: bool = True) -> FastAPI:
                   redoc_url=None, dependencies=[Depends(refuse_nul)])  # fmt: skip
     app.state.core = core
     app.state.closing = asyncio.Event()  # set as the server stops: open streams end (api.server)
+    app.openapi = lambda: problems.documented(app)  # type: ignore[method-assign]  # error answers as sent
     app.state.grants = Grants()
     app.state.rate_limiter = RateLimiter(core.settings.api_rate_limit_per_minute, core.state.rate_limits.storage,
                                          namespace="api-token")  # fmt: skip

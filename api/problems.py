@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.errors import Conflict, Forbidden, Invalid, LimitExceeded, NotFound, StoxlifyError, Unavailable
@@ -30,6 +31,60 @@ STATUS: tuple[tuple[type[StoxlifyError], int, str], ...] = (
     (Unavailable, 503, "Service Unavailable"),
     (Invalid, 422, "Unprocessable Content"),
 )
+
+
+class FieldProblem(BaseModel):
+    """One field of the request that is wrong, as a form would show it next to the field."""
+
+    field: str = Field(description="the field's path, dotted (products.0.product_id); query and path names as sent")
+    message: str
+
+
+class Problem(BaseModel):
+    """Every error answer (RFC 9457 problem details, ``application/problem+json``)."""
+
+    type: str = "about:blank"
+    title: str = Field(description="the status's name")
+    status: int
+    detail: str | None = Field(default=None, description="what went wrong, the same sentence a chat user reads")
+    hint: str | None = Field(default=None, description="what to do about it")
+    errors: list[FieldProblem] | None = Field(default=None, description="422 on bad input: each field's problem")
+    ref: str | None = Field(default=None, description="500: the reference to quote to the team")
+
+
+_HEADERS: dict[int, dict[str, Any]] = {
+    401: {"WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer"}},
+    429: {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds until the token may call again"}},
+}
+# The answers any route may give besides its own: the token's (401, 403, 429), the body's (400, 413, 422),
+# the core's errors (404, 409, 503; STATUS). Routers declare them (responses=PROBLEMS), so the OpenAPI
+# document lists each and a client (or schemathesis) can check an error answer like any other.
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    code: {"model": Problem, "description": description, **({"headers": _HEADERS[code]} if code in _HEADERS else {})}
+    for code, description in ((400, "Bad Request: a body that cannot be read (JSON nested too deeply)"),
+                              (401, "Unauthorized: no token, or one unknown, revoked or expired"),
+                              (403, "Forbidden: the token's scope is too small, or not yours to do"),
+                              (404, "Not Found"), (409, "Conflict: it exists already, or it is in use"),
+                              (413, "Content Too Large: the body is over the limit"),
+                              (422, "Unprocessable Content: bad input, each field's problem in errors"),
+                              (429, "Too Many Requests: the token's rate, or a quota of the plan"),
+                              (503, "Service Unavailable: a data source or exchange does not answer"))
+}  # fmt: skip
+
+
+def documented(app: FastAPI) -> dict[str, Any]:
+    """The app's OpenAPI document with its problems under ``application/problem+json``, the type they
+    are sent with (FastAPI files a response model under the route's own type, application/json)."""
+    if app.openapi_schema is None:
+        document = FastAPI.openapi(app)
+        ref = "#/components/schemas/Problem"
+        for operations in document.get("paths", {}).values():
+            for operation in operations.values():
+                for answer in operation.get("responses", {}).values():
+                    content = answer.get("content", {})
+                    if content.get("application/json", {}).get("schema", {}).get("$ref") == ref:
+                        content[MEDIA_TYPE] = content.pop("application/json")
+    return app.openapi_schema or {}
 
 
 def problem(status: int, title: str, detail: str | None = None, **extra: Any) -> JSONResponse:

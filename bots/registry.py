@@ -88,6 +88,9 @@ class Command:
     # reads a file sent with it (ctx.extras "attached_text" / "attached_file"): transports without
     # replies to files (Discord) offer an attachment option
     reads_file: bool = False
+    # the Stoxlify Core API operations (the specification's summaries) this command performs in chat; the same
+    # names the HTTP routes carry, so tests/test_parity.py can check that chat and HTTP cover the same operations
+    operations: tuple[str, ...] = ()
 
     @property
     def usage(self) -> str:
@@ -146,6 +149,7 @@ class Registry:
         admin_only: bool = False,
         confirmable: bool = False,
         reads_file: bool = False,
+        operations: Sequence[str] = (),
     ) -> Callable[[Handler], Handler]:
         """Declare a command; the decorated coroutine takes ``(ctx, **args)`` and returns a Message."""
 
@@ -154,7 +158,7 @@ class Registry:
                 raise ValueError(f"command /{name} declared twice")
             self._commands[name] = Command(
                 name, summary, handler, tuple(args), group, tuple(examples), expensive, private_only, admin_only,
-                confirmable, reads_file,
+                confirmable, reads_file, tuple(operations),
             )
             return handler
 

@@ -14,13 +14,14 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from api.common import Reader, Trader, core_of
+from api.problems import PROBLEMS
 from core.errors import Invalid
 from core.lifecycle import deletion
 from core.lifecycle import profile as profiles
 from core.lifecycle.profile import Profile
 from core.purchase import service as purchases
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", responses=PROBLEMS)
 
 
 class LoginOut(BaseModel):

@@ -16,12 +16,13 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from api.common import Limit, Paged, PageNumber, Reader, Trader, core_of
+from api.problems import PROBLEMS
 from core.broker import service as brokers
 from core.broker.service import CredentialView
 from core.broker.types import BrokerName
 from core.deployment import credentials
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", responses=PROBLEMS)
 
 
 class BrokerOpt(StrEnum):

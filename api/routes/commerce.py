@@ -19,6 +19,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from api.common import Admin, Limit, Paged, PageNumber, Reader, Trader, core_of
+from api.problems import PROBLEMS
 from core.config import Settings
 from core.db.base import ID_MAX
 from core.errors import Invalid
@@ -29,7 +30,7 @@ from core.purchase import service as purchases
 from core.purchase.pricing import Quote
 from core.purchase.service import PurchaseView
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", responses=PROBLEMS)
 Ids = Annotated[list[Annotated[int, Field(ge=1, le=ID_MAX)]] | None, Query(max_length=100)]
 
 

@@ -11,12 +11,13 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from api.common import PNG, Reader, wants_png
+from api.problems import PROBLEMS
 from core.app import Core
 from core.market import watchlist
 from core.market.service import MarketInfo, Quote
 from core.market.types import Source
 
-router = APIRouter(prefix="/v1/market", tags=["Market"])
+router = APIRouter(prefix="/v1/market", tags=["Market"], responses=PROBLEMS)
 
 
 class MarketInfoRequest(BaseModel):

@@ -16,14 +16,19 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from api.common import Reader, Trader, core_of
+from api.problems import PROBLEMS
 from core.db import parse_id
 from core.errors import NotFound
 from core.media import service as media
 from core.media.service import MediaView, served_name
+from core.media.sniff import EXTENSIONS
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", responses=PROBLEMS)
 MediaId = Annotated[str | None, Query(max_length=24, description="the file's id, as Upload Media answers it")]
-FILE = {"content": {"application/octet-stream": {}}, "description": "the file's bytes, under its sniffed type"}
+# Served under the type sniffed at upload, one of those uploads accept (not a generic octet-stream).
+FILE = {"content": {kind: {"schema": {"type": "string", "format": "binary"}} for kind in EXTENSIONS},
+        "description": "the file's bytes, under its sniffed type",
+        "headers": {"Content-Disposition": {"schema": {"type": "string"}, "description": "attachment; its name"}}}  # fmt: skip
 
 
 class UploadMedia(BaseModel):

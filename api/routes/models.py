@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from api.common import PNG, Limit, Paged, PageNumber, Reader, Trader, core_of, wants_png
+from api.problems import PROBLEMS
 from core.db import parse_id
 from core.deployment import service as deployments
 from core.deployment.bars import Timing
@@ -26,7 +27,7 @@ from core.model import service as models
 from core.model.execute import ScriptRun, execute_script
 from core.model.service import ModelRequest, ModelView
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", responses=PROBLEMS)
 
 
 class Script(BaseModel):

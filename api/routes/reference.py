@@ -9,13 +9,14 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from api.common import Reader
+from api.problems import PROBLEMS
 from core.app import Core
 from core.bandarmology.service import BandarService
 from core.bandarmology.types import BrokerSummary
 from core.contact import service as contact
 from core.dictionary import service as dictionary
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", responses=PROBLEMS)
 
 
 class DictionaryEntry(BaseModel):

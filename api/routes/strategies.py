@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from api.common import PNG, Limit, Paged, PageNumber, Reader, Trader, core_of, wants_png
+from api.problems import PROBLEMS
 from core.deployment.history import TradeQuery, TradeView, list_trades
 from core.market.types import Source
 from core.simulation.service import SimulationRequest, simulate
@@ -24,7 +25,7 @@ from core.strategy import service as strategies
 from core.strategy.rules import Analytic
 from core.strategy.service import StrategyRequest, StrategyView
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", responses=PROBLEMS)
 
 
 class AnalyticOption(StrEnum):

@@ -45,6 +45,7 @@ def _asks_for_csv(raw: dict) -> bool:
     expensive=True,
     confirmable=True,
     reads_file=True,
+    operations=("Get Broker Summary",),
 )  # fmt: skip
 async def bandar(ctx: Context, ticker: str, when: str | None, confirmed: bool = False) -> Message:
     service = BandarService(ctx.core.settings, ctx.core.db, compute=ctx.core.compute)

@@ -64,6 +64,7 @@ def _is_page(token: str) -> bool:
         "/connect cexio cex1 API_KEY API_SECRET SUBACCOUNT",
     ),
     private_only=True,
+    operations=("Connect Broker",),
 )
 async def connect(
     ctx: Context, broker: str, label: str, client_id: str, secret: str | None, passphrase: str | None
@@ -137,6 +138,7 @@ def _hint(hint: str) -> str:
     group="Brokers",
     examples=("/credentials", "/credentials binance", "/credentials 2"),
     private_only=True,
+    operations=("List Broker Credentials",),
 )
 async def credentials(ctx: Context, broker: str | None, page: int) -> Message:
     found = await brokers.list_credentials(ctx.core.db, ctx.actor, page, PAGE_SIZE, broker)
@@ -188,6 +190,7 @@ async def _line(ctx: Context, view: brokers.CredentialView) -> str:
     examples=("/disconnect main",),
     private_only=True,
     confirmable=True,
+    operations=("Disconnect Broker",),
 )
 async def disconnect(ctx: Context, label: str, confirmed: bool = False) -> Message:
     if not confirmed:

@@ -61,7 +61,7 @@ def quote_lines(quote: Quote) -> list[str]:
     return lines
 
 
-@registry.command("plans", "Subscription plans and prices", group="Plans")
+@registry.command("plans", "Subscription plans and prices", group="Plans", operations=("Get Products",))
 async def plans(ctx: Context) -> Message:
     found = await products.list_products(ctx.core.db, subscriptions_only=True, page_size=20)
     if not found.total:
@@ -91,6 +91,7 @@ async def plans(ctx: Context) -> Message:
     examples=("/buy Pro", "/buy Pro HEMAT10"),
     private_only=True,
     confirmable=True,
+    operations=("Precalculate Purchase", "Purchase"),
 )
 async def buy(ctx: Context, plan: str, code: str | None, confirmed: bool = False) -> Message:
     db, settings = ctx.core.db, ctx.core.settings
@@ -122,6 +123,7 @@ async def buy(ctx: Context, plan: str, code: str | None, confirmed: bool = False
     Arg("page", "page number", kind=ArgKind.INT, required=False, default=1),
     group="Plans",
     private_only=True,
+    operations=("Get Purchases",),
 )
 async def purchases_(ctx: Context, page: int) -> Message:
     found = await purchases.list_purchases(
@@ -249,6 +251,7 @@ def parse_discount(text: str) -> dict[str, Any]:
     group="Admin",
     examples=('/product add Subscription "Pro" 149000 30 max_deployments=20 live_trading=true',
               "/product rm 3", "/product list", "/product seed"),
+    operations=("Create Products", "Delete Products"),
 )
 async def product(ctx: Context, action: str, details: str | None) -> Message:
     db, settings, actor = ctx.core.db, ctx.core.settings, ctx.actor

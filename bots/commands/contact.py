@@ -18,6 +18,7 @@ PREVIEW = 300
     Arg("message", "what you want to tell us", kind=ArgKind.REST),
     group="General",
     examples=("/contact the BBCA chart shows no volume", "/contact list"),
+    operations=("Contact Us",),
 )
 async def contact_(ctx: Context, message: str) -> Message:
     words = message.split()

@@ -167,6 +167,7 @@ def _line(view: DeploymentView) -> str:
         "/deploy ema_cross BTCUSDT 4h binance1 size=25% fast=5",
     ),
     confirmable=True,
+    operations=("Deploy Model",),
 )  # fmt: skip
 async def deploy(
     ctx: Context, model: str, ticker: str, interval: str, credential: str | None, timing: str,
@@ -215,6 +216,7 @@ async def deploy(
     "Your deployments: status, position, last signal",
     Arg("page", "page number", kind=ArgKind.INT, required=False, default=1, matches=str.isdigit),
     group=GROUP,
+    operations=("Retrieve List Deployed Models",),
 )
 async def deployments_(ctx: Context, page: int) -> Message:
     found = await deployments.list_deployments(ctx.core, ctx.actor, page, PAGE_SIZE)
@@ -230,13 +232,13 @@ async def _set(ctx: Context, deployment_id: str, action: str) -> DeploymentView:
     return await deployments.update_status(ctx.core, ctx.actor, _number(deployment_id), action)
 
 
-@registry.command("pause", "Pause a deployment", ID, group=GROUP, examples=("/pause 3",))
+@registry.command("pause", "Pause a deployment", ID, group=GROUP, examples=("/pause 3",), operations=("Update Status Deployment",))
 async def pause(ctx: Context, id: str) -> Message:
     view = await _set(ctx, id, "pause")
     return Message(f"Paused #{view.id} {view.label} ({_position(view)}).", buttons=[[Button("Resume", f"/resume {view.id}")]])
 
 
-@registry.command("resume", "Resume a paused deployment", ID, group=GROUP, examples=("/resume 3",))
+@registry.command("resume", "Resume a paused deployment", ID, group=GROUP, examples=("/resume 3",), operations=("Update Status Deployment",))
 async def resume(ctx: Context, id: str) -> Message:
     view = await _set(ctx, id, "resume")
     return Message(f"Resumed #{view.id} {view.label}: {view.status}, from the next closed candle.")
@@ -245,6 +247,7 @@ async def resume(ctx: Context, id: str) -> Message:
 @registry.command(
     "stop", "Stop a deployment for good", ID,
     group=GROUP, examples=("/stop 3",), confirmable=True,
+    operations=("Update Status Deployment",),
 )  # fmt: skip
 async def stop(ctx: Context, id: str, confirmed: bool = False) -> Message:
     if not confirmed:
@@ -351,6 +354,7 @@ async def stopall(ctx: Context, confirmed: bool = False) -> Message:
 @registry.command(
     "undeploy", "Delete a deployment that holds nothing", ID,
     group=GROUP, examples=("/undeploy 3",), confirmable=True,
+    operations=("Delete Deployed Model",),
 )  # fmt: skip
 async def undeploy(ctx: Context, id: str, confirmed: bool = False) -> Message:
     if not confirmed:

@@ -90,6 +90,7 @@ async def help_(ctx: Context, command: str | None) -> Message:
     Arg("label", "one entry, such as rsi, OKX or stop loss", kind=ArgKind.REST, required=False),
     examples=("/dict", "/dict indicator", "/dict indicator macd", "/dict script", "/dict interval", "/dict broker",
               "/dict glossary", "/dict glossary stop loss", "/dict glossary bandar"),
+    operations=("Fetch Dictionaries",),
 )
 async def dict_(ctx: Context, category: str | None, label: str | None) -> Message:
     if category is None:

@@ -42,6 +42,7 @@ INDICATORS = Arg(
     group="Market",
     examples=("/market BBCA", "/market BBCA 1d 1y rsi macd", "/market BTCUSDT 4h 3mo ema:50 bbands:20:2"),
     expensive=True,
+    operations=("Get Market Info",),
 )
 async def market(ctx: Context, ticker: str, interval: str, range: str | None, indicators: list[str]) -> Message:
     info = await ctx.core.market.market_info(ticker, interval, range, indicators, user_id=ctx.actor.user_id)
@@ -103,6 +104,7 @@ def _interval_buttons(ticker: str, interval: str, indicators: list[str], served:
     Arg("query", "part of a symbol or company name", kind=ArgKind.REST),
     group="Market",
     examples=("/search bank central", "/search BTC"),
+    operations=("Search Market Ticker",),
 )
 async def search(ctx: Context, query: str) -> Message:
     hits = await ctx.core.market.search(query)
@@ -158,6 +160,7 @@ PAGE_SIZE = 10
     "Your watched tickers and their latest status",
     Arg("page", "page number", kind=ArgKind.INT, required=False, default=1),
     group="Monitoring",
+    operations=("Market Monitoring Status",),
 )
 async def watchlist_(ctx: Context, page: int) -> Message:
     check_page(page, PAGE_SIZE)

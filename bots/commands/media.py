@@ -50,6 +50,7 @@ def describe(view: media.MediaView) -> str:
     examples=("/upload logo.png iVBORw0KGgo...", "(a photo with the caption) /upload avatar"),
     private_only=True,
     reads_file=True,
+    operations=("Upload Media",),
 )
 async def upload(ctx: Context, content: str | None) -> Message:
     core = ctx.core
@@ -91,6 +92,7 @@ async def upload(ctx: Context, content: str | None) -> Message:
     examples=("/media", "/media 2", "/media show 3", "/media rm 3"),
     private_only=True,
     confirmable=True,
+    operations=("Fetch Media", "Remove Media"),
 )
 async def media_(ctx: Context, action: str | None, number: int | None, confirmed: bool = False) -> Message:
     core = ctx.core

@@ -49,6 +49,7 @@ async def _script_from(ctx: Context, script: str | None) -> str | bytes | None:
               "/model rm ema_cross"),
     confirmable=True,
     reads_file=True,
+    operations=("Save Model", "Load Model", "Remove Model"),
 )
 async def model(ctx: Context, action: str, name: str, script: str | None, confirmed: bool = False) -> Message:
     if action == "show":
@@ -138,6 +139,7 @@ def _show(view: models.ModelView) -> Message:
     "Your saved models",
     Arg("page", "page number", kind=ArgKind.INT, required=False, default=1),
     group="Models",
+    operations=("Retrieve Models",),
 )
 async def models_(ctx: Context, page: int) -> Message:
     found = await models.list_models(ctx.core.db, ctx.actor, page, PAGE_SIZE)
@@ -184,6 +186,7 @@ def parse_inputs(words: list[str]) -> dict[str, Any]:
     group="Models",
     examples=("/run ema_cross BBCA", "/run ema_cross BTCUSDT 4h 3mo fast=8 slow=21", "/run ema_cross BBCA 1d 1y export"),
     expensive=True,
+    operations=("Execute Script",),
 )
 async def run(ctx: Context, name: str, ticker: str, interval: str, range: str | None, inputs: list[str]) -> Message:
     view = await models.get_model(ctx.core.db, ctx.actor, name)

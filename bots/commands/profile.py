@@ -64,7 +64,8 @@ def render_profile(view: profile.Profile, heading: str = "Your profile") -> Mess
 
 
 @registry.command(
-    "me", "Your profile, plan and logins", group="Account", private_only=True
+    "me", "Your profile, plan and logins", group="Account", private_only=True,
+    operations=("Retrieve User Account",),
 )
 async def me(ctx: Context) -> Message:
     return render_profile(await profile.get_profile(ctx.core.db, ctx.core.settings, ctx.actor))
@@ -95,6 +96,7 @@ async def me(ctx: Context) -> Message:
         "/profile clear phone",
     ),
     private_only=True,
+    operations=("Edit User Account",),
 )
 async def profile_(ctx: Context, action: str | None, field: str | None, value: str | None) -> Message:
     core = ctx.core
@@ -125,6 +127,7 @@ async def profile_(ctx: Context, action: str | None, field: str | None, value: s
     group="Account",
     private_only=True,
     confirmable=True,
+    operations=("Delete User Account",),
 )
 async def deleteaccount(ctx: Context, confirmed: bool = False) -> Message:
     core = ctx.core

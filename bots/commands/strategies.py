@@ -32,6 +32,7 @@ ANALYTICS = tuple(a.value.lower() for a in Analytic)
     group="Strategies",
     examples=("/strategy new dip technical buy oversold dips", "/strategy show dip", "/strategy rm dip"),
     confirmable=True,
+    operations=("Save Strategy", "Remove Strategy", "Retrieve Technical Rules"),
 )  # fmt: skip
 async def strategy(
     ctx: Context, action: str, name: str, analytic: str | None, description: str | None, confirmed: bool = False
@@ -82,6 +83,7 @@ def _show(view: strategies.StrategyView) -> Message:
     "Your strategies",
     Arg("page", "page number", kind=ArgKind.INT, required=False, default=1),
     group="Strategies",
+    operations=("Retrieve Strategies",),
 )
 async def strategies_(ctx: Context, page: int) -> Message:
     found = await strategies.list_strategies(ctx.core.db, ctx.actor, page, PAGE_SIZE)
@@ -102,6 +104,7 @@ async def strategies_(ctx: Context, page: int) -> Message:
     group="Strategies",
     examples=("/rule add dip buy rsi(close, 14) < 30; sell rsi(close, 14) > 70", "/rule add value pe < 15; roe > 15%",
               "/rule rm dip 2"),
+    operations=("Add Technical Rules", "Remove Technical Rule"),
 )  # fmt: skip
 async def rule(ctx: Context, action: str, strategy: str, rules: str) -> Message:
     db, actor = ctx.core.db, ctx.actor

@@ -72,6 +72,7 @@ def _query(since: date | None, until: date | None) -> trades.TradeQuery:
     group="Trading",
     examples=("/trades", "/trades 2", "/trades from=2026-01-01 to=2026-01-31", "/trades export from=2026-01-01"),
     private_only=True,
+    operations=("Retrieve Trades",),
 )
 async def trades_(ctx: Context, page: int, dates: list[str]) -> Message:
     export = any(w.lower() == "export" for w in dates)
@@ -172,6 +173,7 @@ def _position_line(p: PositionView) -> str:
     group="Trading",
     examples=("/dashboard", "/dashboard day", "/dashboard month"),
     private_only=True,
+    operations=("Dashboard Monitoring",),
 )  # fmt: skip
 async def dashboard_(ctx: Context, period: str) -> Message:
     figures = await dash.dashboard(ctx.core.db, ctx.actor, period)
