@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from api import problems
 from api.auth import Grants, TooSmallScope, Unauthenticated
-from api.limits import BodyLimit, refuse_nul
+from api.limits import BodyLimit, RefuseNul
 from api.routes import account, alerts, brokers, commerce, market, media, models, reference, strategies
 from api.webhooks import mount as mount_webhooks
 from core.app import Core
@@ -29,7 +29,7 @@ VERSION = "1.0.0"
 
 def create_app(core: Core, *, routes: bool = True) -> FastAPI:
     app = FastAPI(title=TITLE, version=VERSION, description=__doc__, openapi_url="/openapi.json", docs_url="/docs",
-                  redoc_url=None, dependencies=[Depends(refuse_nul)])  # fmt: skip
+                  redoc_url=None)  # fmt: skip
     app.state.core = core
     app.state.closing = asyncio.Event()  # set as the server stops: open streams end (api.server)
     app.openapi = lambda: problems.documented(app)  # type: ignore[method-assign]  # error answers as sent
@@ -46,6 +46,7 @@ def create_app(core: Core, *, routes: bool = True) -> FastAPI:
         for module in (market, reference, models, strategies, account, brokers, media, commerce, alerts):
             app.include_router(module.router)
     own_limits = mount_webhooks(app, core)  # each checks its secret, then its own size limit
+    app.add_middleware(RefuseNul, exempt=own_limits)  # inside BodyLimit: the bodies it reads are bounded
     app.add_middleware(BodyLimit, max_bytes=core.settings.api_max_body_bytes, exempt=own_limits)
     return app
 

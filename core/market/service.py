@@ -19,7 +19,7 @@ import pandas as pd
 from core.compute import Compute, InlineCompute, Task
 from core.config import Settings
 from core.errors import Invalid
-from core.market.cache import CandleCache
+from core.market.cache import CandleCache, candle_close
 from core.market.fundamentals import Fundamentals
 from core.market.indicator_compute import IndicatorResult, compute_many
 from core.market.indicator_specs import IndicatorSpec, parse_spec
@@ -94,7 +94,7 @@ class MarketService:
         # shared_candles: Redis (REDIS_URL) behind the in-process cache, so replicas fetch a series once
         self.cache = CandleCache(shared=shared_candles)
         self._computed: OrderedDict[tuple[Any, ...], list[IndicatorResult]] = OrderedDict()  # see _indicators
-        self._answers: OrderedDict[tuple[Any, ...], tuple[Candles, Candles | None, MarketInfo]] = OrderedDict()
+        self._answers: OrderedDict[tuple[Any, ...], tuple[datetime, MarketInfo]] = OrderedDict()  # until the candle closes
         self._clock = clock
         self._sources: dict[Source, MarketSource] = dict(sources or {})
         self._offline: MarketSource | None = None
@@ -194,23 +194,21 @@ class MarketService:
         (``core.charts.service``): the market knows nothing of pictures."""
         if len(indicators) > MAX_INDICATORS:
             raise Invalid(f"at most {MAX_INDICATORS} indicators per chart, got {len(indicators)}")
+        # A dashboard polling BBCA within one candle gets the answer already worked out: the bars
+        # behind it are the candle cache's, which fetches again only once the candle closes.
+        asked = (ticker.strip().upper(), interval, range_, source, tuple(indicators))
+        kept = self._answers.get(asked)
+        if kept is not None and self._clock() < kept[0]:
+            self._answers.move_to_end(asked)
+            return kept[1]
         specs = [parse_spec(text) for text in indicators]  # fail before any fetch
-        history: Candles | None = None
         if specs:  # indicators settle on a longer history, then show on the asked-for range
             candles, history = await self.candles_with_history(ticker, interval, range_, source)
+            results = await self._indicators(history, specs, user_id)
         else:
-            candles = await self.candles(ticker, interval, range_, source)
-        # The candle cache hands out the same Candles while a bar is forming, so an answer built
-        # from those very objects is still right: a dashboard polling BBCA costs a lookup.
-        key = (candles.instrument.source, candles.instrument.symbol, candles.interval.code, range_,
-               tuple(s.text for s in specs))  # fmt: skip
-        kept = self._answers.get(key)
-        if kept is not None and kept[0] is candles and kept[1] is history:
-            self._answers.move_to_end(key)
-            return kept[2]
-        results = await self._indicators(history, specs, user_id) if history is not None else []
+            candles, results = await self.candles(ticker, interval, range_, source), []
         info = MarketInfo(candles, quote_of(candles), results)
-        self._answers[key] = (candles, history, info)
+        self._answers[asked] = (candle_close(self._clock(), candles.interval), info)
         while len(self._answers) > COMPUTED_CACHE_SIZE:
             self._answers.popitem(last=False)
         return info
