@@ -111,6 +111,17 @@ class CountingSource:
         return []
 
 
+def machine_cpu() -> float:
+    """CPU seconds every process on the machine has used so far (Linux ``/proc/stat``; 0 elsewhere):
+    how close a run came to the cores it had."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except OSError:
+        return 0.0
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle and iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 async def populate(db, count: int, tickers: list[str], args: argparse.Namespace, last_bar: datetime) -> None:
     from sqlalchemy import insert
 
@@ -186,17 +197,18 @@ async def tick_once(args: argparse.Namespace, workers: int, prefix: str) -> dict
         await asyncio.gather(*(compute.run(last_bar_signals, model, source.frames[tickers[0]], inputs)
                                for model, inputs in [*MODELS, (CANDLE, {})] * 4))  # the pool's workers too
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        cpu0 = time.process_time()
+        cpu0, machine0 = time.process_time(), machine_cpu()
         started = time.perf_counter()
         report = await tick.run(now)
         wall = time.perf_counter() - started
         bot_cpu = time.process_time() - cpu0
+        machine = machine_cpu() - machine0
         rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         await compute.close()
     finally:
         stop_workers(procs)
     await db.dispose()
-    return {"wall": wall, "bot_cpu": bot_cpu, "rss_before": rss_before, "rss_peak": rss_peak,
+    return {"wall": wall, "bot_cpu": bot_cpu, "machine_cpu": machine, "rss_before": rss_before, "rss_peak": rss_peak,
             "fetches": source.fetches, "series": report.series, "evaluated": report.evaluated,
             "evaluations": report.evaluations, "claimed": report.claimed, "orders": report.orders,
             "filled": sum(e.kind == "filled" for e in report.events), "db": url.split(":")[0]}  # fmt: skip
@@ -220,6 +232,9 @@ async def main(args: argparse.Namespace) -> int:
         where = f"queue, {n} worker{'s' * (n > 1)}" if n else f"COMPUTE={args.compute}"
         print(f"deployments {args.deployments:,} over {args.series} series ({kind}) · {r['db']} · {where}")
         print(f"  wall time      {r['wall']:6.2f} s   (target < {WALL_TARGET_S:.0f} s; the bot's own CPU {r['bot_cpu']:.1f} s)")
+        busy = r["machine_cpu"] / (r["wall"] * (os.cpu_count() or 1))
+        print(f"  machine CPU    {r['machine_cpu']:6.2f} s   ({busy:.0%} of {os.cpu_count()} cores busy during the tick: "
+              "bot, workers and their pools together)")
         print(f"  peak RSS       {r['rss_peak']:6.0f} MB  (before the tick {r['rss_before']:.0f} MB; "
               f"target < {MEMORY_TARGET_MB:.0f} MB)")  # fmt: skip
         print(f"  fetches        {r['fetches']:6d}     (series due: {r['series']})")
