@@ -54,7 +54,7 @@ def parse_json(body: bytes, max_depth: int = MAX_JSON_DEPTH) -> Any:
 class GuardedHandler(tornado.web.RequestHandler):
     """A POST receiver that checks who asks and how much they send before reading the body."""
 
-    SUPPORTED_METHODS = ("POST",)  # type: ignore[assignment]
+    SUPPORTED_METHODS = ("POST",)
     max_bytes: int = 64 * 1024
 
     def authorized(self) -> bool:
