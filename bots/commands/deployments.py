@@ -19,7 +19,7 @@ from bots.registry import Arg, ArgKind, Context, UsageError, whole
 from core import format as fmt
 from core.deployment import service as deployments
 from core.deployment.service import DeploymentView
-from core.deployment.status import ENDED, RUNNING
+from core.deployment.status import ENDED, RUNNING, Status
 from core.message import Button, Message
 from core.trade.models import OrderStatus
 
@@ -138,7 +138,7 @@ def _stake(view: DeploymentView) -> str:
 def _line(view: DeploymentView) -> str:
     account = "paper" if view.paper else f"{view.broker} '{view.credential_label}' (live)"
     signal = f" · last signal {view.last_signal}" if view.last_signal else ""
-    bar = f" · last bar {view.last_bar_at:%Y-%m-%d %H:%M} UTC" if view.last_bar_at and view.status not in ("TaskPending",) else ""
+    bar = f" · last bar {view.last_bar_at:%Y-%m-%d %H:%M} UTC" if view.last_bar_at and view.status != Status.PENDING else ""
     reason = f"\n    {view.status_reason}" if view.status_reason else ""
     inputs = f" · inputs {inputs_text(view.inputs)}" if view.inputs else ""
     return (

@@ -55,15 +55,17 @@ from core.trade.models import Order, OrderStatus, Trade
 
 log = get_logger(__name__)
 
-UNRESOLVED = (OrderStatus.PENDING, OrderStatus.SENT, OrderStatus.OPEN)  # order statuses whose outcome is not final yet
+# order statuses whose outcome is not final yet
+UNRESOLVED: tuple[OrderStatus, ...] = (OrderStatus.PENDING, OrderStatus.SENT, OrderStatus.OPEN)
 Sleep = Callable[[float], Awaitable[None]]
 
 
-def client_order_id(deployment_id: int, bar_at: datetime, side: str, prefix: str = "sx") -> str:
-    """Deterministic per (deployment, bar, side), at most 32 characters of [A-Za-z0-9] so that every
-    exchange's client-id parameter accepts it: ``<prefix><deployment>t<bar close epoch><b|s>``.
+def client_order_id(deployment_id: int, bar_at: datetime, kind: str, prefix: str = "sx") -> str:
+    """Deterministic per (deployment, bar, kind), at most 32 characters of [A-Za-z0-9] so that every
+    exchange's client-id parameter accepts it: ``<prefix><deployment>t<bar close epoch><b|s|p|c>``; the
+    kind is a ``Side`` for a signal's order, ``protect`` for an exchange stop, ``close`` for a manual close.
     ``prefix`` (settings ``ORDER_ID_PREFIX``) keeps two installations trading one account apart."""
-    cid = f"{prefix}{deployment_id}t{int(bar_at.timestamp())}{side[0]}"
+    cid = f"{prefix}{deployment_id}t{int(bar_at.timestamp())}{kind[0]}"
     if len(cid) > 32 or not cid.isalnum():  # cannot happen for real ids and times; never send a bad id
         raise ValueError(f"client order id {cid!r} is not 1-32 letters and digits")
     return cid
@@ -83,7 +85,7 @@ class Intent:
     credential_id: int
     broker: str
     symbol: str
-    side: str  # buy | sell
+    side: Side
     quantity: float
     reference_price: float
     bar_at: datetime  # when it fills in market time: the open of the candle after the signal, or the stop's candle
@@ -109,7 +111,7 @@ class Outcome:
     deployment_id: int | None
     user_id: int
     status: OrderStatus  # the order's status afterwards
-    side: str
+    side: Side
     symbol: str
     quantity: float  # filled when Filled, else asked
     price: float | None = None

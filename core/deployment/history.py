@@ -22,6 +22,7 @@ from core.actor import Actor
 from core.broker.types import Side
 from core.db import Database
 from core.deployment.models import Deployment
+from core.deployment.status import Status
 from core.errors import Invalid, LimitExceeded, NotFound, StoxlifyError
 from core.market.types import Candles, Source
 from core.paging import Page, check_page
@@ -45,7 +46,7 @@ class TradeView:
     time: datetime
     label: str
     symbol: str
-    side: str
+    side: Side
     qty: float
     price: float
     fee: float
@@ -86,7 +87,7 @@ class PositionView:
     qty: float
     entry_price: float | None
     quote_currency: str
-    status: str
+    status: Status
     last_price: float | None = None
     unrealised_pnl: float | None = None
     price_error: str | None = None

@@ -129,7 +129,7 @@ class DeploymentView:
     interval: str
     market: str
     timing: str
-    status: str
+    status: Status
     status_reason: str
     credential_id: int
     credential_label: str

@@ -70,7 +70,7 @@ async def rest_stop(
             user_id=row.user_id, deployment_id=row.id, credential_id=row.credential_id,
             broker=broker.name.value, client_order_id=client_order_id(row.id, bar_at, "protect",
                                                                         settings.order_id_prefix),
-            symbol=rules.symbol, side="sell", quantity=round_down(row.position_qty, rules),
+            symbol=rules.symbol, side=Side.SELL, quantity=round_down(row.position_qty, rules),
             reference_price=row.entry_price * (1 - stop_loss), bar_at=bar_at, reason=EXCHANGE_STOP,
             status=OrderStatus.SENT, attempts=1, created_at=now, updated_at=now,
         )  # fmt: skip

@@ -123,7 +123,7 @@ async def delete_account(
             await session.execute(
                 update(deployments)
                 .where(deployments.c.user_id == user_id)
-                .values(status=Status.CANCELED.value)
+                .values(status=Status.CANCELED)
             )
         keys = list(await session.scalars(select(Media.key).where(Media.user_id == user_id)))
         private_chats = await _private_chats(session, user_id)
