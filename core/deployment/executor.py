@@ -38,6 +38,7 @@ from core.broker.types import (
     Broker,
     BrokerError,
     BrokerName,
+    BrokerOrderStatus,
     InsufficientFunds,
     OrderRejected,
     OrderRequest,
@@ -335,9 +336,10 @@ def why(exc: BrokerError) -> str:
 
 # --- 3. apply ----------------------------------------------------------------------------------
 
-# ccxt's unified order statuses (OrderResult.status) to ours
-_BROKER_STATUS = {
-    "closed": OrderStatus.FILLED, "open": OrderStatus.OPEN, "canceled": OrderStatus.CANCELED, "rejected": OrderStatus.REJECTED,
+# what the broker reports (OrderResult.status) as the stored order status
+_BROKER_STATUS: dict[BrokerOrderStatus, OrderStatus] = {
+    BrokerOrderStatus.CLOSED: OrderStatus.FILLED, BrokerOrderStatus.OPEN: OrderStatus.OPEN,
+    BrokerOrderStatus.CANCELED: OrderStatus.CANCELED, BrokerOrderStatus.REJECTED: OrderStatus.REJECTED,
 }
 
 
