@@ -440,16 +440,31 @@ async def _entry_fee_share(session: AsyncSession, deployment_id: int, sold: floa
     return entry.fee * min(sold / entry.quantity, 1.0)
 
 
-def _outcome(order: Order, status: OrderStatus, **values: object) -> Outcome:
-    base: dict[str, object] = {
-        "order_id": order.id,
-        "deployment_id": order.deployment_id,
-        "user_id": order.user_id,
-        "status": status,
-        "side": order.side,
-        "symbol": order.symbol,
-        "quantity": order.quantity,
-        "price": order.reference_price,
-    }
-    base.update(values)
-    return Outcome(**base)  # type: ignore[arg-type]
+def _outcome(
+    order: Order,
+    status: OrderStatus,
+    *,
+    quantity: float | None = None,
+    price: float | None = None,
+    fee: float = 0.0,
+    pnl: float | None = None,
+    error: str = "",
+    paused: tuple[int, ...] = (),
+    applied: bool = True,
+) -> Outcome:
+    """``order`` in ``status``: asked quantity and reference price unless a fill's figures are given."""
+    return Outcome(
+        order_id=order.id,
+        deployment_id=order.deployment_id,
+        user_id=order.user_id,
+        status=status,
+        side=order.side,
+        symbol=order.symbol,
+        quantity=order.quantity if quantity is None else quantity,
+        price=order.reference_price if price is None else price,
+        fee=fee,
+        pnl=pnl,
+        error=error,
+        paused=paused,
+        applied=applied,
+    )

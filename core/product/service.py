@@ -222,7 +222,7 @@ async def _category_id(session: AsyncSession, name: str) -> int:
         return existing
     dialect = session_dialect(session)
     await session.execute(insert_ignoring_conflicts(dialect, ProductCategory, "name").values(name=name))
-    return await session.scalar(select(ProductCategory.id).where(ProductCategory.name == name))  # type: ignore[return-value]
+    return (await session.execute(select(ProductCategory.id).where(ProductCategory.name == name))).scalar_one()
 
 
 @dataclass(frozen=True, slots=True)

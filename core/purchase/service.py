@@ -154,9 +154,9 @@ def _view(row: Purchase, items: Sequence[PurchaseItem]) -> PurchaseView:
 
 async def _load(db: Database, purchase_id: int) -> PurchaseView:
     async with db.session() as session:
-        row = await session.scalar(select(Purchase).where(Purchase.id == purchase_id))
+        row = await session.get_one(Purchase, purchase_id)  # loaded right after it was written
         items = await session.scalars(select(PurchaseItem).where(PurchaseItem.purchase_id == purchase_id).order_by(PurchaseItem.id))
-        return _view(row, list(items))  # type: ignore[arg-type]
+        return _view(row, list(items))
 
 
 async def subscriptions(db: Database, actor: Actor, now: datetime | None = None) -> tuple[SubscriptionView, ...]:
