@@ -154,7 +154,8 @@ async def run(alerts: int, every: int, retry_after: int, photo_every: int, workd
     from bots.telegram.app import build_application
     from core import alerts as routing
     from core.app import Core
-    from core.notify import ChatTarget, Notice, NoticeImage
+    from core.message import Image, Message
+    from core.notify import ChatTarget
     from jobs.monitoring import MAX_CONCURRENT_SENDS
 
     chart = await _chart() if photo_every else b""
@@ -165,8 +166,9 @@ async def run(alerts: int, every: int, retry_after: int, photo_every: int, workd
     )
     await app.initialize()
     text = "🔔 BBCA: rsi:14<30 is met\nrsi:14 now 28.41 (vs 30.00)\nPrice 6,875 IDR (-1.23%)"
-    with_chart = Notice(text, images=(NoticeImage(chart, "BBCA_alert.png"),), commands=(("Chart", "/market BBCA"),))
-    plain = Notice(text, commands=(("Chart", "/market BBCA"),))
+    chart_button = (("Chart", "/market BBCA"),)
+    with_chart = Message.with_commands(text, images=(Image(chart, "BBCA_alert.png"),), commands=chart_button)
+    plain = Message.with_commands(text, commands=chart_button)
     gate = asyncio.Semaphore(MAX_CONCURRENT_SENDS)
 
     async def one(i: int) -> int:

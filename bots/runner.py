@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from bots.bootstrap import build, prepare_to_serve
 from bots.registry import Registry
@@ -19,7 +20,7 @@ from core.logging import get_logger
 
 log = get_logger(__name__)
 
-Serve = Callable[[Core, Registry, asyncio.Event], Awaitable[None]]
+Serve = Callable[[Core, Registry, asyncio.Event], Coroutine[Any, Any, None]]  # a coroutine: each runs as a task
 
 
 def configured_transports(settings: Settings) -> dict[str, Serve]:

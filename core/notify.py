@@ -9,12 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from core.message import Image, Message
-
-# Transition names from before notices and replies were one model (bench/fanout.py builds them):
-# ``Notice(text, images, commands, public)`` is ``Message.with_commands``, its images are ``Image``s.
-Notice = Message.with_commands
-NoticeImage = Image
+from core.message import Message
 
 
 @dataclass(frozen=True, slots=True)

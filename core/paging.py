@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sqlalchemy import Result, Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from core.errors import Invalid
 
 MAX_PAGE_SIZE = 100
@@ -33,3 +36,15 @@ def check_page(page: int, page_size: int) -> int:
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise Invalid(f"page size must be 1..{MAX_PAGE_SIZE}, not {page_size}")
     return (page - 1) * page_size
+
+
+async def fetch_page[*Ts](
+    session: AsyncSession, query: Select[*Ts], page: int, page_size: int
+) -> tuple[Result[*Ts], int]:
+    """One page of ``query``'s rows, in the order it sets, and how many rows it matches in all.
+
+    The total counts the query itself (its filters and joins, not its order), so a list and its
+    count cannot disagree; every "list" call pages through here."""
+    offset = check_page(page, page_size)
+    total = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    return await session.execute(query.offset(offset).limit(page_size)), total or 0

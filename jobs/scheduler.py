@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from core.app import Core
@@ -38,6 +38,16 @@ log = get_logger(__name__)
 
 FIRST_RECONCILE_AFTER_S = 5.0  # start-up reconciliation, once the chat transports can deliver its alerts
 ALERTS_EVERY_S = 5  # queued alerts not sent right after their tick (a retry, a restart) go out this often
+
+
+async def _logged[T](event: str, work: Callable[[], Awaitable[T]], failed: T) -> T:
+    """``work``'s result, or ``failed`` once its exception is logged as ``event``: a job's pass never
+    raises (the scheduler would only log it, and the next pass is the retry)."""
+    try:
+        return await work()
+    except Exception:
+        log.exception(event)
+        return failed
 
 
 class DeploymentScheduler:
@@ -92,11 +102,9 @@ class DeploymentScheduler:
     async def tick(self) -> TickReport | None:
         """One tick and its alerts; never raises (the scheduler would only log it)."""
         async with self._lock:
-            try:
-                report = await self.tick_runner.run()
-            except Exception:
-                log.exception("tick_failed")
-                return None
+            report = await _logged("tick_failed", self.tick_runner.run, None)
+        if report is None:
+            return None
         if report.orders or report.missed_bars:
             log.info("tick_done", series=report.series, orders=report.orders, missed_bars=report.missed_bars)
         if await report_events(self.core, report):
@@ -105,14 +113,11 @@ class DeploymentScheduler:
 
     async def reconcile(self, min_age_s: float | None = None) -> list[Outcome]:
         age = self.core.settings.reconcile_every_s if min_age_s is None else min_age_s
+        none: list[Outcome] = []
         async with self._lock:
-            try:
-                outcomes = await reconcile(
-                    self.core.db, self.core.settings, self.brokers, now=self.clock(), min_age_s=age
-                )
-            except Exception:
-                log.exception("reconcile_failed")
-                return []
+            outcomes = await _logged("reconcile_failed", lambda: reconcile(
+                self.core.db, self.core.settings, self.brokers, now=self.clock(), min_age_s=age
+            ), none)  # fmt: skip
         if outcomes and await queue_events(self.core, await outcome_events(self.core, outcomes)):
             self._deliver_soon()
         return outcomes
@@ -123,34 +128,26 @@ class DeploymentScheduler:
 
     async def deliver_alerts(self) -> int:
         """Send the queued alerts that are due (after waiting out a pass already running); never raises."""
+
+        async def deliver() -> int:
+            sent = await deliver_due(self.core.db, self.core.notifiers)  # wall-clock time, as queued
+            await prune(self.core.db)
+            return sent
+
         async with self._sending:
-            try:
-                sent = await deliver_due(self.core.db, self.core.notifiers)  # wall-clock time, as queued
-                await prune(self.core.db)
-                return sent
-            except Exception:
-                log.exception("alert_delivery_failed")
-                return 0
+            return await _logged("alert_delivery_failed", deliver, 0)
 
     async def check_watches(self) -> int:
         """Watchlist conditions, alerting once per crossing; never raises."""
         from jobs.monitoring import check_watches
 
-        try:
-            return await check_watches(self.core)
-        except Exception:
-            log.exception("watch_check_failed")
-            return 0
+        return await _logged("watch_check_failed", lambda: check_watches(self.core), 0)
 
     async def refresh_payments(self) -> int:
         """Pending purchases refreshed from their provider (a missed webhook still settles); never raises."""
         from jobs.payments import refresh_pending
 
-        try:
-            return await refresh_pending(self.core)
-        except Exception:
-            log.exception("payments_refresh_failed")
-            return 0
+        return await _logged("payments_refresh_failed", lambda: refresh_pending(self.core), 0)
 
     async def stop(self) -> None:
         if self._scheduler is not None:

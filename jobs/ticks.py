@@ -19,7 +19,7 @@ from core import format as fmt
 from core.alerts import chat_target, user_targets
 from core.app import Core
 from core.broker.symbols import split_symbol
-from core.broker.types import OrderRejected
+from core.broker.types import OrderRejected, Side
 from core.compute import Task
 from core.deployment.executor import Outcome
 from core.deployment.models import Deployment
@@ -52,7 +52,7 @@ def event_text(event: Event) -> str:
     outcome, decision = event.outcome, event.decision
     why = f" ({decision.signal})" if decision is not None and decision.reason != "signal" else ""
     if event.kind == EventKind.FILLED and outcome is not None:
-        verb = "Bought" if outcome.side == "buy" else "Sold"
+        verb = "Bought" if outcome.side == Side.BUY else "Sold"
         money = outcome.symbol
         line = f"{verb} {outcome.quantity:g} {outcome.symbol} at {_money(outcome.price or 0, money)}{why}, fee {_money(outcome.fee, money)}"
         if outcome.pnl is not None:
@@ -104,7 +104,7 @@ async def queue_events(core: Core, events: Sequence[Event], charts: dict[SeriesK
             images: tuple[Image, ...] = ()
             candles = (charts or {}).get(event.series)
             if candles is not None and event.bar_open is not None:
-                side = event.decision.side if event.decision is not None else "sell"
+                side = event.decision.side if event.decision is not None else Side.SELL
                 key = (event.series, event.bar_open, side)
                 if key not in rendered:
                     rendered[key] = await _chart(core, candles, event, side)
@@ -121,7 +121,7 @@ async def queue_events(core: Core, events: Sequence[Event], charts: dict[SeriesK
     return queued
 
 
-async def _chart(core: Core, candles: Candles, event: Event, side: str) -> bytes:
+async def _chart(core: Core, candles: Candles, event: Event, side: Side) -> bytes:
     from core.charts.candles import ChartMarker, render_candles
 
     settings = core.settings
@@ -133,7 +133,7 @@ async def _chart(core: Core, candles: Candles, event: Event, side: str) -> bytes
         width_px=settings.chart_width_px,
         height_px=settings.chart_height_px,
         max_candles=min(CHART_CANDLES, settings.chart_max_candles),
-        markers=(ChartMarker(event.bar_open, "buy" if side == "buy" else "sell"),),
+        markers=(ChartMarker(event.bar_open, "buy" if side == Side.BUY else "sell"),),  # the chart's own spelling
     )
     return await core.compute.run(job, task=Task(label="the alert's chart"))
 

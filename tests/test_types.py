@@ -1,5 +1,5 @@
-"""The type checker over the checked surface (``[tool.mypy]`` in pyproject.toml: core and the command
-registry), run as part of the suite so that ``make test`` (what CI runs) fails on a type error too."""
+"""The type checker over the checked surface (``[tool.mypy]`` in pyproject.toml: core, jobs, the bots and
+the HTTP API), run as part of the suite so that ``make test`` (what CI runs) fails on a type error too."""
 
 from __future__ import annotations
 

@@ -64,7 +64,8 @@ async def _events(request: Request, subscription: Subscription) -> AsyncIterator
         while True:
             if arriving is None:
                 arriving = asyncio.ensure_future(subscription.next())
-            done, _ = await asyncio.wait({arriving, closed}, timeout=heartbeat, return_when=asyncio.FIRST_COMPLETED)
+            either: set[asyncio.Future[Any]] = {arriving, closed}
+            done, _ = await asyncio.wait(either, timeout=heartbeat, return_when=asyncio.FIRST_COMPLETED)
             if closed in done:
                 return  # the server is stopping
             if arriving in done:

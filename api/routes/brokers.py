@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from api.common import Limit, Paged, PageNumber, Reader, Trader, core_of
 from api.problems import PROBLEMS
 from core.broker import service as brokers
+from core.broker.models import CredentialStatus
 from core.broker.service import CredentialView
 from core.broker.types import BrokerName
 from core.deployment import credentials
@@ -44,7 +45,7 @@ class CredentialOut(BaseModel):
     label: str
     broker: str = Field(description="as BrokerOpt spells it; Paper for the built-in paper account")
     hint: str = Field(description="the last four characters of the client id; never the key itself")
-    status: str
+    status: CredentialStatus
     paper: bool
     verified_at: datetime | None
     can_withdraw: bool | None

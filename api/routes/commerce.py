@@ -27,6 +27,7 @@ from core.product import service as products
 from core.product.service import ProductView
 from core.purchase import retire
 from core.purchase import service as purchases
+from core.purchase.models import PurchaseStatus
 from core.purchase.pricing import Quote
 from core.purchase.service import PurchaseView
 
@@ -129,7 +130,7 @@ class QuoteOut(BaseModel):
 
 class PurchaseOut(BaseModel):
     purchase_id: int
-    status: str
+    status: PurchaseStatus
     provider: str
     items: list[LineOut]
     subtotal: int

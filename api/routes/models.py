@@ -21,6 +21,7 @@ from core.db import parse_id
 from core.deployment import service as deployments
 from core.deployment.bars import Timing
 from core.deployment.service import Action, DeploymentView, DeployRequest
+from core.deployment.status import Status
 from core.errors import NotFound
 from core.market.types import Source
 from core.model import service as models
@@ -165,7 +166,7 @@ class DeploymentOut(BaseModel):
     interval: str
     source: str
     timing: str
-    status: str
+    status: Status
     status_reason: str
     paper: bool
     credential: str

@@ -18,8 +18,8 @@ from bots.paging import paged_reply
 from bots.registry import Arg, ArgKind, Context, UsageError, whole
 from core import format as fmt
 from core.deployment import service as deployments
-from core.deployment.service import DeploymentView
-from core.deployment.status import ENDED, RUNNING
+from core.deployment.service import Action, DeploymentView
+from core.deployment.status import ENDED, RUNNING, Status
 from core.message import Button, Message
 from core.trade.models import OrderStatus
 
@@ -138,7 +138,7 @@ def _stake(view: DeploymentView) -> str:
 def _line(view: DeploymentView) -> str:
     account = "paper" if view.paper else f"{view.broker} '{view.credential_label}' (live)"
     signal = f" · last signal {view.last_signal}" if view.last_signal else ""
-    bar = f" · last bar {view.last_bar_at:%Y-%m-%d %H:%M} UTC" if view.last_bar_at and view.status not in ("TaskPending",) else ""
+    bar = f" · last bar {view.last_bar_at:%Y-%m-%d %H:%M} UTC" if view.last_bar_at and view.status != Status.PENDING else ""
     reason = f"\n    {view.status_reason}" if view.status_reason else ""
     inputs = f" · inputs {inputs_text(view.inputs)}" if view.inputs else ""
     return (
@@ -228,19 +228,19 @@ async def deployments_(ctx: Context, page: int) -> Message:
     )  # fmt: skip
 
 
-async def _set(ctx: Context, deployment_id: str, action: str) -> DeploymentView:
+async def _set(ctx: Context, deployment_id: str, action: Action) -> DeploymentView:
     return await deployments.update_status(ctx.core, ctx.actor, _number(deployment_id), action)
 
 
 @registry.command("pause", "Pause a deployment", ID, group=GROUP, examples=("/pause 3",), operations=("Update Status Deployment",))
 async def pause(ctx: Context, id: str) -> Message:
-    view = await _set(ctx, id, "pause")
+    view = await _set(ctx, id, Action.PAUSE)
     return Message(f"Paused #{view.id} {view.label} ({_position(view)}).", buttons=[[Button("Resume", f"/resume {view.id}")]])
 
 
 @registry.command("resume", "Resume a paused deployment", ID, group=GROUP, examples=("/resume 3",), operations=("Update Status Deployment",))
 async def resume(ctx: Context, id: str) -> Message:
-    view = await _set(ctx, id, "resume")
+    view = await _set(ctx, id, Action.RESUME)
     return Message(f"Resumed #{view.id} {view.label}: {view.status}, from the next closed candle.")
 
 
@@ -255,7 +255,7 @@ async def stop(ctx: Context, id: str, confirmed: bool = False) -> Message:
         if view.status in ENDED:
             return Message.fail(f"deployment #{view.id} has already ended ({view.status})")
         return stop_question(view)
-    view = await _set(ctx, id, "stop")
+    view = await _set(ctx, id, Action.STOP)
     kept = f" {_holding(view)} stays in your account: /close {view.id} sells it." if view.position_qty > 0 else ""
     return Message(f"Stopped #{view.id} {view.label} ({view.status}).{kept}")
 

@@ -96,32 +96,12 @@ async def upload(ctx: Context, content: str | None) -> Message:
 )
 async def media_(ctx: Context, action: str | None, number: int | None, confirmed: bool = False) -> Message:
     core = ctx.core
-    if action in ("show", "rm") and number is None:
-        return Message.fail(
-            f"say which file: /media {action} ID (see /media for the ids)", f"/media {action} ID"
-        )
-    if action == "show":
-        view = await media.get_media(core.db, ctx.actor, number)
-        if view.content_type not in IMAGES and view.content_type != "text/plain":  # no need for its bytes
-            return Message(f"{describe(view)}\nThis kind of file cannot be shown in chat.", ephemeral=True)
-        view, data = await media.fetch(core.db, core.settings, ctx.actor, number)
-        if view.content_type in IMAGES:
-            return Message(describe(view), images=[Image(data, served_name(view), view.name)], ephemeral=True)
-        if view.content_type == "text/plain":
-            text = data.decode("utf-8-sig", errors="replace")
-            cut = "\n[… cut]" if len(text) > MAX_TEXT_SHOWN else ""
-            return Message(f"{describe(view)}\n\n{text[:MAX_TEXT_SHOWN]}{cut}", ephemeral=True)
-        return Message(f"{describe(view)}\nThis kind of file cannot be shown in chat.", ephemeral=True)
-    if action == "rm":
-        if not confirmed:
-            view = await media.get_media(core.db, ctx.actor, number)
-            return Message(
-                f"Remove {describe(view)}? The file is deleted for good.",
-                buttons=[[Button("Yes, remove", f"/media rm {view.id} --yes"), Button("Keep", "/media")]],
-                ephemeral=True,
+    if action in ("show", "rm"):
+        if number is None:
+            return Message.fail(
+                f"say which file: /media {action} ID (see /media for the ids)", f"/media {action} ID"
             )
-        gone = await media.remove(core.db, core.settings, ctx.actor, number)
-        return Message(f"Removed file #{gone.id} ({gone.name}).", ephemeral=True)
+        return await _show(ctx, number) if action == "show" else await _remove(ctx, number, confirmed)
     page = number or 1
     found = await media.list_media(core.db, ctx.actor, page, PAGE_SIZE)
     used = usage_line(await media.usage(core.db, core.settings, ctx.actor))
@@ -130,3 +110,31 @@ async def media_(ctx: Context, action: str | None, number: int | None, confirmed
         empty="You have no files yet.\n" + UPLOAD_HELP, ephemeral=True,
         footer=f"{used}\nShow one: /media show ID · remove: /media rm ID",
     )
+
+
+async def _show(ctx: Context, file_id: int) -> Message:
+    core = ctx.core
+    view = await media.get_media(core.db, ctx.actor, file_id)
+    if view.content_type not in IMAGES and view.content_type != "text/plain":  # no need for its bytes
+        return Message(f"{describe(view)}\nThis kind of file cannot be shown in chat.", ephemeral=True)
+    view, data = await media.fetch(core.db, core.settings, ctx.actor, file_id)
+    if view.content_type in IMAGES:
+        return Message(describe(view), images=[Image(data, served_name(view), view.name)], ephemeral=True)
+    if view.content_type == "text/plain":
+        text = data.decode("utf-8-sig", errors="replace")
+        cut = "\n[… cut]" if len(text) > MAX_TEXT_SHOWN else ""
+        return Message(f"{describe(view)}\n\n{text[:MAX_TEXT_SHOWN]}{cut}", ephemeral=True)
+    return Message(f"{describe(view)}\nThis kind of file cannot be shown in chat.", ephemeral=True)
+
+
+async def _remove(ctx: Context, file_id: int, confirmed: bool) -> Message:
+    core = ctx.core
+    if not confirmed:
+        view = await media.get_media(core.db, ctx.actor, file_id)
+        return Message(
+            f"Remove {describe(view)}? The file is deleted for good.",
+            buttons=[[Button("Yes, remove", f"/media rm {view.id} --yes"), Button("Keep", "/media")]],
+            ephemeral=True,
+        )
+    gone = await media.remove(core.db, core.settings, ctx.actor, file_id)
+    return Message(f"Removed file #{gone.id} ({gone.name}).", ephemeral=True)

@@ -118,7 +118,7 @@ def trade_lines(result: BacktestResult, candles: Candles, limit: int = TRADES_SH
 def bar_time(at: object, candles: Candles, *, zone: bool = False) -> str:
     """A bar's time as a trade list shows it: the date for daily bars, date and time in the
     exchange's zone for intraday ones (``2026-12-07 14:05``, with ``WIB`` when ``zone``)."""
-    stamp = pd.Timestamp(at)  # type: ignore[arg-type]
+    stamp = pd.Timestamp(at)
     if stamp.tz is None:
         stamp = stamp.tz_localize("UTC")
     local = exchange_time(pd.DatetimeIndex([stamp]), candles.instrument, candles.interval.intraday)[0]

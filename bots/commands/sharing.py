@@ -62,9 +62,10 @@ async def share(ctx: Context, name: str, ticker: str, interval: str, range: str 
         group_id = parse_id(wanted)
         if group_id is None:
             return Message.fail(f"'{to}' does not name a group", "pick one of the groups /share offers")
-        group = next((g for g in await sharing.share_targets(db, actor) if g.id == group_id), None)
-        if group is None:
+        offered = next((g for g in await sharing.share_targets(db, actor) if g.id == group_id), None)
+        if offered is None:
             raise NotFound("that group is not one you can share into")
+        group = offered
         await sharing.confirm_member(db, actor, group, _membership(ctx), f"you are no longer in {group.title}")
 
     card = await _card(ctx, name, ticker, interval, range)

@@ -180,11 +180,12 @@ async def dashboard_(ctx: Context, period: str) -> Message:
     settings = ctx.core.settings
     chart = await dash.dashboard_chart(figures, width_px=settings.chart_width_px, height_px=settings.chart_height_px,
                                        compute=ctx.core.compute, user_id=ctx.actor.user_id)  # fmt: skip
-    images = [Image(chart, f"dashboard_{figures.period.value}.png", f"Realised P&L · last {figures.period.value}")]
+    caption = f"Realised P&L · last {figures.period.value}"
+    images = [Image(chart, f"dashboard_{figures.period.value}.png", caption)] if chart else []
     buttons = [
         Button(p.value.capitalize(), f"/dashboard {p.value}") for p in dash.Period if p is not figures.period
     ]
-    return Message(render_dashboard(figures), images=images if chart else [], buttons=[buttons])
+    return Message(render_dashboard(figures), images=images, buttons=[buttons])
 
 
 def render_dashboard(d: dash.Dashboard) -> str:

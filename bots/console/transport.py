@@ -6,6 +6,7 @@ import asyncio
 import getpass
 import re
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -15,7 +16,7 @@ from bots.registry import Context, Registry
 from core.account.service import actor_for
 from core.actor import Actor
 from core.app import Core
-from core.message import Message
+from core.message import Document, Image, Message
 
 PLATFORM = "console"
 
@@ -48,24 +49,25 @@ class Console:
     def show(self, reply: Message, stream: TextIO | None = None) -> list[Path]:
         stream = stream or sys.stdout  # looked up now: whatever stdout is when the reply comes
         print(reply.text, file=stream)
-        written = []
-        if reply.images:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-        for image in reply.images:
-            path = self.out_dir / _safe_name(image.filename)
-            path.write_bytes(image.data)
-            written.append(path)
-            print(f"[image] {path}", file=stream)
-        if reply.files:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-        for document in reply.files:
-            path = self.out_dir / _safe_name(document.filename)
-            path.write_bytes(document.data)
-            written.append(path)
-            print(f"[file] {path}", file=stream)
+        written = [
+            *self._write("image", reply.images, stream),
+            *self._write("file", reply.files, stream),
+        ]
         buttons = [b for row in reply.buttons for b in row]
         if buttons:
             print("  " + "  ".join(f"[{i}] {b.label}" for i, b in enumerate(buttons, 1)), file=stream)
+        return written
+
+    def _write(self, kind: str, attachments: Sequence[Image | Document], stream: TextIO) -> list[Path]:
+        """Each attachment (an image or a file alike: its bytes and name) saved to ``out_dir`` and listed."""
+        if attachments:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+        written = []
+        for attachment in attachments:
+            path = self.out_dir / _safe_name(attachment.filename)
+            path.write_bytes(attachment.data)
+            written.append(path)
+            print(f"[{kind}] {path}", file=stream)
         return written
 
 

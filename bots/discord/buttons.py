@@ -10,6 +10,7 @@ imports the commands that render.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Protocol, runtime_checkable
 
 import discord
@@ -48,9 +49,12 @@ class TokenButton(discord.ui.DynamicItem[discord.ui.Button], template=TEMPLATE):
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: Any, /
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> TokenButton:
-        return cls(item.custom_id or "", item.label or "…")
+        # the template matches only our buttons' custom ids, so ``item`` is a Button; typed as the base says
+        if isinstance(item, discord.ui.Button):
+            return cls(item.custom_id or "", item.label or "…")
+        return cls(match.string)
 
     async def callback(self, interaction: discord.Interaction) -> None:
         client = interaction.client

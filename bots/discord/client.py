@@ -44,7 +44,7 @@ class StoxlifyClient(discord.Client):
         super().__init__(intents=intents or discord.Intents.default(), allowed_mentions=NO_PINGS)
         self.runtime = runtime
         self.tree = app_commands.CommandTree(self)
-        self.tree.on_error = self._on_tree_error
+        self.tree.error(self._on_tree_error)  # the tree's handler for failures outside our callbacks
         self.commands = add_commands(self.tree, runtime)
         self.add_dynamic_items(TokenButton)
 

@@ -191,7 +191,7 @@ def build_command(command: Command, runtime: Runtime) -> app_commands.Command:
     completions |= {o.param: name_autocomplete(o.arg.suggest) for o in options if o.arg.suggest}
     if completions:
         app_commands.autocomplete(**completions)(callback)
-    slash = app_commands.Command(
+    slash: app_commands.Command[Any, ..., Any] = app_commands.Command(
         name=option_name(command.name),
         description=_clip(command.summary),
         callback=callback,

@@ -16,7 +16,7 @@ for being rate limited. ``send`` returns False only when Discord refused the mes
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TypeVar
 
 import discord
@@ -76,8 +76,10 @@ class DiscordNotifier:
         if channel is not None:
             guild = getattr(channel, "guild", None)
             return guild.id if guild is not None else None
-        data = await self.client.http.get_channel(channel_id)
-        return int(data["guild_id"]) if data.get("guild_id") else None
+        # a DM's payload has no guild_id: read the TypedDict union as a plain mapping
+        data: Mapping[str, object] = await self.client.http.get_channel(channel_id)
+        guild_id = data.get("guild_id")
+        return int(guild_id) if isinstance(guild_id, str | int) and guild_id else None
 
     async def send(self, target: ChatTarget, message: Message) -> bool:
         if target.platform != self.platform:
@@ -113,13 +115,13 @@ class DiscordNotifier:
             return channel, str(user_id)
         channel_id = int(chat_id)
         if wants_owner:  # only a DM channel has an owner for buttons: look it up
-            channel = self.client.get_channel(channel_id) or await self._retrying(
+            found = self.client.get_channel(channel_id) or await self._retrying(
                 chat_id, lambda: self.client.fetch_channel(channel_id)
             )
-            if isinstance(channel, discord.DMChannel) and channel.recipient is not None:
-                return channel, str(channel.recipient.id)
-            if isinstance(channel, discord.abc.Messageable):
-                return channel, None
+            if isinstance(found, discord.DMChannel) and found.recipient is not None:
+                return found, str(found.recipient.id)
+            if isinstance(found, discord.abc.Messageable):
+                return found, None
         return self.client.get_partial_messageable(channel_id), None
 
     async def _deliver(self, destination: discord.abc.Messageable, page: Page, chat_id: str) -> bool:

@@ -25,8 +25,10 @@ from urllib.parse import urlparse
 from telegram import (
     BotCommand,
     Chat,
+    Document,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    PhotoSize,
     Update,
     User,
 )
@@ -491,6 +493,7 @@ async def attached_file(message: TelegramMessage | None, limit: int) -> tuple[by
     for candidate in (message, message.reply_to_message):
         if candidate is None:
             continue
+        item: PhotoSize | Document
         if candidate.photo:
             item, name = candidate.photo[-1], "photo.jpg"
         elif candidate.document is not None:

@@ -404,24 +404,19 @@ def _long_only_plan(buy, sell, open_, n, cash, c, units):
         exit_prices.append(math.nan)
     S: list[float] = []
     add = S.append
+    size_of = units
     whole = getattr(units, "whole", None)
     if whole is not None:  # whole units: the sizing divisor for every entry at once (same float ops)
         f, lot = whole
         p = open_[entries]
-        divisors = (p + f * p * c / f).tolist()
-        for price, divisor, exit_price in zip(entry_prices, divisors, exit_prices, strict=True):
-            size = int((cash * f) // divisor)
-            if lot != 1:
-                size = size // lot * lot
-            if size <= 0:
-                return None
-            add(size)
-            cash = (cash - size * price * c) + (size * (exit_price - price) - size * exit_price * c)
-            if cash <= 0:
-                return None
-        return E, X, S, {}
+        divisors = iter((p + f * p * c / f).tolist())  # one per entry, taken in the loop's order
+
+        def size_of(cash, _price):
+            size = int((cash * f) // next(divisors))
+            return size // lot * lot if lot != 1 else size
+
     for price, exit_price in zip(entry_prices, exit_prices, strict=True):
-        size = units(cash, price)
+        size = size_of(cash, price)
         if size <= 0:
             return None
         add(size)

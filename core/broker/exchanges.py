@@ -29,6 +29,7 @@ from core.broker.types import (
     AuthFailed,
     BrokerError,
     BrokerName,
+    BrokerOrderStatus,
     InsufficientFunds,
     MarketRules,
     OrderRejected,
@@ -70,7 +71,10 @@ _CLIENT_ID_SHAPE: dict[BrokerName, tuple[int, re.Pattern[str]]] = {
 }
 # Market buys these exchanges size in quote currency: ccxt needs the price to turn quantity into cost.
 _BUY_NEEDS_PRICE = {BrokerName.TOKOCRYPTO, BrokerName.COINBASE}
-_DONE = {"closed", "canceled", "rejected", "expired"}
+# ccxt's unified order statuses as read here: ``expired`` is a canceled order; any other (none is
+# documented) is taken as still open, so the order is looked at again rather than settled on a guess.
+_CCXT_STATUS = {"expired": BrokerOrderStatus.CANCELED, **{s.value: s for s in BrokerOrderStatus}}
+_DONE = (BrokerOrderStatus.CLOSED, BrokerOrderStatus.CANCELED, BrokerOrderStatus.REJECTED)
 _RESTING_STOPS = {BrokerName.BINANCE}
 # Market lists are public and the same for every account: loaded once an hour per exchange, not
 # once per order (a broker is made per credential and use).
@@ -208,9 +212,7 @@ def _fee(order: dict[str, Any]) -> tuple[float, str | None]:
 
 def order_result(client_order_id: str, order: dict[str, Any]) -> OrderResult:
     """A ccxt unified order as the executor's ``OrderResult``."""
-    status = order.get("status") or "open"
-    if status == "expired":
-        status = "canceled"
+    status = _CCXT_STATUS.get(order.get("status") or "open", BrokerOrderStatus.OPEN)
     filled = float(order.get("filled") or 0.0)
     average = order.get("average")
     if average is None and filled and order.get("cost"):
@@ -247,7 +249,7 @@ class ExchangeBroker:
         if not self.rests_stops:
             raise OrderRejected(f"{self.name} stops are checked by the bot at each candle")
         params = {**self._client_id(request), "stopLossPrice": request.reference_price}
-        return await self._send(request, "sell", None, params)
+        return await self._send(request, Side.SELL, None, params)
 
     async def cancel_order(self, client_order_id: str, symbol: str) -> OrderResult | None:
         import ccxt
@@ -280,7 +282,7 @@ class ExchangeBroker:
     def _client_id(self, request: OrderRequest) -> dict[str, Any]:
         return {CLIENT_ID_PARAM[self.name]: wire_client_id(self.name, request.client_order_id)}
 
-    async def _send(self, request: OrderRequest, side: str, price: float | None, params: dict[str, Any]) -> OrderResult:
+    async def _send(self, request: OrderRequest, side: Side, price: float | None, params: dict[str, Any]) -> OrderResult:
         """One market order (a stop one with ``stopLossPrice``), sent once; a duplicate client id
         answers with the order that has it."""
         import ccxt

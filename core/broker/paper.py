@@ -41,6 +41,7 @@ from core.broker.models import PaperBalance
 from core.broker.symbols import IDX_LOT, is_idx, split_symbol
 from core.broker.types import (
     BrokerName,
+    BrokerOrderStatus,
     InsufficientFunds,
     MarketRules,
     OrderRejected,
@@ -156,7 +157,7 @@ class PaperBroker:
 
     @staticmethod
     def _check(request: OrderRequest) -> None:
-        if request.side not in ("buy", "sell"):
+        if request.side not in Side:  # typed as a Side, but a caller's string is checked all the same
             raise OrderRejected(f"an order side is buy or sell, not '{request.side}'")
         if not (math.isfinite(request.quantity) and request.quantity > 0):
             raise OrderRejected("the order quantity must be above zero")
@@ -190,7 +191,7 @@ class PaperBroker:
             for key, amount in (("p", price), ("f", fee))
         )
         await session.flush()
-        return OrderResult(request.client_order_id, marker, "closed", qty, price, fee, quote)
+        return OrderResult(request.client_order_id, marker, BrokerOrderStatus.CLOSED, qty, price, fee, quote)
 
     async def _fill_of(self, session: AsyncSession, client_order_id: str, quote: str | None) -> OrderResult | None:
         marker = _marker(client_order_id)
@@ -203,7 +204,8 @@ class PaperBroker:
         found = {asset[-1]: amount for asset, amount in rows}
         if "q" not in found:
             return None
-        return OrderResult(client_order_id, marker, "closed", abs(found["q"]), found.get("p"), found.get("f", 0.0), quote)
+        filled, price, fee = abs(found["q"]), found.get("p"), found.get("f", 0.0)
+        return OrderResult(client_order_id, marker, BrokerOrderStatus.CLOSED, filled, price, fee, quote)
 
     async def _seed(self, session: AsyncSession) -> None:
         """The starting cash, once per asset; a race with another first use inserts nothing twice."""

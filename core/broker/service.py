@@ -32,7 +32,7 @@ from core.db import Database, insert_ignoring_conflicts, utcnow
 from core.errors import Conflict, Forbidden, Invalid, LimitExceeded, NotFound, Unavailable
 from core.labels import did_you_mean, label_key
 from core.logging import get_logger, masking, scrub
-from core.paging import Page, check_page
+from core.paging import Page, check_page, fetch_page
 
 log = get_logger(__name__)
 
@@ -183,22 +183,17 @@ async def list_credentials(
     db: Database, actor: Actor, page: int = 1, page_size: int = 10, broker: str | BrokerName | None = None
 ) -> Page[CredentialView]:
     """The actor's credentials, the paper account first; ``broker`` filters. Never any key material."""
-    offset = check_page(page, page_size)
+    check_page(page, page_size)  # before the paper account is made
     where = [Credential.user_id == actor.user_id, Credential.status != REMOVED]
     if broker is not None:
         where.append(Credential.broker == parse_broker(broker).value)
     async with db.session() as session:
         await _ensure_paper(session, db, actor)
-        total = await session.scalar(select(func.count()).select_from(Credential).where(*where))
-        rows = await session.scalars(
-            select(Credential)
-            .where(*where)
-            .order_by(case((Credential.broker == BrokerName.PAPER.value, 0), else_=1), Credential.label_key)
-            .offset(offset)
-            .limit(page_size)
-        )
-        items = [view_of(r) for r in rows]
-    return Page(items, page, page_size, total or 0)
+        paper_first = case((Credential.broker == BrokerName.PAPER.value, 0), else_=1)
+        query = select(Credential).where(*where).order_by(paper_first, Credential.label_key)
+        rows, total = await fetch_page(session, query, page, page_size)
+        items = [view_of(r) for r in rows.scalars()]
+    return Page(items, page, page_size, total)
 
 
 async def get_credential(db: Database, actor: Actor, label: str) -> CredentialView:

@@ -57,11 +57,21 @@ class OrderRequest:
     reference_price: float  # paper fills here (the backtest's fill price); exchanges fill market orders at market
 
 
+class BrokerOrderStatus(StrEnum):
+    """An order's state as the broker reports it: ccxt's unified order statuses (its ``expired`` is
+    read as canceled). The executor maps it onto the stored ``OrderStatus``."""
+
+    OPEN = "open"
+    CLOSED = "closed"  # filled
+    CANCELED = "canceled"
+    REJECTED = "rejected"
+
+
 @dataclass(frozen=True, slots=True)
 class OrderResult:
     client_order_id: str
     exchange_order_id: str | None
-    status: str  # open | closed | canceled | rejected  (ccxt's unified order statuses)
+    status: BrokerOrderStatus
     filled: float
     average: float | None
     fee: float = 0.0

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from core.account.admin import require_admin
 from core.actor import Actor
@@ -24,7 +24,7 @@ from core.errors import Invalid, LimitExceeded
 from core.logging import get_logger
 from core.message import Message
 from core.notify import ChatTarget, Notifier
-from core.paging import Page, check_page
+from core.paging import Page, fetch_page
 
 log = get_logger(__name__)
 
@@ -116,17 +116,11 @@ async def list_messages(
 ) -> Page[ContactView]:
     """The most recent messages first; administrators only."""
     require_admin(settings, actor)
-    offset = check_page(page, page_size)
+    newest = select(ContactMessage).order_by(ContactMessage.created_at.desc(), ContactMessage.id.desc())
     async with db.session() as session:
-        total = await session.scalar(select(func.count()).select_from(ContactMessage))
-        rows = await session.scalars(
-            select(ContactMessage)
-            .order_by(ContactMessage.created_at.desc(), ContactMessage.id.desc())
-            .offset(offset)
-            .limit(page_size)
-        )
-        items = [_view(r) for r in rows]
-    return Page(items, page, page_size, total or 0)
+        rows, total = await fetch_page(session, newest, page, page_size)
+        items = [_view(r) for r in rows.scalars()]
+    return Page(items, page, page_size, total)
 
 
 async def _forward(

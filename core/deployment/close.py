@@ -20,7 +20,7 @@ from sqlalchemy import func, select, update
 
 from core.actor import Actor
 from core.broker.service import open_broker
-from core.broker.types import AuthFailed, BrokerError, OrderRejected
+from core.broker.types import AuthFailed, BrokerError, OrderRejected, Side
 from core.config import Settings
 from core.db import Database, rowcount, utcnow
 from core.deployment.executor import UNRESOLVED, Outcome, client_order_id, send_order, why
@@ -118,7 +118,7 @@ async def _record_exit(
             broker=broker,
             client_order_id=_close_id(view.id, at, settings.order_id_prefix),
             symbol=symbol,
-            side="sell",
+            side=Side.SELL,
             quantity=quantity,
             reference_price=price,
             bar_at=at,

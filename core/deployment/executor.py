@@ -38,6 +38,7 @@ from core.broker.types import (
     Broker,
     BrokerError,
     BrokerName,
+    BrokerOrderStatus,
     InsufficientFunds,
     OrderRejected,
     OrderRequest,
@@ -55,15 +56,17 @@ from core.trade.models import Order, OrderStatus, Trade
 
 log = get_logger(__name__)
 
-UNRESOLVED = (OrderStatus.PENDING, OrderStatus.SENT, OrderStatus.OPEN)  # order statuses whose outcome is not final yet
+# order statuses whose outcome is not final yet
+UNRESOLVED: tuple[OrderStatus, ...] = (OrderStatus.PENDING, OrderStatus.SENT, OrderStatus.OPEN)
 Sleep = Callable[[float], Awaitable[None]]
 
 
-def client_order_id(deployment_id: int, bar_at: datetime, side: str, prefix: str = "sx") -> str:
-    """Deterministic per (deployment, bar, side), at most 32 characters of [A-Za-z0-9] so that every
-    exchange's client-id parameter accepts it: ``<prefix><deployment>t<bar close epoch><b|s>``.
+def client_order_id(deployment_id: int, bar_at: datetime, kind: str, prefix: str = "sx") -> str:
+    """Deterministic per (deployment, bar, kind), at most 32 characters of [A-Za-z0-9] so that every
+    exchange's client-id parameter accepts it: ``<prefix><deployment>t<bar close epoch><b|s|p|c>``; the
+    kind is a ``Side`` for a signal's order, ``protect`` for an exchange stop, ``close`` for a manual close.
     ``prefix`` (settings ``ORDER_ID_PREFIX``) keeps two installations trading one account apart."""
-    cid = f"{prefix}{deployment_id}t{int(bar_at.timestamp())}{side[0]}"
+    cid = f"{prefix}{deployment_id}t{int(bar_at.timestamp())}{kind[0]}"
     if len(cid) > 32 or not cid.isalnum():  # cannot happen for real ids and times; never send a bad id
         raise ValueError(f"client order id {cid!r} is not 1-32 letters and digits")
     return cid
@@ -83,7 +86,7 @@ class Intent:
     credential_id: int
     broker: str
     symbol: str
-    side: str  # buy | sell
+    side: Side
     quantity: float
     reference_price: float
     bar_at: datetime  # when it fills in market time: the open of the candle after the signal, or the stop's candle
@@ -109,7 +112,7 @@ class Outcome:
     deployment_id: int | None
     user_id: int
     status: OrderStatus  # the order's status afterwards
-    side: str
+    side: Side
     symbol: str
     quantity: float  # filled when Filled, else asked
     price: float | None = None
@@ -333,9 +336,10 @@ def why(exc: BrokerError) -> str:
 
 # --- 3. apply ----------------------------------------------------------------------------------
 
-# ccxt's unified order statuses (OrderResult.status) to ours
-_BROKER_STATUS = {
-    "closed": OrderStatus.FILLED, "open": OrderStatus.OPEN, "canceled": OrderStatus.CANCELED, "rejected": OrderStatus.REJECTED,
+# what the broker reports (OrderResult.status) as the stored order status
+_BROKER_STATUS: dict[BrokerOrderStatus, OrderStatus] = {
+    BrokerOrderStatus.CLOSED: OrderStatus.FILLED, BrokerOrderStatus.OPEN: OrderStatus.OPEN,
+    BrokerOrderStatus.CANCELED: OrderStatus.CANCELED, BrokerOrderStatus.REJECTED: OrderStatus.REJECTED,
 }
 
 
@@ -436,16 +440,31 @@ async def _entry_fee_share(session: AsyncSession, deployment_id: int, sold: floa
     return entry.fee * min(sold / entry.quantity, 1.0)
 
 
-def _outcome(order: Order, status: OrderStatus, **values: object) -> Outcome:
-    base: dict[str, object] = {
-        "order_id": order.id,
-        "deployment_id": order.deployment_id,
-        "user_id": order.user_id,
-        "status": status,
-        "side": order.side,
-        "symbol": order.symbol,
-        "quantity": order.quantity,
-        "price": order.reference_price,
-    }
-    base.update(values)
-    return Outcome(**base)  # type: ignore[arg-type]
+def _outcome(
+    order: Order,
+    status: OrderStatus,
+    *,
+    quantity: float | None = None,
+    price: float | None = None,
+    fee: float = 0.0,
+    pnl: float | None = None,
+    error: str = "",
+    paused: tuple[int, ...] = (),
+    applied: bool = True,
+) -> Outcome:
+    """``order`` in ``status``: asked quantity and reference price unless a fill's figures are given."""
+    return Outcome(
+        order_id=order.id,
+        deployment_id=order.deployment_id,
+        user_id=order.user_id,
+        status=status,
+        side=order.side,
+        symbol=order.symbol,
+        quantity=order.quantity if quantity is None else quantity,
+        price=order.reference_price if price is None else price,
+        fee=fee,
+        pnl=pnl,
+        error=error,
+        paused=paused,
+        applied=applied,
+    )

@@ -22,9 +22,10 @@ from core.actor import Actor
 from core.broker.types import Side
 from core.db import Database
 from core.deployment.models import Deployment
+from core.deployment.status import Status
 from core.errors import Invalid, LimitExceeded, NotFound, StoxlifyError
 from core.market.types import Candles, Source
-from core.paging import Page, check_page
+from core.paging import Page, check_page, fetch_page
 from core.trade.models import Trade
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ class TradeView:
     time: datetime
     label: str
     symbol: str
-    side: str
+    side: Side
     qty: float
     price: float
     fee: float
@@ -86,7 +87,7 @@ class PositionView:
     qty: float
     entry_price: float | None
     quote_currency: str
-    status: str
+    status: Status
     last_price: float | None = None
     unrealised_pnl: float | None = None
     price_error: str | None = None
@@ -160,18 +161,12 @@ async def list_trades(
 ) -> Page[TradeView]:
     """The actor's fills that ``query`` selects, newest first. A ``deployment_id`` of anyone else's
     is ``NotFound``, not told apart from a missing one."""
-    offset = check_page(page, page_size)
+    check_page(page, page_size)  # before the deployment is looked up
     async with db.session() as session:
         where = await _where(session, actor, query)
-        total = await session.scalar(select(func.count()).select_from(Trade).where(*where)) or 0
-        rows = await session.scalars(
-            select(Trade)
-            .where(*where)
-            .order_by(Trade.executed_at.desc(), Trade.id.desc())
-            .offset(offset)
-            .limit(page_size)
-        )
-        items = [TradeView.from_row(t) for t in rows]
+        newest = select(Trade).where(*where).order_by(Trade.executed_at.desc(), Trade.id.desc())
+        rows, total = await fetch_page(session, newest, page, page_size)
+        items = [TradeView.from_row(t) for t in rows.scalars()]
     return Page(items=items, page=page, page_size=page_size, total=total)
 
 

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from core.broker.pool import BrokerPool
-from core.broker.types import AuthFailed, BrokerError
+from core.broker.types import AuthFailed, Broker, BrokerError
 from core.config import Settings
 from core.db import Database, utcnow
 from core.deployment.executor import (
@@ -64,7 +64,7 @@ async def reconcile(
         if order.credential_id is None or order.credential_id in refused:
             continue
         try:
-            outcome = await _settle(db, settings, brokers, order, now)
+            outcome = await _settle(db, settings, await brokers.get(order.credential_id), order, now)
         except AuthFailed as exc:  # the order stays unresolved: it is settled once the key works again
             refused.add(order.credential_id)
             await brokers.forget(order.credential_id)
@@ -100,8 +100,7 @@ async def _resting(db: Database, brokers: BrokerPool, refused: set[int]) -> list
     return outcomes
 
 
-async def _settle(db: Database, settings: Settings, brokers: BrokerPool, order: Order, now: datetime) -> Outcome | None:
-    broker = await brokers.get(order.credential_id)  # type: ignore[arg-type]
+async def _settle(db: Database, settings: Settings, broker: Broker, order: Order, now: datetime) -> Outcome | None:
     found = await broker.fetch_order(order.client_order_id, order.symbol)
     if found is not None:
         outcome = await apply_result(db, order.id, found, from_=(order.status,))

@@ -50,7 +50,7 @@ from core.errors import Conflict, Forbidden, Invalid, LimitExceeded, NotFound
 from core.market.symbols import IDX_CURRENCY, IDX_SUFFIX, Market, money_decimals, without_idx_suffix
 from core.market.types import Instrument, Source, parse_interval
 from core.model.service import check_inputs, get_model
-from core.paging import Page, check_page
+from core.paging import Page, fetch_page
 from core.purchase.limits import Limits, limits_for
 from core.services import Services
 from core.trade.models import Order
@@ -129,7 +129,7 @@ class DeploymentView:
     interval: str
     market: str
     timing: str
-    status: str
+    status: Status
     status_reason: str
     credential_id: int
     credential_label: str
@@ -380,25 +380,22 @@ async def list_deployments(
 ) -> Page[DeploymentView]:  # fmt: skip
     """The actor's deployments, running ones first, newest first within each group; only those
     trading ``ticker`` (as deployed) or reading ``market`` (a ``Source`` value) when given."""
-    offset = check_page(page, page_size)
     mine = [Deployment.user_id == actor.user_id]
     if ticker:
         mine.append(func.upper(Deployment.ticker) == ticker.strip().upper())
     if market:
         mine.append(Deployment.market == market)
     async with services.db.session() as session:
-        total = await session.scalar(select(func.count()).select_from(Deployment).where(*mine))
         ended = Deployment.status.in_(ENDED)
-        rows = await session.execute(
+        query = (
             select(Deployment, Credential.label, Credential.broker)
-            .join(Credential, Credential.id == Deployment.credential_id)
+            .join(Credential, Credential.id == Deployment.credential_id)  # every deployment has its credential
             .where(*mine)
             .order_by(ended, Deployment.id.desc())
-            .offset(offset)
-            .limit(page_size)
         )
+        rows, total = await fetch_page(session, query, page, page_size)
         items = [DeploymentView.from_row(d, label, broker) for d, label, broker in rows]
-    return Page(items, page, page_size, total or 0)
+    return Page(items, page, page_size, total)
 
 
 async def get_deployment(services: Services, actor: Actor, deployment_id: int) -> DeploymentView:

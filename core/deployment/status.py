@@ -21,6 +21,8 @@ class Status(StrEnum):
     CANCELED = "TaskCanceled"
 
 
-RUNNING = (Status.PENDING.value, Status.FLAT.value, Status.LONG.value)  # evaluated at each candle close
-ACTIVE = (*RUNNING, Status.PAUSED.value)  # count against the per-user limit
-ENDED = (Status.DONE.value, Status.CANCELED.value)
+# Groups as tuples, not sets: SQL's ``IN`` (``Deployment.status.in_(RUNNING)``) takes them in a fixed order, so a
+# statement is the same text each time; ``in`` in Python reads them alike.
+RUNNING: tuple[Status, ...] = (Status.PENDING, Status.FLAT, Status.LONG)  # evaluated at each candle close
+ACTIVE: tuple[Status, ...] = (*RUNNING, Status.PAUSED)  # count against the per-user limit
+ENDED: tuple[Status, ...] = (Status.DONE, Status.CANCELED)

@@ -19,7 +19,15 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
-from core.broker.types import Broker, BrokerError, MarketRules, OrderRequest, OutcomeUnknown, Side
+from core.broker.types import (
+    Broker,
+    BrokerError,
+    BrokerOrderStatus,
+    MarketRules,
+    OrderRequest,
+    OutcomeUnknown,
+    Side,
+)
 from core.config import Settings
 from core.db import Database, utcnow
 from core.deployment.executor import Outcome, _move, _outcome, apply_result, client_order_id, why
@@ -70,7 +78,7 @@ async def rest_stop(
             user_id=row.user_id, deployment_id=row.id, credential_id=row.credential_id,
             broker=broker.name.value, client_order_id=client_order_id(row.id, bar_at, "protect",
                                                                         settings.order_id_prefix),
-            symbol=rules.symbol, side="sell", quantity=round_down(row.position_qty, rules),
+            symbol=rules.symbol, side=Side.SELL, quantity=round_down(row.position_qty, rules),
             reference_price=row.entry_price * (1 - stop_loss), bar_at=bar_at, reason=EXCHANGE_STOP,
             status=OrderStatus.SENT, attempts=1, created_at=now, updated_at=now,
         )  # fmt: skip
@@ -98,7 +106,7 @@ async def lift_stop(db: Database, broker: Broker, deployment_id: int) -> Outcome
     if stop is None:
         return None
     found = await broker.cancel_order(stop.client_order_id, stop.symbol)
-    if found is None or found.status in ("canceled", "rejected"):
+    if found is None or found.status in (BrokerOrderStatus.CANCELED, BrokerOrderStatus.REJECTED):
         await _move(db, stop.id, (RESTING,), OrderStatus.CANCELED, error="lifted before another sell")
         return None
     outcome = await apply_result(db, stop.id, found, from_=(RESTING,), open_as=RESTING)
@@ -110,7 +118,7 @@ async def lift_stop(db: Database, broker: Broker, deployment_id: int) -> Outcome
 async def settle_resting(db: Database, broker: Broker, order: Order) -> Outcome | None:
     """Reconciliation's look at a resting stop: adopt its fill, or note that the exchange dropped it."""
     found = await broker.fetch_order(order.client_order_id, order.symbol)
-    if found is None or found.status == "open":
+    if found is None or found.status == BrokerOrderStatus.OPEN:
         return None
     outcome = await apply_result(db, order.id, found, from_=(RESTING,), open_as=RESTING)
     return outcome if outcome.applied and outcome.status != RESTING else None

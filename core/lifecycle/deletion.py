@@ -127,7 +127,7 @@ async def delete_account(
             await session.execute(
                 update(deployments)
                 .where(deployments.c.user_id == user_id)
-                .values(status=Status.CANCELED.value)
+                .values(status=Status.CANCELED)
             )
         # After the cancel (which on PostgreSQL holds the deployments' locks, so no tick records a
         # new order meanwhile): an order already sent may fill on the exchange, and only its row lets

@@ -317,7 +317,7 @@ def quote_of(candles: Candles) -> Quote:
         label = {"1w": "week", "1mo": "month"}.get(candles.interval.code, "day")
     price = float(last["close"])
     change = None if previous_close is None else price - previous_close
-    change_pct = None if not previous_close else change / previous_close * 100  # type: ignore[operator]
+    change_pct = None if change is None or not previous_close else change / previous_close * 100
     return Quote(
         price=price,
         previous_close=previous_close,

@@ -34,7 +34,7 @@ from core.logging import get_logger
 from core.media.models import Media
 from core.media.sniff import EXTENSIONS, extension_of, require_type
 from core.media.storage import ObjectStorage, new_key, storage_for
-from core.paging import Page, check_page
+from core.paging import Page, fetch_page
 from core.purchase.limits import Limits, limits_for
 
 log = get_logger(__name__)
@@ -219,20 +219,11 @@ async def fetch(
 
 async def list_media(db: Database, actor: Actor, page: int = 1, page_size: int = 10) -> Page[MediaView]:
     """The actor's files, newest first."""
-    offset = check_page(page, page_size)
+    mine = select(Media).where(Media.user_id == actor.user_id).order_by(Media.created_at.desc(), Media.id.desc())
     async with db.session() as session:
-        total = await session.scalar(
-            select(func.count()).select_from(Media).where(Media.user_id == actor.user_id)
-        )
-        rows = await session.scalars(
-            select(Media)
-            .where(Media.user_id == actor.user_id)
-            .order_by(Media.created_at.desc(), Media.id.desc())
-            .offset(offset)
-            .limit(page_size)
-        )
-        items = [view_of(r) for r in rows]
-    return Page(items, page, page_size, total or 0)
+        rows, total = await fetch_page(session, mine, page, page_size)
+        items = [view_of(r) for r in rows.scalars()]
+    return Page(items, page, page_size, total)
 
 
 async def remove(

@@ -20,7 +20,7 @@ from core.db import Database, parse_id, utcnow
 from core.errors import Conflict, Invalid, LimitExceeded, NotFound
 from core.labels import check_label, did_you_mean, label_key
 from core.model.models import Model
-from core.paging import Page, check_page
+from core.paging import Page, fetch_page
 
 MAX_MODELS = 100
 MAX_DESCRIPTION = 500
@@ -159,14 +159,11 @@ async def save_model(
 
 
 async def list_models(db: Database, actor: Actor, page: int = 1, page_size: int = 10) -> Page[ModelView]:
-    offset = check_page(page, page_size)
+    mine = select(Model).where(Model.user_id == actor.user_id).order_by(Model.label_key)
     async with db.session() as session:
-        total = await session.scalar(select(func.count()).select_from(Model).where(Model.user_id == actor.user_id))
-        rows = await session.scalars(
-            select(Model).where(Model.user_id == actor.user_id).order_by(Model.label_key).offset(offset).limit(page_size)
-        )
-        items = [ModelView.from_row(r) for r in rows]
-    return Page(items, page, page_size, total or 0)
+        rows, total = await fetch_page(session, mine, page, page_size)
+        items = [ModelView.from_row(r) for r in rows.scalars()]
+    return Page(items, page, page_size, total)
 
 
 async def get_model(db: Database, actor: Actor, label: str) -> ModelView:

@@ -26,7 +26,7 @@ from core.db import Database, insert_ignoring_conflicts, parse_id, session_diale
 from core.errors import Conflict, Invalid, NotFound
 from core.format import percent_text, rupiah
 from core.labels import did_you_mean
-from core.paging import Page, check_page
+from core.paging import Page, fetch_page
 from core.product.models import DiscountCode, Product, ProductCategory
 
 SUBSCRIPTION = "Subscription"
@@ -160,14 +160,12 @@ async def list_products(
 ) -> Page[ProductView]:
     """Products matching every filter given, cheapest first. ``text`` is a case-insensitive
     "contains" on name and description (the same on SQLite and PostgreSQL)."""
-    offset = check_page(page, page_size)
     base = select(Product, ProductCategory.name).join(ProductCategory, Product.category_id == ProductCategory.id)
     base = _filtered(base, categories, ids, category_ids, text, active_only, subscriptions_only)
     async with db.session() as session:
-        total = await session.scalar(select(func.count()).select_from(base.subquery()))
-        rows = await session.execute(base.order_by(Product.price_idr, Product.id).offset(offset).limit(page_size))
+        rows, total = await fetch_page(session, base.order_by(Product.price_idr, Product.id), page, page_size)
         items = [product_view(row, category) for row, category in rows]
-    return Page(items, page, page_size, total or 0)
+    return Page(items, page, page_size, total)
 
 
 async def get_product(db: Database, product: int | str, *, active_only: bool = True) -> ProductView:
@@ -224,7 +222,7 @@ async def _category_id(session: AsyncSession, name: str) -> int:
         return existing
     dialect = session_dialect(session)
     await session.execute(insert_ignoring_conflicts(dialect, ProductCategory, "name").values(name=name))
-    return await session.scalar(select(ProductCategory.id).where(ProductCategory.name == name))  # type: ignore[return-value]
+    return (await session.execute(select(ProductCategory.id).where(ProductCategory.name == name))).scalar_one()
 
 
 @dataclass(frozen=True, slots=True)

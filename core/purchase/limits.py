@@ -68,11 +68,12 @@ async def limits_for(db: Database, settings: Settings, user_id: int, now: dateti
     return best
 
 
-def _more_compute(current: float, offered: object) -> float:
-    """The larger budget (or quota), 0 meaning unbounded (so it beats any number)."""
+def _more_compute(current: float, offered: float | str | None) -> float:
+    """The larger budget (or quota), 0 meaning unbounded (so it beats any number); ``offered`` is a
+    product feature's JSON value."""
     if offered is None:
         return current
-    value = float(offered)  # type: ignore[arg-type]
+    value = float(offered)
     return 0.0 if current == 0 or value == 0 else max(current, value)
 
 

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.account.models import User
@@ -29,7 +29,7 @@ from core.actor import Actor
 from core.config import Settings
 from core.db import Database, rowcount, utcnow
 from core.errors import Conflict, Invalid, Unavailable
-from core.paging import Page, check_page
+from core.paging import Page, check_page, fetch_page
 from core.product.models import DiscountCode, Product
 from core.product.service import check_code
 from core.purchase import settle as settlement
@@ -154,9 +154,9 @@ def _view(row: Purchase, items: Sequence[PurchaseItem]) -> PurchaseView:
 
 async def _load(db: Database, purchase_id: int) -> PurchaseView:
     async with db.session() as session:
-        row = await session.scalar(select(Purchase).where(Purchase.id == purchase_id))
+        row = await session.get_one(Purchase, purchase_id)  # loaded right after it was written
         items = await session.scalars(select(PurchaseItem).where(PurchaseItem.purchase_id == purchase_id).order_by(PurchaseItem.id))
-        return _view(row, list(items))  # type: ignore[arg-type]
+        return _view(row, list(items))
 
 
 async def subscriptions(db: Database, actor: Actor, now: datetime | None = None) -> tuple[SubscriptionView, ...]:
@@ -321,7 +321,7 @@ async def list_purchases(
     now: datetime | None = None,
 ) -> Page[PurchaseView]:
     """The actor's purchases, newest first; ``latest`` first asks the provider about pending ones."""
-    offset = check_page(page, page_size)
+    check_page(page, page_size)  # before the provider is asked
     wanted = _statuses(statuses)
     if latest:
         await settlement.refresh(db, settings, user_id=actor.user_id, now=now)
@@ -331,13 +331,14 @@ async def list_purchases(
     if wanted:
         query = query.where(Purchase.status.in_(wanted))
     async with db.session() as session:
-        total = await session.scalar(select(func.count()).select_from(query.subquery()))
-        rows = list(await session.scalars(query.order_by(Purchase.created_at.desc(), Purchase.id.desc())
-                                          .offset(offset).limit(page_size)))
+        found, total = await fetch_page(
+            session, query.order_by(Purchase.created_at.desc(), Purchase.id.desc()), page, page_size
+        )
+        rows = list(found.scalars())
         items: dict[int, list[PurchaseItem]] = {r.id: [] for r in rows}
         for item in await session.scalars(
             select(PurchaseItem).where(PurchaseItem.purchase_id.in_(list(items))).order_by(PurchaseItem.id)
         ):
             items[item.purchase_id].append(item)
         views = [_view(r, items[r.id]) for r in rows]
-    return Page(views, page, page_size, total or 0)
+    return Page(views, page, page_size, total)

@@ -74,14 +74,14 @@ _DEFAULT_TEXT = {("change", "n"): "1", ("nz", "value"): "0", ("round", "ndigits"
 _ALIASES = {"length": "n"}  # highest(close, length=20) as pandas-ta people write it
 
 
-def bind(helper: Helper, args: Sequence[object], keywords: Mapping[str, object]) -> dict[str, object]:
+def bind[A](helper: Helper, args: Sequence[A], keywords: Mapping[str, A]) -> dict[str, A]:
     """Match positional and keyword arguments to ``helper.params`` (works on nodes and on values)."""
     if len(args) > len(helper.params):
         raise Problem(
             f"{helper.name} takes at most {len(helper.params)} argument{'s' if len(helper.params) > 1 else ''}"
             f" ({', '.join(helper.params)}), got {len(args)}: {helper.usage}"
         )
-    bound: dict[str, object] = dict(zip(helper.params, args, strict=False))
+    bound: dict[str, A] = dict(zip(helper.params, args, strict=False))
     for key, value in keywords.items():
         name = _ALIASES.get(key, key) if _ALIASES.get(key) in helper.params else key
         if name not in helper.params:

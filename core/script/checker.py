@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import cast
 
 from core.labels import did_you_mean
 from core.market.indicator_catalogue import EXCLUDED, NAME_ALIASES, catalogue
@@ -133,7 +132,7 @@ class Checker:
                 bound = bind(helper, node.args, {k.name: k for k in node.keywords})
             except Problem as p:
                 raise self.error(p.reason, node) from None
-            values = {k: cast(t.Expr, v.value if isinstance(v, t.Keyword) else v) for k, v in bound.items()}
+            values = {k: v.value if isinstance(v, t.Keyword) else v for k, v in bound.items()}
             if name == "input":
                 self.input(node, values)
             elif name == "plot":

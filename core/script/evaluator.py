@@ -226,7 +226,7 @@ class Evaluator:
                 return self.plot(node, bound)
             assert helper.run is not None
             # required parameters come first and the optional ones are last, so this is a prefix
-            args = [self.compute(bound[p]) for p in helper.params if p in bound]  # type: ignore[arg-type]
+            args = [self.compute(bound[p]) for p in helper.params if p in bound]
             out = helper.run(self.n, *args)
             return self.note_warmup(out) if node.func in _WINDOWS else out
         target = resolve_indicator(node.func)
@@ -234,8 +234,8 @@ class Evaluator:
             raise v.Problem(f"unknown function '{node.func}'")
         return self.note_warmup(self.indicator(node, target))
 
-    def plot(self, node: t.Call, bound: dict[str, object]) -> None:
-        series = self.compute(bound["series"])  # type: ignore[arg-type]
+    def plot(self, node: t.Call, bound: dict[str, t.Expr]) -> None:
+        series = self.compute(bound["series"])
         problem = v.misuse(series)
         if problem is not None:
             raise v.Problem(problem.reason)

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 
 from core.actor import Actor
+from core.broker.types import Side
 from core.compute import Compute, Task
 from core.db import Database, utcnow
 from core.deployment.models import Deployment
@@ -176,11 +177,11 @@ async def dashboard(
 
 
 def _closing(
-    at: datetime, label: str, currency: str, side: str, qty: float, price: float, pnl: float | None
+    at: datetime, label: str, currency: str, side: Side, qty: float, price: float, pnl: float | None
 ) -> _Closing:
     assert pnl is not None  # only closing fills are read
     notional = abs(qty) * price
-    basis = notional - pnl if side.lower() == "sell" else notional + pnl
+    basis = notional - pnl if side == Side.SELL else notional + pnl
     return _Closing(at, label or "(unnamed)", currency or "", pnl, basis)
 
 

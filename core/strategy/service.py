@@ -20,7 +20,7 @@ from core.compute import Compute, Task
 from core.db import Database, parse_id, utcnow
 from core.errors import Conflict, Invalid, LimitExceeded, NotFound
 from core.labels import check_label, did_you_mean, label_key
-from core.paging import Page, check_page
+from core.paging import Page, fetch_page
 from core.script.limits import TIME_LIMIT
 from core.strategy.models import Rule, Strategy
 from core.strategy.rules import MAX_RULES, Analytic, RuleSpec, split_rules
@@ -125,22 +125,11 @@ async def save_strategy(
 
 
 async def list_strategies(db: Database, actor: Actor, page: int = 1, page_size: int = 10) -> Page[StrategyView]:
-    offset = check_page(page, page_size)
+    mine = select(Strategy).where(Strategy.user_id == actor.user_id).order_by(Strategy.label_key)
     async with db.session() as session:
-        total = await session.scalar(
-            select(func.count()).select_from(Strategy).where(Strategy.user_id == actor.user_id)
-        )
-        rows = list(
-            await session.scalars(
-                select(Strategy)
-                .where(Strategy.user_id == actor.user_id)
-                .order_by(Strategy.label_key)
-                .offset(offset)
-                .limit(page_size)
-            )
-        )
-        items = [await _view(session, r) for r in rows]
-    return Page(items, page, page_size, total or 0)
+        found, total = await fetch_page(session, mine, page, page_size)
+        items = [await _view(session, r) for r in list(found.scalars())]
+    return Page(items, page, page_size, total)
 
 
 async def get_strategy(db: Database, actor: Actor, label: str) -> StrategyView:

@@ -10,8 +10,9 @@ from sqlalchemy import select
 
 from bots.registry import Context
 from core.account.service import actor_for
+from core.message import Message
 from core.model.models import Model
-from core.notify import ChatTarget, Notice
+from core.notify import ChatTarget
 from core.sharing.models import Share
 from core.strategy.models import Rule, Strategy
 
@@ -167,9 +168,9 @@ class RecordingNotifier:
     platform = "console"
 
     def __init__(self) -> None:
-        self.sent: list[tuple[ChatTarget, Notice]] = []
+        self.sent: list[tuple[ChatTarget, Message]] = []
 
-    async def send(self, target: ChatTarget, notice: Notice) -> bool:
+    async def send(self, target: ChatTarget, notice: Message) -> bool:
         self.sent.append((target, notice))
         return True
 

@@ -16,7 +16,8 @@ from core.config import Settings
 from core.contact.models import ContactMessage
 from core.media import service as media_service
 from core.media.models import Media
-from core.notify import ChatTarget, Notice
+from core.message import Message
+from core.notify import ChatTarget
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 32
 
@@ -25,9 +26,9 @@ class Recorder:
     platform = "telegram"
 
     def __init__(self) -> None:
-        self.sent: list[tuple[ChatTarget, Notice]] = []
+        self.sent: list[tuple[ChatTarget, Message]] = []
 
-    async def send(self, target: ChatTarget, notice: Notice) -> bool:
+    async def send(self, target: ChatTarget, notice: Message) -> bool:
         self.sent.append((target, notice))
         return True
 

@@ -20,7 +20,8 @@ from core.market import watchlist
 from core.market.models import Watch
 from core.market.service import MarketService
 from core.market.types import INTERVALS, Candles, Instrument, Source
-from core.notify import ChatTarget, Notice
+from core.message import Message
+from core.notify import ChatTarget
 from jobs import monitoring
 from jobs.monitoring import check_watches
 from tests.sample_bars import sample_bars
@@ -57,9 +58,9 @@ class Recorder:
     platform = "telegram"
 
     def __init__(self) -> None:
-        self.sent: list[tuple[ChatTarget, Notice]] = []
+        self.sent: list[tuple[ChatTarget, Message]] = []
 
-    async def send(self, target: ChatTarget, notice: Notice) -> bool:
+    async def send(self, target: ChatTarget, notice: Message) -> bool:
         self.sent.append((target, notice))
         return True
 

@@ -7,7 +7,8 @@ import asyncio
 from datetime import timedelta
 
 from core.app import Core
-from core.notify import ChatTarget, Notice
+from core.message import Message
+from core.notify import ChatTarget
 from core.outbox import OutboxMessage, deliver_due, enqueue, pending
 from core.trade.models import Order
 from jobs.scheduler import DeploymentScheduler
@@ -34,12 +35,12 @@ class Chat:
     platform = "telegram"
 
     def __init__(self, *, hang: bool = False, failures: int = 0) -> None:
-        self.sent: list[tuple[ChatTarget, Notice]] = []
+        self.sent: list[tuple[ChatTarget, Message]] = []
         self.release = asyncio.Event()
         self.hang = hang
         self.failures = failures
 
-    async def send(self, target: ChatTarget, notice: Notice) -> bool:
+    async def send(self, target: ChatTarget, notice: Message) -> bool:
         if self.failures:
             self.failures -= 1
             raise ConnectionError("chat unreachable")
@@ -105,7 +106,7 @@ async def test_alerts_queued_before_a_restart_are_sent_after_it(sqlite_db):
 async def test_a_failed_send_is_retried_later_and_a_refused_one_is_not_repeated(db):
     chat = Chat(failures=1)
     target = ChatTarget("telegram", "42")
-    await enqueue(db, [target], Notice("hello"))
+    await enqueue(db, [target], Message.with_commands("hello"))
     assert await deliver_due(db, {"telegram": chat}) == 0
     [row] = await load(db, OutboxMessage)
     assert row.attempts == 1 and row.sent_at is None and "ConnectionError" in row.error
@@ -117,7 +118,7 @@ async def test_a_failed_send_is_retried_later_and_a_refused_one_is_not_repeated(
         async def send(self, target, notice) -> bool:
             return False  # the user blocked the bot: the platform refuses for good
 
-    await enqueue(db, [target], Notice("again"))
+    await enqueue(db, [target], Message.with_commands("again"))
     assert await deliver_due(db, {"telegram": Blocked()}) == 0
     assert await pending(db) == 0  # kept as undeliverable, never sent again
     assert await deliver_due(db, {"telegram": chat}) == 0
@@ -127,7 +128,7 @@ async def test_two_replicas_send_each_alert_once(db, db_backend):
     from core.db import Database
 
     targets = [ChatTarget("telegram", str(n)) for n in range(30)]
-    await enqueue(db, targets, Notice("signal"))
+    await enqueue(db, targets, Message.with_commands("signal"))
     url, options = db_backend
     other = Database(url, engine_options=options)
     one, two = Chat(), Chat()

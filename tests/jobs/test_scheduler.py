@@ -12,7 +12,8 @@ from core.app import Core
 from core.broker.types import AuthFailed, BrokerName
 from core.deployment.executor import Intent, record_intent
 from core.deployment.models import Deployment
-from core.notify import ChatTarget, Notice
+from core.message import Message
+from core.notify import ChatTarget
 from core.trade.models import Order
 from jobs.scheduler import DeploymentScheduler
 from tests.core.deployment.kit import (
@@ -34,9 +35,9 @@ class RecordingNotifier:
     platform = "telegram"
 
     def __init__(self) -> None:
-        self.sent: list[tuple[ChatTarget, Notice]] = []
+        self.sent: list[tuple[ChatTarget, Message]] = []
 
-    async def send(self, target: ChatTarget, notice: Notice) -> bool:
+    async def send(self, target: ChatTarget, notice: Message) -> bool:
         self.sent.append((target, notice))
         return True
 

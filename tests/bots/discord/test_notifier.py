@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bots.discord.notifier import DiscordNotifier
-from core.notify import ChatTarget, Notice, NoticeImage, Notifier
+from core.message import Image, Message
+from core.notify import ChatTarget, Notifier
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 
@@ -17,8 +18,8 @@ def _posts(fake):
 async def test_notice_to_a_channel_sends_an_embed_with_the_chart(bot, dk, fake_discord):
     notifier = DiscordNotifier(bot.client)
     assert isinstance(notifier, Notifier) and notifier.platform == "discord"
-    notice = Notice(
-        "BBCA: RSI crossed below 30\nRSI 28.4 · price 9,150", images=(NoticeImage(PNG, "bbca 1d.png"),)
+    notice = Message.with_commands(
+        "BBCA: RSI crossed below 30\nRSI 28.4 · price 9,150", images=(Image(PNG, "bbca 1d.png"),)
     )
     assert await notifier.send(ChatTarget("discord", str(dk.CHANNEL_ID)), notice) is True
     (post,) = _posts(fake_discord)
@@ -30,7 +31,7 @@ async def test_notice_to_a_channel_sends_an_embed_with_the_chart(bot, dk, fake_d
 
 async def test_notice_to_a_user_opens_a_dm_and_binds_buttons_to_that_user(bot, dk, fake_discord):
     notifier = DiscordNotifier(bot.client)
-    notice = Notice("Trade signal BBCA", commands=(("Chart", "/market BBCA 1h"),))
+    notice = Message.with_commands("Trade signal BBCA", commands=(("Chart", "/market BBCA 1h"),))
     assert await notifier.send(ChatTarget("discord", f"user:{dk.OTHER_ID}"), notice)
     opened, post = fake_discord.only("http")
     assert (opened.method, opened.path, opened.json) == (
@@ -45,7 +46,7 @@ async def test_notice_to_a_user_opens_a_dm_and_binds_buttons_to_that_user(bot, d
 
 async def test_buttons_are_left_out_in_guild_channels(bot, dk, fake_discord):
     notifier = DiscordNotifier(bot.client)
-    notice = Notice("Alert", commands=(("Chart", "/market BBCA"),))
+    notice = Message.with_commands("Alert", commands=(("Chart", "/market BBCA"),))
     assert await notifier.send(ChatTarget("discord", str(dk.CHANNEL_ID)), notice)
     (post,) = _posts(fake_discord)
     assert post.custom_ids == []
@@ -57,18 +58,19 @@ async def test_rate_limited_notice_is_retried_not_dropped(bot, dk, fake_discord)
         (lambda c: c.path.endswith("/messages"), 429),
         (lambda c: c.path.endswith("/messages"), 503),
     ]
-    assert await notifier.send(ChatTarget("discord", str(dk.CHANNEL_ID)), Notice("Alert"))
+    assert await notifier.send(ChatTarget("discord", str(dk.CHANNEL_ID)), Message.with_commands("Alert"))
     assert len(_posts(fake_discord)) == 3
 
 
 async def test_refused_notice_returns_false_without_retrying(bot, dk, fake_discord):
     notifier = DiscordNotifier(bot.client, retry_delays=(0, 0))
     fake_discord.fail.append((lambda c: c.path.endswith("/messages"), 403))
-    assert await notifier.send(ChatTarget("discord", str(dk.CHANNEL_ID)), Notice("Alert")) is False
+    target = ChatTarget("discord", str(dk.CHANNEL_ID))
+    assert await notifier.send(target, Message.with_commands("Alert")) is False
     assert len(_posts(fake_discord)) == 1
 
 
 @pytest.mark.parametrize("target", [ChatTarget("telegram", "123"), ChatTarget("discord", "general")])
 async def test_foreign_or_malformed_targets_are_not_sent(bot, fake_discord, target):
-    assert await DiscordNotifier(bot.client).send(target, Notice("Alert")) is False
+    assert await DiscordNotifier(bot.client).send(target, Message.with_commands("Alert")) is False
     assert fake_discord.calls == []

@@ -5,11 +5,14 @@ from __future__ import annotations
 import pytest
 
 from bots.telegram.notifier import TelegramNotifier
-from core.notify import ChatTarget, Notice, NoticeImage, Notifier
+from core.message import Image, Message
+from core.notify import ChatTarget, Notifier
 from core.state.buttons import MemoryButtonStore
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
-ALERT = Notice("BBCA crossed 9,500 <up>\nPrice 9,525 & rising", images=(NoticeImage(PNG, "bbca.png"),))
+ALERT = Message.with_commands(
+    "BBCA crossed 9,500 <up>\nPrice 9,525 & rising", images=(Image(PNG, "bbca.png"),)
+)
 
 
 def error(code: int, description: str) -> dict:
@@ -30,20 +33,21 @@ async def test_sends_photo_with_the_text_as_caption(tg):
 
 
 async def test_long_text_follows_the_photo(tg):
-    notice = Notice("\n".join(f"signal {i}" for i in range(300)), images=(NoticeImage(PNG),))
+    notice = Message.with_commands("\n".join(f"signal {i}" for i in range(300)), images=(Image(PNG),))
     assert await TelegramNotifier(tg.app.bot).send(ChatTarget("telegram", "1001"), notice)
     assert [c.method for c in tg.rec.api()] == ["sendPhoto", "sendMessage"]
     assert "signal 299" in tg.rec.api()[-1].text
 
 
 async def test_text_only_notice(tg):
-    assert await TelegramNotifier(tg.app.bot).send(ChatTarget("telegram", "1001"), Notice("ping"))
+    target = ChatTarget("telegram", "1001")
+    assert await TelegramNotifier(tg.app.bot).send(target, Message.with_commands("ping"))
     assert [(c.method, c.text) for c in tg.rec.api()] == [("sendMessage", "ping")]
 
 
 async def test_buttons_in_private_chats_are_bound_to_the_chat_owner(tg):
     store = MemoryButtonStore()
-    notice = Notice("BBCA alert", commands=(("Chart", "/market BBCA 1h"),))
+    notice = Message.with_commands("BBCA alert", commands=(("Chart", "/market BBCA 1h"),))
     assert await TelegramNotifier(tg.app.bot, buttons=store).send(ChatTarget("telegram", "1001"), notice)
     (token,) = tg.rec.api()[0].callback_tokens
     assert await store.resolve(token, "1001") == "/market BBCA 1h"

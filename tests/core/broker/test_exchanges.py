@@ -14,10 +14,11 @@ from pathlib import Path
 import ccxt
 import pytest
 
-from core.broker.exchanges import CLIENT_ID_PARAM, broker_error, wire_client_id
+from core.broker.exchanges import CLIENT_ID_PARAM, broker_error, order_result, wire_client_id
 from core.broker.types import (
     AuthFailed,
     BrokerName,
+    BrokerOrderStatus,
     InsufficientFunds,
     OrderRejected,
     OrderRequest,
@@ -380,3 +381,21 @@ async def test_exchanges_without_resting_stops_say_so(exchange, market):
     assert not broker.rests_stops
     with pytest.raises(OrderRejected, match="checked by the bot"):
         await broker.place_stop(OrderRequest(CID, "BTC/USDT", "sell", 0.01, 60_000))
+
+
+@pytest.mark.parametrize(
+    ("said", "read"),
+    [
+        ("closed", BrokerOrderStatus.CLOSED),
+        ("open", BrokerOrderStatus.OPEN),
+        ("canceled", BrokerOrderStatus.CANCELED),
+        ("rejected", BrokerOrderStatus.REJECTED),
+        ("expired", BrokerOrderStatus.CANCELED),  # an expired order is a canceled one
+        (None, BrokerOrderStatus.OPEN),  # no status yet: looked at again, not settled on a guess
+        ("partially_filled", BrokerOrderStatus.OPEN),  # no unified status: the same
+    ],
+)
+def test_ccxt_order_statuses_are_read_as_the_broker_order_status(said, read):
+    result = order_result(CID, {"id": "1", "status": said, "filled": 0.0})
+    assert result.status is read
+    assert result.status == read.value  # the same string as before the enum

@@ -13,7 +13,8 @@ from core.contact import service as contact
 from core.contact.models import ContactMessage
 from core.db import utcnow
 from core.errors import Forbidden, Invalid, LimitExceeded
-from core.notify import ChatTarget, Notice
+from core.message import Message
+from core.notify import ChatTarget
 
 
 class Recorder:
@@ -21,9 +22,9 @@ class Recorder:
 
     def __init__(self, platform: str = "telegram", accept: bool = True, explode: bool = False) -> None:
         self.platform, self.accept, self.explode = platform, accept, explode
-        self.sent: list[tuple[ChatTarget, Notice]] = []
+        self.sent: list[tuple[ChatTarget, Message]] = []
 
-    async def send(self, target: ChatTarget, notice: Notice) -> bool:
+    async def send(self, target: ChatTarget, notice: Message) -> bool:
         if self.explode:
             raise RuntimeError("network down")
         self.sent.append((target, notice))
