@@ -35,7 +35,6 @@ class IndicatorResult:
     spec: IndicatorSpec
     info: IndicatorInfo
     fields: dict[str, pd.Series] = field(default_factory=dict)
-    _last: dict[str, float | None] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def overlay(self) -> bool:
@@ -60,9 +59,7 @@ class IndicatorResult:
         value. Supertrend's ``long`` is empty while the trend is down, and its last value belongs
         to an earlier trend; trailing bars with no value at all (a gap in the data) are skipped.
         """
-        if self._last is None:  # results are shared by every request for the same bars: work it out once
-            self._last = _last_values(self.fields)
-        return dict(self._last)
+        return _last_values(self.fields)
 
     def tail(self, n: int) -> IndicatorResult:
         """The same result restricted to the last ``n`` bars (charts draw a window of the series)."""
