@@ -66,6 +66,7 @@ def pct(values: list[float], q: float) -> float:
 
 
 async def scenario(mode: str, args: argparse.Namespace, workdir: Path) -> dict[str, object]:
+    from bots.bootstrap import App, prepare_to_serve
     from bots.commands import load
     from bots.console.transport import Console
     from core.account.service import actor_for
@@ -82,6 +83,7 @@ async def scenario(mode: str, args: argparse.Namespace, workdir: Path) -> dict[s
     core = await Core.start(settings)
     registry = load()
     registry.rate_limiter.per_minute = 0
+    await prepare_to_serve(App(core, registry))  # as `make run` does: workers started, start-up frozen
 
     async def user(name: str) -> Console:
         actor = await actor_for(core.db, platform="console", external_id=name, display_name=name)
