@@ -9,7 +9,7 @@ from core import format as fmt
 from core.market import watchlist
 from core.market.service import MarketInfo
 from core.market.symbols import money_decimals
-from core.market.types import INTERVALS, looks_like_interval, looks_like_range
+from core.market.types import INTERVALS, interval_code, looks_like_interval, looks_like_range
 from core.message import Button, Image, Message
 from core.paging import Page, check_page
 
@@ -17,8 +17,11 @@ QUICK_INTERVALS = ("15m", "1h", "4h", "1d", "1w", "1mo")
 
 
 def _is_interval(token: str) -> bool:
-    # "6mo" has an interval's shape but is a range; "1mo" is both and reads as monthly candles.
-    return token in INTERVALS or (looks_like_interval(token) and not looks_like_range(token))
+    # "6mo" has an interval's shape but is a range; "1mo" is both and reads as monthly candles, as
+    # "1d" and "1w" read as daily and weekly in any case ("1D", "1W"). A capital M is months: "3M" is a range.
+    if interval_code(token) is None:
+        return looks_like_interval(token) and not looks_like_range(token)
+    return (token.lower() in INTERVALS and not token.endswith("M")) or not looks_like_range(token)
 
 
 TICKER = Arg("ticker", "a ticker: BBCA, BBCA.JK, ^JKSE, AAPL.US, BTCUSDT or BTC/USDT", kind=ArgKind.TICKER)

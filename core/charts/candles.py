@@ -41,6 +41,7 @@ from core.market.types import (
     CANDLE_COLUMNS,
     Candles,
     Instrument,
+    default_range,
     exchange_time,
     exchange_timezone,
     format_price,
@@ -162,7 +163,10 @@ def prepare_chart(
     if not whole:
         frame = frame.iloc[-room:]
     if len(frame) < 2:
-        raise Invalid(f"not enough bars to chart {candles.instrument.display}")
+        usual = default_range(candles.interval).code
+        raise Invalid(f"not enough bars to chart {candles.instrument.display}: that range holds "
+                      f"{len(frame)} candle{'s' * (len(frame) != 1)} of {candles.interval}",
+                      hint=f"a longer range shows more: {usual} is the usual for {candles.interval} candles")  # fmt: skip
     n = len(frame)
     per = max(1, math.ceil(n / room)) if whole else 1
     group = np.arange(n) // per

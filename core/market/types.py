@@ -128,19 +128,26 @@ DEFAULT_RANGE = {
 _INTERVAL_SHAPE = re.compile(r"^\d*(m|h|d|w|wk|mo|M|min|hr|day|week|month)$|^(daily|weekly|monthly)$")
 
 
-def parse_interval(text: str) -> Interval:
-    """Canonical interval for what a user typed; ``Invalid`` listing the choices otherwise."""
+def interval_code(text: str) -> str | None:
+    """The canonical code of what a user typed (``1D``, ``1H``, ``daily``, ``1M`` for months), or None.
+    Case matters only where it means something: ``1m`` is a minute, ``1M`` a month."""
     raw = text.strip()
     code = raw if raw in INTERVALS else _INTERVAL_ALIASES.get(raw) or _INTERVAL_ALIASES.get(raw.lower())
     if code is None and raw.lower() in INTERVALS:
         code = raw.lower()
+    return code
+
+
+def parse_interval(text: str) -> Interval:
+    """Canonical interval for what a user typed; ``Invalid`` listing the choices otherwise."""
+    code = interval_code(text)
     if code is None:
         raise Invalid(f"unknown interval '{text}'", hint="intervals: " + " ".join(INTERVALS))
     return INTERVALS[code]
 
 
 def looks_like_interval(text: str) -> bool:
-    return text in INTERVALS or text in _INTERVAL_ALIASES or bool(_INTERVAL_SHAPE.match(text))
+    return interval_code(text) is not None or bool(_INTERVAL_SHAPE.match(text))
 
 
 def parse_range(text: str) -> Range:

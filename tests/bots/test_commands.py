@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from PIL import Image as PILImage
 from sqlalchemy import select
 
@@ -39,6 +40,27 @@ async def test_market_bad_indicator_names_it_and_suggests(console):
 async def test_market_unsupported_interval_lists_choices(console):
     reply = await console.handle("/market BBCA 7m")
     assert reply.error and "unknown interval '7m'" in reply.text and "1h" in reply.text
+
+
+@pytest.mark.parametrize(("typed", "shown"), [("1D", "1d"), ("1H", "1h"), ("4H", "4h"), ("1W", "1w"), ("1MO", "1mo"),
+                                              ("Daily", "1d")])
+async def test_market_intervals_read_in_any_case(console, typed, shown):
+    """"1W" is weekly candles, not a daily chart of the last five days (a range) as it silently was."""
+    reply = await console.handle(f"/market BBCA {typed}")
+    assert not reply.error, reply.text
+    assert f" · {shown} · " in reply.text.splitlines()[1] and reply.images[0].filename == f"BBCA_{typed}.png"
+
+
+async def test_market_capital_m_is_months_of_daily_candles(console):
+    reply = await console.handle("/market BBCA 3M")
+    assert not reply.error and " · 1d · " in reply.text.splitlines()[1]
+
+
+async def test_a_range_too_short_for_the_interval_says_so_and_suggests_the_usual_one(console):
+    reply = await console.handle("/market BBCA 1d 1d")
+    assert reply.error
+    assert "that range holds 1 candle of 1d" in reply.text and "6mo is the usual for 1d candles" in reply.text
+    assert "Usage: /market" in reply.text
 
 
 async def test_search_finds_by_name(console):
