@@ -117,11 +117,18 @@ def _price(view: DeploymentView, value: float | None) -> str:
     return fmt.price(value, view.quote_currency, symbol=view.ticker)
 
 
-def _position(view: DeploymentView) -> str:
-    if view.position_qty > 0:
-        entry = f" from {_price(view, view.entry_price)}" if view.entry_price else ""
-        return f"holding {view.position_qty:g}{entry}"
-    return "flat"
+def _holding(view: DeploymentView) -> str:
+    if view.position_qty <= 0:
+        return "no position"
+    entry = f" from {_price(view, view.entry_price)}" if view.entry_price else ""
+    return f"holding {view.position_qty:g}{entry}"
+
+
+def _state(view: DeploymentView) -> str:
+    """Its state in words: "waiting for the next candle", "holding 0.1 from 61,000", "paused, holding ..."."""
+    if view.position_qty <= 0:
+        return view.status.words
+    return _holding(view) if view.status == Status.LONG else f"{view.status.words}, {_holding(view)}"
 
 
 def _stake(view: DeploymentView) -> str:
@@ -143,7 +150,7 @@ def _line(view: DeploymentView) -> str:
     inputs = f" · inputs {inputs_text(view.inputs)}" if view.inputs else ""
     return (
         f"#{view.id} {view.label} · {view.ticker} {view.interval} {view.timing} · {account}\n"
-        f"    {view.status} · {_position(view)}{signal}{bar}\n"
+        f"    {_state(view)}{signal}{bar}\n"
         f"    {_stake(view)}{inputs}{reason}"
     )
 
@@ -235,13 +242,13 @@ async def _set(ctx: Context, deployment_id: str, action: Action) -> DeploymentVi
 @registry.command("pause", "Pause a deployment", ID, group=GROUP, examples=("/pause 3",), operations=("Update Status Deployment",))
 async def pause(ctx: Context, id: str) -> Message:
     view = await _set(ctx, id, Action.PAUSE)
-    return Message(f"Paused #{view.id} {view.label} ({_position(view)}).", buttons=[[Button("Resume", f"/resume {view.id}")]])
+    return Message(f"Paused #{view.id} {view.label} ({_holding(view)}).", buttons=[[Button("Resume", f"/resume {view.id}")]])
 
 
 @registry.command("resume", "Resume a paused deployment", ID, group=GROUP, examples=("/resume 3",), operations=("Update Status Deployment",))
 async def resume(ctx: Context, id: str) -> Message:
     view = await _set(ctx, id, Action.RESUME)
-    return Message(f"Resumed #{view.id} {view.label}: {view.status}, from the next closed candle.")
+    return Message(f"Resumed #{view.id} {view.label}: {view.status.words}, from the next closed candle.")
 
 
 @registry.command(
@@ -253,11 +260,11 @@ async def stop(ctx: Context, id: str, confirmed: bool = False) -> Message:
     if not confirmed:
         view = await deployments.get_deployment(ctx.core, ctx.actor, _number(id))
         if view.status in ENDED:
-            return Message.fail(f"deployment #{view.id} has already ended ({view.status})")
+            return Message.fail(f"deployment #{view.id} has already ended ({view.status.words})")
         return stop_question(view)
     view = await _set(ctx, id, Action.STOP)
     kept = f" {_holding(view)} stays in your account: /close {view.id} sells it." if view.position_qty > 0 else ""
-    return Message(f"Stopped #{view.id} {view.label} ({view.status}).{kept}")
+    return Message(f"Stopped #{view.id} {view.label}.{kept}")
 
 
 def _holding(view: DeploymentView) -> str:

@@ -20,6 +20,21 @@ class Status(StrEnum):
     DONE = "TaskDone"
     CANCELED = "TaskCanceled"
 
+    @property
+    def words(self) -> str:
+        """What a person reads in chat; the seed's spellings stay in the data and the HTTP API."""
+        return _WORDS[self]
+
+
+_WORDS = {
+    Status.PENDING: "waiting for the next candle",
+    Status.FLAT: "no position, waiting for a buy signal",
+    Status.LONG: "holding",
+    Status.PAUSED: "paused",
+    Status.DONE: "finished",
+    Status.CANCELED: "stopped",
+}
+
 
 # Groups as tuples, not sets: SQL's ``IN`` (``Deployment.status.in_(RUNNING)``) takes them in a fixed order, so a
 # statement is the same text each time; ``in`` in Python reads them alike.

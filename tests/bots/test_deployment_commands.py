@@ -26,19 +26,20 @@ async def test_deploy_list_pause_resume_stop_and_delete(console):
     assert not late.error, late.text
 
     listed = await console.handle("/deployments")
-    assert "#1 cross · BTCUSDT 1h OnTime · paper" in listed.text and "TaskPending · flat" in listed.text
+    assert "#1 cross · BTCUSDT 1h OnTime · paper" in listed.text and "    waiting for the next candle\n" in listed.text
+    assert "TaskPending" not in listed.text  # the seed's spelling stays in the data, people read words
     assert "#2 cross · BBCA 1d Late · paper" in listed.text
     assert any(b.command == "/stopall" for r in listed.buttons for b in r)
 
     paused = await console.handle("/pause #1")
     assert paused.text.startswith("Paused #1 cross")
     resumed = await console.handle("/resume 1")
-    assert resumed.text.startswith("Resumed #1 cross: NoPosition")
+    assert resumed.text.startswith("Resumed #1 cross: no position, waiting for a buy signal")
     assert (await console.handle("/resume 1")).error
 
     ask = await console.handle("/stop 1")
     assert "for good?" in ask.text and (await _rows(console))[0].status == "NoPosition"
-    assert (await console.handle("/stop 1 --yes")).text == "Stopped #1 cross (TaskCanceled)."
+    assert (await console.handle("/stop 1 --yes")).text == "Stopped #1 cross."
 
     ask_all = await console.handle("/stopall")
     assert "Pause all" in ask_all.text
@@ -223,7 +224,7 @@ async def test_stopping_a_holding_deployment_says_where_the_holding_went(console
     await console.handle("/deploy cross BTCUSDT 1h")
     await _bought(console, 1, 0.01, 60_000.0)
     done = await console.handle("/stop 1 --yes")
-    assert done.text == ("Stopped #1 cross (TaskCanceled). Its 0.01 BTCUSDT (bought at 60,000.00) stays in your account: "
+    assert done.text == ("Stopped #1 cross. Its 0.01 BTCUSDT (bought at 60,000.00) stays in your account: "
                          "/close 1 sells it.")
     closed = await console.handle("/close 1 --yes")
     assert closed.text.startswith("Closed #1 cross: sold 0.01 BTCUSDT")
