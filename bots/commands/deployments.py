@@ -117,7 +117,7 @@ def _price(view: DeploymentView, value: float | None) -> str:
     return fmt.price(value, view.quote_currency, symbol=view.ticker)
 
 
-def _holding(view: DeploymentView) -> str:
+def _position(view: DeploymentView) -> str:
     if view.position_qty <= 0:
         return "no position"
     entry = f" from {_price(view, view.entry_price)}" if view.entry_price else ""
@@ -128,7 +128,7 @@ def _state(view: DeploymentView) -> str:
     """Its state in words: "waiting for the next candle", "holding 0.1 from 61,000", "paused, holding ..."."""
     if view.position_qty <= 0:
         return view.status.words
-    return _holding(view) if view.status == Status.LONG else f"{view.status.words}, {_holding(view)}"
+    return _position(view) if view.status == Status.LONG else f"{view.status.words}, {_position(view)}"
 
 
 def _stake(view: DeploymentView) -> str:
@@ -242,7 +242,7 @@ async def _set(ctx: Context, deployment_id: str, action: Action) -> DeploymentVi
 @registry.command("pause", "Pause a deployment", ID, group=GROUP, examples=("/pause 3",), operations=("Update Status Deployment",))
 async def pause(ctx: Context, id: str) -> Message:
     view = await _set(ctx, id, Action.PAUSE)
-    return Message(f"Paused #{view.id} {view.label} ({_holding(view)}).", buttons=[[Button("Resume", f"/resume {view.id}")]])
+    return Message(f"Paused #{view.id} {view.label} ({_position(view)}).", buttons=[[Button("Resume", f"/resume {view.id}")]])
 
 
 @registry.command("resume", "Resume a paused deployment", ID, group=GROUP, examples=("/resume 3",), operations=("Update Status Deployment",))

@@ -31,6 +31,7 @@ from bots.commands.suggest import suggest_names
 from bots.discord.render import Page, render
 from bots.registry import (
     MAX_ATTACHED_TEXT_BYTES,
+    MAX_INT,
     Arg,
     ArgKind,
     Command,
@@ -63,6 +64,10 @@ DEFER_AFTER_S = 2.0  # a quick command still slower than this defers before the 
 AUTOCOMPLETE_BUDGET_S = 2.0
 # Discord's modal limits: title 45, label 45, placeholder 100, a paragraph input 4,000 characters.
 MODAL_TITLE, MODAL_LABEL, MODAL_PLACEHOLDER, MODAL_TEXT_MAX = 45, 45, 100, 4000
+# The longest a typed option may be, by kind (Discord checks it as the user types): a ticker as the
+# API takes it, indicators as many as a chart holds; other free text as long as a chat message.
+TEXT_MAX = 2000
+TEXT_MAX_LENGTH = {ArgKind.TICKER: 32, ArgKind.INDICATOR: 200, ArgKind.INTERVAL: 8, ArgKind.RANGE: 8}
 MODAL_TIMEOUT_S = 900.0
 
 Choice = app_commands.Choice
@@ -125,7 +130,7 @@ def options_for(command: Command) -> list[Option]:
             if name.isidentifier() and not keyword.iskeyword(name) and name != "interaction"
             else f"arg{index}"
         )
-        annotation: type = int if arg.kind is ArgKind.INT and not arg.many else str
+        annotation: Any = app_commands.Range[int, 1, MAX_INT] if arg.kind is ArgKind.INT and not arg.many else str
         choices: tuple[str, ...] = ()
         if not arg.many:
             if arg.kind is ArgKind.INTERVAL:
@@ -136,12 +141,24 @@ def options_for(command: Command) -> list[Option]:
                 choices = tuple(arg.choices)
         if len(choices) > MAX_CHOICES:  # Discord shows at most 25: accept free text, checked on use
             choices = ()
+        if annotation is str and not choices:  # Discord refuses longer text before it reaches us
+            annotation = app_commands.Range[str, None, TEXT_MAX_LENGTH.get(arg.kind, TEXT_MAX)]
         options.append(Option(arg, param, name, annotation, choices, arg.kind is ArgKind.TICKER))
     if command.confirmable:  # the typed ``--yes`` of text transports: confirm without the button
         options.append(Option(YES_ARG, YES_ARG.name, YES_ARG.name, bool))
     if command.reads_file:  # Discord has no replying to a file with a slash command: attach it instead
         options.append(Option(FILE_ARG, FILE_ARG.name, FILE_ARG.name, discord.Attachment))
     return options
+
+
+class SlashCommand(app_commands.Command[Any, ..., Any]):
+    """Declares where it may be used with ``contexts`` and ``integration_types`` only: the deprecated
+    ``dm_permission`` that discord.py still sends beside them is left out."""
+
+    def to_dict(self, tree: app_commands.CommandTree[Any]) -> dict[str, Any]:
+        payload = super().to_dict(tree)
+        payload.pop("dm_permission", None)
+        return payload
 
 
 def build_command(command: Command, runtime: Runtime) -> app_commands.Command:
@@ -191,12 +208,15 @@ def build_command(command: Command, runtime: Runtime) -> app_commands.Command:
     completions |= {o.param: name_autocomplete(o.arg.suggest) for o in options if o.arg.suggest}
     if completions:
         app_commands.autocomplete(**completions)(callback)
-    slash: app_commands.Command[Any, ..., Any] = app_commands.Command(
+    slash: app_commands.Command[Any, ..., Any] = SlashCommand(
         name=option_name(command.name),
         description=_clip(command.summary),
         callback=callback,
         extras={"registry_command": command.name},
     )
+    # A bot installed in servers, used there and in its DMs (not in group DMs, where it is not a member)
+    slash.allowed_contexts = app_commands.AppCommandContext(guild=True, dm_channel=True, private_channel=False)
+    slash.allowed_installs = app_commands.AppInstallationType(guild=True, user=False)
     if command.admin_only:
         # hidden from non-admins by default; guild admins may change that, so ``is_admin`` still decides
         slash.default_permissions = discord.Permissions(manage_guild=True)

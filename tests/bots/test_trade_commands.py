@@ -191,3 +191,15 @@ async def test_in_a_group_alerts_point_to_the_group_setting_and_money_stays_priv
     for line in ("/trades", "/positions", "/dashboard"):
         refused = await registry.dispatch(ctx, line)
         assert refused.error and "works only in a private chat" in refused.text
+
+
+async def test_deployments_read_in_words_not_the_seeds_enum_names(console):
+    db, user_id = console.core.db, console.actor.user_id
+    await add_deployment(db, user_id, "ema_cross", ticker="BBCA", status="OpenPosition", position_qty=100, entry_price=8500)
+    await add_deployment(db, user_id, "idle", ticker="TLKM")
+    await add_deployment(db, user_id, "held", ticker="ASII", status="Paused", position_qty=200, entry_price=5000)
+    listed = (await console.handle("/deployments")).text
+    assert "    holding 100 from 8,500\n" in listed
+    assert "    no position, waiting for a buy signal\n" in listed
+    assert "    paused, holding 200 from 5,000\n" in listed
+    assert not any(word in listed for word in ("OpenPosition", "NoPosition", "Paused ·", "flat"))

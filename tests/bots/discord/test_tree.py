@@ -41,6 +41,13 @@ async def test_every_registry_command_is_in_the_tree_with_its_options(bot):
             )
             assert option["type"] == expected.value
             assert option.get("autocomplete", False) is (arg.kind is ArgKind.TICKER or arg.suggest is not None)
+            if arg.kind is ArgKind.INT:  # ids and pages: Discord refuses 0 and what the database cannot hold
+                assert (option["min_value"], option["max_value"]) == (1, 2**31 - 1), command.name
+            elif "choices" not in option:  # free text has a length Discord checks as the user types
+                assert 1 <= option["max_length"] <= 6000, (command.name, arg.name)
+        # where it may be used, declared the current way: servers and the bot's DMs, a server install
+        assert payload["contexts"] == [0, 1] and payload["integration_types"] == [0], command.name
+        assert "dm_permission" not in payload
 
 
 async def test_market_options_have_choices_and_autocomplete(bot):
@@ -50,6 +57,7 @@ async def test_market_options_have_choices_and_autocomplete(bot):
     assert [c["value"] for c in options["range"]["choices"]] == list(RANGE_CODES)
     indicators = options["indicators"]
     assert indicators["type"] == AppCommandOptionType.string.value and "choices" not in indicators
+    assert options["ticker"]["max_length"] == 32 and indicators["max_length"] == 200
     assert indicators["required"] is False
     # Discord wants required options first: the ticker leads
     assert _payloads(bot)["market"]["options"][0]["name"] == "ticker"
