@@ -1,0 +1,80 @@
+"""A purchase is settled once, and a closed invoice closes it: what the buyer sees of their plan and order.
+
+Each test here fails with one of issue 16's planted bugs in place (named in its docstring).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from core.product import service as products
+from core.product.models import DiscountCode
+from core.purchase import service as purchases
+from core.purchase.mayar import InvoiceState
+from core.purchase.models import Purchase, Subscription
+from core.purchase.settle import apply_state, settle
+from tests.core.purchase.helpers import settings, shop
+from tests.core.purchase.mayar_stub import MayarStub
+
+NOW = datetime(2025, 6, 1, 9, tzinfo=UTC)
+
+
+def _mayar(stub: MayarStub):
+    return settings(payment_provider="Mayar", mayar_api_key=stub.api_key, mayar_base_url=stub.url,
+                    mayar_redirect_url="https://t.me/StoxlifyBot")  # fmt: skip
+
+
+async def _subscriptions(db) -> list[Subscription]:
+    async with db.session() as session:
+        return list(await session.scalars(select(Subscription).order_by(Subscription.id)))
+
+
+async def test_a_purchase_settled_a_second_time_credits_nothing_more(db, mayar):
+    """Planted: ``settle`` marking the purchase Paid without ``status == 'Pending'`` in its update."""
+    config = _mayar(mayar)
+    s = await shop(db, config)
+    bought = (await purchases.purchase(db, config, s.buyer, [purchases.Item(s.plans["Pro"].id)], now=NOW)).purchase
+    async with db.session() as session:
+        assert await settle(session, bought.id, NOW, "tx-1") is True
+    async with db.session() as session:  # the same purchase again: a duplicate webhook, the poll, a refresh
+        assert await settle(session, bought.id, NOW + timedelta(minutes=1), "tx-2") is False
+    [sub] = await _subscriptions(db)
+    assert (sub.starts_at, sub.ends_at) == (NOW, NOW + timedelta(days=30))  # one month bought, one month given
+    mine = await purchases.list_purchases(db, config, s.buyer)
+    assert [(p.id, p.status) for p in mine.items] == [(bought.id, "Paid")]
+    async with db.session() as session:
+        row = await session.get(Purchase, bought.id)
+        assert (row.paid_at, row.transaction_id) == (NOW, mayar.only_invoice().transaction_id)
+
+
+async def test_two_read_backs_saying_paid_at_once_settle_once(db, mayar):
+    """Planted, as above: both read the purchase Pending, and only ``settle``'s guard keeps the second out."""
+    config = _mayar(mayar)
+    s = await shop(db, config)
+    bought = (await purchases.purchase(db, config, s.buyer, [purchases.Item(s.plans["Pro"].id)], now=NOW)).purchase
+    invoice = mayar.only_invoice()
+    paid = InvoiceState(invoice.id, "paid", bought.total, (invoice.transaction_id,))
+    outcomes = await asyncio.gather(apply_state(db, bought.id, paid, NOW), apply_state(db, bought.id, paid, NOW))
+    assert sorted(outcomes) in (["already Paid", "settled"], ["already settled", "settled"])
+    assert len(await _subscriptions(db)) == 1
+
+
+async def test_an_invoice_closed_at_mayar_cancels_the_purchase_and_gives_the_code_back(db, mayar):
+    """Planted: ``apply_state`` without its ``closed`` branch (the purchase would wait, Pending, for
+    its expiry, holding the discount code's only use)."""
+    config = _mayar(mayar)
+    s = await shop(db, config)
+    await products.create_discount(db, config, s.admin, code="HEMAT10", percent_bp=1_000, max_uses=1)
+    pro = [purchases.Item(s.plans["Pro"].id)]
+    bought = (await purchases.purchase(db, config, s.buyer, pro, "HEMAT10", now=NOW)).purchase
+    mayar.only_invoice().status = "closed"  # the buyer (or Mayar) closed the invoice unpaid
+    fresh = await purchases.list_purchases(db, config, s.buyer, latest=True, now=NOW + timedelta(minutes=5))
+    assert [(p.id, p.status) for p in fresh.items] == [(bought.id, "Canceled")]
+    assert await _subscriptions(db) == []
+    async with db.session() as session:
+        assert await session.scalar(select(DiscountCode.used_count)) == 0
+    again = await purchases.purchase(db, config, s.buyer, pro, "HEMAT10", now=NOW + timedelta(minutes=10))
+    assert again.purchase.status == "Pending" and again.purchase.discount > 0  # the code works again
