@@ -24,6 +24,11 @@ from urllib.parse import urlparse
 
 from telegram import (
     BotCommand,
+    BotCommandScope,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeAllPrivateChats,
+    BotCommandScopeChat,
+    BotCommandScopeDefault,
     Chat,
     Document,
     InlineKeyboardButton,
@@ -83,6 +88,13 @@ ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "my_chat_membe
 BOT_COMMAND = re.compile(r"^[a-z0-9_]{1,32}$")
 MAX_MENU_COMMANDS = 100
 DESCRIPTION_LIMIT = 256
+# What an empty chat with the bot shows (up to 512 characters), and its profile line (up to 120).
+BOT_DESCRIPTION = (
+    "Stoxlify: quotes and candlestick charts for Indonesian stocks and crypto, trading models you write, "
+    "backtest and deploy from this chat (paper trading by default), and alerts with charts when a model "
+    "trades or a watched ticker moves. Press Start, or send /help."
+)
+BOT_SHORT_DESCRIPTION = "Charts, backtests and alerts for IDX stocks and crypto, right in the chat."
 
 
 class TelegramTransport:
@@ -130,11 +142,14 @@ class TelegramTransport:
         """A notifier on this bot whose buttons (in private chats) land in this transport's store."""
         return TelegramNotifier(app.bot, buttons=self.buttons)
 
-    def menu(self) -> list[BotCommand]:
-        """The command menu: every registry command Telegram accepts, with its summary."""
+    def menu(self, *, groups: bool = False, admin: bool = False) -> list[BotCommand]:
+        """The command menu: the registry commands Telegram accepts, with their summaries; in
+        ``groups`` none of the private-only ones, and the admin-only ones only for an ``admin``."""
         commands = []
         for command in self.registry:
             if not BOT_COMMAND.match(command.name):
+                continue
+            if (command.admin_only and not admin) or (command.private_only and groups):
                 continue
             summary = " ".join(command.summary.split()) or command.name
             if len(summary) > DESCRIPTION_LIMIT:
@@ -142,8 +157,29 @@ class TelegramTransport:
             commands.append(BotCommand(command.name, summary))
         return commands[:MAX_MENU_COMMANDS]
 
+    def menus(self) -> list[tuple[BotCommandScope, list[BotCommand]]]:
+        """A menu per scope: groups (and the default), private chats, and each administrator's own
+        chat with the bot (the ``telegram:`` entries of ``ADMIN_IDS``), the only menu with their commands."""
+        admins = [entry.strip().partition(":")[2] for entry in self.core.settings.admin_ids
+                  if entry.strip().startswith(f"{PLATFORM}:")]  # fmt: skip
+        return [
+            (BotCommandScopeDefault(), self.menu(groups=True)),
+            (BotCommandScopeAllGroupChats(), self.menu(groups=True)),
+            (BotCommandScopeAllPrivateChats(), self.menu()),
+            *((BotCommandScopeChat(int(user_id)), self.menu(admin=True)) for user_id in admins if user_id.isdigit()),
+        ]
+
     async def post_init(self, app: Application) -> None:
-        await app.bot.set_my_commands(self.menu())
+        for scope, commands in self.menus():
+            try:
+                await app.bot.set_my_commands(commands, scope=scope)
+            except tg_error.TelegramError as exc:  # an admin who never opened a chat with the bot: no such chat yet
+                log.warning("telegram_menu_not_set", scope=scope.type, error=str(exc))
+        try:
+            await app.bot.set_my_description(BOT_DESCRIPTION)
+            await app.bot.set_my_short_description(BOT_SHORT_DESCRIPTION)
+        except tg_error.TelegramError as exc:
+            log.warning("telegram_description_not_set", error=str(exc))
 
     # -- messages ---------------------------------------------------------------------------
 

@@ -183,17 +183,37 @@ async def test_press_under_a_text_message_sends_a_new_message(tg):
     assert calls[1].text.startswith("<b>Stoxlify commands:")
 
 
-async def test_set_my_commands_lists_every_registry_command(tg):
-    await tg.app.post_init(tg.app)
-    (sent,) = tg.rec.api("setMyCommands")
-    commands = sent.params["commands"]
-    commands = json.loads(commands) if isinstance(commands, str) else commands
+async def test_command_menus_per_scope_keep_admin_and_private_commands_where_they_belong(tg):
+    """Groups see no private-only command, nobody but an administrator (in their own chat with the
+    bot) sees the admin-only ones; the bot's description and short description are set too."""
     from bots.commands import load
 
-    assert [c["command"] for c in commands] == [c.name for c in load()]
-    for c in commands:
-        assert re.fullmatch(r"[a-z0-9_]{1,32}", c["command"])
-        assert 1 <= len(c["description"]) <= 256
+    tg.core.settings = tg.core.settings.model_copy(update={"admin_ids": ["telegram:4242", "discord:9"]})
+    await tg.app.post_init(tg.app)
+
+    def listed(value: object) -> object:
+        return json.loads(value) if isinstance(value, str) else value
+
+    menus = {json.dumps(listed(c.params.get("scope")), sort_keys=True): [m["command"] for m in listed(c.params["commands"])]
+             for c in tg.rec.api("setMyCommands")}  # fmt: skip
+    registry = load()
+    every = [c.name for c in registry]
+    admin_only = {c.name for c in registry if c.admin_only}
+    private_only = {c.name for c in registry if c.private_only}
+    assert admin_only and private_only
+    groups = menus[json.dumps({"type": "all_group_chats"})]
+    private = menus[json.dumps({"type": "all_private_chats"})]
+    admin = menus[json.dumps({"chat_id": 4242, "type": "chat"}, sort_keys=True)]
+    assert menus[json.dumps({"type": "default"})] == groups
+    assert groups == [n for n in every if n not in admin_only | private_only]
+    assert private == [n for n in every if n not in admin_only]
+    assert admin == every and len(menus) == 4  # the Discord admin gets no Telegram menu
+    for call in tg.rec.api("setMyCommands"):
+        for c in listed(call.params["commands"]):
+            assert re.fullmatch(r"[a-z0-9_]{1,32}", c["command"]) and 1 <= len(c["description"]) <= 256
+    (description,) = tg.rec.api("setMyDescription")
+    (short,) = tg.rec.api("setMyShortDescription")
+    assert 0 < len(description.params["description"]) <= 512 and 0 < len(short.params["short_description"]) <= 120
 
 
 @pytest.mark.filterwarnings(
