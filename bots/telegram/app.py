@@ -264,6 +264,9 @@ class TelegramTransport:
             line = await self.buttons.resolve(query.data or "", str(presser.id))
         except (Forbidden, NotFound, Unavailable) as exc:  # not yours, expired, or the store is away
             await query.answer(exc.message, show_alert=True)
+            if isinstance(exc, NotFound) and isinstance(query.message, TelegramMessage):
+                with contextlib.suppress(tg_error.TelegramError):  # an expired keyboard goes, for everyone
+                    await query.message.edit_reply_markup(reply_markup=None)
             return
         original = query.message
         if original is None:  # a button on an inline-mode message: nowhere to answer
@@ -340,6 +343,12 @@ class TelegramTransport:
                 await render.edit_photo(bot, pressed, reply, markup=markup)
                 return
             except tg_error.BadRequest as exc:  # too old, deleted, or unchanged: answer anew instead
+                log.info("telegram_edit_fallback", chat=chat.id, error=exc.message)
+        elif pressed is not None and pressed.text is not None and not extra:
+            try:  # a page turns and a confirmation becomes its outcome in the message it belongs to
+                if await render.edit_text(bot, pressed, reply, markup=markup):
+                    return
+            except tg_error.BadRequest as exc:
                 log.info("telegram_edit_fallback", chat=chat.id, error=exc.message)
         await self._send(context, chat.id, reply, markup, source, thread)
 

@@ -376,5 +376,20 @@ async def edit_photo(
     return edited if isinstance(edited, TelegramMessage) else message
 
 
+async def edit_text(
+    bot: Bot, message: TelegramMessage, reply: Message, *, markup: InlineKeyboardMarkup | None = None
+) -> bool:
+    """Replace ``message`` (the text whose button was pressed) with a text-only reply that fits one
+    message, keyboard included: a page turns, a confirmation becomes its outcome, and the buttons
+    just pressed are gone. False when the reply does not fit (the caller answers anew). Raises
+    ``telegram.error.TelegramError`` when Telegram refuses the edit."""
+    chunks = html_chunks(reply.text)
+    if reply.images or reply.files or len(chunks) != 1:
+        return False
+    await bot.edit_message_text(chunks[0], chat_id=message.chat_id, message_id=message.message_id,
+                                parse_mode=ParseMode.HTML, reply_markup=markup)  # fmt: skip
+    return True
+
+
 def _thread(message: TelegramMessage) -> int | None:
     return message.message_thread_id if message.is_topic_message else None

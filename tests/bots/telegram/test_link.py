@@ -27,6 +27,6 @@ async def test_link_asks_with_buttons_and_links_on_yes(tg):
 
     on = {"message_id": 77, "date": int(time.time()), "chat": tg.PRIVATE, "from": tg.BOT, "text": "Join…"}
     calls = await tg.push(ask.token("Yes, join Ana on Discord's account"), on=on)
-    [done] = [c for c in calls if c.method == "sendMessage"]
+    [done] = [c for c in calls if c.method == "editMessageText"]  # the question becomes its answer
     assert done.text == "Linked: this account now spans discord, telegram."
     assert await _telegram_owner(tg) == owner.user_id

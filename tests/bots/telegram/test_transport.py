@@ -169,18 +169,31 @@ async def test_another_user_cannot_press_someone_elses_button(tg):
     assert "belongs to the person who asked" in calls[0].params["text"]
 
 
-async def test_expired_button(tg):
+async def test_an_expired_button_says_so_and_its_keyboard_goes(tg):
     calls = await tg.push("b:gone-for-good")
-    assert methods(calls) == ["answerCallbackQuery"]
+    assert methods(calls) == ["answerCallbackQuery", "editMessageReplyMarkup"]
     assert "expired" in calls[0].params["text"]
+    assert not calls[1].params.get("reply_markup")  # no stale button left to press again
 
 
-async def test_press_under_a_text_message_sends_a_new_message(tg):
+async def test_press_under_a_text_message_edits_that_message(tg):
     token = (await tg.say("/start"))[0].callback_tokens[1]  # Help
     text_message = {"message_id": 77, "date": 0, "chat": tg.PRIVATE, "from": tg.BOT, "text": "Welcome"}
     calls = await tg.push(token, on=text_message)
-    assert methods(calls) == ["answerCallbackQuery", "sendMessage"]
-    assert calls[1].text.startswith("<b>Stoxlify commands:")
+    assert methods(calls) == ["answerCallbackQuery", "editMessageText"]
+    assert calls[1].params["message_id"] == 77 and calls[1].text.startswith("<b>Stoxlify commands:")
+
+
+async def test_a_pressed_confirmation_becomes_its_outcome_and_loses_its_buttons(tg):
+    """Today's stale "Yes, remove" under a removed file would answer "you have no file #1"."""
+    await tg.say("/model save cross buy = close > open")
+    [ask] = [c for c in await tg.say("/model rm cross") if c.method == "sendMessage"]
+    yes = next(t for t in ask.callback_tokens if t)
+    on = {"message_id": 78, "date": 0, "chat": tg.PRIVATE, "from": tg.BOT, "text": ask.text}
+    calls = await tg.push(yes, on=on)
+    [edited] = [c for c in calls if c.method == "editMessageText"]
+    assert edited.params["message_id"] == 78 and "cross" in edited.text and "Remove model" not in edited.text
+    assert not edited.params.get("reply_markup") and not [c for c in calls if c.method == "sendMessage"]
 
 
 async def test_command_menus_per_scope_keep_admin_and_private_commands_where_they_belong(tg):
