@@ -13,6 +13,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +35,14 @@ class Document:
     mime: str = "text/csv"
 
 
+class ButtonStyle(StrEnum):
+    """What a button means, where a platform colours it (Telegram's ``style``, Discord's button styles)."""
+
+    PRIMARY = "primary"  # the main action: pay, join
+    DANGER = "danger"  # destructive: remove, delete, stop for good
+    SUCCESS = "success"
+
+
 @dataclass(frozen=True, slots=True)
 class Button:
     """A button that runs ``command`` (a command line such as ``/market BBCA 1h``) when pressed."""
@@ -41,6 +50,7 @@ class Button:
     label: str
     command: str
     public: bool = False  # anyone in the chat may press it, acting for themselves (/copy on a shared card)
+    style: ButtonStyle | None = None  # None: an ordinary button
 
 
 @dataclass(slots=True)

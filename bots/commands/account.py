@@ -7,7 +7,7 @@ from bots.registry import Arg, ArgKind, Context
 from core.account import groups
 from core.errors import Forbidden, NotFound
 from core.lifecycle import link
-from core.message import Button, Message
+from core.message import Button, ButtonStyle, Message
 
 
 @registry.command(
@@ -56,7 +56,7 @@ async def _ask_to_link(ctx: Context, preview: link.LinkPreview) -> Message:
         "of it, your exchange keys and deployments included.\n"
         "Only go on if that account is yours: nobody from Stoxlify ever asks you to link."
     )
-    buttons = [[Button(f"Yes, join {whose}", f"/link {preview.code} {token}"),
+    buttons = [[Button(f"Yes, join {whose}", f"/link {preview.code} {token}", style=ButtonStyle.PRIMARY),
                 Button("Cancel", "/me")]]  # fmt: skip
     return Message(text, buttons=buttons, ephemeral=True)
 

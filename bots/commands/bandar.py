@@ -15,7 +15,7 @@ from core.bandarmology.service import DEFAULT_CRYPTO, DEFAULT_IDX, BandarService
 from core.bandarmology.store import ImportResult, remove_activity
 from core.bandarmology.types import BrokerSummary, Player
 from core.compute import Task
-from core.message import Button, Image, Message
+from core.message import Button, ButtonStyle, Image, Message
 
 SAMPLE_NOTE = "SAMPLE DATA: synthetic broker activity for trying the bot, not real trades."
 IMPORT_HELP = (
@@ -91,7 +91,7 @@ async def _remove(ctx: Context, rest: str | None, confirmed: bool) -> Message:
     if not confirmed:
         return Message(
             f"Delete all your imported broker data for {code}?",
-            buttons=[[Button("Yes, delete", f"/bandar rm {code} --yes"), Button("Keep", f"/bandar {code}")]],
+            buttons=[[Button("Yes, delete", f"/bandar rm {code} --yes", style=ButtonStyle.DANGER), Button("Keep", f"/bandar {code}")]],
         )
     removed = await remove_activity(ctx.core.db, ctx.actor, code)
     if not removed:

@@ -11,7 +11,7 @@ from bots.paging import paged_reply
 from bots.registry import Arg, ArgKind, Context, UsageError, split_words, whole
 from core import format as fmt
 from core.account.admin import require_admin
-from core.message import Button, Message
+from core.message import Button, ButtonStyle, Message
 from core.product import service as products
 from core.purchase import retire
 from core.purchase import service as purchases
@@ -101,7 +101,7 @@ async def buy(ctx: Context, plan: str, code: str | None, confirmed: bool = False
     if not confirmed:
         quote = await purchases.precalculate(db, settings, ctx.actor, items, code)
         lines = [f"{product.name}:", *quote_lines(quote)]
-        return Message("\n".join(lines), buttons=[[Button(f"Pay {fmt.rupiah(quote.total)}", f"/buy {product.id}{code_part} --yes")]])
+        return Message("\n".join(lines), buttons=[[Button(f"Pay {fmt.rupiah(quote.total)}", f"/buy {product.id}{code_part} --yes", style=ButtonStyle.PRIMARY)]])
     done = await purchases.purchase(db, settings, ctx.actor, items, code)
     bought = done.purchase
     if done.settled:

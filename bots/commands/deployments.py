@@ -20,7 +20,7 @@ from core import format as fmt
 from core.deployment import service as deployments
 from core.deployment.service import Action, DeploymentView
 from core.deployment.status import ENDED, RUNNING, Status
-from core.message import Button, Message
+from core.message import Button, ButtonStyle, Message
 from core.trade.models import OrderStatus
 
 PAGE_SIZE = 10
@@ -278,14 +278,14 @@ def stop_question(view: DeploymentView) -> Message:
         return Message(
             f"Stop #{view.id} {view.label} on {view.ticker} {view.interval} for good? It holds nothing.\n"
             "/pause keeps it resumable instead.",
-            buttons=[[Button("Yes, stop", f"/stop {view.id} --yes"), Button("Pause instead", f"/pause {view.id}")]],
+            buttons=[[Button("Yes, stop", f"/stop {view.id} --yes", style=ButtonStyle.DANGER), Button("Pause instead", f"/pause {view.id}")]],
         )
     return Message(
         f"Stop #{view.id} {view.label} on {view.ticker} {view.interval} for good?\n"
         f"{_holding(view)} is open. Stopping alone leaves it in your account and the bot will never sell it; "
         "close it to sell it at market now.",
         buttons=[
-            [Button("Close position and stop", f"/close {view.id} stop --yes")],
+            [Button("Close position and stop", f"/close {view.id} stop --yes", style=ButtonStyle.DANGER)],
             [Button("Stop, keep the holding", f"/stop {view.id} --yes"), Button("Pause instead", f"/pause {view.id}")],
         ],
     )
@@ -368,7 +368,7 @@ async def undeploy(ctx: Context, id: str, confirmed: bool = False) -> Message:
         view = await deployments.get_deployment(ctx.core, ctx.actor, _number(id))
         return Message(
             f"Delete #{view.id} {view.label} on {view.ticker} {view.interval}? Its trades stay in /trades.",
-            buttons=[[Button("Yes, delete", f"/undeploy {view.id} --yes"), Button("Keep", "/deployments")]],
+            buttons=[[Button("Yes, delete", f"/undeploy {view.id} --yes", style=ButtonStyle.DANGER), Button("Keep", "/deployments")]],
         )
     gone = await deployments.delete_deployment(ctx.core, ctx.actor, _number(id))
     return Message(f"Deleted deployment #{gone.id} {gone.label}.")

@@ -10,7 +10,7 @@ from core.market import watchlist
 from core.market.service import MarketInfo
 from core.market.symbols import money_decimals
 from core.market.types import INTERVALS, interval_code, looks_like_interval, looks_like_range
-from core.message import Button, Image, Message
+from core.message import Button, ButtonStyle, Image, Message
 from core.paging import Page, check_page
 
 QUICK_INTERVALS = ("15m", "1h", "4h", "1d", "1w", "1mo")
@@ -148,7 +148,7 @@ async def unwatch(ctx: Context, ticker: str, condition: str | None, confirmed: b
         if count > 1:
             return Message(
                 f"This removes all {count} watches on {ticker}. Remove them?",
-                buttons=[[Button(f"Yes, remove {count}", f"/unwatch {ticker} --yes"), Button("Keep", "/watchlist")]],
+                buttons=[[Button(f"Yes, remove {count}", f"/unwatch {ticker} --yes", style=ButtonStyle.DANGER), Button("Keep", "/watchlist")]],
             )
     removed = await watchlist.remove_watch(ctx.core.db, ctx.actor, ticker, condition or None)
     plural = "watch" if removed == 1 else "watches"

@@ -9,7 +9,7 @@ from core import format as fmt
 from core.media import service as media
 from core.media.service import served_name
 from core.media.sniff import IMAGES
-from core.message import Button, Image, Message
+from core.message import Button, ButtonStyle, Image, Message
 
 PAGE_SIZE = 10
 ACTIONS = ("list", "show", "rm")
@@ -133,7 +133,7 @@ async def _remove(ctx: Context, file_id: int, confirmed: bool) -> Message:
         view = await media.get_media(core.db, ctx.actor, file_id)
         return Message(
             f"Remove {describe(view)}? The file is deleted for good.",
-            buttons=[[Button("Yes, remove", f"/media rm {view.id} --yes"), Button("Keep", "/media")]],
+            buttons=[[Button("Yes, remove", f"/media rm {view.id} --yes", style=ButtonStyle.DANGER), Button("Keep", "/media")]],
             ephemeral=True,
         )
     gone = await media.remove(core.db, core.settings, ctx.actor, file_id)

@@ -14,7 +14,7 @@ from bots.paging import paged_reply
 from bots.registry import Arg, ArgKind, Context, UsageError, split_words
 from core import format as fmt
 from core.backtest.report import BACKTEST_CSV_COLUMNS, trades_csv, trades_csv_name
-from core.message import Button, Document, Image, Message
+from core.message import Button, ButtonStyle, Document, Image, Message
 from core.model import service as models
 from core.model.execute import Execution, ScriptRun, execute_script
 
@@ -63,7 +63,7 @@ async def model(ctx: Context, action: str, name: str, script: str | None, confir
             found = await models.get_model(ctx.core.db, ctx.actor, name)
             return Message(
                 f"Remove model '{found.label}'? Its script is deleted for good.",
-                buttons=[[Button("Yes, remove", f"/model rm {found.label} --yes"), Button("Keep", "/models")]],
+                buttons=[[Button("Yes, remove", f"/model rm {found.label} --yes", style=ButtonStyle.DANGER), Button("Keep", "/models")]],
             )
         gone = await models.remove_model(ctx.core.db, ctx.actor, name)
         return Message(f"Removed model '{gone.label}'.")

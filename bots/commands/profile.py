@@ -7,7 +7,7 @@ from datetime import datetime
 from bots.commands import registry
 from bots.registry import Arg, ArgKind, Context
 from core.lifecycle import deletion, profile
-from core.message import Button, Message
+from core.message import Button, ButtonStyle, Message
 
 FIELD_NAMES = tuple(profile.FIELDS)
 _TABLE_WORDS = {
@@ -143,7 +143,7 @@ async def deleteaccount(ctx: Context, confirmed: bool = False) -> Message:
         lines.append("Running deployments are stopped first; holdings at exchanges stay where they are.")
         lines.append("This cannot be undone.")
         buttons = [
-            [Button("Yes, delete everything", "/deleteaccount --yes"), Button("Keep my account", "/me")]
+            [Button("Yes, delete everything", "/deleteaccount --yes", style=ButtonStyle.DANGER), Button("Keep my account", "/me")]
         ]
         return Message("\n".join(lines), buttons=buttons, ephemeral=True)
     report = await deletion.delete_account(core.db, core.settings, ctx.actor)

@@ -12,7 +12,7 @@ from bots.paging import paged_reply
 from bots.registry import Arg, ArgKind, Context, whole
 from core import format as fmt
 from core.market.fundamentals import METRICS
-from core.message import Button, Image, Message
+from core.message import Button, ButtonStyle, Image, Message
 from core.simulation.service import Simulation, SimulationRequest, simulate
 from core.strategy import service as strategies
 from core.strategy.rules import Analytic
@@ -50,7 +50,7 @@ async def strategy(
         found = await strategies.get_strategy(db, actor, name)
         return Message(
             f"Remove strategy '{found.label}' and its {len(found.rules)} rule(s)?",
-            buttons=[[Button("Yes, remove", f"/strategy rm {found.label} --yes"), Button("Keep", "/strategies")]],
+            buttons=[[Button("Yes, remove", f"/strategy rm {found.label} --yes", style=ButtonStyle.DANGER), Button("Keep", "/strategies")]],
         )
     gone = await strategies.remove_strategy(db, actor, name)
     return Message(f"Removed strategy '{gone.label}'.")

@@ -38,13 +38,9 @@ class PressHandler(Protocol):
 
 
 class TokenButton(discord.ui.DynamicItem[discord.ui.Button], template=TEMPLATE):
-    def __init__(self, token: str, label: str = "…", *, row: int | None = None) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label=button_label(label), custom_id=token, style=discord.ButtonStyle.secondary
-            ),
-            row=row,
-        )
+    def __init__(self, token: str, label: str = "…", *, row: int | None = None,
+                 style: discord.ButtonStyle = discord.ButtonStyle.secondary) -> None:  # fmt: skip
+        super().__init__(discord.ui.Button(label=button_label(label), custom_id=token, style=style), row=row)
         self.token = token
 
     @classmethod

@@ -17,7 +17,7 @@ from typing import Any
 import discord
 
 from bots.discord.buttons import TokenButton
-from core.message import Button, Document, Image, Message
+from core.message import Button, ButtonStyle, Document, Image, Message
 
 COLOUR = discord.Colour(0x2F80ED)
 ERROR_COLOUR = discord.Colour.red()
@@ -27,6 +27,8 @@ MAX_EMBEDS = 10  # per message, and so at most this many images (one per embed)
 MAX_PAGES = 5  # longer replies are cut: nobody scrolls through more in a chat
 BUTTONS_PER_ROW = 5
 MAX_ROWS = 5
+STYLES = {ButtonStyle.PRIMARY: discord.ButtonStyle.primary, ButtonStyle.DANGER: discord.ButtonStyle.danger,
+          ButtonStyle.SUCCESS: discord.ButtonStyle.success}  # fmt: skip
 TRUNCATED = "\n… (cut: too long for Discord)"
 
 
@@ -94,7 +96,8 @@ def button_view(rows: Sequence[Sequence[Button]], bind: Callable[[Button], str])
             added = False
             for button in row[start : start + BUTTONS_PER_ROW]:
                 if token := bind(button):  # "": the button store is unavailable, the reply goes without it
-                    view.add_item(TokenButton(token, button.label, row=row_index))
+                    style = STYLES[button.style] if button.style else discord.ButtonStyle.secondary
+                    view.add_item(TokenButton(token, button.label, row=row_index, style=style))
                     added = True
             row_index += added
     return view if view.children else None

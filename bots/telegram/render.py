@@ -215,7 +215,8 @@ def keyboard(
             if len(token.encode()) > CALLBACK_DATA_LIMIT:
                 log.warning("telegram_button_dropped", label=button.label, reason="callback data too long")
                 continue
-            out.append(InlineKeyboardButton(button.label or button.command, callback_data=token))
+            style = button.style.value if button.style is not None else None  # Telegram's names are ours
+            out.append(InlineKeyboardButton(button.label or button.command, callback_data=token, style=style))
             count += 1
         keys.extend(out[i : i + BUTTONS_PER_ROW] for i in range(0, len(out), BUTTONS_PER_ROW))
     keys.extend(list(row) for row in extra if row)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import discord
 import pytest
 
 from bots.discord import commands as discord_commands
@@ -392,3 +393,10 @@ async def test_confirmable_commands_take_a_yes_option_that_confirms_directly(bot
     data = dk.slash("model", action="rm", name="gone")
     data["options"].append({"name": "yes", "type": 5, "value": True})
     assert "Removed model 'gone'." in text_of(await bot.send(dk.interaction_payload(2, data)))
+
+
+async def test_a_destructive_confirmation_button_is_red_and_the_way_back_plain(bot):
+    await bot.slash("model", action="save", name="cross", script="buy = close > open")
+    calls = await bot.slash("model", action="rm", name="cross")
+    styles = {c["label"]: c["style"] for call in calls for row in call.components for c in row["components"]}
+    assert styles == {"Yes, remove": discord.ButtonStyle.danger.value, "Keep": discord.ButtonStyle.secondary.value}

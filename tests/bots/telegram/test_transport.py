@@ -188,6 +188,10 @@ async def test_a_pressed_confirmation_becomes_its_outcome_and_loses_its_buttons(
     """Today's stale "Yes, remove" under a removed file would answer "you have no file #1"."""
     await tg.say("/model save cross buy = close > open")
     [ask] = [c for c in await tg.say("/model rm cross") if c.method == "sendMessage"]
+    markup = ask.params["reply_markup"]
+    markup = json.loads(markup) if isinstance(markup, str) else markup
+    styles = {b["text"]: b.get("style") for row in markup["inline_keyboard"] for b in row}
+    assert styles == {"Yes, remove": "danger", "Keep": None}  # red where it destroys
     yes = next(t for t in ask.callback_tokens if t)
     on = {"message_id": 78, "date": 0, "chat": tg.PRIVATE, "from": tg.BOT, "text": ask.text}
     calls = await tg.push(yes, on=on)
