@@ -51,6 +51,13 @@ class Button:
     command: str
     public: bool = False  # anyone in the chat may press it, acting for themselves (/copy on a shared card)
     style: ButtonStyle | None = None  # None: an ordinary button
+    copies: str | None = None  # a button that copies this text instead of running a command (Telegram's copy_text)
+
+    @classmethod
+    def copy(cls, label: str, text: str) -> Button:
+        """A button that puts ``text`` (a link code, a file's reference) on the clipboard where the
+        platform has such buttons; elsewhere it is left out, the text being in the message already."""
+        return cls(label, "", copies=text)
 
 
 @dataclass(slots=True)

@@ -29,6 +29,7 @@ async def link_(ctx: Context, code: str | None, confirm: str | None = None) -> M
             f"Your link code: {issued.code}\n"
             f"On your other platform (Telegram or Discord), send /link {issued.code} to the bot within "
             f"{minutes} minutes. Both will then share your models, watches and deployments.",
+            buttons=[[Button.copy("Copy the /link command", f"/link {issued.code}")]],
             ephemeral=True,
         )
     preview = await link.preview_link(ctx.core.db, ctx.actor, code)

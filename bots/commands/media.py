@@ -69,7 +69,8 @@ async def upload(ctx: Context, content: str | None) -> Message:
         name, encoded = (None, words[0]) if len(words) == 1 else (words[0], "".join(words[1:]))
         view = await media.upload_base64(core.db, core.settings, ctx.actor, encoded, name)
     lines = [f"Stored {describe(view)}.", f"Refer to it as {view.ref}"]
-    buttons = [[Button("Show", f"/media show {view.id}"), Button("All files", "/media")]]
+    buttons = [[Button("Show", f"/media show {view.id}"), Button("All files", "/media"),
+                Button.copy("Copy reference", view.ref)]]  # fmt: skip
     if view.content_type in IMAGES:
         lines.append(f"Make it your profile image: /profile set image {view.ref}")
         buttons[0].append(Button("Use as profile image", f"/profile set image {view.ref}"))

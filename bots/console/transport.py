@@ -43,7 +43,7 @@ class Console:
             line = self._buttons[int(line) - 1]
         ctx = Context(core=self.core, actor=self.actor, transport=PLATFORM)
         reply = await self.registry.dispatch(ctx, line)
-        self._buttons = [b.command for row in reply.buttons for b in row]
+        self._buttons = [b.command for row in reply.buttons for b in row if b.copies is None]
         return reply
 
     def show(self, reply: Message, stream: TextIO | None = None) -> list[Path]:
@@ -53,7 +53,7 @@ class Console:
             *self._write("image", reply.images, stream),
             *self._write("file", reply.files, stream),
         ]
-        buttons = [b for row in reply.buttons for b in row]
+        buttons = [b for row in reply.buttons for b in row if b.copies is None]  # a copy button copies what is shown
         if buttons:
             print("  " + "  ".join(f"[{i}] {b.label}" for i, b in enumerate(buttons, 1)), file=stream)
         return written

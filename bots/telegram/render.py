@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 
 from telegram import (
     Bot,
+    CopyTextButton,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputMediaPhoto,
@@ -41,6 +42,7 @@ log = get_logger(__name__)
 MESSAGE_LIMIT = 4096
 CAPTION_LIMIT = 1024
 CALLBACK_DATA_LIMIT = 64  # bytes
+COPY_TEXT_LIMIT = 256  # characters a copy_text button may copy
 MEDIA_GROUP_MAX = 10
 BUTTONS_PER_ROW = 8
 BUTTONS_MAX = 100
@@ -209,6 +211,10 @@ def keyboard(
         for button in row:
             if count >= BUTTONS_MAX:
                 break
+            if button.copies is not None:  # copies its text on the user's device: nothing to bind
+                out.append(InlineKeyboardButton(button.label, copy_text=CopyTextButton(button.copies[:COPY_TEXT_LIMIT])))
+                count += 1
+                continue
             token = bind(button)
             if not token:  # the button store is unavailable: the reply goes without it
                 continue

@@ -87,7 +87,8 @@ class ButtonStore:
         wanted: dict[tuple[bool, str], str] = {}
         for row in rows:
             for button in row:
-                wanted.setdefault((button.public, button.command), ANYONE if button.public else owner)
+                if button.command:  # a copy button runs nothing: nothing to bind
+                    wanted.setdefault((button.public, button.command), ANYONE if button.public else owner)
         keys = list(wanted)
         try:
             tokens = dict(zip(keys, await self.bind_many((wanted[k], k[1]) for k in keys), strict=True))

@@ -180,3 +180,8 @@ async def test_watchlist_prices_print_with_the_instruments_precision(console):
     lines = {line.split()[1]: line for line in (await console.handle("/watchlist")).text.splitlines() if line.startswith("•")}
     assert re.match(r"• BBCA \d{1,3}(,\d{3})* \(", lines["BBCA"]), lines["BBCA"]
     assert re.match(r"• BTCUSDT \d{1,3}(,\d{3})*\.\d{2} \(", lines["BTCUSDT"]), lines["BTCUSDT"]
+
+
+async def test_the_link_reply_carries_a_copy_button_for_the_command_to_send(console):
+    reply = await console.handle("/link")
+    assert [b.copies for row in reply.buttons for b in row] == [f"/link {reply.text.split()[3]}"]

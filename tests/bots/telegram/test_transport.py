@@ -435,3 +435,12 @@ async def test_connect_in_private_deletes_the_message_holding_the_key(tg):
     (reply,) = [c for c in calls if c.method == "sendMessage"]
     assert "I deleted your message that held the key" in reply.text
     assert KEY not in reply.text and KEY[::-1] not in reply.text
+
+
+async def test_a_link_code_comes_with_a_button_that_copies_the_command(tg):
+    [sent] = [c for c in await tg.say("/link") if c.method == "sendMessage"]
+    markup = sent.params["reply_markup"]
+    markup = json.loads(markup) if isinstance(markup, str) else markup
+    [[button]] = markup["inline_keyboard"]
+    code = re.search(r"Your link code: ([A-Z0-9]{4}-[A-Z0-9]{4})", sent.text).group(1)
+    assert button["copy_text"] == {"text": f"/link {code}"} and "callback_data" not in button
