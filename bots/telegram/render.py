@@ -17,6 +17,7 @@ import dataclasses
 import html
 import re
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 
 from telegram import (
     Bot,
@@ -185,6 +186,24 @@ def fit_html(text: str, limit: int) -> str:
     return escape(text[:cut].rstrip()) + "…"
 
 
+_UTC_TIME = re.compile(r"\b(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}) UTC\b")
+
+
+def local_times(html_text: str) -> str:
+    """Times the core writes as ``2026-12-07 09:00 UTC``, shown in each reader's own time zone and
+    format (Telegram's date-time entity); clients that predate it show the UTC text as it is."""
+
+    def tagged(found: re.Match[str]) -> str:
+        try:
+            year, month, day, hour, minute = (int(part) for part in found.groups())
+            at = datetime(year, month, day, hour, minute, tzinfo=UTC)
+        except ValueError:  # not a real time (a user's own text shaped like one): left alone
+            return found.group(0)
+        return f'<tg-time unix="{int(at.timestamp())}" format="dt">{found.group(0)}</tg-time>'
+
+    return _UTC_TIME.sub(tagged, html_text)
+
+
 def caption_for(text: str, fallback: str) -> tuple[str, bool]:
     """The HTML caption for a photo, and whether it carries the whole ``text``.
 
@@ -193,7 +212,7 @@ def caption_for(text: str, fallback: str) -> tuple[str, bool]:
     """
     chunks = html_chunks(text, CAPTION_LIMIT)
     if len(chunks) <= 1:
-        return (chunks[0] if chunks else fit_html(fallback, CAPTION_LIMIT)), True
+        return local_times(chunks[0] if chunks else fit_html(fallback, CAPTION_LIMIT)), True
     return fit_html(fallback, CAPTION_LIMIT), False
 
 
@@ -251,7 +270,7 @@ async def send_html(
         sent.append(
             await bot.send_message(
                 chat_id,
-                chunk,
+                local_times(chunk),
                 parse_mode=ParseMode.HTML,
                 link_preview_options=_NO_PREVIEW,
                 reply_markup=markup if last else None,
@@ -393,7 +412,7 @@ async def edit_text(
     chunks = html_chunks(reply.text)
     if reply.images or reply.files or len(chunks) != 1:
         return False
-    await bot.edit_message_text(chunks[0], chat_id=message.chat_id, message_id=message.message_id,
+    await bot.edit_message_text(local_times(chunks[0]), chat_id=message.chat_id, message_id=message.message_id,
                                 parse_mode=ParseMode.HTML, reply_markup=markup)  # fmt: skip
     return True
 

@@ -444,3 +444,20 @@ async def test_a_link_code_comes_with_a_button_that_copies_the_command(tg):
     [[button]] = markup["inline_keyboard"]
     code = re.search(r"Your link code: ([A-Z0-9]{4}-[A-Z0-9]{4})", sent.text).group(1)
     assert button["copy_text"] == {"text": f"/link {code}"} and "callback_data" not in button
+
+
+async def test_times_are_shown_in_each_readers_time_zone_with_the_utc_text_behind(tg):
+    from datetime import UTC, datetime
+
+    calls = await tg.say("/market BBCA")
+    shown = " ".join(c.text for c in calls)
+    found = re.search(r'<tg-time unix="(\d+)" format="dt">(\d{4}-\d{2}-\d{2} \d{2}:\d{2}) UTC</tg-time>', shown)
+    assert found, shown
+    written = datetime.strptime(found.group(2), "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
+    assert int(found.group(1)) == int(written.timestamp())
+
+
+def test_a_users_own_text_shaped_like_an_impossible_time_is_left_alone():
+    from bots.telegram.render import local_times
+
+    assert local_times("due 2026-13-45 25:00 UTC") == "due 2026-13-45 25:00 UTC"
