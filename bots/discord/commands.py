@@ -393,12 +393,13 @@ class AskModal(discord.ui.Modal):
         super().__init__(title=_clip(f"/{command.name} {given}", MODAL_TITLE), timeout=MODAL_TIMEOUT_S)
         self.runtime, self.command, self.raw, self.arg = runtime, command, raw, arg
         self.text: discord.ui.TextInput[AskModal] = discord.ui.TextInput(
-            label=_clip(arg.name.capitalize(), MODAL_LABEL),
             style=discord.TextStyle.paragraph,
             placeholder=_clip(arg.help, MODAL_PLACEHOLDER),
             max_length=MODAL_TEXT_MAX,
         )
-        self.add_item(self.text)
+        # The Label component holds the field's name and help (a text input's own label is the old way)
+        self.add_item(discord.ui.Label(text=_clip(arg.name.capitalize(), MODAL_LABEL),
+                                       description=_clip(arg.help, MODAL_PLACEHOLDER), component=self.text))  # fmt: skip
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         await run(self.runtime, interaction, self.command, {**self.raw, self.arg.name: self.text.value})

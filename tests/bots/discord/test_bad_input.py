@@ -31,11 +31,12 @@ async def test_a_lone_surrogate_in_a_modal_value_is_mended(bot, dk, monkeypatch)
     calls = await bot.slash("model", action="save", name="cross")
     [modal] = [c for c in calls if c.path.endswith("/callback")]
     form = modal.json["data"]
-    [[text_input]] = [row["components"] for row in form["components"]]
+    [label] = form["components"]  # a Label (type 18) holding the text input
+    text_input = label["component"]
     script = "buy = close > open  # up \ud800\nsell = close < open"
     submit = {
         "custom_id": form["custom_id"],
-        "components": [{"type": 1, "components": [{"type": 4, "custom_id": text_input["custom_id"], "value": script}]}],
+        "components": [{"type": 18, "component": {"type": 4, "custom_id": text_input["custom_id"], "value": script}}],
     }
     answer = _text(await bot.send(dk.interaction_payload(5, submit)))
     assert "Saved model 'cross'" in answer, answer

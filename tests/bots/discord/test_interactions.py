@@ -282,13 +282,15 @@ async def test_model_save_without_script_opens_a_form_and_saving_it_stores_the_m
     assert modal.json["type"] == 9  # MODAL
     form = modal.json["data"]
     assert form["title"].startswith("/model save cross")
-    [[text_input]] = [row["components"] for row in form["components"]]
+    [label] = form["components"]  # a Label (type 18) holding the text input
+    text_input = label["component"]
+    assert label["type"] == 18 and label["label"] == "Script" and not text_input.get("label")
     assert text_input["style"] == 2 and text_input["max_length"] == 4000  # a paragraph
 
     script = "fast = sma(close, 10)\nslow = sma(close, 30)\nbuy = crossover(fast, slow)\nsell = crossunder(fast, slow)"
     submit = {
         "custom_id": form["custom_id"],
-        "components": [{"type": 1, "components": [{"type": 4, "custom_id": text_input["custom_id"], "value": script}]}],
+        "components": [{"type": 18, "component": {"type": 4, "custom_id": text_input["custom_id"], "value": script}}],
     }
     calls = await bot.send(dk.interaction_payload(5, submit))
     [answer] = [c for c in calls if c.path.endswith("/callback")]

@@ -60,10 +60,11 @@ async def test_slash_options_and_modal_values_never_reach_the_log(bot, dk, tmp_p
         )
         [modal] = [c for c in opened if c.path.endswith("/callback")]
         form = modal.json["data"]
-        [[field]] = [row["components"] for row in form["components"]]
+        [label] = form["components"]  # a Label (type 18) holding the text input
+        field = label["component"]
         submit = {
             "custom_id": form["custom_id"],
-            "components": [{"type": 1, "components": [{"type": 4, "custom_id": field["custom_id"], "value": SECRET}]}],
+            "components": [{"type": 18, "component": {"type": 4, "custom_id": field["custom_id"], "value": SECRET}}],
         }
         answered = await _through_the_gateway(bot, dk.interaction_payload(5, submit, guild=False))
         text = log.text()
