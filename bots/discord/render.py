@@ -88,6 +88,10 @@ def render(reply: Message, *, bind: Callable[[Button], str] | None = None) -> li
 def button_view(rows: Sequence[Sequence[Button]], bind: Callable[[Button], str]) -> discord.ui.View | None:
     """A view of ``TokenButton``s (at most 5 rows of 5), each carrying the token ``bind`` gives it."""
     view = discord.ui.View(timeout=None)
+    if sum(-(-len(row) // BUTTONS_PER_ROW) for row in rows) > MAX_ROWS:
+        # more rows than Discord shows (one group per row in /share's list): packed, so none is dropped
+        every = [button for row in rows for button in row]
+        rows = [every[i : i + BUTTONS_PER_ROW] for i in range(0, len(every), BUTTONS_PER_ROW)]
     row_index = 0
     for row in rows:
         for start in range(0, len(row), BUTTONS_PER_ROW):

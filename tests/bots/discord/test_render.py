@@ -52,6 +52,16 @@ async def test_buttons_are_bound_to_the_owner_in_rows_of_five():
     assert no_owner.view is None
 
 
+async def test_more_one_button_rows_than_discord_shows_are_packed_not_dropped():
+    """/share lists each group on a row of its own; Discord shows five rows, so the seventh group
+    used to be missing."""
+    store = MemoryButtonStore()
+    rows = [[Button(f"Group {i}", f"/share cross BBCA to={i}")] for i in range(7)]
+    (page,) = render(Message("Which group?", buttons=rows), bind=await store.binder("42", rows))
+    labels = [[c["label"] for c in r["components"]] for r in page.view.to_components()]
+    assert labels == [[f"Group {i}" for i in range(5)], ["Group 5", "Group 6"]]
+
+
 def test_a_script_errors_caret_is_in_a_code_block():
     from bots.discord.render import render
 
