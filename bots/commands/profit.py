@@ -18,6 +18,7 @@ from core.db import utcnow
 from core.deployment import history as trades
 from core.deployment.history import PositionView
 from core.message import Button, Message
+from core.statistic import balance as worth
 from core.statistic import performance as perf
 
 # -- /status -------------------------------------------------------------------------------------
@@ -168,3 +169,46 @@ def _period_label(start, unit: perf.Unit) -> str:
 _period_command("daily", perf.Unit.DAY)
 _period_command("weekly", perf.Unit.WEEK)
 _period_command("monthly", perf.Unit.MONTH)
+
+
+# -- /balance ------------------------------------------------------------------------------------
+
+
+@registry.command(
+    "balance",
+    "Your paper account's (or a broker key's) balances and their estimated total per currency",
+    Arg("label", "a broker key's label (see /credentials); the paper account when left out", required=False),
+    group="Trading",
+    examples=("/balance", "/balance main"),
+    private_only=True,
+)  # fmt: skip
+async def balance_(ctx: Context, label: str | None) -> Message:
+    core = ctx.core
+    found = await worth.balance(core.db, core.settings, ctx.actor, core.market, label)
+    return Message(render_balance(found), ephemeral=True)
+
+
+def render_balance(b: worth.Balance) -> str:
+    name = "Your paper account" if b.paper else f"Your account '{b.label}'"
+    if not b.holdings:
+        return f"{name} is empty."
+    lines = [f"{name}:"]
+    for h in b.holdings:
+        line = f"• {h.asset} {_amount(h.amount, h.currency if h.asset == h.currency else None)}"
+        if h.price is not None:
+            line += f" @ {fmt.price(h.price, h.currency, symbol=h.asset)} = {fmt.money(h.value, h.currency)}"
+        elif h.error:
+            line += f" · price: {h.error}"
+        lines.append(line)
+    totals = " · ".join(fmt.money(total, currency) for currency, total in b.totals.items())
+    lines.append(f"Estimated total: {totals or 'n/a'}")
+    if b.unpriced:
+        lines.append(f"Not counted (no price): {', '.join(b.unpriced)}")
+    if b.sample:
+        lines.append(fmt.SAMPLE_NOTE)
+    return "\n".join(lines)
+
+
+def _amount(amount: float, cash: str | None) -> str:
+    """Cash at its currency's precision (``100,000,000``, ``10,000.00``); holdings to their last unit."""
+    return fmt.price(amount, cash) if cash else fmt.quantity(amount)

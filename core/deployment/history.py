@@ -242,7 +242,7 @@ async def positions(db: Database, actor: Actor, prices: PriceProvider | None = N
     if prices is None or not views:
         return views
     keys = sorted({(d.market, d.ticker, d.interval) for d in deployments})
-    fetched = await asyncio.gather(*(_last_close(prices, *key) for key in keys))
+    fetched = await asyncio.gather(*(last_close(prices, *key) for key in keys))
     closes = dict(zip(keys, fetched, strict=True))
     return [_valued(v, closes[d.market, d.ticker, d.interval]) for v, d in zip(views, deployments, strict=True)]
 
@@ -311,7 +311,7 @@ class _Close:
     error: str | None = None
 
 
-async def _last_close(prices: PriceProvider, market: str, ticker: str, interval: str) -> _Close:
+async def last_close(prices: PriceProvider, market: str, ticker: str, interval: str) -> _Close:
     try:
         source = Source(market)
     except ValueError:

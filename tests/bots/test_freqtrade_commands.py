@@ -1,4 +1,4 @@
-"""/status, /profit, /performance, /daily, /weekly, /monthly and exit reasons: the replies a user reads."""
+"""/status, /profit, /performance, /balance, /daily, /weekly, /monthly and exit reasons: the replies a user reads."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
+from core.broker.models import PaperBalance
 from core.db import utcnow
 from core.trade.models import Order, Trade
-from tests.core.statistic.trade_rows import add_deployment, add_trade
+from tests.core.statistic.trade_rows import add_deployment, add_trade, paper_credential
 
 
 async def _book(console) -> None:
@@ -130,3 +131,27 @@ async def test_trades_show_exit_reasons(console):
     lines = (await console.handle("/trades")).text.splitlines()
     assert lines[1].endswith("· P&L -20,000 IDR · exit: stop")
     assert "exit:" not in lines[2]
+
+
+async def test_balance_values_holdings_per_currency(console):
+    db, user_id = console.core.db, console.actor.user_id
+    first = await console.handle("/balance")
+    assert first.text.splitlines()[-1] == "Estimated total: 100,000,000 IDR · 10,000.00 USDT"
+    credential_id = await paper_credential(db, user_id)
+    async with db.session() as session:
+        session.add_all([PaperBalance(credential_id=credential_id, asset="BBCA.JK", amount=100),
+                         PaperBalance(credential_id=credential_id, asset="NOPE", amount=2)])  # fmt: skip
+    reply = await console.handle("/balance")
+    assert not reply.error, reply.text
+    assert reply.text.splitlines() == [
+        "Your paper account:",
+        "• IDR 100,000,000",
+        "• USDT 10,000.00",
+        "• BBCA.JK 100 @ 8,775 = 877,500 IDR",
+        "• NOPE 2 · price: Sample data has no NOPEUSDT",
+        "Estimated total: 100,877,500 IDR · 10,000.00 USDT",  # never summed across currencies
+        "Not counted (no price): NOPE",
+        "SAMPLE DATA: synthetic prices for trying the bot, not real quotes.",
+    ]
+    missing = await console.handle("/balance nosuchkey")
+    assert missing.error and "you have no broker key 'nosuchkey'" in missing.text
