@@ -208,15 +208,19 @@ async def all_trades(db: Database, actor: Actor, query: TradeQuery = ALL_TRADES)
     async with db.session() as session:
         where = await _where(session, actor, query)
         rows = list(
-            await session.scalars(
-                select(Trade).where(*where).order_by(Trade.executed_at, Trade.id).limit(EXPORT_MAX_TRADES + 1)
+            await session.execute(
+                select(Trade, Order.reason)
+                .join(Order, Order.id == Trade.order_id)
+                .where(*where)
+                .order_by(Trade.executed_at, Trade.id)
+                .limit(EXPORT_MAX_TRADES + 1)
             )
         )
     if len(rows) > EXPORT_MAX_TRADES:
         raise LimitExceeded(
             f"more than {EXPORT_MAX_TRADES:,} trades to export", hint="narrow it: from=YYYY-MM-DD to=YYYY-MM-DD"
         )
-    return [TradeView.from_row(t) for t in rows]
+    return [TradeView.from_row(t, reason) for t, reason in rows]
 
 
 async def positions(db: Database, actor: Actor, prices: PriceProvider | None = None) -> list[PositionView]:
@@ -345,12 +349,13 @@ def _valued(view: PositionView, close: _Close) -> PositionView:
 
 FILLS_CSV_COLUMNS = (
     "time_utc", "model", "deployment", "symbol", "side", "quantity", "price", "fee", "pnl", "currency", "trade_id",
+    "exit_reason",
 )  # fmt: skip
 
 
 def fills_csv(fills: list[TradeView]) -> bytes:
-    """Fills as CSV (UTF-8, a header row): ISO 8601 UTC times, unrounded figures, ``pnl`` empty on
-    fills that closed nothing."""
+    """Fills as CSV (UTF-8, a header row): ISO 8601 UTC times, unrounded figures, ``pnl`` and
+    ``exit_reason`` (signal, stop, target, manual, exchange-stop) empty on fills that closed nothing."""
     import csv
     import io
 
@@ -362,6 +367,6 @@ def fills_csv(fills: list[TradeView]) -> bytes:
         writer.writerow([
             time.astimezone(UTC).isoformat(), t.label, t.deployment_id or "", t.symbol, t.side,
             repr(float(t.qty)), repr(float(t.price)), repr(float(t.fee)),
-            "" if t.pnl is None else repr(float(t.pnl)), t.quote_currency, t.id,
+            "" if t.pnl is None else repr(float(t.pnl)), t.quote_currency, t.id, t.exit_reason or "",
         ])  # fmt: skip
     return out.getvalue().encode("utf-8")
