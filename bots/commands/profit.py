@@ -26,7 +26,7 @@ from core.statistic import performance as perf
 
 @registry.command(
     "status",
-    "Open positions with live profit and how long each is held (/positions without the hold time)",
+    "Open positions with live P&L and how long each is held (as /positions, plus the hold time)",
     group="Trading",
     private_only=True,
 )
@@ -176,7 +176,7 @@ _period_command("monthly", perf.Unit.MONTH)
 
 @registry.command(
     "balance",
-    "Your paper account's (or a broker key's) balances and their estimated total per currency",
+    "Balances valued at the last price, with the total per currency (/paper lists them unvalued)",
     Arg("label", "a broker key's label (see /credentials); the paper account when left out", required=False),
     group="Trading",
     examples=("/balance", "/balance main"),

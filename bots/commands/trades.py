@@ -135,7 +135,7 @@ def _trade_line(t: TradeView) -> str:
 
 @registry.command(
     "positions",
-    "Your open positions with their unrealised P&L",
+    "Your open positions with their unrealised P&L (/status adds how long each is held)",
     group="Trading",
     private_only=True,
 )
