@@ -47,14 +47,15 @@ class ClosedTrade:
 
 
 async def closed_trades(db: Database, actor: Actor, since: datetime | None = None) -> list[ClosedTrade]:
-    """The actor's closing fills, oldest first (``since``: only those closed from then on; the walk that
-    finds when each position opened still reads every earlier fill)."""
+    """The actor's closing fills, oldest first. With ``since`` only the fills from then on are read (a
+    table of recent periods need not walk the whole history): a position opened before it has no
+    ``opened_at``, so its ``held`` is None."""
     async with db.session() as session:
         rows = await session.execute(
             select(Trade.deployment_id, Trade.label, Trade.symbol, Trade.quote_currency, Trade.side, Trade.quantity,
                    Trade.price, Trade.pnl, Trade.executed_at, Order.reason)
             .join(Order, Order.id == Trade.order_id)
-            .where(Trade.user_id == actor.user_id)
+            .where(Trade.user_id == actor.user_id, *([Trade.executed_at >= since] if since is not None else []))
             .order_by(Trade.executed_at, Trade.id)
         )  # fmt: skip
         fills = list(rows)
@@ -72,9 +73,8 @@ async def closed_trades(db: Database, actor: Actor, since: datetime | None = Non
             continue
         notional = abs(qty) * price
         basis = notional - pnl if side == Side.SELL else notional + pnl
-        if since is None or at >= since:
-            closed.append(ClosedTrade(at, label or "(unnamed)", symbol, currency or "", pnl, basis,
-                                      opened.get(key), reason or "signal"))  # fmt: skip
+        closed.append(ClosedTrade(at, label or "(unnamed)", symbol, currency or "", pnl, basis,
+                                  opened.get(key), reason or "signal"))  # fmt: skip
         book[0] = max(book[0] - abs(qty), 0.0)
         if book[0] <= _EPSILON * max(abs(qty), 1.0):
             opened[key] = None
@@ -194,7 +194,7 @@ class Unit(StrEnum):
 
 
 DEFAULT_PERIODS = {Unit.DAY: 7, Unit.WEEK: 4, Unit.MONTH: 6}
-MAX_PERIODS = {Unit.DAY: 366, Unit.WEEK: 104, Unit.MONTH: 60}
+MAX_PERIODS = {Unit.DAY: 92, Unit.WEEK: 52, Unit.MONTH: 36}  # a table that still reads in a chat
 
 
 @dataclass(frozen=True, slots=True)

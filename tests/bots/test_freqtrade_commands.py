@@ -112,11 +112,11 @@ async def test_period_tables_refuse_bad_numbers(console):
     nothing = await console.handle("/weekly")
     assert not nothing.error and nothing.text.endswith("No closed trades in that time.")
     big = await console.handle("/daily 1000")
-    assert big.error and "N must be 1 to 366 days, not 1000" in big.text and "Usage: /daily [N]" in big.text
+    assert big.error and "N must be 1 to 92 days, not 1000" in big.text and "Usage: /daily [N]" in big.text
     word = await console.handle("/monthly soon")
     assert word.error and "Usage: /monthly [N]" in word.text
     zero = await console.handle("/weekly 0")
-    assert zero.error and "N must be 1 to 104 weeks, not 0" in zero.text
+    assert zero.error and "N must be 1 to 52 weeks, not 0" in zero.text
 
 
 async def test_trades_show_exit_reasons(console):
