@@ -22,6 +22,7 @@ def load() -> Registry:
         media,
         models,
         profile,
+        profit,
         sharing,
         strategies,
         tokens,

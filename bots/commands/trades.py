@@ -125,6 +125,8 @@ def _trade_line(t: TradeView) -> str:
     )
     if t.pnl is not None:
         line += f" · P&L {fmt.money(t.pnl, t.quote_currency, signed=True)}"
+    if t.exit_reason:
+        line += f" · exit: {t.exit_reason}"
     return line
 
 
@@ -133,7 +135,7 @@ def _trade_line(t: TradeView) -> str:
 
 @registry.command(
     "positions",
-    "Your open positions with their unrealised P&L",
+    "Your open positions with their unrealised P&L (/status adds how long each is held)",
     group="Trading",
     private_only=True,
 )
@@ -141,13 +143,13 @@ async def positions_(ctx: Context) -> Message:
     held = await trades.positions(ctx.core.db, ctx.actor, ctx.core.market)
     if not held:
         return Message("No open positions. Your deployed models hold nothing right now.")
-    lines = ["Your open positions:", *(_position_line(p) for p in held)]
+    lines = ["Your open positions:", *(position_line(p) for p in held)]
     if any(p.sample for p in held):
         lines.append(fmt.SAMPLE_NOTE)
     return Message("\n".join(lines))
 
 
-def _position_line(p: PositionView) -> str:
+def position_line(p: PositionView) -> str:
     side = "long" if p.qty > 0 else "short"
     entry = fmt.price(p.entry_price, p.quote_currency, symbol=p.symbol) if p.entry_price is not None else "n/a"
     line = f"• {p.label} · {p.symbol} {p.interval} · {side} {fmt.quantity(abs(p.qty))} @ {entry}"

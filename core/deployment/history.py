@@ -26,7 +26,7 @@ from core.deployment.status import Status
 from core.errors import Invalid, LimitExceeded, NotFound, StoxlifyError
 from core.market.types import Candles, Source
 from core.paging import Page, check_page, fetch_page
-from core.trade.models import Trade
+from core.trade.models import Order, Trade
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +53,15 @@ class TradeView:
     pnl: float | None
     quote_currency: str
     deployment_id: int | None = None
+    reason: str | None = None  # why its order was sent: signal, stop, target, manual, exchange-stop
+
+    @property
+    def exit_reason(self) -> str | None:
+        """What closed the position, on a fill that closed one (None on an entry)."""
+        return self.reason if self.pnl is not None else None
 
     @classmethod
-    def from_row(cls, t: Trade) -> Self:
+    def from_row(cls, t: Trade, reason: str | None = None) -> Self:
         return cls(
             id=t.id,
             time=t.executed_at,
@@ -68,6 +74,7 @@ class TradeView:
             pnl=t.pnl,
             quote_currency=t.quote_currency,
             deployment_id=t.deployment_id,
+            reason=reason,
         )
 
 
@@ -93,9 +100,10 @@ class PositionView:
     price_error: str | None = None
     sample: bool = False
     entry_fee: float = 0.0  # the share of the entries' fees (quote currency) paid for the held quantity
+    opened_at: datetime | None = None  # the fill that opened what is held (None: no fill recorded)
 
     @classmethod
-    def from_row(cls, d: Deployment, currency: str, entry_fee: float = 0.0) -> Self:
+    def from_row(cls, d: Deployment, currency: str, entry_fee: float = 0.0, opened_at: datetime | None = None) -> Self:
         """The deployment's holding, unvalued; ``currency`` and ``entry_fee`` come from its fills."""
         return cls(
             deployment_id=d.id,
@@ -107,6 +115,7 @@ class PositionView:
             quote_currency=currency,
             status=d.status,
             entry_fee=entry_fee,
+            opened_at=opened_at,
         )
 
     @property
@@ -164,9 +173,14 @@ async def list_trades(
     check_page(page, page_size)  # before the deployment is looked up
     async with db.session() as session:
         where = await _where(session, actor, query)
-        newest = select(Trade).where(*where).order_by(Trade.executed_at.desc(), Trade.id.desc())
+        newest = (
+            select(Trade, Order.reason)
+            .join(Order, Order.id == Trade.order_id)
+            .where(*where)
+            .order_by(Trade.executed_at.desc(), Trade.id.desc())
+        )
         rows, total = await fetch_page(session, newest, page, page_size)
-        items = [TradeView.from_row(t) for t in rows.scalars()]
+        items = [TradeView.from_row(t, reason) for t, reason in rows]
     return Page(items=items, page=page, page_size=page_size, total=total)
 
 
@@ -194,15 +208,19 @@ async def all_trades(db: Database, actor: Actor, query: TradeQuery = ALL_TRADES)
     async with db.session() as session:
         where = await _where(session, actor, query)
         rows = list(
-            await session.scalars(
-                select(Trade).where(*where).order_by(Trade.executed_at, Trade.id).limit(EXPORT_MAX_TRADES + 1)
+            await session.execute(
+                select(Trade, Order.reason)
+                .join(Order, Order.id == Trade.order_id)
+                .where(*where)
+                .order_by(Trade.executed_at, Trade.id)
+                .limit(EXPORT_MAX_TRADES + 1)
             )
         )
     if len(rows) > EXPORT_MAX_TRADES:
         raise LimitExceeded(
             f"more than {EXPORT_MAX_TRADES:,} trades to export", hint="narrow it: from=YYYY-MM-DD to=YYYY-MM-DD"
         )
-    return [TradeView.from_row(t) for t in rows]
+    return [TradeView.from_row(t, reason) for t, reason in rows]
 
 
 async def positions(db: Database, actor: Actor, prices: PriceProvider | None = None) -> list[PositionView]:
@@ -220,12 +238,15 @@ async def positions(db: Database, actor: Actor, prices: PriceProvider | None = N
             )
         )
         currencies = await _quote_currencies(session, [d.id for d in deployments])
-        fees = await _entry_fees(session, deployments)
-    views = [PositionView.from_row(d, currencies.get(d.id, ""), fees.get(d.id, 0.0)) for d in deployments]
+        fees, opened = await _entry_fees(session, deployments)
+    views = [
+        PositionView.from_row(d, currencies.get(d.id, ""), fees.get(d.id, 0.0), opened.get(d.id))
+        for d in deployments
+    ]
     if prices is None or not views:
         return views
     keys = sorted({(d.market, d.ticker, d.interval) for d in deployments})
-    fetched = await asyncio.gather(*(_last_close(prices, *key) for key in keys))
+    fetched = await asyncio.gather(*(last_close(prices, *key) for key in keys))
     closes = dict(zip(keys, fetched, strict=True))
     return [_valued(v, closes[d.market, d.ticker, d.interval]) for v, d in zip(views, deployments, strict=True)]
 
@@ -246,8 +267,11 @@ async def _quote_currencies(session, deployment_ids: list[int]) -> dict[int, str
     return {deployment_id: currency for deployment_id, currency in rows}
 
 
-async def _entry_fees(session, deployments: list[Deployment]) -> dict[int, float]:
-    """The entry fees each position carries: the fees of the fills that built what is held now.
+async def _entry_fees(
+    session, deployments: list[Deployment]
+) -> tuple[dict[int, float], dict[int, datetime]]:
+    """The entry fees each position carries: the fees of the fills that built what is held now,
+    and when the first of those fills opened it.
 
     Walking a deployment's fills in order, a buy adds its quantity and fee, a sell takes away the
     sold share of both (that share is realised, in the sell's P&L), and a return to flat starts
@@ -256,17 +280,20 @@ async def _entry_fees(session, deployments: list[Deployment]) -> dict[int, float
     """
     holding = {d.id: d for d in deployments if d.position_qty}
     if not holding:
-        return {}
+        return {}, {}
     rows = await session.execute(
-        select(Trade.deployment_id, Trade.side, Trade.quantity, Trade.fee)
+        select(Trade.deployment_id, Trade.side, Trade.quantity, Trade.fee, Trade.executed_at)
         .where(Trade.deployment_id.in_(list(holding)))
         .order_by(Trade.deployment_id, Trade.executed_at, Trade.id)
     )
     books: dict[int, list[float]] = {}  # deployment -> [quantity held, fee carried]
-    for deployment_id, side, quantity, fee in rows:
+    opened: dict[int, datetime] = {}
+    for deployment_id, side, quantity, fee, at in rows:
         long_ = holding[deployment_id].position_qty > 0
         book = books.setdefault(deployment_id, [0.0, 0.0])
         if (side == Side.BUY) == long_:
+            if book[0] == 0.0:
+                opened[deployment_id] = at
             book[0] += quantity
             book[1] += fee or 0.0
         elif book[0] > 0:
@@ -276,7 +303,8 @@ async def _entry_fees(session, deployments: list[Deployment]) -> dict[int, float
             if book[0] == 0.0:
                 book[1] = 0.0
     # the whole carried fee, even when a fee paid in the base asset left a little less held than bought
-    return {deployment_id: fee for deployment_id, (quantity, fee) in books.items() if quantity > 0 and fee}
+    fees = {deployment_id: fee for deployment_id, (quantity, fee) in books.items() if quantity > 0 and fee}
+    return fees, {d: at for d, at in opened.items() if books[d][0] > 0}
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,7 +315,7 @@ class _Close:
     error: str | None = None
 
 
-async def _last_close(prices: PriceProvider, market: str, ticker: str, interval: str) -> _Close:
+async def last_close(prices: PriceProvider, market: str, ticker: str, interval: str) -> _Close:
     try:
         source = Source(market)
     except ValueError:
@@ -321,12 +349,13 @@ def _valued(view: PositionView, close: _Close) -> PositionView:
 
 FILLS_CSV_COLUMNS = (
     "time_utc", "model", "deployment", "symbol", "side", "quantity", "price", "fee", "pnl", "currency", "trade_id",
+    "exit_reason",
 )  # fmt: skip
 
 
 def fills_csv(fills: list[TradeView]) -> bytes:
-    """Fills as CSV (UTF-8, a header row): ISO 8601 UTC times, unrounded figures, ``pnl`` empty on
-    fills that closed nothing."""
+    """Fills as CSV (UTF-8, a header row): ISO 8601 UTC times, unrounded figures, ``pnl`` and
+    ``exit_reason`` (signal, stop, target, manual, exchange-stop) empty on fills that closed nothing."""
     import csv
     import io
 
@@ -338,6 +367,6 @@ def fills_csv(fills: list[TradeView]) -> bytes:
         writer.writerow([
             time.astimezone(UTC).isoformat(), t.label, t.deployment_id or "", t.symbol, t.side,
             repr(float(t.qty)), repr(float(t.price)), repr(float(t.fee)),
-            "" if t.pnl is None else repr(float(t.pnl)), t.quote_currency, t.id,
+            "" if t.pnl is None else repr(float(t.pnl)), t.quote_currency, t.id, t.exit_reason or "",
         ])  # fmt: skip
     return out.getvalue().encode("utf-8")

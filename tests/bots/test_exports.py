@@ -95,6 +95,7 @@ async def test_trades_export_sends_all_pages_oldest_first(console):
     assert len(rows) == count
     assert [datetime.fromisoformat(r["time_utc"]) for r in rows] == [T0 + timedelta(days=d) for d in range(count)]
     assert rows[1]["side"] == "sell" and float(rows[1]["pnl"]) == 1000.0 and rows[0]["pnl"] == ""
+    assert rows[1]["exit_reason"] == "signal" and rows[0]["exit_reason"] == ""
     assert float(rows[3]["price"]) == 9003 and float(rows[3]["fee"]) == 1350.0 and rows[3]["currency"] == "IDR"
     assert f"{count} trades" in reply.text
 

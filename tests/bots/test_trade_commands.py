@@ -41,7 +41,7 @@ async def test_trades_pages_newest_first(console):
     assert lines[0] == "Your trades (page 1 of 2, 12 in all):"
     assert len(lines) == 11
     assert lines[1] == (
-        "• 2026-01-12 09:00 · ema_cross · SELL 100 BBCA.JK @ 9,011 · fee 1,350 IDR · P&L +11,000 IDR"
+        "• 2026-01-12 09:00 · ema_cross · SELL 100 BBCA.JK @ 9,011 · fee 1,350 IDR · P&L +11,000 IDR · exit: signal"
     )
     assert lines[2] == "• 2026-01-11 09:00 · ema_cross · BUY 100 BBCA.JK @ 9,010 · fee 1,350 IDR"
     assert _commands(first) == ["/trades 2"]
