@@ -6,7 +6,7 @@ import pytest
 
 from core.broker.types import MarketRules
 from core.deployment.executor import client_order_id, quote_of
-from core.deployment.sizing import round_down, size_buy, size_sell
+from core.deployment.sizing import Sized, round_down, size_buy, size_sell
 
 CRYPTO = MarketRules("BTC/USDT", "BTC", "USDT", amount_step=0.001, min_amount=0.001, min_cost=10.0)
 IDX = MarketRules("BBCA.JK", "BBCA.JK", "IDR", amount_step=100, min_amount=100, lot=100)
@@ -82,3 +82,16 @@ def test_installations_tell_their_client_ids_apart_by_prefix():
     bar = datetime(2026, 11, 24, 12, tzinfo=UTC)
     assert client_order_id(7, bar, "buy") == "sx7t1795521600b"
     assert client_order_id(7, bar, "buy", "prod2") == "prod27t1795521600b"
+
+
+def test_an_exit_the_account_cannot_fill_is_refused_not_sent():
+    # mutants make mutate left alive: a sell's minimum check dropped; a broker that cannot tell the holdings
+    assert size_sell(0.5, 0.0004, 40_000, CRYPTO).refusal == "the amount rounds to 0 (the market trades in steps of 0.001)"
+    assert size_sell(0.5, 0.0002, 40_000, MarketRules("BTC/USDT", "BTC", "USDT", amount_step=0.0001, min_amount=0.001)).refusal \
+        == "0.0002 BTC is below the minimum amount 0.001"  # fmt: skip
+    assert size_sell(0.2, 0.2, 40, CRYPTO).refusal == "8.00 USDT is below the minimum order value 10 USDT"
+    assert size_sell(0.125, None, 40_000, CRYPTO) == Sized(0.125, None)  # holdings unknown: the position
+
+
+def test_any_lot_above_one_rounds_down_to_whole_lots():
+    assert round_down(5, MarketRules("X", "X", "Y", lot=2)) == 4
