@@ -144,3 +144,13 @@ async def test_only_subscriptions_active_now_count(db):
     assert (got.plan, got.max_deployments, got.live_trading, got.ends_at) == ("Starts now", 20, True, now + timedelta(days=30))
     # and without ``now`` it is the current time: the one that started a moment ago is active
     assert (await limits_for(db, settings, user.user_id)).plan == "Starts now"
+
+
+async def test_a_feature_a_subscription_does_not_name_is_not_granted(db):
+    settings = _settings(free_max_deployments=0)
+    now = utcnow()
+    user = await make_user(db, "partial")
+    ends = now + timedelta(days=7)
+    await _subscribe(db, user.user_id, "Media", {"max_media_files": 50}, now - timedelta(days=1), ends)
+    got = await limits_for(db, settings, user.user_id, now=now)
+    assert (got.max_deployments, got.live_trading, got.media_files) == (0, False, 50)  # no live trading, no deployments

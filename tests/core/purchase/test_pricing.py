@@ -129,3 +129,10 @@ def test_a_code_applies_from_the_instant_it_starts():
     assert check_discount(_code("percent", 1000, valid_from=NOW), "X", NOW).percent_bp == 1000
     with pytest.raises(Invalid, match="not valid yet"):
         check_discount(_code("percent", 1000, valid_from=NOW), "X", NOW - timedelta(microseconds=1))
+
+
+def test_a_one_percent_tax_is_charged_and_the_quote_names_its_rate():
+    assert tax_of(1_000_000, 1, False) == 10_000
+    assert tax_of(1_010_000, 1, True) == 10_000
+    q = quote(_lines(1_000_000), None, 11, False)
+    assert (q.tax, q.tax_percent, q.tax_included, q.total) == (110_000, 11, False, 1_110_000)
