@@ -39,7 +39,7 @@ bench: $(STAMP)
 # Mutation testing of the money and access paths (docs/mutation.md): which modules and tests is [tool.mutmut]
 # in pyproject.toml; SQLite only, two workers. Prints killed/survived per module and each survivor's name.
 mutate: $(STAMP)
-	$(VENV)/bin/mutmut run --max-children 2 || true
+	$(VENV)/bin/mutmut run --max-children 2
 	$(VENV)/bin/python scripts/mutation_report.py
 
 clean:

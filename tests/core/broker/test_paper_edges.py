@@ -88,3 +88,9 @@ async def test_market_rules_name_the_symbol_and_the_minimum(paper):
                                                                min_amount=100, lot=100, fee=0.002)  # fmt: skip
     assert await paper.market_rules("ETH/USDT") == MarketRules("ETH/USDT", "ETH", "USDT", amount_step=1e-5,
                                                                 min_amount=1e-5, fee=0.001)  # fmt: skip
+
+
+async def test_a_paper_account_refuses_a_resting_stop_and_says_who_checks_it(paper):
+    with pytest.raises(OrderRejected, match=r"^the paper account checks stops at every candle itself$"):
+        await paper.place_stop(OrderRequest("stop", "BTC/USDT", "sell", 0.01, 40_000))
+    assert await paper.cancel_order("stop", "BTC/USDT") is None
