@@ -3,7 +3,7 @@ PY ?= $(shell command -v python3.12 2>/dev/null || echo python3)
 VENV := .venv
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run chat test lint bench clean
+.PHONY: run chat test lint bench mutate clean
 
 $(STAMP): pyproject.toml
 	@$(PY) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 12) else "Python 3.12 is required (pandas-ta needs it); found " + sys.version.split()[0])'
@@ -36,5 +36,11 @@ bench: $(STAMP)
 	-$(VENV)/bin/python bench/burst.py --quick
 	-$(VENV)/bin/python bench/http_api.py --quick
 
+# Mutation testing of the money and access paths (docs/mutation.md): which modules and tests is [tool.mutmut]
+# in pyproject.toml; SQLite only, two workers. Prints killed/survived per module and each survivor's name.
+mutate: $(STAMP)
+	$(VENV)/bin/mutmut run --max-children 2
+	$(VENV)/bin/python scripts/mutation_report.py
+
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .ruff_cache mutants

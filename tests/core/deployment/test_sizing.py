@@ -6,7 +6,7 @@ import pytest
 
 from core.broker.types import MarketRules
 from core.deployment.executor import client_order_id, quote_of
-from core.deployment.sizing import round_down, size_buy, size_sell
+from core.deployment.sizing import Sized, round_down, size_buy, size_sell
 
 CRYPTO = MarketRules("BTC/USDT", "BTC", "USDT", amount_step=0.001, min_amount=0.001, min_cost=10.0)
 IDX = MarketRules("BBCA.JK", "BBCA.JK", "IDR", amount_step=100, min_amount=100, lot=100)
@@ -82,3 +82,37 @@ def test_installations_tell_their_client_ids_apart_by_prefix():
     bar = datetime(2026, 11, 24, 12, tzinfo=UTC)
     assert client_order_id(7, bar, "buy") == "sx7t1795521600b"
     assert client_order_id(7, bar, "buy", "prod2") == "prod27t1795521600b"
+
+
+def test_an_exit_the_account_cannot_fill_is_refused_not_sent():
+    # mutants make mutate left alive: a sell's minimum check dropped; a broker that cannot tell the holdings
+    assert size_sell(0.5, 0.0004, 40_000, CRYPTO).refusal == "the amount rounds to 0 (the market trades in steps of 0.001)"
+    assert size_sell(0.5, 0.0002, 40_000, MarketRules("BTC/USDT", "BTC", "USDT", amount_step=0.0001, min_amount=0.001)).refusal \
+        == "0.0002 BTC is below the minimum amount 0.001"  # fmt: skip
+    assert size_sell(0.2, 0.2, 40, CRYPTO).refusal == "8.00 USDT is below the minimum order value 10 USDT"
+    assert size_sell(0.125, None, 40_000, CRYPTO) == Sized(0.125, None)  # holdings unknown: the position
+
+
+def test_any_lot_above_one_rounds_down_to_whole_lots():
+    assert round_down(5, MarketRules("X", "X", "Y", lot=2)) == 4
+
+
+def test_a_buy_without_a_price_or_below_one_unit_of_cash_and_a_stake_under_the_cap():
+    assert size_buy(1_000, 0, CRYPTO, fee=0.001) == Sized(0.0, "no valid price on the signal bar")
+    cents = size_buy(0.5, 0.1, MarketRules("DOGE/USDT", "DOGE", "USDT", amount_step=1), fee=0)  # half a USDT still buys
+    assert cents.refusal is None and cents.quantity == 4
+    # half of 1,000 is under a cap of 1,500: the buy is 500 worth, not the cap (more than the balance)
+    assert size_buy(1_000, 100, CRYPTO, fee=0, fraction=0.5, cap=1_500).quantity == 5
+
+
+def test_the_trading_unit_is_the_lot_else_the_step_else_whole_units():
+    assert size_buy(1_000, 100, MarketRules("X", "X", "Y", lot=2), fee=0).quantity == 8  # lots of 2
+    assert size_buy(1_000, 300, MarketRules("X", "X", "Y"), fee=0).quantity == 3  # no step: whole units
+    assert size_buy(1_000, 300, MarketRules("X", "X", "Y", amount_step=0), fee=0).quantity == 3
+
+
+def test_minimums_are_inclusive_and_a_zero_amount_says_its_unit():
+    assert size_sell(0.001, None, 40_000, CRYPTO).refusal is None  # exactly the minimum amount
+    assert size_sell(0.25, None, 40, CRYPTO) == Sized(0.25, None)  # exactly the minimum value, 10 USDT
+    assert size_sell(1, None, 100, MarketRules("X", "X", "Y", lot=2)).refusal == "the amount rounds to 0 (the market trades in steps of 2)"
+    assert size_sell(0, None, 100, MarketRules("X", "X", "Y")).refusal == "the amount is 0"

@@ -346,3 +346,24 @@ async def test_a_fractional_invoice_amount_is_never_truncated_into_a_match(db, m
     async with db.session() as session:
         assert (await session.get(Purchase, done.purchase.id)).status == "Pending"
     assert await _count(db, Subscription) == 0
+
+
+@pytest.mark.parametrize("key", ["transactionId", "paymentLinkId", "productId", "invoiceId", "extraData"])
+async def test_a_webhook_whose_transaction_we_have_not_seen_finds_the_purchase_by_invoice_or_our_id(db, mayar, key):
+    """Mutants ``make mutate`` left alive in ``_find_purchase``: each way to find the purchase after the
+    transaction id (Mayar's invoice id under any of its three names, then our ``extraData.purchaseId``)."""
+    config = mayar_settings(mayar)
+    s = await shop(db, config)
+    done = await _buy(db, config, s)
+    invoice = mayar.only_invoice()
+    mayar.pay(invoice.id)
+    event = webhook(invoice)
+    for name in ("paymentLinkId", "productId", "invoiceId", "extraData"):
+        event["data"].pop(name, None)
+    if key != "transactionId":  # the transaction id recorded on the purchase is enough on its own
+        event["data"].update(id="e" * 36, transactionId="e" * 36)  # one not recorded on the purchase
+        event["data"][key] = {"purchaseId": str(done.purchase.id)} if key == "extraData" else invoice.id
+    assert await handle_mayar_event(db, config, event, now=NOW) == "settled"
+    async with db.session() as session:
+        assert (await session.get(Purchase, done.purchase.id)).status == "Paid"
+    assert await _count(db, Subscription) == 1

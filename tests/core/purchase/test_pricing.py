@@ -106,3 +106,33 @@ def test_a_code_inside_its_window_with_uses_left_applies():
     row = _code("fixed", 5_000, valid_from=NOW - timedelta(days=1), valid_until=NOW + timedelta(seconds=1),
                 max_uses=3, used=2)
     assert check_discount(row, "X", NOW) is row
+
+
+def test_a_code_without_a_value_or_with_a_negative_one_takes_nothing_off():
+    # mutants make mutate left alive: a missing or negative value read as Rp 1 or 0.01 % off
+    percent_none = DiscountCode(code="X", kind="percent", percent_bp=None, active=True, used_count=0)
+    fixed_none = DiscountCode(code="X", kind="fixed", amount_idr=None, active=True, used_count=0)
+    assert discount_of(percent_none, 1_000_000) == 0
+    assert discount_of(fixed_none, 1_000_000) == 0
+    assert discount_of(_code("percent", 0), 1_000_000) == 0
+    assert quote(_lines(1_000_000), _code("fixed", -5_000), 0, False).total == 1_000_000
+    assert (percent_off(1_000_000, -100), fixed_off(1_000_000, 0), fixed_off(1_000_000, -1)) == (0, 0, 0)
+
+
+def test_a_percent_code_above_100_percent_makes_the_order_free_not_negative():
+    assert percent_off(1_000_000, 20_000) == 1_000_000
+    assert percent_off(1_000_000, 10_001) == 1_000_000
+    assert quote(_lines(1_000_000), _code("percent", 10_001), 11, False).total == 0
+
+
+def test_a_code_applies_from_the_instant_it_starts():
+    assert check_discount(_code("percent", 1000, valid_from=NOW), "X", NOW).percent_bp == 1000
+    with pytest.raises(Invalid, match="not valid yet"):
+        check_discount(_code("percent", 1000, valid_from=NOW), "X", NOW - timedelta(microseconds=1))
+
+
+def test_a_one_percent_tax_is_charged_and_the_quote_names_its_rate():
+    assert tax_of(1_000_000, 1, False) == 10_000
+    assert tax_of(1_010_000, 1, True) == 10_000
+    q = quote(_lines(1_000_000), None, 11, False)
+    assert (q.tax, q.tax_percent, q.tax_included, q.total) == (110_000, 11, False, 1_110_000)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from core.product import service as products
 from core.product.models import DiscountCode
@@ -78,3 +78,48 @@ async def test_an_invoice_closed_at_mayar_cancels_the_purchase_and_gives_the_cod
         assert await session.scalar(select(DiscountCode.used_count)) == 0
     again = await purchases.purchase(db, config, s.buyer, pro, "HEMAT10", now=NOW + timedelta(minutes=10))
     assert again.purchase.status == "Pending" and again.purchase.discount > 0  # the code works again
+
+
+async def test_closing_a_purchase_closes_that_one_pending_purchase_once_and_gives_its_own_code_back(db, mayar):
+    """Mutants ``make mutate`` left alive in ``close``: its update without the purchase id or without
+    ``status == 'Pending'``, the discount's give-back without the code id or without ``used_count > 0``."""
+    from core.purchase.settle import close
+
+    config = _mayar(mayar)
+    s = await shop(db, config)
+    for code in ("HEMAT10", "HEMAT20"):
+        await products.create_discount(db, config, s.admin, code=code, percent_bp=1_000, max_uses=5)
+    pro = [purchases.Item(s.plans["Pro"].id)]
+    first = (await purchases.purchase(db, config, s.buyer, pro, "HEMAT10", now=NOW)).purchase
+    from core.account.models import User
+    from core.account.service import actor_for
+
+    sari = await actor_for(db, platform="telegram", external_id="4343", display_name="Sari")
+    async with db.session() as session:
+        await session.execute(update(User).where(User.id == sari.user_id)
+                              .values(name="Sari Dewi", email="sari@example.com", phone="+6281234567891"))  # fmt: skip
+    second = (await purchases.purchase(db, config, sari, pro, "HEMAT20", now=NOW)).purchase
+
+    async def uses() -> dict[str, int]:
+        async with db.session() as session:
+            return dict((await session.execute(select(DiscountCode.code, DiscountCode.used_count))).all())
+
+    async def states() -> dict[int, str]:
+        async with db.session() as session:
+            return dict((await session.execute(select(Purchase.id, Purchase.status))).all())
+
+    assert await uses() == {"HEMAT10": 1, "HEMAT20": 1}
+    async with db.session() as session:
+        assert await close(session, first.id, "Canceled") is True
+    assert await states() == {first.id: "Canceled", second.id: "Pending"}  # the other purchase waits on
+    assert await uses() == {"HEMAT10": 0, "HEMAT20": 1}  # only its own code's use came back
+    async with db.session() as session:
+        assert await close(session, first.id, "Expired") is False  # closed already: nothing moves
+    assert await states() == {first.id: "Canceled", second.id: "Pending"}
+    assert await uses() == {"HEMAT10": 0, "HEMAT20": 1}
+
+    async with db.session() as session:  # a code whose count is already 0 (reset by hand) never goes below it
+        await session.execute(update(DiscountCode).where(DiscountCode.code == "HEMAT20").values(used_count=0))
+    async with db.session() as session:
+        assert await close(session, second.id, "Expired") is True
+    assert await uses() == {"HEMAT10": 0, "HEMAT20": 0}
