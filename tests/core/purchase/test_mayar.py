@@ -367,3 +367,22 @@ async def test_a_webhook_whose_transaction_we_have_not_seen_finds_the_purchase_b
     async with db.session() as session:
         assert (await session.get(Purchase, done.purchase.id)).status == "Paid"
     assert await _count(db, Subscription) == 1
+
+
+async def test_an_event_naming_one_purchases_transaction_and_anothers_invoice_settles_the_transactions(db, mayar):
+    """The transaction id decides; the invoice and our id are looked at only when it names no purchase.
+    (``make mutate``: looking them up anyway settled the other purchase.)"""
+    config = mayar_settings(mayar)
+    s = await shop(db, config)
+    first = await _buy(db, config, s, plan="Pro")
+    [first_invoice] = [i for i in mayar.invoices.values()]
+    second = await _buy(db, config, s, plan=next(name for name in s.plans if name != "Pro"))
+    [second_invoice] = [i for i in mayar.invoices.values() if i.id != first_invoice.id]
+    mayar.pay(first_invoice.id)
+    event = webhook(first_invoice)
+    event["data"].update(paymentLinkId=second_invoice.id, productId=second_invoice.id, invoiceId=second_invoice.id,
+                         extraData={"purchaseId": str(second.purchase.id)})  # fmt: skip
+    assert await handle_mayar_event(db, config, event, now=NOW) == "settled"
+    async with db.session() as session:
+        assert (await session.get(Purchase, first.purchase.id)).status == "Paid"
+        assert (await session.get(Purchase, second.purchase.id)).status == "Pending"
