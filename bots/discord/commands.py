@@ -67,7 +67,7 @@ MODAL_TITLE, MODAL_LABEL, MODAL_PLACEHOLDER, MODAL_TEXT_MAX = 45, 45, 100, 4000
 # The longest a typed option may be, by kind (Discord checks it as the user types): a ticker as the
 # API takes it, indicators as many as a chart holds; other free text as long as a chat message.
 TEXT_MAX = 2000
-TEXT_MAX_LENGTH = {ArgKind.TICKER: 32, ArgKind.INDICATOR: 200, ArgKind.INTERVAL: 8, ArgKind.RANGE: 8}
+TEXT_MAX_LENGTH = {ArgKind.TICKER: 32, ArgKind.INDICATOR: 200}
 MODAL_TIMEOUT_S = 900.0
 
 Choice = app_commands.Choice

@@ -344,8 +344,10 @@ class TelegramTransport:
                 return
             except tg_error.BadRequest as exc:  # too old, deleted, or unchanged: answer anew instead
                 log.info("telegram_edit_fallback", chat=chat.id, error=exc.message)
-        elif pressed is not None and pressed.text is not None and not extra:
-            try:  # a page turns and a confirmation becomes its outcome in the message it belongs to
+        elif pressed is not None and pressed.text is not None and not group:
+            # in private chats only: in a group a public button's presser (/copy) would overwrite the
+            # message everyone shares. A page turns, a confirmation becomes its outcome, in place.
+            try:
                 if await render.edit_text(bot, pressed, reply, markup=markup):
                     return
             except tg_error.BadRequest as exc:

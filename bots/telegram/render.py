@@ -186,6 +186,7 @@ def fit_html(text: str, limit: int) -> str:
     return escape(text[:cut].rstrip()) + "…"
 
 
+_CODE = re.compile(r"(<pre>.*?</pre>|<code>.*?</code>)", re.S)
 _UTC_TIME = re.compile(r"\b(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}) UTC\b")
 
 
@@ -201,7 +202,9 @@ def local_times(html_text: str) -> str:
             return found.group(0)
         return f'<tg-time unix="{int(at.timestamp())}" format="dt">{found.group(0)}</tg-time>'
 
-    return _UTC_TIME.sub(tagged, html_text)
+    # Telegram nests no entity in a code block: a time inside one (a script's line) stays text
+    parts = _CODE.split(html_text)
+    return "".join(part if index % 2 else _UTC_TIME.sub(tagged, part) for index, part in enumerate(parts))
 
 
 def caption_for(text: str, fallback: str) -> tuple[str, bool]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TypeGuard
 
@@ -55,9 +55,6 @@ class _Entry:
     range_: Range
     expires_at: datetime
     fetched_at: datetime  # the provider's fetch time (the cache's clock when the source does not say)
-    # Shorter ranges cut from ``candles``, by range code: while the entry lives every request for
-    # one range gets the same Candles, so results computed from it can be kept by identity.
-    slices: dict[str, Candles] = field(default_factory=dict)
 
 
 class CandleCache:
@@ -157,12 +154,7 @@ def _usable(entry: _Entry | None, wanted: Range, now: datetime, fresh_after: dat
 
 
 def _served(entry: _Entry, wanted: Range) -> Candles:
-    if entry.range_.code == wanted.code:
-        return entry.candles
-    cut = entry.slices.get(wanted.code)
-    if cut is None:
-        cut = entry.slices[wanted.code] = slice_range(entry.candles, wanted)
-    return cut
+    return slice_range(entry.candles, wanted) if entry.range_.code != wanted.code else entry.candles
 
 
 def _covers(cached: Range, wanted: Range, now: datetime) -> bool:

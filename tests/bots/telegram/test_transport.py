@@ -184,6 +184,13 @@ async def test_press_under_a_text_message_edits_that_message(tg):
     assert calls[1].params["message_id"] == 77 and calls[1].text.startswith("<b>Stoxlify commands:")
 
 
+async def test_in_a_group_a_press_answers_anew_and_leaves_the_shared_message_as_it_is(tg):
+    token = (await tg.say("/start"))[0].callback_tokens[1]  # Help
+    text_message = {"message_id": 79, "date": 0, "chat": tg.GROUP, "from": tg.BOT, "text": "Welcome"}
+    calls = await tg.push(token, on=text_message)
+    assert "editMessageText" not in methods(calls) and "sendMessage" in methods(calls)
+
+
 async def test_a_pressed_confirmation_becomes_its_outcome_and_loses_its_buttons(tg):
     """Today's stale "Yes, remove" under a removed file would answer "you have no file #1"."""
     await tg.say("/model save cross buy = close > open")
@@ -461,3 +468,10 @@ def test_a_users_own_text_shaped_like_an_impossible_time_is_left_alone():
     from bots.telegram.render import local_times
 
     assert local_times("due 2026-13-45 25:00 UTC") == "due 2026-13-45 25:00 UTC"
+
+
+def test_a_time_inside_a_code_block_stays_text_telegram_nests_no_entity_there():
+    from bots.telegram.render import local_times
+
+    shown = local_times("at 2026-12-07 09:00 UTC\n<pre>x = 1  # 2026-12-07 09:00 UTC\n    ^</pre>")
+    assert shown.count("<tg-time") == 1 and shown.endswith("<pre>x = 1  # 2026-12-07 09:00 UTC\n    ^</pre>")
