@@ -45,6 +45,7 @@ def describe(view: media.MediaView) -> str:
         "[NAME] BASE64, or just a name when a photo or file is attached",
         kind=ArgKind.REST,
         required=False,
+        ask=lambda raw: True,  # nothing given: a form asks for the file (and a name) where there are forms
     ),
     group="Account",
     examples=("/upload logo.png iVBORw0KGgo...", "(a photo with the caption) /upload avatar"),

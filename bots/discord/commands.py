@@ -386,7 +386,12 @@ async def _in_time(
 
 class AskModal(discord.ui.Modal):
     """A form for the one argument a slash option cannot carry (a multi-line script); submitting
-    it runs the command with the other options the user gave."""
+    it runs the command with the other options the user gave.
+
+    A command that reads a file (``reads_file``: a script, a broker CSV, a photo) gets a File Upload
+    (type 19, in its own Label) under the text: either may be filled, so the text is optional there.
+    The uploaded file goes on as the ``file`` option does, through ``attachment_loaders`` with the
+    same size bounds, so the core call cannot tell a form's file from a slash option's."""
 
     def __init__(self, runtime: Runtime, command: Command, raw: dict[str, Any], arg: Arg) -> None:
         given = " ".join(str(v) for v in raw.values() if v not in (None, ""))
@@ -396,16 +401,27 @@ class AskModal(discord.ui.Modal):
             style=discord.TextStyle.paragraph,
             placeholder=_clip(arg.help, MODAL_PLACEHOLDER),
             max_length=MODAL_TEXT_MAX,
+            required=not command.reads_file,
         )
         # The Label component holds the field's name and help (a text input's own label is the old way)
         self.add_item(discord.ui.Label(text=_clip(arg.name.capitalize(), MODAL_LABEL),
                                        description=_clip(arg.help, MODAL_PLACEHOLDER), component=self.text))  # fmt: skip
+        self.upload: discord.ui.FileUpload[AskModal] | None = None
+        if command.reads_file:
+            # one file, and none is required: the text above may hold what the file would
+            self.upload = discord.ui.FileUpload(required=False, min_values=0, max_values=1)
+            self.add_item(discord.ui.Label(text=MODAL_FILE_LABEL, description=_clip(FILE_ARG.help, MODAL_PLACEHOLDER),
+                                           component=self.upload))  # fmt: skip
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
-        await run(self.runtime, interaction, self.command, {**self.raw, self.arg.name: self.text.value})
+        raw = {**self.raw, self.arg.name: self.text.value}
+        if self.upload is not None and self.upload.values:
+            raw[FILE_ARG.name] = self.upload.values[0]
+        await run(self.runtime, interaction, self.command, raw)
 
 
 FILE_ARG = Arg("file", "a file instead of typing it: a script, a CSV or an image", required=False)
+MODAL_FILE_LABEL = "Or a file"
 YES_ARG = Arg("yes", "True: do it now, without asking to confirm", required=False)
 
 

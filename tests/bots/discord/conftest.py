@@ -300,7 +300,9 @@ class Harness:
         self.client._connection.parse_interaction_create(payload)
         for _ in range(100):  # the bot's tasks, and the tasks they start
             pending = [
-                t for t in asyncio.all_tasks() - before if t is not asyncio.current_task() and not t.done()
+                t
+                for t in asyncio.all_tasks() - before
+                if t is not asyncio.current_task() and not t.done() and not _view_timeout(t)
             ]
             if not pending:
                 break
@@ -319,6 +321,11 @@ class Harness:
     async def press(self, message: dict[str, Any], custom_id: str, *, user_id: int = OWNER_ID) -> list[Call]:
         data = {"custom_id": custom_id, "component_type": 2}
         return await self.send(interaction_payload(3, data, user_id=user_id, message=message))
+
+
+def _view_timeout(task: asyncio.Task[Any]) -> bool:
+    """A view's timeout timer (discord.py gives an ephemeral reply's view 15 minutes): it sends nothing."""
+    return task.get_coro().__qualname__.endswith("__timeout_task_impl")  # type: ignore[union-attr]
 
 
 async def make_harness(core: Core, registry: Registry, fake: FakeDiscord) -> Harness:
