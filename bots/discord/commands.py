@@ -552,7 +552,9 @@ async def _rerun(
             # failures, and private results under a public message, go to the presser alone
             await _tell_privately(interaction, reply, owner=owner, buttons=runtime.buttons)
             return
-        pages = render(reply, bind=await runtime.buttons.binder(owner, reply.buttons))
+        # a card stays a card (Discord keeps IS_COMPONENTS_V2 once set); an embed message may become one
+        card = True if message is not None and message.flags.components_v2 else None
+        pages = render(reply, bind=await runtime.buttons.binder(owner, reply.buttons), card=card)
         if deferred:
             await interaction.edit_original_response(**pages[0].edit_kwargs())
         else:

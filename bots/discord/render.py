@@ -1,8 +1,19 @@
-"""A ``Message`` as Discord messages: embeds, attached images and a view of token buttons.
+"""A ``Message`` as Discord messages: a card of components, or embeds; attached images and token buttons.
 
-The first line of the reply becomes the embed title, the rest its description (escaped: replies
-are plain text). Text longer than one embed continues in further messages (``pages[1:]``); the
-images and the buttons stay on the first one, so editing that message re-renders a reply in
+Which of the two follows the message's shape alone (commands never choose, and nothing is forked
+per transport): a reply that shows an image (a /market quote, a /run backtest, a /bandar summary,
+an alert's chart) is a *card*: one Components V2 container (message flag ``IS_COMPONENTS_V2``)
+holding its heading and figures as text, the charts in a media gallery, its files (a trades CSV)
+as file components and its buttons at the bottom: the chart, its numbers and what to do next in
+one frame, where an embed leaves the buttons hanging under it and the file outside it. A card is
+chosen when the reply is not a refusal and its text fits the 4,000 characters a components message
+displays; everything else (text replies, errors, long reports) stays an embed, whose text may run
+on into further messages. A card cannot turn back into embeds (Discord keeps the flag), so a
+button pressed under a card re-renders its answer as a card too (``render(card=True)``).
+
+Embeds: the first line of the reply becomes the embed title, the rest its description (escaped:
+replies are plain text). Text longer than one embed continues in further messages (``pages[1:]``);
+the images and the buttons stay on the first one, so editing that message re-renders a reply in
 place. Error replies are red.
 """
 
@@ -30,16 +41,29 @@ MAX_ROWS = 5
 STYLES = {ButtonStyle.PRIMARY: discord.ButtonStyle.primary, ButtonStyle.DANGER: discord.ButtonStyle.danger,
           ButtonStyle.SUCCESS: discord.ButtonStyle.success}  # fmt: skip
 TRUNCATED = "\n… (cut: too long for Discord)"
+# Components V2 (cards): Discord's limits for one message
+IS_COMPONENTS_V2 = 1 << 15
+MAX_CARD_TEXT = 4000  # every text display of the message together
+MAX_COMPONENTS = 40  # every component, nested ones included
+MAX_GALLERY = 10  # items in one media gallery
+MAX_MEDIA_DESCRIPTION = 1024
+CARD_HEADING = "### "  # the title line as a heading, where an embed has its title
+# a card's body: what the text display holds besides the heading (the title at its longest)
+CARD_BODY = MAX_CARD_TEXT - len(CARD_HEADING) - MAX_TITLE - 1
 
 
 @dataclass(slots=True)
 class Page:
-    """One message's worth: pass ``send_kwargs()`` or ``edit_kwargs()`` to discord.py."""
+    """One message's worth: pass ``send_kwargs()`` or ``edit_kwargs()`` to discord.py.
+
+    A card page has ``layout`` (a ``LayoutView``: discord.py then sets ``IS_COMPONENTS_V2``) and no
+    embeds; its images and documents are attached and shown through the layout's components."""
 
     embeds: list[discord.Embed]
     images: list[Image] = field(default_factory=list)  # already renamed to their attachment names
     view: discord.ui.View | None = None
     documents: list[Document] = field(default_factory=list)  # attached as downloads, not embedded
+    layout: discord.ui.LayoutView | None = None
 
     def files(self) -> list[discord.File]:
         """Fresh ``discord.File`` objects (each can be sent once)."""
@@ -49,7 +73,7 @@ class Page:
         ]
 
     def send_kwargs(self) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {"embeds": self.embeds}
+        kwargs: dict[str, Any] = {"view": self.layout} if self.layout is not None else {"embeds": self.embeds}
         if self.images or self.documents:
             kwargs["files"] = self.files()
         if self.view is not None:
@@ -57,13 +81,23 @@ class Page:
         return kwargs
 
     def edit_kwargs(self) -> dict[str, Any]:
-        """Replace everything: the embeds, the attachments (none clears old ones) and the view."""
+        """Replace everything: the embeds, the attachments (none clears old ones) and the view. A card
+        replacing an embed message clears its text and embeds, as Discord asks when the flag is set."""
+        if self.layout is not None:
+            return {"content": None, "embeds": [], "attachments": self.files(), "view": self.layout}
         return {"embeds": self.embeds, "attachments": self.files(), "view": self.view}
 
 
-def render(reply: Message, *, bind: Callable[[Button], str] | None = None) -> list[Page]:
+def render(
+    reply: Message, *, bind: Callable[[Button], str] | None = None, card: bool | None = None
+) -> list[Page]:
     """The messages showing ``reply``; ``bind(button)`` gives each button's token (from
-    ``ButtonStore.binder``, bound to the user the reply is for); without it, no buttons."""
+    ``ButtonStore.binder``, bound to the user the reply is for); without it, no buttons.
+
+    ``card``: None decides from the reply's shape (``is_card``); True makes a card whatever the
+    shape (re-rendering in place of a card, which cannot become embeds again)."""
+    if card or (card is None and is_card(reply)):
+        return _card(reply, bind)
     colour = ERROR_COLOUR if reply.error else COLOUR
     title, chunks = _layout(reply.text)
     if not title and not chunks[0] and not reply.images:
@@ -85,39 +119,92 @@ def render(reply: Message, *, bind: Callable[[Button], str] | None = None) -> li
     return pages
 
 
+def is_card(reply: Message) -> bool:
+    """A reply shown as a card: a result with a picture (a chart and the figures around it) whose
+    text fits one components message. Refusals stay red embeds; text-only replies stay embeds."""
+    if reply.error or not reply.images:
+        return False
+    _, chunks = _layout(reply.text, CARD_BODY)
+    return len(chunks) == 1
+
+
+def _card(reply: Message, bind: Callable[[Button], str] | None) -> list[Page]:
+    """One container: heading and figures (a text display), the images (a media gallery), the
+    files (file components), then the buttons; text beyond the first card continues in embeds."""
+    colour = ERROR_COLOUR if reply.error else COLOUR
+    title, chunks = _layout(reply.text, CARD_BODY)
+    heading = f"{CARD_HEADING}{title}" if title else ""
+    text = "\n".join(part for part in (heading, chunks[0]) if part)
+    images = _attachments(reply.images[:MAX_GALLERY])
+    documents = _documents(reply.files, {image.filename for image in images})
+    container: discord.ui.Container[discord.ui.LayoutView] = discord.ui.Container(accent_colour=colour)
+    if text or not images:
+        container.add_item(discord.ui.TextDisplay(text or "…"))
+    if images:
+        container.add_item(discord.ui.MediaGallery(*(
+            discord.MediaGalleryItem(f"attachment://{image.filename}",
+                                        description=image.caption[:MAX_MEDIA_DESCRIPTION] or None)
+            for image in images
+        )))  # fmt: skip
+    rows = _button_rows(reply.buttons, bind) if bind is not None else []
+    # what the buttons leave of the 40 components: the layout's own, one separator, the rows
+    room = MAX_COMPONENTS - 1 - len(container.children) - (1 + sum(1 + len(row) for row in rows) if rows else 0)
+    shown = documents[: max(0, room)]  # a file too many stays attached to nothing: left out, never refused
+    for doc in shown:
+        container.add_item(discord.ui.File(f"attachment://{doc.filename}"))
+    if rows:
+        container.add_item(discord.ui.Separator())
+        for row in rows:
+            container.add_item(discord.ui.ActionRow(*row))
+    layout = discord.ui.LayoutView(timeout=None)
+    layout.add_item(container)
+    pages = [Page(embeds=[], images=images, documents=shown, layout=layout)]
+    pages += [Page(embeds=[discord.Embed(description=chunk, colour=colour)]) for chunk in chunks[1:]]
+    return pages
+
+
 def button_view(rows: Sequence[Sequence[Button]], bind: Callable[[Button], str]) -> discord.ui.View | None:
     """A view of ``TokenButton``s (at most 5 rows of 5), each carrying the token ``bind`` gives it."""
     view = discord.ui.View(timeout=None)
-    if sum(-(-len(row) // BUTTONS_PER_ROW) for row in rows) > MAX_ROWS:
-        # more rows than Discord shows (one group per row in /share's list): packed, so none is dropped
-        every = [button for row in rows for button in row]
-        rows = [every[i : i + BUTTONS_PER_ROW] for i in range(0, len(every), BUTTONS_PER_ROW)]
-    row_index = 0
-    for row in rows:
-        for start in range(0, len(row), BUTTONS_PER_ROW):
-            if row_index >= MAX_ROWS:
-                break
-            added = False
-            for button in row[start : start + BUTTONS_PER_ROW]:
-                if token := bind(button):  # "": the button store is unavailable, the reply goes without it
-                    style = STYLES[button.style] if button.style else discord.ButtonStyle.secondary
-                    view.add_item(TokenButton(token, button.label, row=row_index, style=style))
-                    added = True
-            row_index += added
+    for row_index, row in enumerate(_button_rows(rows, bind)):
+        for button in row:
+            button.row = row_index
+            view.add_item(button)
     return view if view.children else None
 
 
-def _layout(text: str) -> tuple[str, list[str]]:
-    """(title, description chunks): the first line is the title when it fits one."""
+def _button_rows(rows: Sequence[Sequence[Button]], bind: Callable[[Button], str]) -> list[list[TokenButton]]:
+    """``TokenButton`` rows as Discord shows them: at most 5 rows of 5; more rows than that (one
+    group per row in /share's list) are packed, so none is dropped."""
+    if sum(-(-len(row) // BUTTONS_PER_ROW) for row in rows) > MAX_ROWS:
+        every = [button for row in rows for button in row]
+        rows = [every[i : i + BUTTONS_PER_ROW] for i in range(0, len(every), BUTTONS_PER_ROW)]
+    built: list[list[TokenButton]] = []
+    for row in rows:
+        for start in range(0, len(row), BUTTONS_PER_ROW):
+            if len(built) >= MAX_ROWS:
+                return built
+            line = []
+            for button in row[start : start + BUTTONS_PER_ROW]:
+                if token := bind(button):  # "": the button store is unavailable, the reply goes without it
+                    style = STYLES[button.style] if button.style else discord.ButtonStyle.secondary
+                    line.append(TokenButton(token, button.label, style=style))
+            if line:
+                built.append(line)
+    return built
+
+
+def _layout(text: str, limit: int = MAX_DESCRIPTION) -> tuple[str, list[str]]:
+    """(title, description chunks of at most ``limit``): the first line is the title when it fits one."""
     text = text.strip("\n")
     head, _, rest = text.partition("\n")
     title = discord.utils.escape_markdown(head.strip())
     if len(title) > MAX_TITLE:  # a long first line stays in the body, whole
         title, rest = "", text
-    chunks = _split(_escape_body(rest.strip("\n")), MAX_DESCRIPTION)
+    chunks = _split(_escape_body(rest.strip("\n")), limit)
     if len(chunks) > MAX_PAGES:
         chunks = chunks[:MAX_PAGES]
-        chunks[-1] = chunks[-1][: MAX_DESCRIPTION - len(TRUNCATED)] + TRUNCATED
+        chunks[-1] = chunks[-1][: limit - len(TRUNCATED)] + TRUNCATED
     return title, chunks
 
 

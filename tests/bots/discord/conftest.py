@@ -148,11 +148,37 @@ class Call:
         body = self.json or {}
         return body.get("data", body).get("components") or []
 
+    def walk(self) -> list[dict[str, Any]]:
+        """Every component, nested ones included (rows in a container, a Label's component), in order."""
+        found: list[dict[str, Any]] = []
+
+        def visit(component: dict[str, Any]) -> None:
+            found.append(component)
+            for child in component.get("components", []):
+                visit(child)
+            if "component" in component:
+                visit(component["component"])
+            if "accessory" in component:
+                visit(component["accessory"])
+
+        for component in self.components:
+            visit(component)
+        return found
+
     @property
     def custom_ids(self) -> list[str]:
-        return [
-            c["custom_id"] for row in self.components for c in row.get("components", []) if "custom_id" in c
-        ]
+        return [c["custom_id"] for c in self.walk() if c["type"] == 2 and "custom_id" in c]
+
+    @property
+    def buttons(self) -> list[dict[str, Any]]:
+        return [c for c in self.walk() if c["type"] == 2]
+
+    @property
+    def text(self) -> str:
+        """What the message says: its embeds' titles and descriptions, or a card's text displays."""
+        parts = [e.get("title", "") + "\n" + e.get("description", "") for e in self.embeds]
+        parts += [c["content"] for c in self.walk() if c["type"] == 10]
+        return "\n".join(parts)
 
     @property
     def flags(self) -> int:

@@ -31,7 +31,8 @@ async def test_a_lone_surrogate_in_a_modal_value_is_mended(bot, dk, monkeypatch)
     calls = await bot.slash("model", action="save", name="cross")
     [modal] = [c for c in calls if c.path.endswith("/callback")]
     form = modal.json["data"]
-    [label] = form["components"]  # a Label (type 18) holding the text input
+    label, upload = form["components"]  # Labels (type 18): the text input, then a File Upload (type 19)
+    assert upload["component"]["type"] == 19
     text_input = label["component"]
     script = "buy = close > open  # up \ud800\nsell = close < open"
     submit = {

@@ -1,4 +1,5 @@
-"""Files in a reply reach Discord as attachments that no embed shows (downloads)."""
+"""Files in a reply reach Discord as attachments shown as downloads (a card's file component), never
+as pictures in its gallery."""
 
 from __future__ import annotations
 
@@ -20,8 +21,10 @@ async def test_run_export_attaches_the_csv_beside_the_chart(bot, dk):
     [png] = [n for n in names if n.endswith(".png")]
     [csv_name] = [n for n in names if n.endswith(".csv")]
     assert "cross_BBCA_1d" in csv_name
-    shown = [e.get("image", {}).get("url") for e in answer.embeds]
-    assert f"attachment://{png}" in shown and f"attachment://{csv_name}" not in shown
+    assert answer.flags & (1 << 15) and not answer.embeds  # a card: chart, figures and the export together
+    shown = [item["media"]["url"] for c in answer.walk() if c["type"] == 12 for item in c["items"]]
+    downloads = [c["file"]["url"] for c in answer.walk() if c["type"] == 13]
+    assert shown == [f"attachment://{png}"] and downloads == [f"attachment://{csv_name}"]
     data = dict(answer.files)[csv_name]
     rows = list(csv.DictReader(io.StringIO(data.decode())))
     assert rows and rows[0]["side"] in ("long", "short") and rows[0]["entry_time"].endswith("+07:00")

@@ -14,6 +14,35 @@ from core.message import Button, Message
 
 PNG = b"\x89PNG\r\n\x1a\n"
 EPHEMERAL = 64
+IS_COMPONENTS_V2 = 1 << 15
+
+
+def check_card_limits(body: dict) -> None:
+    """Discord's documented limits on a Components V2 message: no content or embeds; at most 40
+    components, nested ones included; 4,000 characters of text displays together; a media gallery
+    of 1-10 items (descriptions up to 1,024); action rows of 1-5 buttons; every ``attachment://``
+    reference names an attached file."""
+    assert body["flags"] & IS_COMPONENTS_V2 and not body.get("content") and not body.get("embeds")
+    every: list[dict] = []
+
+    def visit(component: dict) -> None:
+        every.append(component)
+        for child in component.get("components", []):
+            visit(child)
+
+    for component in body["components"]:
+        visit(component)
+    assert len(every) <= 40
+    assert sum(len(c["content"]) for c in every if c["type"] == 10) <= 4000
+    attached = {f"attachment://{a['filename']}" for a in body.get("attachments", [])}
+    for c in every:
+        if c["type"] == 12:
+            assert 1 <= len(c["items"]) <= 10
+            assert all(len(i.get("description", "")) <= 1024 and i["media"]["url"] in attached for i in c["items"])
+        if c["type"] == 13:
+            assert c["file"]["url"] in attached
+        if c["type"] == 1:
+            assert 1 <= len(c["components"]) <= 5
 
 
 def _callback_types(calls) -> list[int]:
@@ -27,18 +56,26 @@ async def test_market_defers_then_follows_up_with_chart_and_owned_buttons(bot, d
     assert defer.json == {"type": 5}  # thinking, public
     assert followup.method == "POST" and followup.path == f"/webhooks/{dk.APP_ID}/{defer.path.split('/')[3]}"
     assert not followup.flags & EPHEMERAL
-    embed = followup.embeds[0]
-    assert "BBCA" in embed["title"]
-    assert "RSI" in embed["description"] and "MACD" in embed["description"]
-    assert embed["color"] != ERROR_COLOUR.value
+    # a quote with its chart is a card (IS_COMPONENTS_V2): a container of the figures (text display),
+    # the chart (media gallery) and the interval buttons, and no embed or content beside it
+    assert followup.flags & IS_COMPONENTS_V2 and "embeds" not in followup.json and "content" not in followup.json
+    [card] = followup.components
+    assert card["type"] == 17 and card["accent_color"] != ERROR_COLOUR.value
+    kinds = [c["type"] for c in card["components"]]
+    assert kinds[:3] == [10, 12, 14] and set(kinds[3:]) == {1}  # text, gallery, separator, button rows
+    heading, _, figures = card["components"][0]["content"].partition("\n")
+    assert heading.startswith("### BBCA") and "RSI" in figures and "MACD" in figures
     ((name, data),) = followup.files
-    assert data.startswith(PNG) and embed["image"]["url"] == f"attachment://{name}"
+    [item] = card["components"][1]["items"]
+    assert data.startswith(PNG) and item["media"]["url"] == f"attachment://{name}" and "BBCA" in item["description"]
+    assert [a["filename"] for a in followup.json["attachments"]] == [name]
+    check_card_limits(followup.json)
     tokens = followup.custom_ids
     assert tokens and all(t.startswith("b:") for t in tokens)
     store = bot.client.runtime.buttons
     lines = [await store.resolve(t, str(dk.OWNER_ID)) for t in tokens]
     assert "/market BBCA 1w rsi macd" in lines
-    labels = [c["label"] for row in followup.components for c in row["components"]]
+    labels = [c["label"] for c in followup.buttons]
     assert "1w" in labels and "1d" not in labels
 
 
@@ -107,20 +144,21 @@ async def test_ticker_autocomplete_hook_puts_own_suggestions_first(bot, dk):
 async def test_owner_press_re_renders_the_message_in_place(bot, dk, fake_discord):
     _, followup = await bot.slash("market", ticker="BBCA", interval="1d", indicators="rsi")
     message = followup.response
-    weekly = next(
-        c["custom_id"] for row in followup.components for c in row["components"] if c["label"] == "1w"
-    )
+    weekly = next(c["custom_id"] for c in followup.buttons if c["label"] == "1w")
 
     calls = await bot.press(message, weekly)
     assert _callback_types(calls) == [6]  # deferred update: the chart takes a moment
     (edit,) = [c for c in calls if c.method == "PATCH"]
     assert edit.path.endswith("/messages/@original")
-    embed = edit.embeds[0]
-    assert "BBCA" in embed["title"] and "1w" in embed["description"]
+    # the card is re-rendered as a card: the flag is set, the legacy fields cleared as Discord asks
+    assert edit.flags & IS_COMPONENTS_V2 and edit.json["embeds"] == [] and edit.json["content"] is None
+    assert "BBCA" in edit.text and "1w" in edit.text
     ((name, data),) = edit.files
-    assert data.startswith(PNG) and embed["image"]["url"] == f"attachment://{name}"
+    gallery = [item["media"]["url"] for c in edit.walk() if c["type"] == 12 for item in c["items"]]
+    assert data.startswith(PNG) and gallery == [f"attachment://{name}"]
     assert len(edit.json["attachments"]) == 1  # the old chart is replaced, not kept
-    labels = [c["label"] for row in edit.components for c in row["components"]]
+    check_card_limits(edit.json)
+    labels = [c["label"] for c in edit.buttons]
     assert "1d" in labels and "1w" not in labels
     assert not [c for c in calls if c.method == "POST" and not c.path.endswith("/callback")]
 
@@ -282,7 +320,8 @@ async def test_model_save_without_script_opens_a_form_and_saving_it_stores_the_m
     assert modal.json["type"] == 9  # MODAL
     form = modal.json["data"]
     assert form["title"].startswith("/model save cross")
-    [label] = form["components"]  # a Label (type 18) holding the text input
+    label, upload = form["components"]  # Labels (type 18): the text input, then a File Upload (type 19)
+    assert upload["component"]["type"] == 19
     text_input = label["component"]
     assert label["type"] == 18 and label["label"] == "Script" and not text_input.get("label")
     assert text_input["style"] == 2 and text_input["max_length"] == 4000  # a paragraph

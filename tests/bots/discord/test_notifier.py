@@ -15,7 +15,7 @@ def _posts(fake):
     return [c for c in fake.only("http") if c.method == "POST" and c.path.endswith("/messages")]
 
 
-async def test_notice_to_a_channel_sends_an_embed_with_the_chart(bot, dk, fake_discord):
+async def test_notice_to_a_channel_sends_a_card_with_the_chart(bot, dk, fake_discord):
     notifier = DiscordNotifier(bot.client)
     assert isinstance(notifier, Notifier) and notifier.platform == "discord"
     notice = Message.with_commands(
@@ -24,9 +24,14 @@ async def test_notice_to_a_channel_sends_an_embed_with_the_chart(bot, dk, fake_d
     assert await notifier.send(ChatTarget("discord", str(dk.CHANNEL_ID)), notice) is True
     (post,) = _posts(fake_discord)
     assert post.path == f"/channels/{dk.CHANNEL_ID}/messages"
-    embed = post.embeds[0]
-    assert embed["title"] == "BBCA: RSI crossed below 30" and "RSI 28.4" in embed["description"]
-    assert post.files == [("bbca_1d.png", PNG)] and embed["image"]["url"] == "attachment://bbca_1d.png"
+    assert post.flags == 1 << 15 and not post.embeds and not post.json["content"]  # IS_COMPONENTS_V2, no text field
+    [container] = post.components
+    text, gallery = container["components"]
+    assert (container["type"], text["type"], gallery["type"]) == (17, 10, 12)
+    assert text["content"] == "### BBCA: RSI crossed below 30\nRSI 28.4 · price 9,150"
+    assert post.files == [("bbca_1d.png", PNG)]
+    assert [item["media"]["url"] for item in gallery["items"]] == ["attachment://bbca_1d.png"]
+    assert post.json["attachments"][0]["filename"] == "bbca_1d.png"
 
 
 async def test_notice_to_a_user_opens_a_dm_and_binds_buttons_to_that_user(bot, dk, fake_discord):

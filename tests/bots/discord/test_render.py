@@ -33,7 +33,7 @@ async def test_long_text_splits_on_lines_and_is_capped():
 
 async def test_images_get_unique_safe_names_and_one_embed_each():
     images = [Image(b"a", "chart 1.png"), Image(b"b", "chart 1.png"), Image(b"c", "../x")]
-    (page,) = render(Message("Charts", images=images))
+    (page,) = render(Message("Charts", images=images), card=False)
     names = [f.filename for f in page.files()]
     assert len(set(names)) == 3 and all("/" not in n and " " not in n for n in names)
     assert [e.image.url for e in page.embeds] == [f"attachment://{n}" for n in names]
