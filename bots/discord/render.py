@@ -125,7 +125,16 @@ def is_card(reply: Message) -> bool:
     if reply.error or not reply.images:
         return False
     _, chunks = _layout(reply.text, CARD_BODY)
-    return len(chunks) == 1
+    return len(chunks) == 1 and _components(reply) <= MAX_COMPONENTS
+
+
+def _components(reply: Message) -> int:
+    """The most components ``reply``'s card can take: container, text, gallery, a file component
+    per document, and a separator over the button rows (rows and buttons as laid out, at most)."""
+    buttons = [button for row in reply.buttons for button in row]
+    rows = min(MAX_ROWS, sum(-(-len(row) // BUTTONS_PER_ROW) for row in reply.buttons))
+    shown = min(len(buttons), rows * BUTTONS_PER_ROW)
+    return 3 + len(reply.files) + (1 + rows + shown if buttons else 0)
 
 
 def _card(reply: Message, bind: Callable[[Button], str] | None) -> list[Page]:
@@ -148,8 +157,10 @@ def _card(reply: Message, bind: Callable[[Button], str] | None) -> list[Page]:
         )))  # fmt: skip
     rows = _button_rows(reply.buttons, bind) if bind is not None else []
     # what the buttons leave of the 40 components: the layout's own, one separator, the rows
-    room = MAX_COMPONENTS - 1 - len(container.children) - (1 + sum(1 + len(row) for row in rows) if rows else 0)
-    shown = documents[: max(0, room)]  # a file too many stays attached to nothing: left out, never refused
+    room = (
+        MAX_COMPONENTS - 1 - len(container.children) - (1 + sum(1 + len(row) for row in rows) if rows else 0)
+    )
+    shown, rest = documents[: max(0, room)], documents[max(0, room) :]  # ``rest``: only in a forced card
     for doc in shown:
         container.add_item(discord.ui.File(f"attachment://{doc.filename}"))
     if rows:
@@ -160,6 +171,8 @@ def _card(reply: Message, bind: Callable[[Button], str] | None) -> list[Page]:
     layout.add_item(container)
     pages = [Page(embeds=[], images=images, documents=shown, layout=layout)]
     pages += [Page(embeds=[discord.Embed(description=chunk, colour=colour)]) for chunk in chunks[1:]]
+    if rest:  # files the card had no room for follow as downloads of their own message
+        pages.append(Page(embeds=[discord.Embed(description="Files", colour=colour)], documents=rest))
     return pages
 
 

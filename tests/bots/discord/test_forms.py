@@ -25,7 +25,9 @@ CSV = (
 
 @pytest.fixture(autouse=True)
 def _no_modal_timeout(monkeypatch):
-    monkeypatch.setattr(discord_commands, "MODAL_TIMEOUT_S", None)  # no timeout task for the harness to wait on
+    monkeypatch.setattr(
+        discord_commands, "MODAL_TIMEOUT_S", None
+    )  # no timeout task for the harness to wait on
 
 
 @pytest.fixture
@@ -69,7 +71,12 @@ def _submit(form: dict[str, Any], text: str = "", file: tuple[str, int, str] | N
     for label in form["components"]:
         inner = label["component"]
         if inner["type"] == TEXT_INPUT:
-            components.append({"type": LABEL, "component": {"type": TEXT_INPUT, "custom_id": inner["custom_id"], "value": text}})
+            components.append(
+                {
+                    "type": LABEL,
+                    "component": {"type": TEXT_INPUT, "custom_id": inner["custom_id"], "value": text},
+                }
+            )
         elif inner["type"] == FILE_UPLOAD:
             values = []
             if file is not None:
@@ -79,7 +86,12 @@ def _submit(form: dict[str, Any], text: str = "", file: tuple[str, int, str] | N
                     "id": values[0], "filename": name, "size": size, "url": f"https://cdn.example/{name}",
                     "proxy_url": f"https://cdn.example/{name}", "content_type": content_type,
                 }}}  # fmt: skip
-            components.append({"type": LABEL, "component": {"type": FILE_UPLOAD, "custom_id": inner["custom_id"], "values": values}})
+            components.append(
+                {
+                    "type": LABEL,
+                    "component": {"type": FILE_UPLOAD, "custom_id": inner["custom_id"], "values": values},
+                }
+            )
     return data
 
 
@@ -102,7 +114,9 @@ async def test_model_save_form_offers_a_file_upload_beside_the_script(bot):
 async def test_a_script_file_uploaded_in_the_form_saves_the_model(bot, dk, uploaded):
     form = _form(await bot.slash("model", action="save", name="fromform"))
     uploaded["cross.txt"] = SCRIPT
-    calls = await bot.send(dk.interaction_payload(5, _submit(form, file=("cross.txt", len(SCRIPT), "text/plain"))))
+    calls = await bot.send(
+        dk.interaction_payload(5, _submit(form, file=("cross.txt", len(SCRIPT), "text/plain")))
+    )
     assert "Saved model 'fromform' (long-only)." in _answer_text(calls)
     shown = _answer_text(await bot.slash("model", action="show", name="fromform"))
     assert "sell = close < sma(close, 10)" in shown
@@ -136,7 +150,9 @@ async def test_upload_without_anything_opens_a_form_and_stores_the_uploaded_phot
     assert [label["component"]["type"] for label in form["components"]] == [TEXT_INPUT, FILE_UPLOAD]
     uploaded["logo.png"] = PNG
     calls = await bot.send(
-        dk.interaction_payload(5, _submit(form, text="avatar", file=("logo.png", len(PNG), "image/png")), guild=False)
+        dk.interaction_payload(
+            5, _submit(form, text="avatar", file=("logo.png", len(PNG), "image/png")), guild=False
+        )
     )
     assert "Stored #" in _answer_text(calls) and "avatar" in _answer_text(calls)
     async with bot.client.runtime.core.db.session() as session:

@@ -10,7 +10,7 @@ import pytest
 from bots.discord import commands as discord_commands
 from bots.discord.render import ERROR_COLOUR
 from bots.registry import Arg, ArgKind, Registry
-from core.message import Button, Message
+from core.message import Button, Image, Message
 
 PNG = b"\x89PNG\r\n\x1a\n"
 EPHEMERAL = 64
@@ -441,3 +441,35 @@ async def test_a_destructive_confirmation_button_is_red_and_the_way_back_plain(b
     calls = await bot.slash("model", action="rm", name="cross")
     styles = {c["label"]: c["style"] for call in calls for row in call.components for c in row["components"]}
     assert styles == {"Yes, remove": discord.ButtonStyle.danger.value, "Keep": discord.ButtonStyle.secondary.value}
+
+
+async def test_a_press_turns_an_embed_into_a_card_and_a_card_never_back(core, fake_discord, dk):
+    """Discord sets IS_COMPONENTS_V2 on an edit (clearing content and embeds) but never removes it:
+    a text answer pressed from under a card is edited in as a card too."""
+    registry = Registry()
+
+    @registry.command("step", "Alternates", Arg("n", "a number", kind=ArgKind.INT))
+    async def step(ctx, n):
+        images = [Image(PNG + b"\0" * 8, f"step{n}.png", f"step {n}")] if n % 2 == 0 else []
+        return Message(f"Step {n}\nvalue {n * 10}", images=images, buttons=[[Button("next", f"/step {n + 1}")]])
+
+    harness = await dk.make_harness(core, registry, fake_discord)
+    (first,) = await harness.slash("step", n=1)  # text only: an embed
+    assert first.embeds and not first.flags & IS_COMPONENTS_V2
+
+    (card,) = await harness.press(fake_discord.message(first.json["data"]), first.custom_ids[0])
+    assert card.json["type"] == 7  # the pressed message updated in place
+    body = card.json["data"]
+    assert body["flags"] & IS_COMPONENTS_V2 and body["embeds"] == [] and body["content"] is None
+    assert "### Step 2\nvalue 20" in card.text and card.files[0][0] == "step2.png"
+    check_card_limits(body)
+
+    (again,) = await harness.press(fake_discord.message(body), card.custom_ids[0])  # step 3: text only
+    body = again.json["data"]
+    assert body["flags"] & IS_COMPONENTS_V2 and body["embeds"] == []
+    [container] = body["components"]
+    assert [c["type"] for c in container["components"]] == [10, 14, 1]
+    assert container["components"][0]["content"] == "### Step 3\nvalue 30"
+    assert body["attachments"] == []  # step 2's chart is gone with its gallery
+    check_card_limits(body)
+    await harness.client.close()
