@@ -86,7 +86,7 @@ class Command:
     admin_only: bool = False  # changes a group's settings: in groups, only its admins
     confirmable: bool = False  # destructive: the handler takes ``confirmed`` (a trailing ``--yes``)
     # reads a file sent with it (ctx.extras "attached_text" / "attached_file"): transports without
-    # replies to files (Discord) offer an attachment option
+    # replies to files (Discord) offer an attachment option, and a file upload in the form that asks
     reads_file: bool = False
     # the Stoxlify Core API operations (the specification's summaries) this command performs in chat; the same
     # names the HTTP routes carry, so tests/test_parity.py can check that chat and HTTP cover the same operations

@@ -456,6 +456,10 @@ async def run(
 ) -> None:
     """Run ``command`` for a slash-command interaction and answer it."""
     asked = _asked(command, raw)
+    # no form for a private-only command in a group: it would be refused after the user filled it
+    in_group = interaction.guild_id is not None or isinstance(interaction.channel, discord.GroupChannel)
+    if command.private_only and in_group:
+        asked = None
     if asked is not None and interaction.type is discord.InteractionType.application_command:
         await interaction.response.send_modal(AskModal(runtime, command, raw, asked))
         return

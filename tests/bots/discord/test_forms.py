@@ -181,3 +181,11 @@ async def test_a_form_for_a_command_that_reads_no_file_has_no_upload(bot, dk):
     form = _form(await bot.slash("connect", broker="binance", label="main", client_id="KEY", guild=False))
     assert [label["component"]["type"] for label in form["components"]] == [TEXT_INPUT]
     assert form["components"][0]["component"].get("required", True) is True
+
+
+async def test_a_private_command_in_a_server_is_refused_without_a_form_first(bot):
+    """No form to fill (a file to pick, a secret to type) only to be told it works in private chats."""
+    for calls in (await bot.slash("upload"), await bot.slash("connect", broker="binance", label="m", client_id="K")):
+        [answer] = [c for c in calls if c.path.endswith("/callback")]
+        assert answer.json["type"] == 4 and answer.flags & 64  # a private refusal, not a MODAL (9)
+        assert "works only in a private chat" in answer.text
