@@ -35,6 +35,7 @@ CHANNEL_ID = 810000000000000001
 DM_CHANNEL_ID = 820000000000000001
 OWNER_ID = 900000000000000001
 OTHER_ID = 900000000000000002
+IS_COMPONENTS_V2 = 1 << 15
 BOT_USER = {"id": str(APP_ID), "username": "stoxlify", "discriminator": "0", "avatar": None, "bot": True}
 MANAGE_GUILD = 1 << 5
 ADMINISTRATOR = 1 << 3
@@ -127,6 +128,34 @@ def slash(name: str, /, **options: Any) -> dict[str, Any]:
             if value is not None
         ],
     }
+
+
+def check_card_limits(body: dict[str, Any]) -> None:
+    """Discord's documented limits on a Components V2 message: no content or embeds; at most 40
+    components, nested ones included; 4,000 characters of text displays together; a media gallery
+    of 1-10 items (descriptions up to 1,024); action rows of 1-5 buttons; every ``attachment://``
+    reference names an attached file."""
+    assert body["flags"] & IS_COMPONENTS_V2 and not body.get("content") and not body.get("embeds")
+    every: list[dict[str, Any]] = []
+
+    def visit(component: dict[str, Any]) -> None:
+        every.append(component)
+        for child in component.get("components", []):
+            visit(child)
+
+    for component in body["components"]:
+        visit(component)
+    assert len(every) <= 40
+    assert sum(len(c["content"]) for c in every if c["type"] == 10) <= 4000
+    attached = {f"attachment://{a['filename']}" for a in body.get("attachments", [])}
+    for c in every:
+        if c["type"] == 12:
+            assert 1 <= len(c["items"]) <= 10
+            assert all(len(i.get("description", "")) <= 1024 and i["media"]["url"] in attached for i in c["items"])
+        if c["type"] == 13:
+            assert c["file"]["url"] in attached
+        if c["type"] == 1:
+            assert 1 <= len(c["components"]) <= 5
 
 
 @dataclass

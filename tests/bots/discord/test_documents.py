@@ -25,6 +25,9 @@ async def test_run_export_attaches_the_csv_beside_the_chart(bot, dk):
     shown = [item["media"]["url"] for c in answer.walk() if c["type"] == 12 for item in c["items"]]
     downloads = [c["file"]["url"] for c in answer.walk() if c["type"] == 13]
     assert shown == [f"attachment://{png}"] and downloads == [f"attachment://{csv_name}"]
+    dk.check_card_limits(answer.json)
+    [text] = [c["content"] for c in answer.walk() if c["type"] == 10]  # the key figures, in the same card
+    assert text.startswith("### ") and "Return " in text and "Max drawdown " in text and "Sharpe " in text
     data = dict(answer.files)[csv_name]
     rows = list(csv.DictReader(io.StringIO(data.decode())))
     assert rows and rows[0]["side"] in ("long", "short") and rows[0]["entry_time"].endswith("+07:00")

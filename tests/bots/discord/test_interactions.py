@@ -17,34 +17,6 @@ EPHEMERAL = 64
 IS_COMPONENTS_V2 = 1 << 15
 
 
-def check_card_limits(body: dict) -> None:
-    """Discord's documented limits on a Components V2 message: no content or embeds; at most 40
-    components, nested ones included; 4,000 characters of text displays together; a media gallery
-    of 1-10 items (descriptions up to 1,024); action rows of 1-5 buttons; every ``attachment://``
-    reference names an attached file."""
-    assert body["flags"] & IS_COMPONENTS_V2 and not body.get("content") and not body.get("embeds")
-    every: list[dict] = []
-
-    def visit(component: dict) -> None:
-        every.append(component)
-        for child in component.get("components", []):
-            visit(child)
-
-    for component in body["components"]:
-        visit(component)
-    assert len(every) <= 40
-    assert sum(len(c["content"]) for c in every if c["type"] == 10) <= 4000
-    attached = {f"attachment://{a['filename']}" for a in body.get("attachments", [])}
-    for c in every:
-        if c["type"] == 12:
-            assert 1 <= len(c["items"]) <= 10
-            assert all(len(i.get("description", "")) <= 1024 and i["media"]["url"] in attached for i in c["items"])
-        if c["type"] == 13:
-            assert c["file"]["url"] in attached
-        if c["type"] == 1:
-            assert 1 <= len(c["components"]) <= 5
-
-
 def _callback_types(calls) -> list[int]:
     return [c.json["type"] for c in calls if c.path.endswith("/callback")]
 
@@ -69,7 +41,7 @@ async def test_market_defers_then_follows_up_with_chart_and_owned_buttons(bot, d
     [item] = card["components"][1]["items"]
     assert data.startswith(PNG) and item["media"]["url"] == f"attachment://{name}" and "BBCA" in item["description"]
     assert [a["filename"] for a in followup.json["attachments"]] == [name]
-    check_card_limits(followup.json)
+    dk.check_card_limits(followup.json)
     tokens = followup.custom_ids
     assert tokens and all(t.startswith("b:") for t in tokens)
     store = bot.client.runtime.buttons
@@ -157,7 +129,7 @@ async def test_owner_press_re_renders_the_message_in_place(bot, dk, fake_discord
     gallery = [item["media"]["url"] for c in edit.walk() if c["type"] == 12 for item in c["items"]]
     assert data.startswith(PNG) and gallery == [f"attachment://{name}"]
     assert len(edit.json["attachments"]) == 1  # the old chart is replaced, not kept
-    check_card_limits(edit.json)
+    dk.check_card_limits(edit.json)
     labels = [c["label"] for c in edit.buttons]
     assert "1d" in labels and "1w" not in labels
     assert not [c for c in calls if c.method == "POST" and not c.path.endswith("/callback")]
@@ -462,7 +434,7 @@ async def test_a_press_turns_an_embed_into_a_card_and_a_card_never_back(core, fa
     body = card.json["data"]
     assert body["flags"] & IS_COMPONENTS_V2 and body["embeds"] == [] and body["content"] is None
     assert "### Step 2\nvalue 20" in card.text and card.files[0][0] == "step2.png"
-    check_card_limits(body)
+    dk.check_card_limits(body)
 
     (again,) = await harness.press(fake_discord.message(body), card.custom_ids[0])  # step 3: text only
     body = again.json["data"]
@@ -471,5 +443,5 @@ async def test_a_press_turns_an_embed_into_a_card_and_a_card_never_back(core, fa
     assert [c["type"] for c in container["components"]] == [10, 14, 1]
     assert container["components"][0]["content"] == "### Step 3\nvalue 30"
     assert body["attachments"] == []  # step 2's chart is gone with its gallery
-    check_card_limits(body)
+    dk.check_card_limits(body)
     await harness.client.close()

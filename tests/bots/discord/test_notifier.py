@@ -32,6 +32,7 @@ async def test_notice_to_a_channel_sends_a_card_with_the_chart(bot, dk, fake_dis
     assert post.files == [("bbca_1d.png", PNG)]
     assert [item["media"]["url"] for item in gallery["items"]] == ["attachment://bbca_1d.png"]
     assert post.json["attachments"][0]["filename"] == "bbca_1d.png"
+    dk.check_card_limits(post.json)
 
 
 async def test_notice_to_a_user_opens_a_dm_and_binds_buttons_to_that_user(bot, dk, fake_discord):
