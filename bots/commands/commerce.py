@@ -387,4 +387,8 @@ async def refund(ctx: Context, purchase: str) -> Message:
     lines = [f"Refunded purchase #{done.purchase_id}: ⭐{done.stars:,} back to the buyer"
              + (" (Telegram had refunded it already)." if done.already else ".")]  # fmt: skip
     lines.append(f"Ended now: {', '.join(done.revoked)}." if done.revoked else "No running plan to end.")
+    if done.canceled is not None:
+        lines.append("Its Stars subscription is canceled: Telegram will not charge it again." if done.canceled else
+                     "Telegram did not cancel its Stars subscription: cancel it yourself, or the next renewal "
+                     "arrives flagged for a refund.")  # fmt: skip
     return Message("\n".join(lines))

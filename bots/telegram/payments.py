@@ -48,6 +48,14 @@ class TelegramStars:
             raise Unavailable("Telegram cannot be reached now: try the refund again in a minute") from None
         return True
 
+    async def cancel(self, user_id: int, charge_id: str) -> bool:
+        """Stop a Stars subscription's renewals (``editUserStarSubscription``); False when Telegram refused."""
+        try:
+            return bool(await self.bot.edit_user_star_subscription(user_id, charge_id, is_canceled=True))
+        except tg_error.TelegramError as exc:  # the refund is done: say so, and let the admin know about this
+            log.warning("stars_subscription_not_canceled", error=type(exc).__name__)
+            return False
+
 
 def handlers(core: Core) -> list[BaseHandler]:
     """The payment handlers, to go before every other message handler."""

@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db.base import Base, StrEnumType, UTCDateTime, utcnow
@@ -55,6 +55,8 @@ class Purchase(Base):
     stars: Mapped[int | None] = mapped_column(Integer, default=None)
     charge_id: Mapped[str | None] = mapped_column(String(255), default=None, unique=True, index=True)
     payer_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    # paid as a Stars subscription (Telegram charges it again every 30 days): a refund also cancels it
+    recurring: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 

@@ -69,14 +69,18 @@ class Refunded:
     stars: int
     revoked: tuple[str, ...]  # names of the subscriptions ended or removed
     already: bool = False  # Telegram had refunded this charge before (a retried /refund)
+    canceled: bool | None = None  # a Stars subscription: whether its renewals were stopped; None: not one
 
 
 class StarsGateway(Protocol):
-    """What the core needs from the Telegram bot: ``refundStarPayment``. The Telegram transport
-    registers one on ``Core.stars`` when it starts; it raises ``Unavailable`` when Telegram refuses,
-    and returns False when the charge had been refunded already."""
+    """What the core needs from the Telegram bot: ``refundStarPayment`` (and, for a subscription,
+    ``editUserStarSubscription`` to stop the renewals). The Telegram transport registers one on
+    ``Core.stars`` when it starts; ``refund`` raises ``Unavailable`` when Telegram refuses and returns
+    False when the charge had been refunded already; ``cancel`` returns whether Telegram agreed."""
 
     async def refund(self, user_id: int, charge_id: str) -> bool: ...
+
+    async def cancel(self, user_id: int, charge_id: str) -> bool: ...
 
 
 async def _payer_user(session: AsyncSession, payer: str) -> int | None:
@@ -149,7 +153,7 @@ async def credit(
             result = await _flag(session, row, charge_id, payer, f"amount mismatch: paid {amount} {currency[:8]}, "
                                  f"invoiced {row.stars} {CURRENCY}; not credited")  # fmt: skip
         elif row.status == PurchaseStatus.PENDING:
-            await _keep_charge(session, row.id, charge_id, payer)
+            await _keep_charge(session, row.id, charge_id, payer, recurring)
             settled = await settlement.settle(session, row.id, now)
             result = Credited(Credit.SETTLED if settled else Credit.DUPLICATE, row.id, row.user_id)
         elif row.status == PurchaseStatus.PAID and recurring and not first_recurring:
@@ -161,10 +165,13 @@ async def credit(
     return result
 
 
-async def _keep_charge(session: AsyncSession, purchase_id: int, charge_id: str, payer: str) -> None:
+async def _keep_charge(
+    session: AsyncSession, purchase_id: int, charge_id: str, payer: str, recurring: bool = False
+) -> None:
     await session.execute(
         update(Purchase).where(Purchase.id == purchase_id)
-        .values(charge_id=charge_id[:255], payer_id=payer[:64]).execution_options(synchronize_session=False)
+        .values(charge_id=charge_id[:255], payer_id=payer[:64], recurring=recurring)
+        .execution_options(synchronize_session=False)
     )
 
 
@@ -183,7 +190,7 @@ async def _renew(session: AsyncSession, first: Purchase, charge_id: str, payer: 
     renewal = Purchase(
         user_id=first.user_id, status=PurchaseStatus.PENDING, provider=PROVIDER, subtotal=first.subtotal,
         discount=first.discount, tax=first.tax, total=first.total, created_at=now, stars=first.stars,
-        invoice_id=first.invoice_id, charge_id=charge_id[:255], payer_id=payer[:64],
+        invoice_id=first.invoice_id, charge_id=charge_id[:255], payer_id=payer[:64], recurring=True,
     )
     session.add(renewal)
     await session.flush()
@@ -222,8 +229,10 @@ async def refund(
         raise Unavailable("Telegram is not connected to this bot process: refund from one running Telegram")
     fresh = await gateway.refund(int(row.payer_id), row.charge_id)
     revoked = await mark_refunded(db, row.charge_id, now)
-    log.info("stars_refunded", purchase=purchase_id, by=actor.user_id, already=not fresh)
-    return Refunded(purchase_id, row.stars or 0, revoked or (), already=not fresh)
+    # a refunded subscription must not be charged again in 30 days
+    canceled = await gateway.cancel(int(row.payer_id), row.charge_id) if row.recurring else None
+    log.info("stars_refunded", purchase=purchase_id, by=actor.user_id, already=not fresh, canceled=canceled)
+    return Refunded(purchase_id, row.stars or 0, revoked or (), already=not fresh, canceled=canceled)
 
 
 async def mark_refunded(db: Database, charge_id: str, now: datetime | None = None) -> tuple[str, ...] | None:

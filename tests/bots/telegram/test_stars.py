@@ -192,10 +192,12 @@ async def test_admin_refund_calls_refund_star_payment_and_revokes(tg):
 
     bob = {"id": BOB["id"], "type": "private", "first_name": "Bob"}
     calls = await tg.say(f"/refund #{purchase_id}", user=BOB, chat=bob)
-    [refund] = [c for c in calls if c.method == "refundStarPayment"]
-    assert refund.params == {"user_id": ALICE["id"], "telegram_payment_charge_id": CHARGE}
+    assert [c.method for c in calls] == ["refundStarPayment", "editUserStarSubscription", "sendMessage"]
+    assert calls[0].params == {"user_id": ALICE["id"], "telegram_payment_charge_id": CHARGE}
+    # the recorded payment was a subscription's first: its renewals are canceled too
+    assert calls[1].params == {"user_id": ALICE["id"], "telegram_payment_charge_id": CHARGE, "is_canceled": True}
     assert f"Refunded purchase #{purchase_id}: ⭐552 back to the buyer." in calls[-1].text
-    assert "Ended now: Pro." in calls[-1].text
+    assert "Ended now: Pro." in calls[-1].text and "Telegram will not charge it again" in calls[-1].text
     row = await _purchase(tg.core, purchase_id)
     assert row.status == PurchaseStatus.REFUNDED and row.refunded_at is not None
     assert await purchases.subscriptions(tg.core.db, await actor_for(tg.core.db, platform="telegram",

@@ -26,11 +26,16 @@ class Gateway:
 
     def __init__(self, fresh: bool = True) -> None:
         self.calls: list[tuple[int, str]] = []
+        self.canceled: list[tuple[int, str]] = []
         self.fresh = fresh
 
     async def refund(self, user_id: int, charge_id: str) -> bool:
         self.calls.append((user_id, charge_id))
         return self.fresh
+
+    async def cancel(self, user_id: int, charge_id: str) -> bool:
+        self.canceled.append((user_id, charge_id))
+        return True
 
 
 async def _buy(db, s, plan="Pro", code=None, quantity=1, now=NOW):
@@ -144,6 +149,14 @@ async def test_a_renewal_extends_the_plan_by_a_new_paid_purchase(db):
     assert (row.status, row.provider, row.charge_id, row.stars) == (PurchaseStatus.PAID, "Stars", "stxSECOND", 552)
     first, second = await _subs(db, s.buyer.user_id)
     assert second.starts_at == first.ends_at and second.ends_at - first.starts_at == timedelta(days=60)
+    assert (await _row(db, done.purchase.id)).recurring and row.recurring
+
+    # refunding the subscription also stops its renewals
+    gateway = Gateway()
+    refunded = await stars_payments.refund(db, CONFIG, s.admin, done.purchase.id, gateway, now=NOW + timedelta(days=31))
+    assert refunded.canceled is True and gateway.canceled == [(4242, "stxFIRST")]
+    # the first period is over; the renewal's period stands (its own purchase and charge, refunded on its own)
+    assert refunded.revoked == () and len(await purchases.subscriptions(db, s.buyer, NOW + timedelta(days=31))) == 1
 
 
 async def test_payments_that_cannot_be_credited_are_kept_for_an_admin(db):
@@ -183,6 +196,7 @@ async def test_refund_calls_telegram_then_revokes_the_plan(db):
     refunded = await stars_payments.refund(db, CONFIG, s.admin, done.purchase.id, gateway, now=later)
     assert gateway.calls == [(4242, "stxPAID")]
     assert refunded.revoked == ("Pro",) and refunded.stars == 552 and not refunded.already
+    assert refunded.canceled is None and gateway.canceled == []  # a one-off payment: nothing renews
     row = await _row(db, done.purchase.id)
     assert (row.status, row.refunded_at) == (PurchaseStatus.REFUNDED, later)
     [sub] = await _subs(db, s.buyer.user_id)
