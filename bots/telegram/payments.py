@@ -86,6 +86,9 @@ def handlers(core: Core) -> list[BaseHandler]:
         payment = message.successful_payment if message is not None else None
         if message is None or payment is None or message.from_user is None:
             return
+        # Telegram sends this once: should crediting fail, this line is what an admin credits or refunds from
+        log.info("stars_payment_received", payload=payment.invoice_payload[:128], stars=payment.total_amount,
+                 charge=payment.telegram_payment_charge_id, payer=message.from_user.id)  # fmt: skip
         result = await stars_payments.credit(
             core.db, payload=payment.invoice_payload, currency=payment.currency, amount=payment.total_amount,
             charge_id=payment.telegram_payment_charge_id, payer=str(message.from_user.id),

@@ -299,7 +299,12 @@ async def send_reply(
     reply = photos_or_documents(reply)
     sent = await _send_content(bot, chat_id, reply, markup=markup, reply_to=reply_to, thread_id=thread_id)
     if reply.invoice is not None:
-        sent.append(await send_invoice(bot, chat_id, reply.invoice, thread_id=thread_id))
+        try:
+            sent.append(await send_invoice(bot, chat_id, reply.invoice, thread_id=thread_id))
+        except tg_error.BadRequest as exc:  # the order stays pending and expires unpaid; the buyer learns why
+            log.warning("telegram_invoice_refused", error=exc.message)
+            refused = f"Telegram refused the payment invoice ({exc.message[:200]}): please tell the bot's admins."
+            sent += await send_html(bot, chat_id, [escape(refused)], thread_id=thread_id)
     for document in reply.files:
         sent.append(
             await bot.send_document(

@@ -252,3 +252,30 @@ async def test_pre_checkout_updates_are_asked_for():
     from bots.telegram.app import ALLOWED_UPDATES
 
     assert "pre_checkout_query" in ALLOWED_UPDATES
+
+
+async def test_an_invoice_telegram_refuses_is_explained(tg):
+    refused = {"ok": False, "error_code": 400, "description": "Bad Request: SUBSCRIPTION_PRICE_INVALID"}
+    tg.rec.fail_once("createInvoiceLink", 400, refused)
+    calls = await tg.say("/buy Pro --yes")
+    assert [c.method for c in calls] == ["sendMessage", "sendMessage"]
+    assert "Telegram refused the payment invoice (Subscription_price_invalid)" in calls[1].text
+    assert "Something went wrong" not in calls[1].text
+
+
+async def test_a_retried_refund_telegram_already_made_still_revokes(tg):
+    purchase_id, _ = await _buy(tg, "/buy Pro --yes")
+    await tg.feed(recorded("successful_payment", purchase_id))
+    done = {"ok": False, "error_code": 400, "description": "Bad Request: CHARGE_ALREADY_REFUNDED"}
+    tg.rec.fail_once("refundStarPayment", 400, done)
+    bob = {"id": BOB["id"], "type": "private", "first_name": "Bob"}
+    calls = await tg.say(f"/refund {purchase_id}", user=BOB, chat=bob)
+    assert "(Telegram had refunded it already)." in calls[-1].text and "Ended now: Pro." in calls[-1].text
+    assert (await _purchase(tg.core, purchase_id)).status == PurchaseStatus.REFUNDED
+
+    other_id, _ = await _buy(tg, "/buy Basic --yes")
+    await tg.feed(recorded("successful_payment", other_id, total_amount=182, telegram_payment_charge_id="stxOTHER"))
+    tg.rec.fail_once("refundStarPayment", 400, {"ok": False, "error_code": 400, "description": "Bad Request: CHARGE_NOT_FOUND"})
+    refused = await tg.say(f"/refund {other_id}", user=BOB, chat=bob)
+    assert "Telegram refused the refund: Charge_not_found" in refused[-1].text
+    assert (await _purchase(tg.core, other_id)).status == PurchaseStatus.PAID  # nothing changed
