@@ -203,6 +203,9 @@ async def test_admin_refund_calls_refund_star_payment_and_revokes(tg):
     assert await purchases.subscriptions(tg.core.db, await actor_for(tg.core.db, platform="telegram",
                                                                      external_id="1001")) == ()  # fmt: skip
 
+    [listed] = await tg.say("/purchases")
+    assert f"#{purchase_id} " in listed.text and "Pro: Rp 165,390 (⭐552) · Refunded" in listed.text
+
     # Telegram then reports the refund: already done, nothing said, nothing changed
     before = len(tg.rec.calls)
     await tg.feed(recorded("refunded_payment", purchase_id))
