@@ -211,6 +211,8 @@ async def purchase(
     """Buy: price, store, reserve the code, then pay through the configured provider (or ``provider``:
     the Telegram transport asks for ``Stars``)."""
     now = now or utcnow()
+    if provider not in (None, "Mock", "Mayar", stars.PROVIDER):  # anything else would settle unpaid, like Mock
+        raise Invalid(f"there is no payment provider {provider!r}")
     client: MayarClient | None = None
     async with db.session() as session:
         await lock_user(session, actor.user_id)  # two presses of Pay run one after the other

@@ -93,6 +93,8 @@ async def test_other_channels_keep_the_configured_provider(db):
     s = await shop(db, CONFIG)
     done = await purchases.purchase(db, CONFIG, s.buyer, [purchases.Item(s.plans["Pro"].id)], now=NOW)
     assert done.purchase.provider == "Mock" and done.settled and done.invoice is None
+    with pytest.raises(Invalid, match="no payment provider 'Free'"):  # never a way to settle unpaid
+        await purchases.purchase(db, CONFIG, s.buyer, [purchases.Item(s.plans["Basic"].id)], now=NOW, provider="Free")
 
 
 async def test_pre_checkout_checks_the_stored_purchase(db):
