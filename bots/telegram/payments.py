@@ -18,8 +18,10 @@ from telegram.ext import BaseHandler, ContextTypes, MessageHandler, PreCheckoutQ
 from bots.telegram import render
 from core.actor import Actor
 from core.app import Core
+from core.contact.service import admin_target
 from core.errors import Unavailable
 from core.logging import get_logger
+from core.message import Message
 from core.purchase import service as purchases
 from core.purchase import stars_payments
 from core.purchase.stars_payments import Credit
@@ -55,6 +57,18 @@ class TelegramStars:
         except tg_error.TelegramError as exc:  # the refund is done: say so, and let the admin know about this
             log.warning("stars_subscription_not_canceled", error=type(exc).__name__)
             return False
+
+
+async def _tell_admins(core: Core, text: str) -> None:
+    """A payment nobody can credit automatically, posted to ``ADMIN_CHAT`` when it is set."""
+    target = admin_target(core.settings)
+    notifier = core.notifiers.get(target.platform) if target is not None else None
+    if target is None or notifier is None:
+        return
+    try:
+        await notifier.send(target, Message(text))
+    except Exception as exc:  # the buyer's answer must still go out; the warning is logged already
+        log.warning("stars_admin_not_told", error=type(exc).__name__)
 
 
 def handlers(core: Core) -> list[BaseHandler]:
@@ -107,6 +121,9 @@ def handlers(core: Core) -> list[BaseHandler]:
             order = f" for order #{result.purchase_id}" if result.purchase_id is not None else ""
             lines = [f"We received ⭐{payment.total_amount:,}{order} but could not credit it "
                      f"({result.detail}). An admin will credit or refund it; see /contact."]  # fmt: skip
+            await _tell_admins(core, f"A Telegram Stars payment needs an admin: ⭐{payment.total_amount:,} from "
+                               f"Telegram user {message.from_user.id}{order}: {result.detail}. Credit it by hand, "
+                               f"or /refund {result.purchase_id if result.purchase_id is not None else 'it'}.")  # fmt: skip
         await render.send_html(context.bot, message.chat_id, render.html_chunks("\n".join(lines)))
 
     async def on_refunded(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

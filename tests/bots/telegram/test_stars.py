@@ -282,3 +282,18 @@ async def test_a_retried_refund_telegram_already_made_still_revokes(tg):
     refused = await tg.say(f"/refund {other_id}", user=BOB, chat=bob)
     assert "Telegram refused the refund: Charge_not_found" in refused[-1].text
     assert (await _purchase(tg.core, other_id)).status == PurchaseStatus.PAID  # nothing changed
+
+
+async def test_a_payment_for_a_closed_order_is_kept_for_an_admin(tg, core):
+    core.settings = core.settings.model_copy(update={"admin_chat": "telegram:-100777"})
+    purchase_id, _ = await _buy(tg, "/buy Pro --yes")
+    async with core.db.session() as session:
+        await session.execute(update(Purchase).where(Purchase.id == purchase_id).values(status=PurchaseStatus.EXPIRED))
+    before = len(tg.rec.calls)
+    await tg.feed(recorded("successful_payment", purchase_id))
+    told = {c.params["chat_id"]: c.text for c in tg.rec.calls[before:] if c.method == "sendMessage"}
+    assert "We received ⭐552 for order" in told[ALICE["id"]] and "An admin will credit or refund it" in told[ALICE["id"]]
+    assert f"/refund {purchase_id}" in told[-100777] and "paid while Expired" in told[-100777]
+    row = await _purchase(core, purchase_id)
+    assert (row.status, row.charge_id) == (PurchaseStatus.EXPIRED, CHARGE)  # refundable, not credited
+    assert await _subscriptions(core) == []
