@@ -14,6 +14,7 @@ from core.market.service import MarketService
 from core.market.shared_candles import shared_candles
 from core.notify import Notifier
 from core.purchase.limits import compute_budget
+from core.purchase.stars_payments import StarsGateway
 from core.state import SharedState, memory_state, open_state
 
 
@@ -32,6 +33,8 @@ class Core:
     charts: ChartService = field(default=None)  # type: ignore[assignment]
     # Set by a chat transport in webhook mode: whom the HTTP server hands that platform's updates to.
     receivers: dict[str, Receiver] = field(default_factory=dict)
+    # Set by the Telegram transport as it starts: refundStarPayment for /refund (core.purchase.stars_payments).
+    stars: StarsGateway | None = None
 
     def __post_init__(self) -> None:
         if self.compute is None:

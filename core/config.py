@@ -129,6 +129,10 @@ class Settings(BaseSettings):
     mayar_readbacks_per_minute: int = Field(default=30, ge=1)  # invoice read-backs webhooks may cause, overall
     mayar_readbacks_per_invoice_per_minute: int = Field(default=4, ge=1)
     payment_event_retention_days: int = Field(default=90, ge=1)  # stored webhook events older than this go
+    # Telegram Stars (core.purchase.stars): a purchase made in Telegram is invoiced in stars (XTR) instead
+    # of PAYMENT_PROVIDER (digital goods sold in a Telegram bot must be paid in Stars); other chats keep it
+    stars_enabled: bool = False
+    stars_rupiah_per_star: int = Field(default=300, ge=1)  # a total in rupiah / this, rounded up to whole stars
 
     # compute (core.compute): where CPU work runs, and each user's fair share of it
     # local: a warm process pool; queue: stoxlify worker processes through Redis; inline: threads (tests)

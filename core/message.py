@@ -60,6 +60,21 @@ class Button:
         return cls(label, "", copies=text)
 
 
+@dataclass(frozen=True, slots=True)
+class Invoice:
+    """A payment asked for in the chat itself (Telegram Stars): one price item of ``amount`` in
+    ``currency``; with ``subscription_period`` (seconds) it is charged again every period.
+    Transports without in-chat payments never receive one (the command picks the provider by transport)."""
+
+    title: str
+    description: str
+    payload: str
+    currency: str
+    label: str
+    amount: int
+    subscription_period: int | None = None
+
+
 @dataclass(slots=True)
 class Message:
     """Plain text plus optional images, files (``Document``: sent as downloads) and button rows.
@@ -74,6 +89,7 @@ class Message:
     buttons: Sequence[Sequence[Button]] = field(default_factory=list)
     ephemeral: bool = False
     error: bool = False
+    invoice: Invoice | None = None  # sent after the text (Telegram: sendInvoice, or a link for a subscription)
 
     @classmethod
     def fail(cls, message: str, usage: str | None = None) -> Message:

@@ -1,4 +1,8 @@
-"""Plans and purchases: /plans, /buy, /purchases; admins: /product, /discount."""
+"""Plans and purchases: /plans, /buy, /purchases; admins: /product, /discount, /refund.
+
+In Telegram with ``STARS_ENABLED``, /buy is paid in Telegram Stars (Telegram requires it for digital
+goods sold in a bot): the reply carries an ``Invoice`` the Telegram transport sends. Every other
+transport keeps ``PAYMENT_PROVIDER`` (Mock or Mayar)."""
 
 from __future__ import annotations
 
@@ -11,9 +15,9 @@ from bots.paging import paged_reply
 from bots.registry import Arg, ArgKind, Context, UsageError, split_words, whole
 from core import format as fmt
 from core.account.admin import require_admin
-from core.message import Button, ButtonStyle, Message
+from core.message import Button, ButtonStyle, Invoice, Message
 from core.product import service as products
-from core.purchase import retire
+from core.purchase import retire, stars, stars_payments
 from core.purchase import service as purchases
 from core.purchase.models import PurchaseStatus
 from core.purchase.pricing import Quote
@@ -23,6 +27,7 @@ PRODUCT_ADD = '/product add CATEGORY "NAME" PRICE [DAYS] [feature=value...] [des
 PRODUCT_RM = "/product rm ID"
 DISCOUNT_ADD = "/discount add CODE percent|fixed VALUE [from=YYYY-MM-DD] [until=YYYY-MM-DD] [uses=N]"
 DISCOUNT_RM = "/discount rm CODE"
+REFUND = "/refund PURCHASE"
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _RUPIAH = re.compile(r"^(?:\d+|\d{1,3}(?:\.\d{3})+|\d{1,3}(?:,\d{3})+|\d{1,3}(?:_\d{3})+)$")
 _PERCENT = re.compile(r"^(?P<whole>\d{1,6})(?:[.,](?P<decimals>\d{1,2}))?\s*%?$")
@@ -98,12 +103,19 @@ async def buy(ctx: Context, plan: str, code: str | None, confirmed: bool = False
     product = await products.get_product(db, plan)
     items = [purchases.Item(product.id, 1)]
     code_part = f" {code}" if code else ""
+    in_stars = ctx.transport == "telegram" and settings.stars_enabled
     if not confirmed:
         quote = await purchases.precalculate(db, settings, ctx.actor, items, code)
         lines = [f"{product.name}:", *quote_lines(quote)]
-        return Message("\n".join(lines), buttons=[[Button(f"Pay {fmt.rupiah(quote.total)}", f"/buy {product.id}{code_part} --yes", style=ButtonStyle.PRIMARY)]])
-    done = await purchases.purchase(db, settings, ctx.actor, items, code)
+        label = f"Pay {fmt.rupiah(quote.total)}"
+        if in_stars and quote.total:
+            lines += stars_lines(quote, settings.stars_rupiah_per_star)
+            label = f"Pay ⭐{stars.stars_for(quote.total, settings.stars_rupiah_per_star):,}"
+        return Message("\n".join(lines), buttons=[[Button(label, f"/buy {product.id}{code_part} --yes", style=ButtonStyle.PRIMARY)]])
+    done = await purchases.purchase(db, settings, ctx.actor, items, code, provider=stars.PROVIDER if in_stars else None)
     bought = done.purchase
+    if done.invoice is not None:
+        return stars_reply(bought, done.invoice)
     if done.settled:
         how = {"Mock": " (development payments: nothing was charged)", "Free": " (nothing to pay)"}.get(bought.provider, "")
         lines = [f"Paid {fmt.rupiah(bought.total)}{how}. Purchase #{bought.id}."]
@@ -136,9 +148,34 @@ async def purchases_(ctx: Context, page: int) -> Message:
     )  # fmt: skip
 
 
+def stars_lines(quote: Quote, rupiah_per_star: int) -> list[str]:
+    """The total in stars (both amounts shown), and whether Telegram will charge it again."""
+    lines = [f"In Telegram Stars: ⭐{stars.stars_for(quote.total, rupiah_per_star):,} "
+             f"({fmt.rupiah(rupiah_per_star)} a star, rounded up)"]  # fmt: skip
+    if stars.recurring(quote):
+        lines.append(f"A subscription: Telegram renews it every {stars.SUBSCRIPTION_DAYS} days until you cancel it.")
+    return lines
+
+
+def stars_reply(bought: purchases.PurchaseView, invoice: stars.StarsInvoice) -> Message:
+    """The purchase's text, then the Stars invoice (the Telegram transport sends it)."""
+    expires = f" before {bought.expires_at:%Y-%m-%d %H:%M} UTC" if bought.expires_at else ""
+    renews = (f"\nTelegram renews it every {stars.SUBSCRIPTION_DAYS} days until you cancel it in Telegram."
+              if invoice.subscription_period else "")  # fmt: skip
+    text = (
+        f"Purchase #{bought.id}: pay ⭐{invoice.stars:,} ({fmt.rupiah(bought.total)}){expires} with the invoice below."
+        f"{renews}\nYour plan starts as soon as Telegram confirms the payment; see /purchases."
+    )
+    return Message(text, invoice=Invoice(
+        title=invoice.title, description=invoice.description, payload=invoice.payload, currency=invoice.currency,
+        label=invoice.label, amount=invoice.stars, subscription_period=invoice.subscription_period,
+    ))
+
+
 def _purchase_line(p: purchases.PurchaseView) -> str:
     names = ", ".join(f"{i.name} ×{i.quantity}" if i.quantity > 1 else i.name for i in p.items)
-    line = f"• #{p.id} {p.created_at:%Y-%m-%d} {names}: {fmt.rupiah(p.total)} · {p.status}"
+    paid = fmt.rupiah(p.total) + (f" (⭐{p.stars:,})" if p.stars else "")
+    line = f"• #{p.id} {p.created_at:%Y-%m-%d} {names}: {paid} · {p.status}"
     if p.status == PurchaseStatus.PENDING and p.payment_link:
         line += f" · pay: {p.payment_link}"
     return line
@@ -330,3 +367,28 @@ def _discount_line(code: products.DiscountView) -> str:
     if not code.active:
         parts.append("inactive")
     return " · ".join(parts)
+
+
+@registry.command(
+    "refund",
+    "Admins: refund a Telegram Stars purchase and revoke its plan",
+    Arg("purchase", "the purchase's number (#12 or 12; see /purchases)"),
+    group="Admin",
+    examples=("/refund 12",),
+)
+async def refund(ctx: Context, purchase: str) -> Message:
+    require_admin(ctx.core.settings, ctx.actor)
+    text = purchase.strip().removeprefix("#")
+    if not text.isdigit():
+        return Message.fail(f"give the purchase's number, not '{purchase.strip()[:40]}'", REFUND)
+    done = await stars_payments.refund(
+        ctx.core.db, ctx.core.settings, ctx.actor, whole(text, "PURCHASE"), ctx.core.stars
+    )
+    lines = [f"Refunded purchase #{done.purchase_id}: ⭐{done.stars:,} back to the buyer"
+             + (" (Telegram had refunded it already)." if done.already else ".")]  # fmt: skip
+    lines.append(f"Ended now: {', '.join(done.revoked)}." if done.revoked else "No running plan to end.")
+    if done.canceled is not None:
+        lines.append("Its Stars subscription is canceled: Telegram will not charge it again." if done.canceled else
+                     "Telegram did not cancel its Stars subscription: cancel it yourself, or the next renewal "
+                     "arrives flagged for a refund.")  # fmt: skip
+    return Message("\n".join(lines))

@@ -56,7 +56,7 @@ from telegram.request import BaseRequest
 
 from bots.registry import MAX_ATTACHED_TEXT_BYTES, Command, Context, Registry, UsageError, file_too_big
 from bots.secrets_guard import looks_like_secret
-from bots.telegram import members, render
+from bots.telegram import members, payments, render
 from bots.telegram.notifier import TelegramNotifier
 from core.account.service import actor_for
 from core.app import Core
@@ -84,7 +84,10 @@ TYPING_AFTER_S = 1.0  # quick commands answer before "typing..." would even show
 ADMIN_CACHE_S = 60.0
 RATE_LIMIT_RETRIES = 3
 # chat_member arrives only while the bot is a group admin; my_chat_member always (bots/telegram/members.py)
-ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "my_chat_member", "chat_member")
+# pre_checkout_query: Telegram Stars purchases (bots/telegram/payments.py) must be answered within 10 s
+ALLOWED_UPDATES = (
+    "message", "edited_message", "callback_query", "pre_checkout_query", "my_chat_member", "chat_member",
+)
 BOT_COMMAND = re.compile(r"^[a-z0-9_]{1,32}$")
 MAX_MENU_COMMANDS = 100
 DESCRIPTION_LIMIT = 256
@@ -113,6 +116,8 @@ class TelegramTransport:
         app.bot_data[TRANSPORT_KEY] = self
         guard = (filters.TEXT | filters.CAPTION) & filters.ChatType.GROUPS & filters.UpdateType.MESSAGES
         app.add_handler(MessageHandler(guard, self.on_group_text), group=-1)
+        for handler in payments.handlers(self.core):  # Stars: pre-checkout, successful and refunded payments
+            app.add_handler(handler)
         new_messages = filters.UpdateType.MESSAGE
         for command in self.registry:
             if not BOT_COMMAND.match(command.name):
@@ -583,6 +588,7 @@ def build_application(
     app = builder.build()
     transport.install(app)
     core.notifiers["telegram"] = transport.notifier(app)
+    core.stars = payments.TelegramStars(app.bot)  # /refund's refundStarPayment, from any transport
     return app
 
 

@@ -25,6 +25,7 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputMediaPhoto,
+    LabeledPrice,
     LinkPreviewOptions,
     ReplyParameters,
 )
@@ -36,7 +37,7 @@ from telegram.constants import ParseMode
 
 from core.logging import get_logger
 from core.media.sniff import image_size, sniff
-from core.message import Button, Document, Image, Message
+from core.message import Button, Document, Image, Invoice, Message
 
 log = get_logger(__name__)
 
@@ -294,9 +295,16 @@ async def send_reply(
     thread_id: int | None = None,
 ) -> list[TelegramMessage]:
     """Deliver ``reply`` to ``chat_id``: text messages, a photo, or media groups, then the text;
-    its files follow as documents."""
+    its files follow as documents, and its invoice last."""
     reply = photos_or_documents(reply)
     sent = await _send_content(bot, chat_id, reply, markup=markup, reply_to=reply_to, thread_id=thread_id)
+    if reply.invoice is not None:
+        try:
+            sent.append(await send_invoice(bot, chat_id, reply.invoice, thread_id=thread_id))
+        except tg_error.BadRequest as exc:  # the order stays pending and expires unpaid; the buyer learns why
+            log.warning("telegram_invoice_refused", error=exc.message)
+            refused = f"Telegram refused the payment invoice ({exc.message[:200]}): please tell the bot's admins."
+            sent += await send_html(bot, chat_id, [escape(refused)], thread_id=thread_id)
     for document in reply.files:
         sent.append(
             await bot.send_document(
@@ -309,6 +317,28 @@ async def send_reply(
             )
         )
     return sent
+
+
+async def send_invoice(bot: Bot, chat_id: int | str, invoice: Invoice, *, thread_id: int | None = None) -> TelegramMessage:
+    """A Stars invoice: ``sendInvoice`` for a one-off payment; for a subscription, a link from
+    ``createInvoiceLink`` with its ``subscription_period`` (Telegram makes subscription invoices only
+    that way) behind a pay button. Stars take an empty provider token and exactly one price."""
+    prices = [LabeledPrice(invoice.label, invoice.amount)]
+    if invoice.subscription_period:
+        link = await bot.create_invoice_link(
+            invoice.title, invoice.description, invoice.payload, invoice.currency, prices, provider_token="",
+            subscription_period=invoice.subscription_period,
+        )
+        days = invoice.subscription_period // 86_400
+        pay = InlineKeyboardButton(f"Subscribe: ⭐{invoice.amount:,} / {days} days", url=link, style="primary")
+        return await bot.send_message(
+            chat_id, f"<b>{escape(invoice.title)}</b>\n{escape(invoice.description)}", parse_mode=ParseMode.HTML,
+            reply_markup=InlineKeyboardMarkup([[pay]]), link_preview_options=_NO_PREVIEW, message_thread_id=thread_id,
+        )
+    return await bot.send_invoice(
+        chat_id, invoice.title, invoice.description, invoice.payload, invoice.currency, prices, provider_token="",
+        message_thread_id=thread_id,
+    )
 
 
 async def _send_content(
@@ -413,7 +443,7 @@ async def edit_text(
     just pressed are gone. False when the reply does not fit (the caller answers anew). Raises
     ``telegram.error.TelegramError`` when Telegram refuses the edit."""
     chunks = html_chunks(reply.text)
-    if reply.images or reply.files or len(chunks) != 1:
+    if reply.images or reply.files or reply.invoice is not None or len(chunks) != 1:
         return False
     await bot.edit_message_text(local_times(chunks[0]), chat_id=message.chat_id, message_id=message.message_id,
                                 parse_mode=ParseMode.HTML, reply_markup=markup)  # fmt: skip

@@ -10,20 +10,22 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db.base import Base, StrEnumType, UTCDateTime, utcnow
 
 
 class PurchaseStatus(StrEnum):
-    """A purchase waits for payment (Pending), is settled once (Paid), or is closed unpaid."""
+    """A purchase waits for payment (Pending), is settled once (Paid), or is closed unpaid; a paid
+    Telegram Stars purchase an admin gave back is Refunded (its subscriptions revoked)."""
 
     PENDING = "Pending"
     PAID = "Paid"
     EXPIRED = "Expired"
     FAILED = "Failed"
     CANCELED = "Canceled"
+    REFUNDED = "Refunded"
 
 
 class Purchase(Base):
@@ -34,7 +36,7 @@ class Purchase(Base):
     status: Mapped[PurchaseStatus] = mapped_column(
         StrEnumType(PurchaseStatus, 16), default=PurchaseStatus.PENDING, index=True
     )
-    provider: Mapped[str] = mapped_column(String(16))  # Mock | Mayar
+    provider: Mapped[str] = mapped_column(String(16))  # Mock | Mayar | Stars | Free
     subtotal: Mapped[int] = mapped_column(BigInteger)
     discount: Mapped[int] = mapped_column(BigInteger, default=0)
     tax: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -48,6 +50,14 @@ class Purchase(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # Telegram Stars (core.purchase.stars): the whole stars invoiced, Telegram's charge id (unique: one
+    # charge credits one purchase; refundStarPayment needs it) and the Telegram user who paid
+    stars: Mapped[int | None] = mapped_column(Integer, default=None)
+    charge_id: Mapped[str | None] = mapped_column(String(255), default=None, unique=True, index=True)
+    payer_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    # paid as a Stars subscription (Telegram charges it again every 30 days): a refund also cancels it
+    recurring: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
 class PurchaseItem(Base):

@@ -7,6 +7,9 @@ the provider named by ``PAYMENT_PROVIDER``:
 - ``Mock`` settles at once (development: nothing is charged);
 - ``Mayar`` creates an invoice and returns its payment link; a webhook or the status poll
   settles it later (core.purchase.settle);
+- ``Stars`` (asked for by the Telegram transport when ``STARS_ENABLED``, whatever ``PAYMENT_PROVIDER``
+  says) stores the total in whole stars and returns the invoice for the transport to send; Telegram's
+  ``successful_payment`` settles it later (core.purchase.stars);
 - a total of Rp 0 (a 100 % code) settles at once whatever the provider, recorded as ``Free``.
 
 A discount use is reserved when the purchase is created (a guarded ``used_count + 1`` that fails
@@ -33,9 +36,11 @@ from core.paging import Page, check_page, fetch_page
 from core.product.models import DiscountCode, Product
 from core.product.service import check_code
 from core.purchase import settle as settlement
+from core.purchase import stars
 from core.purchase.mayar import MayarClient
 from core.purchase.models import Purchase, PurchaseItem, PurchaseStatus, Subscription
 from core.purchase.pricing import Quote, QuoteLine, check_discount, quote
+from core.purchase.stars import StarsInvoice
 
 MAX_QUANTITY = 100
 # A second identical order this soon after the first is a double press, not a second purchase.
@@ -72,6 +77,8 @@ class PurchaseView:
     created_at: datetime
     expires_at: datetime | None
     paid_at: datetime | None
+    stars: int | None = None  # Telegram Stars: the whole stars invoiced
+    refunded_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +96,7 @@ class Purchased:
     payment_link: str | None  # Mayar: where to pay; None when already settled
     settled: bool
     subscriptions: tuple[SubscriptionView, ...]  # the user's subscriptions after settling
+    invoice: StarsInvoice | None = None  # Stars: the invoice the transport sends in the chat
 
 
 def _check_items(items: Sequence[Item]) -> list[Item]:
@@ -148,7 +156,8 @@ def _view(row: Purchase, items: Sequence[PurchaseItem]) -> PurchaseView:
         id=row.id, status=row.status, provider=row.provider,
         items=tuple(ItemView(i.product_id, i.name, i.quantity, i.unit_price, i.amount) for i in items),
         subtotal=row.subtotal, discount=row.discount, tax=row.tax, total=row.total, payment_link=row.payment_link,
-        created_at=row.created_at, expires_at=row.expires_at, paid_at=row.paid_at,
+        created_at=row.created_at, expires_at=row.expires_at, paid_at=row.paid_at, stars=row.stars,
+        refunded_at=row.refunded_at,
     )
 
 
@@ -197,15 +206,18 @@ def _invoice_items(result: Quote) -> list[dict[str, int | str]]:
 
 async def purchase(
     db: Database, settings: Settings, actor: Actor, items: Sequence[Item], code: str | None = None,
-    now: datetime | None = None,
+    now: datetime | None = None, *, provider: str | None = None,
 ) -> Purchased:
-    """Buy: price, store, reserve the code, then pay through the configured provider."""
+    """Buy: price, store, reserve the code, then pay through the configured provider (or ``provider``:
+    the Telegram transport asks for ``Stars``)."""
     now = now or utcnow()
+    if provider not in (None, "Mock", "Mayar", stars.PROVIDER):  # anything else would settle unpaid, like Mock
+        raise Invalid(f"there is no payment provider {provider!r}")
     client: MayarClient | None = None
     async with db.session() as session:
         await lock_user(session, actor.user_id)  # two presses of Pay run one after the other
         result, code_row = await _quote(session, settings, items, code, now)
-        provider = "Free" if result.total == 0 else settings.payment_provider
+        provider = "Free" if result.total == 0 else provider or settings.payment_provider
         user = await session.scalar(select(User).where(User.id == actor.user_id))
         if user is None:
             raise Invalid("unknown user")
@@ -249,12 +261,19 @@ async def purchase(
             await session.flush()
             purchase_id = row.id
             settled = False
-            if client is None:  # Mock or free: settle in the same transaction
+            if provider == stars.PROVIDER:  # paid in the chat: settled by Telegram's successful_payment
+                row.invoice_id = f"STARS-{purchase_id}"
+                row.stars = stars.stars_for(result.total, settings.stars_rupiah_per_star)
+                await session.flush()
+            elif client is None:  # Mock or free: settle in the same transaction
                 row.invoice_id = f"{provider.upper()}-{purchase_id}"
                 await session.flush()
                 settled = await settlement.settle(session, purchase_id, now)
     if duplicate_of is not None:  # the same pending order: its payment link, not a second invoice
         view = await _load(db, duplicate_of)
+        if view.provider == stars.PROVIDER and view.stars:  # the same invoice again
+            return Purchased(purchase=view, quote=result, payment_link=None, settled=False, subscriptions=(),
+                             invoice=stars.invoice_for(view.id, view.stars, result))
         if not view.payment_link:  # the first press is still creating its Mayar invoice
             raise Conflict(f"order #{view.id} is being prepared; see /purchases in a moment")
         return Purchased(purchase=view, quote=result, payment_link=view.payment_link, settled=False, subscriptions=())
@@ -281,9 +300,11 @@ async def purchase(
                     expires_at=invoice.expires_at or (now + timedelta(hours=settings.payment_expiry_hours)),
                 ).execution_options(synchronize_session=False)
             )
+    view = await _load(db, purchase_id)
     return Purchased(
-        purchase=await _load(db, purchase_id), quote=result, payment_link=link, settled=settled,
+        purchase=view, quote=result, payment_link=link, settled=settled,
         subscriptions=await subscriptions(db, actor, now) if settled else (),
+        invoice=stars.invoice_for(view.id, view.stars, result) if view.provider == stars.PROVIDER and view.stars else None,
     )
 
 

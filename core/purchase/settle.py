@@ -124,7 +124,7 @@ async def record_event(
     return row.id, row.processed_at is not None
 
 
-async def _finish(session: AsyncSession, event_id: int | None, outcome: str, now: datetime) -> None:
+async def finish(session: AsyncSession, event_id: int | None, outcome: str, now: datetime) -> None:
     if event_id is not None:
         await session.execute(
             update(PaymentEvent)
@@ -165,7 +165,7 @@ async def apply_state(
             outcome = "expired" if await close(session, purchase_id, EXPIRED) else "already closed"
         else:
             outcome = f"not settled: the invoice says {state.status or 'nothing'}"
-        await _finish(session, event_id, outcome, now)
+        await finish(session, event_id, outcome, now)
     return outcome
 
 
@@ -222,7 +222,7 @@ async def handle_mayar_event(
         return "duplicate"
     if event != "payment.received":
         async with db.session() as session:
-            await _finish(session, event_id, f"ignored: {event}", now)
+            await finish(session, event_id, f"ignored: {event}", now)
         return f"ignored: {event}"
     if limiter is not None and not await limiter.allow(invoice_id):
         await _note_unprocessed(db, event_id, "read-back deferred: too many read-backs now")

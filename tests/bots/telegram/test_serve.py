@@ -59,7 +59,7 @@ async def test_polling_until_stopped(core, rec, offline):
     await asyncio.wait_for(task, 5)
     polls = [c for c in offline.calls if c.method == "getUpdates"]
     assert polls[0].params["allowed_updates"] == [
-        "message", "edited_message", "callback_query", "my_chat_member", "chat_member"
+        "message", "edited_message", "callback_query", "pre_checkout_query", "my_chat_member", "chat_member"
     ]
 
 

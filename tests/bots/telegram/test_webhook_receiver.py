@@ -40,7 +40,7 @@ async def test_telegram_is_told_the_url_and_secret(webhook, rec):
     (hook,) = rec.api("setWebhook")
     assert hook.params["url"] == f"https://bot.example.com{PATH}"
     assert hook.params["secret_token"] == SECRET
-    assert hook.params["allowed_updates"] == ["message", "edited_message", "callback_query", "my_chat_member", "chat_member"]
+    assert hook.params["allowed_updates"] == ["message", "edited_message", "callback_query", "pre_checkout_query", "my_chat_member", "chat_member"]
 
 
 async def test_a_request_without_the_secret_is_refused_before_its_body_is_read(webhook):
