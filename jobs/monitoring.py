@@ -174,6 +174,8 @@ async def tell_expired(core: Core, now: datetime) -> int:
             await outbox.enqueue(core.db, targets, message)
         except Exception:
             log.exception("watch_expiry_notice_failed", watch=watch.id)
+    if told:  # queued first, sent now; what fails is retried by the alerts job
+        await outbox.deliver_due(core.db, core.notifiers)
     return len(told)
 
 
