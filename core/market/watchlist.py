@@ -368,7 +368,7 @@ async def evaluate_watches(
                 views[w.id] = _stored_view(w, error=f"condition no longer valid: {condition.message}")
             else:
                 view = next(done)
-                views[w.id] = view if isinstance(view, WatchView) else _stored_view(w, error=view)
+                views[w.id] = replace(view, expires_at=w.expires_at) if isinstance(view, WatchView) else _stored_view(w, error=view)
     return Evaluation(views, dict(zip(keys, fetched, strict=True)), conditions)
 
 
