@@ -100,7 +100,7 @@ async def check_watches(core: Core, now: datetime | None = None) -> int:
     if not watches:
         return 0
     checked = await watchlist.evaluate_watches(
-        core.market, watches, now, compute=core.compute, rules=parse_watch_condition
+        core.market, watches, now, compute=core.compute, rules=parse_watch_condition, reuse_checks=True
     )
     await watchlist.store_checks(core.db, checked.views.values(), now)
     met = [w for w in watches if checked.views[w.id].met is True and checked.views[w.id].error is None]

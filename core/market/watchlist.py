@@ -317,12 +317,16 @@ async def evaluate_watches(
     compute: Compute | None = None,
     user_id: int | None = None,
     rules: RuleParser = parse_condition,
+    reuse_checks: bool = False,
 ) -> Evaluation:
     """Check ``watches`` (any users') with one fetch per distinct ticker and interval, run
     concurrently, the conditions evaluated on ``compute`` on ``user_id``'s share (None: the
     system's, the job's).
 
     Shared by ``/watchlist`` and the monitoring job, so both judge a condition the same way.
+    With ``reuse_checks`` (the job, every minute) a watch last checked on these very candles (the
+    same fetch, the same newest closed bar) keeps its stored verdict instead of being computed
+    again: a closed bar's verdict cannot change until the series is fetched anew.
     """
     watches = list(watches)
     conditions: dict[int, Rule | StoxlifyError | None] = {}
@@ -342,12 +346,16 @@ async def evaluate_watches(
         )
     )
 
+    reused = _unchanged(groups, keys, fetched, now) if reuse_checks else set()
+
     async def check(key: tuple[str, str, str], result: Candles | str) -> list[WatchView | str]:
         """The ticker's watches against its candles, on the compute plane (indicators are CPU work)."""
         if isinstance(result, str):
             return []
         todo = [(w.id, w.ticker, Source(w.source), found) for w in groups[key]
-                if not isinstance(found := conditions[w.id], StoxlifyError)]  # fmt: skip
+                if w.id not in reused and not isinstance(found := conditions[w.id], StoxlifyError)]  # fmt: skip
+        if not todo:
+            return []
         if compute is None:
             return check_against(todo, result, now)
         try:
@@ -366,10 +374,35 @@ async def evaluate_watches(
                 views[w.id] = _stored_view(w, error=result)
             elif isinstance(condition, StoxlifyError):
                 views[w.id] = _stored_view(w, error=f"condition no longer valid: {condition.message}")
+            elif w.id in reused:
+                views[w.id] = replace(_stored_view(w), currency=result.instrument.currency, sample=result.sample)
             else:
                 view = next(done)
                 views[w.id] = replace(view, expires_at=w.expires_at) if isinstance(view, WatchView) else _stored_view(w, error=view)
     return Evaluation(views, dict(zip(keys, fetched, strict=True)), conditions)
+
+
+def _unchanged(
+    groups: dict[tuple[str, str, str], list[Watch]],
+    keys: list[tuple[str, str, str]],
+    fetched: list[Candles | str],
+    now: datetime,
+) -> set[int]:
+    """Watches whose last check saw these candles already: checked after their fetch, on the same
+    newest closed bar (a re-fetch or a newly closed bar makes them due again)."""
+    same: set[int] = set()
+    for key, result in zip(keys, fetched, strict=True):
+        if isinstance(result, str) or result.fetched_at is None:
+            continue
+        closed = closed_frame(result, now)
+        if not len(closed):
+            continue
+        newest = closed.index[-1].to_pydatetime()
+        same.update(
+            w.id for w in groups[key]
+            if w.last_bar_at == newest and w.last_checked_at is not None and w.last_checked_at >= result.fetched_at
+        )  # fmt: skip
+    return same
 
 
 def check_against(

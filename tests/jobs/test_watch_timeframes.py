@@ -44,6 +44,7 @@ class FakeMarket:
     def __init__(self) -> None:
         self.frames = {("BTCUSDT", "1h"): _hourly(), ("BBCA", "1d"): sample_bars("BBCA", "1d")}
         self.calls: list[tuple[str, str]] = []
+        self.fetched_at: datetime | None = None  # when the series was fetched (a cache's entry)
 
     def set_close(self, ticker: str, interval: str, close: float, position: int = -1) -> None:
         frame = self.frames[ticker, interval].copy()
@@ -62,7 +63,8 @@ class FakeMarket:
         crypto = ticker.endswith("USDT")
         instrument = Instrument(Source.BINANCE if crypto else Source.YFINANCE, ticker, ticker,
                                 currency="USDT" if crypto else "IDR")  # fmt: skip
-        return Candles(instrument, INTERVALS[interval], self.frames[ticker, interval], provider="CSV (sample)", sample=True)
+        return Candles(instrument, INTERVALS[interval], self.frames[ticker, interval], provider="CSV (sample)",
+                       sample=True, fetched_at=self.fetched_at)  # fmt: skip
 
 
 class Recorder:
@@ -245,6 +247,29 @@ async def test_an_expression_alerts_with_both_series_and_its_level_drawn(db, cor
     own = rsi_fig.axes[-1]  # the RSI is not on the price's scale: its own panel, with the level at 1
     assert [tuple(ln.get_ydata()) for ln in own.get_lines() if to_hex(ln.get_color()) == THRESHOLD] == [(1.0, 1.0)]
     assert "rsi(close, 14)" in [t.get_text() for t in own.get_legend().get_texts()]
+
+
+async def test_the_job_does_not_recompute_a_verdict_on_the_same_fetch_and_bar(db, core, market, ana, monkeypatch):
+    computed: list[int] = []
+    real = watchlist.check_against
+
+    def counting(watches, candles, now):
+        computed.append(len(watches))
+        return real(watches, candles, now)
+
+    monkeypatch.setattr(watchlist, "check_against", counting)
+    market.fetched_at = NOW
+    await watchlist.add_watch(db, ana, market, "BTCUSDT", "rsi<30", interval="1h", now=NOW)
+    computed.clear()
+    await check_watches(core, now=CLOSED)  # a newly closed bar: computed
+    assert computed == [1]
+    await check_watches(core, now=CLOSED + timedelta(minutes=1))  # the same fetch and bar: kept
+    assert computed == [1]
+    row = await _row(db)
+    assert row.last_checked_at == CLOSED + timedelta(minutes=1) and row.last_bar_at == OPEN
+    market.fetched_at = CLOSED + timedelta(minutes=2)  # fetched anew (the cache expired): computed again
+    await check_watches(core, now=CLOSED + timedelta(minutes=3))
+    assert computed == [1, 1]
 
 
 def test_an_expression_condition_pickles_and_reads_its_sides():
