@@ -24,7 +24,7 @@ import pandas as pd
 
 from core.errors import Invalid
 from core.market.conditions import MAX_LENGTH, Condition, ConditionStatus, parse_condition
-from core.script import condition_of, evaluate_condition
+from core.script import condition_of
 from core.script import tree as t
 from core.script.errors import ScriptError
 from core.script.evaluator import Evaluator
@@ -95,12 +95,12 @@ class ExpressionCondition:
         """The verdict on the last bar of ``frame``: None while a side (or the whole) is undefined."""
         if frame.empty:
             return ConditionStatus(None, None, None)
-        truth = evaluate_condition(condition_of(self.text), frame)
+        ev = _evaluator(self.text, frame)  # one run: the sides reuse the indicators the verdict computed
+        truth = ev.condition(self.expr)
         lhs = rhs = None
         sides = self.sides()
         if sides is not None:
-            values = evaluate_sides(self, frame)
-            lhs, rhs = (_last(v) for v in values)
+            lhs, rhs = (_last(v) for v in _compute(ev, sides))
             if lhs is None or rhs is None:
                 return ConditionStatus(lhs, rhs, None)
         return ConditionStatus(lhs, rhs, bool(truth[-1]))
@@ -135,7 +135,10 @@ def evaluate_sides(condition: ExpressionCondition, frame: pd.DataFrame) -> tuple
     sides = condition.sides()
     if sides is None:
         raise Invalid("this condition has no two sides to show")
-    ev = _evaluator(condition.text, frame)
+    return _compute(_evaluator(condition.text, frame), sides)
+
+
+def _compute(ev: Evaluator, sides: tuple[t.Expr, t.Expr]) -> tuple[Any, Any]:
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return ev.compute(sides[0]), ev.compute(sides[1])
@@ -164,7 +167,8 @@ def show(node: t.Expr) -> str:
 
 
 def _evaluator(text: str, frame: pd.DataFrame) -> Evaluator:
-    return Evaluator(condition_of(text).lines, frame, {}, Deadline(TIME_LIMIT))
+    """A run over ``frame`` whose indicator results are kept for the whole run (``memo``)."""
+    return Evaluator(condition_of(text).lines, frame, {}, Deadline(TIME_LIMIT), {})
 
 
 def _comparisons(expr: t.Expr) -> list[tuple[t.Expr, t.Expr]]:
