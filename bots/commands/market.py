@@ -153,7 +153,7 @@ async def watch(ctx: Context, ticker: str, interval: str | None, condition: str 
     expires_at = watchlist.parse_expiry(expiry, now) if expiry else None
     view = await watchlist.add_watch(
         ctx.core.db, ctx.actor, ctx.core.market, ticker, text or None,
-        interval=interval, expires_at=expires_at, rules=parse_watch_condition, now=now,
+        interval=interval, expires_at=expires_at, rules=parse_watch_condition, now=now, compute=ctx.core.compute,
     )  # fmt: skip
     return Message(render_watch_added(view))
 

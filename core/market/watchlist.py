@@ -180,10 +180,12 @@ async def add_watch(
     expires_at: datetime | None = None,
     rules: RuleParser = parse_condition,
     now: datetime | None = None,
+    compute: Compute | None = None,
 ) -> WatchView:
     """Watch ``ticker`` on ``interval`` bars (daily by default), optionally with a condition, until
     ``expires_at`` (None: for good), checked now against its latest closed bar.
 
+    The condition's first check runs on ``compute`` when given (the user's share).
     ``Invalid`` for a bad ticker, interval, condition or an expiry not in the future, the market's
     ``NotFound``/``Unavailable`` when the ticker cannot be fetched, ``Conflict`` when already
     watched with that condition on that interval, ``LimitExceeded`` past ``MAX_WATCHES``.
@@ -199,7 +201,11 @@ async def add_watch(
         await _check_new(session, actor, symbol, code, text, source)
     candles = await _candles(market, symbol, code, [parsed], source)
     resolved = _resolved_source(candles, source)
-    view = _view_from_candles(0, symbol, resolved, parsed, candles, now)  # Invalid if it cannot be evaluated
+    if compute is None or parsed is None:
+        view = _view_from_candles(0, symbol, resolved, parsed, candles, now)  # Invalid if it cannot be evaluated
+    else:  # an expression may be heavy: on the compute plane, on the user's share
+        view = await compute.run(_view_from_candles, 0, symbol, resolved, parsed, candles, now,
+                                 task=Task(actor.user_id, label="checking the condition"))  # fmt: skip
     async with db.session() as session:
         await _check_new(session, actor, symbol, code, text, resolved)
         watch = Watch(
