@@ -198,7 +198,7 @@ async def add_watch(
     parsed = _condition(condition, rules)
     text = parsed.text if parsed else ""
     async with db.session() as session:
-        await _check_new(session, actor, symbol, code, text, source)
+        await _check_new(session, actor, symbol, code, text, source, now)
     candles = await _candles(market, symbol, code, [parsed], source)
     resolved = _resolved_source(candles, source)
     if compute is None or parsed is None:
@@ -207,7 +207,7 @@ async def add_watch(
         view = await compute.run(_view_from_candles, 0, symbol, resolved, parsed, candles, now,
                                  task=Task(actor.user_id, label="checking the condition"))  # fmt: skip
     async with db.session() as session:
-        await _check_new(session, actor, symbol, code, text, resolved)
+        await _check_new(session, actor, symbol, code, text, resolved, now, renew=True)
         watch = Watch(
             user_id=actor.user_id,
             source=resolved.value,
@@ -472,21 +472,34 @@ async def store_checks(
 
 
 async def _check_new(
-    session: AsyncSession, actor: Actor, ticker: str, interval: str, condition: str, source: Source
+    session: AsyncSession,
+    actor: Actor,
+    ticker: str,
+    interval: str,
+    condition: str,
+    source: Source,
+    now: datetime,
+    *,
+    renew: bool = False,
 ) -> None:
-    """Refuse a watch that exists already or would pass the limit.
+    """Refuse a watch that exists already or would pass the limit. An equal watch that has expired
+    does not count: watching it again renews it (``renew`` removes the expired row, in the
+    inserting transaction).
 
     Checked before the fetch (to answer fast) and again in the inserting transaction; two
     adds racing past the count may leave a user one or two over, which is harmless.
     """
-    same = select(Watch.id).where(
+    same = select(Watch.id, Watch.expires_at).where(
         Watch.user_id == actor.user_id, Watch.ticker == ticker, Watch.condition == condition,
         Watch.interval == interval,
     )
     if source is not Source.UNKNOWN:
         same = same.where(Watch.source == source.value)
-    if await session.scalar(same.limit(1)) is not None:
-        raise _already(ticker, condition, interval)
+    for found_id, expires_at in (await session.execute(same)).all():
+        if expires_at is None or expires_at > now:
+            raise _already(ticker, condition, interval)
+        if renew:
+            await session.execute(delete(Watch).where(Watch.id == found_id))
     count = await session.scalar(
         select(func.count()).select_from(Watch).where(Watch.user_id == actor.user_id)
     )

@@ -209,6 +209,13 @@ async def test_an_expired_watch_stops_alerting_and_its_owner_is_told_once(db, co
 
     assert _watch_line(view).endswith("· expired 07 Dec 2026, no longer checked")
 
+    # watching it again renews it: the expired row gives way to the new one
+    later = CLOSED + timedelta(days=1)
+    await watchlist.add_watch(db, ana, market, "BTCUSDT", f"price>{level:.0f}", interval="1h",
+                              expires_at=later + timedelta(days=7), now=later)  # fmt: skip
+    row = await _row(db)
+    assert row.expires_at == later + timedelta(days=7) and row.expiry_told_at is None
+
 
 async def test_the_alert_chart_draws_the_threshold_on_the_indicators_panel(db, core, market, recorder, ana, charts):
     await watchlist.add_watch(db, ana, market, "BTCUSDT", "rsi>1", interval="1h", now=NOW)
@@ -270,6 +277,28 @@ async def test_the_job_does_not_recompute_a_verdict_on_the_same_fetch_and_bar(db
     market.fetched_at = CLOSED + timedelta(minutes=2)  # fetched anew (the cache expired): computed again
     await check_watches(core, now=CLOSED + timedelta(minutes=3))
     assert computed == [1, 1]
+
+
+async def test_one_fetch_per_ticker_and_interval_per_run(db, core, market, ana, charts):
+    bob = await actor_for(db, platform="telegram", external_id="222", display_name="Bob")
+    market.frames["BTCUSDT", "1d"] = sample_bars("BTCUSDT", "1d")
+    for actor in (ana, bob):
+        await watchlist.add_watch(db, actor, market, "BTCUSDT", "rsi<30", interval="1h", now=NOW)
+        await watchlist.add_watch(db, actor, market, "BTCUSDT", "rsi>70", interval="1h", now=NOW)
+    await watchlist.add_watch(db, ana, market, "BTCUSDT", "rsi<30", now=NOW)
+    market.calls.clear()
+    await check_watches(core, now=CLOSED)
+    assert sorted(market.calls) == [("BTCUSDT", "1d"), ("BTCUSDT", "1h")]
+
+
+def test_the_history_fetched_fits_the_interval():
+    from core.market.conditions import parse_condition
+
+    rsi, slow = parse_condition("rsi<30"), parse_condition("close>ema:200")
+    assert watchlist._range_for([rsi]) == "6mo" and watchlist._range_for([slow]) == "2y"  # daily, as before
+    assert watchlist._range_for([rsi], "1h") == "1mo"  # 100 hourly bars of a stock's trading hours
+    assert watchlist._range_for([slow], "15m") == "1mo"
+    assert watchlist._range_for([rsi], "1w") == "5y"
 
 
 def test_an_expression_condition_pickles_and_reads_its_sides():
