@@ -228,6 +228,14 @@ async def test_the_alert_chart_draws_the_threshold_on_the_indicators_panel(db, c
     assert not [line for line in fig.axes[0].get_lines() if to_hex(line.get_color()) == THRESHOLD]
 
 
+async def test_indicator_against_indicator_draws_both(db, core, market, recorder, ana, charts):
+    await watchlist.add_watch(db, ana, market, "BTCUSDT", "ema:9!=ema:21", interval="1h", now=NOW)
+    assert await check_watches(core, now=CLOSED) == 1
+    [fig] = charts
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["EMA(9)", "EMA(21)"]
+    assert not [ln for ax in fig.axes for ln in ax.get_lines() if to_hex(ln.get_color()) == THRESHOLD]
+
+
 async def test_a_price_level_is_drawn_on_the_price_panel(db, core, market, recorder, ana, charts):
     level = round(_last_closed_close(market) * 0.99)
     await watchlist.add_watch(db, ana, market, "BTCUSDT", f"close>{level}", interval="1h", now=NOW)
