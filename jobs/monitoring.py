@@ -298,7 +298,8 @@ def live_alert(crossing: Crossing, text: str) -> LiveAlert:
     """The crossing as the owner's live stream sends it: the chat's text and the values that met it."""
     view = crossing.view
     numbers = {"watch_id": crossing.watch_id, "condition": view.condition, "value": view.lhs_value,
-               "compared_to": view.rhs_value, "price": view.price, "change_pct": view.change_pct}  # fmt: skip
+               "compared_to": view.rhs_value, "price": view.price, "change_pct": view.change_pct, "interval": view.interval,
+               "bar_at": view.bar_at.isoformat() if view.bar_at else None}  # fmt: skip
     return LiveAlert(kind=EventKind.CROSSED, user_id=crossing.user_id, text=text, ticker=view.ticker, numbers=numbers)
 
 
