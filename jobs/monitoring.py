@@ -86,7 +86,10 @@ async def check_watches(core: Core, now: datetime | None = None) -> int:
     chats it reached: a user with no chat the bot can reach still counts, and is logged).
     """
     now = now or utcnow()
-    await tell_expired(core, now)
+    try:
+        await tell_expired(core, now)
+    except Exception:  # the notices are retried next run; the alerts must not wait on them
+        log.exception("watch_expiry_notices_failed")
     async with core.db.session() as session:
         watches = list(
             await session.scalars(
