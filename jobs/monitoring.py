@@ -88,7 +88,7 @@ async def check_watches(core: Core, now: datetime | None = None) -> int:
     now = now or utcnow()
     try:
         await tell_expired(core, now)
-    except Exception:  # the notices are retried next run; the alerts must not wait on them
+    except Exception:  # what was not claimed yet is tried next run; the alerts must not wait on it
         log.exception("watch_expiry_notices_failed")
     async with core.db.session() as session:
         watches = list(
