@@ -187,12 +187,13 @@ def interval_words(code: str) -> str:
 async def unwatch(
     ctx: Context, ticker: str, interval: str | None, condition: str | None, confirmed: bool = False
 ) -> Message:
-    if not condition and not interval and not confirmed:
-        count = await watchlist.count_watches(ctx.core.db, ctx.actor, ticker)
+    if not condition and not confirmed:
+        count = await watchlist.count_watches(ctx.core.db, ctx.actor, ticker, interval)
         if count > 1:
+            which = f"{ticker} {interval}" if interval else ticker
             return Message(
-                f"This removes all {count} watches on {ticker}. Remove them?",
-                buttons=[[Button(f"Yes, remove {count}", f"/unwatch {ticker} --yes", style=ButtonStyle.DANGER), Button("Keep", "/watchlist")]],
+                f"This removes all {count} watches on {which}. Remove them?",
+                buttons=[[Button(f"Yes, remove {count}", f"/unwatch {which} --yes", style=ButtonStyle.DANGER), Button("Keep", "/watchlist")]],
             )
     removed = await watchlist.remove_watch(
         ctx.core.db, ctx.actor, ticker, condition or None, interval=interval, rules=parse_watch_condition

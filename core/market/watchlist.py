@@ -260,14 +260,18 @@ async def remove_watch(
     return removed
 
 
-async def count_watches(db: Database, actor: Actor, ticker: str) -> int:
-    """How many of the actor's watches are on ``ticker`` (to confirm before removing several)."""
+async def count_watches(db: Database, actor: Actor, ticker: str, interval: str | None = None) -> int:
+    """How many of the actor's watches are on ``ticker`` (on ``interval`` only, when given), to
+    confirm before removing several."""
+    query = (
+        select(func.count())
+        .select_from(Watch)
+        .where(Watch.user_id == actor.user_id, Watch.ticker == normalise_ticker(ticker))
+    )
+    if interval is not None and interval.strip():
+        query = query.where(Watch.interval == watch_interval(interval))
     async with db.session() as session:
-        return await session.scalar(
-            select(func.count())
-            .select_from(Watch)
-            .where(Watch.user_id == actor.user_id, Watch.ticker == normalise_ticker(ticker))
-        ) or 0
+        return await session.scalar(query) or 0
 
 
 async def list_watches(

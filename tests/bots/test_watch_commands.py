@@ -52,6 +52,15 @@ async def test_unwatch_one_interval_keeps_the_others(db_console):
     assert removed.text == "Removed 1 watch on BTCUSDT."
     assert [w.interval for w in await _rows(db_console)] == ["1d"]
 
+    for command in ("/watch BTCUSDT 1h rsi<30", "/watch BTCUSDT 1h rsi>70"):
+        assert not (await db_console.handle(command)).error
+    ask = await db_console.handle("/unwatch BTCUSDT 1h")  # several on that interval: asks first
+    assert ask.text == "This removes all 2 watches on BTCUSDT 1h. Remove them?"
+    assert [b.command for b in ask.buttons[0]] == ["/unwatch BTCUSDT 1h --yes", "/watchlist"]
+    done = await db_console.handle("/unwatch BTCUSDT 1h --yes")
+    assert done.text == "Removed 2 watches on BTCUSDT."
+    assert [w.interval for w in await _rows(db_console)] == ["1d"]
+
 
 async def test_bad_input_names_what_is_wrong_with_the_usage(console):
     cases = {
