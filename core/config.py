@@ -171,7 +171,7 @@ class Settings(BaseSettings):
     # client order ids start with this (letters and digits, 1-6): installations sharing an exchange account differ
     order_id_prefix: str = Field(default="sx", pattern=r"^[A-Za-z][A-Za-z0-9]{0,5}$")
     reconcile_every_s: int = 60  # how often open order intents are reconciled with the broker
-    watch_check_every_s: int = 300  # how often watchlist conditions are checked for alerts
+    watch_check_every_s: int = 60  # how often watches are checked: an hourly watch hears of a close within a minute
     payments_poll_every_s: int = 120  # how often pending purchases are refreshed from the provider
 
     # logging

@@ -16,6 +16,7 @@ from core.app import Core
 from core.market import watchlist
 from core.market.service import MarketInfo, Quote
 from core.market.types import Source
+from core.script.watch import parse_watch_condition
 
 router = APIRouter(prefix="/v1/market", tags=["Market"], responses=PROBLEMS)
 
@@ -125,6 +126,9 @@ class WatchStatus(BaseModel):
     checked_at: datetime | None
     error: str | None
     sample: bool
+    interval: str = Field(default="1d", description="the candle width the condition is judged on at each close")
+    expires_at: datetime | None = Field(default=None, description="when the watch stops alerting; null: never")
+    expired: bool = Field(default=False, description="true once the watch has expired (no longer checked)")
 
 
 class MonitoringStatus(BaseModel):
@@ -137,11 +141,13 @@ class MonitoringStatus(BaseModel):
 async def monitoring(request: Request, caller: Reader) -> MonitoringStatus:
     """The caller's watches, each ticker fetched once and every condition checked now (as ``/watchlist``)."""
     core: Core = request.app.state.core
-    views = await watchlist.list_watches(core.db, caller.actor, core.market, compute=core.compute)
+    views = await watchlist.list_watches(
+        core.db, caller.actor, core.market, compute=core.compute, rules=parse_watch_condition
+    )
     by_ticker: dict[str, list[WatchStatus]] = {}
     for v in views:
         by_ticker.setdefault(v.ticker, []).append(WatchStatus(
             ticker=v.ticker, source=v.source, condition=v.condition, price=v.price, change_pct=v.change_pct,
             value=v.lhs_value, threshold=v.rhs_value, met=v.met, checked_at=v.checked_at, error=v.error,
-            sample=v.sample))  # fmt: skip
+            sample=v.sample, interval=v.interval, expires_at=v.expires_at, expired=v.expired))  # fmt: skip
     return MonitoringStatus(list=by_ticker)

@@ -6,12 +6,14 @@ from bots.commands import registry
 from bots.paging import paged_reply
 from bots.registry import Arg, ArgKind, Context, excerpt
 from core import format as fmt
+from core.db import utcnow
 from core.market import watchlist
 from core.market.service import MarketInfo
 from core.market.symbols import money_decimals
 from core.market.types import INTERVALS, interval_code, looks_like_interval, looks_like_range
 from core.message import Button, ButtonStyle, Image, Message
 from core.paging import Page, check_page
+from core.script.watch import parse_watch_condition
 
 QUICK_INTERVALS = ("15m", "1h", "4h", "1d", "1w", "1mo")
 
@@ -119,38 +121,83 @@ async def search(ctx: Context, query: str) -> Message:
     return Message("\n".join(lines), buttons=buttons)
 
 
+WATCH_INTERVAL = Arg(
+    "interval", "candle width the condition is judged on at each close: 15m 1h 4h 1d 1w 1mo (default 1d)",
+    kind=ArgKind.INTERVAL, required=False, matches=_is_interval, default=None,
+)
+# Words for a watch's candle width (the code stays in the data and the HTTP API).
+INTERVAL_WORDS = {"1m": "1-minute", "3m": "3-minute", "5m": "5-minute", "15m": "15-minute", "30m": "30-minute",
+                  "1h": "hourly", "2h": "2-hour", "4h": "4-hour", "1d": "daily", "1w": "weekly", "1mo": "monthly"}  # fmt: skip
+
+
 @registry.command(
     "watch",
-    "Watch a ticker, optionally with a condition",
+    "Watch a ticker, optionally with a condition checked at each candle close, optionally until a time",
     TICKER,
-    Arg("condition", "rsi<30, price>9500, close>=ema:50, change>5", kind=ArgKind.REST, required=False),
+    WATCH_INTERVAL,
+    Arg(
+        "condition",
+        "rsi<30, price>9500, close>=ema:50, change>5, or a script expression such as "
+        "crossover(ema(close, 9), ema(close, 21)); end with 'for 7d' (12h, 2w, 3mo) or 'until 2026-12-31' to expire",
+        kind=ArgKind.REST, required=False,
+    ),
     group="Monitoring",
-    examples=("/watch BBCA", "/watch BBCA price>9500", "/watch BTCUSDT rsi<30"),
+    examples=(
+        "/watch BBCA", "/watch BBCA price>9500", "/watch BTCUSDT 1h rsi<30",
+        "/watch BTCUSDT 4h crossover(ema(close, 9), ema(close, 21)) for 7d", "/watch BBCA rsi<30 until 2026-12-31",
+    ),
 )
-async def watch(ctx: Context, ticker: str, condition: str | None) -> Message:
-    view = await watchlist.add_watch(ctx.core.db, ctx.actor, ctx.core.market, ticker, condition or None)
+async def watch(ctx: Context, ticker: str, interval: str | None, condition: str | None) -> Message:
+    now = utcnow()
+    text, expiry = watchlist.split_expiry(condition)
+    expires_at = watchlist.parse_expiry(expiry, now) if expiry else None
+    view = await watchlist.add_watch(
+        ctx.core.db, ctx.actor, ctx.core.market, ticker, text or None,
+        interval=interval, expires_at=expires_at, rules=parse_watch_condition, now=now, compute=ctx.core.compute,
+    )  # fmt: skip
+    return Message(render_watch_added(view))
+
+
+def render_watch_added(view: watchlist.WatchView) -> str:
     what = f"{view.ticker} when {view.condition}" if view.condition else view.ticker
-    return Message(f"Watching {what}. See /watchlist for the latest status.")
+    if view.condition:
+        what += f", checked at each {interval_words(view.interval)} close" if view.interval != watchlist.INTERVAL else ""
+    elif view.interval != watchlist.INTERVAL:
+        what += f" on {interval_words(view.interval)} candles"
+    if view.expires_at is not None:
+        what += f", until {view.expires_at:%d %b %Y %H:%M} UTC"
+    return f"Watching {what}. See /watchlist for the latest status."
+
+
+def interval_words(code: str) -> str:
+    return INTERVAL_WORDS.get(code, code)
 
 
 @registry.command(
     "unwatch",
     "Stop watching a ticker (all its conditions, or one)",
     TICKER,
+    Arg("interval", "only the watches on this candle width", kind=ArgKind.INTERVAL, required=False,
+        matches=_is_interval, default=None),
     Arg("condition", "the condition to remove; all of the ticker's when left out", kind=ArgKind.REST, required=False),
     group="Monitoring",
-    examples=("/unwatch BBCA", "/unwatch BBCA price>9500"),
+    examples=("/unwatch BBCA", "/unwatch BBCA price>9500", "/unwatch BTCUSDT 1h rsi<30"),
     confirmable=True,
 )
-async def unwatch(ctx: Context, ticker: str, condition: str | None, confirmed: bool = False) -> Message:
+async def unwatch(
+    ctx: Context, ticker: str, interval: str | None, condition: str | None, confirmed: bool = False
+) -> Message:
     if not condition and not confirmed:
-        count = await watchlist.count_watches(ctx.core.db, ctx.actor, ticker)
+        count = await watchlist.count_watches(ctx.core.db, ctx.actor, ticker, interval)
         if count > 1:
+            which = f"{ticker} {interval}" if interval else ticker
             return Message(
-                f"This removes all {count} watches on {ticker}. Remove them?",
-                buttons=[[Button(f"Yes, remove {count}", f"/unwatch {ticker} --yes", style=ButtonStyle.DANGER), Button("Keep", "/watchlist")]],
+                f"This removes all {count} watches on {which}. Remove them?",
+                buttons=[[Button(f"Yes, remove {count}", f"/unwatch {which} --yes", style=ButtonStyle.DANGER), Button("Keep", "/watchlist")]],
             )
-    removed = await watchlist.remove_watch(ctx.core.db, ctx.actor, ticker, condition or None)
+    removed = await watchlist.remove_watch(
+        ctx.core.db, ctx.actor, ticker, condition or None, interval=interval, rules=parse_watch_condition
+    )
     plural = "watch" if removed == 1 else "watches"
     return Message(f"Removed {removed} {plural} on {ticker}.")
 
@@ -167,7 +214,9 @@ PAGE_SIZE = 10
 )
 async def watchlist_(ctx: Context, page: int) -> Message:
     check_page(page, PAGE_SIZE)
-    views = await watchlist.list_watches(ctx.core.db, ctx.actor, ctx.core.market, compute=ctx.core.compute)
+    views = await watchlist.list_watches(
+        ctx.core.db, ctx.actor, ctx.core.market, compute=ctx.core.compute, rules=parse_watch_condition
+    )
     found = Page(views[(page - 1) * PAGE_SIZE : page * PAGE_SIZE], page, PAGE_SIZE, len(views))
     return paged_reply(
         found,
@@ -183,9 +232,24 @@ def _watch_line(view: watchlist.WatchView) -> str:
     if view.error:
         return f"• {view.ticker}: {view.error}"
     line = f"• {view.ticker} {fmt.price(view.price, view.currency, symbol=view.ticker)} ({fmt.signed(view.change_pct, 2, '%')})"
+    width = interval_words(view.interval)
     if view.condition:
-        state = {True: "MET", False: "not met", None: "unknown"}[view.met]
-        line += f" · {view.condition}: {state}"
-        if view.lhs_value is not None:
+        line += f" · {width} {view.condition}: {_watch_state(view)}"
+        if view.lhs_value is not None and not view.expired:
             line += f" (now {fmt.number(view.lhs_value)})"
+    elif view.interval != watchlist.INTERVAL:
+        line += f" · {width}"
+    if view.expired and view.expires_at is not None:
+        line += f" · expired {view.expires_at:%d %b %Y}, no longer checked"
+    elif view.expires_at is not None:
+        line += f" · until {view.expires_at:%d %b %Y %H:%M} UTC"
     return line
+
+
+def _watch_state(view: watchlist.WatchView) -> str:
+    """The condition's state in words: as of which closed candle, or why there is no verdict."""
+    if view.expired:
+        return f"last {('MET' if view.met else 'not met') if view.met is not None else 'not decided'}"
+    if view.met is None:
+        return "waiting for enough closed candles" if view.bar_at is None else "not decided yet (too few candles)"
+    return "MET" if view.met else "not met"

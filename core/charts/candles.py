@@ -88,6 +88,20 @@ class ChartLine:
     overlay: bool = True
 
 
+@dataclass(frozen=True, slots=True)
+class ChartThreshold:
+    """A level a condition compares against (an alert's ``rsi<30``), drawn as a horizontal line across
+    the panel of the series it ``follows``: an indicator's spec text (``rsi:14``), a line's title, or
+    None for the price panel."""
+
+    value: float
+    label: str
+    follows: str | None = None
+
+
+THRESHOLD = "#d81b60"
+
+
 @dataclass(slots=True)
 class _Panel:
     """One indicator panel below volume: what was drawn, for the legend and guide lines."""
@@ -254,13 +268,15 @@ def render_candles(
     lines: Sequence[ChartLine] = (),
     equity: pd.Series | None = None,
     equity_start: float | None = None,
+    thresholds: Sequence[ChartThreshold] = (),
 ) -> bytes:
     """PNG bytes of the bars with the given indicators (computed on the full series).
 
     Without ``whole``, the last ``max_candles`` bars; with it, every bar, aggregated into coarser
     candles when there are more than fit (see ``prepare_chart``). ``lines`` are a model's plots;
     ``equity`` (a backtest's equity curve, drawn from ``equity_start``) gets a panel at the bottom;
-    ``subtitle`` is a line under the heading (a backtest's key figures).
+    ``subtitle`` is a line under the heading (a backtest's key figures); ``thresholds`` are levels
+    drawn across the panel of the series each follows (an alert's condition).
     """
     m = _mpl()
     with RENDER_LOCK, m.rc_context(_RC):  # the ticks are made while drawing: they read the style too
@@ -277,6 +293,7 @@ def render_candles(
             lines=lines,
             equity=equity,
             equity_start=equity_start,
+            thresholds=thresholds,
         )
         try:
             fig.canvas.draw()
@@ -575,6 +592,7 @@ def _build_figure(
     subtitle: str | None = None,
     whole: bool = False,
     equity_start: float | None = None,
+    thresholds: Sequence[ChartThreshold] = (),
 ) -> Figure:
     """The whole chart as a matplotlib Figure on an Agg canvas (``render_candles`` draws and encodes it).
 
@@ -673,12 +691,45 @@ def _build_figure(
             if panel.equity and chart.equity is not None:
                 _draw_equity(axes[panel.number], chart.equity, chart.equity_start)
 
+        _draw_thresholds(axes, thresholds, oscillators, panels, own_panel, price_legend, has_volume)
         _decorate(m, fig, axes, candles, heading, price_legend, panels, has_volume)
         axes[-1].set_xlabel(
             f"time: {timezone_label(exchange_timezone(candles.instrument))}", fontsize=8, color="#616161"
         )
         _time_axis(m, axes, candles, chart, width_px)
     return fig
+
+
+def _draw_thresholds(
+    axes: Sequence[Any],
+    thresholds: Sequence[ChartThreshold],
+    oscillators: Sequence[IndicatorResult],
+    panels: list[_Panel],
+    own_panel: list[tuple[ChartLine, np.ndarray]],
+    price_legend: list[tuple[str, str]],
+    has_volume: bool,
+) -> None:
+    """Each threshold as a dash-dot line on the panel of the series it follows: an oscillator's
+    panel, the panel of the model's own lines, volume, or (otherwise) the price panel."""
+    own_titles = {line.title for line, _ in own_panel}
+    for level in thresholds:
+        if not math.isfinite(level.value):
+            continue
+        legend = price_legend
+        ax = axes[0]
+        spot = next((i for i, r in enumerate(oscillators) if level.follows in (r.spec.text, r.label)), None)
+        if spot is not None:
+            ax, legend = axes[panels[spot].number], panels[spot].legend
+        elif level.follows is not None and level.follows in own_titles:
+            panel = panels[len(oscillators)]
+            ax, legend = axes[panel.number], panel.legend
+        elif level.follows == "volume" and has_volume:
+            ax, legend = axes[1], []
+        ax.axhline(level.value, color=THRESHOLD, linewidth=1.2, linestyle="-.")
+        low, high = ax.get_ylim()
+        if not low <= level.value <= high and legend is not price_legend:  # keep it in sight
+            ax.set_ylim(min(low, level.value), max(high, level.value))
+        legend.append((_label(level.label), THRESHOLD))
 
 
 def _time_axis(m: SimpleNamespace, axes: Sequence[Any], candles: Candles, chart: ChartData, width_px: int) -> None:

@@ -14,7 +14,12 @@ from enum import StrEnum
 import pandas as pd
 
 from core.errors import Invalid
+from core.market.bars import bar_close, bar_closes, closed_by
 from core.market.types import Interval
+
+__all__ = [
+    "LATE", "ON_TIME", "TIMINGS", "Timing", "bar_close", "bar_closes", "closed_bars", "expected_close", "last_boundary",
+]
 
 
 class Timing(StrEnum):
@@ -39,23 +44,6 @@ class Timing(StrEnum):
 ON_TIME = Timing.ON_TIME.value
 LATE = Timing.LATE.value
 TIMINGS = (ON_TIME, LATE)
-
-
-def bar_close(opened: datetime | pd.Timestamp, interval: Interval) -> datetime:
-    """When the bar that opened at ``opened`` closes (calendar months for ``1mo``)."""
-    at = pd.Timestamp(opened)
-    at = at.tz_localize("UTC") if at.tzinfo is None else at.tz_convert("UTC")
-    if interval.code == "1mo":
-        year, month = (at.year + 1, 1) if at.month == 12 else (at.year, at.month + 1)
-        return datetime(year, month, 1, tzinfo=UTC)
-    return (at + pd.Timedelta(interval.delta)).to_pydatetime()
-
-
-def bar_closes(opens: pd.DatetimeIndex, interval: Interval) -> pd.DatetimeIndex:
-    """When each bar opened at ``opens`` closes (calendar months for ``1mo``)."""
-    if interval.code == "1mo":
-        return pd.DatetimeIndex([bar_close(t, interval) for t in opens])
-    return opens + pd.Timedelta(interval.delta)
 
 
 def last_boundary(now: datetime, interval: Interval) -> datetime:
@@ -83,12 +71,5 @@ def closed_bars(frame: pd.DataFrame, interval: Interval, now: datetime, timing: 
     Sources return the forming bar with its running values; a signal on it could vanish before
     the close, so deployments only ever see bars whose close has passed.
     """
-    if frame.empty:
-        return frame
     cutoff = now if timing != LATE else now - timedelta(seconds=late_grace_s)
-    cutoff_ts = pd.Timestamp(cutoff).tz_convert("UTC")
-    closes = bar_closes(frame.index, interval)
-    keep = int((closes <= cutoff_ts).sum()) if closes.is_monotonic_increasing else None
-    if keep is None:
-        return frame[closes <= cutoff_ts]
-    return frame.iloc[:keep]
+    return closed_by(frame, interval, cutoff)

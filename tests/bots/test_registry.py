@@ -45,7 +45,11 @@ def test_unknown_command_points_to_help():
 
 
 def test_rest_argument_keeps_text_verbatim():
-    assert parse("/watch BBCA price > 9500")[1] == {"ticker": "BBCA", "condition": "price > 9500"}
+    # /watch's optional INTERVAL (issue 15) binds only a word shaped like one; the condition keeps its spaces
+    assert parse("/watch BBCA price > 9500")[1] == {"ticker": "BBCA", "interval": None, "condition": "price > 9500"}
+    assert parse("/watch BTCUSDT 1H ema(close, 9) > 3")[1] == {
+        "ticker": "BTCUSDT", "interval": "1H", "condition": "ema(close, 9) > 3"
+    }
     assert parse("/search bank central asia")[1] == {"query": "bank central asia"}
 
 

@@ -46,6 +46,17 @@ class FakeMarket:
         frame.loc[last, "low"] = min(frame.loc[last, "low"], close)
         self.frames[ticker] = frame
 
+    def add_bar(self, ticker: str, close: float) -> None:
+        """A new closed bar after the last one (a day later), opening at the last close."""
+        frame = self.frames[ticker]
+        last = frame.iloc[-1]
+        bar = pd.DataFrame(
+            {"open": [last["close"]], "high": [max(last["close"], close)], "low": [min(last["close"], close)],
+             "close": [close], "volume": [last["volume"]]},
+            index=[frame.index[-1] + pd.Timedelta(days=1)],
+        )  # fmt: skip
+        self.frames[ticker] = pd.concat([frame, bar])
+
     async def candles(self, ticker, interval="1d", range_=None, source=Source.UNKNOWN) -> Candles:
         self.calls.append(ticker)
         instrument = Instrument(Source.YFINANCE, f"{ticker}.JK", ticker, currency="IDR")
@@ -130,7 +141,12 @@ async def test_alerts_once_per_crossing_and_again_after_it_turns_false(db, core,
     row = await _watch(db, "BBCA", "price>9000")
     assert row.condition_met is False and row.last_triggered_at is None
 
-    market.set_last("BBCA", 9200)  # crosses again
+    market.set_last("BBCA", 9200)  # met again on the bar that fired already: at most once per bar
+    assert await check_watches(core) == 0 and len(recorder.sent) == 1
+
+    market.add_bar("BBCA", 8800)  # the next bar closes below: re-armed
+    assert await check_watches(core) == 0
+    market.add_bar("BBCA", 9200)  # and the one after crosses again
     assert await check_watches(core) == 1
     assert len(recorder.sent) == 2 and "Price 9,200 IDR" in recorder.sent[1][1].text
 
@@ -162,9 +178,9 @@ async def test_a_listing_that_sees_the_condition_false_re_arms_it(db, core, mark
     await watchlist.add_watch(db, ana, market, "BBCA", "price>9000")
     market.set_last("BBCA", 9100)
     assert await check_watches(core) == 1
-    market.set_last("BBCA", 8900)
+    market.add_bar("BBCA", 8900)
     await watchlist.list_watches(db, ana, market)  # the user sees it false before the job does
-    market.set_last("BBCA", 9300)
+    market.add_bar("BBCA", 9300)
     await watchlist.list_watches(db, ana, market)  # ... and met again: that must not swallow the alert
     assert await check_watches(core) == 1
     assert len(recorder.sent) == 2
