@@ -170,7 +170,7 @@ def position_line(p: PositionView) -> str:
 
 @registry.command(
     "dashboard",
-    "P&L, return, win rate, best and worst model, and an equity chart for a day, week or month",
+    "P&L, win rate, best and worst model, and equity with unrealised P&L and drawdown: day, week or month",
     Arg("period", "day, week or month (the last 24 h, 7 or 30 days)", kind=ArgKind.CHOICE,
         choices=tuple(p.value for p in dash.Period), required=False, default="week"),
     group="Trading",
