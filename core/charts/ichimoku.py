@@ -97,14 +97,16 @@ def ichimoku_layout(result: IndicatorResult, bars: pd.DataFrame, chart: ChartDat
     span_b = np.full(len(q), np.nan)
     span_a[ok] = raw_a[src[ok]]
     span_b[ok] = raw_b[src[ok]]
-    span_x = _x(q - first, per)
+    keep = _one_a_candle(q - first, per)
+    span_x = _x((q - first)[keep], per)
 
+    bar = np.arange(n_bars)
     closes = bars["close"].reindex(chart.bars_index).to_numpy(dtype="float64")
-    chikou_x = _x(np.arange(n_bars) - shift, per)
+    shown = _one_a_candle(bar, per)
     x = np.arange(len(chart.frame), dtype=float)
     return IchimokuLayout(
         tenkan_n, shift, senkou_n, per, x, chart.cut(result.fields["tenkan"]), chart.cut(result.fields["kijun"]),
-        span_x, span_a, span_b, chikou_x, closes,
+        span_x, span_a[keep], span_b[keep], _x(bar[shown] - shift, per), closes[shown],
     )  # fmt: skip
 
 
@@ -112,6 +114,16 @@ def _x(bar: np.ndarray, per: int) -> np.ndarray:
     """Candle positions of bar positions (relative to the first charted bar): a candle of ``per``
     bars stands at its last bar."""
     return (bar - (per - 1)) / per if per > 1 else bar.astype(float)
+
+
+def _one_a_candle(bar: np.ndarray, per: int) -> np.ndarray:
+    """Which bars to draw when candles aggregate ``per`` bars: the last of each candle's worth (and
+    the very last), so the lines are as smooth as the candles rather than a scribble of every bar."""
+    if per == 1 or not len(bar):
+        return np.ones(len(bar), dtype=bool)
+    keep = (bar - (per - 1)) % per == 0
+    keep[-1] = True
+    return keep
 
 
 def draw_ichimoku(ax: Any, layout: IchimokuLayout, label: str, legend: list[tuple[str, str]]) -> None:

@@ -473,3 +473,19 @@ def test_tick_labels_of_stacked_panels_never_meet(
             assert all(labels), "every panel keeps some labels"
         finally:
             close(fig)
+
+
+def test_ichimoku_on_aggregated_candles_draws_one_point_a_candle(btc: Candles) -> None:
+    from core.charts.candles import prepare_chart
+    from core.charts.ichimoku import ichimoku_layout
+
+    [ichi] = compute_many(btc.frame, ["ichimoku"])
+    chart = prepare_chart(btc, whole=True)
+    per, bars = chart.per_candle, len(chart.bars_index)
+    assert per > 1
+    layout = ichimoku_layout(ichi, btc.frame, chart)
+    assert len(chart.frame) <= len(layout.span_x) <= len(chart.frame) + 2  # not one point per hour
+    assert (np.diff(layout.span_x) > 0).all()
+    assert layout.span_x[-1] == (bars - 1 + 26 - (per - 1)) / per  # the last span, 26 hours past the last bar
+    raw_a = (_midprice(btc.frame, 9) + _midprice(btc.frame, 26)) / 2
+    assert layout.span_a[-1] == pytest.approx(raw_a.iloc[-1])
