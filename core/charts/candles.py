@@ -910,6 +910,11 @@ LEGEND_GAP_PX = 2.0
 TICK_LABEL_HALF_PX = 9.0 * DPI / 72 * 0.6 + 1.0
 
 
+# A legend's columns and height by its labels and the panel's width: the same chart drawn again for
+# a new candle lays out the same legends, so each is measured once (measuring lays its text out).
+_LEGEND_SIZES: dict[tuple[tuple[str, ...], int], tuple[int, float]] = {}
+
+
 def _legend_over_the_data(m: SimpleNamespace, ax: Any, items: list[tuple[str, str]], renderer: Any) -> None:
     """The legend in rows across the top of the panel, with the panel's y range raised so that the
     data (candles, lines, bars) stays below it: a legend never covers what it names. Drawn in as
@@ -918,21 +923,30 @@ def _legend_over_the_data(m: SimpleNamespace, ax: Any, items: list[tuple[str, st
         return
     handles = [m.Line2D([], [], color=c, linewidth=2, label=label) for label, c in items]
     width = ax.bbox.width
-    columns = len(handles)
-    legend = None
-    for _ in range(3):  # one row if it fits, else as many columns as the widest row allows
-        if legend is not None:
-            legend.remove()
-        legend = ax.legend(
+    key = (tuple(label for label, _ in items), round(width))
+
+    def place(columns: int) -> Any:
+        return ax.legend(
             handles=handles, loc="upper left", ncols=columns, fontsize=8, frameon=False, borderpad=0.2,
             borderaxespad=0.2, columnspacing=1.2, handlelength=1.6,
         )  # fmt: skip
-        box = legend.get_window_extent(renderer)
-        if box.width <= width * 0.98 or columns == 1:
-            break
-        columns = max(1, min(columns - 1, int(columns * width * 0.95 / box.width)))
-    assert legend is not None
-    room = legend.get_window_extent(renderer).height + LEGEND_GAP_PX + 0.2 * 8 * DPI / 72  # + borderaxespad
+
+    known = _LEGEND_SIZES.get(key)
+    if known is not None:
+        columns, tall = known
+        place(columns)
+    else:
+        columns = len(handles)
+        for _ in range(3):  # one row if it fits, else as many columns as the widest row allows
+            box = place(columns).get_window_extent(renderer)
+            if box.width <= width * 0.98 or columns == 1:
+                break
+            columns = max(1, min(columns - 1, int(columns * width * 0.95 / box.width)))
+        tall = box.height
+        if len(_LEGEND_SIZES) > 512:
+            _LEGEND_SIZES.clear()
+        _LEGEND_SIZES[key] = (columns, tall)
+    room = tall + LEGEND_GAP_PX + 0.2 * 8 * DPI / 72  # + borderaxespad
     height = ax.bbox.height
     lo, hi = ax.get_ylim()
     if room >= height * 0.6:  # a tiny panel: better a covered corner than a squashed panel
