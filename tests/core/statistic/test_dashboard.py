@@ -183,12 +183,16 @@ START = NOW - D  # the day window's start
 class Prices:
     """The market service's ``candles`` over hand-made hourly bars of BBCA; counts the fetches."""
 
-    def __init__(self, bars: dict[datetime, float]) -> None:
+    def __init__(self, bars: dict[datetime, float], db=None) -> None:
         self.bars = bars
+        self.db = db
         self.calls: list[tuple[str, str]] = []
+        self.connections_held: list[int] = []  # while fetching: a provider never keeps a transaction open
 
     async def candles(self, ticker, interval="1d", range_=None, source=Source.UNKNOWN):
         self.calls.append((ticker, interval))
+        if self.db is not None:
+            self.connections_held.append(self.db.engine.sync_engine.pool.checkedout())
         closes = pd.Series(self.bars, dtype="float64")
         frame = pd.DataFrame({"open": closes, "high": closes, "low": closes, "close": closes, "volume": 1.0})
         inst = Instrument(Source.YFINANCE, "BBCA.JK", "BBCA", currency="IDR", lot_size=100)
@@ -222,9 +226,10 @@ async def held(db):
 
 
 async def test_equity_marks_open_positions_to_market_at_each_bar(db, held):
-    prices = Prices(BARS)
+    prices = Prices(BARS, db)
     d = await dashboard(db, held, "day", now=NOW, prices=prices)
     assert prices.calls == [("BBCA", "1h")]  # both deployments trade the same bars: fetched once
+    assert prices.connections_held == [0]  # fetched after the database was read, not inside its transaction
     curve = d.equity["IDR"]
     assert curve.times == (START, START + 2 * H, START + 4 * H, START + 6 * H, START + 7 * H, START + 8 * H, NOW)
     # realised: the half sold at +6 h; unrealised = qty × (mark - entry) - the entry fee still carried
