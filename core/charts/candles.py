@@ -9,8 +9,9 @@ not thread-safe, so the async entry point runs every render on one dedicated wor
 the event loop.
 
 The picture has to read well as a Telegram photo on a phone: a white background (the same in
-light and dark mode), TradingView-like green/red candles, a legend on every panel, prices with
-thousands separators on the right-hand axis, and a two-line heading that always says when the
+light and dark mode), TradingView-like green/red candles, a legend on every panel (in rows above
+the data: the panel's range makes room, so it never covers a candle or a line), prices with
+thousands separators on the right-hand axis (no label reaching into the next panel), and a two-line heading that always says when the
 bars are sample data. Sizes stay far inside Telegram's photo limits (< 10 MB, width + height
 <= 10,000, aspect ratio <= 20); a typical chart is 100-200 KB. How each indicator is drawn (on the
 price panel or in its own, which fields, guide lines, a histogram) is its catalogue entry's
