@@ -487,7 +487,10 @@ def _figure(m: SimpleNamespace, width_px: int, height_px: int, ratios: list[floa
     m.Canvas(fig)
     fig.chart_layout = key
     # Panels stacked without gaps at fixed positions (no layout engine to run), prices on the right.
-    top = 0.12 * (0.75 + 0.3 * (heading_lines - 2))
+    # room for the heading: its lines are 0.3 inch apart from the top (``_decorate``), so a short
+    # picture needs a larger share of its height for them
+    lines_in = 0.01 * height_px / DPI + 0.3 * (heading_lines - 0.8) + 0.25
+    top = max(0.12 * (0.75 + 0.3 * (heading_lines - 2)), lines_in * DPI / height_px)
     height = 1.0 - _BOTTOM - top
     y = 1.0 - top
     for ratio in ratios:
@@ -695,15 +698,17 @@ def _time_axis(m: SimpleNamespace, axes: Sequence[Any], candles: Candles, chart:
     frame = chart.frame
     n = len(frame)
     lo, hi = axes[0].get_xlim()
-    room = int(width_px * (1.0 - _LEFT - _RIGHT) / DPI * 72 // 27)  # matplotlib's auto tick count for 9 pt
-    ticks = m.MaxNLocator(nbins=max(1, min(9, room)), steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi)
-    ticks = [float(t) for t in ticks if 0 <= t <= n - 1]
     stamps = exchange_time(frame.index, candles.instrument, candles.interval.intraday)
     spans_days = (stamps[-1] - stamps[0]) > pd.Timedelta(days=3)
     if candles.interval.intraday and (not spans_days or chart.per_candle == 1):
         form = "%d %b %H:%M"
     else:
         form = "%d %b %y"
+    # as many dates as fit side by side: a 9 pt character is at most 0.6 em wide, and a gap between
+    label_px = len(stamps[-1].strftime(form)) * 9.0 * DPI / 72 * 0.6 + 16
+    room = int(width_px * (1.0 - _LEFT - _RIGHT) // label_px)
+    ticks = m.MaxNLocator(nbins=max(1, min(9, room)), steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi)
+    ticks = [float(t) for t in ticks if 0 <= t <= n - 1]
     labels = [stamps[round(t)].strftime(form) for t in ticks]
     for ax in axes:
         ax.xaxis.set_major_locator(m.FixedLocator(ticks))

@@ -489,3 +489,24 @@ def test_ichimoku_on_aggregated_candles_draws_one_point_a_candle(btc: Candles) -
     assert layout.span_x[-1] == (bars - 1 + 26 - (per - 1)) / per  # the last span, 26 hours past the last bar
     raw_a = (_midprice(btc.frame, 9) + _midprice(btc.frame, 26)) / 2
     assert layout.span_a[-1] == pytest.approx(raw_a.iloc[-1])
+
+
+@pytest.mark.parametrize("size", [(1200, 800), (800, 600), (600, 400)])
+def test_heading_and_dates_never_run_into_the_chart_or_each_other(btc: Candles, size: tuple[int, int]) -> None:
+    results = compute_many(btc.frame, ["sma:50", "bbands", "cci"])
+    fig = _build_figure(btc, results, title=None, subtitle="Return +3.2% · 12 trades", width_px=size[0],
+                        height_px=size[1], max_candles=150, markers=None)  # fmt: skip
+    try:
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        main = fig.axes[0]
+        heading = [t.get_window_extent(renderer) for t in fig.texts]
+        assert len(heading) == 4  # title, source, subtitle, the note of what is left out
+        top = main.get_window_extent(renderer).y1
+        assert all(box.y0 >= top for box in heading), size  # above the price panel (and its legend)
+        dates = [t.get_window_extent(renderer) for t in fig.axes[-1].get_xticklabels() if t.get_text()]
+        assert len(dates) >= 2
+        for a, b in itertools.pairwise(sorted(dates, key=lambda box: box.x0)):
+            assert a.x1 < b.x0, size
+    finally:
+        close(fig)
