@@ -190,9 +190,12 @@ async def retrieve_trades(
 
 @router.get("/dashboard", summary="Dashboard Monitoring", tags=["Statistic"])
 async def dashboard_monitoring(request: Request, caller: Reader, range: TimeRange = TimeRange.UNKNOWN) -> dict[str, Any]:
-    """Realised P&L by currency and by model, win rate, open positions and running deployments, as ``/dashboard``."""
+    """Realised P&L by currency and by model, win rate, open positions and running deployments, and per
+    currency the equity now (realised + open positions marked to market), its unrealised part and max
+    drawdown, as ``/dashboard``."""
     period = Period.WEEK if range is TimeRange.UNKNOWN else Period(range.value.lower())
-    found: Dashboard = await dashboard(core_of(request).db, caller.actor, period)
+    core = core_of(request)
+    found: Dashboard = await dashboard(core.db, caller.actor, period, prices=core.market, compute=core.compute)
     return {
         "range": range.value if range is not TimeRange.UNKNOWN else TimeRange.WEEK.value,
         "start": found.start, "end": found.end, "trade_count": found.trade_count, "closed": found.closed,
@@ -202,6 +205,9 @@ async def dashboard_monitoring(request: Request, caller: Reader, range: TimeRang
                         "wins": t.wins} for t in found.currencies],
         "models": [{"label": m.label, "currency": m.currency, "pnl": m.pnl, "return_pct": m.return_pct,
                     "closed": m.closed, "wins": m.wins} for m in found.models],
+        "equity": [{"currency": c.currency, "equity": float(c.equity[-1]), "unrealised": c.unrealised_now,
+                    "max_drawdown": c.max_drawdown, "max_drawdown_pct": c.max_drawdown_pct,
+                    "unpriced_positions": c.unpriced} for c in found.equity.values()],
     }  # fmt: skip
 
 

@@ -15,6 +15,7 @@ from core.deployment import history as trades
 from core.deployment.history import PositionView, TradeView
 from core.message import Button, Document, Image, Message
 from core.statistic import dashboard as dash
+from core.statistic.equity import EquityCurve
 
 PAGE_SIZE = 10
 _FILTER = re.compile(r"^(from|to)=(.*)$", re.I)
@@ -169,7 +170,7 @@ def position_line(p: PositionView) -> str:
 
 @registry.command(
     "dashboard",
-    "P&L, return, win rate, best and worst model, and an equity chart for a day, week or month",
+    "P&L, win rate, best and worst model, and equity with unrealised P&L and drawdown: day, week or month",
     Arg("period", "day, week or month (the last 24 h, 7 or 30 days)", kind=ArgKind.CHOICE,
         choices=tuple(p.value for p in dash.Period), required=False, default="week"),
     group="Trading",
@@ -178,11 +179,12 @@ def position_line(p: PositionView) -> str:
     operations=("Dashboard Monitoring",),
 )  # fmt: skip
 async def dashboard_(ctx: Context, period: str) -> Message:
-    figures = await dash.dashboard(ctx.core.db, ctx.actor, period)
+    figures = await dash.dashboard(ctx.core.db, ctx.actor, period, prices=ctx.core.market, compute=ctx.core.compute)
     settings = ctx.core.settings
     chart = await dash.dashboard_chart(figures, width_px=settings.chart_width_px, height_px=settings.chart_height_px,
                                        compute=ctx.core.compute, user_id=ctx.actor.user_id)  # fmt: skip
-    caption = f"Realised P&L · last {figures.period.value}"
+    caption = " · ".join([f"Equity with unrealised P&L · last {figures.period.value}",
+                          *(_drawdown(curve) for curve in figures.equity.values())])  # fmt: skip
     images = [Image(chart, f"dashboard_{figures.period.value}.png", caption)] if chart else []
     buttons = [
         Button(p.value.capitalize(), f"/dashboard {p.value}") for p in dash.Period if p is not figures.period
@@ -205,11 +207,30 @@ def render_dashboard(d: dash.Dashboard) -> str:
         rate = "n/a" if d.win_rate is None else f"{d.win_rate:.1f}%"
         lines.append(f"Win rate {rate} ({d.wins} of {d.closed} closed) · Trades {d.trade_count}")
     lines.append(f"Open positions {d.open_positions} · Active deployments {d.active_deployments}")
+    lines.extend(_equity_line(curve) for curve in d.equity.values())
     if d.best is not None:
         lines.append(f"Best model: {_model(d.best)}")
     if d.worst is not None:
         lines.append(f"Worst model: {_model(d.worst)}")
     return "\n".join(lines)
+
+
+def _equity_line(curve: EquityCurve) -> str:
+    """Unrealised P&L now, equity at the end of the window and its max drawdown (``core.statistic.equity``)."""
+    c = curve.currency
+    line = (
+        f"Unrealised now {fmt.money(curve.unrealised_now, c, signed=True)} · "
+        f"equity {fmt.money(float(curve.equity[-1]), c, signed=True)} · {_drawdown(curve)}"
+    )
+    if curve.unpriced:
+        line += f" ({curve.unpriced} position{'s' * (curve.unpriced != 1)} without a price, valued at entry)"
+    return line
+
+
+def _drawdown(curve: EquityCurve) -> str:
+    money = fmt.money(curve.max_drawdown, curve.currency, signed=True)
+    pct = curve.max_drawdown_pct
+    return f"max drawdown {money}" if pct is None else f"max drawdown {pct + 0.0:,.2f}% ({money})"  # never "-0.00"
 
 
 def _model(m: dash.ModelTotals) -> str:

@@ -9,8 +9,9 @@ not thread-safe, so the async entry point runs every render on one dedicated wor
 the event loop.
 
 The picture has to read well as a Telegram photo on a phone: a white background (the same in
-light and dark mode), TradingView-like green/red candles, a legend on every panel, prices with
-thousands separators on the right-hand axis, and a two-line heading that always says when the
+light and dark mode), TradingView-like green/red candles, a legend on every panel (in rows above
+the data: the panel's range makes room, so it never covers a candle or a line), prices with
+thousands separators on the right-hand axis (no label reaching into the next panel), and a two-line heading that always says when the
 bars are sample data. Sizes stay far inside Telegram's photo limits (< 10 MB, width + height
 <= 10,000, aspect ratio <= 20); a typical chart is 100-200 KB. How each indicator is drawn (on the
 price panel or in its own, which fields, guide lines, a histogram) is its catalogue entry's
@@ -36,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
+from core.charts.ichimoku import draw_ichimoku, ichimoku_layout
 from core.errors import Invalid
 from core.market.types import (
     CANDLE_COLUMNS,
@@ -502,7 +504,10 @@ def _figure(m: SimpleNamespace, width_px: int, height_px: int, ratios: list[floa
     m.Canvas(fig)
     fig.chart_layout = key
     # Panels stacked without gaps at fixed positions (no layout engine to run), prices on the right.
-    top = 0.12 * (0.75 + 0.3 * (heading_lines - 2))
+    # room for the heading: its lines are 0.3 inch apart from the top (``_decorate``), so a short
+    # picture needs a larger share of its height for them
+    lines_in = 0.01 * height_px / DPI + 0.3 * (heading_lines - 0.8) + 0.25
+    top = max(0.12 * (0.75 + 0.3 * (heading_lines - 2)), lines_in * DPI / height_px)
     height = 1.0 - _BOTTOM - top
     y = 1.0 - top
     for ratio in ratios:
@@ -641,19 +646,25 @@ def _build_figure(
     ratios = [6.0] + ([1.3] if has_volume else []) + [2.0] * len(panels)
     n = len(frame)
     x = np.arange(n, dtype=float)
+    # Ichimoku's spans run kijun bars past the last candle: the picture widens to show them
+    clouds = {id(r): ichimoku_layout(r, candles.frame, chart) for r in overlays if r.info.drawing.style == "ichimoku"}
+    right = max([n - 1.0, *(layout.right for layout in clouds.values())])
     spacing = (n - 1) / n  # the x range padded like mplfinance's: a candle's spacing plus 5 % each side
-    span = (n - 1) + 2 * spacing
+    span = right + 2 * spacing
     with m.rc_context(_RC):
         fig = _figure(m, width_px, height_px, ratios, len(heading))
         axes = fig.axes
         for ax in axes:
-            ax.set_xlim(-spacing - 0.05 * span, n - 1 + spacing + 0.05 * span)
+            ax.set_xlim(-spacing - 0.05 * span, right + spacing + 0.05 * span)
         main = axes[0]
 
         _draw_candles(m, main, frame)
         price_legend: list[tuple[str, str]] = []
         colours = iter(PALETTE * 4)
         for result in overlays:
+            if id(result) in clouds:
+                draw_ichimoku(main, clouds[id(result)], result.label, price_legend)
+                continue
             _draw_overlay(main, x, result, chart, colours, price_legend)
         for line, values in on_price:
             colour = next(colours)
@@ -738,15 +749,17 @@ def _time_axis(m: SimpleNamespace, axes: Sequence[Any], candles: Candles, chart:
     frame = chart.frame
     n = len(frame)
     lo, hi = axes[0].get_xlim()
-    room = int(width_px * (1.0 - _LEFT - _RIGHT) / DPI * 72 // 27)  # matplotlib's auto tick count for 9 pt
-    ticks = m.MaxNLocator(nbins=max(1, min(9, room)), steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi)
-    ticks = [float(t) for t in ticks if 0 <= t <= n - 1]
     stamps = exchange_time(frame.index, candles.instrument, candles.interval.intraday)
     spans_days = (stamps[-1] - stamps[0]) > pd.Timedelta(days=3)
     if candles.interval.intraday and (not spans_days or chart.per_candle == 1):
         form = "%d %b %H:%M"
     else:
         form = "%d %b %y"
+    # as many dates as fit side by side: a 9 pt character is at most 0.6 em wide, and a gap between
+    label_px = len(stamps[-1].strftime(form)) * 9.0 * DPI / 72 * 0.6 + 16
+    room = int(width_px * (1.0 - _LEFT - _RIGHT) // label_px)
+    ticks = m.MaxNLocator(nbins=max(1, min(9, room)), steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi)
+    ticks = [float(t) for t in ticks if 0 <= t <= n - 1]
     labels = [stamps[round(t)].strftime(form) for t in ticks]
     for ax in axes:
         ax.xaxis.set_major_locator(m.FixedLocator(ticks))
@@ -928,12 +941,6 @@ def _decorate(
     main.yaxis.set_major_formatter(m.FuncFormatter(partial(_axis_price, main, inst)))
     main.axhline(candles.last_close, color="#757575", linewidth=0.6, linestyle=":")
 
-    def legend(ax: Any, items: list[tuple[str, str]], loc: str = "upper left") -> None:
-        handles = [m.Line2D([], [], color=c, linewidth=2, label=label) for label, c in items]
-        ax.legend(handles=handles, loc=loc, fontsize=8, frameon=True, framealpha=0.8, edgecolor="#e0e0e0")
-
-    if price_legend:
-        legend(main, price_legend)
     if has_volume:
         axes[1].yaxis.set_major_formatter(m.FuncFormatter(lambda y, _pos: _compact(y)))
     for panel in panels:
@@ -943,10 +950,88 @@ def _decorate(
         if panel.limits:
             lo, hi = panel.limits
             ax.set_ylim(lo, hi)
-            ax.set_yticks(sorted({*panel.guides, (lo + hi) / 2}))  # no tick on the edge next to the panel above
+            ax.set_yticks(sorted({*panel.guides, (lo + hi) / 2}))
         if panel.equity:
             ax.yaxis.set_major_formatter(m.FuncFormatter(lambda y, _pos: _compact(y)))
-        legend(ax, panel.legend, "lower left" if panel.equity else "upper left")
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]  # an Agg canvas
+    if price_legend:
+        _legend_over_the_data(m, main, price_legend, renderer)
+    for panel in panels:
+        _legend_over_the_data(m, axes[panel.number], panel.legend, renderer)
+    _tick_labels_inside(m, axes)
+
+
+# Between a legend and the highest data under it, in pixels.
+LEGEND_GAP_PX = 2.0
+# A y tick label reaches this far above and below its tick (9 pt text: 15 px tall, and a pixel spare).
+TICK_LABEL_HALF_PX = 9.0 * DPI / 72 * 0.6 + 1.0
+
+
+# A legend's columns and height by its labels and the panel's width: the same chart drawn again for
+# a new candle lays out the same legends, so each is measured once (measuring lays its text out).
+_LEGEND_SIZES: dict[tuple[tuple[str, ...], int], tuple[int, float]] = {}
+
+
+def _legend_over_the_data(m: SimpleNamespace, ax: Any, items: list[tuple[str, str]], renderer: Any) -> None:
+    """The legend in rows across the top of the panel, with the panel's y range raised so that the
+    data (candles, lines, bars) stays below it: a legend never covers what it names. Drawn in as
+    many columns as fit the panel's width, so it takes one or two rows rather than a column."""
+    if not items:
+        return
+    handles = [m.Line2D([], [], color=c, linewidth=2, label=label) for label, c in items]
+    width = ax.bbox.width
+    key = (tuple(label for label, _ in items), round(width))
+
+    def place(columns: int) -> Any:
+        return ax.legend(
+            handles=handles, loc="upper left", ncols=columns, fontsize=8, frameon=False, borderpad=0.2,
+            borderaxespad=0.2, columnspacing=1.2, handlelength=1.6,
+        )  # fmt: skip
+
+    known = _LEGEND_SIZES.get(key)
+    if known is not None:
+        columns, tall = known
+        place(columns)
+    else:
+        columns = len(handles)
+        for _ in range(3):  # one row if it fits, else as many columns as the widest row allows
+            box = place(columns).get_window_extent(renderer)
+            if box.width <= width * 0.98 or columns == 1:
+                break
+            columns = max(1, min(columns - 1, int(columns * width * 0.95 / box.width)))
+        tall = box.height
+        if len(_LEGEND_SIZES) > 512:
+            _LEGEND_SIZES.clear()
+        _LEGEND_SIZES[key] = (columns, tall)
+    room = tall + LEGEND_GAP_PX + 0.2 * 8 * DPI / 72  # + borderaxespad
+    height = ax.bbox.height
+    lo, hi = ax.get_ylim()
+    if room >= height * 0.6:  # a tiny panel: better a covered corner than a squashed panel
+        return
+    ax.set_ylim(lo, lo + (hi - lo) * height / (height - room))
+
+
+def _tick_labels_inside(m: SimpleNamespace, axes: Sequence[Any]) -> None:
+    """Drop the y ticks whose labels would reach over a panel's edge into the panel next to it, so
+    the labels of stacked panels never run into each other where the panels meet (the top panel's
+    top and the bottom panel's bottom have no neighbour and keep theirs)."""
+    last = len(axes) - 1
+    for number, ax in enumerate(axes):
+        lo, hi = ax.get_ylim()
+        if not hi > lo:
+            continue
+        height = ax.bbox.height
+        locs = [float(t) for t in ax.yaxis.get_major_locator()() if lo <= t <= hi]
+        kept = []
+        for loc in locs:
+            y = (loc - lo) / (hi - lo) * height
+            if number > 0 and y + TICK_LABEL_HALF_PX > height:
+                continue
+            if number < last and y - TICK_LABEL_HALF_PX < 0:
+                continue
+            kept.append(loc)
+        if len(kept) != len(locs):
+            ax.yaxis.set_major_locator(m.FixedLocator(kept))
 
 
 def _axis_price(ax: Any, instrument: Instrument, value: float, _pos: object) -> str:

@@ -221,12 +221,14 @@ class Drawing:
 
     ``style`` on the price panel: ``lines`` one line a field; ``band`` the first and last fields
     as edges filled between, the ones between dashed; ``stops`` long/short stop lines in the
-    candle colours; ``dots`` the same stops as dots (parabolic SAR).
+    candle colours; ``dots`` the same stops as dots (parabolic SAR); ``ichimoku`` tenkan and kijun
+    as lines, the senkou spans carried kijun bars past the last candle with the cloud filled between
+    them, and the chikou span (the close drawn kijun bars back) (``core.charts.ichimoku``).
     """
 
     overlay: bool  # on the price panel; otherwise in a panel of its own below volume
     fields: tuple[str, ...] = ()  # the fields drawn, in order; () draws all (in a panel, all but 0/1 flags)
-    style: Literal["lines", "band", "stops", "dots"] = "lines"
+    style: Literal["lines", "band", "stops", "dots", "ichimoku"] = "lines"
     histogram: str | None = None  # the panel's field drawn as bars (MACD's hist)
     guides: tuple[float, ...] = ()  # levels traders watch, drawn dashed across the panel (RSI 30/70)
     limits: tuple[float, float] | None = None  # a fixed range, drawn whole so 70 always sits at one height
@@ -309,7 +311,7 @@ _DRAWINGS: dict[str, Drawing] = {
     "cksp": Drawing(overlay=True, fields=("long", "short"), style="stops"),
     "psar": Drawing(overlay=True, fields=("long", "short"), style="dots"),
     # other lines on the price panel
-    "ichimoku": Drawing(overlay=True, fields=("tenkan", "kijun", "span_a", "span_b")),
+    "ichimoku": Drawing(overlay=True, fields=("tenkan", "kijun", "span_a", "span_b"), style="ichimoku"),
     "pivots": Drawing(overlay=True, fields=("r2", "r1", "pivot", "s1", "s2")),
     "ha": Drawing(overlay=True, fields=("close",)),
     "hilo": Drawing(overlay=True, fields=("hilo",)),

@@ -139,6 +139,12 @@ _TWIN_ONLY_WITH: dict[str, dict[str, int | float]] = {
 # Where the value shown deliberately is not TA-Lib's (or TA-Lib has no such line), said in
 # ``/dict indicator NAME``. One place for each difference.
 CONVENTIONS: dict[str, str] = {
+    "ichimoku": (
+        "span_a and span_b are the senkou spans displaced a whole kijun period ahead (26 bars for "
+        "9/26/52: the value on a bar was worked out kijun bars earlier), one bar further than pandas-ta "
+        "and TradingView (offset kijun - 1); charts draw them kijun bars past the last candle with the "
+        "cloud between them, and the chikou span (the close kijun bars back) on charts only"
+    ),
     "supertrend": (
         "differs from TA-Lib's SUPERTREND on purpose: TA-Lib keeps tightening both bands in either "
         "trend, so on the bar the trend flips it can show a band level set many bars earlier; here "

@@ -1,9 +1,10 @@
 """Dashboard Monitoring: how a user's deployed models did over the last day, week or month.
 
 Windows are rolling and end now (UTC): ``day`` is the last 24 hours, ``week`` the last 7 days,
-``month`` the last 30 days, each ``start <= executed_at < end``. Only realised P&L counts (the
-``pnl`` of fills that closed a position, already net of both legs' fees); open positions are
-reported by count, not valued, so the figures never move with a price feed.
+``month`` the last 30 days, each ``start <= executed_at < end``. The P&L, return, win rate and
+model figures count realised P&L only (the ``pnl`` of fills that closed a position, already net of
+both legs' fees), so they never move with a price feed. The equity curve beside them adds the open
+positions marked to market at each bar, and its drawdown (``core.statistic.equity`` defines both).
 
 Money is never added across quote currencies (IDR and USDT P&L side by side mean nothing summed):
 P&L and return are given per currency, and so is the equity curve.
@@ -22,13 +23,14 @@ not know (a real exchange account), and the same model then reads the same on an
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
@@ -36,13 +38,18 @@ from core.actor import Actor
 from core.broker.types import Side
 from core.compute import Compute, Task
 from core.db import Database, utcnow
+from core.deployment.history import PriceProvider
 from core.deployment.models import Deployment
 from core.deployment.status import RUNNING
-from core.errors import Invalid
+from core.errors import Invalid, StoxlifyError
+from core.market.types import Source
+from core.statistic.equity import EquityCurve, Fill, Marks, equity_curves, marks_of
 from core.trade.models import Trade
 
 if TYPE_CHECKING:
     from _typeshed import SupportsRichComparison
+
+log = logging.getLogger(__name__)
 
 
 class Period(StrEnum):
@@ -94,7 +101,7 @@ class Dashboard:
     models: list[ModelTotals]  # best first
     open_positions: int
     active_deployments: int
-    equity: dict[str, list[tuple[datetime, float]]] = field(default_factory=dict)  # cumulative P&L steps
+    equity: dict[str, EquityCurve] = field(default_factory=dict)  # by currency: realised + unrealised
 
     @property
     def win_rate(self) -> float | None:
@@ -133,9 +140,21 @@ class _Closing:
 
 
 async def dashboard(
-    db: Database, actor: Actor, period: str | Period = Period.WEEK, now: datetime | None = None
+    db: Database,
+    actor: Actor,
+    period: str | Period = Period.WEEK,
+    now: datetime | None = None,
+    *,
+    prices: PriceProvider | None = None,
+    compute: Compute | None = None,
 ) -> Dashboard:
-    """The actor's Dashboard Monitoring for the window of ``period`` ending at ``now``."""
+    """The actor's Dashboard Monitoring for the window of ``period`` ending at ``now``.
+
+    With ``prices`` (the market service) the equity curve marks open positions to market on their
+    deployments' bars, fetched after the database is read (no transaction waits on a provider) and
+    through the candle cache; the curve is worked out on ``compute`` (in this thread when None).
+    Without it, open positions are marked at their entry price.
+    """
     chosen = parse_period(period)
     end = now or utcnow()
     start = end - SPANS[chosen]
@@ -149,6 +168,7 @@ async def dashboard(
             .order_by(Trade.executed_at, Trade.id)
         )  # fmt: skip
         closing = [_closing(*row) for row in rows]
+        history = await _history(session, actor, end)
         mine = Deployment.user_id == actor.user_id
         open_positions = await session.scalar(
             select(func.count()).select_from(Deployment).where(mine, Deployment.position_qty != 0)
@@ -156,6 +176,13 @@ async def dashboard(
         active = await session.scalar(
             select(func.count()).select_from(Deployment).where(mine, Deployment.status.in_(RUNNING))
         ) or 0
+        where = await _deployments(session, {f.book for f in history})
+    marks = await _marks(prices, where, _books_in_window(history, start), end) if prices is not None else {}
+    if compute is None:
+        curves = equity_curves(history, marks, start, end)
+    else:
+        curves = await compute.run(equity_curves, history, marks, start, end,
+                                   task=Task(actor.user_id, label="the equity curve"))  # fmt: skip
     currencies = [_totals(Totals, currency, group) for currency, group in _grouped(closing, _currency)]
     models = [
         _totals(ModelTotals, currency, group, label=label)
@@ -172,8 +199,86 @@ async def dashboard(
         models=_ranked(models),
         open_positions=open_positions,
         active_deployments=active,
-        equity=_equity(closing, start, end),
+        equity=curves,
     )
+
+
+async def _history(session: Any, actor: Actor, end: datetime) -> list[Fill]:
+    """Every fill of the actor before ``end``, oldest first: positions opened before the window
+    are still held in it. A fill's book is its deployment (or its label and symbol without one)."""
+    rows = await session.execute(
+        select(Trade.executed_at, Trade.deployment_id, Trade.label, Trade.symbol, Trade.quote_currency,
+               Trade.side, Trade.quantity, Trade.price, Trade.fee, Trade.pnl)
+        .where(Trade.user_id == actor.user_id, Trade.executed_at < end)
+        .order_by(Trade.executed_at, Trade.id)
+    )  # fmt: skip
+    return [
+        Fill(_utc(at), _book(deployment_id, label, symbol), currency or "", Side(side), float(qty), float(price),
+             float(fee or 0.0), None if pnl is None else float(pnl))
+        for at, deployment_id, label, symbol, currency, side, qty, price, fee, pnl in rows
+    ]  # fmt: skip
+
+
+def _utc(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)  # SQLite hands back naive UTC
+
+
+def _book(deployment_id: int | None, label: str | None, symbol: str) -> str:
+    return f"deployment:{deployment_id}" if deployment_id is not None else f"fills:{label or ''}:{symbol}"
+
+
+async def _deployments(session: Any, books: set[str]) -> dict[str, tuple[str, str, str]]:
+    """Where each deployment's book is priced: its (market, ticker, interval)."""
+    ids = sorted(int(b.partition(":")[2]) for b in books if b.startswith("deployment:"))
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(Deployment.id, Deployment.market, Deployment.ticker, Deployment.interval).where(Deployment.id.in_(ids))
+    )
+    return {f"deployment:{i}": (market, ticker, interval) for i, market, ticker, interval in rows}
+
+
+def _books_in_window(history: list[Fill], start: datetime) -> set[str]:
+    """The books that held something in the window: a fill inside it, or a position open at its start."""
+    net: dict[str, float] = defaultdict(float)
+    inside: set[str] = set()
+    for f in history:
+        if f.at >= start:
+            inside.add(f.book)
+        else:
+            net[f.book] += f.qty if f.side == Side.BUY else -f.qty
+    return inside | {book for book, qty in net.items() if abs(qty) > 1e-12}
+
+
+async def _marks(
+    prices: PriceProvider, where: dict[str, tuple[str, str, str]], books: set[str], end: datetime
+) -> dict[str, Marks]:
+    """Each book's bar closes, one fetch per distinct (market, ticker, interval), concurrently; a
+    ticker that fails leaves its books unpriced (marked at entry) rather than failing the dashboard."""
+    keys = sorted({where[b] for b in books if b in where})
+    fetched = await asyncio.gather(*(_bars(prices, *key, end) for key in keys))
+    found = dict(zip(keys, fetched, strict=True))
+    return {b: marks for b in books if b in where and (marks := found[where[b]]) is not None}
+
+
+async def _bars(prices: PriceProvider, market: str, ticker: str, interval: str, end: datetime) -> Marks | None:
+    try:
+        source = Source(market)
+    except ValueError:
+        source = Source.UNKNOWN
+    try:
+        candles = await prices.candles(ticker, interval, None, source)
+    except StoxlifyError as exc:
+        log.info("dashboard: no prices for %s:%s %s: %s", market, ticker, interval, exc.message)
+        return None
+    except Exception:
+        log.exception("dashboard price fetch failed for %s:%s %s", market, ticker, interval)
+        return None
+    frame = candles.frame
+    if not len(frame):
+        return None
+    opened = frame.index.as_unit("ns").asi8 / 1e9
+    return marks_of(opened, frame["close"].to_numpy(dtype="float64"), candles.interval.delta.total_seconds(), end)
 
 
 def _closing(
@@ -223,23 +328,12 @@ def _ranked(models: list[ModelTotals]) -> list[ModelTotals]:
     )
 
 
-def _equity(closing: list[_Closing], start: datetime, end: datetime) -> dict[str, list[tuple[datetime, float]]]:
-    """Cumulative realised P&L per currency: 0 at the window's start, a step at each close, to the end."""
-    curves: dict[str, list[tuple[datetime, float]]] = {}
-    for c in closing:
-        curve = curves.setdefault(c.currency, [(start, 0.0)])
-        curve.append((c.at, curve[-1][1] + c.pnl))
-    for curve in curves.values():
-        curve.append((end, curve[-1][1]))
-    return dict(sorted(curves.items()))
-
-
 async def dashboard_chart(
     dash: Dashboard, *, width_px: int = 1200, height_px: int = 800, compute: Compute | None = None,
     user_id: int | None = None,
 ) -> bytes | None:
-    """The equity chart PNG of ``dash``, drawn on ``compute`` (threads when None); None when nothing
-    closed in the window (a flat line says nothing)."""
+    """The equity chart PNG of ``dash`` (per currency: equity with unrealised P&L, and its drawdown
+    below), drawn on ``compute`` (threads when None); None when nothing traded or was held in the window."""
     if not dash.equity:
         return None
     from core.statistic.equity_chart import render_equity
@@ -248,7 +342,7 @@ async def dashboard_chart(
     job = partial(
         render_equity,
         dash.equity,
-        title=f"Realised P&L · last {dash.period.value}",
+        title=f"Equity: realised + unrealised P&L · last {dash.period.value}",
         subtitle=f"{dash.start:%d %b %H:%M} – {dash.end:%d %b %Y %H:%M} UTC · {closed}",
         width_px=width_px,
         height_px=height_px,

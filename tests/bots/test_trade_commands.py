@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from bots.commands import load
 from bots.registry import Context
+from core import format as fmt
 from core.account.models import User
 from core.db import utcnow
 from tests.core.statistic.trade_rows import add_deployment, add_trade
@@ -132,6 +133,9 @@ async def test_dashboard_text_chart_and_period_buttons(console):
         "P&L +27,000 IDR · return +2.89%",  # 27,000 / (902,000 + 31,000)
         "Win rate 50.0% (1 of 2 closed) · Trades 3",
         "Open positions 1 · Active deployments 1",
+        # the fills name no deployment, so nothing prices them: held at their (fee-free) entry
+        "Unrealised now 0 IDR · equity +27,000 IDR · max drawdown -0.11% (-1,000 IDR) "
+        "(1 position without a price, valued at entry)",
         "Best model: ema_cross +28,000 IDR (+3.10%)",
         "Worst model: rsi_rev -1,000 IDR (-3.23%)",
     ]
@@ -141,6 +145,24 @@ async def test_dashboard_text_chart_and_period_buttons(console):
     day = await console.handle("/dashboard day")
     assert "P&L +28,000 IDR" in day.text and "Win rate 100.0% (1 of 1 closed) · Trades 2" in day.text
     assert "Worst model" not in day.text
+
+
+async def test_dashboard_marks_an_open_position_to_market(console):
+    db, user_id = console.core.db, console.actor.user_id
+    deployment = await add_deployment(
+        db, user_id, "ema_cross", ticker="BBCA", status="OpenPosition", position_qty=100, entry_price=8500
+    )
+    await add_trade(db, user_id, at=utcnow() - timedelta(hours=2), side="buy", qty=100, price=8500, fee=850.0,
+                    deployment_id=deployment)  # fmt: skip
+    last = (await console.core.market.candles("BBCA")).last_close
+    reply = await console.handle("/dashboard day")
+    assert not reply.error, reply.text
+    unrealised = fmt.money(100 * (last - 8500) - 850, "IDR", signed=True)  # as /positions values it
+    [line] = [t for t in reply.text.splitlines() if t.startswith("Unrealised now")]
+    assert line.startswith(f"Unrealised now {unrealised} · equity {unrealised} · max drawdown ")
+    [image] = reply.images
+    assert image.caption.startswith("Equity with unrealised P&L · last day · max drawdown ")
+    assert PILImage.open(io.BytesIO(image.data)).format == "PNG"
 
 
 async def test_dashboard_without_trades_and_a_bad_period(console):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from io import BytesIO
 
+import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
@@ -92,7 +94,8 @@ def test_an_overlay_shares_the_price_panel_and_each_oscillator_gets_its_own(
         main = fig.axes[0]
         assert [t.get_text() for t in main.get_legend().get_texts()] == ["EMA(20)"]
         rsi_panel = fig.axes[2]
-        assert rsi_panel.get_ylim() == (0.0, 100.0)
+        lo, hi = rsi_panel.get_ylim()
+        assert lo == 0.0 and hi > 100.0  # the whole 0..100, and room above it for the legend
         assert {30.0, 70.0} <= {
             round(line.get_ydata()[0], 6) for line in rsi_panel.get_lines() if len(set(line.get_ydata())) == 1
         }
@@ -272,7 +275,7 @@ def test_candles_markers_bands_and_dates_are_drawn(btc: Candles) -> None:
         assert len(shapes) == 4  # PSAR long and short dots, the buy and the sell marks
         assert [t.get_text() for t in main.texts] == ["2"]  # two fills share a candle
         assert [t.get_text() for t in main.get_legend().get_texts()] == ["BBANDS(20,2)", "PSAR(0.02,0.2)"]
-        assert rsi.get_ylim() == (0.0, 100.0) and volume.get_ylim()[0] == 0
+        assert rsi.get_ylim()[0] == 0.0 and rsi.get_ylim()[1] > 100.0 and volume.get_ylim()[0] == 0
         fig.canvas.draw()
         dates = [t.get_text() for t in rsi.get_xticklabels() if t.get_text()]
         assert len(dates) >= 4 and all(len(d.split()) == 3 for d in dates)  # "18 Nov 02:00"
@@ -346,3 +349,164 @@ def test_charts_need_no_mplfinance_or_pyplot() -> None:
         env={**os.environ, "PYTHONPATH": str(root)},
     )  # fmt: skip
     assert done.stdout.strip() == "[]"
+
+
+# -- Ichimoku, legends and tick labels (issue 15) ------------------------------------------------
+
+
+def _vertices(collection: object) -> set[tuple[float, float]]:
+    return {(float(x), round(float(y), 6)) for path in collection.get_paths() for x, y in path.vertices}  # type: ignore[attr-defined]
+
+
+def _midprice(frame: pd.DataFrame, n: int) -> pd.Series:
+    return (frame["high"].rolling(n).max() + frame["low"].rolling(n).min()) / 2
+
+
+def test_ichimoku_spans_run_kijun_bars_past_the_last_candle_with_the_cloud_between(bbca: Candles) -> None:
+    from matplotlib.collections import PolyCollection
+    from matplotlib.colors import to_rgba
+
+    from core.charts.candles import prepare_chart
+    from core.charts.ichimoku import CLOUD_DOWN, CLOUD_UP, ichimoku_layout
+
+    [ichi] = compute_many(bbca.frame, ["ichimoku"])
+    frame = bbca.frame
+    # worked out here from the bars: A = (tenkan + kijun) / 2, B = the 52-bar midprice, each drawn 26 bars on
+    raw_a = (_midprice(frame, 9) + _midprice(frame, 26)) / 2
+    raw_b = _midprice(frame, 52)
+    n = 120
+    chart = prepare_chart(bbca, max_candles=n)
+    layout = ichimoku_layout(ichi, frame, chart)
+    assert layout.shift == 26 and layout.span_x.tolist() == list(range(n + 26))
+    want_a = raw_a.shift(26).iloc[-n:].tolist() + raw_a.iloc[-26:].tolist()  # the last 26: past the last candle
+    want_b = raw_b.shift(26).iloc[-n:].tolist() + raw_b.iloc[-26:].tolist()
+    assert layout.span_a.tolist() == pytest.approx(want_a)
+    assert layout.span_b.tolist() == pytest.approx(want_b)
+    # the values the text and scripts read are the ones drawn on each candle
+    assert ichi.fields["span_a"].iloc[-n:].tolist() == pytest.approx(want_a[:n])
+    assert ichi.fields["span_b"].iloc[-n:].tolist() == pytest.approx(want_b[:n])
+    assert layout.chikou_x.tolist() == [x - 26.0 for x in range(n)]  # the close, 26 bars back
+    assert layout.chikou.tolist() == frame["close"].iloc[-n:].tolist()
+
+    fig = _build_figure(bbca, [ichi], title=None, width_px=1200, height_px=800, max_candles=n, markers=None)
+    try:
+        main = fig.axes[0]
+        assert main.get_xlim()[1] > n - 1 + 26  # the picture reaches the furthest span
+        for ax in fig.axes:
+            assert ax.get_xlim() == main.get_xlim()  # every panel keeps the candles' x positions
+        fills = {tuple(c.get_facecolor()[0][:3]): c for c in main.collections
+                 if isinstance(c, PolyCollection) and c.get_alpha() == 0.18}  # fmt: skip
+        green, red = fills[to_rgba(CLOUD_UP)[:3]], fills[to_rgba(CLOUD_DOWN)[:3]]
+        a, b, xs = layout.span_a, layout.span_b, layout.span_x
+        leads_a = int(np.flatnonzero(a > b)[0])  # span A above B: the green cloud
+        leads_b = int(np.flatnonzero((a < b) & (xs > n))[0])  # B above A past the last candle: the red cloud
+        assert (float(xs[leads_a]), round(float(a[leads_a]), 6)) in _vertices(green)
+        assert (float(xs[leads_a]), round(float(a[leads_a]), 6)) not in _vertices(red)
+        assert (float(xs[leads_b]), round(float(b[leads_b]), 6)) in _vertices(red)
+        assert (float(xs[leads_b]), round(float(b[leads_b]), 6)) not in _vertices(green)
+        labels = [t.get_text() for t in main.get_legend().get_texts()]
+        assert labels == ["ICHIMOKU(9,26,52) tenkan", "kijun", "span A (+26)", "span B (+26)", "chikou (−26)"]
+    finally:
+        close(fig)
+
+
+def _visible_tick_labels(ax: object, renderer: object) -> list[object]:
+    lo, hi = ax.get_ylim()  # type: ignore[attr-defined]
+    ticks = ax.yaxis.get_major_ticks()  # type: ignore[attr-defined]
+    locs = ax.yaxis.get_majorticklocs()  # type: ignore[attr-defined]
+    return [
+        t.label2.get_window_extent(renderer) for t, loc in zip(ticks, locs, strict=False)
+        if lo <= loc <= hi and t.label2.get_visible() and t.label2.get_text()
+    ]  # fmt: skip
+
+
+CROWDED = [
+    ["ichimoku", "bbands", "rsi", "macd", "stoch"],
+    ["ema:20", "rsi:14", "macd", "atr", "obv"],
+    ["sma:50", "cci", "mfi", "adx"],
+]
+
+
+@pytest.mark.parametrize("specs", CROWDED, ids=lambda s: "+".join(s))
+@pytest.mark.parametrize("size", [(1200, 800), (800, 600)])
+def test_legends_never_cover_the_data(bbca: Candles, btc: Candles, specs: list[str], size: tuple[int, int]) -> None:
+    for candles in (bbca, btc):
+        results = compute_many(candles.frame, specs)
+        fig = _build_figure(candles, results, title=None, width_px=size[0], height_px=size[1], max_candles=150,
+                            markers=None)  # fmt: skip
+        try:
+            fig.canvas.draw()
+            renderer = fig.canvas.get_renderer()
+            legends = 0
+            for ax in fig.axes:
+                legend = ax.get_legend()
+                if legend is None:
+                    continue
+                legends += 1
+                box = legend.get_window_extent(renderer)
+                assert box.x1 <= ax.bbox.x1 and box.y1 <= ax.bbox.y1 + 0.5  # inside its panel
+                for artist in (*ax.collections, *(line for line in ax.get_lines() if len(set(line.get_ydata())) > 1)):
+                    covered = artist.get_window_extent(renderer)
+                    assert box.y0 >= covered.y1 or not box.overlaps(covered), (specs, artist)
+            assert legends == len(fig.axes) - 1  # every panel but volume names what it shows
+        finally:
+            close(fig)
+
+
+@pytest.mark.parametrize("specs", CROWDED, ids=lambda s: "+".join(s))
+@pytest.mark.parametrize("size", [(1200, 800), (800, 600), (600, 900)])
+def test_tick_labels_of_stacked_panels_never_meet(
+    bbca: Candles, btc: Candles, specs: list[str], size: tuple[int, int]
+) -> None:
+    for candles in (bbca, btc):
+        results = compute_many(candles.frame, specs)
+        fig = _build_figure(candles, results, title=None, width_px=size[0], height_px=size[1], max_candles=150,
+                            markers=None)  # fmt: skip
+        try:
+            fig.canvas.draw()
+            renderer = fig.canvas.get_renderer()
+            labels = [_visible_tick_labels(ax, renderer) for ax in fig.axes]
+            for upper, lower in itertools.pairwise(labels):
+                for a in upper:
+                    for b in lower:
+                        assert not a.overlaps(b), (specs, size, a, b)
+            assert all(labels), "every panel keeps some labels"
+        finally:
+            close(fig)
+
+
+def test_ichimoku_on_aggregated_candles_draws_one_point_a_candle(btc: Candles) -> None:
+    from core.charts.candles import prepare_chart
+    from core.charts.ichimoku import ichimoku_layout
+
+    [ichi] = compute_many(btc.frame, ["ichimoku"])
+    chart = prepare_chart(btc, whole=True)
+    per, bars = chart.per_candle, len(chart.bars_index)
+    assert per > 1
+    layout = ichimoku_layout(ichi, btc.frame, chart)
+    assert len(chart.frame) <= len(layout.span_x) <= len(chart.frame) + 2  # not one point per hour
+    assert (np.diff(layout.span_x) > 0).all()
+    assert layout.span_x[-1] == (bars - 1 + 26 - (per - 1)) / per  # the last span, 26 hours past the last bar
+    raw_a = (_midprice(btc.frame, 9) + _midprice(btc.frame, 26)) / 2
+    assert layout.span_a[-1] == pytest.approx(raw_a.iloc[-1])
+
+
+@pytest.mark.parametrize("size", [(1200, 800), (800, 600), (600, 400)])
+def test_heading_and_dates_never_run_into_the_chart_or_each_other(btc: Candles, size: tuple[int, int]) -> None:
+    results = compute_many(btc.frame, ["sma:50", "bbands", "cci"])
+    fig = _build_figure(btc, results, title=None, subtitle="Return +3.2% · 12 trades", width_px=size[0],
+                        height_px=size[1], max_candles=150, markers=None)  # fmt: skip
+    try:
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        main = fig.axes[0]
+        heading = [t.get_window_extent(renderer) for t in fig.texts]
+        assert len(heading) == 4  # title, source, subtitle, the note of what is left out
+        top = main.get_window_extent(renderer).y1
+        assert all(box.y0 >= top for box in heading), size  # above the price panel (and its legend)
+        dates = [t.get_window_extent(renderer) for t in fig.axes[-1].get_xticklabels() if t.get_text()]
+        assert len(dates) >= 2
+        for a, b in itertools.pairwise(sorted(dates, key=lambda box: box.x0)):
+            assert a.x1 < b.x0, size
+    finally:
+        close(fig)

@@ -259,6 +259,7 @@ async def test_strategies_rules_simulation_trades_and_dashboard(api):
     assert naive.status_code == 422
     board = await client.get("/v1/dashboard", headers=reader, params={"range": "Month"})
     assert board.status_code == 200 and board.json()["range"] == "Month" and board.json()["closed"] == 0
+    assert board.json()["equity"] == []  # nothing traded or held: no curve
     assert (await client.get("/v1/dashboard", headers=reader, params={"range": "Year"})).status_code == 422
 
 
@@ -283,3 +284,25 @@ async def test_a_token_revoked_while_in_use_stops_at_once(api):
         assert (await client.get("/v1/dictionaries", headers=_auth(secret))).status_code == 200
     await console.handle("/token revoke busy")
     assert (await client.get("/v1/dictionaries", headers=_auth(secret))).status_code == 401
+
+
+async def test_dashboard_reports_equity_with_the_open_position_marked_to_market(api):
+    from datetime import timedelta
+
+    from core.db import utcnow
+    from tests.core.statistic.trade_rows import add_deployment, add_trade
+
+    console, client = api
+    db, user_id = console.core.db, console.actor.user_id
+    held = await add_deployment(db, user_id, "ema_cross", ticker="BBCA", status="OpenPosition", position_qty=100,
+                                entry_price=8500)  # fmt: skip
+    await add_trade(db, user_id, at=utcnow() - timedelta(hours=2), side="buy", qty=100, price=8500, fee=850.0,
+                    deployment_id=held)  # fmt: skip
+    last = (await console.core.market.candles("BBCA")).last_close
+    board = await client.get("/v1/dashboard", headers=_auth(await _token(console, "/token new r")),
+                             params={"range": "Day"})  # fmt: skip
+    assert board.status_code == 200, board.text
+    [idr] = board.json()["equity"]
+    unrealised = 100 * (last - 8500) - 850  # as /positions values it
+    assert idr["currency"] == "IDR" and idr["unrealised"] == unrealised and idr["equity"] == unrealised
+    assert idr["unpriced_positions"] == 0 and idr["max_drawdown"] <= 0

@@ -5,13 +5,17 @@ from __future__ import annotations
 import io
 from datetime import UTC, datetime, timedelta
 
+import pandas as pd
 import pytest
 from PIL import Image
 
 from bots.commands.trades import render_dashboard
 from core.account.service import actor_for
-from core.errors import Invalid
+from core.charts.candles import _pyplot
+from core.errors import Invalid, Unavailable
+from core.market.types import INTERVALS, Candles, Instrument, Source
 from core.statistic.dashboard import Period, dashboard, dashboard_chart, parse_period
+from core.statistic.equity_chart import equity_figure
 from tests.core.statistic.trade_rows import add_deployment, add_trade
 
 NOW = datetime(2026, 3, 31, 12, 0, tzinfo=UTC)
@@ -87,17 +91,19 @@ async def test_figures_per_window(db, ana, budi, period):
     assert d.best.label == want["best"][0] and d.best.pnl == pytest.approx(want["best"][1])
     assert d.worst.label == want["worst"][0] and d.worst.pnl == pytest.approx(want["worst"][1])
     assert (d.open_positions, d.active_deployments) == (2, 3)  # not windowed: the state now
-    # The equity curve starts at 0 at the window's start and ends, flat, at its total.
+    # Nothing open at the window's start and no prices asked for: the equity curve starts at 0 and
+    # ends at the realised total (positions held in between are marked at their fee-free entry).
     curve = d.equity["IDR"]
-    assert curve[0] == (d.start, 0.0) and curve[-1][0] == NOW
-    assert curve[-1][1] == pytest.approx(want["pnl"]) and len(curve) == want["closed"] + 2
+    assert curve.times[0] == d.start and curve.times[-1] == NOW and curve.equity[0] == 0.0
+    assert curve.equity[-1] == pytest.approx(want["pnl"]) and not curve.unrealised.any()
 
 
 async def test_day_equity_steps_at_each_close(db, ana):
     d = await dashboard(db, ana, "day", now=NOW)
-    assert d.equity == {
-        "IDR": [(NOW - D, 0.0), (NOW - 2 * H, 35_000.0), (NOW - H, 39_700.0), (NOW, 39_700.0)]
-    }
+    [curve] = d.equity.values()
+    assert curve.times == (NOW - D, NOW - 10 * H, NOW - 2 * H, NOW - H, NOW)  # the start, each fill, the end
+    assert curve.realised.tolist() == [0.0, 0.0, 35_000.0, 39_700.0, 39_700.0]
+    assert curve.unpriced == 2  # fills without a deployment: nothing to price them by
 
 
 async def test_model_figures_and_win_rates(db, ana):
@@ -167,3 +173,120 @@ async def test_equity_chart_is_a_png(sqlite_db):
     png = await dashboard_chart(d, width_px=1000, height_px=600)
     image = Image.open(io.BytesIO(png))
     assert image.format == "PNG" and image.size == (1000, 600)
+
+
+# -- equity marked to market, and its drawdown -----------------------------------------------------
+
+START = NOW - D  # the day window's start
+
+
+class Prices:
+    """The market service's ``candles`` over hand-made hourly bars of BBCA; counts the fetches."""
+
+    def __init__(self, bars: dict[datetime, float], db=None) -> None:
+        self.bars = bars
+        self.db = db
+        self.calls: list[tuple[str, str]] = []
+        self.connections_held: list[int] = []  # while fetching: a provider never keeps a transaction open
+
+    async def candles(self, ticker, interval="1d", range_=None, source=Source.UNKNOWN):
+        self.calls.append((ticker, interval))
+        if self.db is not None:
+            self.connections_held.append(self.db.engine.sync_engine.pool.checkedout())
+        closes = pd.Series(self.bars, dtype="float64")
+        frame = pd.DataFrame({"open": closes, "high": closes, "low": closes, "close": closes, "volume": 1.0})
+        inst = Instrument(Source.YFINANCE, "BBCA.JK", "BBCA", currency="IDR", lot_size=100)
+        return Candles(inst, INTERVALS[interval], frame, provider="Test")
+
+
+# Bars by their open time: each close is known an hour later (START, +2 h, +4 h, +6 h, and NOW for
+# the bar still forming at the end).
+BARS = {START - H: 1010.0, START + H: 1050.0, START + 3 * H: 980.0, START + 5 * H: 1100.0, NOW - H: 1070.0}
+
+
+@pytest.fixture
+async def held(db):
+    """Fina bought 100 BBCA at 1,000 (fee 100) before the window and sold half at 1,100 (fee 55)
+    inside it: P&L 50 × 100 - 50 (half the entry fee) - 55 = 4,895; 50 are still held."""
+    fina = await actor_for(db, platform="telegram", external_id="6", display_name="Fina")
+    trend = await add_deployment(
+        db, fina.user_id, "trend", ticker="BBCA", interval="1h", status="OpenPosition", position_qty=50,
+        entry_price=1000,
+    )  # fmt: skip
+    copy = await add_deployment(db, fina.user_id, "copy", ticker="BBCA", interval="1h")  # same bars: one fetch
+    await add_trade(db, fina.user_id, at=START - 2 * H, side="buy", qty=100, price=1000, fee=100.0,
+                    label="trend", deployment_id=trend)  # fmt: skip
+    await add_trade(db, fina.user_id, at=START + 6 * H, side="sell", qty=50, price=1100, fee=55.0, pnl=4_895.0,
+                    label="trend", deployment_id=trend)  # fmt: skip
+    await add_trade(db, fina.user_id, at=START + 7 * H, side="buy", qty=1, price=1000, label="copy",
+                    deployment_id=copy)  # fmt: skip
+    await add_trade(db, fina.user_id, at=START + 8 * H, side="sell", qty=1, price=1000, pnl=0.0, label="copy",
+                    deployment_id=copy)  # fmt: skip
+    return fina
+
+
+async def test_equity_marks_open_positions_to_market_at_each_bar(db, held):
+    prices = Prices(BARS, db)
+    d = await dashboard(db, held, "day", now=NOW, prices=prices)
+    assert prices.calls == [("BBCA", "1h")]  # both deployments trade the same bars: fetched once
+    assert prices.connections_held == [0]  # fetched after the database was read, not inside its transaction
+    curve = d.equity["IDR"]
+    assert curve.times == (START, START + 2 * H, START + 4 * H, START + 6 * H, START + 7 * H, START + 8 * H, NOW)
+    # realised: the half sold at +6 h; unrealised = qty × (mark - entry) - the entry fee still carried
+    assert curve.realised.tolist() == [0.0, 0.0, 0.0, 4_895.0, 4_895.0, 4_895.0, 4_895.0]
+    assert curve.unrealised.tolist() == pytest.approx([
+        100 * (1010 - 1000) - 100,  # 900: open since before the window, marked at the bar closed at START
+        100 * (1050 - 1000) - 100,  # 4,900
+        100 * (980 - 1000) - 100,  # -2,100
+        50 * (1100 - 1000) - 50,  # 4,950: half sold, half the fee realised with it
+        50 * (1100 - 1000) - 50 + 1 * (1100 - 1000),  # the copy's 1 share bought at 1,000, marked at 1,100
+        50 * (1100 - 1000) - 50,
+        50 * (1070 - 1000) - 50,  # 3,450 now
+    ])  # fmt: skip
+    assert curve.equity.tolist() == pytest.approx([900, 4_900, -2_100, 9_845, 9_945, 9_845, 8_345])
+    assert (curve.unrealised_now, curve.unpriced) == (pytest.approx(3_450.0), 0)
+    # underwater: money and percent below the running peak, over the capital (100 × 1,000 held at once)
+    assert curve.capital == 100_000.0
+    assert curve.drawdown.tolist() == pytest.approx([0, 0, -7_000, 0, 0, -100, -1_600])
+    assert curve.drawdown_pct.tolist() == pytest.approx(
+        [0, 0, -7_000 / 104_900 * 100, 0, 0, -100 / 109_945 * 100, -1_600 / 109_945 * 100]
+    )
+    assert curve.max_drawdown == pytest.approx(-7_000.0)
+    assert curve.max_drawdown_pct == pytest.approx(-6.673022, abs=1e-6)
+
+
+async def test_without_prices_an_open_position_is_held_at_entry(db, held):
+    d = await dashboard(db, held, "day", now=NOW)
+    curve = d.equity["IDR"]
+    assert curve.times == (START, START + 6 * H, START + 7 * H, START + 8 * H, NOW)
+    assert curve.unrealised.tolist() == [-100.0, -50.0, -50.0, -50.0, -50.0]  # only the carried entry fee
+    assert curve.unpriced == 2
+
+
+async def test_a_failing_price_fetch_leaves_the_position_unpriced(db, held):
+    class Down:
+        async def candles(self, *args, **kwargs):
+            raise Unavailable("Yahoo is not answering")
+
+    d = await dashboard(db, held, "day", now=NOW, prices=Down())
+    assert d.equity["IDR"].unpriced == 2 and d.equity["IDR"].realised_now == 4_895.0
+
+
+async def test_dashboard_text_and_two_panel_chart_of_the_marked_equity(db, held):
+    d = await dashboard(db, held, "day", now=NOW, prices=Prices(BARS))
+    text = render_dashboard(d)
+    assert "Unrealised now +3,450 IDR · equity +8,345 IDR · max drawdown -6.67% (-7,000 IDR)" in text.splitlines()
+    fig = equity_figure(d.equity, title="t")
+    try:
+        equity_ax, drawdown_ax = fig.axes
+        assert equity_ax.get_position().y0 > drawdown_ax.get_position().y1  # equity on top, drawdown under it
+        [line, realised] = equity_ax.get_lines()[:2]
+        assert line.get_ydata().tolist() == pytest.approx([900, 4_900, -2_100, 9_845, 9_945, 9_845, 8_345])
+        assert realised.get_ydata().tolist() == d.equity["IDR"].realised.tolist()
+        [underwater] = drawdown_ax.get_lines()
+        assert underwater.get_ydata().tolist() == pytest.approx(d.equity["IDR"].drawdown_pct.tolist())
+        assert "max -6.67%" in drawdown_ax.get_legend().get_texts()[0].get_text()
+    finally:
+        _pyplot().close(fig)
+    png = await dashboard_chart(d, width_px=1000, height_px=600)
+    assert Image.open(io.BytesIO(png)).size == (1000, 600)
