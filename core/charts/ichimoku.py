@@ -1,10 +1,11 @@
 """Ichimoku on a candle chart: where each of its five lines goes, and the cloud between the spans.
 
-The senkou spans are worked out on a bar and drawn ``kijun`` bars later (26 for 9/26/52), so the
-last ``kijun`` of them lie past the last candle: the cloud shows where support will be. The chikou
-span is the close drawn ``kijun`` bars back. Only the chart shows those future spans and the chikou
-span; the indicator's values (text, scripts, backtests) are causal: a span on a bar is the one
-displaced onto it (``core.market.indicator_compute``), and chikou is left out.
+The senkou spans are displaced ``kijun`` bars ahead (26 for 9/26/52), counted as Hosoda, pandas-ta
+and TradingView count it, the bar they are worked out on being the first: drawn ``kijun - 1`` bars
+later, so the last ``kijun - 1`` of them lie past the last candle and the cloud shows where support
+will be. The chikou span is the close drawn as many bars back. Only the chart shows those future
+spans and the chikou span; the indicator's values (text, scripts, backtests) are pandas-ta's, causal:
+a span on a bar is the one displaced onto it, and chikou is left out.
 
 ``ichimoku_layout`` is pure (tests read it directly); ``draw_ichimoku`` puts it on an axes.
 """
@@ -41,7 +42,8 @@ class IchimokuLayout:
     """
 
     tenkan_period: int
-    shift: int  # kijun, in bars
+    displacement: int  # kijun: the spans' displacement as traders name it (the bar itself counted)
+    shift: int  # kijun - 1: how many bars later a span is drawn than the bar it is worked out on
     senkou_period: int
     per_candle: int
     x: np.ndarray  # the candles, for tenkan and kijun
@@ -73,7 +75,8 @@ def _midprice(frame: pd.DataFrame, length: int) -> pd.Series:
 def ichimoku_layout(result: IndicatorResult, bars: pd.DataFrame, chart: ChartData) -> IchimokuLayout:
     """Where ``result``'s lines go on ``chart``. ``bars`` are the candles charted (the chart's bars
     and any before them): the spans of the last ``kijun`` bars, not yet on any bar, come from them."""
-    tenkan_n, shift, senkou_n = _periods(result)
+    tenkan_n, kijun_n, senkou_n = _periods(result)
+    shift = kijun_n - 1
     history = pd.DatetimeIndex(result.fields["tenkan"].index)
     tenkan_h = result.fields["tenkan"].to_numpy(dtype="float64")
     kijun_h = result.fields["kijun"].to_numpy(dtype="float64")
@@ -105,7 +108,7 @@ def ichimoku_layout(result: IndicatorResult, bars: pd.DataFrame, chart: ChartDat
     shown = _one_a_candle(bar, per)
     x = np.arange(len(chart.frame), dtype=float)
     return IchimokuLayout(
-        tenkan_n, shift, senkou_n, per, x, chart.cut(result.fields["tenkan"]), chart.cut(result.fields["kijun"]),
+        tenkan_n, kijun_n, shift, senkou_n, per, x, chart.cut(result.fields["tenkan"]), chart.cut(result.fields["kijun"]),
         span_x, span_a[keep], span_b[keep], _x(bar[shown] - shift, per), closes[shown],
     )  # fmt: skip
 
@@ -138,6 +141,6 @@ def draw_ichimoku(ax: Any, layout: IchimokuLayout, label: str, legend: list[tupl
     ax.plot(layout.x, layout.kijun, color=KIJUN, linewidth=1.1)
     ax.plot(layout.chikou_x, layout.chikou, color=CHIKOU, linewidth=0.9, alpha=0.8)
     legend.extend([
-        (f"{label} tenkan", TENKAN), ("kijun", KIJUN), (f"span A (+{layout.shift})", CLOUD_UP),
-        (f"span B (+{layout.shift})", CLOUD_DOWN), (f"chikou (−{layout.shift})", CHIKOU),
+        (f"{label} tenkan", TENKAN), ("kijun", KIJUN), (f"span A (+{layout.displacement})", CLOUD_UP),
+        (f"span B (+{layout.displacement})", CLOUD_DOWN), (f"chikou (−{layout.displacement})", CHIKOU),
     ])  # fmt: skip

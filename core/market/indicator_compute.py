@@ -235,19 +235,7 @@ def _run(
         if not s.index.equals(index):
             s = s.reindex(index)
         out[fname] = pd.Series(pd.to_numeric(s, errors="coerce"), index=index, dtype="float64", name=fname)
-    if inf.name == "ichimoku":
-        _displace_senkou(out)
     return out
-
-
-def _displace_senkou(fields: dict[str, pd.Series]) -> None:
-    """Ichimoku's senkou spans a whole kijun period ahead of the bar they were computed on (26 bars
-    for 9/26/52), where pandas-ta (like TradingView's ``offset = displacement - 1``) puts them kijun - 1
-    bars ahead: the chart draws them there too, so text, scripts and the picture agree. One bar later
-    is still causal: a span on a bar reads only bars before it."""
-    for name in ("span_a", "span_b"):
-        if name in fields:
-            fields[name] = fields[name].shift(1)
 
 
 def _all_values(entry: Entry, values: Mapping[str, Number]) -> dict[str, Number]:

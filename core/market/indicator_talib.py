@@ -140,10 +140,10 @@ _TWIN_ONLY_WITH: dict[str, dict[str, int | float]] = {
 # ``/dict indicator NAME``. One place for each difference.
 CONVENTIONS: dict[str, str] = {
     "ichimoku": (
-        "span_a and span_b are the senkou spans displaced a whole kijun period ahead (26 bars for "
-        "9/26/52: the value on a bar was worked out kijun bars earlier), one bar further than pandas-ta "
-        "and TradingView (offset kijun - 1); charts draw them kijun bars past the last candle with the "
-        "cloud between them, and the chikou span (the close kijun bars back) on charts only"
+        "span_a and span_b are the senkou spans at their displacement (26 for 9/26/52, counted as "
+        "pandas-ta and TradingView count it: the value on a bar was worked out kijun - 1 bars earlier); "
+        "charts draw the spans of the last bars past the last candle with the cloud between them, and "
+        "the chikou span (the close, the same displacement back) on charts only"
     ),
     "supertrend": (
         "differs from TA-Lib's SUPERTREND on purpose: TA-Lib keeps tightening both bands in either "

@@ -371,27 +371,28 @@ def test_ichimoku_spans_run_kijun_bars_past_the_last_candle_with_the_cloud_betwe
 
     [ichi] = compute_many(bbca.frame, ["ichimoku"])
     frame = bbca.frame
-    # worked out here from the bars: A = (tenkan + kijun) / 2, B = the 52-bar midprice, each drawn 26 bars on
+    # worked out here from the bars: A = (tenkan + kijun) / 2, B = the 52-bar midprice, each displaced 26
+    # as traders count it (the bar itself the first): drawn 25 bars on, as pandas-ta and TradingView do
     raw_a = (_midprice(frame, 9) + _midprice(frame, 26)) / 2
     raw_b = _midprice(frame, 52)
     n = 120
     chart = prepare_chart(bbca, max_candles=n)
     layout = ichimoku_layout(ichi, frame, chart)
-    assert layout.shift == 26 and layout.span_x.tolist() == list(range(n + 26))
-    want_a = raw_a.shift(26).iloc[-n:].tolist() + raw_a.iloc[-26:].tolist()  # the last 26: past the last candle
-    want_b = raw_b.shift(26).iloc[-n:].tolist() + raw_b.iloc[-26:].tolist()
+    assert (layout.displacement, layout.shift) == (26, 25) and layout.span_x.tolist() == list(range(n + 25))
+    want_a = raw_a.shift(25).iloc[-n:].tolist() + raw_a.iloc[-25:].tolist()  # the last 25: past the last candle
+    want_b = raw_b.shift(25).iloc[-n:].tolist() + raw_b.iloc[-25:].tolist()
     assert layout.span_a.tolist() == pytest.approx(want_a)
     assert layout.span_b.tolist() == pytest.approx(want_b)
     # the values the text and scripts read are the ones drawn on each candle
     assert ichi.fields["span_a"].iloc[-n:].tolist() == pytest.approx(want_a[:n])
     assert ichi.fields["span_b"].iloc[-n:].tolist() == pytest.approx(want_b[:n])
-    assert layout.chikou_x.tolist() == [x - 26.0 for x in range(n)]  # the close, 26 bars back
+    assert layout.chikou_x.tolist() == [x - 25.0 for x in range(n)]  # the close, displaced 26 back
     assert layout.chikou.tolist() == frame["close"].iloc[-n:].tolist()
 
     fig = _build_figure(bbca, [ichi], title=None, width_px=1200, height_px=800, max_candles=n, markers=None)
     try:
         main = fig.axes[0]
-        assert main.get_xlim()[1] > n - 1 + 26  # the picture reaches the furthest span
+        assert main.get_xlim()[1] > n - 1 + 25  # the picture reaches the furthest span
         for ax in fig.axes:
             assert ax.get_xlim() == main.get_xlim()  # every panel keeps the candles' x positions
         fills = {tuple(c.get_facecolor()[0][:3]): c for c in main.collections
@@ -486,7 +487,7 @@ def test_ichimoku_on_aggregated_candles_draws_one_point_a_candle(btc: Candles) -
     layout = ichimoku_layout(ichi, btc.frame, chart)
     assert len(chart.frame) <= len(layout.span_x) <= len(chart.frame) + 2  # not one point per hour
     assert (np.diff(layout.span_x) > 0).all()
-    assert layout.span_x[-1] == (bars - 1 + 26 - (per - 1)) / per  # the last span, 26 hours past the last bar
+    assert layout.span_x[-1] == (bars - 1 + 25 - (per - 1)) / per  # the last span, 25 hours past the last bar
     raw_a = (_midprice(btc.frame, 9) + _midprice(btc.frame, 26)) / 2
     assert layout.span_a[-1] == pytest.approx(raw_a.iloc[-1])
 
