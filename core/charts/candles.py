@@ -646,7 +646,7 @@ def _build_figure(
     ratios = [6.0] + ([1.3] if has_volume else []) + [2.0] * len(panels)
     n = len(frame)
     x = np.arange(n, dtype=float)
-    # Ichimoku's spans run kijun bars past the last candle: the picture widens to show them
+    # Ichimoku's spans run kijun - 1 bars past the last candle: the picture widens to show them
     clouds = {id(r): ichimoku_layout(r, candles.frame, chart) for r in overlays if r.info.drawing.style == "ichimoku"}
     right = max([n - 1.0, *(layout.right for layout in clouds.values())])
     spacing = (n - 1) / n  # the x range padded like mplfinance's: a candle's spacing plus 5 % each side

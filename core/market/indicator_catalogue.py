@@ -222,8 +222,8 @@ class Drawing:
     ``style`` on the price panel: ``lines`` one line a field; ``band`` the first and last fields
     as edges filled between, the ones between dashed; ``stops`` long/short stop lines in the
     candle colours; ``dots`` the same stops as dots (parabolic SAR); ``ichimoku`` tenkan and kijun
-    as lines, the senkou spans carried kijun bars past the last candle with the cloud filled between
-    them, and the chikou span (the close drawn kijun bars back) (``core.charts.ichimoku``).
+    as lines, the senkou spans carried kijun - 1 bars past the last candle with the cloud filled between
+    them, and the chikou span (the close drawn as far back) (``core.charts.ichimoku``).
     """
 
     overlay: bool  # on the price panel; otherwise in a panel of its own below volume
