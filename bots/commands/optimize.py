@@ -8,6 +8,7 @@ from bots.commands import registry
 from bots.commands.market import INTERVAL, RANGE, TICKER
 from bots.commands.results import heading
 from bots.registry import Arg, Context, UsageError
+from core import format as fmt
 from core.message import Button, Image, Message
 from core.model import service as models
 from core.model.optimize import (
@@ -76,10 +77,8 @@ def run_command(found: Optimization, candidate: Candidate, ticker: str, interval
     return " ".join(p for p in ("/run", found.label, ticker, interval, range_ or "", values_text(found, candidate)) if p)
 
 
-def _num(value: float, digits: int = 2, sign: bool = False) -> str:
-    if not math.isfinite(value):
-        return "n/a"
-    return f"{value:+.{digits}f}" if sign else f"{value:.{digits}f}"
+def _num(value: float) -> str:
+    return f"{value:.2f}" if math.isfinite(value) else "n/a"
 
 
 def render_optimization(found: Optimization, range_: str | None) -> Message:
@@ -101,17 +100,15 @@ def render_optimization(found: Optimization, range_: str | None) -> Message:
         lines.append(
             f"{rank}. {values_text(found, c)} · {metric.title} in {_num(metric_value(c.in_sample, metric))}"
             f" / out {_num(metric_value(c.out_sample, metric))}"
-            f" · Return {_num(metric_value(whole, Metric.RETURN), sign=True)} %"
+            f" · Return {fmt.signed(whole.get('Return [%]'), 2, ' %')}"
             f" · Trades {whole.get('# Trades', 0)}"
-            f" · Max DD {_num(metric_value(whole, Metric.DRAWDOWN))} %"
+            f" · Max drawdown {fmt.signed(whole.get('Max. Drawdown [%]'), 2, ' %')}"
         )  # fmt: skip
     lines.append("")
     lines.append("Return, trades and drawdown are over the whole range, as /run shows them.")
     for warning in found.warnings:
         lines.append(f"⚠ {warning}")
     if candles.sample:
-        from core import format as fmt
-
         lines.append(fmt.SAMPLE_NOTE)
     images = []
     if found.heatmap:

@@ -59,12 +59,12 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from core.backtest.stats import compute_stats
+from core.backtest.stats import FrameFacts, compute_stats, frame_facts
 from core.errors import Invalid
 
 __all__ = [
-    "DEFAULT_CONFIG", "TRADE_COLUMNS", "BacktestConfig", "BacktestResult", "entry_fraction", "entry_units",
-    "run_backtest",
+    "DEFAULT_CONFIG", "TRADE_COLUMNS", "BacktestConfig", "BacktestResult", "PreparedBars", "entry_fraction",
+    "entry_units", "prepare_bars", "run_backtest",
 ]
 
 #: backtesting.py's ``Strategy.buy`` default size: all equity, but below 1 so it reads as a fraction.
@@ -204,6 +204,22 @@ def _frame_arrays(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return arrays[0], arrays[1], arrays[2], arrays[3]
 
 
+@dataclass(frozen=True, eq=False)
+class PreparedBars:
+    """A frame checked and read once for many backtests of the same bars (an optimiser's grid): its
+    price arrays and its :class:`~core.backtest.stats.FrameFacts`. Made by :func:`prepare_bars`; a run
+    given one returns exactly what it returns without it."""
+
+    frame: pd.DataFrame
+    arrays: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+    facts: FrameFacts
+
+
+def prepare_bars(frame: pd.DataFrame) -> PreparedBars:
+    """``frame`` checked (``Invalid`` as :func:`run_backtest` raises it) and read for repeated runs."""
+    return PreparedBars(frame, _frame_arrays(frame), frame_facts(frame))
+
+
 def _signal(name: str, value, n: int, warmup: int) -> np.ndarray:
     """A writable bool copy of a signal with bars before ``warmup`` and the last bar cleared."""
     if value is None:
@@ -277,6 +293,7 @@ def run_backtest(
     config: BacktestConfig = DEFAULT_CONFIG,
     *,
     warmup: int = 0,
+    prepared: PreparedBars | None = None,
 ) -> BacktestResult:
     """Backtest entry/exit signals on OHLC bars (semantics in the module docstring).
 
@@ -284,11 +301,14 @@ def run_backtest(
     ``sell``, ``short``, ``cover``: one bool per bar (numpy arrays or Series; NaN counts as false), or
     None for never; ``short=None`` makes the run long-only. ``warmup``: signals on earlier bars are
     ignored, and Buy & Hold is measured from ``close[warmup]`` (backtesting.py's indicator warm-up).
-    Raises ``Invalid`` for unusable input.
+    Raises ``Invalid`` for unusable input. ``prepared``: :func:`prepare_bars` of this very ``frame``,
+    for many runs on the same bars.
     """
     if not isinstance(config, BacktestConfig):
         raise Invalid("config must be a BacktestConfig")
-    open_, high, low, close = _frame_arrays(frame)
+    if prepared is not None and prepared.frame is not frame:
+        raise Invalid("prepared bars are of another frame")
+    open_, high, low, close = prepared.arrays if prepared is not None else _frame_arrays(frame)
     n = len(open_)
     if isinstance(warmup, bool) or not isinstance(warmup, int | np.integer) or not 0 <= warmup < n:
         raise Invalid(f"warmup must be a whole number of bars in [0, {n}), got {warmup!r}")
@@ -369,7 +389,7 @@ def run_backtest(
         open_trade = _open_trade(index, close, c, int(e_arr[-1]), s_arr[-1].item(), float(ep[-1]),
                                  float(stop[-1]), float(target[-1]))
 
-    stats = compute_stats(trades, equity, frame, warmup=warmup)
+    stats = compute_stats(trades, equity, frame, warmup=warmup, facts=prepared.facts if prepared is not None else None)
     return BacktestResult(trades=trades, open_trade=open_trade,
                           equity=pd.Series(equity, index=index, name="Equity"), stats=stats, config=config)
 

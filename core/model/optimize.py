@@ -15,6 +15,7 @@ shared between sets (an ``sma(close, 20)`` is computed once per chunk, whatever 
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import enum
 import itertools
@@ -27,9 +28,9 @@ import numpy as np
 import pandas as pd
 
 from core.actor import Actor
-from core.backtest.engine import BacktestConfig, BacktestResult, run_backtest
+from core.backtest.engine import BacktestConfig, BacktestResult, PreparedBars, prepare_bars, run_backtest
 from core.backtest.report import config_for, key_stats, trading_start
-from core.compute import Task
+from core.compute import Compute, Task
 from core.errors import Invalid
 from core.labels import did_you_mean
 from core.market.types import Candles
@@ -169,7 +170,7 @@ def parse_grid(declared: Mapping[str, Any], words: Sequence[str]) -> Grid:
             raise Invalid(f"the range {name}={text} runs backwards: write {name}={high_text}..{low_text}")
         if whole and not (low.is_integer() and high.is_integer() and step.is_integer()):
             raise Invalid(f"input {name} is a whole number: its range and step must be whole numbers, not {text}")
-        count = int(math.floor((high - low) / step + 1e-9)) + 1
+        count = math.floor((high - low) / step + 1e-9) + 1
         if count > MAX_COMBOS:
             raise Invalid(_too_many(count))
         if whole:
@@ -192,27 +193,29 @@ def _too_many(count: int) -> str:
 # --- on the compute plane ---------------------------------------------------------------------------
 
 
-def _figures(stats: pd.Series) -> Figures:
+def _figures(stats: pd.Series, keys: Sequence[str] = _KEPT) -> Figures:
     out: Figures = {}
-    for key in _KEPT:
+    for key in keys:
         value = stats.get(key)
         if isinstance(value, (int, np.integer)):
             out[key] = int(value)
         else:
-            number = float(value) if value is not None else math.nan
+            number = float(value) if isinstance(value, (float, np.floating)) else math.nan
             out[key] = number if math.isfinite(number) else None
     return out
 
 
-def _backtest_part(frame: pd.DataFrame, result: Any, lo: int, hi: int, config: BacktestConfig) -> BacktestResult:
-    """The backtest of bars ``[lo, hi)`` of the evaluated history, as ``/run`` trades its range
-    (``core.backtest.report.backtest_report``): the signals over those bars, trading from the
-    script's warm-up when it lies inside them."""
-    part = frame.iloc[lo:hi]
+def _backtest_part(bars: PreparedBars, lo: int, result: Any, config: BacktestConfig) -> BacktestResult:
+    """The backtest of the bars ``bars`` (``[lo, lo + len)`` of the evaluated history), as ``/run``
+    trades its range (``core.backtest.report.backtest_report``): the signals over those bars, trading
+    from the script's warm-up when it lies inside them."""
+    part = bars.frame
+    hi = lo + len(part)
     first = max(0, min(result.warmup - lo, len(part) - 1))
     signals = [None if s is None else np.asarray(s, dtype=bool)[lo:hi] for s in
                (result.buy, result.sell, result.short, result.cover)]  # fmt: skip
-    return run_backtest(part, *signals, config, warmup=first)
+    run_config = dataclasses.replace(config, stop_loss=result.stop_loss, take_profit=result.take_profit)
+    return run_backtest(part, *signals, run_config, warmup=first, prepared=bars)
 
 
 def evaluate_grid(
@@ -221,28 +224,30 @@ def evaluate_grid(
     fixed: Mapping[str, Any],
     names: Sequence[str],
     combos: Sequence[Sequence[float | int]],
-    start: int,
-    split: int,
+    parts: Sequence[tuple[int, int]],
     config: BacktestConfig,
-) -> list[tuple[Figures, Figures] | None]:
-    """In-sample (bars ``[start, split)``) and out-of-sample (``[split, end)``) figures of each set
-    (None for a set the script refuses, e.g. a length of 0). Runs in a compute worker."""
+    keys: Sequence[str] = _KEPT,
+) -> list[tuple[Figures, ...] | None]:
+    """Each set's figures (``keys`` of the statistics) on each part ``[lo, hi)`` of ``frame``, the
+    script evaluated on all of it: for /optimize the in-sample and out-of-sample parts of the traded
+    range. None for a set the script refuses (e.g. a length of 0). Runs in a compute worker.
+
+    The script is evaluated once per set, its indicators shared between sets (the memo); each part's
+    bars are checked and read once (``prepare_bars``). Every figure is the engine's own, as a backtest
+    of that part alone gives it."""
     from core.script import ScriptError, evaluate, program_of
 
     program = program_of(source)
     memo: dict[tuple[Any, ...], Any] = {}  # indicators shared by every set of this chunk
-    out: list[tuple[Figures, Figures] | None] = []
-    end = len(frame)
+    prepared = [(lo, prepare_bars(frame.iloc[lo:hi])) for lo, hi in parts]
+    out: list[tuple[Figures, ...] | None] = []
     for values in combos:
         try:
             result = evaluate(program, frame, {**fixed, **dict(zip(names, values, strict=True))}, memo=memo)
         except ScriptError:
             out.append(None)
             continue
-        run_config = dataclasses.replace(config, stop_loss=result.stop_loss, take_profit=result.take_profit)
-        ins = _backtest_part(frame, result, start, split, run_config)
-        oos = _backtest_part(frame, result, split, end, run_config)
-        out.append((_figures(ins.stats), _figures(oos.stats)))
+        out.append(tuple(_figures(_backtest_part(bars, lo, result, config).stats, keys) for lo, bars in prepared))
     return out
 
 
@@ -254,13 +259,36 @@ def whole_range_figures(
 
     program = program_of(source)
     memo: dict[tuple[Any, ...], Any] = {}
+    bars = prepare_bars(frame.iloc[start:])
     out: list[Figures] = []
     for given in inputs:
         result = evaluate(program, frame, given, memo=memo)
-        run_config = dataclasses.replace(config, stop_loss=result.stop_loss, take_profit=result.take_profit)
-        stats = _backtest_part(frame, result, start, len(frame), run_config).stats
+        stats = _backtest_part(bars, start, result, config).stats
         out.append({**_figures(stats), **key_stats(stats)})
     return out
+
+
+async def grid_figures(
+    compute: Compute,
+    user_id: int | None,
+    source: str,
+    frame: pd.DataFrame,
+    fixed: Mapping[str, Any],
+    names: Sequence[str],
+    combos: Sequence[Sequence[float | int]],
+    parts: Sequence[tuple[int, int]],
+    config: BacktestConfig,
+    keys: Sequence[str] = _KEPT,
+) -> list[tuple[Figures, ...] | None]:
+    """:func:`evaluate_grid` over every set, in chunks of :data:`CHUNK_COMBOS` on the compute plane
+    (tasks of ``user_id``'s budget, as many at once as the executor gives a user)."""
+    chunks = [combos[i:i + CHUNK_COMBOS] for i in range(0, len(combos), CHUNK_COMBOS)]
+    found = await asyncio.gather(*(
+        compute.run(evaluate_grid, source, frame, fixed, names, chunk, parts, config, keys,
+                    task=Task(user_id, label="the optimisation"))
+        for chunk in chunks
+    ))  # fmt: skip
+    return [figures for part in found for figures in part]
 
 
 # --- the service call ---------------------------------------------------------------------------------
@@ -367,22 +395,15 @@ async def optimize(
     config = config_for(shown.instrument, services.settings)
     user_id = actor.user_id if actor is not None else None
     compute = market.compute
-    chunks = [combos[i:i + CHUNK_COMBOS] for i in range(0, len(combos), CHUNK_COMBOS)]
-    import asyncio
-
-    parts = await asyncio.gather(*(
-        compute.run(evaluate_grid, model.source, frame, grid.fixed, grid.names, chunk, start, split, config,
-                    task=Task(user_id, label="the optimisation"))
-        for chunk in chunks
-    ))  # fmt: skip
+    parts = ((start, split), (split, len(frame)))
+    results = await grid_figures(compute, user_id, model.source, frame, grid.fixed, grid.names, combos, parts, config)
     candidates: list[Candidate] = []
     refused = 0
-    for chunk, results in zip(chunks, parts, strict=True):
-        for values, found in zip(chunk, results, strict=True):
-            if found is None:
-                refused += 1
-            else:
-                candidates.append(Candidate(tuple(values), found[0], found[1]))
+    for values, found in zip(combos, results, strict=True):
+        if found is None:
+            refused += 1
+        else:
+            candidates.append(Candidate(tuple(values), found[0], found[1]))
     if not candidates:
         raise Invalid(f"the model refused every combination ({refused}): check the ranges")
     candidates.sort(key=lambda c: _rank_key(c, metric))
@@ -428,6 +449,7 @@ def heatmap_grid(
 
 
 __all__ = [
-    "MAX_COMBOS", "Candidate", "Grid", "Metric", "Optimization", "evaluate_grid", "heatmap_grid", "optimize",
+    "MAX_COMBOS", "Candidate", "Grid", "Metric", "Optimization", "evaluate_grid", "grid_figures", "heatmap_grid",
+    "optimize",
     "overfitting_warnings", "parse_grid", "whole_range_figures",
 ]

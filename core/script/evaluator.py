@@ -29,8 +29,11 @@ from core.script.limits import MAX_LOOKBACK, MAX_PLOTS, Deadline
 
 _WINDOWS = frozenset({"highest", "lowest"})  # helpers that are indicators over a window (warm-up)
 
-# Indicator results by name and inputs, shared by the runs of one task on the same bars.
+# Indicator results by name and inputs, shared by the runs of one task on the same bars (and, under
+# the keys below, those bars' built-in series and their indicator arguments, made once for all runs).
 IndicatorMemo = dict[tuple[Any, ...], Any]
+_SERIES = ("built-in series",)
+_ARGS_HELD = ("built-in series as indicator arguments",)
 
 
 class Evaluator:
@@ -48,7 +51,13 @@ class Evaluator:
         self.memo = memo
         self.index = frame.index
         self.n = len(frame)
-        self.series = frame_series(frame)
+        if memo is None:
+            self.series = frame_series(frame)
+        else:  # the runs sharing a memo share the bars (see IndicatorMemo): their series are made once
+            held = memo.get(_SERIES)
+            if held is None:
+                held = memo[_SERIES] = frame_series(frame)
+            self.series = held
         self.inputs = inputs
         self.deadline = deadline
         self.variables: dict[str, Any] = {}
@@ -272,8 +281,15 @@ class Evaluator:
         if self.memo is None:
             return indicator_compute.call(name, *args, **kwargs)
 
+        memo = self.memo
+
         def key(value: Any) -> Any:
-            return ("series", value.to_numpy().tobytes()) if isinstance(value, pd.Series) else ("value", value)
+            if not isinstance(value, pd.Series):
+                return ("value", value)
+            for held in memo.get(_ARGS_HELD, ()):
+                if held[1] is value:
+                    return held[2]
+            return ("series", value.to_numpy().tobytes())
 
         found = (name, tuple(key(a) for a in args), tuple(sorted((k, key(a)) for k, a in kwargs.items())))
         if found not in self.memo:
@@ -289,6 +305,16 @@ class Evaluator:
         if value is None:
             raise self.error("plot(...) gives no value", node)
         if isinstance(value, np.ndarray):
+            if self.memo is not None and any(value is s for s in self.series.values()):
+                # a built-in series (close, hl2...) as an argument: the same Series and memo key every
+                # run, so a hit costs no copy and no hashing of the bars (a bytes object keeps its hash)
+                args: list[tuple[np.ndarray, pd.Series, Any]] = self.memo.setdefault(_ARGS_HELD, [])
+                for held in args:
+                    if held[0] is value:
+                        return held[1]
+                series = pd.Series(value.astype(np.float64), index=self.index)
+                args.append((value, series, ("series", series.to_numpy().tobytes())))
+                return series
             return pd.Series(value.astype(np.float64), index=self.index)
         return value
 
