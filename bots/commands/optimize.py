@@ -57,7 +57,6 @@ def _options(words: list[str]) -> tuple[list[str], Metric, int]:
     examples=("/optimize ema_cross BBCA 1d 2y fast=5..30 slow=20..100:5",
               "/optimize ema_cross BTCUSDT 4h 1y fast=5..50:5 slow=10..200:10 by=return top=3"),
     expensive=True,
-    operations=("Execute Script",),
 )
 async def optimize_(ctx: Context, name: str, ticker: str, interval: str, range: str | None, ranges: list[str]) -> Message:
     words, metric, top = _options(ranges)

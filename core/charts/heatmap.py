@@ -41,6 +41,7 @@ def render_heatmap(
     drawn blank). The best cell is outlined. Exactly ``width_px`` x ``height_px`` pixels."""
     _check_size(width_px, height_px)
     from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.colors import TwoSlopeNorm
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
 
@@ -51,7 +52,10 @@ def render_heatmap(
         ax = fig.add_axes((0.08, 0.09, 0.80, 0.82))
         bar = fig.add_axes((0.90, 0.09, 0.02, 0.82))
         masked = np.ma.masked_invalid(grid)
-        image = ax.imshow(masked, origin="lower", aspect="auto", cmap="RdYlGn", interpolation="nearest")
+        finite = grid[np.isfinite(grid)]
+        # red below 0, green above, when the grid spans both: a losing set never looks green
+        norm = TwoSlopeNorm(0.0) if len(finite) and finite.min() < 0 < finite.max() else None
+        image = ax.imshow(masked, origin="lower", aspect="auto", cmap="RdYlGn", interpolation="nearest", norm=norm)
         fig.colorbar(image, cax=bar, label=metric)
         at, labels = _ticks(x_values)
         ax.set_xticks(at, labels, rotation=90 if len(at) > 12 else 0)
