@@ -424,19 +424,26 @@ def _long_only_plan(buy, sell, open_, n, cash, c, units):
         exit_prices.append(math.nan)
     S: list[float] = []
     add = S.append
-    size_of = units
     whole = getattr(units, "whole", None)
     if whole is not None:  # whole units: the sizing divisor for every entry at once (same float ops)
         f, lot = whole
         p = open_[entries]
-        divisors = iter((p + f * p * c / f).tolist())  # one per entry, taken in the loop's order
-
-        def size_of(cash, _price):
-            size = int((cash * f) // next(divisors))
-            return size // lot * lot if lot != 1 else size
-
+        divisors = (p + f * p * c / f).tolist()
+        # the loop of the general case below with the sizing inlined: a grid of a thousand sets runs
+        # it for every trade of every set
+        for price, exit_price, divisor in zip(entry_prices, exit_prices, divisors, strict=True):
+            size = int((cash * f) // divisor)
+            if lot != 1:
+                size = size // lot * lot
+            if size <= 0:
+                return None
+            add(size)
+            cash = (cash - size * price * c) + (size * (exit_price - price) - size * exit_price * c)
+            if cash <= 0:
+                return None
+        return E, X, S, {}
     for price, exit_price in zip(entry_prices, exit_prices, strict=True):
-        size = size_of(cash, price)
+        size = units(cash, price)
         if size <= 0:
             return None
         add(size)

@@ -98,6 +98,14 @@ def _bars_held(trades: pd.DataFrame, n: int) -> int:
     return int(np.clip(ends - np.maximum(starts, covered_before), 0, None).sum())
 
 
+def _dot(a: np.ndarray, b: np.ndarray) -> float:
+    """``sum(a * b)`` with numpy's pairwise sum, not BLAS: OpenBLAS splits a long ``np.dot`` over its
+    threads, so its last bits depended on the thread count (a worker and a test thread disagreed), and
+    in a compute worker (two per core) those threads fought the other workers for the cores: ten times
+    the CPU of this product and sum."""
+    return float(np.multiply(a, b).sum())
+
+
 def _mean(a: np.ndarray) -> float:
     return float(a.mean()) if len(a) else np.nan
 
@@ -166,7 +174,7 @@ def frame_facts(frame: pd.DataFrame) -> FrameFacts:
         mkt_log = np.log(c[1:] / c[:-1])
     m = len(mkt_log)
     mkt_sum = mkt_log.sum() if m > 1 else np.nan
-    mkt_square = np.dot(mkt_log, mkt_log) if m > 1 else np.nan
+    mkt_square = _dot(mkt_log, mkt_log) if m > 1 else np.nan
     return FrameFacts(index, is_dt, period, c, last_of_day, annual_days, freq, mkt_log, mkt_sum, mkt_square)
 
 
@@ -313,10 +321,10 @@ def _compute_stats(trades: pd.DataFrame, equity: np.ndarray, facts: FrameFacts, 
     beta = np.nan
     if len(eq_log) > 1:
         # np.cov(eq_log, mkt_log)[0, 1] / [1, 1] (the common 1 / (m - 1) cancels), from sums and 1-d
-        # dot products: np.cov's 2-d product is ~10x slower here
+        # dot products (_dot): np.cov's 2-d product is ~10x slower here
         m = len(mkt_log)
         eq_sum, mkt_sum = eq_log.sum(), facts.mkt_sum
-        beta = (np.dot(eq_log, mkt_log) - eq_sum * mkt_sum / m) / (facts.mkt_square - mkt_sum * mkt_sum / m)
+        beta = (_dot(eq_log, mkt_log) - eq_sum * mkt_sum / m) / (facts.mkt_square - mkt_sum * mkt_sum / m)
     s["Alpha [%]"] = s["Return [%]"] - risk_free_rate * 100 - beta * (
         s["Buy & Hold Return [%]"] - risk_free_rate * 100)
     s["Beta"] = beta
@@ -336,4 +344,21 @@ def _compute_stats(trades: pd.DataFrame, equity: np.ndarray, facts: FrameFacts, 
     s["Expectancy [%]"] = _mean(returns) * 100
     s["SQN"] = np.sqrt(n_trades) * _mean(pl) / (_std(pl) or np.nan)
     s["Kelly Criterion"] = win_rate - (1 - win_rate) / (_mean(pl[pl > 0]) / -_mean(pl[pl < 0]))
-    return pd.Series(s, dtype=object)
+    return _table(s)
+
+
+_TABLE_INDEX: dict[tuple[str, ...], pd.Index] = {}
+
+
+def _table(figures: dict[str, Any]) -> pd.Series:
+    """``pd.Series(figures, dtype=object)``, on an index made once per set of keys (there are four:
+    with or without commissions and CAGR): building it from the dict each time was a good part of a
+    backtest's statistics on a grid of a thousand."""
+    keys = tuple(figures)
+    index = _TABLE_INDEX.get(keys)
+    if index is None:
+        index = _TABLE_INDEX[keys] = pd.Series(dict.fromkeys(keys), dtype=object).index
+    values = np.empty(len(keys), dtype=object)
+    for i, value in enumerate(figures.values()):
+        values[i] = value
+    return pd.Series(values, index=index, copy=False)
