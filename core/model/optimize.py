@@ -212,10 +212,10 @@ def _backtest_part(bars: PreparedBars, lo: int, result: Any, config: BacktestCon
     part = bars.frame
     hi = lo + len(part)
     first = max(0, min(result.warmup - lo, len(part) - 1))
-    signals = [None if s is None else np.asarray(s, dtype=bool)[lo:hi] for s in
-               (result.buy, result.sell, result.short, result.cover)]  # fmt: skip
+    buy, sell, short, cover = (None if s is None else np.asarray(s, dtype=bool)[lo:hi] for s in
+                               (result.buy, result.sell, result.short, result.cover))  # fmt: skip
     run_config = dataclasses.replace(config, stop_loss=result.stop_loss, take_profit=result.take_profit)
-    return run_backtest(part, *signals, run_config, warmup=first, prepared=bars)
+    return run_backtest(part, buy, sell, short, cover, run_config, warmup=first, prepared=bars)
 
 
 def evaluate_grid(
@@ -415,9 +415,9 @@ async def optimize(
     traded = dataclasses.replace(shown, frame=frame.iloc[start:])
     heatmap = None
     if len(grid.names) >= 2:
-        x_name, y_name, x_values, y_values, values = heatmap_grid(grid, candidates, metric)
+        x_name, y_name, x_values, y_values, cells = heatmap_grid(grid, candidates, metric)
         title = f"{model.label} · {shown.instrument.display} {shown.interval} · in-sample {metric.title}"
-        heatmap = await compute.run(render_heatmap, x_name, x_values, y_name, y_values, values, title, metric.title,
+        heatmap = await compute.run(render_heatmap, x_name, x_values, y_name, y_values, cells, title, metric.title,
                                     services.settings.chart_width_px, services.settings.chart_height_px,
                                     task=Task(user_id, label="the heatmap"))  # fmt: skip
     return Optimization(
