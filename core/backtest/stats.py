@@ -247,7 +247,8 @@ def _compute_stats(trades: pd.DataFrame, equity: np.ndarray, facts: FrameFacts, 
         return value.ceil(resolution)
 
     peak_equity = np.maximum.accumulate(equity)
-    dd = 1 - equity / peak_equity
+    dd = np.divide(equity, peak_equity)
+    np.subtract(1, dd, out=dd)  # 1 - equity / peak_equity, in one buffer (the same values)
     # drawdown periods' durations and peaks, compact (backtesting.py spreads them over a bar-indexed
     # series with NaN elsewhere and takes max/mean skipping NaN: the same figures)
     periods = _drawdown_periods(dd)
@@ -316,7 +317,8 @@ def _compute_stats(trades: pd.DataFrame, equity: np.ndarray, facts: FrameFacts, 
     s["Sortino Ratio"] = (annual_return - risk_free_rate) / (downside * np.sqrt(annual_days))
     max_dd = -np.nan_to_num(dd.max())
     s["Calmar Ratio"] = annual_return / (-max_dd or np.nan)
-    eq_log = np.log(equity[1:] / equity[:-1])
+    eq_log = np.divide(equity[1:], equity[:-1])
+    np.log(eq_log, out=eq_log)
     mkt_log = facts.mkt_log
     beta = np.nan
     if len(eq_log) > 1:
