@@ -81,9 +81,27 @@ def _drawdown_periods(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | Non
 
 
 def _period_peaks(values: np.ndarray, prev: np.ndarray, cur: np.ndarray) -> np.ndarray:
-    """Each period's max over ``values[prev:cur + 1]``: reduce over [prev, cur + 1), every other slot."""
+    """Each period's max over ``values[prev:cur + 1]``: reduce over [prev, cur + 1), every other slot
+    (a last period ending on the last bar runs to the end by itself: no copy of ``values`` with a
+    sentinel appended)."""
     bounds = np.column_stack((prev, cur + 1)).ravel()
-    return np.maximum.reduceat(np.r_[values, 0.0], bounds)[::2]
+    if bounds[-1] >= len(values):
+        bounds = bounds[:-1]
+    return np.maximum.reduceat(values, bounds)[::2]
+
+
+def _log_moves(ratios: np.ndarray) -> None:
+    """``np.log(ratios)`` in place, taken only where a ratio is not exactly 1 (log(1) is exactly 0):
+    equity stands still on every bar without a position, often half of them, and the logarithm is
+    the dearest pass of the statistics."""
+    moved = np.flatnonzero(ratios != 1.0)
+    if len(moved) * 4 > len(ratios) * 3:  # mostly moving: one pass over all is cheaper than gathering
+        np.log(ratios, out=ratios)
+        return
+    picked = ratios[moved]
+    np.log(picked, out=picked)
+    ratios.fill(0.0)
+    ratios[moved] = picked
 
 
 def _bars_held(trades: pd.DataFrame, n: int) -> int:
@@ -326,7 +344,7 @@ def _compute_stats(trades: pd.DataFrame, equity: np.ndarray, facts: FrameFacts, 
     max_dd = -np.nan_to_num(dd.max())
     s["Calmar Ratio"] = annual_return / (-max_dd or np.nan)
     eq_log = np.divide(equity[1:], equity[:-1])
-    np.log(eq_log, out=eq_log)
+    _log_moves(eq_log)
     mkt_log = facts.mkt_log
     beta = np.nan
     if len(eq_log) > 1:
