@@ -34,6 +34,8 @@ _WINDOWS = frozenset({"highest", "lowest"})  # helpers that are indicators over 
 IndicatorMemo = dict[tuple[Any, ...], Any]
 _SERIES = ("built-in series",)
 _ARGS_HELD = ("built-in series as indicator arguments",)
+_CONVERTED = "indicator result as arrays"
+_WARMUP = "warm-up of an indicator value"
 
 
 class Evaluator:
@@ -241,7 +243,18 @@ class Evaluator:
         target = resolve_indicator(node.func)
         if target is None:
             raise v.Problem(f"unknown function '{node.func}'")
-        return self.note_warmup(self.indicator(node, target))
+        value = self.indicator(node, target)
+        if self.memo is not None:  # a memo's indicator value is the same object every run: its warm-up too
+            held = self.memo.get((_WARMUP, id(value)))
+            if held is not None and held[0] is value:
+                self.warmup = max(self.warmup, held[1])
+                return value
+            before, self.warmup = self.warmup, 0
+            self.note_warmup(value)
+            self.memo[(_WARMUP, id(value))] = (value, self.warmup)  # keeps value alive: its id stays its own
+            self.warmup = max(before, self.warmup)
+            return value
+        return self.note_warmup(value)
 
     def plot(self, node: t.Call, bound: dict[str, t.Expr]) -> None:
         series = self.compute(bound["series"])
@@ -270,9 +283,17 @@ class Evaluator:
             raise self.error(e.message, node, f"usage: {node.func}({usage})") from None
         except Exception:  # a pandas-ta failure on odd data must read as a script error, not a crash
             raise self.error(f"{node.func} could not be computed on this data", node) from None
+        if self.memo is not None:  # the memo's runs share the converted value (nothing writes into it)
+            held = self.memo.get((_CONVERTED, id(result), node.func))
+            if held is not None and held[0] is result:
+                return held[1]
         if isinstance(result, dict):
-            return v.Record(node.func, {k: s.to_numpy(dtype=np.float64, copy=True) for k, s in result.items()})
-        return result.to_numpy(dtype=np.float64, copy=True)
+            value: Any = v.Record(node.func, {k: s.to_numpy(dtype=np.float64, copy=True) for k, s in result.items()})
+        else:
+            value = result.to_numpy(dtype=np.float64, copy=True)
+        if self.memo is not None:
+            self.memo[(_CONVERTED, id(result), node.func)] = (result, value)  # a Record keeps the name called
+        return value
 
     def _computed(self, name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
         """``indicator_compute.call``, or its result for the very same inputs earlier in this memo's
