@@ -84,7 +84,7 @@ def _period_peaks(values: np.ndarray, prev: np.ndarray, cur: np.ndarray) -> np.n
     """Each period's max over ``values[prev:cur + 1]``: reduce over [prev, cur + 1), every other slot
     (a last period ending on the last bar runs to the end by itself: no copy of ``values`` with a
     sentinel appended)."""
-    bounds = np.column_stack((prev, cur + 1)).ravel()
+    bounds: np.ndarray = np.column_stack((prev, cur + 1)).ravel()
     if bounds[-1] >= len(values):
         bounds = bounds[:-1]
     return np.maximum.reduceat(values, bounds)[::2]
