@@ -6,7 +6,7 @@ import math
 
 from bots.commands import registry
 from bots.commands.market import INTERVAL, RANGE, TICKER
-from bots.commands.results import heading
+from bots.commands.results import bar_time, heading
 from bots.registry import Arg, Context, UsageError
 from core import format as fmt
 from core.message import Button, Image, Message
@@ -90,8 +90,8 @@ def render_optimization(found: Optimization, range_: str | None) -> Message:
              f"Grid: {sizes}: {found.tested:,} set(s) tested"
              + (f", {found.skipped:,} with fast ≥ slow skipped" if found.skipped else "")
              + (f", {found.refused} refused by the model" if found.refused else "") + "."]  # fmt: skip
-    split = f"{found.split_at:%Y-%m-%d %H:%M}" if candles.interval.intraday else f"{found.split_at:%Y-%m-%d}"
-    lines.append(f"Ranked by {metric.title} on the first {IN_SAMPLE:.0%} (in-sample, to {split}); "
+    split = bar_time(found.split_at, candles, zone=True)  # in the exchange's time, as the heading
+    lines.append(f"Ranked by {metric.title} on the first {IN_SAMPLE:.0%} (in-sample, before {split}); "
                  "out-of-sample is the rest, unseen when ranking.")  # fmt: skip
     lines.append("")
     for rank, c in enumerate(found.best, 1):

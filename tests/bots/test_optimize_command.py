@@ -53,7 +53,7 @@ async def test_the_reply_ranks_the_sets_and_its_best_is_the_best(console):
     lines = reply.text.splitlines()
     assert lines[0].startswith("Optimise smac · BBCA 1d · 2y")
     assert lines[1] == "Grid: fast (5) × slow (6): 26 set(s) tested, 4 with fast ≥ slow skipped."
-    assert "Ranked by Sharpe on the first 70% (in-sample, to " in lines[2]
+    assert "Ranked by Sharpe on the first 70% (in-sample, before " in lines[2]
     best = _best_lines(reply.text)
     assert [int(m[1]) for m in best] == [1, 2, 3, 4, 5]
     sharpes = await _in_sample_sharpes(console, range(4, 21, 4), range(10, 61, 10))
