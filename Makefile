@@ -29,6 +29,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	-$(VENV)/bin/python bench/market.py
 	-$(VENV)/bin/python bench/backtest.py
+	-$(VENV)/bin/python bench/optimize.py --quick
 	-$(VENV)/bin/python bench/scheduler.py
 	-$(VENV)/bin/python bench/scheduler.py --distinct-scripts --compute queue --workers 1,2
 	-$(VENV)/bin/python bench/fanout.py --fast

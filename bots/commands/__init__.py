@@ -21,6 +21,7 @@ def load() -> Registry:
         market,
         media,
         models,
+        optimize,
         profile,
         profit,
         sharing,

@@ -59,12 +59,12 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from core.backtest.stats import compute_stats
+from core.backtest.stats import FrameFacts, compute_stats, frame_facts
 from core.errors import Invalid
 
 __all__ = [
-    "DEFAULT_CONFIG", "TRADE_COLUMNS", "BacktestConfig", "BacktestResult", "entry_fraction", "entry_units",
-    "run_backtest",
+    "DEFAULT_CONFIG", "TRADE_COLUMNS", "BacktestConfig", "BacktestResult", "PreparedBars", "entry_fraction",
+    "entry_units", "prepare_bars", "run_backtest",
 ]
 
 #: backtesting.py's ``Strategy.buy`` default size: all equity, but below 1 so it reads as a fraction.
@@ -204,6 +204,22 @@ def _frame_arrays(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return arrays[0], arrays[1], arrays[2], arrays[3]
 
 
+@dataclass(frozen=True, eq=False)
+class PreparedBars:
+    """A frame checked and read once for many backtests of the same bars (an optimiser's grid): its
+    price arrays and its :class:`~core.backtest.stats.FrameFacts`. Made by :func:`prepare_bars`; a run
+    given one returns exactly what it returns without it."""
+
+    frame: pd.DataFrame
+    arrays: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+    facts: FrameFacts
+
+
+def prepare_bars(frame: pd.DataFrame) -> PreparedBars:
+    """``frame`` checked (``Invalid`` as :func:`run_backtest` raises it) and read for repeated runs."""
+    return PreparedBars(frame, _frame_arrays(frame), frame_facts(frame))
+
+
 def _signal(name: str, value, n: int, warmup: int) -> np.ndarray:
     """A writable bool copy of a signal with bars before ``warmup`` and the last bar cleared."""
     if value is None:
@@ -277,6 +293,7 @@ def run_backtest(
     config: BacktestConfig = DEFAULT_CONFIG,
     *,
     warmup: int = 0,
+    prepared: PreparedBars | None = None,
 ) -> BacktestResult:
     """Backtest entry/exit signals on OHLC bars (semantics in the module docstring).
 
@@ -284,11 +301,14 @@ def run_backtest(
     ``sell``, ``short``, ``cover``: one bool per bar (numpy arrays or Series; NaN counts as false), or
     None for never; ``short=None`` makes the run long-only. ``warmup``: signals on earlier bars are
     ignored, and Buy & Hold is measured from ``close[warmup]`` (backtesting.py's indicator warm-up).
-    Raises ``Invalid`` for unusable input.
+    Raises ``Invalid`` for unusable input. ``prepared``: :func:`prepare_bars` of this very ``frame``,
+    for many runs on the same bars.
     """
     if not isinstance(config, BacktestConfig):
         raise Invalid("config must be a BacktestConfig")
-    open_, high, low, close = _frame_arrays(frame)
+    if prepared is not None and prepared.frame is not frame:
+        raise Invalid("prepared bars are of another frame")
+    open_, high, low, close = prepared.arrays if prepared is not None else _frame_arrays(frame)
     n = len(open_)
     if isinstance(warmup, bool) or not isinstance(warmup, int | np.integer) or not 0 <= warmup < n:
         raise Invalid(f"warmup must be a whole number of bars in [0, {n}), got {warmup!r}")
@@ -369,7 +389,7 @@ def run_backtest(
         open_trade = _open_trade(index, close, c, int(e_arr[-1]), s_arr[-1].item(), float(ep[-1]),
                                  float(stop[-1]), float(target[-1]))
 
-    stats = compute_stats(trades, equity, frame, warmup=warmup)
+    stats = compute_stats(trades, equity, frame, warmup=warmup, facts=prepared.facts if prepared is not None else None)
     return BacktestResult(trades=trades, open_trade=open_trade,
                           equity=pd.Series(equity, index=index, name="Equity"), stats=stats, config=config)
 
@@ -404,19 +424,26 @@ def _long_only_plan(buy, sell, open_, n, cash, c, units):
         exit_prices.append(math.nan)
     S: list[float] = []
     add = S.append
-    size_of = units
     whole = getattr(units, "whole", None)
     if whole is not None:  # whole units: the sizing divisor for every entry at once (same float ops)
         f, lot = whole
         p = open_[entries]
-        divisors = iter((p + f * p * c / f).tolist())  # one per entry, taken in the loop's order
-
-        def size_of(cash, _price):
-            size = int((cash * f) // next(divisors))
-            return size // lot * lot if lot != 1 else size
-
+        divisors = (p + f * p * c / f).tolist()
+        # the loop of the general case below with the sizing inlined: a grid of a thousand sets runs
+        # it for every trade of every set
+        for price, exit_price, divisor in zip(entry_prices, exit_prices, divisors, strict=True):
+            size = int((cash * f) // divisor)
+            if lot != 1:
+                size = size // lot * lot
+            if size <= 0:
+                return None
+            add(size)
+            cash = (cash - size * price * c) + (size * (exit_price - price) - size * exit_price * c)
+            if cash <= 0:
+                return None
+        return E, X, S, {}
     for price, exit_price in zip(entry_prices, exit_prices, strict=True):
-        size = size_of(cash, price)
+        size = units(cash, price)
         if size <= 0:
             return None
         add(size)

@@ -9,10 +9,13 @@ Return, drawdowns and so on) but not in ``# Trades`` (backtesting.py with ``fina
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
-__all__ = ["STAT_KEYS", "compute_stats", "drawdown_durations_and_peaks", "geometric_mean"]
+__all__ = ["STAT_KEYS", "FrameFacts", "compute_stats", "drawdown_durations_and_peaks", "frame_facts", "geometric_mean"]
 
 #: Every key backtesting.py 0.6.6 reports, in its order (``Commissions [$]`` only when non-zero,
 #: ``CAGR [%]`` only with a DatetimeIndex — as there).
@@ -78,9 +81,27 @@ def _drawdown_periods(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | Non
 
 
 def _period_peaks(values: np.ndarray, prev: np.ndarray, cur: np.ndarray) -> np.ndarray:
-    """Each period's max over ``values[prev:cur + 1]``: reduce over [prev, cur + 1), every other slot."""
-    bounds = np.column_stack((prev, cur + 1)).ravel()
-    return np.maximum.reduceat(np.r_[values, 0.0], bounds)[::2]
+    """Each period's max over ``values[prev:cur + 1]``: reduce over [prev, cur + 1), every other slot
+    (a last period ending on the last bar runs to the end by itself: no copy of ``values`` with a
+    sentinel appended)."""
+    bounds: np.ndarray = np.column_stack((prev, cur + 1)).ravel()
+    if bounds[-1] >= len(values):
+        bounds = bounds[:-1]
+    return np.maximum.reduceat(values, bounds)[::2]
+
+
+def _log_moves(ratios: np.ndarray) -> None:
+    """``np.log(ratios)`` in place, taken only where a ratio is not exactly 1 (log(1) is exactly 0):
+    equity stands still on every bar without a position, often half of them, and the logarithm is
+    the dearest pass of the statistics."""
+    moved = np.flatnonzero(ratios != 1.0)
+    if len(moved) * 4 > len(ratios) * 3:  # mostly moving: one pass over all is cheaper than gathering
+        np.log(ratios, out=ratios)
+        return
+    picked = ratios[moved]
+    np.log(picked, out=picked)
+    ratios.fill(0.0)
+    ratios[moved] = picked
 
 
 def _bars_held(trades: pd.DataFrame, n: int) -> int:
@@ -93,6 +114,14 @@ def _bars_held(trades: pd.DataFrame, n: int) -> int:
     starts, ends = starts[order], ends[order]
     covered_before = np.r_[0, np.maximum.accumulate(ends)[:-1]]  # furthest end of earlier trades
     return int(np.clip(ends - np.maximum(starts, covered_before), 0, None).sum())
+
+
+def _dot(a: np.ndarray, b: np.ndarray) -> float:
+    """``sum(a * b)`` with numpy's pairwise sum, not BLAS: OpenBLAS splits a long ``np.dot`` over its
+    threads, so its last bits depended on the thread count (a worker and a test thread disagreed), and
+    in a compute worker (two per core) those threads fought the other workers for the cores: ten times
+    the CPU of this product and sum."""
+    return float(np.multiply(a, b).sum())
 
 
 def _mean(a: np.ndarray) -> float:
@@ -118,6 +147,59 @@ def _data_period(index: pd.Index):
     return pd.Series(index[-100:]).diff().dropna().median()
 
 
+@dataclass(frozen=True, eq=False)
+class FrameFacts:
+    """What the statistics read of the bars alone (the index's calendar, the closes' log returns),
+    worked out once by :func:`frame_facts` for any number of backtests of the same bars (an optimiser's
+    grid): the figures are the same either way, only not recomputed."""
+
+    index: pd.Index
+    is_dt: bool
+    period: Any
+    close: np.ndarray
+    last_of_day: np.ndarray | None  # the last bar of each calendar day (sorted daily-or-finer bars)
+    annual_days: float
+    freq: str
+    mkt_log: np.ndarray
+    mkt_sum: float
+    mkt_square: float  # _dot(mkt_log, mkt_log)
+    resolution_ns: int | None  # the bar period's resolution in nanoseconds (durations round up to it)
+
+
+def frame_facts(frame: pd.DataFrame) -> FrameFacts:
+    """The :class:`FrameFacts` of ``frame`` (its index and ``close`` column)."""
+    index = frame.index
+    is_dt = isinstance(index, pd.DatetimeIndex)
+    period = _data_period(index)
+    c = frame["close"].to_numpy(dtype=float)
+    last_of_day = None
+    annual_days: float = np.nan
+    freq = ""
+    if is_dt:
+        freq_days = period.days
+        days = _local_days(index)
+        sorted_days = index.is_monotonic_increasing
+        if sorted_days:  # count bars per calendar day, then weekdays per day, not per bar
+            last_of_day = np.flatnonzero(np.r_[days[1:] != days[:-1], True])
+            per_day = np.diff(np.r_[-1, last_of_day])
+            weekend = (days[last_of_day] + 3) % 7 >= 5  # 1970-01-01 was a Thursday
+            weekend_share = per_day[weekend].sum() / len(days)
+        else:
+            weekend_share = ((days + 3) % 7 >= 5).mean()
+        have_weekends = weekend_share > 2 / 7 * 0.6
+        annual_days = {7: 52, 31: 12, 365: 1}.get(freq_days, 365 if have_weekends else 252)
+        freq = {7: "W", 31: "ME", 365: "YE"}.get(freq_days, "D")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mkt_log = np.log(c[1:] / c[:-1])
+    m = len(mkt_log)
+    mkt_sum = mkt_log.sum() if m > 1 else np.nan
+    mkt_square = _dot(mkt_log, mkt_log) if m > 1 else np.nan
+    resolution = getattr(period, "resolution_string", None)
+    resolution_ns = pd.Timedelta(1, unit=resolution).value if isinstance(period, pd.Timedelta) and resolution else None
+    return FrameFacts(index, is_dt, period, c, last_of_day, annual_days, freq, mkt_log, mkt_sum, mkt_square,
+                      resolution_ns)
+
+
 def compute_stats(
     trades: pd.DataFrame,
     equity: np.ndarray,
@@ -125,6 +207,7 @@ def compute_stats(
     *,
     warmup: int = 0,
     risk_free_rate: float = 0.0,
+    facts: FrameFacts | None = None,
 ) -> pd.Series:
     """The statistics table, keys and order as backtesting.py 0.6.6's.
 
@@ -167,24 +250,31 @@ def compute_stats(
     """
     if not -1 < risk_free_rate < 1:
         raise ValueError("risk_free_rate must lie in (-1, 1)")
+    if facts is None:
+        facts = frame_facts(frame)
     with np.errstate(divide="ignore", invalid="ignore"):  # 0/0 and x/0 give NaN/inf, as intended
-        return _compute_stats(trades, np.asarray(equity, dtype=float), frame, warmup, risk_free_rate)
+        return _compute_stats(trades, np.asarray(equity, dtype=float), facts, warmup, risk_free_rate)
 
 
-def _compute_stats(trades: pd.DataFrame, equity: np.ndarray, frame: pd.DataFrame, warmup: int,
+def _compute_stats(trades: pd.DataFrame, equity: np.ndarray, facts: FrameFacts, warmup: int,
                    risk_free_rate: float) -> pd.Series:
-    index = frame.index
-    is_dt = isinstance(index, pd.DatetimeIndex)
-    period = _data_period(index)
+    index = facts.index
+    is_dt = facts.is_dt
+    period = facts.period
+
+    step = facts.resolution_ns
 
     def rounded(value):
         if not isinstance(value, pd.Timedelta):
             return value
+        if step is not None:  # value.ceil(resolution) in integer nanoseconds, in value's own unit: ~20x faster
+            return pd.Timedelta(-(-value.value // step) * step, unit="ns").as_unit(value.unit)
         resolution = getattr(period, "resolution_string", None) or period.resolution
         return value.ceil(resolution)
 
     peak_equity = np.maximum.accumulate(equity)
-    dd = 1 - equity / peak_equity
+    dd = np.divide(equity, peak_equity)
+    np.subtract(1, dd, out=dd)  # 1 - equity / peak_equity, in one buffer (the same values)
     # drawdown periods' durations and peaks, compact (backtesting.py spreads them over a bar-indexed
     # series with NaN elsewhere and takes max/mean skipping NaN: the same figures)
     periods = _drawdown_periods(dd)
@@ -224,28 +314,17 @@ def _compute_stats(trades: pd.DataFrame, equity: np.ndarray, frame: pd.DataFrame
     if commissions:
         s["Commissions [$]"] = commissions
     s["Return [%]"] = (equity[-1] - equity[0]) / equity[0] * 100
-    c = frame["close"].to_numpy(dtype=float)
+    c = facts.close
     s["Buy & Hold Return [%]"] = (c[-1] - c[warmup]) / c[warmup] * 100
 
     gmean = 0.0
     annual_days = var = downside = np.nan
     if is_dt:
-        freq_days = period.days
-        days = _local_days(index)
-        sorted_days = index.is_monotonic_increasing
-        if sorted_days:  # count bars per calendar day, then weekdays per day, not per bar
-            last_of_day = np.flatnonzero(np.r_[days[1:] != days[:-1], True])
-            per_day = np.diff(np.r_[-1, last_of_day])
-            weekend = (days[last_of_day] + 3) % 7 >= 5  # 1970-01-01 was a Thursday
-            weekend_share = per_day[weekend].sum() / len(days)
-        else:
-            weekend_share = ((days + 3) % 7 >= 5).mean()
-        have_weekends = weekend_share > 2 / 7 * 0.6
-        annual_days = {7: 52, 31: 12, 365: 1}.get(freq_days, 365 if have_weekends else 252)
-        freq = {7: "W", 31: "ME", 365: "YE"}.get(freq_days, "D")
-        if freq == "D" and sorted_days:
+        annual_days = facts.annual_days
+        freq = facts.freq
+        if freq == "D" and facts.last_of_day is not None:
             # resample("D").last().dropna(): the last equity of each calendar day that has bars
-            daily = equity[last_of_day]
+            daily = equity[facts.last_of_day]
         else:
             daily = pd.Series(equity, index=index).resample(freq).last().dropna().to_numpy()
         day_returns = daily[1:] / daily[:-1] - 1  # .pct_change().dropna()
@@ -264,15 +343,16 @@ def _compute_stats(trades: pd.DataFrame, equity: np.ndarray, frame: pd.DataFrame
     s["Sortino Ratio"] = (annual_return - risk_free_rate) / (downside * np.sqrt(annual_days))
     max_dd = -np.nan_to_num(dd.max())
     s["Calmar Ratio"] = annual_return / (-max_dd or np.nan)
-    eq_log = np.log(equity[1:] / equity[:-1])
-    mkt_log = np.log(c[1:] / c[:-1])
+    eq_log = np.divide(equity[1:], equity[:-1])
+    _log_moves(eq_log)
+    mkt_log = facts.mkt_log
     beta = np.nan
     if len(eq_log) > 1:
         # np.cov(eq_log, mkt_log)[0, 1] / [1, 1] (the common 1 / (m - 1) cancels), from sums and 1-d
-        # dot products: np.cov's 2-d product is ~10x slower here
+        # dot products (_dot): np.cov's 2-d product is ~10x slower here
         m = len(mkt_log)
-        eq_sum, mkt_sum = eq_log.sum(), mkt_log.sum()
-        beta = (np.dot(eq_log, mkt_log) - eq_sum * mkt_sum / m) / (np.dot(mkt_log, mkt_log) - mkt_sum * mkt_sum / m)
+        eq_sum, mkt_sum = eq_log.sum(), facts.mkt_sum
+        beta = (_dot(eq_log, mkt_log) - eq_sum * mkt_sum / m) / (facts.mkt_square - mkt_sum * mkt_sum / m)
     s["Alpha [%]"] = s["Return [%]"] - risk_free_rate * 100 - beta * (
         s["Buy & Hold Return [%]"] - risk_free_rate * 100)
     s["Beta"] = beta
@@ -292,4 +372,21 @@ def _compute_stats(trades: pd.DataFrame, equity: np.ndarray, frame: pd.DataFrame
     s["Expectancy [%]"] = _mean(returns) * 100
     s["SQN"] = np.sqrt(n_trades) * _mean(pl) / (_std(pl) or np.nan)
     s["Kelly Criterion"] = win_rate - (1 - win_rate) / (_mean(pl[pl > 0]) / -_mean(pl[pl < 0]))
-    return pd.Series(s, dtype=object)
+    return _table(s)
+
+
+_TABLE_INDEX: dict[tuple[str, ...], pd.Index] = {}
+
+
+def _table(figures: dict[str, Any]) -> pd.Series:
+    """``pd.Series(figures, dtype=object)``, on an index made once per set of keys (there are four:
+    with or without commissions and CAGR): building it from the dict each time was a good part of a
+    backtest's statistics on a grid of a thousand."""
+    keys = tuple(figures)
+    index = _TABLE_INDEX.get(keys)
+    if index is None:
+        index = _TABLE_INDEX[keys] = pd.Series(dict.fromkeys(keys), dtype=object).index
+    values = np.empty(len(keys), dtype=object)
+    for i, value in enumerate(figures.values()):
+        values[i] = value
+    return pd.Series(values, index=index, copy=False)

@@ -351,8 +351,10 @@ def _drawing(name: str, category: str) -> Drawing:
 # --------------------------------------------------------------------------- lookup
 
 
+@cache
 def catalogue() -> dict[str, IndicatorInfo]:
-    """Every pandas-ta indicator usable on OHLCV bars, by name (cached; imports pandas-ta)."""
+    """Every pandas-ta indicator usable on OHLCV bars, by name (cached; imports pandas-ta). One dict,
+    built once (a script run looks an indicator up at every call): read it, never change it."""
     return {name: e.info for name, e in _entries().items()}
 
 

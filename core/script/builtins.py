@@ -102,11 +102,15 @@ def _cross(n: int, a: Value, b: Value, above: bool, name: str) -> Value:
     need_numeric(a, name)
     need_numeric(b, name)
     fa, fb = as_float_array(a, n), as_float_array(b, n)
-    pa, pb = shift(fa, 1), shift(fb, 1)
+    # (a[1] <= b[1]) & (a > b) over bars 1.., false on bar 0 (no bar before it): the same as comparing
+    # with shift(a, 1), without making the shifted copies (an optimiser's grid runs this per set)
+    out = np.zeros(n, dtype=bool)
     with np.errstate(all="ignore"):
         if above:
-            return (pa <= pb) & (fa > fb)
-        return (pa >= pb) & (fa < fb)
+            np.logical_and(fa[:-1] <= fb[:-1], fa[1:] > fb[1:], out=out[1:])
+        else:
+            np.logical_and(fa[:-1] >= fb[:-1], fa[1:] < fb[1:], out=out[1:])
+    return out
 
 
 def _crossover(n: int, a: Value, b: Value) -> Value:

@@ -29,8 +29,13 @@ from core.script.limits import MAX_LOOKBACK, MAX_PLOTS, Deadline
 
 _WINDOWS = frozenset({"highest", "lowest"})  # helpers that are indicators over a window (warm-up)
 
-# Indicator results by name and inputs, shared by the runs of one task on the same bars.
+# Indicator results by name and inputs, shared by the runs of one task on the same bars (and, under
+# the keys below, those bars' built-in series and their indicator arguments, made once for all runs).
 IndicatorMemo = dict[tuple[Any, ...], Any]
+_SERIES = ("built-in series",)
+_ARGS_HELD = ("built-in series as indicator arguments",)
+_CONVERTED = "indicator result as arrays"
+_WARMUP = "warm-up of an indicator value"
 
 
 class Evaluator:
@@ -48,7 +53,13 @@ class Evaluator:
         self.memo = memo
         self.index = frame.index
         self.n = len(frame)
-        self.series = frame_series(frame)
+        if memo is None:
+            self.series = frame_series(frame)
+        else:  # the runs sharing a memo share the bars (see IndicatorMemo): their series are made once
+            held = memo.get(_SERIES)
+            if held is None:
+                held = memo[_SERIES] = frame_series(frame)
+            self.series = held
         self.inputs = inputs
         self.deadline = deadline
         self.variables: dict[str, Any] = {}
@@ -232,7 +243,18 @@ class Evaluator:
         target = resolve_indicator(node.func)
         if target is None:
             raise v.Problem(f"unknown function '{node.func}'")
-        return self.note_warmup(self.indicator(node, target))
+        value = self.indicator(node, target)
+        if self.memo is not None:  # a memo's indicator value is the same object every run: its warm-up too
+            held = self.memo.get((_WARMUP, id(value)))
+            if held is not None and held[0] is value:
+                self.warmup = max(self.warmup, held[1])
+                return value
+            before, self.warmup = self.warmup, 0
+            self.note_warmup(value)
+            self.memo[(_WARMUP, id(value))] = (value, self.warmup)  # keeps value alive: its id stays its own
+            self.warmup = max(before, self.warmup)
+            return value
+        return self.note_warmup(value)
 
     def plot(self, node: t.Call, bound: dict[str, t.Expr]) -> None:
         series = self.compute(bound["series"])
@@ -261,9 +283,17 @@ class Evaluator:
             raise self.error(e.message, node, f"usage: {node.func}({usage})") from None
         except Exception:  # a pandas-ta failure on odd data must read as a script error, not a crash
             raise self.error(f"{node.func} could not be computed on this data", node) from None
+        if self.memo is not None:  # the memo's runs share the converted value (nothing writes into it)
+            held = self.memo.get((_CONVERTED, id(result), node.func))
+            if held is not None and held[0] is result:
+                return held[1]
         if isinstance(result, dict):
-            return v.Record(node.func, {k: s.to_numpy(dtype=np.float64, copy=True) for k, s in result.items()})
-        return result.to_numpy(dtype=np.float64, copy=True)
+            value: Any = v.Record(node.func, {k: s.to_numpy(dtype=np.float64, copy=True) for k, s in result.items()})
+        else:
+            value = result.to_numpy(dtype=np.float64, copy=True)
+        if self.memo is not None:
+            self.memo[(_CONVERTED, id(result), node.func)] = (result, value)  # a Record keeps the name called
+        return value
 
     def _computed(self, name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
         """``indicator_compute.call``, or its result for the very same inputs earlier in this memo's
@@ -272,8 +302,15 @@ class Evaluator:
         if self.memo is None:
             return indicator_compute.call(name, *args, **kwargs)
 
+        memo = self.memo
+
         def key(value: Any) -> Any:
-            return ("series", value.to_numpy().tobytes()) if isinstance(value, pd.Series) else ("value", value)
+            if not isinstance(value, pd.Series):
+                return ("value", value)
+            for held in memo.get(_ARGS_HELD, ()):
+                if held[1] is value:
+                    return held[2]
+            return ("series", value.to_numpy().tobytes())
 
         found = (name, tuple(key(a) for a in args), tuple(sorted((k, key(a)) for k, a in kwargs.items())))
         if found not in self.memo:
@@ -289,6 +326,16 @@ class Evaluator:
         if value is None:
             raise self.error("plot(...) gives no value", node)
         if isinstance(value, np.ndarray):
+            if self.memo is not None and any(value is s for s in self.series.values()):
+                # a built-in series (close, hl2...) as an argument: the same Series and memo key every
+                # run, so a hit costs no copy and no hashing of the bars (a bytes object keeps its hash)
+                args: list[tuple[np.ndarray, pd.Series, Any]] = self.memo.setdefault(_ARGS_HELD, [])
+                for held in args:
+                    if held[0] is value:
+                        return held[1]
+                series = pd.Series(value.astype(np.float64), index=self.index)
+                args.append((value, series, ("series", series.to_numpy().tobytes())))
+                return series
             return pd.Series(value.astype(np.float64), index=self.index)
         return value
 

@@ -214,7 +214,8 @@ def shift(v: Value, bars: int) -> Value:
         return Record(v.label, {k: shift(s, bars) for k, s in v.fields.items()})
     if not isinstance(v, np.ndarray) or bars == 0:
         return v
-    out = np.full(len(v), False if v.dtype == np.bool_ else np.nan, dtype=v.dtype)
+    out = np.empty(len(v), dtype=v.dtype)
+    out[:bars] = False if v.dtype == np.bool_ else np.nan  # each bar written once, not filled then copied over
     if bars < len(v):
         out[bars:] = v[: len(v) - bars]
     return out
