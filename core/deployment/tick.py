@@ -201,7 +201,9 @@ class Tick:
         if plan.slow:
             await self._pause_slow(plan.slow, report)
         by_credential: dict[int, list[_Acting]] = defaultdict(list)
-        for acting in plan.acting:
+        # an account's orders go out oldest deployment first, whichever series was read first: when
+        # the balance covers only some of them, which ones get it must not depend on fetch timing
+        for acting in sorted(plan.acting, key=lambda a: a.row.id):
             by_credential[acting.row.credential_id].append(acting)
         # SQLite has one writer: concurrent order transactions would only wait on each other's locks.
         writers = asyncio.Semaphore(1 if self.db.is_sqlite else SERIES_AT_ONCE)
