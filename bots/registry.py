@@ -96,6 +96,12 @@ class Command:
     def usage(self) -> str:
         return " ".join([f"/{self.name}", *(a.metavar for a in self.args)])
 
+    @property
+    def for_bot_admins(self) -> bool:
+        """The bot's own administrators' commands (``ADMIN_IDS``: plans, discount codes, refunds), not
+        a group's admins' (``admin_only``): the handler checks; menus show it to them alone."""
+        return self.group == ADMIN_GROUP
+
 
 class UsageError(StoxlifyError):
     """The command line does not fit the command's arguments."""
@@ -119,9 +125,10 @@ def split_words(text: str) -> list[str]:
         return text.split()
 
 
+ADMIN_GROUP = "Admin"  # the help group of the bot administrators' commands
 GROUP_ORDER = (
     "General", "Market", "Monitoring", "Models", "Strategies", "Sharing", "Deployments", "Trading", "Brokers",
-    "Plans", "Account", "Admin",
+    "Plans", "Account", ADMIN_GROUP,
 )
 
 

@@ -25,6 +25,7 @@ from urllib.parse import urlparse
 from telegram import (
     BotCommand,
     BotCommandScope,
+    BotCommandScopeAllChatAdministrators,
     BotCommandScopeAllGroupChats,
     BotCommandScopeAllPrivateChats,
     BotCommandScopeChat,
@@ -147,14 +148,19 @@ class TelegramTransport:
         """A notifier on this bot whose buttons (in private chats) land in this transport's store."""
         return TelegramNotifier(app.bot, buttons=self.buttons)
 
-    def menu(self, *, groups: bool = False, admin: bool = False) -> list[BotCommand]:
-        """The command menu: the registry commands Telegram accepts, with their summaries; in
-        ``groups`` none of the private-only ones, and the admin-only ones only for an ``admin``."""
+    def menu(self, *, groups: bool = False, group_admin: bool = False, bot_admin: bool = False) -> list[BotCommand]:
+        """The command menu: the registry commands Telegram accepts, with their summaries. In
+        ``groups`` none of the private-only ones, and a group's settings (``admin_only``) only for its
+        ``group_admin``s; in private, the bot's own commands (``for_bot_admins``) only for a ``bot_admin``."""
         commands = []
         for command in self.registry:
             if not BOT_COMMAND.match(command.name):
                 continue
-            if (command.admin_only and not admin) or (command.private_only and groups):
+            if groups:
+                hidden = command.private_only or command.for_bot_admins or (command.admin_only and not group_admin)
+            else:  # a group's settings mean nothing in a private chat
+                hidden = command.admin_only or (command.for_bot_admins and not bot_admin)
+            if hidden:
                 continue
             summary = " ".join(command.summary.split()) or command.name
             if len(summary) > DESCRIPTION_LIMIT:
@@ -163,15 +169,17 @@ class TelegramTransport:
         return commands[:MAX_MENU_COMMANDS]
 
     def menus(self) -> list[tuple[BotCommandScope, list[BotCommand]]]:
-        """A menu per scope: groups (and the default), private chats, and each administrator's own
+        """A menu per scope (Telegram picks the most specific): groups (and the default), the
+        administrators of any group (with /group), private chats, and each bot administrator's own
         chat with the bot (the ``telegram:`` entries of ``ADMIN_IDS``), the only menu with their commands."""
         admins = [entry.strip().partition(":")[2] for entry in self.core.settings.admin_ids
                   if entry.strip().startswith(f"{PLATFORM}:")]  # fmt: skip
         return [
             (BotCommandScopeDefault(), self.menu(groups=True)),
             (BotCommandScopeAllGroupChats(), self.menu(groups=True)),
+            (BotCommandScopeAllChatAdministrators(), self.menu(groups=True, group_admin=True)),
             (BotCommandScopeAllPrivateChats(), self.menu()),
-            *((BotCommandScopeChat(int(user_id)), self.menu(admin=True)) for user_id in admins if user_id.isdigit()),
+            *((BotCommandScopeChat(int(user_id)), self.menu(bot_admin=True)) for user_id in admins if user_id.isdigit()),
         ]
 
     async def post_init(self, app: Application) -> None:

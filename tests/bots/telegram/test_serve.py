@@ -50,10 +50,11 @@ async def test_polling_until_stopped(core, rec, offline):
     stop = asyncio.Event()
     task = asyncio.create_task(tg_app.serve(core, load(), stop))
     await wait_for(lambda: any(c.method == "getUpdates" for c in offline.calls))
-    menus = rec.api("setMyCommands")  # post_init ran: a menu for groups (and default), one for private chats
-    private_menu = json.loads(menus[2].params["commands"]) if isinstance(menus[2].params["commands"], str) \
-        else menus[2].params["commands"]  # fmt: skip
-    assert len(menus) == 3 and len(private_menu) == len([c for c in load() if not c.admin_only])
+    menus = rec.api("setMyCommands")  # post_init ran: groups (and default), group admins, private chats
+    private_menu = json.loads(menus[3].params["commands"]) if isinstance(menus[3].params["commands"], str) \
+        else menus[3].params["commands"]  # fmt: skip
+    assert len(menus) == 4
+    assert len(private_menu) == len([c for c in load() if not (c.admin_only or c.for_bot_admins)])
     assert rec.api("deleteWebhook")  # polling clears any webhook first
     stop.set()
     await asyncio.wait_for(task, 5)

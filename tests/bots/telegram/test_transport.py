@@ -208,8 +208,9 @@ async def test_a_pressed_confirmation_becomes_its_outcome_and_loses_its_buttons(
 
 
 async def test_command_menus_per_scope_keep_admin_and_private_commands_where_they_belong(tg):
-    """Groups see no private-only command, nobody but an administrator (in their own chat with the
-    bot) sees the admin-only ones; the bot's description and short description are set too."""
+    """Groups see no private-only command and /group only for their administrators; nobody but a bot
+    administrator (in their own chat with the bot) sees /product, /discount and /refund; the bot's
+    description and short description are set too."""
     from bots.commands import load
 
     tg.core.settings = tg.core.settings.model_copy(update={"admin_ids": ["telegram:4242", "discord:9"]})
@@ -222,16 +223,19 @@ async def test_command_menus_per_scope_keep_admin_and_private_commands_where_the
              for c in tg.rec.api("setMyCommands")}  # fmt: skip
     registry = load()
     every = [c.name for c in registry]
-    admin_only = {c.name for c in registry if c.admin_only}
+    bot_admins = {c.name for c in registry if c.for_bot_admins}
     private_only = {c.name for c in registry if c.private_only}
-    assert admin_only and private_only
+    assert {"product", "discount", "refund"} <= bot_admins and "group" not in bot_admins
+    assert "connect" in private_only
     groups = menus[json.dumps({"type": "all_group_chats"})]
+    group_admins = menus[json.dumps({"type": "all_chat_administrators"})]
     private = menus[json.dumps({"type": "all_private_chats"})]
     admin = menus[json.dumps({"chat_id": 4242, "type": "chat"}, sort_keys=True)]
     assert menus[json.dumps({"type": "default"})] == groups
-    assert groups == [n for n in every if n not in admin_only | private_only]
-    assert private == [n for n in every if n not in admin_only]
-    assert admin == every and len(menus) == 4  # the Discord admin gets no Telegram menu
+    assert groups == [n for n in every if n not in bot_admins | private_only | {"group"}]
+    assert group_admins == [n for n in every if n not in bot_admins | private_only]  # /group: its admins only
+    assert private == [n for n in every if n not in bot_admins | {"group"}]
+    assert admin == [n for n in every if n != "group"] and len(menus) == 5  # the Discord admin gets no Telegram menu
     for call in tg.rec.api("setMyCommands"):
         for c in listed(call.params["commands"]):
             assert re.fullmatch(r"[a-z0-9_]{1,32}", c["command"]) and 1 <= len(c["description"]) <= 256
