@@ -1,0 +1,178 @@
+"""What a stored webhook event says happened, and how long it is kept: what an admin reads in ``payment_events``.
+
+Written for the mutants ``make mutate`` left alive in ``core.purchase.settle`` (issue 16): ``expire_events``'
+cutoff, the outcome recorded for an ignored, deferred or failed read-back, and ``apply_state``'s branches.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from core.errors import LimitExceeded, Unavailable
+from core.purchase import service as purchases
+from core.purchase.mayar import InvoiceState
+from core.purchase.models import PaymentEvent, Purchase, Subscription
+from core.purchase.readbacks import ReadBackLimiter
+from core.purchase.settle import apply_state, expire_events, handle_mayar_event
+from tests.core.purchase.helpers import shop
+from tests.core.purchase.test_mayar import mayar_settings, webhook
+
+NOW = datetime(2025, 6, 1, 9, tzinfo=UTC)
+
+
+async def _buy(db, config, s, plan="Pro", now=NOW):
+    return (await purchases.purchase(db, config, s.buyer, [purchases.Item(s.plans[plan].id)], now=now)).purchase
+
+
+async def _events(db) -> list[PaymentEvent]:
+    async with db.session() as session:
+        return list(await session.scalars(select(PaymentEvent).order_by(PaymentEvent.id)))
+
+
+async def _status(db, purchase_id: int) -> str:
+    async with db.session() as session:
+        return (await session.get(Purchase, purchase_id)).status
+
+
+async def _subscriptions(db) -> list[Subscription]:
+    async with db.session() as session:
+        return list(await session.scalars(select(Subscription).order_by(Subscription.id)))
+
+
+async def test_events_older_than_the_retention_go_and_the_rest_stay(db, mayar):
+    config = mayar_settings(mayar, payment_event_retention_days=30)
+    s = await shop(db, config)
+    await _buy(db, config, s)
+    invoice = mayar.only_invoice()
+    ages = {"ancient": timedelta(days=400), "just-over": timedelta(days=30, seconds=1),
+            "exactly": timedelta(days=30), "recent": timedelta(days=29), "new": timedelta(0)}  # fmt: skip
+    for name, age in ages.items():
+        outcome = await handle_mayar_event(db, config, webhook(invoice, event=f"payment.{name}"), now=NOW)
+        assert outcome == f"ignored: payment.{name}"
+        async with db.session() as session:
+            await session.execute(
+                update(PaymentEvent).where(PaymentEvent.event == f"payment.{name}").values(received_at=NOW - age)
+            )
+    assert await expire_events(db, config, NOW) == 2
+    assert [e.event for e in await _events(db)] == ["payment.exactly", "payment.recent", "payment.new"]
+    assert await expire_events(db, config, NOW) == 0  # nothing else is old enough
+    assert len(await _events(db)) == 3
+    # without a time given, today's clock decides: every event from 2025 is long past 30 days
+    assert await expire_events(db, config) == 3
+    assert await _events(db) == []
+
+
+async def test_an_event_other_than_a_payment_is_recorded_as_ignored_and_read_back_never(db, mayar):
+    config = mayar_settings(mayar)
+    s = await shop(db, config)
+    bought = await _buy(db, config, s)
+    invoice = mayar.only_invoice()
+    mayar.pay(invoice.id)  # even a paid invoice is not read back for a reminder
+    reminder = webhook(invoice, event="payment.reminder")
+    assert await handle_mayar_event(db, config, reminder, now=NOW) == "ignored: payment.reminder"
+    assert [r for r in mayar.requests if r.method == "GET"] == []
+    [stored] = await _events(db)
+    assert (stored.provider, stored.event, stored.outcome, stored.processed_at) == (
+        "Mayar", "payment.reminder", "ignored: payment.reminder", NOW)
+    assert stored.event_key == f"mayar:payment.reminder:{invoice.transaction_id}:paid"
+    assert await handle_mayar_event(db, config, reminder, now=NOW) == "duplicate"
+    assert await _status(db, bought.id) == "Pending" and await _subscriptions(db) == []
+
+
+async def test_a_long_event_name_is_stored_cut_to_its_columns_and_still_recognised_when_repeated(db, mayar):
+    config = mayar_settings(mayar)
+    s = await shop(db, config)
+    await _buy(db, config, s)
+    invoice = mayar.only_invoice()
+    name = "payment." + "x" * 600
+    assert await handle_mayar_event(db, config, webhook(invoice, event=name), now=NOW) == f"ignored: {name}"
+    [stored] = await _events(db)
+    assert stored.event == name[:64]
+    assert stored.event_key == f"mayar:{name}:{invoice.transaction_id}:paid"[:128]
+    assert stored.outcome == f"ignored: {name}"[:500]
+    assert await handle_mayar_event(db, config, webhook(invoice, event=name), now=NOW) == "duplicate"
+    assert len(await _events(db)) == 1
+
+
+async def test_a_read_back_over_the_limit_is_left_unprocessed_saying_why_and_settles_when_retried(db, mayar):
+    config = mayar_settings(mayar, mayar_readbacks_per_invoice_per_minute=1)
+    s = await shop(db, config)
+    bought = await _buy(db, config, s)
+    invoice = mayar.only_invoice()
+    limiter = ReadBackLimiter(config)
+    first = await handle_mayar_event(db, config, webhook(invoice), now=NOW, limiter=limiter)
+    assert first == "not settled: the invoice says unpaid"
+    mayar.pay(invoice.id)
+    again = webhook(invoice, status="settled")  # another event about the same invoice within the minute
+    with pytest.raises(LimitExceeded, match="too many invoice read-backs"):
+        await handle_mayar_event(db, config, again, now=NOW, limiter=limiter)
+    assert len([r for r in mayar.requests if r.method == "GET"]) == 1
+    deferred = (await _events(db))[1]
+    assert (deferred.outcome, deferred.processed_at) == ("read-back deferred: too many read-backs now", None)
+    assert (await _events(db))[0].outcome == first  # the other event's record is untouched
+    assert await _status(db, bought.id) == "Pending"
+    # Mayar retries it (here without a limit in the way): the stored, unprocessed event is processed now
+    assert await handle_mayar_event(db, config, again, now=NOW + timedelta(minutes=2)) == "settled"
+    deferred = (await _events(db))[1]
+    assert (deferred.outcome, deferred.processed_at) == ("settled", NOW + timedelta(minutes=2))
+    assert await _status(db, bought.id) == "Paid" and len(await _subscriptions(db)) == 1
+
+
+async def test_a_failed_read_back_is_left_unprocessed_saying_why(db, mayar):
+    config = mayar_settings(mayar)
+    s = await shop(db, config)
+    bought = await _buy(db, config, s)
+    invoice = mayar.only_invoice()
+    mayar.pay(invoice.id)
+    mayar.fail_with = 503
+    with pytest.raises(Unavailable) as failed:
+        await handle_mayar_event(db, config, webhook(invoice), now=NOW)
+    [stored] = await _events(db)
+    assert (stored.outcome, stored.processed_at) == (f"read-back failed: {failed.value.message}", None)
+    assert "503" in stored.outcome
+    assert await _status(db, bought.id) == "Pending"
+
+
+async def test_an_invoice_paid_after_its_purchase_expired_is_flagged_for_an_admin_not_settled(db, mayar):
+    config = mayar_settings(mayar)
+    s = await shop(db, config)
+    bought = await _buy(db, config, s)
+    invoice = mayar.only_invoice()
+    unpaid = InvoiceState(invoice.id, "unpaid", bought.total)
+    assert bought.expires_at is not None
+    # one instant before its expiry it waits; at the instant it expires
+    assert await apply_state(db, bought.id, unpaid, bought.expires_at - timedelta(seconds=1)) == (
+        "not settled: the invoice says unpaid")
+    assert await apply_state(db, bought.id, unpaid, bought.expires_at) == "expired"
+    assert await _status(db, bought.id) == "Expired"
+    assert await apply_state(db, bought.id, unpaid, bought.expires_at) == "already Expired"
+    paid = InvoiceState(invoice.id, "paid", bought.total, (invoice.transaction_id,))
+    assert await apply_state(db, bought.id, paid, bought.expires_at + timedelta(hours=1)) == (
+        "already Expired: paid after it closed, an admin must credit or refund it")
+    assert await _status(db, bought.id) == "Expired" and await _subscriptions(db) == []
+    assert await apply_state(db, bought.id + 100, paid, NOW) == "purchase gone"
+    assert await apply_state(db, bought.id, InvoiceState(invoice.id, "", bought.total), NOW) == "already Expired"
+
+
+async def test_an_invoice_saying_nothing_leaves_the_purchase_waiting_and_says_so(db, mayar):
+    config = mayar_settings(mayar)
+    s = await shop(db, config)
+    bought = await _buy(db, config, s)
+    state = InvoiceState(mayar.only_invoice().id, "", bought.total)
+    assert await apply_state(db, bought.id, state, NOW) == "not settled: the invoice says nothing"
+    assert await _status(db, bought.id) == "Pending"
+
+
+async def test_a_purchase_without_an_expiry_waits_for_its_invoice(db, mayar):
+    config = mayar_settings(mayar)
+    s = await shop(db, config)
+    bought = await _buy(db, config, s)
+    async with db.session() as session:
+        await session.execute(update(Purchase).where(Purchase.id == bought.id).values(expires_at=None))
+    state = InvoiceState(mayar.only_invoice().id, "unpaid", bought.total)
+    assert await apply_state(db, bought.id, state, NOW + timedelta(days=365)) == "not settled: the invoice says unpaid"
+    assert await _status(db, bought.id) == "Pending"
+
