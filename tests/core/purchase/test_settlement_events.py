@@ -176,3 +176,116 @@ async def test_a_purchase_without_an_expiry_waits_for_its_invoice(db, mayar):
     assert await apply_state(db, bought.id, state, NOW + timedelta(days=365)) == "not settled: the invoice says unpaid"
     assert await _status(db, bought.id) == "Pending"
 
+
+
+async def test_the_mismatch_is_stored_as_its_own_event_saying_what_differed(db, mayar):
+    config = mayar_settings(mayar)
+    s = await shop(db, config)
+    bought = await _buy(db, config, s)
+    invoice = mayar.only_invoice()
+    mayar.pay(invoice.id, amount=1_000)
+    outcome = await handle_mayar_event(db, config, webhook(invoice), now=NOW)
+    payment, mismatch = await _events(db)
+    assert (payment.outcome, payment.processed_at) == (outcome, NOW)
+    assert (mismatch.provider, mismatch.event, mismatch.event_key, mismatch.outcome) == (
+        "Mayar", "amount.mismatch", f"mayar:mismatch:{invoice.id}:1000", outcome)
+    assert mismatch.payload == {"purchase_id": bought.id, "invoice_amount": 1_000, "purchase_total": bought.total}
+
+
+async def test_an_event_just_stored_says_nothing_yet(db):
+    from core.purchase.settle import record_event
+
+    async with db.session() as session:
+        first = await record_event(session, "Mayar", "mayar:x:1:paid", "x", {"a": 1})
+    async with db.session() as session:
+        assert await record_event(session, "Mayar", "mayar:x:1:paid", "x", {"a": 1}) == (first[0], False)
+    [stored] = await _events(db)
+    assert (stored.outcome, stored.processed_at, first[1]) == ("", None, False)
+
+
+async def _drop_invoice(db, purchase_id: int, *, expires_at=...) -> None:
+    """As if the invoice was never created (the process stopped while asking Mayar for it)."""
+    values = {"invoice_id": None, "payment_link": None, "transaction_id": None}
+    if expires_at is not ...:
+        values["expires_at"] = expires_at
+    async with db.session() as session:
+        await session.execute(update(Purchase).where(Purchase.id == purchase_id).values(**values))
+
+
+async def test_the_poll_expires_orders_whose_invoice_never_came_and_still_reads_the_rest(db, mayar):
+    from core.purchase.settle import refresh
+
+    config = mayar_settings(mayar)
+    s = await shop(db, config)
+    first = await _buy(db, config, s, "Basic")
+    second = await _buy(db, config, s, "Pro")
+    endless = await _buy(db, config, s, "Elite")
+    for purchase in (first, second):
+        await _drop_invoice(db, purchase.id)
+    await _drop_invoice(db, endless.id, expires_at=None)
+    sari = await _second_buyer(db)
+    paid = (await purchases.purchase(db, config, sari, [purchases.Item(s.plans["Pro"].id)], now=NOW)).purchase
+    [paid_invoice] = [i for i in mayar.invoices.values() if i.extra["purchaseId"] == str(paid.id)]
+    mayar.pay(paid_invoice.id)
+    mayar.requests.clear()
+
+    assert first.expires_at is not None
+    assert await refresh(db, config, now=first.expires_at - timedelta(seconds=1)) == 1  # the paid one only
+    assert [await _status(db, p.id) for p in (first, second, endless, paid)] == ["Pending", "Pending", "Pending", "Paid"]
+    assert await refresh(db, config, now=first.expires_at) == 2  # the two without an invoice, at their expiry
+    assert [await _status(db, p.id) for p in (first, second, endless)] == ["Expired", "Expired", "Pending"]
+    # only the purchase with an invoice was read back; one without an expiry waits (for an admin)
+    assert [r.path for r in mayar.requests if r.method == "GET"] == [f"/hl/v1/invoice/{paid_invoice.id}"]
+
+
+async def _second_buyer(db):
+    from core.account.models import User
+    from core.account.service import actor_for
+
+    sari = await actor_for(db, platform="telegram", external_id="4343", display_name="Sari")
+    async with db.session() as session:
+        await session.execute(update(User).where(User.id == sari.user_id)
+                              .values(name="Sari Dewi", email="sari@example.com", phone="+6281234567891"))  # fmt: skip
+    return sari
+
+
+async def test_an_invoice_the_poll_cannot_read_is_logged_and_the_next_is_still_read(db, mayar):
+    from structlog.testing import capture_logs
+
+    from core.purchase.settle import refresh
+
+    config = mayar_settings(mayar)
+    s = await shop(db, config)
+    lost = await _buy(db, config, s, "Basic")
+    [lost_invoice] = list(mayar.invoices.values())
+    paid = await _buy(db, config, s, "Pro")
+    [paid_invoice] = [i for i in mayar.invoices.values() if i.id != lost_invoice.id]
+    mayar.pay(paid_invoice.id)
+    del mayar.invoices[lost_invoice.id]  # Mayar answers 404 for it
+    with capture_logs() as logs:
+        assert await refresh(db, config, now=NOW + timedelta(days=2)) == 1
+    assert (await _status(db, lost.id), await _status(db, paid.id)) == ("Pending", "Paid")  # never expired unread
+    [entry] = [e for e in logs if e["event"] == "refresh_failed"]
+    assert (entry["log_level"], entry["purchase"]) == ("warning", lost.id)
+    assert entry["error"] == "the payment provider refused the request (HTTP 404)"
+
+
+async def test_a_purchase_a_webhook_settled_while_the_poll_read_it_is_not_counted_twice(db, mayar, monkeypatch):
+    from core.purchase.mayar import MayarClient
+    from core.purchase.settle import refresh
+
+    config = mayar_settings(mayar)
+    s = await shop(db, config)
+    bought = await _buy(db, config, s)
+    invoice = mayar.only_invoice()
+    mayar.pay(invoice.id)
+    real = MayarClient.get_invoice
+
+    async def read_while_the_webhook_lands(self, invoice_id):
+        state = await real(self, invoice_id)
+        assert await apply_state(db, bought.id, state, NOW) == "settled"  # what the webhook's handling does
+        return state
+
+    monkeypatch.setattr(MayarClient, "get_invoice", read_while_the_webhook_lands)
+    assert await refresh(db, config, now=NOW) == 0  # the webhook changed it, not the poll
+    assert await _status(db, bought.id) == "Paid" and len(await _subscriptions(db)) == 1
