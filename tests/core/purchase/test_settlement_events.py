@@ -289,3 +289,38 @@ async def test_a_purchase_a_webhook_settled_while_the_poll_read_it_is_not_counte
     monkeypatch.setattr(MayarClient, "get_invoice", read_while_the_webhook_lands)
     assert await refresh(db, config, now=NOW) == 0  # the webhook changed it, not the poll
     assert await _status(db, bought.id) == "Paid" and len(await _subscriptions(db)) == 1
+
+
+@pytest.mark.parametrize("payload", [["payment.received"], "payment.received", {"event": 1, "data": {}},
+                                     {"event": "payment.received", "data": "x"}])  # fmt: skip
+async def test_a_body_that_is_no_mayar_event_is_refused_saying_what_was_expected(db, mayar, payload):
+    from core.errors import Invalid
+
+    config = mayar_settings(mayar)
+    with pytest.raises(Invalid) as refused:
+        await handle_mayar_event(db, config, payload, now=NOW)
+    assert refused.value.message == "not a Mayar event: expected {event, data}"
+    assert await _events(db) == []
+
+
+@pytest.mark.parametrize("names", [("transactionId",), ("id",)])
+async def test_the_transaction_is_read_from_either_of_its_names_and_one_without_is_refused(db, mayar, names):
+    from core.errors import Invalid
+
+    config = mayar_settings(mayar)
+    s = await shop(db, config)
+    bought = await _buy(db, config, s)
+    invoice = mayar.only_invoice()
+    mayar.pay(invoice.id)
+    event = webhook(invoice)
+    for name in ("transactionId", "id"):
+        if name not in names:
+            event["data"].pop(name)
+    nameless = {**event, "data": {k: v for k, v in event["data"].items() if k not in ("transactionId", "id")}}
+    with pytest.raises(Invalid) as refused:
+        await handle_mayar_event(db, config, nameless, now=NOW)
+    assert refused.value.message == "a Mayar event without a transactionId"
+    assert await handle_mayar_event(db, config, event, now=NOW) == "settled"
+    [stored] = await _events(db)
+    assert stored.event_key == f"mayar:payment.received:{invoice.transaction_id}:paid"
+    assert await _status(db, bought.id) == "Paid"
