@@ -324,3 +324,19 @@ async def test_the_transaction_is_read_from_either_of_its_names_and_one_without_
     [stored] = await _events(db)
     assert stored.event_key == f"mayar:payment.received:{invoice.transaction_id}:paid"
     assert await _status(db, bought.id) == "Paid"
+
+
+@pytest.mark.parametrize(("fields", "status"), [({"status": "SUCCESS"}, "success"), ({}, "")])
+async def test_the_events_status_is_read_from_either_of_its_names_into_its_key(db, mayar, fields, status):
+    """The key (and so what counts as a repeat) holds the status, from ``transactionStatus`` or ``status``."""
+    config = mayar_settings(mayar)
+    s = await shop(db, config)
+    await _buy(db, config, s)
+    invoice = mayar.only_invoice()
+    event = webhook(invoice)
+    event["data"].pop("transactionStatus")
+    event["data"].pop("status")
+    event["data"].update(fields)
+    assert await handle_mayar_event(db, config, event, now=NOW) == "not settled: the invoice says unpaid"
+    [stored] = await _events(db)
+    assert stored.event_key == f"mayar:payment.received:{invoice.transaction_id}:{status}"
