@@ -340,3 +340,25 @@ async def test_the_events_status_is_read_from_either_of_its_names_into_its_key(d
     assert await handle_mayar_event(db, config, event, now=NOW) == "not settled: the invoice says unpaid"
     [stored] = await _events(db)
     assert stored.event_key == f"mayar:payment.received:{invoice.transaction_id}:{status}"
+
+
+async def test_settling_records_the_paying_transaction_and_grants_only_the_plans_with_a_period(db, mayar):
+    """A one-off product (no duration) is paid for with a plan: the plan's period is granted, nothing
+    for the one-off; the purchase keeps the transaction that paid it when it had none yet."""
+    from core.product import service as products
+
+    config = mayar_settings(mayar)
+    s = await shop(db, config)
+    guide = await products.create_product(db, config, s.admin, category="Guides", name="Guide", price_idr=20_000)
+    items = [purchases.Item(s.plans["Pro"].id), purchases.Item(guide.id, 2)]
+    bought = (await purchases.purchase(db, config, s.buyer, items, now=NOW)).purchase
+    invoice = mayar.only_invoice()
+    async with db.session() as session:  # the invoice was made before Mayar named its transaction
+        await session.execute(update(Purchase).where(Purchase.id == bought.id).values(transaction_id=None))
+    paid = InvoiceState(invoice.id, "paid", bought.total, ("tx-old", "tx-paid"))
+    assert await apply_state(db, bought.id, paid, NOW) == "settled"
+    async with db.session() as session:
+        row = await session.get(Purchase, bought.id)
+        assert (row.status, row.transaction_id, row.paid_at) == ("Paid", "tx-paid", NOW)
+    [sub] = await _subscriptions(db)
+    assert (sub.name, sub.starts_at, sub.ends_at) == ("Pro", NOW, NOW + timedelta(days=30))
