@@ -1,0 +1,186 @@
+"""Reconciliation's edges (issue 16, ``make mutate``): which orders it looks at, what one refused key or one
+unreachable exchange does to the others, and what it reports (the stored orders and the outcomes)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import update
+
+from core.broker.pool import BrokerPool
+from core.broker.types import AuthFailed, BrokerName, Transient
+from core.db import utcnow
+from core.deployment.executor import Intent, record_intent
+from core.deployment.models import Deployment
+from core.deployment.reconcile import reconcile
+from core.trade.models import Order, Trade
+from tests.core.deployment.kit import (
+    T0,
+    FakeBroker,
+    load,
+    make_credential,
+    make_deployment,
+    make_settings,
+    make_user,
+)
+
+BAR = T0 + timedelta(hours=5)
+
+
+def _intent(actor, credential, dep, side="buy", bar=BAR, qty=0.1) -> Intent:
+    return Intent(dep, actor.user_id, credential, "Binance", "BTC/USDT", side, qty, 100.0, bar, "signal", side)
+
+
+def _pool(db, settings, brokers: dict[int, FakeBroker], built: list[int] | None = None) -> BrokerPool:
+    async def factory(credential_id: int):
+        if built is not None:
+            built.append(credential_id)
+        return brokers[credential_id]
+
+    return BrokerPool(db, settings, factory)
+
+
+async def _two_users(db):
+    """Two users, each with a live key and a running deployment on it."""
+    out = []
+    for name in ("alice", "bob"):
+        actor = await make_user(db, name)
+        credential = await make_credential(db, actor.user_id, "Binance", "bin")
+        dep = await make_deployment(db, actor.user_id, credential)
+        out.append((actor, credential, dep))
+    return out
+
+
+def _live(**kwargs) -> FakeBroker:
+    return FakeBroker(name=BrokerName.BINANCE, paper=False, **kwargs)
+
+
+async def test_only_orders_left_alone_long_enough_are_looked_at(db):
+    settings = make_settings(order_max_age_s=86_400 * 2)  # not too late to send
+    (actor, credential, dep), _ = await _two_users(db)
+    broker = _live()
+    order = await record_intent(db, _intent(actor, credential, dep))  # Pending: a crash before sending
+    pool = _pool(db, settings, {credential: broker})
+    now = utcnow()
+    assert await reconcile(db, settings, pool, now=now, min_age_s=3600) == []  # a tick may still be sending it
+    assert broker.sent == []
+    [outcome] = await reconcile(db, settings, pool, now=now + timedelta(hours=2), min_age_s=3600)
+    assert (outcome.order_id, outcome.status) == (order.id, "Filled") and broker.sent == [order.client_order_id]
+
+
+async def _mark_sent(db, *orders) -> None:
+    for order in orders:  # sent, the answer lost: each is looked up
+        async with db.session() as session:
+            await session.execute(update(Order).where(Order.id == order.id).values(status="Sent"))
+
+
+async def test_a_refused_key_is_asked_once_per_pass_and_the_other_users_orders_still_settle(db):
+    settings = make_settings()
+    (alice, alice_key, alice_dep), (bob, bob_key, bob_dep) = await _two_users(db)
+    second = await make_deployment(db, alice.user_id, alice_key, ticker="ETHUSDT", label="n")
+    refusing = _live(fetch_errors=[AuthFailed("invalid API key")] * 5)
+    fine = _live()
+    first_order = await record_intent(db, _intent(alice, alice_key, alice_dep))
+    second_order = await record_intent(db, _intent(alice, alice_key, second))
+    await _mark_sent(db, first_order, second_order)
+    bob_order = await record_intent(db, _intent(bob, bob_key, bob_dep))  # Pending: sent now
+    built: list[int] = []
+    pool = _pool(db, settings, {alice_key: refusing, bob_key: fine}, built)
+    outcomes = await reconcile(db, settings, pool)
+    # alice's key was refused on her first order: her deployments paused once, her second order not asked
+    assert [(o.order_id, o.status, o.paused) for o in outcomes] == [
+        (first_order.id, "Sent", (alice_dep, second)), (bob_order.id, "Filled", ())]
+    assert "refused the API key" in outcomes[0].error
+    assert len(refusing.fetch_errors) == 4  # one look-up only
+    assert refusing.closed and built == [alice_key, bob_key]
+    rows = {o.id: o.status for o in await load(db, Order)}
+    assert rows == {first_order.id: "Sent", second_order.id: "Sent", bob_order.id: "Filled"}  # settled once the key works
+    statuses = {d.id: d.status for d in await load(db, Deployment)}
+    assert statuses[alice_dep] == statuses[second] == "Paused" and statuses[bob_dep] == "OpenPosition"
+    # the next pass asks the key again (built anew: the refused one was dropped)
+    await reconcile(db, settings, pool)
+    assert len(refusing.fetch_errors) == 3 and built == [alice_key, bob_key, alice_key]
+
+
+async def test_a_refused_key_with_nothing_running_reports_nothing_and_leaves_the_order(db):
+    settings = make_settings()
+    (alice, alice_key, alice_dep), _ = await _two_users(db)
+    order = await record_intent(db, _intent(alice, alice_key, alice_dep))
+    await _mark_sent(db, order)
+    async with db.session() as session:
+        await session.execute(update(Deployment).where(Deployment.id == alice_dep).values(status="Paused"))
+    refusing = _live(fetch_errors=[AuthFailed("invalid API key")])
+    assert await reconcile(db, settings, _pool(db, settings, {alice_key: refusing})) == []
+    assert [o.status for o in await load(db, Order)] == ["Sent"]
+
+
+async def test_an_exchange_that_cannot_answer_leaves_its_order_for_the_next_pass_and_the_rest_settle(db):
+    settings = make_settings(order_max_age_s=86_400 * 2)
+    (alice, alice_key, alice_dep), (bob, bob_key, bob_dep) = await _two_users(db)
+    down = _live(fetch_errors=[Transient("exchange down")])
+    alice_order = await record_intent(db, _intent(alice, alice_key, alice_dep))
+    await _mark_sent(db, alice_order)
+    bob_order = await record_intent(db, _intent(bob, bob_key, bob_dep))
+    pool = _pool(db, settings, {alice_key: down, bob_key: _live()})
+    [outcome] = await reconcile(db, settings, pool, now=utcnow() + timedelta(days=1))
+    assert (outcome.order_id, outcome.status) == (bob_order.id, "Filled")
+    rows = {o.id: o.status for o in await load(db, Order)}
+    assert rows[alice_order.id] == "Sent"  # not given up while the exchange could not be asked
+    assert not down.closed
+
+
+async def test_an_order_the_exchange_still_has_open_is_not_reported_again(db):
+    settings = make_settings()
+    (alice, alice_key, alice_dep), _ = await _two_users(db)
+    broker = _live(answers=["open"])
+    order = await record_intent(db, _intent(alice, alice_key, alice_dep))
+    pool = _pool(db, settings, {alice_key: broker})
+    [first] = await reconcile(db, settings, pool)  # sent now: still open at the exchange
+    assert (first.order_id, first.status) == (order.id, "Open")
+    assert await reconcile(db, settings, pool) == []  # found, still open: nothing new to say
+    broker.exchange[order.client_order_id] = broker.exchange[order.client_order_id].__class__(
+        order.client_order_id, "x1", "closed", 0.1, 100.0, 0.01, "USDT")  # it filled meanwhile
+    [filled] = await reconcile(db, settings, pool)
+    assert (filled.order_id, filled.status, filled.quantity) == (order.id, "Filled", 0.1)
+    assert len(await load(db, Trade)) == 1
+
+
+async def test_orders_without_a_key_are_skipped(db):
+    settings = make_settings()
+    (alice, alice_key, alice_dep), _ = await _two_users(db)
+    order = await record_intent(db, _intent(alice, alice_key, alice_dep))
+    async with db.session() as session:
+        await session.execute(update(Order).where(Order.id == order.id).values(credential_id=None))
+    built: list[int] = []
+    assert await reconcile(db, settings, _pool(db, settings, {}, built)) == []
+    assert built == [] and [o.status for o in await load(db, Order)] == ["Pending"]
+
+
+async def test_a_pending_order_is_sent_up_to_its_age_limit_and_given_up_after(db):
+    settings = make_settings(order_max_age_s=300)
+    (alice, alice_key, alice_dep), (bob, bob_key, bob_dep) = await _two_users(db)
+    young = await record_intent(db, _intent(alice, alice_key, alice_dep))
+    old = await record_intent(db, _intent(bob, bob_key, bob_dep))
+    async with db.session() as session:
+        await session.execute(update(Order).where(Order.id == old.id).values(created_at=young.created_at - timedelta(seconds=1)))
+    brokers = {alice_key: _live(), bob_key: _live()}
+    outcomes = await reconcile(db, settings, _pool(db, settings, brokers), now=young.created_at + timedelta(seconds=300))
+    assert [(o.order_id, o.status) for o in outcomes] == [(young.id, "Filled"), (old.id, "Failed")]
+    assert outcomes[1].error == "not sent in time (the exchange was unreachable); no order placed"
+    rows = {o.id: (o.status, o.error) for o in await load(db, Order)}
+    assert rows[old.id] == ("Failed", "not sent in time (the exchange was unreachable); no order placed")
+    assert brokers[bob_key].sent == []
+
+
+async def test_a_sent_order_unknown_to_the_exchange_waits_out_the_grace_exactly(db):
+    settings = make_settings(order_unknown_grace_s=60)
+    (alice, alice_key, alice_dep), _ = await _two_users(db)
+    order = await record_intent(db, _intent(alice, alice_key, alice_dep))
+    await _mark_sent(db, order)
+    [row] = await load(db, Order)
+    pool = _pool(db, settings, {alice_key: _live()})
+    assert await reconcile(db, settings, pool, now=row.updated_at + timedelta(seconds=60)) == []
+    [failed] = await reconcile(db, settings, pool, now=row.updated_at + timedelta(seconds=61))
+    assert (failed.status, failed.error) == ("Failed", "the exchange has no record of this order; nothing was traded")
+    [row] = await load(db, Order)
+    assert (row.status, row.error) == ("Failed", "the exchange has no record of this order; nothing was traded")
