@@ -362,3 +362,46 @@ async def test_settling_records_the_paying_transaction_and_grants_only_the_plans
         assert (row.status, row.transaction_id, row.paid_at) == ("Paid", "tx-paid", NOW)
     [sub] = await _subscriptions(db)
     assert (sub.name, sub.starts_at, sub.ends_at) == ("Pro", NOW, NOW + timedelta(days=30))
+
+
+async def test_a_plan_starts_after_the_buyers_own_running_period_not_someone_elses(db, mayar):
+    from structlog.testing import capture_logs
+
+    config = mayar_settings(mayar)
+    s = await shop(db, config)
+    sari = await _second_buyer(db)
+    pro = [purchases.Item(s.plans["Pro"].id)]
+    hers = (await purchases.purchase(db, config, sari, pro, now=NOW)).purchase
+    mine = await _buy(db, config, s, "Pro", now=NOW + timedelta(days=1))
+    states = {i.extra["purchaseId"]: i for i in mayar.invoices.values()}
+    for purchase, buyer, at in ((hers, sari, NOW), (mine, s.buyer, NOW + timedelta(days=1))):
+        invoice = states[str(purchase.id)]
+        paid = InvoiceState(invoice.id, "paid", purchase.total, (invoice.transaction_id,))
+        with capture_logs() as logs:
+            assert await apply_state(db, purchase.id, paid, at) == "settled"
+        [entry] = [e for e in logs if e["event"] == "purchase_settled"]
+        assert (entry["log_level"], entry["purchase"], entry["user"]) == ("info", purchase.id, buyer.user_id)
+    subs = {sub.user_id: (sub.starts_at, sub.ends_at) for sub in await _subscriptions(db)}
+    assert subs[s.buyer.user_id] == (NOW + timedelta(days=1), NOW + timedelta(days=31))  # not after Sari's period
+    # a second month of her own chains onto hers
+    again = (await purchases.purchase(db, config, sari, pro, now=NOW + timedelta(days=2))).purchase
+    invoice = next(i for i in mayar.invoices.values() if i.extra["purchaseId"] == str(again.id))
+    paid = InvoiceState(invoice.id, "paid", again.total, (invoice.transaction_id,))
+    assert await apply_state(db, again.id, paid, NOW + timedelta(days=2)) == "settled"
+    ends = sorted(sub.ends_at for sub in await _subscriptions(db) if sub.user_id == sari.user_id)
+    assert ends == [NOW + timedelta(days=30), NOW + timedelta(days=60)]
+
+
+async def test_a_payment_after_the_purchase_closed_is_logged_for_an_admin(db, mayar):
+    from structlog.testing import capture_logs
+
+    config = mayar_settings(mayar)
+    s = await shop(db, config)
+    bought = await _buy(db, config, s)
+    invoice = mayar.only_invoice()
+    assert await apply_state(db, bought.id, InvoiceState(invoice.id, "closed", bought.total), NOW) == (
+        "canceled (invoice closed)")
+    with capture_logs() as logs:
+        await apply_state(db, bought.id, InvoiceState(invoice.id, "paid", bought.total), NOW)
+    [entry] = [e for e in logs if e["event"] == "paid_after_close"]
+    assert (entry["log_level"], entry["purchase"], entry["status"]) == ("warning", bought.id, "Canceled")
