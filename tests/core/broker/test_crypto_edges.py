@@ -66,9 +66,12 @@ async def test_rotate_counts_a_token_no_key_opens_and_leaves_it_as_it_is(db, set
     foreign = crypto.encrypt(stranger, KeyMaterial("client-id-x", "s3cret"), user_id=alice.user_id, broker="Binance")
     async with db.session() as session:
         await session.execute(update(Credential).where(Credential.label == "spare").values(secret_token=foreign))
+    await brokers.connect(db, alice, "Binance", "third", "client-id-third", "s3cret", settings=settings, verify=None)
+    async with db.session() as session:
+        await session.execute(update(Credential).where(Credential.label == "third").values(secret_token=foreign))
     newest = Fernet.generate_key().decode()
     both = Settings(_env_file=None, broker_master_keys=[newest, master_key])
-    assert await crypto.rotate(db, both) == crypto.Rotation(rotated=1, unreadable=1)
+    assert await crypto.rotate(db, both) == crypto.Rotation(rotated=1, unreadable=2)
     async with db.session() as session:
         tokens = dict((await session.execute(select(Credential.label, Credential.secret_token))).all())
     assert tokens["spare"] == foreign

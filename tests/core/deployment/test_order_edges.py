@@ -303,3 +303,19 @@ def test_client_order_ids_are_short_letters_and_digits_or_refused():
     with pytest.raises(ValueError):
         client_order_id(10**14, T0, "buy", "prefix")  # 33 characters
     assert len(client_order_id(10**14, T0, "buy", "prefi")) == 32
+
+
+async def test_a_refusal_on_a_disconnected_key_leaves_it_disconnected(db):
+    """A key the user removed (its orders still reconciling) stays Removed, not Revoked: nothing to reconnect."""
+    from sqlalchemy import update
+
+    from core.broker.types import BrokerName
+
+    settings = make_settings()
+    actor, credential, dep = await _setup(db, broker="Binance", label="bin")
+    async with db.session() as session:
+        await session.execute(update(Credential).where(Credential.id == credential).values(status="Removed"))
+    broker = FakeBroker(name=BrokerName.BINANCE, paper=False, create_errors=[AuthFailed("invalid API key")])
+    order = await record_intent(db, _intent(actor, credential, dep, broker="Binance"))
+    await send_order(db, settings, broker, order)
+    assert [c.status for c in await load(db, Credential)] == ["Removed"]

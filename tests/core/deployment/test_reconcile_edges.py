@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import update
+from structlog.testing import capture_logs
 
 from core.broker.pool import BrokerPool
 from core.broker.types import AuthFailed, BrokerName, Transient
@@ -180,7 +181,10 @@ async def test_a_sent_order_unknown_to_the_exchange_waits_out_the_grace_exactly(
     [row] = await load(db, Order)
     pool = _pool(db, settings, {alice_key: _live()})
     assert await reconcile(db, settings, pool, now=row.updated_at + timedelta(seconds=60)) == []
-    [failed] = await reconcile(db, settings, pool, now=row.updated_at + timedelta(seconds=61))
+    with capture_logs() as logs:
+        [failed] = await reconcile(db, settings, pool, now=row.updated_at + timedelta(seconds=61))
+    [entry] = [e for e in logs if e["event"] == "order_given_up"]
+    assert (entry["log_level"], entry["order"], entry["why"]) == ("warning", order.id, failed.error)
     assert (failed.status, failed.error) == ("Failed", "the exchange has no record of this order; nothing was traded")
     [row] = await load(db, Order)
     assert (row.status, row.error) == ("Failed", "the exchange has no record of this order; nothing was traded")
