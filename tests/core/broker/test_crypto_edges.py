@@ -17,13 +17,17 @@ from core.logging import scrub
 
 
 def test_every_field_comes_back_and_is_masked_in_logs_once_decrypted(settings):
-    material = KeyMaterial("okx-client-id-77aa", "okx-secret-value-91", "okx-passphrase-33", "sub-account-5")
+    import secrets
+
+    # fresh values: the log scrubber remembers secrets for the whole process
+    client, secret, passphrase = (f"okx-{kind}-{secrets.token_hex(8)}" for kind in ("client", "secret", "pass"))
+    material = KeyMaterial(client, secret, passphrase, "sub-account-5")
     token = crypto.encrypt(settings, material, user_id=3, broker="OKX")
-    assert all(value not in token for value in ("okx-client-id-77aa", "okx-secret-value-91", "okx-passphrase-33"))
+    assert all(value not in token for value in (client, secret, passphrase))
+    assert scrub(f"{client} {secret} {passphrase}") == f"{client} {secret} {passphrase}"  # not known yet
     back = crypto.decrypt(settings, token, user_id=3, broker="OKX")
-    assert (back.client_id, back.secret, back.passphrase, back.account) == (
-        "okx-client-id-77aa", "okx-secret-value-91", "okx-passphrase-33", "sub-account-5")
-    assert scrub("okx-client-id-77aa okx-secret-value-91 okx-passphrase-33") == "*** *** ***"
+    assert (back.client_id, back.secret, back.passphrase, back.account) == (client, secret, passphrase, "sub-account-5")
+    assert scrub(f"{client} {secret} {passphrase}") == "*** *** ***"
 
 
 def test_the_hint_is_the_last_four_characters_of_an_id_longer_than_eight():

@@ -237,10 +237,12 @@ async def test_a_refused_key_revokes_that_live_key_only_and_never_the_paper_acco
     settings = make_settings()
     actor, credential, dep = await _setup(db, broker="Binance", label="bin")
     other_key = await make_credential(db, actor.user_id, "Binance", "bin2")
-    broker = FakeBroker(name=BrokerName.BINANCE, paper=False, create_errors=[AuthFailed("invalid API key")])
+    broker = FakeBroker(name=BrokerName.BINANCE, paper=False, create_errors=[AuthFailed("invalid API key " + "x" * 300)])
     order = await record_intent(db, _intent(actor, credential, dep, broker="Binance"))
     outcome = await send_order(db, settings, broker, order)
     assert outcome.paused == (dep,)
+    [paused] = await load(db, Deployment, id=dep)
+    assert paused.status_reason == f"paused: {outcome.error}"[:300] and len(outcome.error) > 300
     keys = {c.id: c.status for c in await load(db, Credential)}
     assert keys == {credential: "Revoked", other_key: "Active"}
 
