@@ -226,7 +226,7 @@ async def test_a_refusal_on_an_order_without_a_deployment_is_recorded_on_the_ord
     [deployment] = await load(db, Deployment)
     assert deployment.status_reason == ""
     again = await fail_order(db, order, OrderRejected("again"), from_=("Sent",))
-    assert again.applied is False
+    assert (again.applied, again.status) == (False, "Rejected")
     [row] = await load(db, Order)
     assert row.error == "rejected by the exchange: below the minimum"
 
@@ -241,6 +241,7 @@ async def test_a_refused_key_revokes_that_live_key_only_and_never_the_paper_acco
     order = await record_intent(db, _intent(actor, credential, dep, broker="Binance"))
     outcome = await send_order(db, settings, broker, order)
     assert outcome.paused == (dep,)
+    assert outcome.error == f"the exchange refused the API key: invalid API key {'x' * 300}. Reconnect the key, then /resume"
     [paused] = await load(db, Deployment, id=dep)
     assert paused.status_reason == f"paused: {outcome.error}"[:300] and len(outcome.error) > 300
     keys = {c.id: c.status for c in await load(db, Credential)}
