@@ -188,3 +188,22 @@ async def test_a_sent_order_unknown_to_the_exchange_waits_out_the_grace_exactly(
     assert (failed.status, failed.error) == ("Failed", "the exchange has no record of this order; nothing was traded")
     [row] = await load(db, Order)
     assert (row.status, row.error) == ("Failed", "the exchange has no record of this order; nothing was traded")
+
+
+async def test_a_pending_order_another_replica_sends_meanwhile_is_not_reported_here(db):
+    """Between this pass's look-up (not found: never sent) and its send, another replica flips the order
+    to Sent: this pass sends nothing and reports nothing (the other one reports the fill)."""
+    settings = make_settings()
+    (alice, alice_key, alice_dep), _ = await _two_users(db)
+    order = await record_intent(db, _intent(alice, alice_key, alice_dep))
+
+    class Racing(FakeBroker):
+        async def fetch_order(self, client_order_id, symbol):
+            await _mark_sent(db, order)  # the other replica won the Pending -> Sent flip
+            return None
+
+    broker = Racing(name=BrokerName.BINANCE, paper=False)
+    assert await reconcile(db, settings, _pool(db, settings, {alice_key: broker})) == []
+    assert broker.sent == []
+    [row] = await load(db, Order)
+    assert row.status == "Sent"
