@@ -65,7 +65,9 @@ async def test_only_orders_left_alone_long_enough_are_looked_at(db):
     now = utcnow()
     assert await reconcile(db, settings, pool, now=now, min_age_s=3600) == []  # a tick may still be sending it
     assert broker.sent == []
-    [outcome] = await reconcile(db, settings, pool, now=now + timedelta(hours=2), min_age_s=3600)
+    [row] = await load(db, Order)
+    assert await reconcile(db, settings, pool, now=row.updated_at + timedelta(seconds=3599), min_age_s=3600) == []
+    [outcome] = await reconcile(db, settings, pool, now=row.updated_at + timedelta(seconds=3600), min_age_s=3600)
     assert (outcome.order_id, outcome.status) == (order.id, "Filled") and broker.sent == [order.client_order_id]
 
 
