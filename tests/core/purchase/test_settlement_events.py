@@ -405,3 +405,24 @@ async def test_a_payment_after_the_purchase_closed_is_logged_for_an_admin(db, ma
         await apply_state(db, bought.id, InvoiceState(invoice.id, "paid", bought.total), NOW)
     [entry] = [e for e in logs if e["event"] == "paid_after_close"]
     assert (entry["log_level"], entry["purchase"], entry["status"]) == ("warning", bought.id, "Canceled")
+
+
+async def test_an_event_about_a_purchase_without_an_invoice_is_logged_not_stored(db, mayar):
+    """Our purchase, named by its id, whose invoice was never stored: nothing to read back, so not ours to keep."""
+    from structlog.testing import capture_logs
+
+    config = mayar_settings(mayar)
+    s = await shop(db, config)
+    bought = await _buy(db, config, s)
+    invoice = mayar.only_invoice()
+    await _drop_invoice(db, bought.id)
+    event = webhook(invoice, event="payment." + "e" * 100, status="s" * 50)
+    event["data"].update(transactionId="t" * 100, id="t" * 100, productId="nope",
+                         extraData={"purchaseId": str(bought.id)})  # fmt: skip
+    with capture_logs() as logs:
+        assert await handle_mayar_event(db, config, event, now=NOW) == "no matching purchase"
+    [entry] = [e for e in logs if e["event"] == "payment_without_purchase"]
+    assert (entry["mayar_event"], entry["transaction"], entry["purchase"], entry["status"]) == (
+        ("payment." + "e" * 100)[:64], "t" * 64, bought.id, "s" * 32)
+    assert await _events(db) == [] and [r for r in mayar.requests if r.method == "GET"] == []
+    assert await _status(db, bought.id) == "Pending"
