@@ -107,8 +107,13 @@ async def test_a_read_back_over_the_limit_is_left_unprocessed_saying_why_and_set
     assert first == "not settled: the invoice says unpaid"
     mayar.pay(invoice.id)
     again = webhook(invoice, status="settled")  # another event about the same invoice within the minute
-    with pytest.raises(LimitExceeded, match="too many invoice read-backs"):
+    from structlog.testing import capture_logs
+
+    with capture_logs() as logs, pytest.raises(LimitExceeded) as limited:
         await handle_mayar_event(db, config, again, now=NOW, limiter=limiter)
+    assert limited.value.message == "too many invoice read-backs now: try again later"
+    [entry] = [e for e in logs if e["event"] == "readback_limited"]
+    assert (entry["log_level"], entry["purchase"]) == ("warning", bought.id)
     assert len([r for r in mayar.requests if r.method == "GET"]) == 1
     deferred = (await _events(db))[1]
     assert (deferred.outcome, deferred.processed_at) == ("read-back deferred: too many read-backs now", None)
@@ -426,3 +431,16 @@ async def test_an_event_about_a_purchase_without_an_invoice_is_logged_not_stored
         ("payment." + "e" * 100)[:64], "t" * 64, bought.id, "s" * 32)
     assert await _events(db) == [] and [r for r in mayar.requests if r.method == "GET"] == []
     assert await _status(db, bought.id) == "Pending"
+
+
+async def test_the_read_back_limit_counts_each_invoice_apart(db, mayar):
+    config = mayar_settings(mayar, mayar_readbacks_per_invoice_per_minute=1)
+    s = await shop(db, config)
+    first = await _buy(db, config, s, "Basic")
+    second = await _buy(db, config, s, "Pro")
+    limiter = ReadBackLimiter(config)
+    for purchase in (first, second):  # one read-back each: the other invoice's does not use it up
+        invoice = next(i for i in mayar.invoices.values() if i.extra["purchaseId"] == str(purchase.id))
+        mayar.pay(invoice.id)
+        assert await handle_mayar_event(db, config, webhook(invoice), now=NOW, limiter=limiter) == "settled"
+    assert (await _status(db, first.id), await _status(db, second.id)) == ("Paid", "Paid")
