@@ -95,7 +95,9 @@ async def test_a_refused_key_is_asked_once_per_pass_and_the_other_users_orders_s
         (first_order.id, "Sent", (alice_dep, second)), (bob_order.id, "Filled", ())]
     assert "refused the API key" in outcomes[0].error
     assert len(refusing.fetch_errors) == 4  # one look-up only
-    assert refusing.closed and built == [alice_key, bob_key]
+    assert refusing.closed and built == [alice_key, bob_key] and not fine.closed  # the working key's broker is kept
+    paused_rows = {d.id: d.status_reason for d in await load(db, Deployment)}
+    assert paused_rows[alice_dep] == f"paused: {outcomes[0].error}"[:300]
     rows = {o.id: o.status for o in await load(db, Order)}
     assert rows == {first_order.id: "Sent", second_order.id: "Sent", bob_order.id: "Filled"}  # settled once the key works
     statuses = {d.id: d.status for d in await load(db, Deployment)}
@@ -125,8 +127,11 @@ async def test_an_exchange_that_cannot_answer_leaves_its_order_for_the_next_pass
     await _mark_sent(db, alice_order)
     bob_order = await record_intent(db, _intent(bob, bob_key, bob_dep))
     pool = _pool(db, settings, {alice_key: down, bob_key: _live()})
-    [outcome] = await reconcile(db, settings, pool, now=utcnow() + timedelta(days=1))
+    with capture_logs() as logs:
+        [outcome] = await reconcile(db, settings, pool, now=utcnow() + timedelta(days=1))
     assert (outcome.order_id, outcome.status) == (bob_order.id, "Filled")
+    [entry] = [e for e in logs if e["event"] == "reconcile_lookup_failed"]
+    assert (entry["log_level"], entry["order"], entry["error"]) == ("warning", alice_order.id, "exchange down")
     rows = {o.id: o.status for o in await load(db, Order)}
     assert rows[alice_order.id] == "Sent"  # not given up while the exchange could not be asked
     assert not down.closed
@@ -209,3 +214,61 @@ async def test_a_pending_order_another_replica_sends_meanwhile_is_not_reported_h
     assert broker.sent == []
     [row] = await load(db, Order)
     assert row.status == "Sent"
+
+
+async def test_a_key_refused_while_sending_skips_its_other_orders_in_that_pass(db):
+    settings = make_settings()
+    (alice, alice_key, alice_dep), _ = await _two_users(db)
+    second = await make_deployment(db, alice.user_id, alice_key, ticker="ETHUSDT", label="n")
+    first_order = await record_intent(db, _intent(alice, alice_key, alice_dep))
+    second_order = await record_intent(db, _intent(alice, alice_key, second))
+    broker = _live(create_errors=[AuthFailed("invalid API key")])
+    [outcome] = await reconcile(db, settings, _pool(db, settings, {alice_key: broker}))
+    assert (outcome.order_id, outcome.status, outcome.paused) == (first_order.id, "Failed", (alice_dep, second))
+    assert broker.sent == [] and broker.closed
+    rows = {o.id: o.status for o in await load(db, Order)}
+    assert rows == {first_order.id: "Failed", second_order.id: "Pending"}  # not sent through a refused key
+
+
+async def _resting_stop(db, actor, credential, dep, bar=BAR):
+    """A stop resting on the exchange for the deployment's position (as an entry leaves one)."""
+    order = await record_intent(db, _intent(actor, credential, dep, "sell", bar=bar))
+    async with db.session() as session:
+        await session.execute(update(Order).where(Order.id == order.id).values(status="Resting", reason="exchange-stop"))
+    return order
+
+
+async def test_resting_stops_each_settle_and_one_exchange_down_is_logged_not_fatal(db):
+    from core.broker.types import OrderResult
+
+    settings = make_settings()
+    (alice, alice_key, alice_dep), (bob, bob_key, bob_dep) = await _two_users(db)
+    alice_stop = await _resting_stop(db, alice, alice_key, alice_dep)
+    bob_stop = await _resting_stop(db, bob, bob_key, bob_dep)
+    keyless = await _resting_stop(db, bob, bob_key, bob_dep, bar=BAR + timedelta(hours=1))
+    async with db.session() as session:
+        await session.execute(update(Order).where(Order.id == keyless.id).values(credential_id=None))
+    down = _live(fetch_errors=[Transient("exchange down")])
+    filled = _live()
+    filled.exchange[bob_stop.client_order_id] = OrderResult(bob_stop.client_order_id, "s1", "closed", 0.1, 95.0, 0.0095, "USDT")
+    built: list[int] = []
+    with capture_logs() as logs:
+        outcomes = await reconcile(db, settings, _pool(db, settings, {alice_key: down, bob_key: filled}, built))
+    assert [(o.order_id, o.status) for o in outcomes] == [(bob_stop.id, "Filled")]
+    [entry] = [e for e in logs if e["event"] == "reconcile_stop_lookup_failed"]
+    assert (entry["log_level"], entry["order"], entry["error"]) == ("warning", alice_stop.id, "exchange down")
+    rows = {o.id: o.status for o in await load(db, Order)}
+    assert rows == {alice_stop.id: "Resting", bob_stop.id: "Filled", keyless.id: "Resting"}
+    assert sorted(built) == sorted([alice_key, bob_key])
+
+
+async def test_a_stop_on_a_key_refused_in_this_pass_is_not_looked_at(db):
+    settings = make_settings()
+    (alice, alice_key, alice_dep), _ = await _two_users(db)
+    second = await make_deployment(db, alice.user_id, alice_key, ticker="ETHUSDT", label="n")
+    order = await record_intent(db, _intent(alice, alice_key, alice_dep))
+    await _mark_sent(db, order)
+    await _resting_stop(db, alice, alice_key, second)
+    refusing = _live(fetch_errors=[AuthFailed("invalid API key")] * 3)
+    await reconcile(db, settings, _pool(db, settings, {alice_key: refusing}))
+    assert len(refusing.fetch_errors) == 2  # the order's look-up only; the stop waits for the next pass
