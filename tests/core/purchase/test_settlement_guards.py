@@ -123,3 +123,43 @@ async def test_closing_a_purchase_closes_that_one_pending_purchase_once_and_give
     async with db.session() as session:
         assert await close(session, second.id, "Expired") is True
     assert await uses() == {"HEMAT10": 0, "HEMAT20": 0}
+
+
+async def test_two_plans_settled_at_the_same_moment_chain_their_periods(db, mayar):
+    """Planted (mutmut ``settle`` 34): ``settle`` without ``lock_user``. On PostgreSQL the second settlement
+    must wait for the first to commit, or it reads no running plan and both months start now: the buyer
+    paid for two months and gets one. (SQLite has one writer: the race cannot happen there.)"""
+    if db.is_sqlite:
+        return
+    from sqlalchemy import text
+
+    config = _mayar(mayar)
+    s = await shop(db, config)
+    pro = [purchases.Item(s.plans["Pro"].id)]
+    first = (await purchases.purchase(db, config, s.buyer, pro, now=NOW)).purchase
+    second = (await purchases.purchase(db, config, s.buyer, pro, now=NOW + timedelta(hours=1))).purchase
+    paid_at = NOW + timedelta(hours=2)
+    async with db.session() as one:
+        assert await settle(one, first.id, paid_at, "tx-1") is True  # settled, not yet committed
+
+        async def settle_second() -> bool:
+            async with db.session() as other:
+                return await settle(other, second.id, paid_at, "tx-2")
+
+        racing = asyncio.create_task(settle_second())
+        # the second settlement is either blocked on the buyer's row lock or already done (the bug):
+        # which one, PostgreSQL says, not a clock
+        while not racing.done():
+            async with db.engine.connect() as watcher:
+                waiting = await watcher.scalar(text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                ))  # fmt: skip
+            if waiting:
+                break
+            await asyncio.sleep(0.01)
+    assert await racing is True
+    subs = await _subscriptions(db)
+    assert [(x.purchase_id, x.starts_at, x.ends_at) for x in subs] == [
+        (first.id, paid_at, paid_at + timedelta(days=30)),
+        (second.id, paid_at + timedelta(days=30), paid_at + timedelta(days=60)),  # after the first month
+    ]
