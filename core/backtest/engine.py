@@ -59,7 +59,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from core.backtest.stats import ClosedTrades, FrameFacts, stats_table, compute_stats_of, frame_facts
+from core.backtest.stats import ClosedTrades, FrameFacts, compute_stats_of, frame_facts, stats_table
 from core.errors import Invalid
 
 __all__ = [

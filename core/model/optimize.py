@@ -29,7 +29,12 @@ import pandas as pd
 
 from core.actor import Actor
 from core.backtest.engine import (
-    BacktestConfig, BacktestResult, PreparedBars, backtest_stats, prepare_bars, run_backtest,
+    BacktestConfig,
+    BacktestResult,
+    PreparedBars,
+    backtest_stats,
+    prepare_bars,
+    run_backtest,
 )
 from core.backtest.report import config_for, key_stats, trading_start
 from core.compute import Compute, Task
