@@ -643,7 +643,11 @@ def _equity(n, close, cash0, e, x, s, ep, cae, cax) -> np.ndarray:
     last = np.r_[at[1:] != at[:-1], True]
     at, cash, size, value = at[last], cash[last], size[last], value[last]
     counts = np.diff(np.r_[at, n])
-    return np.repeat(cash, counts) + (close * np.repeat(size, counts) - np.repeat(value, counts))
+    # cash + (close * size - value), in one buffer (addition commutes exactly: the same values)
+    out = np.multiply(close, np.repeat(size, counts))
+    out -= np.repeat(value, counts)
+    out += np.repeat(cash, counts)
+    return out
 
 
 def _closed_trades(index, c, e, x, s, ep, xp, sl, tp, reasons) -> _Closed:

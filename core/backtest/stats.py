@@ -134,6 +134,37 @@ def _durations_max_mean(durations: np.ndarray) -> tuple[Any, Any]:
     return pd.Timedelta(np.timedelta64(int(ticks.max()), unit)), pd.Timedelta(np.timedelta64(mean, unit))
 
 
+#: Bars per block of :func:`_running_max`.
+_BLOCK = 1024
+
+
+def _running_max(values: np.ndarray) -> np.ndarray:
+    """``np.maximum.accumulate(values)``, the same values (a maximum rounds nothing), in blocks: the
+    accumulate is a scalar loop (it was the dearest pass of a grid's statistics), while a block's
+    maximum is a vectorised reduction. Each block's running maximum is the peak before it, except in
+    the blocks that hold a new peak (an equity curve makes few): only those are accumulated."""
+    n = len(values)
+    whole = n // _BLOCK
+    if whole < 4:
+        return np.maximum.accumulate(values)
+    full = whole * _BLOCK
+    heads = np.empty(whole + (full < n))
+    heads[:whole] = values[:full].reshape(whole, _BLOCK).max(axis=1)
+    if full < n:
+        heads[-1] = values[full:].max()
+    carry = np.maximum.accumulate(heads)  # the peak at each block's end
+    if np.isnan(carry[-1]):  # NaN compares false: leave it to numpy
+        return np.maximum.accumulate(values)
+    before = np.r_[-np.inf, carry[:-1]]  # the peak before each block
+    out = np.empty(n)
+    out[:full].reshape(whole, _BLOCK)[:] = before[:whole, None]
+    out[full:] = before[-1]
+    for b in np.r_[0, np.flatnonzero(heads[1:] > carry[:-1]) + 1].tolist():
+        lo, hi = b * _BLOCK, min(n, (b + 1) * _BLOCK)
+        np.maximum(np.maximum.accumulate(values[lo:hi]), before[b], out=out[lo:hi])
+    return out
+
+
 def _dot(a: np.ndarray, b: np.ndarray) -> float:
     """``sum(a * b)`` with numpy's pairwise sum, not BLAS: OpenBLAS splits a long ``np.dot`` over its
     threads, so its last bits depended on the thread count (a worker and a test thread disagreed), and
@@ -327,7 +358,7 @@ def _compute_stats(trades: ClosedTrades, equity: np.ndarray, facts: FrameFacts, 
         resolution = getattr(period, "resolution_string", None) or period.resolution
         return value.ceil(resolution)
 
-    peak_equity = np.maximum.accumulate(equity)
+    peak_equity = _running_max(equity)
     dd = np.divide(equity, peak_equity)
     np.subtract(1, dd, out=dd)  # 1 - equity / peak_equity, in one buffer (the same values)
     # drawdown periods' durations and peaks, compact (backtesting.py spreads them over a bar-indexed
