@@ -502,16 +502,25 @@ def _long_only_plan(buy, sell, open_, n, cash, c, units):
         f, lot = whole
         p = open_[entries]
         divisors = (p + f * p * c / f).tolist()
+        moves = (np.asarray(exit_prices) - p).tolist()  # exit_price - price, each the same subtraction
         # the loop of the general case below with the sizing inlined: a grid of a thousand sets runs
-        # it for every trade of every set
-        for price, exit_price, divisor in zip(entry_prices, exit_prices, divisors, strict=True):
-            size = int((cash * f) // divisor)
-            if lot != 1:
-                size = size // lot * lot
+        # it for every trade of every set (whole units apart from lots: no rounding to a lot)
+        if lot == 1:
+            for price, exit_price, move, divisor in zip(entry_prices, exit_prices, moves, divisors, strict=True):
+                size = int((cash * f) // divisor)
+                if size <= 0:
+                    return None
+                add(size)
+                cash = (cash - size * price * c) + (size * move - size * exit_price * c)
+                if cash <= 0:
+                    return None
+            return E, X, S, {}
+        for price, exit_price, move, divisor in zip(entry_prices, exit_prices, moves, divisors, strict=True):
+            size = int((cash * f) // divisor) // lot * lot
             if size <= 0:
                 return None
             add(size)
-            cash = (cash - size * price * c) + (size * (exit_price - price) - size * exit_price * c)
+            cash = (cash - size * price * c) + (size * move - size * exit_price * c)
             if cash <= 0:
                 return None
         return E, X, S, {}

@@ -93,18 +93,14 @@ def _period_peaks(values: np.ndarray, prev: np.ndarray, cur: np.ndarray) -> np.n
     return np.maximum.reduceat(values, bounds)[::2]
 
 
-def _log_moves(ratios: np.ndarray) -> None:
-    """``np.log(ratios)`` in place, taken only where a ratio is not exactly 1 (log(1) is exactly 0):
-    equity stands still on every bar without a position, often half of them, and the logarithm is
-    the dearest pass of the statistics."""
-    moved = np.flatnonzero(ratios != 1.0)
-    if len(moved) * 4 > len(ratios) * 3:  # mostly moving: one pass over all is cheaper than gathering
-        np.log(ratios, out=ratios)
-        return
-    picked = ratios[moved]
-    np.log(picked, out=picked)
-    ratios.fill(0.0)
-    ratios[moved] = picked
+def _log_moves(ratios: np.ndarray) -> np.ndarray:
+    """``np.log(ratios)``, taken only where a ratio is not exactly 1 (log(1) is exactly 0): equity
+    stands still on every bar without a position, often half of them, and the logarithm is the
+    dearest pass of the statistics. A masked ufunc runs its loop over each stretch of moving bars
+    (held trades: long stretches), with no gathering and scattering."""
+    out = np.zeros(len(ratios))
+    np.log(ratios, out=out, where=ratios != 1.0)
+    return out
 
 
 def _bars_held(starts: np.ndarray, ends: np.ndarray) -> int:
@@ -428,8 +424,7 @@ def _compute_stats(trades: ClosedTrades, equity: np.ndarray, facts: FrameFacts, 
     s["Sortino Ratio"] = (annual_return - risk_free_rate) / (downside * np.sqrt(annual_days))
     max_dd = -np.nan_to_num(dd.max())
     s["Calmar Ratio"] = annual_return / (-max_dd or np.nan)
-    eq_log = np.divide(equity[1:], equity[:-1])
-    _log_moves(eq_log)
+    eq_log = _log_moves(np.divide(equity[1:], equity[:-1]))
     mkt_log = facts.mkt_log
     beta = np.nan
     if len(eq_log) > 1:
