@@ -9,7 +9,8 @@ table (backtesting.py's 30-odd figures), on the whole range.
     .venv/bin/python bench/optimize.py [--bars 100000] [--repeat 3] [--quick] [--vectorbt-python PATH]
 
 - ours, 1 process: ``core.model.optimize.evaluate_grid`` over the 1,000 sets in this process (the script
-  evaluated per set with its indicators shared, each set backtested by the engine, full statistics).
+  evaluated per set with its indicators shared, each set backtested by the engine, full statistics),
+  the allocator set as a compute worker sets it (``keep_freed_memory``).
 - ours, compute plane: ``grid_figures``, what /optimize runs: the sets in chunks on a warm two-worker
   process pool (``ProcessCompute``), the frame shipped to each chunk; wall time.
 - vectorbt: ``vbt.MA.run`` over the distinct windows, ``crossed_above``/``crossed_below`` over the
@@ -74,7 +75,10 @@ OURS_CODE = DATA_CODE + textwrap.dedent(f"""
     import json, sys
     from core.backtest.engine import BacktestConfig
     from core.backtest.stats import STAT_KEYS
+    from core.compute.executor import keep_freed_memory
     from core.model.optimize import evaluate_grid
+
+    keep_freed_memory()  # as every compute worker does at its start
 
     SOURCE = {SOURCE!r}
     KEYS = [k for k in STAT_KEYS if k not in ("Start", "End", "Duration")]
