@@ -420,7 +420,7 @@ def _run(frame, buy, sell, short, cover, config, warmup, prepared) -> _Run:
     x_arr: np.ndarray = np.array(X, dtype=np.int64)
     s_arr: np.ndarray = np.array(S, dtype=np.int64 if int_sizes else np.float64)
     m = len(E)
-    is_open = bool(m) and X[-1] == n
+    is_open = bool(m) and int(X[-1]) == n
     ep: np.ndarray = open_[e_arr]
     xp: np.ndarray = open_[np.minimum(x_arr, n - 1)]
     reasons: np.ndarray = np.full(m, "signal", dtype=object)
@@ -469,8 +469,8 @@ def _run(frame, buy, sell, short, cover, config, warmup, prepared) -> _Run:
 
 def _long_only_plan(buy, sell, open_, n, cash, c, units):
     """Trades of a long-only run without stops, found with numpy over the signal bars, then sized in
-    one pass over the trades: ``(E, X, S, {})`` as :func:`_simulate`, or None when some entry gets no
-    units (that changes which signals act; :func:`_simulate` handles it).
+    one pass over the trades: ``(E, X, S, {})`` as :func:`_simulate` (E and X as arrays), or None when
+    some entry gets no units (that changes which signals act; :func:`_simulate` handles it).
 
     The position after each bar's signals is a two-state machine: ``buy`` alone sets long, ``sell``
     alone sets flat, both toggle (flat: the buy enters and the sell is ignored; long: the sell exits and
@@ -490,10 +490,9 @@ def _long_only_plan(buy, sell, open_, n, cash, c, units):
     exits = ev[~state & before] + 1
     entry_prices = open_[entries].tolist()
     exit_prices = open_[exits].tolist()
-    E = entries.tolist()
-    X = exits.tolist()
+    E, X = entries, exits  # arrays (run_backtest takes lists or arrays): no round trip through lists
     if len(X) < len(E):
-        X.append(n)  # open at the end
+        X = np.append(exits, n)  # open at the end
         exit_prices.append(math.nan)
     S: list[float] = []
     add = S.append

@@ -124,10 +124,10 @@ def _durations_max_mean(durations: np.ndarray) -> tuple[Any, Any]:
         return series.max(), series.mean()
     if not len(durations):
         return pd.NaT, pd.NaT
-    unit = np.datetime_data(durations.dtype)[0]
     ticks = durations.view(np.int64)
-    mean = int(np.int64(ticks.sum(dtype=np.float64) / len(ticks)))
-    return pd.Timedelta(np.timedelta64(int(ticks.max()), unit)), pd.Timedelta(np.timedelta64(mean, unit))
+    mean = np.int64(ticks.sum(dtype=np.float64) / len(ticks))
+    longest, average = np.array([ticks.max(), mean], dtype=np.int64).view(durations.dtype)  # in its own unit
+    return pd.Timedelta(longest), pd.Timedelta(average)
 
 
 #: Bars per block of :func:`_running_max`.
