@@ -10,7 +10,10 @@ computed exactly as ``/run`` computes them (same history, signals, engine and ac
 
 The grid runs on the compute plane in chunks (:func:`evaluate_grid`, several tasks a user's budget
 counts), so the event loop only waits; each chunk evaluates the script once per set with indicators
-shared between sets (an ``sma(close, 20)`` is computed once per chunk, whatever the other inputs).
+shared between sets (an ``sma(close, 20)`` is computed once per chunk, whatever the other inputs), and
+backtests it with ``backtest_stats``: the engine's run and statistics on its arrays, without the trades
+frame, equity series and table ``run_backtest`` builds around the same figures (a set of the grid shows
+none of them, and on a grid they cost more than the backtest).
 """
 
 from __future__ import annotations
