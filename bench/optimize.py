@@ -9,7 +9,8 @@ table (backtesting.py's 30-odd figures), on the whole range.
     .venv/bin/python bench/optimize.py [--bars 100000] [--repeat 3] [--quick] [--vectorbt-python PATH]
 
 - ours, 1 process: ``core.model.optimize.evaluate_grid`` over the 1,000 sets in this process (the script
-  evaluated per set with its indicators shared, each set backtested by the engine, full statistics).
+  evaluated per set with its indicators shared, each set backtested by the engine, full statistics),
+  the allocator set as a compute worker sets it (``keep_freed_memory``).
 - ours, compute plane: ``grid_figures``, what /optimize runs: the sets in chunks on a warm two-worker
   process pool (``ProcessCompute``), the frame shipped to each chunk; wall time.
 - vectorbt: ``vbt.MA.run`` over the distinct windows, ``crossed_above``/``crossed_below`` over the
@@ -24,21 +25,28 @@ missing, reused after), or the interpreter given by ``--vectorbt-python``.
 
 Target: under 2 s for the 1,000 sets on this machine (2 vCPUs), and ahead of vectorbt.
 
-Measured 2026-12-07 on the development container (2 vCPUs shared with four other sessions' test runs,
-load average ~10: figures several times a quiet machine's), ``--repeat 1``, vectorbt 1.2.0 with numba 0.68.1:
+Measured 2026-12-08 on the development container (2 vCPUs shared with four other sessions' test runs,
+load average ~2, so the two workers got about one and a half cores), ``--quick``, vectorbt 1.2.0 with
+numba 0.68.1:
 
     SMA cross grid: fast 5..24 x slow 30..226:4 = 1,000 sets, 100,000 one-minute bars, full statistics per set
       engine                                   warm    per set  vs ours
-      ours, 1 process                        12.2 s    12.2 ms
-      ours, compute plane (2 workers)        15.1 s    15.1 ms  1.0x ours (compute plane)
-      ours, compute plane, pool start        20.2 s    20.2 ms  1.3x ours (compute plane)
-      vectorbt 1.2.0                        273.3 s   273.3 ms  18.1x ours (compute plane)
-      fresh process to the whole grid's result: ours 41.9 s, vectorbt 297.5 s
+      ours, 1 process                    5,077.1 ms     5.1 ms
+      ours, compute plane (2 workers)    3,666.7 ms     3.7 ms  1.0x ours (compute plane)
+      ours, compute plane, pool start    6,709.8 ms     6.7 ms  1.8x ours (compute plane)
+      vectorbt 1.2.0                        117.3 s   117.3 ms  32.0x ours (compute plane)
       trades per set equal in 1,000 of 1,000 sets
 
-The < 2 s target was not met here. Where the time goes per set (profiles): the script's evaluation with
-shared indicators, the engine's trade and equity passes, and the statistics' passes over all 100k bars
-(running peak, drawdown, log returns): a few dozen numpy passes of 100k values per set.
+Runs of this branch and of the code before it, alternated in the same minutes: 1 process 4.3 / 5.4 s
+against 13.6 / 12.7 s, compute plane 3.2 / 3.3 s against 4.6 / 5.5 s. The < 2 s target is still not met
+here. Where a set's time went, and what took it away (every figure unchanged, each step's reason in its
+code): the trades frame, equity series and statistics table per set (``backtest_stats`` computes the
+same statistics on the run's arrays); page faults (glibc unmapped every freed 800 kB array and the next
+one faulted its pages in again: compute workers now keep freed memory, ``keep_freed_memory``); the
+running peak (a scalar loop: now in blocks, accumulated only where a new peak lies); the logarithm of
+equity moves (a masked ufunc over the held stretches). What is left per set is the script's evaluation,
+the sizing loop over the trades (each size depends on the cash the previous trade left) and some twenty
+numpy passes over the 100k bars (equity, drawdowns, log returns, beta), each needed for an exact figure.
 
 Trade counts agree set by set except where the two crossing rules differ: our ``crossover(f, s)`` is
 ``f > s and f[1] <= s[1]``, vectorbt's ``crossed_above`` needs ``f < s`` strictly at some bar before;
@@ -74,7 +82,10 @@ OURS_CODE = DATA_CODE + textwrap.dedent(f"""
     import json, sys
     from core.backtest.engine import BacktestConfig
     from core.backtest.stats import STAT_KEYS
+    from core.compute.executor import keep_freed_memory
     from core.model.optimize import evaluate_grid
+
+    keep_freed_memory()  # as every compute worker does at its start
 
     SOURCE = {SOURCE!r}
     KEYS = [k for k in STAT_KEYS if k not in ("Start", "End", "Duration")]

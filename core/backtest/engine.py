@@ -54,16 +54,17 @@ import math
 import sys
 from bisect import bisect_left
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from core.backtest.stats import FrameFacts, compute_stats, frame_facts
+from core.backtest.stats import ClosedTrades, FrameFacts, compute_stats_of, frame_facts, stats_table
 from core.errors import Invalid
 
 __all__ = [
-    "DEFAULT_CONFIG", "TRADE_COLUMNS", "BacktestConfig", "BacktestResult", "PreparedBars", "entry_fraction",
+    "DEFAULT_CONFIG", "TRADE_COLUMNS", "BacktestConfig", "BacktestResult", "PreparedBars", "backtest_stats",
+    "entry_fraction",
     "entry_units", "prepare_bars", "run_backtest",
 ]
 
@@ -304,6 +305,83 @@ def run_backtest(
     Raises ``Invalid`` for unusable input. ``prepared``: :func:`prepare_bars` of this very ``frame``,
     for many runs on the same bars.
     """
+    run = _run(frame, buy, sell, short, cover, config, warmup, prepared)
+    index = frame.index
+    closed = run.closed
+    trades = pd.DataFrame({
+        "Size": closed.size,
+        "EntryBar": closed.entry_bar,
+        "ExitBar": closed.exit_bar,
+        "EntryPrice": closed.entry_price,
+        "ExitPrice": closed.exit_price,
+        "SL": closed.stop,
+        "TP": closed.target,
+        "PnL": closed.trades.pnl,
+        "Commission": closed.trades.commission,
+        "ReturnPct": closed.trades.returns,
+        "EntryTime": closed.entry_time,
+        "ExitTime": closed.exit_time,
+        "Duration": closed.trades.duration,
+        "ExitReason": closed.reasons,
+    }, copy=False)  # fmt: skip
+    open_trade = None
+    if run.open_entry is not None:
+        e, size, entry, sl, tp = run.open_entry
+        open_trade = _open_trade(index, run.close, config.commission, e, size, entry, sl, tp)
+    stats = stats_table(compute_stats_of(closed.trades, run.equity, frame, warmup=run.warmup, facts=run.facts))
+    return BacktestResult(trades=trades, open_trade=open_trade,
+                          equity=pd.Series(run.equity, index=index, name="Equity"), stats=stats, config=config)
+
+
+def backtest_stats(
+    frame: pd.DataFrame,
+    buy,
+    sell,
+    short=None,
+    cover=None,
+    config: BacktestConfig = DEFAULT_CONFIG,
+    *,
+    warmup: int = 0,
+    prepared: PreparedBars | None = None,
+) -> dict[str, Any]:
+    """``run_backtest(...).stats`` as a dict (same keys, order and values: the same run and the same
+    statistics code on the same arrays), without the trades frame, the equity series and the table:
+    for an optimiser's grid, where those pandas objects per set cost more than the backtest."""
+    run = _run(frame, buy, sell, short, cover, config, warmup, prepared)
+    return compute_stats_of(run.closed.trades, run.equity, frame, warmup=run.warmup, facts=run.facts)
+
+
+@dataclass(frozen=True, slots=True)
+class _Closed:
+    """The closed trades' columns (``BacktestResult.trades``) as arrays; ``trades`` those the
+    statistics read."""
+
+    size: np.ndarray
+    entry_bar: np.ndarray
+    exit_bar: np.ndarray
+    entry_price: np.ndarray
+    exit_price: np.ndarray
+    stop: np.ndarray
+    target: np.ndarray
+    reasons: np.ndarray
+    entry_time: np.ndarray | pd.DatetimeIndex
+    exit_time: np.ndarray | pd.DatetimeIndex
+    trades: ClosedTrades
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    closed: _Closed
+    open_entry: tuple[int, float, float, float, float] | None  # entry bar, size, price, stop, target
+    equity: np.ndarray
+    close: np.ndarray
+    warmup: int
+    facts: FrameFacts | None
+
+
+def _run(frame, buy, sell, short, cover, config, warmup, prepared) -> _Run:
+    """The backtest itself, its results as arrays (what :func:`run_backtest` and
+    :func:`backtest_stats` both present)."""
     if not isinstance(config, BacktestConfig):
         raise Invalid("config must be a BacktestConfig")
     if prepared is not None and prepared.frame is not frame:
@@ -342,7 +420,7 @@ def run_backtest(
     x_arr: np.ndarray = np.array(X, dtype=np.int64)
     s_arr: np.ndarray = np.array(S, dtype=np.int64 if int_sizes else np.float64)
     m = len(E)
-    is_open = bool(m) and X[-1] == n
+    is_open = bool(m) and int(X[-1]) == n
     ep: np.ndarray = open_[e_arr]
     xp: np.ndarray = open_[np.minimum(x_arr, n - 1)]
     reasons: np.ndarray = np.full(m, "signal", dtype=object)
@@ -380,24 +458,19 @@ def run_backtest(
         is_open = False
         equity[at:] = 0.0
 
-    index = frame.index
-    closed = slice(0, len(e_arr) - 1) if is_open else slice(None)
-    trades = _trades_frame(index, c, e_arr[closed], x_arr[closed], s_arr[closed], ep[closed], xp[closed],
-                           stop[closed], target[closed], reasons[closed])
-    open_trade = None
+    open_entry = None
     if is_open:
-        open_trade = _open_trade(index, close, c, int(e_arr[-1]), s_arr[-1].item(), float(ep[-1]),
-                                 float(stop[-1]), float(target[-1]))
-
-    stats = compute_stats(trades, equity, frame, warmup=warmup, facts=prepared.facts if prepared is not None else None)
-    return BacktestResult(trades=trades, open_trade=open_trade,
-                          equity=pd.Series(equity, index=index, name="Equity"), stats=stats, config=config)
+        open_entry = (int(e_arr[-1]), s_arr[-1].item(), float(ep[-1]), float(stop[-1]), float(target[-1]))
+    closed = slice(0, len(e_arr) - 1) if is_open else slice(None)
+    return _Run(_closed_trades(frame.index, c, e_arr[closed], x_arr[closed], s_arr[closed], ep[closed], xp[closed],
+                               stop[closed], target[closed], reasons[closed]),
+                open_entry, equity, close, warmup, prepared.facts if prepared is not None else None)  # fmt: skip
 
 
 def _long_only_plan(buy, sell, open_, n, cash, c, units):
     """Trades of a long-only run without stops, found with numpy over the signal bars, then sized in
-    one pass over the trades: ``(E, X, S, {})`` as :func:`_simulate`, or None when some entry gets no
-    units (that changes which signals act; :func:`_simulate` handles it).
+    one pass over the trades: ``(E, X, S, {})`` as :func:`_simulate` (E and X as arrays), or None when
+    some entry gets no units (that changes which signals act; :func:`_simulate` handles it).
 
     The position after each bar's signals is a two-state machine: ``buy`` alone sets long, ``sell``
     alone sets flat, both toggle (flat: the buy enters and the sell is ignored; long: the sell exits and
@@ -417,10 +490,9 @@ def _long_only_plan(buy, sell, open_, n, cash, c, units):
     exits = ev[~state & before] + 1
     entry_prices = open_[entries].tolist()
     exit_prices = open_[exits].tolist()
-    E = entries.tolist()
-    X = exits.tolist()
+    E, X = entries, exits  # arrays (run_backtest takes lists or arrays): no round trip through lists
     if len(X) < len(E):
-        X.append(n)  # open at the end
+        X = np.append(exits, n)  # open at the end
         exit_prices.append(math.nan)
     S: list[float] = []
     add = S.append
@@ -429,16 +501,25 @@ def _long_only_plan(buy, sell, open_, n, cash, c, units):
         f, lot = whole
         p = open_[entries]
         divisors = (p + f * p * c / f).tolist()
+        moves = (np.asarray(exit_prices) - p).tolist()  # exit_price - price, each the same subtraction
         # the loop of the general case below with the sizing inlined: a grid of a thousand sets runs
-        # it for every trade of every set
-        for price, exit_price, divisor in zip(entry_prices, exit_prices, divisors, strict=True):
-            size = int((cash * f) // divisor)
-            if lot != 1:
-                size = size // lot * lot
+        # it for every trade of every set (whole units apart from lots: no rounding to a lot)
+        if lot == 1:
+            for price, exit_price, move, divisor in zip(entry_prices, exit_prices, moves, divisors, strict=True):
+                size = int((cash * f) // divisor)
+                if size <= 0:
+                    return None
+                add(size)
+                cash = (cash - size * price * c) + (size * move - size * exit_price * c)
+                if cash <= 0:
+                    return None
+            return E, X, S, {}
+        for price, exit_price, move, divisor in zip(entry_prices, exit_prices, moves, divisors, strict=True):
+            size = int((cash * f) // divisor) // lot * lot
             if size <= 0:
                 return None
             add(size)
-            cash = (cash - size * price * c) + (size * (exit_price - price) - size * exit_price * c)
+            cash = (cash - size * price * c) + (size * move - size * exit_price * c)
             if cash <= 0:
                 return None
         return E, X, S, {}
@@ -570,30 +651,23 @@ def _equity(n, close, cash0, e, x, s, ep, cae, cax) -> np.ndarray:
     last = np.r_[at[1:] != at[:-1], True]
     at, cash, size, value = at[last], cash[last], size[last], value[last]
     counts = np.diff(np.r_[at, n])
-    return np.repeat(cash, counts) + (close * np.repeat(size, counts) - np.repeat(value, counts))
+    # cash + (close * size - value), in one buffer (addition commutes exactly: the same values)
+    out = np.multiply(close, np.repeat(size, counts))
+    out -= np.repeat(value, counts)
+    out += np.repeat(cash, counts)
+    return out
 
 
-def _trades_frame(index, c, e, x, s, ep, xp, sl, tp, reasons) -> pd.DataFrame:
+def _closed_trades(index, c, e, x, s, ep, xp, sl, tp, reasons) -> _Closed:
     commission = np.abs(s) * xp * c + np.abs(s) * ep * c  # exit + entry, as backtesting.py adds them
     times = index.values if index.tz is None else index  # plain datetime64 is faster; keep a time zone
     entry_time = times[e]
     exit_time = times[x]
-    return pd.DataFrame({
-        "Size": s,
-        "EntryBar": e,
-        "ExitBar": x,
-        "EntryPrice": ep,
-        "ExitPrice": xp,
-        "SL": sl,
-        "TP": tp,
-        "PnL": s * (xp - ep) - commission,
-        "Commission": commission,
-        "ReturnPct": np.copysign(1.0, s) * (xp / ep - 1) - commission / (np.abs(s) * ep),
-        "EntryTime": entry_time,
-        "ExitTime": exit_time,
-        "Duration": exit_time - entry_time,
-        "ExitReason": reasons,
-    }, copy=False)
+    duration = np.asarray(exit_time - entry_time)
+    pnl = s * (xp - ep) - commission
+    returns = np.copysign(1.0, s) * (xp / ep - 1) - commission / (np.abs(s) * ep)
+    return _Closed(s, e, x, ep, xp, sl, tp, reasons, entry_time, exit_time,
+                   ClosedTrades(e, x, pnl, returns, commission, duration))
 
 
 def _open_trade(index, close, c, e, size, entry, sl, tp) -> pd.Series:

@@ -15,7 +15,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["STAT_KEYS", "FrameFacts", "compute_stats", "drawdown_durations_and_peaks", "frame_facts", "geometric_mean"]
+__all__ = [
+    "STAT_KEYS", "ClosedTrades", "FrameFacts", "compute_stats", "compute_stats_of", "drawdown_durations_and_peaks",
+    "frame_facts", "geometric_mean", "stats_table",
+]
 
 #: Every key backtesting.py 0.6.6 reports, in its order (``Commissions [$]`` only when non-zero,
 #: ``CAGR [%]`` only with a DatetimeIndex — as there).
@@ -90,30 +93,72 @@ def _period_peaks(values: np.ndarray, prev: np.ndarray, cur: np.ndarray) -> np.n
     return np.maximum.reduceat(values, bounds)[::2]
 
 
-def _log_moves(ratios: np.ndarray) -> None:
-    """``np.log(ratios)`` in place, taken only where a ratio is not exactly 1 (log(1) is exactly 0):
-    equity stands still on every bar without a position, often half of them, and the logarithm is
-    the dearest pass of the statistics."""
-    moved = np.flatnonzero(ratios != 1.0)
-    if len(moved) * 4 > len(ratios) * 3:  # mostly moving: one pass over all is cheaper than gathering
-        np.log(ratios, out=ratios)
-        return
-    picked = ratios[moved]
-    np.log(picked, out=picked)
-    ratios.fill(0.0)
-    ratios[moved] = picked
+def _log_moves(ratios: np.ndarray) -> np.ndarray:
+    """``np.log(ratios)``, taken only where a ratio is not exactly 1 (log(1) is exactly 0): equity
+    stands still on every bar without a position, often half of them, and the logarithm is the
+    dearest pass of the statistics. A masked ufunc runs its loop over each stretch of moving bars
+    (held trades: long stretches), with no gathering and scattering."""
+    out = np.zeros(len(ratios))
+    np.log(ratios, out=out, where=ratios != 1.0)
+    return out
 
 
-def _bars_held(trades: pd.DataFrame, n: int) -> int:
+def _bars_held(starts: np.ndarray, ends: np.ndarray) -> int:
     """Bars within at least one trade, entry bar to exit bar inclusive (the union of the intervals)."""
-    if not len(trades):
+    if not len(starts):
         return 0
-    starts = trades["EntryBar"].to_numpy(dtype=np.int64)
-    ends = trades["ExitBar"].to_numpy(dtype=np.int64) + 1
-    order = np.argsort(starts, kind="stable")
-    starts, ends = starts[order], ends[order]
+    ends = ends + 1
+    if len(starts) > 1 and (starts[1:] < starts[:-1]).any():  # the engine's trades come sorted already
+        order = np.argsort(starts, kind="stable")
+        starts, ends = starts[order], ends[order]
     covered_before = np.r_[0, np.maximum.accumulate(ends)[:-1]]  # furthest end of earlier trades
     return int(np.clip(ends - np.maximum(starts, covered_before), 0, None).sum())
+
+
+def _durations_max_mean(durations: np.ndarray) -> tuple[Any, Any]:
+    """pandas' ``max()`` and ``mean()`` of the trade durations. For timedelta64 (a DatetimeIndex) in
+    integer ticks, as pandas computes them (mean: the float64 sum of the ticks over the count,
+    truncated; NaT for no trades) without a Series per backtest; anything else through pandas."""
+    if durations.dtype.kind != "m":
+        series = pd.Series(durations)
+        return series.max(), series.mean()
+    if not len(durations):
+        return pd.NaT, pd.NaT
+    ticks = durations.view(np.int64)
+    mean = np.int64(ticks.sum(dtype=np.float64) / len(ticks))
+    longest, average = np.array([ticks.max(), mean], dtype=np.int64).view(durations.dtype)  # in its own unit
+    return pd.Timedelta(longest), pd.Timedelta(average)
+
+
+#: Bars per block of :func:`_running_max`.
+_BLOCK = 1024
+
+
+def _running_max(values: np.ndarray) -> np.ndarray:
+    """``np.maximum.accumulate(values)``, the same values (a maximum rounds nothing), in blocks: the
+    accumulate is a scalar loop (it was the dearest pass of a grid's statistics), while a block's
+    maximum is a vectorised reduction. Each block's running maximum is the peak before it, except in
+    the blocks that hold a new peak (an equity curve makes few): only those are accumulated."""
+    n = len(values)
+    whole = n // _BLOCK
+    if whole < 4:
+        return np.maximum.accumulate(values)
+    full = whole * _BLOCK
+    heads = np.empty(whole + (full < n))
+    heads[:whole] = values[:full].reshape(whole, _BLOCK).max(axis=1)
+    if full < n:
+        heads[-1] = values[full:].max()
+    carry = np.maximum.accumulate(heads)  # the peak at each block's end
+    if np.isnan(carry[-1]):  # NaN compares false: leave it to numpy
+        return np.maximum.accumulate(values)
+    before = np.r_[-np.inf, carry[:-1]]  # the peak before each block
+    out = np.empty(n)
+    out[:full].reshape(whole, _BLOCK)[:] = before[:whole, None]
+    out[full:] = before[-1]
+    for b in np.r_[0, np.flatnonzero(heads[1:] > carry[:-1]) + 1].tolist():
+        lo, hi = b * _BLOCK, min(n, (b + 1) * _BLOCK)
+        np.maximum(np.maximum.accumulate(values[lo:hi]), before[b], out=out[lo:hi])
+    return out
 
 
 def _dot(a: np.ndarray, b: np.ndarray) -> float:
@@ -145,6 +190,28 @@ def _data_period(index: pd.Index):
     if isinstance(index, pd.DatetimeIndex) and len(index) > 1:
         return pd.Timedelta(float(np.median(np.diff(index[-100:].asi8))), unit=index.unit)
     return pd.Series(index[-100:]).diff().dropna().median()
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedTrades:
+    """The closed trades' columns the statistics read, as arrays (the trades frame's ``EntryBar``,
+    ``ExitBar``, ``PnL``, ``ReturnPct``, ``Commission``, ``Duration``): what the engine computes the
+    frame from, so a grid's backtests get their statistics without a frame per set."""
+
+    entry_bar: np.ndarray
+    exit_bar: np.ndarray
+    pnl: np.ndarray
+    returns: np.ndarray
+    commission: np.ndarray
+    duration: np.ndarray
+
+    @classmethod
+    def of(cls, trades: pd.DataFrame) -> ClosedTrades:
+        return cls(
+            trades["EntryBar"].to_numpy(dtype=np.int64), trades["ExitBar"].to_numpy(dtype=np.int64),
+            trades["PnL"].to_numpy(dtype=np.float64), trades["ReturnPct"].to_numpy(dtype=np.float64),
+            trades["Commission"].to_numpy(dtype=np.float64), trades["Duration"].to_numpy(),
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -248,6 +315,21 @@ def compute_stats(
     - SQN: ``sqrt(n) * mean(PnL) / std(PnL)`` (ddof=1; NaN when the std is 0 or undefined).
     - Kelly Criterion: ``win_rate - (1 - win_rate) / (mean winning PnL / -mean losing PnL)``.
     """
+    return stats_table(compute_stats_of(ClosedTrades.of(trades), equity, frame, warmup=warmup,
+                                   risk_free_rate=risk_free_rate, facts=facts))
+
+
+def compute_stats_of(
+    trades: ClosedTrades,
+    equity: np.ndarray,
+    frame: pd.DataFrame,
+    *,
+    warmup: int = 0,
+    risk_free_rate: float = 0.0,
+    facts: FrameFacts | None = None,
+) -> dict[str, Any]:
+    """:func:`compute_stats`'s figures (the same computation, the same values) as a dict, from the
+    closed trades' arrays: the table without the pandas objects, for many backtests at once."""
     if not -1 < risk_free_rate < 1:
         raise ValueError("risk_free_rate must lie in (-1, 1)")
     if facts is None:
@@ -256,8 +338,8 @@ def compute_stats(
         return _compute_stats(trades, np.asarray(equity, dtype=float), facts, warmup, risk_free_rate)
 
 
-def _compute_stats(trades: pd.DataFrame, equity: np.ndarray, facts: FrameFacts, warmup: int,
-                   risk_free_rate: float) -> pd.Series:
+def _compute_stats(trades: ClosedTrades, equity: np.ndarray, facts: FrameFacts, warmup: int,
+                   risk_free_rate: float) -> dict[str, Any]:
     index = facts.index
     is_dt = facts.is_dt
     period = facts.period
@@ -272,7 +354,7 @@ def _compute_stats(trades: pd.DataFrame, equity: np.ndarray, facts: FrameFacts, 
         resolution = getattr(period, "resolution_string", None) or period.resolution
         return value.ceil(resolution)
 
-    peak_equity = np.maximum.accumulate(equity)
+    peak_equity = _running_max(equity)
     dd = np.divide(equity, peak_equity)
     np.subtract(1, dd, out=dd)  # 1 - equity / peak_equity, in one buffer (the same values)
     # drawdown periods' durations and peaks, compact (backtesting.py spreads them over a bar-indexed
@@ -295,21 +377,20 @@ def _compute_stats(trades: pd.DataFrame, equity: np.ndarray, facts: FrameFacts, 
             spans = pd.Series(index[cur] - index[prev])
             max_dd_dur, avg_dd_dur = spans.max(), spans.mean()
 
-    pl = trades["PnL"].to_numpy(dtype=np.float64)
-    returns = trades["ReturnPct"].to_numpy(dtype=np.float64)
-    durations = trades["Duration"]
-    n_trades = len(trades)
+    pl = trades.pnl
+    returns = trades.returns
+    n_trades = len(pl)
 
     s: dict = {}
     s["Start"] = index[0]
     s["End"] = index[-1]
     s["Duration"] = s["End"] - s["Start"]
 
-    s["Exposure Time [%]"] = _bars_held(trades, len(index)) / len(index) * 100
+    s["Exposure Time [%]"] = _bars_held(trades.entry_bar, trades.exit_bar) / len(index) * 100
     s["Equity Final [$]"] = equity[-1]
     s["Equity Peak [$]"] = peak_equity[-1]
     # summed left to right without compensation, as backtesting.py's sum() over numpy floats
-    fees = trades["Commission"].to_numpy(dtype=np.float64)
+    fees = trades.commission
     commissions = float(np.cumsum(fees)[-1]) if len(fees) else 0
     if commissions:
         s["Commissions [$]"] = commissions
@@ -343,8 +424,7 @@ def _compute_stats(trades: pd.DataFrame, equity: np.ndarray, facts: FrameFacts, 
     s["Sortino Ratio"] = (annual_return - risk_free_rate) / (downside * np.sqrt(annual_days))
     max_dd = -np.nan_to_num(dd.max())
     s["Calmar Ratio"] = annual_return / (-max_dd or np.nan)
-    eq_log = np.divide(equity[1:], equity[:-1])
-    _log_moves(eq_log)
+    eq_log = _log_moves(np.divide(equity[1:], equity[:-1]))
     mkt_log = facts.mkt_log
     beta = np.nan
     if len(eq_log) > 1:
@@ -366,19 +446,20 @@ def _compute_stats(trades: pd.DataFrame, equity: np.ndarray, facts: FrameFacts, 
     s["Best Trade [%]"] = (returns.max() if n_trades else np.nan) * 100
     s["Worst Trade [%]"] = (returns.min() if n_trades else np.nan) * 100
     s["Avg. Trade [%]"] = geometric_mean(returns) * 100
-    s["Max. Trade Duration"] = rounded(durations.max())
-    s["Avg. Trade Duration"] = rounded(durations.mean())
+    longest, average = _durations_max_mean(trades.duration)
+    s["Max. Trade Duration"] = rounded(longest)
+    s["Avg. Trade Duration"] = rounded(average)
     s["Profit Factor"] = returns[returns > 0].sum() / (abs(returns[returns < 0].sum()) or np.nan)
     s["Expectancy [%]"] = _mean(returns) * 100
     s["SQN"] = np.sqrt(n_trades) * _mean(pl) / (_std(pl) or np.nan)
     s["Kelly Criterion"] = win_rate - (1 - win_rate) / (_mean(pl[pl > 0]) / -_mean(pl[pl < 0]))
-    return _table(s)
+    return s
 
 
 _TABLE_INDEX: dict[tuple[str, ...], pd.Index] = {}
 
 
-def _table(figures: dict[str, Any]) -> pd.Series:
+def stats_table(figures: dict[str, Any]) -> pd.Series:
     """``pd.Series(figures, dtype=object)``, on an index made once per set of keys (there are four:
     with or without commissions and CAGR): building it from the dict each time was a good part of a
     backtest's statistics on a grid of a thousand."""

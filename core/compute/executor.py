@@ -230,6 +230,37 @@ class InlineCompute(_Fair):
         return None
 
 
+#: glibc ``mallopt`` parameters (malloc.h) and the values a worker sets.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+KEPT_FREE_BYTES = 64 * 1024 * 1024  # freed memory a worker keeps at its heap's top instead of unmapping
+HEAP_UP_TO_BYTES = 16 * 1024 * 1024  # blocks up to this size come from the heap, not a mapping of their own
+
+
+def keep_freed_memory() -> bool:
+    """Make this process's allocator keep the memory numpy frees, so the next array of that size
+    reuses it (glibc only; False elsewhere, where nothing changes).
+
+    A backtest on 100,000 bars makes and drops some twenty arrays of 800 kB. glibc maps each such
+    block from the kernel and unmaps it on free (or trims the heap's top once 2 x 800 kB lies free
+    there), so every new array faulted its pages in again, zeroed by the kernel: in an optimiser's
+    grid a third of each set's time went to page faults (bench/optimize.py). Blocks up to
+    :data:`HEAP_UP_TO_BYTES` now come from the heap and up to :data:`KEPT_FREE_BYTES` of free heap
+    stays mapped: a worker's resident size stays up to that much higher between tasks."""
+    import ctypes
+    import ctypes.util
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
+        return False
+    mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
+    return bool(mallopt(_M_MMAP_THRESHOLD, HEAP_UP_TO_BYTES) and mallopt(_M_TRIM_THRESHOLD, KEPT_FREE_BYTES))
+
+
 def _warm(memory_mb: int) -> None:
     """Each worker's start: bound its memory (a task past it gets MemoryError, not the machine),
     and keep the modules it was forked with out of the cyclic collector's walks: a task allocates
@@ -241,6 +272,7 @@ def _warm(memory_mb: int) -> None:
     if memory_mb > 0:
         limit = memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+    keep_freed_memory()
     os.environ.setdefault("MPLBACKEND", "Agg")
     gc.collect()
     gc.freeze()

@@ -10,7 +10,10 @@ computed exactly as ``/run`` computes them (same history, signals, engine and ac
 
 The grid runs on the compute plane in chunks (:func:`evaluate_grid`, several tasks a user's budget
 counts), so the event loop only waits; each chunk evaluates the script once per set with indicators
-shared between sets (an ``sma(close, 20)`` is computed once per chunk, whatever the other inputs).
+shared between sets (an ``sma(close, 20)`` is computed once per chunk, whatever the other inputs), and
+backtests it with ``backtest_stats``: the engine's run and statistics on its arrays, without the trades
+frame, equity series and table ``run_backtest`` builds around the same figures (a set of the grid shows
+none of them, and on a grid they cost more than the backtest).
 """
 
 from __future__ import annotations
@@ -28,7 +31,14 @@ import numpy as np
 import pandas as pd
 
 from core.actor import Actor
-from core.backtest.engine import BacktestConfig, BacktestResult, PreparedBars, prepare_bars, run_backtest
+from core.backtest.engine import (
+    BacktestConfig,
+    BacktestResult,
+    PreparedBars,
+    backtest_stats,
+    prepare_bars,
+    run_backtest,
+)
 from core.backtest.report import config_for, key_stats, trading_start
 from core.compute import Compute, Task
 from core.errors import Invalid
@@ -193,7 +203,7 @@ def _too_many(count: int) -> str:
 # --- on the compute plane ---------------------------------------------------------------------------
 
 
-def _figures(stats: pd.Series, keys: Sequence[str] = _KEPT) -> Figures:
+def _figures(stats: pd.Series | Mapping[str, Any], keys: Sequence[str] = _KEPT) -> Figures:
     out: Figures = {}
     for key in keys:
         value = stats.get(key)
@@ -205,17 +215,30 @@ def _figures(stats: pd.Series, keys: Sequence[str] = _KEPT) -> Figures:
     return out
 
 
-def _backtest_part(bars: PreparedBars, lo: int, result: Any, config: BacktestConfig) -> BacktestResult:
-    """The backtest of the bars ``bars`` (``[lo, lo + len)`` of the evaluated history), as ``/run``
-    trades its range (``core.backtest.report.backtest_report``): the signals over those bars, trading
-    from the script's warm-up when it lies inside them."""
+def _part_signals(bars: PreparedBars, lo: int, result: Any, config: BacktestConfig) -> tuple[Any, ...]:
+    """The backtest arguments of the bars ``bars`` (``[lo, lo + len)`` of the evaluated history), as
+    ``/run`` trades its range (``core.backtest.report.backtest_report``): the signals over those bars,
+    trading from the script's warm-up when it lies inside them."""
     part = bars.frame
     hi = lo + len(part)
     first = max(0, min(result.warmup - lo, len(part) - 1))
     buy, sell, short, cover = (None if s is None else np.asarray(s, dtype=bool)[lo:hi] for s in
                                (result.buy, result.sell, result.short, result.cover))  # fmt: skip
     run_config = dataclasses.replace(config, stop_loss=result.stop_loss, take_profit=result.take_profit)
+    return part, buy, sell, short, cover, run_config, first
+
+
+def _backtest_part(bars: PreparedBars, lo: int, result: Any, config: BacktestConfig) -> BacktestResult:
+    """``/run``'s backtest of the part (see :func:`_part_signals`)."""
+    part, buy, sell, short, cover, run_config, first = _part_signals(bars, lo, result, config)
     return run_backtest(part, buy, sell, short, cover, run_config, warmup=first, prepared=bars)
+
+
+def _part_stats(bars: PreparedBars, lo: int, result: Any, config: BacktestConfig) -> dict[str, Any]:
+    """The statistics of :func:`_backtest_part` (``backtest_stats``: the same run and figures, without
+    the trades frame and equity series a grid's set does not show)."""
+    part, buy, sell, short, cover, run_config, first = _part_signals(bars, lo, result, config)
+    return backtest_stats(part, buy, sell, short, cover, run_config, warmup=first, prepared=bars)
 
 
 def evaluate_grid(
@@ -247,7 +270,7 @@ def evaluate_grid(
         except ScriptError:
             out.append(None)
             continue
-        out.append(tuple(_figures(_backtest_part(bars, lo, result, config).stats, keys) for lo, bars in prepared))
+        out.append(tuple(_figures(_part_stats(bars, lo, result, config), keys) for lo, bars in prepared))
     return out
 
 

@@ -149,6 +149,9 @@ def condition_of(text: str) -> Condition:
     return parse_condition(text)
 
 
+_CHECKED = ("the bars, checked",)  # memo key: the frame its runs share, checked by the first
+
+
 def _check_frame(frame: pd.DataFrame) -> None:
     if not isinstance(frame, pd.DataFrame):
         raise ScriptError("a script runs on a table of candles")
@@ -214,7 +217,10 @@ def evaluate(
 ) -> ScriptResult:
     """Run ``program`` on the candles ``frame`` (UTC index; open high low close volume).
     ``memo``: indicator results shared with other runs on the same bars (see ``Evaluator``)."""
-    _check_frame(frame)
+    if memo is None or memo.get(_CHECKED) is not frame:  # the memo's runs share the bars: checked once
+        _check_frame(frame)
+        if memo is not None:
+            memo[_CHECKED] = frame
     used = resolve_inputs(program, inputs)
     ev = Evaluator(program.lines, frame, used, Deadline(time_limit), memo)
     ev.run(program.statements)

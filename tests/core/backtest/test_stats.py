@@ -9,7 +9,13 @@ from backtesting._stats import compute_drawdown_duration_peaks
 from backtesting._stats import compute_stats as bt_compute_stats
 from backtesting._stats import geometric_mean as bt_geometric_mean
 
-from core.backtest.stats import STAT_KEYS, compute_stats, drawdown_durations_and_peaks, geometric_mean
+from core.backtest.stats import (
+    STAT_KEYS,
+    _running_max,
+    compute_stats,
+    drawdown_durations_and_peaks,
+    geometric_mean,
+)
 
 # backtesting.py 0.6.6 still calls DatetimeIndex.dayofweek, deprecated in pandas 3
 pytestmark = pytest.mark.filterwarnings("ignore:DatetimeIndex.dayofweek is deprecated")
@@ -116,3 +122,43 @@ def test_overlapping_trades_count_once_in_exposure():
     frame = pd.DataFrame({"close": np.arange(1.0, 11.0)}, index=pd.date_range("2024-01-01", periods=10))
     s = compute_stats(trades, np.full(10, 100.0), frame)
     assert s["Exposure Time [%]"] == pytest.approx(50.0)  # bars 1-4 and 6
+
+
+@pytest.mark.parametrize("n", [1, 4095, 4096, 4097, 5 * 1024, 20_000, 100_003])
+@pytest.mark.parametrize("shape", ["rising", "falling", "flat stretches", "with NaN"])
+def test_running_peak_in_blocks_is_numpys(n, shape):
+    # the statistics' running peak (drawdowns) skips blocks without a new peak: the same values as
+    # np.maximum.accumulate, bit for bit, wherever new peaks fall
+    rng = np.random.default_rng(n)
+    eq = _equity(rng, n, flat_share=0.6 if shape == "flat stretches" else 0.3)
+    if shape == "falling":
+        eq = eq[::-1].copy()
+    if shape == "with NaN" and n > 10:
+        eq[n // 3] = np.nan
+    assert np.array_equal(_running_max(eq), np.maximum.accumulate(eq), equal_nan=True)
+
+
+def test_long_equity_stats_match():
+    # past the running peak's blocks (4 x 1024 bars): every figure still backtesting.py's
+    rng = np.random.default_rng(11)
+    n = 30_000
+    index = pd.date_range("2020-01-03 22:00", periods=n, freq="min")
+    eq = _equity(rng, n)
+    eq[n // 2:] *= 0.5  # a deep drawdown, then new peaks late
+    eq[-2000:] *= 3
+    close = 100 * np.cumprod(1 + rng.normal(0, 0.01, n))
+    bars, returns = _trades(rng, n, 7)
+    trades = pd.DataFrame({
+        "Size": 10, "EntryBar": bars[:, 0], "ExitBar": bars[:, 1], "EntryPrice": 1.0, "ExitPrice": 1.0,
+        "PnL": returns * 1_000, "Commission": 0.0, "ReturnPct": returns,
+        "EntryTime": index[bars[:, 0]], "ExitTime": index[bars[:, 1]],
+    })
+    trades["Duration"] = trades["ExitTime"] - trades["EntryTime"]
+    theirs = bt_compute_stats(trades, eq, pd.DataFrame({"Close": close}, index=index), None)
+    ours = compute_stats(trades, eq, pd.DataFrame({"close": close}, index=index))
+    for key in [k for k in theirs.index if not k.startswith("_")]:
+        a, b = ours[key], theirs[key]
+        if isinstance(b, pd.Timestamp | pd.Timedelta) or b is pd.NaT:
+            assert a == b, key
+        else:
+            assert a == pytest.approx(b, rel=1e-9, nan_ok=True), key
