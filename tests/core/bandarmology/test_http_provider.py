@@ -70,7 +70,7 @@ def stub() -> Iterator[tuple[Stub, str]]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)  # shutdown waits one poll
     thread.start()
     try:
         yield state, f"http://127.0.0.1:{server.server_address[1]}/v1/"

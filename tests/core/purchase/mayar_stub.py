@@ -50,7 +50,7 @@ class MayarStub:
         self.fail_with: int | None = None  # answer every request with this status
         self.fail_extra: dict[str, Any] | None = None  # more fields for that answer
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.01,), daemon=True)  # stop() waits one poll
 
     @property
     def url(self) -> str:
